@@ -1,0 +1,1 @@
+export const DISCOVERY_SCRIPTS_VERSION = "0.1.0";

@@ -1,0 +1,239 @@
+/**
+ * A UDP endpoint: one socket, one identity, one session per process start, and a Link of reliable
+ * state per remote address. Every datagram that arrives is either accepted or counted under exactly
+ * one drop reason; nothing thrown while handling input escapes the socket handler.
+ */
+import { createSocket } from "node:dgram";
+import type { Socket, RemoteInfo } from "node:dgram";
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { Reassembler } from "../wire/fragment.js";
+import { FrameError, decodeFrame, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
+import type { SessionId } from "../wire/frame.js";
+import type { Keyring } from "../wire/keyring.js";
+import { silentLogger } from "../log.js";
+import { newCounters, totalDrops } from "./counters.js";
+import type { EndpointCounters } from "./counters.js";
+import { Link } from "./link.js";
+import type { InboundMessage, LinkContext, PeerAddress, PeerInfo } from "./link.js";
+import { resolveChannelOptions } from "./options.js";
+import type { ChannelOptions } from "./options.js";
+
+export interface EndpointOptions {
+  /** who we are on the wire (host name); 1..64 bytes UTF-8 */
+  identity: string;
+  keyring: Keyring;
+  /** default 0.0.0.0 */
+  bindAddress?: string;
+  /** default 0 (an ephemeral port) */
+  port?: number;
+  log?: Logger;
+  channel?: Partial<ChannelOptions>;
+  /** a fixed session, for tests that simulate a restart with a chosen incarnation */
+  session?: SessionId;
+}
+
+export interface EndpointEvents {
+  message: [InboundMessage];
+  giveUp: [{ peer: PeerInfo; pendingMessages: number }];
+  peerRestart: [{ peer: PeerInfo; previous: SessionId }];
+}
+
+export function newSession(): SessionId {
+  return { startMs: Date.now(), random: randomBytes(4).readUInt32BE(0) };
+}
+
+export class Endpoint extends EventEmitter<EndpointEvents> {
+  readonly identity: string;
+  readonly session: SessionId;
+  readonly counters: EndpointCounters = newCounters();
+  readonly opts: ChannelOptions;
+  private readonly links = new Map<string, Link>();
+  private readonly ctx: LinkContext;
+  private datagramSeq = 0;
+  private closed = false;
+
+  private constructor(
+    readonly socket: Socket,
+    readonly keyring: Keyring,
+    opts: EndpointOptions,
+    readonly log: Logger,
+  ) {
+    super();
+    const idBytes = Buffer.byteLength(opts.identity ?? "");
+    if (idBytes < 1 || idBytes > MAX_IDENTITY_BYTES) throw new RangeError(`identity must be 1..${MAX_IDENTITY_BYTES} bytes of UTF-8`);
+    this.identity = opts.identity;
+    this.session = opts.session ?? newSession();
+    this.opts = resolveChannelOptions(opts.channel);
+    const self = this;
+    this.ctx = {
+      identity: this.identity,
+      session: this.session,
+      keyring,
+      opts: this.opts,
+      counters: this.counters,
+      log,
+      reassembler: new Reassembler({
+        maxMessageBytes: this.opts.maxMessageBytes,
+        maxPartialMessages: this.opts.maxPartialDatagrams,
+        maxPartialBytes: this.opts.maxPartialDatagramBytes,
+        timeoutMs: this.opts.partialDatagramTimeoutMs,
+      }),
+      rxBufferedBytes: 0,
+      transmit: (buf, to) => this.transmit(buf, to),
+      deliver: (m) => {
+        try {
+          self.emit("message", m);
+        } catch (e) {
+          self.counters.handlerErrors++;
+          log.error({ err: e, peer: `${m.from.address}:${m.from.port}` }, "message handler threw");
+        }
+      },
+      nextDatagramSeq: (n) => {
+        const first = self.datagramSeq + 1;
+        self.datagramSeq += n;
+        return first;
+      },
+      onGiveUp: (link, n) => self.emit("giveUp", { peer: link.peer, pendingMessages: n }),
+      onPeerRestart: (link, previous) => self.emit("peerRestart", { peer: link.peer, previous }),
+    };
+    socket.on("message", (buf, rinfo) => this.onDatagram(buf, rinfo));
+    socket.on("error", (err) => {
+      this.counters.sendErrors++;
+      log.warn({ err }, "socket error");
+    });
+  }
+
+  /** Bind a UDP socket and start receiving. */
+  static async open(opts: EndpointOptions): Promise<Endpoint> {
+    const channel = resolveChannelOptions(opts.channel);
+    const socket = createSocket({ type: "udp4", recvBufferSize: channel.socketBufferBytes, sendBufferSize: channel.socketBufferBytes });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(opts.port ?? 0, opts.bindAddress ?? "0.0.0.0", () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    const log = (opts.log ?? silentLogger()).child({ component: "endpoint" });
+    const ep = new Endpoint(socket, opts.keyring, opts, log);
+    log.debug({ identity: ep.identity, session: sessionToString(ep.session), address: ep.address() }, "endpoint open");
+    return ep;
+  }
+
+  address(): PeerAddress {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  /** Reliable, in-order, exactly-once. Resolves when acknowledged; waits while the peer's queue is full. */
+  send(to: PeerAddress, payload: Buffer): Promise<void> {
+    return this.link(to).send(payload);
+  }
+
+  /** As send, but undefined (nothing queued) when the peer's queue is full. */
+  trySend(to: PeerAddress, payload: Buffer): Promise<void> | undefined {
+    return this.link(to).trySend(payload);
+  }
+
+  /** Fire-and-forget (heartbeats): authenticated and replay-protected, never retransmitted. */
+  sendDatagram(to: PeerAddress, payload: Buffer): void {
+    this.link(to).sendDatagram(payload);
+  }
+
+  /** State of the link to a peer, if any (for tests, stats and the web UI). */
+  linkStats(to: PeerAddress): ReturnType<Link["stats"]> | undefined {
+    return this.links.get(`${to.address}:${to.port}`)?.stats();
+  }
+
+  get peerCount(): number {
+    return this.links.size;
+  }
+
+  get receiveBufferedBytes(): number {
+    return this.ctx.rxBufferedBytes;
+  }
+
+  get partialDatagramBytes(): number {
+    return this.ctx.reassembler.partialBytes;
+  }
+
+  /** Forget a peer's state (e.g. it left the cluster); pending sends to it are rejected. */
+  forget(to: PeerAddress): void {
+    const key = `${to.address}:${to.port}`;
+    const l = this.links.get(key);
+    if (l) {
+      l.close();
+      this.links.delete(key);
+      this.ctx.reassembler.dropPrefix(`${key}|`);
+    }
+  }
+
+  totalDrops(): number {
+    return totalDrops(this.counters);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private link(to: PeerAddress): Link {
+    if (this.closed) throw new Error("endpoint closed");
+    const key = `${to.address}:${to.port}`;
+    let l = this.links.get(key);
+    if (!l) {
+      if (this.links.size >= this.opts.maxPeers) this.evictOne();
+      l = new Link(this.ctx, { address: to.address, port: to.port });
+      this.links.set(key, l);
+    }
+    return l;
+  }
+
+  /** Make room for a new peer: the least recently active idle one goes (counted). */
+  private evictOne(): void {
+    let victim: Link | undefined;
+    for (const l of this.links.values()) {
+      if (l.idle && (!victim || l.lastActive < victim.lastActive)) victim = l;
+    }
+    victim ??= [...this.links.values()].reduce((a, b) => (a.lastActive <= b.lastActive ? a : b));
+    this.forget(victim.remote);
+    this.counters.peersEvicted++;
+  }
+
+  private transmit(buf: Buffer, to: PeerAddress): void {
+    if (this.closed) return;
+    this.socket.send(buf, to.port, to.address, (err) => {
+      if (err) {
+        this.counters.sendErrors++;
+        this.log.debug({ err: err.message, to }, "send failed");
+      }
+    });
+  }
+
+  private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+    this.counters.datagramsReceived++;
+    try {
+      const frame = decodeFrame(buf, this.keyring);
+      if (Math.abs(Date.now() - frame.timestampMs) > this.opts.maxClockSkewMs) {
+        this.counters.stale++;
+        return;
+      }
+      const drop = this.link({ address: rinfo.address, port: rinfo.port }).receive(frame);
+      if (drop) this.counters[drop]++;
+      else this.counters.framesAccepted++;
+    } catch (e) {
+      if (e instanceof FrameError) {
+        this.counters[e.reason]++;
+        if (this.log.isLevelEnabled("trace")) this.log.trace({ from: `${rinfo.address}:${rinfo.port}`, reason: e.reason, err: e.message }, "datagram dropped");
+      } else {
+        this.counters.internalError++;
+        this.log.error({ err: e, from: `${rinfo.address}:${rinfo.port}` }, "internal error handling datagram");
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Protobuf messages (schema: shared/proto/ringwatch.proto), loaded at runtime with protobufjs.
+ * The interfaces below mirror the schema; decode() turns untrusted bytes into them or throws a
+ * MessageError, never anything else.
+ */
+import protobuf from "protobufjs";
+import { fileURLToPath } from "node:url";
+
+export const PROTO_PATH = fileURLToPath(new URL("../../../proto/ringwatch.proto", import.meta.url));
+
+const root = protobuf.loadSync(PROTO_PATH);
+const EnvelopeType = root.lookupType("ringwatch.Envelope");
+const CommandType = root.lookupType("ringwatch.Command");
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, oneofs: true };
+
+export interface HostIdentity {
+  name: string;
+  machineId: string;
+  addresses: string[];
+}
+export interface Hello {
+  host: HostIdentity;
+  version: string;
+  startedAtMs: number;
+}
+export interface Heartbeat {
+  sentAtMs: number;
+  counter: number;
+}
+export interface SignedCommand {
+  body: Uint8Array;
+  signature: Uint8Array;
+}
+export interface Neighbour {
+  name: string;
+  address: string;
+  port: number;
+}
+export interface SetNeighbours {
+  neighbours: Neighbour[];
+  heartbeatMs: number;
+}
+export interface Command {
+  id: string;
+  target: string;
+  issuedAtMs: number;
+  expiresAtMs: number;
+  setNeighbours?: SetNeighbours;
+}
+export interface CommandResult {
+  id: string;
+  ok: boolean;
+  error: string;
+}
+
+export interface Envelope {
+  hello?: Hello;
+  heartbeat?: Heartbeat;
+  command?: SignedCommand;
+  commandResult?: CommandResult;
+}
+export type EnvelopeKind = keyof Envelope;
+
+export class MessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MessageError";
+  }
+}
+
+function encodeWith(t: protobuf.Type, obj: object): Buffer {
+  const err = t.verify(obj);
+  if (err) throw new MessageError(`${t.name}: ${err}`);
+  return Buffer.from(t.encode(t.fromObject(obj)).finish());
+}
+
+function decodeWith<T>(t: protobuf.Type, bytes: Uint8Array): T {
+  let m: protobuf.Message;
+  try {
+    m = t.decode(bytes);
+  } catch (e) {
+    throw new MessageError(`${t.name}: ${(e as Error).message}`);
+  }
+  return t.toObject(m, TO_OBJECT) as T;
+}
+
+export function encodeEnvelope(e: Envelope): Buffer {
+  return encodeWith(EnvelopeType, e);
+}
+
+/** Decode an envelope; exactly one body must be set. */
+export function decodeEnvelope(bytes: Uint8Array): Envelope & { body: EnvelopeKind } {
+  const o = decodeWith<Envelope & { body?: EnvelopeKind }>(EnvelopeType, bytes);
+  if (!o.body) throw new MessageError("Envelope: no body");
+  return o as Envelope & { body: EnvelopeKind };
+}
+
+export function encodeCommand(c: Command): Buffer {
+  return encodeWith(CommandType, c);
+}
+
+export function decodeCommand(bytes: Uint8Array): Command & { action?: string } {
+  return decodeWith<Command & { action?: string }>(CommandType, bytes);
+}

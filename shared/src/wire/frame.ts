@@ -1,0 +1,276 @@
+/**
+ * Frame codec: one UDP datagram = one frame.
+ *
+ *   off size field
+ *    0   2   magic "RW"
+ *    2   1   protocol version (1)
+ *    3   1   type: DATA | ACK | DATAGRAM | RESET
+ *    4   1   flags: COMPRESSED, FRAGMENT, NEED_RESET
+ *    5   4   cluster id (first 4 bytes of SHA-256 of the cluster name)
+ *    9   4   key id (first 4 bytes of SHA-256 of the key that made the tag)
+ *   13  10   sender session (u48 start time ms, u32 random): new on every process start
+ *   23  10   receiver session as the sender knows it (zeros: not known yet)
+ *   33   6   timestamp, ms since epoch (rejects replays older than the allowed skew)
+ *   39   6   seq (u48): DATA stream position | DATAGRAM counter | RESET new stream start
+ *   45   6   ack (u48): cumulative ack, the highest seq received in order (DATA, ACK)
+ *   51   1   sender identity length L (1..64), then L bytes UTF-8
+ *    .   1   [DATA, ACK] selective-ack block count S (0..8), then S x (u16 offset, u16 length)
+ *                  each block covers seq ack+1+offset .. ack+offset+length
+ *    .   4   [FRAGMENT] u16 fragment index, u16 fragment count
+ *    .   *   payload
+ *  n-16 16   tag: HMAC-SHA256 over every preceding byte, truncated to 128 bits
+ *
+ * 48-bit sequence numbers never wrap in practice (2^48 frames at 1M/s = 8.9 years), so no serial
+ * arithmetic is needed and they stay exact as JS numbers.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { Keyring, ClusterKey } from "./keyring.js";
+
+export const MAGIC0 = 0x52; // 'R'
+export const MAGIC1 = 0x57; // 'W'
+export const PROTOCOL_VERSION = 1;
+/** Largest datagram we send or accept: stays under a 1500-byte Ethernet MTU with IP/UDP headers. */
+export const MAX_FRAME_BYTES = 1400;
+export const TAG_BYTES = 16;
+export const FIXED_HEADER_BYTES = 52;
+/** Smallest well-formed frame: fixed header, a 1-byte identity, the tag. */
+export const MIN_FRAME_BYTES = FIXED_HEADER_BYTES + 1 + TAG_BYTES;
+export const MAX_IDENTITY_BYTES = 64;
+export const MAX_SACK_BLOCKS = 8;
+export const MAX_U48 = 2 ** 48 - 1;
+
+export enum FrameType {
+  DATA = 1,
+  ACK = 2,
+  DATAGRAM = 3,
+  RESET = 4,
+}
+
+export const Flag = {
+  COMPRESSED: 0x01,
+  FRAGMENT: 0x02,
+  /** on ACK: "I hold no stream state for you: send RESET before more DATA" */
+  NEED_RESET: 0x04,
+} as const;
+const KNOWN_FLAGS = Flag.COMPRESSED | Flag.FRAGMENT | Flag.NEED_RESET;
+
+/** A process incarnation: start time orders incarnations of one sender, random tells them apart. */
+export interface SessionId {
+  startMs: number;
+  random: number;
+}
+export const NO_SESSION: SessionId = Object.freeze({ startMs: 0, random: 0 });
+
+export function sessionEquals(a: SessionId, b: SessionId): boolean {
+  return a.startMs === b.startMs && a.random === b.random;
+}
+export function sessionIsNone(s: SessionId): boolean {
+  return s.startMs === 0 && s.random === 0;
+}
+/** Positive when a is a later incarnation than b. */
+export function compareSessions(a: SessionId, b: SessionId): number {
+  return a.startMs !== b.startMs ? a.startMs - b.startMs : a.random - b.random;
+}
+export function sessionToString(s: SessionId): string {
+  return `${s.startMs.toString(16).padStart(12, "0")}-${s.random.toString(16).padStart(8, "0")}`;
+}
+
+export interface SackBlock {
+  start: number; // first seq covered
+  end: number; // last seq covered (inclusive)
+}
+
+export interface Frame {
+  type: FrameType;
+  flags: number;
+  keyId: number;
+  senderSession: SessionId;
+  receiverSession: SessionId;
+  timestampMs: number;
+  seq: number;
+  ack: number;
+  sender: string;
+  sack: SackBlock[];
+  fragIndex: number;
+  fragCount: number;
+  payload: Buffer;
+}
+
+/** Everything the encoder needs that is not per-endpoint (cluster id and key come from the keyring). */
+export type FrameFields = Omit<Frame, "keyId"> & { keyId?: number };
+
+export class FrameError extends Error {
+  constructor(
+    readonly reason: DropReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+/** Why a datagram was dropped before it reached the application. Every reason is a counter. */
+export type DropReason =
+  | "truncated"
+  | "oversized"
+  | "badVersion"
+  | "wrongCluster"
+  | "badAuth"
+  | "malformed";
+
+function headerBytes(f: Pick<Frame, "type" | "flags" | "sack">, identityLen: number): number {
+  let n = FIXED_HEADER_BYTES + identityLen;
+  if (f.type === FrameType.DATA || f.type === FrameType.ACK) n += 1 + 4 * f.sack.length;
+  if (f.flags & Flag.FRAGMENT) n += 4;
+  return n;
+}
+
+/** Payload bytes that fit in one frame with this header shape. */
+export function payloadCapacity(identity: string, type: FrameType, sackBlocks: number, fragment: boolean): number {
+  const h = headerBytes(
+    { type, flags: fragment ? Flag.FRAGMENT : 0, sack: new Array<SackBlock>(sackBlocks) },
+    Buffer.byteLength(identity),
+  );
+  return MAX_FRAME_BYTES - h - TAG_BYTES;
+}
+
+function writeSession(buf: Buffer, off: number, s: SessionId): void {
+  buf.writeUIntBE(s.startMs, off, 6);
+  buf.writeUInt32BE(s.random >>> 0, off + 6);
+}
+function readSession(buf: Buffer, off: number): SessionId {
+  return { startMs: buf.readUIntBE(off, 6), random: buf.readUInt32BE(off + 6) };
+}
+
+function computeTag(key: ClusterKey, data: Buffer): Buffer {
+  return createHmac("sha256", key.secret).update(data).digest().subarray(0, TAG_BYTES);
+}
+
+/** Encode and authenticate a frame with the keyring's current key. Throws on fields out of range. */
+export function encodeFrame(f: FrameFields, keyring: Keyring): Buffer {
+  const identity = Buffer.from(f.sender, "utf8");
+  if (identity.length < 1 || identity.length > MAX_IDENTITY_BYTES) {
+    throw new RangeError(`sender identity must be 1..${MAX_IDENTITY_BYTES} bytes, got ${identity.length}`);
+  }
+  if (f.sack.length > MAX_SACK_BLOCKS) throw new RangeError(`at most ${MAX_SACK_BLOCKS} sack blocks`);
+  for (const v of [f.seq, f.ack, f.timestampMs]) {
+    if (!Number.isInteger(v) || v < 0 || v > MAX_U48) throw new RangeError(`u48 field out of range: ${v}`);
+  }
+  const key = keyring.current;
+  const h = headerBytes(f, identity.length);
+  const total = h + f.payload.length + TAG_BYTES;
+  if (total > MAX_FRAME_BYTES) throw new RangeError(`frame of ${total} bytes exceeds ${MAX_FRAME_BYTES}`);
+  const buf = Buffer.allocUnsafe(total);
+  buf[0] = MAGIC0;
+  buf[1] = MAGIC1;
+  buf[2] = PROTOCOL_VERSION;
+  buf[3] = f.type;
+  buf[4] = f.flags;
+  buf.writeUInt32BE(keyring.clusterId, 5);
+  buf.writeUInt32BE(key.id, 9);
+  writeSession(buf, 13, f.senderSession);
+  writeSession(buf, 23, f.receiverSession);
+  buf.writeUIntBE(f.timestampMs, 33, 6);
+  buf.writeUIntBE(f.seq, 39, 6);
+  buf.writeUIntBE(f.ack, 45, 6);
+  buf[51] = identity.length;
+  identity.copy(buf, 52);
+  let off = 52 + identity.length;
+  if (f.type === FrameType.DATA || f.type === FrameType.ACK) {
+    buf[off++] = f.sack.length;
+    for (const b of f.sack) {
+      const offset = b.start - f.ack - 1;
+      const length = b.end - b.start + 1;
+      if (offset < 0 || offset > 0xffff || length < 1 || length > 0xffff) {
+        throw new RangeError(`sack block ${b.start}..${b.end} not encodable against ack ${f.ack}`);
+      }
+      buf.writeUInt16BE(offset, off);
+      buf.writeUInt16BE(length, off + 2);
+      off += 4;
+    }
+  }
+  if (f.flags & Flag.FRAGMENT) {
+    buf.writeUInt16BE(f.fragIndex, off);
+    buf.writeUInt16BE(f.fragCount, off + 2);
+    off += 4;
+  }
+  f.payload.copy(buf, off);
+  off += f.payload.length;
+  computeTag(key, buf.subarray(0, off)).copy(buf, off);
+  return buf;
+}
+
+/**
+ * Decode and authenticate one datagram. Checks run cheapest first and in a fixed order, so every
+ * dropped datagram is counted under exactly one reason:
+ * size → magic/version → cluster → key id + tag → structure.
+ */
+export function decodeFrame(buf: Buffer, keyring: Keyring): Frame {
+  if (buf.length > MAX_FRAME_BYTES) throw new FrameError("oversized", `datagram of ${buf.length} bytes`);
+  if (buf.length < MIN_FRAME_BYTES) throw new FrameError("truncated", `datagram of ${buf.length} bytes`);
+  if (buf[0] !== MAGIC0 || buf[1] !== MAGIC1 || buf[2] !== PROTOCOL_VERSION) {
+    throw new FrameError("badVersion", `bad magic or version ${buf[2]}`);
+  }
+  if (buf.readUInt32BE(5) !== keyring.clusterId) throw new FrameError("wrongCluster", "frame from another cluster");
+  const keyId = buf.readUInt32BE(9);
+  const key = keyring.byId(keyId);
+  if (!key) throw new FrameError("badAuth", "unknown key id");
+  const body = buf.subarray(0, buf.length - TAG_BYTES);
+  const tag = buf.subarray(buf.length - TAG_BYTES);
+  if (!timingSafeEqual(computeTag(key, body), tag)) throw new FrameError("badAuth", "authentication tag mismatch");
+
+  // Authenticated from here on; a cluster member can still send nonsense, so validate everything.
+  const type = buf[3] as FrameType;
+  if (type < FrameType.DATA || type > FrameType.RESET) throw new FrameError("malformed", `unknown frame type ${type}`);
+  const flags = buf[4];
+  if (flags & ~KNOWN_FLAGS) throw new FrameError("malformed", `unknown flags 0x${flags.toString(16)}`);
+  const idLen = buf[51];
+  if (idLen < 1 || idLen > MAX_IDENTITY_BYTES || 52 + idLen > body.length) {
+    throw new FrameError("malformed", `bad identity length ${idLen}`);
+  }
+  const sender = buf.toString("utf8", 52, 52 + idLen);
+  const ack = buf.readUIntBE(45, 6);
+  let off = 52 + idLen;
+  const sack: SackBlock[] = [];
+  if (type === FrameType.DATA || type === FrameType.ACK) {
+    if (off + 1 > body.length) throw new FrameError("malformed", "missing sack count");
+    const n = buf[off++];
+    if (n > MAX_SACK_BLOCKS || off + 4 * n > body.length) throw new FrameError("malformed", `bad sack count ${n}`);
+    for (let i = 0; i < n; i++, off += 4) {
+      const offset = buf.readUInt16BE(off);
+      const length = buf.readUInt16BE(off + 2);
+      if (length === 0) throw new FrameError("malformed", "empty sack block");
+      const start = ack + 1 + offset;
+      sack.push({ start, end: start + length - 1 });
+    }
+  }
+  let fragIndex = 0;
+  let fragCount = 1;
+  if (flags & Flag.FRAGMENT) {
+    if (type !== FrameType.DATA && type !== FrameType.DATAGRAM) throw new FrameError("malformed", "fragment flag on control frame");
+    if (off + 4 > body.length) throw new FrameError("malformed", "missing fragment header");
+    fragIndex = buf.readUInt16BE(off);
+    fragCount = buf.readUInt16BE(off + 2);
+    off += 4;
+    if (fragCount < 2 || fragIndex >= fragCount) throw new FrameError("malformed", `bad fragment ${fragIndex}/${fragCount}`);
+  }
+  const seq = buf.readUIntBE(39, 6);
+  if ((type === FrameType.DATA || type === FrameType.DATAGRAM || type === FrameType.RESET) && seq === 0) {
+    throw new FrameError("malformed", "seq 0");
+  }
+  return {
+    type,
+    flags,
+    keyId,
+    senderSession: readSession(buf, 13),
+    receiverSession: readSession(buf, 23),
+    timestampMs: buf.readUIntBE(33, 6),
+    seq,
+    ack,
+    sender,
+    sack,
+    fragIndex,
+    fragCount,
+    payload: Buffer.from(body.subarray(off)), // copy: never keep the socket's buffer alive
+  };
+}
