@@ -28,7 +28,7 @@ describe("wire/keyring", () => {
     assert.equal(parseKeyText(`# cluster key\n${k}  # current\n`).previous, undefined);
     const missing = join(dir, "nope.key");
     assert.throws(() => readKeyFile(missing), new RegExp(missing));
-    writeFileSync(join(dir, "bad.key"), "zz\n");
+    writeFileSync(join(dir, "bad.key"), "zz\n", { mode: 0o600 });
     assert.throws(() => readKeyFile(join(dir, "bad.key")), /bad\.key/);
   });
 
