@@ -13,3 +13,4 @@ export * from "./channel/endpoint.js";
 export * from "./config.js";
 export * from "./log.js";
 export * from "./net/impairment-proxy.js";
+export * from "./cli.js";

@@ -1,0 +1,3 @@
+export * from "./admission.js";
+export * from "./config.js";
+export * from "./keygen.js";

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
+import { Keyring, createLogger, loadCommandPublicKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import { nanoprobeSchema } from "./config.js";
+import { Nanoprobe } from "./agent.js";
+
+const code = await runCli({
+  program: "ringwatch-nanoprobe",
+  description: "ringwatch host agent: ring heartbeats, signed commands from the CMA",
+  schema: nanoprobeSchema,
+  defaultCommand: "run",
+  commands: {
+    run: {
+      summary: "run the nanoprobe in the foreground",
+      async run(args) {
+        const cfg = loadProcessConfig(nanoprobeSchema, args);
+        const log = createLogger({ name: "nanoprobe", level: args.debug ? "debug" : "info" });
+        const np = await Nanoprobe.start(cfg, {
+          keyring: Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile),
+          cmaPublicKey: loadCommandPublicKey(cfg.cmaPublicKeyFile),
+          log,
+        });
+        const a = np.endpoint.address();
+        log.info({ identity: cfg.identity, address: `${a.address}:${a.port}`, cma: cfg.cma }, "nanoprobe started");
+        const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(np.status(), "status"), cfg.statusIntervalMs) : undefined;
+        const sig = await untilSignal();
+        if (status) clearInterval(status);
+        log.info({ signal: sig }, "stopping");
+        log.info(np.status(), "final status");
+        await np.stop();
+      },
+    },
+  },
+});
+process.exit(code);

@@ -1,0 +1,80 @@
+/**
+ * System test of the processes as they stand: a real CMA and two real nanoprobes on loopback.
+ * The nanoprobes announce themselves, receive signed neighbour assignments, heartbeat each other,
+ * and everything stops cleanly on SIGTERM. Also: the command line refuses bad input clearly.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
+import type { RunningProcess } from "./support/processes.js";
+
+describe("system: CMA and nanoprobes as processes on loopback", function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), "rw-sys-"));
+  const procs: RunningProcess[] = [];
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+  });
+
+  it("keygen creates the keys once and refuses to overwrite them", async () => {
+    const r1 = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.match(r1.stdout, /cluster\.key/);
+    assert.match(r1.stdout, /cma-command\.pub/);
+    const r2 = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
+    assert.equal(r2.code, 0);
+    assert.match(r2.stdout, /already present/);
+  });
+
+  it("admits two nanoprobes, assigns them to each other, and they exchange heartbeats", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const common = { RINGWATCH_CLUSTER: "systest", RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0" };
+    const cma = startProcess("cma", CMA_CLI, ["run"], { ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port), RINGWATCH_HEARTBEAT_MS: "200" });
+    procs.push(cma);
+    await cma.waitFor((l) => l.msg === "CMA started", 10_000, "CMA started");
+    const nps = ["hv1", "hv2"].map((id, i) => {
+      const p = startProcess(id, NANOPROBE_CLI, ["run", "--debug"], {
+        ...common, RINGWATCH_IDENTITY: id, RINGWATCH_BIND_ADDRESS: `127.0.0.${i + 2}`, RINGWATCH_PORT: String(port),
+        RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
+      });
+      procs.push(p);
+      return p;
+    });
+    for (const id of ["hv1", "hv2"]) await cma.waitFor((l) => l.msg === "host admitted" && l.host === id, 10_000, `${id} admitted`);
+    const [hv1, hv2] = nps;
+    await hv1.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv2"]', 10_000, "hv1 assigned hv2");
+    await hv2.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv1"]', 10_000, "hv2 assigned hv1");
+    // let heartbeats flow (every 200 ms), then stop and read the counters each logs on the way out
+    await new Promise((r) => setTimeout(r, 1500));
+    const codes = await Promise.all(nps.map((p) => p.stop()));
+    assert.deepEqual(codes, [0, 0], "nanoprobes exit 0 on SIGTERM");
+    for (const p of nps) {
+      const fin = await p.waitFor((l) => l.msg === "final status", 1000, "final status");
+      const st = fin as unknown as { neighbours: { name: string; heartbeats: number }[]; counters: { commandsRefused: number } };
+      assert.equal(st.neighbours.length, 1);
+      assert.ok(st.neighbours[0].heartbeats >= 3, `${p.name} received ${st.neighbours[0].heartbeats} heartbeats`);
+      assert.equal(st.counters.commandsRefused, 0);
+    }
+    assert.equal(await cma.stop(), 0, "CMA exits 0 on SIGTERM");
+  });
+
+  it("refuses bad command lines and configuration with a clear message and exit code 2", async () => {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ heartbeatMs: "often" }));
+    const r1 = await runToExit(NANOPROBE_CLI, ["--config", bad]);
+    assert.equal(r1.code, 2);
+    assert.match(r1.stderr, /heartbeatMs: expected a duration/);
+    const r2 = await runToExit(CMA_CLI, ["--no-such-flag"]);
+    assert.equal(r2.code, 2);
+    assert.match(r2.stderr, /Unknown option/);
+    const r3 = await runToExit(NANOPROBE_CLI, ["run"], { RINGWATCH_PORT: "99999" });
+    assert.equal(r3.code, 2);
+    assert.match(r3.stderr, /RINGWATCH_PORT: port: expected a port/);
+    const r4 = await runToExit(CMA_CLI, ["--help"]);
+    assert.equal(r4.code, 0);
+    assert.match(r4.stdout, /keygen/);
+    assert.match(r4.stdout, /RINGWATCH_HEARTBEAT_MS/);
+  });
+});
