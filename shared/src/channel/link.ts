@@ -299,16 +299,20 @@ export class Link {
     }
     if (this.resetSentAt !== -Infinity) this.resetRetries++;
     this.resetSentAt = t;
+    if (this.retransmitTimer) clearTimeout(this.retransmitTimer);
+    this.retransmitTimer = undefined;
     this.ctx.log.debug({ peer: this.key, seq: this.resetSeq, retries: this.resetRetries }, "stream sync: RESET sent");
     this.send_({ type: FrameType.RESET, flags: 0, seq: this.resetSeq, ack: 0, sack: [], fragIndex: 0, fragCount: 1, payload: EMPTY });
     this.armRetransmit();
   }
 
   private send_(f: Omit<FrameFields, "sender" | "senderSession" | "receiverSession" | "timestampMs">): void {
-    const buf = encodeFrame(
-      { ...f, sender: this.ctx.identity, senderSession: this.ctx.session, receiverSession: this.remoteSession, timestampMs: Date.now() },
-      this.ctx.keyring,
-    );
+    // explicit fields, not a spread: this runs once per frame
+    const fields: FrameFields = {
+      type: f.type, flags: f.flags, seq: f.seq, ack: f.ack, sack: f.sack, fragIndex: f.fragIndex, fragCount: f.fragCount, payload: f.payload,
+      sender: this.ctx.identity, senderSession: this.ctx.session, receiverSession: this.remoteSession, timestampMs: Date.now(),
+    };
+    const buf = encodeFrame(fields, this.ctx.keyring);
     this.ctx.counters.framesSent++;
     this.ctx.transmit(buf, this.remote);
   }
@@ -378,7 +382,10 @@ export class Link {
     }
     if (progress) {
       this.lastProgressAt = t;
-      this.backoff = 0;
+      if (this.backoff > 0) {
+        this.backoff = 0;
+        this.armRetransmit(true);
+      }
     }
     // fast retransmit: a frame three or more behind a sacked one is lost, not reordered
     if (highestSacked > 0) {
@@ -403,8 +410,20 @@ export class Link {
 
   // ---- retransmission timer
 
-  private armRetransmit(): void {
+  /**
+   * Arm the retransmit timer for the earliest due frame. An armed timer is left alone unless
+   * `force`: frames sent later are due later, so it can only fire early (a cheap empty scan), never
+   * late — except when the backoff drops, which forces a re-arm. Saves a window scan per ack.
+   */
+  private armRetransmit(force = false): void {
     if (this.closed) return;
+    if (this.retransmitTimer && !force) {
+      if (this.inflight.length === 0 && this.synced) {
+        clearTimeout(this.retransmitTimer);
+        this.retransmitTimer = undefined;
+      }
+      return;
+    }
     let due = Infinity;
     if (!this.synced && (this.inflight.length > 0 || this.queue.length > this.queueHead)) {
       due = this.resetSentAt + this.rtt.backedOff(this.resetRetries);
