@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
+import { CMA_CLI, NANOPROBE_CLI, REPO, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
 
 describe("system: CMA and nanoprobes as processes on loopback", function () {
@@ -72,6 +72,11 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
     const r3 = await runToExit(NANOPROBE_CLI, ["run"], { RINGWATCH_PORT: "99999" });
     assert.equal(r3.code, 2);
     assert.match(r3.stderr, /RINGWATCH_PORT: port: expected a port/);
+    for (const [cli, example] of [[CMA_CLI, "config/cma.example.json"], [NANOPROBE_CLI, "config/nanoprobe.example.json"]]) {
+      const r = await runToExit(cli, ["--print-config", "--config", join(REPO, example)]);
+      assert.equal(r.code, 0, `${example}: ${r.stderr}`);
+      assert.equal(JSON.parse(r.stdout).port, 1984);
+    }
     const r4 = await runToExit(CMA_CLI, ["--help"]);
     assert.equal(r4.code, 0);
     assert.match(r4.stdout, /keygen/);
