@@ -4,7 +4,8 @@
  * and everything stops cleanly on SIGTERM. Also: the command line refuses bad input clearly.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CMA_CLI, NANOPROBE_CLI, REPO, runToExit, startProcess } from "./support/processes.js";
@@ -36,7 +37,7 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
     await cma.waitFor((l) => l.msg === "CMA started", 10_000, "CMA started");
     const nps = ["hv1", "hv2"].map((id, i) => {
       const p = startProcess(id, NANOPROBE_CLI, ["run", "--debug"], {
-        ...common, RINGWATCH_IDENTITY: id, RINGWATCH_BIND_ADDRESS: `127.0.0.${i + 2}`, RINGWATCH_PORT: String(port),
+        ...common, RINGWATCH_STATUS_INTERVAL_MS: "300", RINGWATCH_IDENTITY: id, RINGWATCH_BIND_ADDRESS: `127.0.0.${i + 2}`, RINGWATCH_PORT: String(port),
         RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
       });
       procs.push(p);
@@ -46,8 +47,32 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
     const [hv1, hv2] = nps;
     await hv1.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv2"]', 10_000, "hv1 assigned hv2");
     await hv2.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv1"]', 10_000, "hv2 assigned hv1");
-    // let heartbeats flow (every 200 ms), then stop and read the counters each logs on the way out
-    await new Promise((r) => setTimeout(r, 1500));
+    // let heartbeats flow (every 200 ms)
+    await new Promise((r) => setTimeout(r, 1000));
+
+    // rolling key rotation by SIGHUP: accept new everywhere, send with new everywhere, retire old
+    const keyFile = join(dir, "keys/cluster.key");
+    const oldKey = readFileSync(keyFile, "utf8").trim();
+    const newKey = randomBytes(32).toString("hex");
+    const all = [cma, ...nps];
+    const hupAll = async (text: string, step: number): Promise<void> => {
+      writeFileSync(keyFile, text, { mode: 0o600 });
+      for (const p of all) p.child.kill("SIGHUP");
+      for (const p of all) await p.waitFor((l) => l.msg === "cluster keys reloaded" && p.lines.filter((x) => x.msg === "cluster keys reloaded").length >= step, 5000, `reload ${step}`);
+    };
+    await hupAll(`${oldKey}\n${newKey}\n`, 1);
+    await hupAll(`${newKey}\n${oldKey}\n`, 2);
+    await hupAll(`${newKey}\n`, 3);
+    // a broken key file is refused and the keys in use are kept
+    writeFileSync(keyFile, "not a key\n", { mode: 0o600 });
+    hv1.child.kill("SIGHUP");
+    await hv1.waitFor((l) => l.msg === "cluster keys reloaded" ? false : /reload failed/.test(String(l.msg)), 5000, "reload refused");
+    const before = hv1.lines.filter((l) => l.msg === "status").length;
+    const heartbeatsIn = (l: Record<string, unknown>): number => (l.neighbours as { heartbeats: number }[])[0]?.heartbeats ?? 0;
+    const atRotation = heartbeatsIn(hv1.lines.filter((l) => l.msg === "status").at(-1)!);
+    // heartbeats keep arriving with the new key only, and nothing was refused as unauthenticated
+    const later = await hv1.waitFor((l) => l.msg === "status" && hv1.lines.filter((x) => x.msg === "status").length >= before + 3, 10_000, "status after rotation");
+    assert.ok(heartbeatsIn(later) >= atRotation + 3, `heartbeats after the rotation: ${atRotation} -> ${heartbeatsIn(later)}`);
     const codes = await Promise.all(nps.map((p) => p.stop()));
     assert.deepEqual(codes, [0, 0], "nanoprobes exit 0 on SIGTERM");
     for (const p of nps) {
@@ -56,6 +81,7 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
       assert.equal(st.neighbours.length, 1);
       assert.ok(st.neighbours[0].heartbeats >= 3, `${p.name} received ${st.neighbours[0].heartbeats} heartbeats`);
       assert.equal(st.counters.commandsRefused, 0);
+      assert.equal((fin as unknown as { channel: { badAuth: number } }).channel.badAuth, 0, `${p.name}: frames refused during the rotation`);
     }
     assert.equal(await cma.stop(), 0, "CMA exits 0 on SIGTERM");
   });

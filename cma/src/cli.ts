@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** ringwatch-cma: the collective monitoring authority. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
-import { Endpoint, Keyring, UsageError, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import { Endpoint, Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
 import { Admission } from "./admission.js";
 import { keygen } from "./keygen.js";
@@ -16,12 +16,14 @@ const code = await runCli({
       async run(args) {
         const cfg = loadProcessConfig(cmaSchema, args);
         const log = createLogger({ name: "cma", level: args.debug ? "debug" : "info" });
-        const endpoint = await Endpoint.open({ identity: cfg.identity, keyring: Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile), bindAddress: cfg.bindAddress, port: cfg.port, log });
+        const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
+        reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
+        const endpoint = await Endpoint.open({ identity: cfg.identity, keyring, bindAddress: cfg.bindAddress, port: cfg.port, log });
         const admission = new Admission(endpoint, loadCommandPrivateKey(cfg.commandKeyFile), cfg.heartbeatMs, log);
         const a = endpoint.address();
         log.info({ address: `${a.address}:${a.port}` }, "CMA started");
         const status = cfg.statusIntervalMs > 0
-          ? setInterval(() => log.info({ hosts: [...admission.hosts.keys()], counters: admission.counters, channelDrops: endpoint.totalDrops() }, "status"), cfg.statusIntervalMs)
+          ? setInterval(() => log.info({ hosts: [...admission.hosts.keys()], counters: admission.counters, channel: endpoint.counters }, "status"), cfg.statusIntervalMs)
           : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);

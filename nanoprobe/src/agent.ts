@@ -203,7 +203,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       registered: this.registered,
       neighbours: [...this.neighbours.values()].map((n) => ({ name: n.name, heartbeats: n.heartbeats, lastSeenMsAgo: n.lastHeartbeatAt ? now - n.lastHeartbeatAt : null })),
       counters: this.counters,
-      channelDrops: this.endpoint.totalDrops(),
+      channel: this.endpoint.counters,
     };
   }
 

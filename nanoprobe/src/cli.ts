@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
-import { Keyring, createLogger, loadCommandPublicKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import { Keyring, createLogger, loadCommandPublicKey, loadProcessConfig, reloadKeysOnSighup, runCli, untilSignal } from "@ringwatch/shared";
 import { nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
 
@@ -15,8 +15,10 @@ const code = await runCli({
       async run(args) {
         const cfg = loadProcessConfig(nanoprobeSchema, args);
         const log = createLogger({ name: "nanoprobe", level: args.debug ? "debug" : "info" });
+        const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
+        reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const np = await Nanoprobe.start(cfg, {
-          keyring: Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile),
+          keyring,
           cmaPublicKey: loadCommandPublicKey(cfg.cmaPublicKeyFile),
           log,
         });

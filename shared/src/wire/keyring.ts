@@ -101,3 +101,18 @@ export function writeNewKeyFile(path: string, keepPrevious = false): ClusterKey 
   writeFileSync(path, text, { mode: 0o600 });
   return makeClusterKey(secret);
 }
+
+/** Re-read the key file into the keyring on every SIGHUP (step through a rotation without restarting). */
+export function reloadKeysOnSighup(keyring: Keyring, path: string, log: { info(o: object, m: string): void; error(o: object, m: string): void }): () => void {
+  const onHup = (): void => {
+    try {
+      const { current, previous } = readKeyFile(path);
+      keyring.rotate(current, previous);
+      log.info({ keyFile: path, sendKeyId: current.id.toString(16), acceptedKeyIds: [current.id, previous?.id].filter((x) => x !== undefined).map((x) => x!.toString(16)) }, "cluster keys reloaded");
+    } catch (e) {
+      log.error({ keyFile: path, err: (e as Error).message }, "cluster key reload failed: keeping the keys in use");
+    }
+  };
+  process.on("SIGHUP", onHup);
+  return () => process.off("SIGHUP", onHup);
+}
