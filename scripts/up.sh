@@ -44,7 +44,10 @@ run() { # run NAME CMD...: start a process, prefix its output with NAME
   pids+=($!)
 }
 
-RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127.0.0.1 \
+# loopback has no multicast: the nanoprobes are given the CMA's address (on a real network they find
+# it by multicast with no configuration at all)
+RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127.0.0.1 RINGWATCH_MULTICAST_GROUP= \
+RINGWATCH_DATA_DIR=$DEMO/cma-state RINGWATCH_REANNOUNCE_GRACE_MS=15s \
   run cma node cma/dist/src/cli.js run "${DEBUG[@]}"
 sleep 0.5
 for ((i = 1; i <= HOSTS; i++)); do

@@ -32,18 +32,21 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
   it("admits two nanoprobes, assigns them to each other, and they exchange heartbeats", async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const common = { RINGWATCH_CLUSTER: "systest", RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0" };
-    const cma = startProcess("cma", CMA_CLI, ["run"], { ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port), RINGWATCH_HEARTBEAT_MS: "200" });
+    const cma = startProcess("cma", CMA_CLI, ["run"], {
+      ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
+      RINGWATCH_HEARTBEAT_MS: "200", RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"),
+    });
     procs.push(cma);
     await cma.waitFor((l) => l.msg === "CMA started", 10_000, "CMA started");
     const nps = ["hv1", "hv2"].map((id, i) => {
       const p = startProcess(id, NANOPROBE_CLI, ["run", "--debug"], {
         ...common, RINGWATCH_STATUS_INTERVAL_MS: "300", RINGWATCH_IDENTITY: id, RINGWATCH_BIND_ADDRESS: `127.0.0.${i + 2}`, RINGWATCH_PORT: String(port),
-        RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
+        RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_JOIN_INTERVAL_MS: "300",
       });
       procs.push(p);
       return p;
     });
-    for (const id of ["hv1", "hv2"]) await cma.waitFor((l) => l.msg === "host admitted" && l.host === id, 10_000, `${id} admitted`);
+    for (const id of ["hv1", "hv2"]) await cma.waitFor((l) => l.msg === "membership event" && l.type === "hostJoined" && l.host === id, 10_000, `${id} joined`);
     const [hv1, hv2] = nps;
     await hv1.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv2"]', 10_000, "hv1 assigned hv2");
     await hv2.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv1"]', 10_000, "hv2 assigned hv1");

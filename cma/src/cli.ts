@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /** ringwatch-cma: the collective monitoring authority. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
-import { Endpoint, Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
-import { Admission } from "./admission.js";
+import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
 
 const code = await runCli({
   program: "ringwatch-cma",
-  description: "ringwatch collective monitoring authority: admits hosts and assigns their ring neighbours",
+  description: "ringwatch collective monitoring authority: admits hosts, keeps them in rings, confirms deaths and repairs the rings",
   schema: cmaSchema,
   defaultCommand: "run",
   commands: {
@@ -18,17 +18,14 @@ const code = await runCli({
         const log = createLogger({ name: "cma", level: args.debug ? "debug" : "info" });
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
-        const endpoint = await Endpoint.open({ identity: cfg.identity, keyring, bindAddress: cfg.bindAddress, port: cfg.port, log });
-        const admission = new Admission(endpoint, loadCommandPrivateKey(cfg.commandKeyFile), cfg.heartbeatMs, log);
-        const a = endpoint.address();
-        log.info({ address: `${a.address}:${a.port}` }, "CMA started");
-        const status = cfg.statusIntervalMs > 0
-          ? setInterval(() => log.info({ hosts: [...admission.hosts.keys()], counters: admission.counters, channel: endpoint.counters }, "status"), cfg.statusIntervalMs)
-          : undefined;
+        const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });
+        const a = cma.endpoint.address();
+        log.info({ address: `${a.address}:${a.port}`, multicast: cfg.multicastGroup || null }, "CMA started");
+        const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(cma.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);
-        log.info({ signal: sig }, "stopping");
-        await endpoint.close();
+        log.info({ signal: sig, ...cma.status() }, "stopping");
+        await cma.stop();
       },
     },
     keygen: {

@@ -1,31 +1,46 @@
 /**
- * The nanoprobe agent: announces itself to the CMA, executes the CMA's signed commands (and only
- * those), heartbeats the neighbours it is given and notes whose heartbeats arrive.
+ * The nanoprobe agent.
+ *
+ * Join: after a random delay in [0, joinInterval] (a rack booting at once must not collide), it
+ * announces itself — to the multicast group, or to a configured CMA address — and repeats until a
+ * CMA answers with a SetNeighbours signed by the CMA key. The CMA's address is learnt from that
+ * answer; nothing unsigned is ever obeyed.
+ *
+ * Steady state: heartbeats its neighbours (fire-and-forget) and tells the CMA only what changes
+ * (late, dead, alive again, unexpected heartbeats). No traffic to the CMA otherwise.
+ *
+ * CMA trouble: a report the CMA does not acknowledge means the CMA is gone: keep heartbeating,
+ * announce again until a CMA answers (with our neighbour list, so a restarted CMA can rebuild rings),
+ * then send the reports still pending. A restarted CMA can also ask (Reannounce).
+ *
+ * SIGTERM: says goodbye so the CMA repairs the ring at once.
  */
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, MessageError, decodeEnvelope, encodeEnvelope, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
-import type { CommandRefusal, InboundMessage, Logger, Neighbour, PeerAddress, ChannelOptions } from "@ringwatch/shared";
+import type {
+  ChannelOptions, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
+} from "@ringwatch/shared";
 import type { NanoprobeConfig } from "./config.js";
+import { NeighbourWatch } from "./ring/neighbour-watch.js";
+import type { Verdict } from "./ring/neighbour-watch.js";
 
-export const NANOPROBE_VERSION = "0.1.0";
-
-export interface NeighbourState extends Neighbour {
-  lastHeartbeatAt: number;
-  heartbeats: number;
-}
+export const NANOPROBE_VERSION = "0.2.0";
 
 export interface NanoprobeCounters {
+  announcesSent: number;
   commandsAccepted: number;
   commandsRefused: number;
   badMessages: number;
   heartbeatsSent: number;
   heartbeatsReceived: number;
   unexpectedHeartbeats: number;
-  hellosSent: number;
+  reportsSent: number;
+  reportsUnacknowledged: number;
+  probesAnswered: number;
 }
 
 export interface NanoprobeDeps {
@@ -33,13 +48,14 @@ export interface NanoprobeDeps {
   cmaPublicKey: KeyObject;
   log: Logger;
   channel?: Partial<ChannelOptions>;
+  impairment?: EndpointImpairment;
 }
 
 export interface NanoprobeEvents {
-  registered: [];
+  registered: [PeerAddress];
   neighbours: [Neighbour[]];
   commandRefused: [{ reason: CommandRefusal; detail: string }];
-  heartbeat: [{ from: string }];
+  report: [Report];
 }
 
 function machineId(): string {
@@ -53,17 +69,31 @@ function machineId(): string {
   return "";
 }
 
+/** Reports about one subject still to deliver: only the latest matters. */
+const MAX_PENDING_REPORTS = 64;
+/** Unexpected heartbeats from one source are reported at most this often. */
+const UNEXPECTED_REPORT_INTERVAL_MS = 60_000;
+const MAX_UNEXPECTED_SOURCES = 1024;
+
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
-  readonly counters: NanoprobeCounters = { commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0, unexpectedHeartbeats: 0, hellosSent: 0 };
-  readonly neighbours = new Map<string, NeighbourState>();
+  readonly counters: NanoprobeCounters = {
+    announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
+    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0,
+  };
   readonly verifier: CommandVerifier;
+  readonly watch: NeighbourWatch;
+  /** where the CMA answered from; undefined until the first signed assignment */
+  cma: PeerAddress | undefined;
   registered = false;
-  private heartbeatMs: number;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private helloTimer: NodeJS.Timeout | undefined;
+  private readonly announceTo: PeerAddress;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private announceTimer: NodeJS.Timeout | undefined;
   private heartbeatCounter = 0;
   private stopped = false;
-  private readonly cma: PeerAddress;
+  private paused = false;
+  private readonly pendingReports = new Map<string, Report>();
+  private readonly unexpectedSeen = new Map<string, number>();
+  private readonly machineId = machineId();
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -72,86 +102,173 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     cmaPublicKey: KeyObject,
   ) {
     super();
-    this.cma = parseHostPort(cfg.cma, "cma");
-    this.heartbeatMs = cfg.heartbeatMs;
-    this.verifier = new CommandVerifier(cmaPublicKey, endpoint.identity);
+    this.announceTo = cfg.cma ? parseHostPort(cfg.cma, "cma") : { address: cfg.multicastGroup, port: cfg.multicastPort };
+    this.watch = new NeighbourWatch({ heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs });
+    // Reannounce is the one command that may be addressed to every host: it only asks for information
+    this.verifier = new CommandVerifier(cmaPublicKey, endpoint.identity, 30_000, 100_000, (c: Command) => c.reannounce !== undefined && c.setNeighbours === undefined);
     endpoint.on("message", (m) => this.onMessage(m));
     endpoint.on("peerRestart", ({ peer }) => {
-      if (peer.address === this.cma.address && peer.port === this.cma.port) {
+      if (this.cma && peer.address === this.cma.address && peer.port === this.cma.port) {
         this.log.info("CMA restarted: announcing again");
-        this.registered = false;
-        this.hello();
+        this.lostCma();
       }
     });
   }
 
   static async start(cfg: NanoprobeConfig, deps: NanoprobeDeps): Promise<Nanoprobe> {
-    if (!cfg.cma) throw new Error("no CMA address configured (option cma, host:port)");
-    const endpoint = await Endpoint.open({ identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel });
+    const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
+    const endpoint = await Endpoint.open({
+      identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel,
+      impairment: deps.impairment, reuseAddr: true,
+      multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
+    });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
-    np.hello();
-    np.scheduleHeartbeats();
+    np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
+    np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
     return np;
   }
 
-  /** Announce ourselves until the CMA acknowledges (reliable send; retried after a give-up). */
-  private hello(): void {
+  // ------------------------------------------------------------------ join
+
+  private scheduleAnnounce(delayMs: number): void {
     if (this.stopped) return;
-    if (this.helloTimer) clearTimeout(this.helloTimer);
-    this.counters.hellosSent++;
-    const a = this.endpoint.address();
-    const body = encodeEnvelope({ hello: { host: { name: this.endpoint.identity, machineId: machineId(), addresses: [`${a.address}:${a.port}`] }, version: NANOPROBE_VERSION, startedAtMs: this.endpoint.session.startMs } });
-    this.endpoint.send(this.cma, body).then(
-      () => {
-        this.registered = true;
-        this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "registered with the CMA");
-        this.emit("registered");
-      },
-      (e: Error) => {
+    if (this.announceTimer) clearTimeout(this.announceTimer);
+    this.announceTimer = setTimeout(() => this.announce(), delayMs);
+  }
+
+  /** Announce and schedule the next one; stops once a signed assignment arrives. */
+  private announce(): void {
+    if (this.stopped || this.registered) return;
+    if (!this.paused) {
+      const a = this.endpoint.address();
+      const env: Envelope = {
+        announce: {
+          host: { name: this.endpoint.identity, machineId: this.machineId, addresses: [a.address] },
+          version: NANOPROBE_VERSION, startedAtMs: this.endpoint.session.startMs, port: a.port, neighbours: this.watch.neighbours,
+        },
+      };
+      // a CMA that answered before is asked directly; the group (or configured address) otherwise
+      const to = this.cma ?? this.announceTo;
+      this.endpoint.sendDatagram(to, encodeEnvelope(env));
+      if (this.cma && (this.cma.address !== this.announceTo.address || this.cma.port !== this.announceTo.port)) {
+        this.endpoint.sendDatagram(this.announceTo, encodeEnvelope(env)); // it may have moved
+      }
+      this.counters.announcesSent++;
+      this.log.debug({ to: `${to.address}:${to.port}`, neighbours: this.watch.neighbours.length }, "announce");
+    }
+    this.scheduleAnnounce(this.cfg.joinIntervalMs * (0.5 + Math.random()));
+  }
+
+  /** The CMA stopped answering or restarted: announce until one answers. */
+  private lostCma(): void {
+    if (this.stopped) return;
+    this.registered = false;
+    this.scheduleAnnounce(Math.random() * this.cfg.joinIntervalMs);
+  }
+
+  // ------------------------------------------------------------------ steady state
+
+  private tick(): void {
+    if (this.stopped || this.paused) return;
+    const now = Date.now();
+    const neighbours = this.watch.neighbours;
+    if (neighbours.length > 0) {
+      const body = encodeEnvelope({ heartbeat: { sentAtMs: now, counter: ++this.heartbeatCounter } });
+      for (const n of neighbours) {
+        this.endpoint.sendDatagram({ address: n.address, port: n.port }, body);
+        this.counters.heartbeatsSent++;
+      }
+    }
+    for (const v of this.watch.check(now)) this.report(verdictReport(v));
+  }
+
+  private report(r: Report): void {
+    this.emit("report", r);
+    this.log.info({ kind: r.kind, subject: r.subject, silentMs: r.silentMs }, "reporting to the CMA");
+    this.pendingReports.delete(r.subject);
+    this.pendingReports.set(r.subject, r);
+    while (this.pendingReports.size > MAX_PENDING_REPORTS) this.pendingReports.delete(this.pendingReports.keys().next().value as string);
+    this.flushReports();
+  }
+
+  private flushReports(): void {
+    if (!this.cma || !this.registered) return;
+    const cma = this.cma;
+    for (const [subject, r] of this.pendingReports) {
+      this.pendingReports.delete(subject);
+      this.counters.reportsSent++;
+      this.endpoint.send(cma, encodeEnvelope({ report: r })).catch((e: Error) => {
         if (this.stopped) return;
-        this.log.warn({ err: e.message, retryInMs: this.cfg.helloRetryMs }, "CMA did not acknowledge our announcement");
-        this.helloTimer = setTimeout(() => this.hello(), this.cfg.helloRetryMs);
-      },
-    );
+        this.counters.reportsUnacknowledged++;
+        // the CMA is gone: keep the report (unless a newer one replaced it) and find a CMA again
+        if (!this.pendingReports.has(subject)) this.pendingReports.set(subject, r);
+        this.log.warn({ err: e.message, subject }, "CMA did not acknowledge a report: announcing again");
+        if (this.registered) this.lostCma();
+      });
+    }
   }
 
   private onMessage(m: InboundMessage): void {
-    let env;
+    if (this.paused) return;
+    let env: ReturnType<typeof decodeEnvelope>;
     try {
       env = decodeEnvelope(m.payload);
     } catch (e) {
       this.counters.badMessages++;
-      this.log.debug({ from: m.from.id, err: (e as MessageError).message }, "undecodable message dropped");
+      this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
-    if (env.body === "heartbeat" && !m.reliable) {
-      const n = this.neighbours.get(m.from.id);
-      this.counters.heartbeatsReceived++;
-      if (!n) {
-        this.counters.unexpectedHeartbeats++;
-        this.log.debug({ from: m.from.id }, "heartbeat from a host we were not told to expect");
-        return;
-      }
-      n.lastHeartbeatAt = Date.now();
-      n.heartbeats++;
-      this.emit("heartbeat", { from: m.from.id });
-      return;
-    }
-    if (env.body === "command" && m.reliable && env.command) {
-      this.onCommand(m, env.command);
+    if (env.heartbeat && !m.reliable) return this.onHeartbeat(m);
+    if (env.command && m.reliable) return this.onCommand(m, env.command);
+    if (env.probe && !m.reliable) {
+      this.counters.probesAnswered++;
+      this.endpoint.sendDatagram(m.from, encodeEnvelope({ probeReply: { nonce: env.probe.nonce } }));
       return;
     }
     this.counters.badMessages++;
     this.log.debug({ from: m.from.id, body: env.body, reliable: m.reliable }, "unexpected message dropped");
   }
 
-  private onCommand(m: InboundMessage, sc: NonNullable<ReturnType<typeof decodeEnvelope>["command"]>): void {
+  private onHeartbeat(m: InboundMessage): void {
+    this.counters.heartbeatsReceived++;
+    const now = Date.now();
+    if (this.watch.isWatched(m.from.id)) {
+      const v = this.watch.heard(m.from.id, now);
+      if (v) this.report(verdictReport(v));
+      return;
+    }
+    this.counters.unexpectedHeartbeats++;
+    const key = `${m.from.id}@${m.from.address}:${m.from.port}`;
+    const last = this.unexpectedSeen.get(key);
+    if (last !== undefined && now - last < UNEXPECTED_REPORT_INTERVAL_MS) return;
+    if (this.unexpectedSeen.size >= MAX_UNEXPECTED_SOURCES) this.unexpectedSeen.delete(this.unexpectedSeen.keys().next().value as string);
+    this.unexpectedSeen.set(key, now);
+    this.report({ kind: "UNEXPECTED", subject: m.from.id, subjectAddress: `${m.from.address}:${m.from.port}`, silentMs: 0 });
+  }
+
+  private onCommand(m: InboundMessage, sc: SignedCommand): void {
     let id = "";
     try {
       const cmd = this.verifier.verify(sc);
       id = cmd.id;
-      if (cmd.setNeighbours) this.setNeighbours(cmd.setNeighbours.neighbours, cmd.setNeighbours.heartbeatMs);
-      else throw new CommandRefused("malformed", "no action");
+      if (cmd.setNeighbours) {
+        this.cma = { address: m.from.address, port: m.from.port };
+        this.applyNeighbours(cmd.setNeighbours.neighbours, cmd.setNeighbours);
+        if (!this.registered) {
+          this.registered = true;
+          if (this.announceTimer) clearTimeout(this.announceTimer);
+          this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "registered with the CMA");
+          this.emit("registered", this.cma);
+        }
+        this.flushReports();
+      } else if (cmd.reannounce) {
+        this.cma = { address: m.from.address, port: m.from.port };
+        this.registered = false;
+        this.scheduleAnnounce(Math.random() * Math.min(cmd.reannounce.maxDelayMs, 60_000));
+        this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "CMA asked us to announce again");
+      } else {
+        throw new CommandRefused("malformed", "no action");
+      }
       this.counters.commandsAccepted++;
       this.reply(m, { id, ok: true, error: "" });
     } catch (e) {
@@ -167,50 +284,71 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.endpoint.send(m.from, encodeEnvelope({ commandResult: r })).catch((e: Error) => this.log.debug({ err: e.message }, "command result not acknowledged"));
   }
 
-  private setNeighbours(list: Neighbour[], heartbeatMs: number): void {
-    const next = new Map<string, NeighbourState>();
+  private applyNeighbours(list: Neighbour[], timing: { heartbeatMs: number; warntimeMs?: number; deadtimeMs?: number }): void {
     for (const n of list) {
       if (!n.name || !n.address || !(n.port > 0 && n.port < 65536)) throw new CommandRefused("malformed", `bad neighbour ${JSON.stringify(n)}`);
-      next.set(n.name, this.neighbours.get(n.name) ?? { ...n, lastHeartbeatAt: 0, heartbeats: 0 });
     }
-    this.neighbours.clear();
-    for (const [k, v] of next) this.neighbours.set(k, v);
-    if (heartbeatMs >= 50 && heartbeatMs !== this.heartbeatMs) {
-      this.heartbeatMs = heartbeatMs;
-      this.scheduleHeartbeats();
+    const t = this.watch.timing;
+    const next = {
+      heartbeatMs: timing.heartbeatMs >= 50 ? timing.heartbeatMs : t.heartbeatMs,
+      warntimeMs: timing.warntimeMs && timing.warntimeMs >= 100 ? timing.warntimeMs : t.warntimeMs,
+      deadtimeMs: timing.deadtimeMs && timing.deadtimeMs >= 100 ? timing.deadtimeMs : t.deadtimeMs,
+    };
+    if (next.heartbeatMs !== t.heartbeatMs) {
+      if (this.tickTimer) clearInterval(this.tickTimer);
+      this.tickTimer = setInterval(() => this.tick(), next.heartbeatMs);
     }
-    this.log.info({ neighbours: list.map((n) => n.name), heartbeatMs: this.heartbeatMs }, "neighbours assigned by the CMA");
+    this.watch.timing = next;
+    this.watch.assign(list, Date.now());
+    this.log.info({ neighbours: list.map((n) => n.name), ...next }, "neighbours assigned by the CMA");
     this.emit("neighbours", list);
   }
 
-  private scheduleHeartbeats(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => this.sendHeartbeats(), this.heartbeatMs);
-  }
-
-  private sendHeartbeats(): void {
-    if (this.neighbours.size === 0) return;
-    const body = encodeEnvelope({ heartbeat: { sentAtMs: Date.now(), counter: ++this.heartbeatCounter } });
-    for (const n of this.neighbours.values()) {
-      this.endpoint.sendDatagram({ address: n.address, port: n.port }, body);
-      this.counters.heartbeatsSent++;
-    }
-  }
-
   status(): Record<string, unknown> {
-    const now = Date.now();
     return {
       registered: this.registered,
-      neighbours: [...this.neighbours.values()].map((n) => ({ name: n.name, heartbeats: n.heartbeats, lastSeenMsAgo: n.lastHeartbeatAt ? now - n.lastHeartbeatAt : null })),
+      cma: this.cma ? `${this.cma.address}:${this.cma.port}` : null,
+      neighbours: this.watch.status(Date.now()),
       counters: this.counters,
       channel: this.endpoint.counters,
     };
   }
 
-  async stop(): Promise<void> {
+  // ------------------------------------------------------------------ simulator controls
+
+  /** Stop sending and ignore what arrives, keeping all state (a frozen host). */
+  pause(): void {
+    this.paused = true;
+    this.endpoint.impairment = { ...this.endpoint.impairment, incoming: () => true, outgoing: () => true };
+  }
+
+  resume(impairment?: EndpointImpairment): void {
+    this.paused = false;
+    this.endpoint.impairment = impairment;
+  }
+
+  // ------------------------------------------------------------------ stopping
+
+  /** Leave on purpose: tell the CMA (bounded wait), then close. */
+  async stop(goodbye = true): Promise<void> {
+    if (this.stopped) return;
+    if (goodbye && this.cma && this.registered) {
+      const sent = this.endpoint.send(this.cma, encodeEnvelope({ goodbye: { reason: "shutdown" } }));
+      const timeout = new Promise<void>((r) => setTimeout(r, this.cfg.goodbyeTimeoutMs).unref());
+      await Promise.race([sent.then(() => this.log.info("goodbye acknowledged by the CMA"), () => undefined), timeout]);
+    }
     this.stopped = true;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.helloTimer) clearTimeout(this.helloTimer);
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.announceTimer) clearTimeout(this.announceTimer);
     await this.endpoint.close();
   }
+
+  /** Die without a word (the simulator's SIGKILL). */
+  async kill(): Promise<void> {
+    await this.stop(false);
+  }
+}
+
+function verdictReport(v: Verdict): Report {
+  return { kind: v.kind, subject: v.neighbour.name, subjectAddress: `${v.neighbour.address}:${v.neighbour.port}`, silentMs: v.silentMs };
 }

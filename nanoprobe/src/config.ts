@@ -7,12 +7,25 @@ export const nanoprobeSchema = {
   cluster: { type: "string", default: "ringwatch", doc: "Cluster name; frames from another cluster are dropped and counted." },
   clusterKeyFile: { type: "path", default: "/etc/ringwatch/cluster.key", doc: "Cluster key file (line 1: key to send with; line 2: another accepted key, for rotation)." },
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key: commands not signed by it are refused." },
-  cma: { type: "string", default: "", doc: "CMA address host:port. Required until zero-configuration (multicast) join lands." },
+  cma: { type: "string", default: "", doc: "CMA address host:port. Empty (default): zero configuration, find the CMA by multicast." },
+  multicastGroup: { type: "string", default: "224.0.2.5", doc: "Multicast group announcements go to (Assimilation's IANA-reserved address)." },
+  multicastPort: { type: "port", default: 1984, doc: "UDP port of the multicast group (the CMA listens there)." },
+  multicastInterface: { type: "string", default: "", doc: "Local address of the interface to announce on. Default: bindAddress, or the system's choice when that is 0.0.0.0." },
+  multicastTtl: { type: "int", default: 1, min: 1, max: 32, doc: "Multicast hops; 1 keeps announcements in the local segment (raise it if the CMA is routed)." },
   bindAddress: { type: "string", default: "0.0.0.0", doc: "Address the UDP socket binds to." },
   port: { type: "port", default: 1984, doc: "UDP port for the channel and heartbeats (1984: Assimilation's port, kept by convention)." },
-  helloRetryMs: { type: "duration", default: 2000, min: 100, doc: "How long to wait before announcing again when the CMA did not acknowledge." },
+  joinIntervalMs: { type: "duration", default: 2000, min: 10, doc: "Announcements start after a random delay in [0, this] and repeat about this often until a CMA answers." },
   heartbeatMs: { type: "duration", default: 1000, min: 50, max: 60_000, doc: "Heartbeat interval until the CMA says otherwise (memberlist probes every 1 s too)." },
-  statusIntervalMs: { type: "duration", default: 10_000, min: 0, doc: "How often to log a one-line status (0: never)." },
+  warntimeMs: { type: "duration", default: 5000, min: 100, doc: "A neighbour silent this long is reported late (until the CMA says otherwise)." },
+  deadtimeMs: { type: "duration", default: 10_000, min: 100, doc: "A neighbour silent this long is reported dead (Assimilation: 30 s; we use 10 s)." },
+  goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },
+  statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
 } satisfies Schema;
 
 export type NanoprobeConfig = { [K in keyof typeof nanoprobeSchema]: (typeof nanoprobeSchema)[K]["default"] };
+
+/** Defaults with overrides, for code that builds a config without a file (tests, the simulator). */
+export function nanoprobeConfig(over: Partial<NanoprobeConfig>): NanoprobeConfig {
+  const c = Object.fromEntries(Object.entries(nanoprobeSchema).map(([k, s]) => [k, s.default])) as NanoprobeConfig;
+  return { ...c, ...over };
+}

@@ -5,8 +5,7 @@ import {
 } from "@ringwatch/shared";
 import type { CommandResult, InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
-import { Nanoprobe } from "../src/index.js";
-import type { NanoprobeConfig } from "../src/index.js";
+import { Nanoprobe, nanoprobeConfig } from "../src/index.js";
 
 const silent = pino({ level: "silent" }) as Logger;
 
@@ -33,12 +32,8 @@ describe("nanoprobe: commands from the CMA", function () {
       const env = decodeEnvelope(m.payload);
       if (env.commandResult) results.push(env.commandResult);
     });
-    const cfg: NanoprobeConfig = {
-      identity: "hv1", cluster: "np-test", clusterKeyFile: "", cmaPublicKeyFile: "", cma: `127.0.0.1:${cma.address().port}`,
-      bindAddress: "127.0.0.1", port: 0, helloRetryMs: 200, heartbeatMs: 100, statusIntervalMs: 0,
-    };
+    const cfg = nanoprobeConfig({ identity: "hv1", cluster: "np-test", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 200, heartbeatMs: 100, statusIntervalMs: 0 });
     np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent });
-    await waitFor(() => np.registered, 5000, "registration");
   });
   afterEach(async () => {
     await np.stop();
@@ -54,7 +49,7 @@ describe("nanoprobe: commands from the CMA", function () {
     await waitFor(() => results.length === 1, 5000, "result");
     assert.equal(results[0].ok, false);
     assert.match(results[0].error, /badSignature/);
-    assert.equal(np.neighbours.size, 0, "neighbours unchanged");
+    assert.equal(np.watch.neighbours.length, 0, "neighbours unchanged");
     assert.equal(np.counters.commandsRefused, 1);
     assert.equal(np.verifier.refused.badSignature, 1);
   });
@@ -68,7 +63,7 @@ describe("nanoprobe: commands from the CMA", function () {
     await send(signCommand(cmaKeys.privateKey, { target: "hv2", setNeighbours: { neighbours, heartbeatMs: 1000 } }));
     await waitFor(() => results.length === 3, 5000, "results");
     assert.deepEqual(results.map((r) => r.ok), [false, false, false]);
-    assert.equal(np.neighbours.size, 0);
+    assert.equal(np.watch.neighbours.length, 0);
     assert.deepEqual({ bad: np.verifier.refused.badSignature, target: np.verifier.refused.wrongTarget }, { bad: 2, target: 1 });
   });
 
@@ -77,7 +72,7 @@ describe("nanoprobe: commands from the CMA", function () {
     await send(good);
     await waitFor(() => results.length === 1, 5000, "result");
     assert.equal(results[0].ok, true);
-    assert.deepEqual([...np.neighbours.keys()], ["hv2"]);
+    assert.deepEqual(np.watch.neighbours.map((n) => n.name), ["hv2"]);
     await send(good);
     await waitFor(() => results.length === 2, 5000, "second result");
     assert.equal(results[1].ok, false);

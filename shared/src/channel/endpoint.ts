@@ -32,6 +32,29 @@ export interface EndpointOptions {
   channel?: Partial<ChannelOptions>;
   /** a fixed session, for tests that simulate a restart with a chosen incarnation */
   session?: SessionId;
+  /** share the port with other sockets (a CMA on 0.0.0.0:1984 beside nanoprobes on 127.x:1984) */
+  reuseAddr?: boolean;
+  multicast?: MulticastOptions;
+  impairment?: EndpointImpairment;
+}
+
+export interface MulticastOptions {
+  /** e.g. 224.0.2.5 */
+  group: string;
+  /** local address of the interface to send and listen on (IP_MULTICAST_IF / IP_ADD_MEMBERSHIP) */
+  interfaceAddress?: string;
+  /** hops; 1 keeps announcements inside the segment */
+  ttl?: number;
+  /** receive datagrams sent to the group (the CMA does; nanoprobes only send to it) */
+  join?: boolean;
+}
+
+/** Simulated network trouble, for the ring simulator: drop or delay what goes out, drop what comes in. */
+export interface EndpointImpairment {
+  /** true: drop; a number: delay by that many ms; false/undefined: send now */
+  outgoing?(to: PeerAddress): boolean | number | undefined;
+  /** true: drop before it is even counted (it never "arrived") */
+  incoming?(from: PeerAddress): boolean;
 }
 
 export interface EndpointEvents {
@@ -56,6 +79,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly ctx: LinkContext;
   private datagramSeq = 0;
   private closed = false;
+  impairment: EndpointImpairment | undefined;
 
   private constructor(
     readonly socket: Socket,
@@ -69,6 +93,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.identity = opts.identity;
     this.session = opts.session ?? newSession();
     this.opts = resolveChannelOptions(opts.channel);
+    this.impairment = opts.impairment;
     const self = this;
     this.ctx = {
       identity: this.identity,
@@ -111,7 +136,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   /** Bind a UDP socket and start receiving. */
   static async open(opts: EndpointOptions): Promise<Endpoint> {
     const channel = resolveChannelOptions(opts.channel);
-    const socket = createSocket({ type: "udp4", recvBufferSize: channel.socketBufferBytes, sendBufferSize: channel.socketBufferBytes });
+    const socket = createSocket({ type: "udp4", reuseAddr: opts.reuseAddr ?? false, recvBufferSize: channel.socketBufferBytes, sendBufferSize: channel.socketBufferBytes });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.bind(opts.port ?? 0, opts.bindAddress ?? "0.0.0.0", () => {
@@ -119,6 +144,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         resolve();
       });
     });
+    const mc = opts.multicast;
+    if (mc) {
+      try {
+        if (mc.interfaceAddress) socket.setMulticastInterface(mc.interfaceAddress);
+        socket.setMulticastTTL(mc.ttl ?? 1);
+        socket.setMulticastLoopback(true);
+        if (mc.join) socket.addMembership(mc.group, mc.interfaceAddress);
+      } catch (e) {
+        socket.close();
+        throw new Error(`multicast ${mc.group} on ${mc.interfaceAddress ?? "default interface"}: ${(e as Error).message}`);
+      }
+    }
     const log = (opts.log ?? silentLogger()).child({ component: "endpoint" });
     const ep = new Endpoint(socket, opts.keyring, opts, log);
     log.debug({ identity: ep.identity, session: sessionToString(ep.session), address: ep.address() }, "endpoint open");
@@ -210,6 +247,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   private transmit(buf: Buffer, to: PeerAddress): void {
     if (this.closed) return;
+    const im = this.impairment?.outgoing?.(to);
+    if (im === true) return;
+    if (typeof im === "number" && im > 0) {
+      setTimeout(() => {
+        if (!this.closed) this.socket.send(buf, to.port, to.address, () => {});
+      }, im).unref?.();
+      return;
+    }
     this.socket.send(buf, to.port, to.address, (err) => {
       if (err) {
         this.counters.sendErrors++;
@@ -219,6 +264,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+    if (this.impairment?.incoming?.({ address: rinfo.address, port: rinfo.port })) return;
     this.counters.datagramsReceived++;
     try {
       const frame = decodeFrame(buf, this.keyring);

@@ -40,6 +40,31 @@ export interface Neighbour {
 export interface SetNeighbours {
   neighbours: Neighbour[];
   heartbeatMs: number;
+  warntimeMs?: number;
+  deadtimeMs?: number;
+}
+export interface Reannounce {
+  maxDelayMs: number;
+}
+export interface Announce {
+  host: HostIdentity;
+  version: string;
+  startedAtMs: number;
+  port: number;
+  neighbours: Neighbour[];
+}
+export type ReportKind = "LATE" | "DEAD" | "ALIVE" | "UNEXPECTED";
+export interface Report {
+  kind: ReportKind;
+  subject: string;
+  subjectAddress: string;
+  silentMs: number;
+}
+export interface Goodbye {
+  reason: string;
+}
+export interface Probe {
+  nonce: number;
 }
 export interface Command {
   id: string;
@@ -47,6 +72,7 @@ export interface Command {
   issuedAtMs: number;
   expiresAtMs: number;
   setNeighbours?: SetNeighbours;
+  reannounce?: Reannounce;
 }
 export interface CommandResult {
   id: string;
@@ -59,6 +85,11 @@ export interface Envelope {
   heartbeat?: Heartbeat;
   command?: SignedCommand;
   commandResult?: CommandResult;
+  announce?: Announce;
+  report?: Report;
+  goodbye?: Goodbye;
+  probe?: Probe;
+  probeReply?: Probe;
 }
 export type EnvelopeKind = keyof Envelope;
 
@@ -70,9 +101,10 @@ export class MessageError extends Error {
 }
 
 function encodeWith(t: protobuf.Type, obj: object): Buffer {
-  const err = t.verify(obj);
+  const msg = t.fromObject(obj); // turns enum names into numbers
+  const err = t.verify(msg);
   if (err) throw new MessageError(`${t.name}: ${err}`);
-  return Buffer.from(t.encode(t.fromObject(obj)).finish());
+  return Buffer.from(t.encode(msg).finish());
 }
 
 function decodeWith<T>(t: protobuf.Type, bytes: Uint8Array): T {

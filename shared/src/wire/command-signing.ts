@@ -80,6 +80,8 @@ export class CommandVerifier {
     private readonly self: string,
     private readonly maxClockSkewMs = 30_000,
     private readonly maxRemembered = 100_000,
+    /** commands addressed to every host ("*") that this host accepts (only harmless ones) */
+    private readonly acceptBroadcast: (cmd: Command) => boolean = () => false,
   ) {}
 
   verify(sc: SignedCommand, now = Date.now()): Command & { action?: string } {
@@ -109,7 +111,9 @@ export class CommandVerifier {
       throw new CommandRefused("malformed", e instanceof MessageError ? e.message : "undecodable");
     }
     if (!cmd.id) throw new CommandRefused("malformed", "no command id");
-    if (cmd.target !== this.self) throw new CommandRefused("wrongTarget", `for "${cmd.target}", this is "${this.self}"`);
+    if (cmd.target !== this.self && !(cmd.target === "*" && this.acceptBroadcast(cmd))) {
+      throw new CommandRefused("wrongTarget", `for "${cmd.target}", this is "${this.self}"`);
+    }
     if (now > cmd.expiresAtMs + this.maxClockSkewMs) throw new CommandRefused("expired", `expired at ${new Date(cmd.expiresAtMs).toISOString()}`);
     if (cmd.issuedAtMs > now + this.maxClockSkewMs) throw new CommandRefused("notYetValid", `issued in the future`);
     this.forgetExpired(now);

@@ -1,0 +1,82 @@
+/**
+ * Ring planning, a pure function of the live hosts: one ring per segment (two, with a second
+ * ordering, when `ringsPerSegment` is 2: four neighbours each) plus one ring of segment
+ * representatives, so a whole segment going silent is still noticed from outside it. The
+ * representative is the first host of its segment in name order: stable, and re-chosen
+ * automatically when it dies. Same input, same plan: a restarted CMA recomputes the same rings.
+ */
+import { createHash } from "node:crypto";
+import type { Neighbour } from "@ringwatch/shared";
+
+export interface PlanHost {
+  name: string;
+  address: string;
+  port: number;
+  segment: string;
+}
+
+export interface RingPlan {
+  /** segment -> members in ring order */
+  segmentRings: Map<string, string[]>;
+  /** segment -> representative */
+  representatives: Map<string, string>;
+  /** representatives in ring order */
+  representativeRing: string[];
+  /** host -> the distinct hosts it heartbeats and watches */
+  neighbours: Map<string, Neighbour[]>;
+}
+
+const byName = (a: PlanHost, b: PlanHost): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const hashOf = (s: string): string => createHash("sha1").update(s).digest("hex");
+
+function ringNeighbours(order: PlanHost[], add: (from: PlanHost, to: PlanHost) => void): void {
+  const n = order.length;
+  if (n < 2) return;
+  order.forEach((h, i) => {
+    add(h, order[(i - 1 + n) % n]);
+    add(h, order[(i + 1) % n]);
+  });
+}
+
+export function planRings(hosts: PlanHost[], ringsPerSegment: 1 | 2): RingPlan {
+  const bySegment = new Map<string, PlanHost[]>();
+  for (const h of hosts) {
+    const l = bySegment.get(h.segment);
+    if (l) l.push(h);
+    else bySegment.set(h.segment, [h]);
+  }
+  const neighbourSets = new Map<string, Map<string, Neighbour>>();
+  for (const h of hosts) neighbourSets.set(h.name, new Map());
+  const add = (from: PlanHost, to: PlanHost): void => {
+    if (from.name !== to.name) neighbourSets.get(from.name)!.set(to.name, { name: to.name, address: to.address, port: to.port });
+  };
+
+  const segmentRings = new Map<string, string[]>();
+  const representatives = new Map<string, PlanHost>();
+  for (const seg of [...bySegment.keys()].sort()) {
+    const members = bySegment.get(seg)!.sort(byName);
+    segmentRings.set(seg, members.map((m) => m.name));
+    representatives.set(seg, members[0]);
+    ringNeighbours(members, add);
+    if (ringsPerSegment === 2) {
+      const second = [...members].sort((a, b) => (hashOf(a.name) < hashOf(b.name) ? -1 : 1));
+      ringNeighbours(second, add);
+    }
+  }
+  const reps = [...representatives.values()];
+  ringNeighbours(reps, add);
+
+  const neighbours = new Map<string, Neighbour[]>();
+  for (const [name, set] of neighbourSets) neighbours.set(name, [...set.values()].sort((a, b) => (a.name < b.name ? -1 : 1)));
+  return {
+    segmentRings,
+    representatives: new Map([...representatives].map(([s, h]) => [s, h.name])),
+    representativeRing: reps.map((r) => r.name),
+    neighbours,
+  };
+}
+
+/** Stable text of a neighbour list, to tell whether a host's assignment changed. */
+export function neighboursKey(list: Neighbour[]): string {
+  return list.map((n) => `${n.name}@${n.address}:${n.port}`).join(",");
+}
