@@ -1,0 +1,2 @@
+// @ringwatch/nanoprobe public API.
+export * from "./libvirt/index.js";
