@@ -169,7 +169,13 @@ export class LibvirtConnection {
       await call(this.native.startLifecycleEvents((ev) => {
         // Devices can change on define/start; re-read them on next use.
         this.devices.delete(ev.uuid);
-        this.events.emit("lifecycle", { ...ev, detailName: lifecycleDetailName(ev.event, ev.detail) });
+        try {
+          this.events.emit("lifecycle", { ...ev, detailName: lifecycleDetailName(ev.event, ev.detail) });
+        } catch (e) {
+          // Node 20 swallows exceptions thrown inside N-API callbacks (DEP0168): rethrow outside
+          // it so a failing listener is an ordinary uncaught error.
+          process.nextTick(() => { throw e; });
+        }
       }));
     } catch (e) {
       this.watching = false;

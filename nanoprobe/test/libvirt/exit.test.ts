@@ -64,6 +64,19 @@ conn.unref();`, 5000);
     assert.equal(r.code, 0, r.out);
   });
 
+  it("a throwing lifecycle listener is an ordinary uncaught error (exit 1), not swallowed or a crash", async () => {
+    const r = await runScript(`
+const conn = await LibvirtConnection.open(fx.uri);
+await conn.watchLifecycle();
+conn.events.on("lifecycle", () => { throw new Error("listener boom"); });
+await conn.suspend(fx.domains[0].uuid);
+await new Promise((res) => setTimeout(res, 2000));`, 5000);
+    assert.equal(r.killed, false, r.out);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /listener boom/);
+    assert.doesNotMatch(r.out, /done/);
+  });
+
   it("stays alive while a subscription is referenced (the event path keeps the loop)", async () => {
     const r = await runScript(`
 const conn = await LibvirtConnection.open(fx.uri);
