@@ -9,8 +9,8 @@ command -v node >/dev/null || die "Node.js 20 or later is required (not found)"
 major=$(node -p 'process.versions.node.split(".")[0]')
 ((major >= 20)) || die "Node.js 20 or later is required (found $(node -v))"
 
-# build tools for native addons, iproute2 for network-namespace tests
-apt_install python3 make g++ pkg-config iproute2 procps
+# build tools and libvirt headers for native addons (npm ci builds nanoprobe's libvirt binding), iproute2 for network-namespace tests
+apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
 
 # npm ci when the lockfile changed since the last install
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then

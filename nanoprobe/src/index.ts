@@ -1,2 +1,4 @@
+// @ringwatch/nanoprobe public API.
 export * from "./agent.js";
 export * from "./config.js";
+export * from "./libvirt/index.js";

@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { LibvirtConnection } from "../../src/libvirt/connection.js";
+import { LibvirtError, LibvirtErrorCode } from "../../src/libvirt/errors.js";
+import { loadBinding } from "../../src/libvirt/binding.js";
+import type { LifecycleEvent, LifecycleEventName } from "../../src/libvirt/types.js";
+import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+
+/** Resolves with the next lifecycle event for uuid (or rejects after timeoutMs). */
+function nextEvent(conn: LibvirtConnection, uuid: string, timeoutMs = 3000): Promise<LifecycleEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      conn.events.off("lifecycle", on);
+      reject(new Error(`no lifecycle event for ${uuid} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const on = (ev: LifecycleEvent): void => {
+      if (ev.uuid !== uuid) return;
+      clearTimeout(timer);
+      conn.events.off("lifecycle", on);
+      resolve(ev);
+    };
+    conn.events.on("lifecycle", on);
+  });
+}
+
+describe("libvirt/connection (test driver)", () => {
+  let fx: Fixture;
+  let conn: LibvirtConnection;
+  before(async () => {
+    fx = writeFixture(30);
+    conn = await LibvirtConnection.open(fx.uri);
+  });
+  after(async () => {
+    await conn?.close();
+    fx?.cleanup();
+  });
+
+  it("reports the libvirt version (9.x here)", () => {
+    assert.ok(LibvirtConnection.libvirtVersion() >= 9_000_000);
+  });
+
+  it("lists all 30 domains (active and inactive) with the right states", async () => {
+    const list = await conn.listDomains();
+    assert.equal(list.length, 30);
+    for (const want of fx.domains) {
+      const got = list.find((d) => d.uuid === want.uuid);
+      assert.ok(got, want.name);
+      assert.equal(got.name, want.name);
+      assert.equal(got.state, want.state);
+      assert.equal(got.active, want.state !== "shutoff");
+      assert.equal(got.id === null, want.state === "shutoff");
+      assert.equal(got.vcpus, want.vcpus);
+      assert.equal(got.maxMemKiB, want.memoryKiB);
+      assert.equal(typeof got.cpuTime, "bigint");
+    }
+  });
+
+  it("returns the domain XML", async () => {
+    const d = fx.domains[0];
+    const xml = await conn.domainXml(d.uuid);
+    assert.match(xml, new RegExp(`<name>${d.name}</name>`));
+    assert.match(await conn.domainXml(d.uuid, { inactive: true }), /<domain type='test'/);
+  });
+
+  describe("actions and lifecycle events", () => {
+    const expectEvent = async (uuid: string, act: () => Promise<void>, event: LifecycleEventName, detailName: string) => {
+      const ev = nextEvent(conn, uuid);
+      await act();
+      const got = await ev;
+      assert.equal(got.event, event);
+      assert.equal(got.detailName, detailName);
+      assert.equal(got.uuid, uuid);
+    };
+    let uuid: string;
+    before(async () => {
+      uuid = fx.domains.find((d) => d.state === "running")!.uuid;
+      await conn.watchLifecycle();
+      await conn.watchLifecycle(); // second call is a no-op
+    });
+
+    it("suspend / resume change state and emit suspended / resumed", async () => {
+      await expectEvent(uuid, () => conn.suspend(uuid), "suspended", "paused");
+      assert.equal((await conn.domainInfo(uuid)).state, "paused");
+      await expectEvent(uuid, () => conn.resume(uuid), "resumed", "unpaused");
+      assert.equal((await conn.domainInfo(uuid)).state, "running");
+    });
+
+    it("destroy / create change state and emit stopped / started", async () => {
+      await expectEvent(uuid, () => conn.destroy(uuid), "stopped", "destroyed");
+      const off = await conn.domainInfo(uuid);
+      assert.equal(off.state, "shutoff");
+      assert.equal(off.id, null);
+      await expectEvent(uuid, () => conn.start(uuid), "started", "booted");
+      assert.equal((await conn.domainInfo(uuid)).state, "running");
+    });
+
+    it("reset and reboot succeed on a running domain (the test driver emits no event for them)", async () => {
+      await conn.reset(uuid);
+      await conn.reboot(uuid);
+      assert.equal((await conn.domainInfo(uuid)).state, "running");
+    });
+
+    it("shutdown stops the domain; starting it again works", async () => {
+      const other = fx.domains.filter((d) => d.state === "running")[1].uuid;
+      await expectEvent(other, () => conn.shutdown(other), "stopped", "shutdown");
+      assert.equal((await conn.domainInfo(other)).state, "shutoff");
+      await conn.start(other);
+      assert.equal((await conn.domainInfo(other)).state, "running");
+    });
+
+    it("an invalid action on the current state rejects with the libvirt reason", async () => {
+      const off = fx.domains.find((d) => d.state === "shutoff")!.uuid;
+      await assert.rejects(conn.suspend(off), (e: unknown) => {
+        assert.ok(e instanceof LibvirtError);
+        assert.ok(e.code > 0); // the test driver says INTERNAL_ERROR here; QEMU says OPERATION_INVALID
+        assert.match(e.message, /not running/);
+        return true;
+      });
+    });
+  });
+
+  describe("errors", () => {
+    it("unknown uuid rejects with LibvirtError NO_DOMAIN", async () => {
+      const missing = "00000000-0000-4000-8000-00000000dead";
+      const calls = [() => conn.domainInfo(missing), () => conn.domainXml(missing), () => conn.destroy(missing), () => conn.vcpus(missing)];
+      for (const p of calls) {
+        await assert.rejects(p(), (e: unknown) => {
+          assert.ok(e instanceof LibvirtError);
+          assert.equal(e.code, LibvirtErrorCode.NO_DOMAIN);
+          assert.match(e.message, /Domain not found/);
+          return true;
+        });
+      }
+    });
+
+    it("a malformed uuid rejects with a LibvirtError, not a crash", async () => {
+      await assert.rejects(conn.domainInfo("not-a-uuid"), LibvirtError);
+    });
+
+    it("a missing device rejects with the libvirt message", async () => {
+      const d = fx.domains.find((x) => x.state === "running")!;
+      await assert.rejects(conn.blockStats(d.uuid, "nosuchdisk"), /invalid path: nosuchdisk/);
+    });
+
+    it("bad argument types reject with TypeError (native layer validates)", async () => {
+      const native = loadBinding();
+      const raw = await native.open(fx.uri);
+      type Loose = Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const loose = raw as unknown as Loose;
+      const cases: [string, unknown[]][] = [
+        ["getDomainInfo", [42]],
+        ["getDomainInfo", []],
+        ["getXMLDesc", [{}]],
+        ["getXMLDesc", [fx.domains[0].uuid, "x"]],
+        ["getAllDomainStats", ["state", 0]],
+        ["getAllDomainStats", [["state", 7], 0]],
+        ["getAllDomainStats", [["nosuchgroup"], 0]],
+        ["getAllDomainStats", [["state"], -1]],
+        ["getAllDomainStats", [["state"], 1.5]],
+        ["blockStats", [fx.domains[0].uuid, null]],
+        ["domainAction", [fx.domains[0].uuid, "explode"]],
+        ["domainAction", [fx.domains[0].uuid]],
+        ["domainFallbackStats", [fx.domains[0].uuid, {}, "vda", []]],
+        ["startLifecycleEvents", ["not a function"]],
+      ];
+      for (const [method, args] of cases) {
+        await assert.rejects(loose[method](...args), TypeError, `${method}(${JSON.stringify(args)})`);
+      }
+      const open = native.open as unknown as (...a: unknown[]) => Promise<unknown>;
+      await assert.rejects(open(undefined), TypeError);
+      await assert.rejects(open("test:///default", "yes"), TypeError);
+      // A method called on a foreign object or the constructor called directly throws, not aborts.
+      const proto = Object.getPrototypeOf(raw) as Loose & { constructor: new () => unknown };
+      assert.throws(() => proto.listDomains.call({}));
+      assert.throws(() => new proto.constructor(), TypeError);
+      await raw.close();
+    });
+
+    it("a bad URI rejects with a clear LibvirtError", async () => {
+      await assert.rejects(LibvirtConnection.open("test:///nonexistent/file.xml"), (e: unknown) => {
+        assert.ok(e instanceof LibvirtError);
+        assert.match(e.message, /nonexistent\/file\.xml/);
+        return true;
+      });
+      await assert.rejects(LibvirtConnection.open("nosuchdriver+bogus://x/y"), LibvirtError);
+    });
+
+    it("calls after close reject; close is idempotent", async () => {
+      const c = await LibvirtConnection.open(fx.uri);
+      await c.watchLifecycle();
+      await c.close();
+      await c.close();
+      assert.equal(c.closed, true);
+      await assert.rejects(c.listDomains(), (e: unknown) => e instanceof LibvirtError && /closed/.test(e.message));
+      await assert.rejects(c.watchLifecycle(), LibvirtError);
+    });
+
+    it("the process survived all of the above", async () => {
+      assert.equal((await conn.listDomains()).length, 30);
+    });
+  });
+});
