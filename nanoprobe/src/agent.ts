@@ -87,6 +87,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   registered = false;
   private readonly announceTo: PeerAddress;
   private tickTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private heartbeatCounter = 0;
   private stopped = false;
@@ -125,6 +126,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
     np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
+    // silence is judged more often than heartbeats are sent: a death is reported within 250 ms of deadtime
+    np.checkTimer = setInterval(() => np.check(), Math.min(250, cfg.heartbeatMs));
     return np;
   }
 
@@ -179,7 +182,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
         this.counters.heartbeatsSent++;
       }
     }
-    for (const v of this.watch.check(now)) this.report(verdictReport(v));
+  }
+
+  private check(): void {
+    if (this.stopped || this.paused) return;
+    for (const v of this.watch.check(Date.now())) this.report(verdictReport(v));
   }
 
   private report(r: Report): void {
@@ -339,6 +346,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
     if (this.announceTimer) clearTimeout(this.announceTimer);
     await this.endpoint.close();
   }

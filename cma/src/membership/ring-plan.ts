@@ -1,11 +1,10 @@
 /**
- * Ring planning, a pure function of the live hosts: one ring per segment (two, with a second
- * ordering, when `ringsPerSegment` is 2: four neighbours each) plus one ring of segment
+ * Ring planning, a pure function of the live hosts: one ring per segment (two when
+ * `ringsPerSegment` is 2: four neighbours each) plus one ring of segment
  * representatives, so a whole segment going silent is still noticed from outside it. The
  * representative is the first host of its segment in name order: stable, and re-chosen
  * automatically when it dies. Same input, same plan: a restarted CMA recomputes the same rings.
  */
-import { createHash } from "node:crypto";
 import type { Neighbour } from "@ringwatch/shared";
 
 export interface PlanHost {
@@ -27,7 +26,6 @@ export interface RingPlan {
 }
 
 const byName = (a: PlanHost, b: PlanHost): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const hashOf = (s: string): string => createHash("sha1").update(s).digest("hex");
 
 function ringNeighbours(order: PlanHost[], add: (from: PlanHost, to: PlanHost) => void): void {
   const n = order.length;
@@ -58,9 +56,14 @@ export function planRings(hosts: PlanHost[], ringsPerSegment: 1 | 2): RingPlan {
     segmentRings.set(seg, members.map((m) => m.name));
     representatives.set(seg, members[0]);
     ringNeighbours(members, add);
-    if (ringsPerSegment === 2) {
-      const second = [...members].sort((a, b) => (hashOf(a.name) < hashOf(b.name) ? -1 : 1));
-      ringNeighbours(second, add);
+    if (ringsPerSegment === 2 && members.length >= 4) {
+      // the second ring links each host to those two places away: never the same as the first
+      // ring's neighbours once a segment has 5 hosts (4 hosts: one extra neighbour)
+      const n = members.length;
+      members.forEach((h, i) => {
+        add(h, members[(i + 2) % n]);
+        add(h, members[(i - 2 + n) % n]);
+      });
     }
   }
   const reps = [...representatives.values()];

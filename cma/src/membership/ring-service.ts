@@ -302,7 +302,7 @@ export class RingService {
     }
     const sample = others.filter((h) => sampleNames.has(h.name)).slice(0, 3);
     const firstLook = sample.length > 0 ? sample : others.slice(0, 3);
-    if ((await Promise.all(firstLook.map((h) => this.prober.probe(h)))).some(Boolean)) return this.declareDead(s, reporters, how);
+    if (await this.anyAnswers(firstLook)) return this.declareDead(s, reporters, how);
     // the sample is silent too: probe the whole segment
     const rest = others.filter((h) => !firstLook.includes(h));
     const answers = await Promise.all(rest.map((h) => this.prober.probe(h)));
@@ -317,6 +317,20 @@ export class RingService {
     this.event({ type: "segmentSuspected", segment: s.segment, hosts: silent.map((h) => h.name), reportedBy: reporters });
     this.scheduleReplan();
     this.startSegmentRecheck(s.segment);
+  }
+
+  /** True as soon as one of the hosts answers a probe; false when none does. */
+  private anyAnswers(hosts: HostRecord[]): Promise<boolean> {
+    return new Promise((resolve) => {
+      let left = hosts.length;
+      if (left === 0) resolve(false);
+      for (const h of hosts) {
+        void this.prober.probe(h).then((ok) => {
+          if (ok) resolve(true);
+          else if (--left === 0) resolve(false);
+        });
+      }
+    });
   }
 
   private async declareDead(s: HostRecord, reporters: string[], how: "second-report" | "probe" | "restart-probe" | "segment-recheck"): Promise<void> {
