@@ -34,7 +34,7 @@ export type MembershipEvent = { at: number } & (
   | { type: "hostReturned"; host: string; segment: string; was: HostState }
   | { type: "hostLeft"; host: string }
   | { type: "hostLate"; host: string; reportedBy: string; silentMs: number }
-  | { type: "hostDead"; host: string; segment: string; reportedBy: string[]; confirmedBy: "second-report" | "probe" | "restart-probe" | "segment-recheck" }
+  | { type: "hostDead"; host: string; segment: string; reportedBy: string[]; confirmedBy: "probe" | "restart-probe" | "segment-recheck" }
   | { type: "deathNotConfirmed"; host: string; reportedBy: string[] }
   | { type: "segmentSuspected"; segment: string; hosts: string[]; reportedBy: string[] }
   | { type: "segmentRecovered"; segment: string; hosts: string[] }

@@ -1,8 +1,8 @@
 /**
  * The CMA's ring work: admit announced hosts, assign neighbours (signed), act on reports.
  *
- * A DEAD report is confirmed before anyone is declared dead — by a second neighbour's report or a
- * direct probe. A confirmed silence is then placed: if other hosts of the same segment answer, it
+ * A DEAD report is confirmed by the CMA's own direct probe before anyone is declared dead (reports
+ * alone can be stale or come from inside a partition). A confirmed silence is then placed: if other hosts of the same segment answer, it
  * is that host's death (declared once, ring repaired: only hosts whose neighbours changed are told);
  * if none of them answer, it is one segment event ("switch or link suspected"), not N deaths.
  * The CMA sends nothing in steady state: all work is driven by announcements and reports.
@@ -70,7 +70,7 @@ export class RingService {
     assignmentsUnacknowledged: 0, commandsRefusedByHosts: 0, goodbyes: 0,
   };
   private readonly store: SnapshotStore | undefined;
-  private readonly suspicion = new Map<string, { reporters: Set<string>; confirm: () => void }>();
+  private readonly suspicion = new Map<string, { reporters: Set<string> }>();
   private readonly segmentChecks = new Map<string, Promise<void>>();
   private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   private replanScheduled = false;
@@ -108,7 +108,34 @@ export class RingService {
       // fire-and-forget to the group: hosts we never heard of (snapshot lost) announce too
       this.endpoint.sendDatagram(this.opts.multicast, encodeEnvelope({ command }));
     }
-    this.graceTimer = setTimeout(() => void this.probeUnconfirmed(), this.opts.reannounceGraceMs);
+    this.scheduleUnconfirmedCheck();
+  }
+
+  private scheduleUnconfirmedCheck(): void {
+    if (this.graceTimer || this.stopped) return;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      void this.probeUnconfirmed();
+    }, this.opts.reannounceGraceMs);
+  }
+
+  /**
+   * A host we have no record of, named by another host (its announced neighbours, or a report):
+   * remember it as unconfirmed. It is not a join — it was in the rings before this CMA knew it —
+   * and if it never announces itself it is probed after the grace period like any other.
+   */
+  private learnOf(name: string, hostPort: string): HostRecord | undefined {
+    const m = /^(.+):(\d{1,5})$/.exec(hostPort);
+    if (!NAME_RE.test(name) || !m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;
+    const now = Date.now();
+    const h: HostRecord = {
+      name, machineId: "", address: m[1], port: Number(m[2]), segment: segmentOf(m[1], this.opts.segmentPrefixLength), state: "alive",
+      since: now, joinedAt: now, version: "", assignedKey: "", unconfirmed: true,
+    };
+    this.membership.upsert(h);
+    this.log.debug({ host: name, address: hostPort }, "learnt of a host from its neighbours: awaiting its announcement");
+    this.scheduleUnconfirmedCheck();
+    return h;
   }
 
   stop(): void {
@@ -187,6 +214,8 @@ export class RingService {
       }
       if (moved) this.membership.emit("change");
     }
+    // hosts it watches that we do not know (a CMA restarted without a snapshot, or a stale one)
+    for (const n of a.neighbours) if (!this.membership.get(n.name)) this.learnOf(n.name, `${n.address}:${n.port}`);
     // it keeps announcing until a signed assignment reaches it: always answer
     h.assignedKey = "";
     this.scheduleReplan();
@@ -202,7 +231,7 @@ export class RingService {
       return;
     }
     this.touch(reporter);
-    const subject = this.membership.get(r.subject);
+    const subject = this.membership.get(r.subject) ?? (r.kind === "DEAD" ? this.learnOf(r.subject, r.subjectAddress) : undefined);
     switch (r.kind) {
       case "DEAD":
         if (subject) this.onDeadReport(subject, reporter.name);
@@ -246,26 +275,24 @@ export class RingService {
     if (s.state !== "alive" && s.state !== "suspect") return; // already handled: declared once
     const sus = this.suspicion.get(s.name);
     if (sus) {
-      sus.reporters.add(reporter);
-      if (sus.reporters.size >= 2) sus.confirm();
+      sus.reporters.add(reporter); // more evidence, recorded with the verdict
       return;
     }
+    // Reports can be stale (queued in a partition, delivered after it healed) or come from inside
+    // a partition, so even two of them prove nothing: the CMA's own probe decides.
     this.membership.setState(s, "suspect");
-    let confirmBySecondReport: () => void = () => {};
-    const secondReport = new Promise<"second-report">((resolve) => (confirmBySecondReport = () => resolve("second-report")));
-    const entry = { reporters: new Set([reporter]), confirm: confirmBySecondReport };
+    const entry = { reporters: new Set([reporter]) };
     this.suspicion.set(s.name, entry);
-    this.log.debug({ host: s.name, reportedBy: reporter }, "death reported: confirming");
-    const probe = this.prober.probe(s).then((ok): "answered" | "probe" => (ok ? "answered" : "probe"));
-    void Promise.race([secondReport, probe]).then(async (how) => {
+    this.log.debug({ host: s.name, reportedBy: reporter }, "death reported: probing");
+    void this.prober.probe(s).then(async (answered) => {
       if (this.suspicion.get(s.name) !== entry || s.state !== "suspect") return; // overtaken (returned, left)
       this.suspicion.delete(s.name);
-      if (how === "answered") {
+      if (answered) {
         this.membership.setState(s, "alive");
         this.event({ type: "deathNotConfirmed", host: s.name, reportedBy: [...entry.reporters] });
         return;
       }
-      await this.placeSilence(s, [...entry.reporters], how);
+      await this.placeSilence(s, [...entry.reporters]);
     });
   }
 
@@ -275,9 +302,9 @@ export class RingService {
   }
 
   /** One check per segment at a time: concurrent silences in a segment are judged together. */
-  private placeSilence(s: HostRecord, reporters: string[], how: "second-report" | "probe"): Promise<void> {
+  private placeSilence(s: HostRecord, reporters: string[]): Promise<void> {
     const prev = this.segmentChecks.get(s.segment) ?? Promise.resolve();
-    const next = prev.then(() => this.judgeSegment(s, reporters, how)).catch((e: Error) => this.log.error({ err: e.message }, "segment check failed"));
+    const next = prev.then(() => this.judgeSegment(s, reporters)).catch((e: Error) => this.log.error({ err: e.message }, "segment check failed"));
     this.segmentChecks.set(s.segment, next);
     void next.then(() => {
       if (this.segmentChecks.get(s.segment) === next) this.segmentChecks.delete(s.segment);
@@ -285,7 +312,8 @@ export class RingService {
     return next;
   }
 
-  private async judgeSegment(s: HostRecord, reporters: string[], how: "second-report" | "probe"): Promise<void> {
+  private async judgeSegment(s: HostRecord, reporters: string[]): Promise<void> {
+    const how = "probe";
     if (s.state !== "suspect") return;
     const others = this.membership.inSegment(s.segment).filter((h) => h.name !== s.name && h.state === "alive");
     if (others.length === 0) return this.declareDead(s, reporters, how);
@@ -333,7 +361,7 @@ export class RingService {
     });
   }
 
-  private async declareDead(s: HostRecord, reporters: string[], how: "second-report" | "probe" | "restart-probe" | "segment-recheck"): Promise<void> {
+  private async declareDead(s: HostRecord, reporters: string[], how: "probe" | "restart-probe" | "segment-recheck"): Promise<void> {
     if (s.state === "dead" || s.state === "left") return;
     this.clearSuspicion(s, "dead");
     this.event({ type: "hostDead", host: s.name, segment: s.segment, reportedBy: reporters, confirmedBy: how });
@@ -383,7 +411,7 @@ export class RingService {
     this.log.info({ hosts: waiting.length }, "hosts did not re-announce after the CMA restart: probing them");
     const answers = await Promise.all(waiting.map((h) => this.prober.probe(h)));
     waiting.forEach((h, i) => {
-      if (!h.unconfirmed) return;
+      if (!h.unconfirmed || h.state !== "alive") return; // re-announced, or its death handled meanwhile
       if (answers[i]) this.sendCommand(h, { reannounce: { maxDelayMs: 1000 } });
       else {
         h.unconfirmed = false;
