@@ -1,0 +1,76 @@
+/**
+ * Rings at scale (simulator: in-process nanoprobes on 127.0.S.H against a real CMA process).
+ * For each size: time for all hosts to join and hold their neighbours; packets the CMA sent and
+ * received per join; then CMA CPU in steady state; then kills: detection latency (kill → declared
+ * dead) p50/p99 and CMA packets per death.
+ *
+ *   node bench/dist/rings.bench.js [--sizes 1000,10000] [--kills 20] [--steady 30]
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Simulator } from "@ringwatch/nanoprobe";
+
+const { values } = parseArgs({ options: { sizes: { type: "string", default: "1000,10000" }, kills: { type: "string", default: "20" }, steady: { type: "string", default: "30" } } });
+const sizes = values.sizes!.split(",").map(Number);
+const kills = Number(values.kills);
+const steadySecs = Number(values.steady);
+const cmaCli = fileURLToPath(new URL("../../cma/dist/src/cli.js", import.meta.url));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Counters {
+  framesSent: number;
+  datagramsReceived: number;
+}
+
+/** The CMA's counters as of a status line logged after `after` (it logs one every second). */
+async function countersAfter(sim: Simulator, after: number): Promise<Counters> {
+  for (;;) {
+    const st = sim.cmaStatus.at(-1) as { time?: string; channel?: Counters } | undefined;
+    if (st?.time && Date.parse(st.time) > after && st.channel) return st.channel;
+    await sleep(100);
+  }
+}
+
+const rows: string[] = [];
+for (const n of sizes) {
+  const perSegment = n >= 5000 ? 250 : 50;
+  const t0 = Date.now();
+  const sim = await Simulator.start({ hosts: n, perSegment, port: 19900 + (n % 97), cmaCli, workDir: mkdtempSync(join(tmpdir(), "rw-bench-rings-")), startBatch: 250 });
+  const started = Date.now() - t0;
+  const joinMs = await sim.waitForRings(600_000);
+  // let assignments settle, then read the CMA's counters
+  await sleep(3000);
+  const c0 = await countersAfter(sim, Date.now());
+  const perJoin = { sent: c0.framesSent / n, received: c0.datagramsReceived / n };
+
+  // steady state: nothing happens; the CMA should do (almost) nothing
+  const cpu0 = sim.cmaCpuMs();
+  const s0 = await countersAfter(sim, Date.now());
+  await sleep(steadySecs * 1000);
+  const s1 = await countersAfter(sim, Date.now());
+  const cpuPerSec = (sim.cmaCpuMs() - cpu0) / steadySecs;
+  const steadyPackets = (s1.framesSent - s0.framesSent + s1.datagramsReceived - s0.datagramsReceived) / steadySecs;
+
+  // deaths: kill k hosts far apart (one per segment when possible), wait for every verdict
+  const victims = sim.pickRunning(kills, (h) => h.name.endsWith("h001")); // not representatives
+  const k0 = await countersAfter(sim, Date.now());
+  await sim.kill(victims);
+  const deadline = Date.now() + 120_000;
+  while (sim.summary().missed.length > 0 && Date.now() < deadline) await sleep(200);
+  await sleep(3000); // repairs acknowledged
+  const k1 = await countersAfter(sim, Date.now());
+  const s = sim.summary();
+  const perDeath = { sent: (k1.framesSent - k0.framesSent) / victims.length, received: (k1.datagramsReceived - k0.datagramsReceived) / victims.length };
+  await sim.stop();
+  rows.push(`| ${n.toLocaleString("en")} | ${perSegment} | ${(started / 1000).toFixed(1)} | ${(joinMs / 1000).toFixed(1)} | ${perJoin.sent.toFixed(1)} / ${perJoin.received.toFixed(1)} | ${cpuPerSec.toFixed(1)} | ${steadyPackets.toFixed(2)} | ${s.detectionMs.p50} / ${s.detectionMs.p99} | ${perDeath.sent.toFixed(1)} / ${perDeath.received.toFixed(1)} | ${s.missed.length} / ${s.falseDeaths.length} |`);
+  console.error(`done ${n}: ${rows.at(-1)}`);
+}
+
+console.log(`# rings benchmark — ${new Date().toISOString()} — heartbeat 1 s, warntime 5 s, deadtime 10 s, ${kills} kills per size`);
+console.log("");
+console.log("| hosts | per segment | sockets up s | join → all ringed s | CMA packets per join sent / received | CMA CPU ms/s steady | CMA packets/s steady | detection p50 / p99 ms | CMA packets per death sent / received | missed / false |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const r of rows) console.log(r);
