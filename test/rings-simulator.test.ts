@@ -93,6 +93,22 @@ describe("system: rings with the simulator", function () {
     assert.ok(changed.every((h) => before.get(h.name)!.includes(victim.name)), `only the victim's neighbours changed: ${changed.map((h) => h.name)}`);
   });
 
+  it("a frozen host is declared dead and rejoins when it thaws; a slow host is not dead", async () => {
+    sim = await Simulator.start({ hosts: 60, perSegment: 30, port: 19855, cmaCli: CMA_CLI, workDir: workDir(), seed: 5, heartbeatMs: 500, warntimeMs: 2000, deadtimeMs: 4000 });
+    await sim.waitForRings(60_000);
+    const [frozen, slow] = sim.pickRunning(2, (h) => h.name.endsWith("h001"));
+    sim.slow([slow], 300); // every datagram it sends arrives 300 ms late
+    sim.pause([frozen]);
+    await until(() => sim!.eventsOf("hostDead").length > 0, 15_000, "the frozen host declared dead");
+    assert.deepEqual(sim.eventsOf("hostDead").map((e) => e.host), [frozen.name]);
+    sim.resume([frozen]);
+    // its neighbours no longer heartbeat it, so it reports them: the CMA hears it and takes it back
+    await until(() => sim!.eventsOf("hostReturned").some((e) => e.host === frozen.name), 20_000, "the thawed host returns");
+    await until(() => frozen.np!.watch.neighbours.length > 0 && sim!.hosts.some((h) => h.np?.watch.neighbours.some((n) => n.name === frozen.name)), 10_000, "back in the ring");
+    await sleep(3000);
+    assert.deepEqual(sim.eventsOf("hostDead").map((e) => e.host), [frozen.name], "the slow host was never declared dead");
+  });
+
   it("200 hosts at 5% packet loss for 5 minutes: no false deaths", async () => {
     sim = await Simulator.start({ hosts: 200, perSegment: 50, port: 19854, cmaCli: CMA_CLI, workDir: workDir(), seed: 11, loss: 0.05 });
     await sim.waitForRings(60_000);

@@ -93,7 +93,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private stopped = false;
   private paused = false;
   private readonly pendingReports = new Map<string, Report>();
-  private readonly unexpectedSeen = new Map<string, number>();
+  private readonly unexpectedSeen = new Map<string, { first: number; last: number; reportedAt: number }>();
   private readonly machineId = machineId();
 
   private constructor(
@@ -245,11 +245,18 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       return;
     }
     this.counters.unexpectedHeartbeats++;
+    // while the CMA reassigns neighbours, the two ends of a link learn of it at slightly different
+    // times: only heartbeats that keep coming for warntime are worth telling the CMA about
     const key = `${m.from.id}@${m.from.address}:${m.from.port}`;
-    const last = this.unexpectedSeen.get(key);
-    if (last !== undefined && now - last < UNEXPECTED_REPORT_INTERVAL_MS) return;
-    if (this.unexpectedSeen.size >= MAX_UNEXPECTED_SOURCES) this.unexpectedSeen.delete(this.unexpectedSeen.keys().next().value as string);
-    this.unexpectedSeen.set(key, now);
+    const seen = this.unexpectedSeen.get(key);
+    if (!seen || now - seen.last > this.watch.timing.warntimeMs) {
+      if (this.unexpectedSeen.size >= MAX_UNEXPECTED_SOURCES) this.unexpectedSeen.delete(this.unexpectedSeen.keys().next().value as string);
+      this.unexpectedSeen.set(key, { first: now, last: now, reportedAt: seen?.reportedAt ?? -Infinity });
+      return;
+    }
+    seen.last = now;
+    if (now - seen.first < this.watch.timing.warntimeMs || now - seen.reportedAt < UNEXPECTED_REPORT_INTERVAL_MS) return;
+    seen.reportedAt = now;
     this.report({ kind: "UNEXPECTED", subject: m.from.id, subjectAddress: `${m.from.address}:${m.from.port}`, silentMs: 0 });
   }
 

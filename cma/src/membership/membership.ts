@@ -27,6 +27,8 @@ export interface HostRecord {
   assignedKey: string;
   /** known from the snapshot of a previous CMA run but not re-announced yet */
   unconfirmed: boolean;
+  /** an assignment to it is on its way (not acknowledged yet): that answers its announcements too */
+  assignmentInFlight?: boolean;
 }
 
 export type MembershipEvent = { at: number } & (
@@ -138,7 +140,7 @@ export class Membership extends EventEmitter<{ event: [MembershipEvent]; change:
   // ---- persistence
 
   toSnapshot(now = Date.now()): MembershipSnapshot {
-    return { version: 1, savedAt: now, hosts: this.hosts().map(({ unconfirmed: _u, ...h }) => h) };
+    return { version: 1, savedAt: now, hosts: this.hosts().map(({ unconfirmed: _u, assignmentInFlight: _a, ...h }) => h) };
   }
 
   /** Load a previous run's hosts: those that were in the rings await re-announcement. */

@@ -17,6 +17,7 @@ import type { Announce, Endpoint, InboundMessage, Logger, Neighbour, PeerAddress
 import { Membership } from "./membership.js";
 import type { HostRecord, HostState, MembershipEvent } from "./membership.js";
 import { Prober } from "./prober.js";
+import { neighboursKey } from "./ring-plan.js";
 import { segmentOf } from "./segments.js";
 import { SnapshotStore } from "./snapshot-store.js";
 
@@ -50,6 +51,9 @@ export interface RingServiceCounters {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Replanning 10,000 hosts takes ~10 ms: during a join storm, batch events instead of replanning per event. */
+const REPLAN_MIN_INTERVAL_MS = 100;
+
 /** A membership event before it is stamped (Omit distributed over the union). */
 type EventInput = MembershipEvent extends infer E ? (E extends MembershipEvent ? Omit<E, "at"> : never) : never;
 
@@ -74,6 +78,7 @@ export class RingService {
   private readonly segmentChecks = new Map<string, Promise<void>>();
   private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   private replanScheduled = false;
+  private lastReplanAt = 0;
   private saveTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -216,8 +221,9 @@ export class RingService {
     }
     // hosts it watches that we do not know (a CMA restarted without a snapshot, or a stale one)
     for (const n of a.neighbours) if (!this.membership.get(n.name)) this.learnOf(n.name, `${n.address}:${n.port}`);
-    // it keeps announcing until a signed assignment reaches it: always answer
-    h.assignedKey = "";
+    // it keeps announcing until a signed assignment reaches it: answer, unless one is on its way
+    // (answering every repeat would feed a storm when the CMA is slow: each answer is a signature)
+    if (!h.assignmentInFlight) h.assignedKey = "";
     this.scheduleReplan();
   }
 
@@ -423,25 +429,38 @@ export class RingService {
 
   // ------------------------------------------------------------------ assignments
 
+  /** Coalesce: at most one replan per REPLAN_MIN_INTERVAL_MS, however many events arrive. */
   private scheduleReplan(): void {
     if (this.replanScheduled || this.stopped) return;
     this.replanScheduled = true;
-    setImmediate(() => {
+    const wait = Math.max(0, this.lastReplanAt + REPLAN_MIN_INTERVAL_MS - Date.now());
+    setTimeout(() => {
       this.replanScheduled = false;
+      this.lastReplanAt = Date.now();
       const changed = this.membership.replan();
       for (const { host, neighbours } of changed) this.assign(host, neighbours);
       if (changed.length > 0) this.event({ type: "ringsChanged", assignmentsSent: changed.length, representatives: this.membership.rings().representativeRing.length });
-    });
+    }, wait);
   }
 
   private assign(h: HostRecord, neighbours: Neighbour[]): void {
-    const key = neighbours.map((n) => `${n.name}@${n.address}:${n.port}`).join(",");
+    const key = neighboursKey(neighbours);
     h.assignedKey = key;
+    h.assignmentInFlight = true;
     this.counters.assignmentsSent++;
-    this.sendCommand(h, { setNeighbours: { neighbours, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } }).catch(() => {
-      this.counters.assignmentsUnacknowledged++;
-      if (h.assignedKey === key) h.assignedKey = ""; // resend at the next replan
-    });
+    this.sendCommand(h, { setNeighbours: { neighbours, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } }).then(
+      () => {
+        if (h.assignedKey === key) h.assignmentInFlight = false;
+      },
+      () => {
+        this.counters.assignmentsUnacknowledged++;
+        h.assignmentInFlight = false;
+        if (h.assignedKey === key) {
+          h.assignedKey = ""; // resend at the next replan (if it is still in the rings)
+          this.scheduleReplan();
+        }
+      },
+    );
     this.log.debug({ host: h.name, neighbours: neighbours.map((n) => n.name) }, "neighbours assigned");
   }
 

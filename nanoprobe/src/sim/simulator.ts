@@ -32,13 +32,15 @@ export interface SimOptions {
   seed: number;
   /** extra RINGWATCH_* environment for the CMA */
   cmaEnv: Record<string, string>;
+  /** extra node options for the CMA process (e.g. --cpu-prof for profiling) */
+  cmaNodeArgs: string[];
   /** start hosts in batches of this size (socket creation is synchronous work) */
   startBatch: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
-  loss: 0, seed: 1, cmaEnv: {}, startBatch: 100,
+  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], startBatch: 100,
 };
 
 export type HostFate = "running" | "killed" | "left" | "paused" | "partitioned" | "slowed";
@@ -130,7 +132,7 @@ export class Simulator {
       RINGWATCH_HEARTBEAT_MS: String(this.opts.heartbeatMs), RINGWATCH_WARNTIME_MS: String(this.opts.warntimeMs), RINGWATCH_DEADTIME_MS: String(this.opts.deadtimeMs),
       RINGWATCH_RINGS_PER_SEGMENT: String(this.opts.ringsPerSegment), RINGWATCH_STATUS_INTERVAL_MS: "1000", ...this.opts.cmaEnv,
     };
-    const child = spawn(process.execPath, [this.opts.cmaCli, "run"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...this.opts.cmaNodeArgs, this.opts.cmaCli, "run"], { env, stdio: ["ignore", "pipe", "pipe"] });
     this.cma = child;
     this.cmaExit = new Promise((r) => child.on("exit", () => r()));
     let started!: () => void;
