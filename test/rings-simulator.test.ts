@@ -7,18 +7,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Simulator } from "@ringwatch/nanoprobe";
+import { waitUntil } from "@ringwatch/shared";
 import { CMA_CLI } from "./support/processes.js";
 
 const workDir = (): string => mkdtempSync(join(tmpdir(), "rw-sim-"));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(100);
-  }
-}
+const until = (cond: () => boolean, timeoutMs: number, what: string): Promise<void> => waitUntil(cond, timeoutMs, what, 100);
 
 describe("system: rings with the simulator", function () {
   this.timeout(600_000);

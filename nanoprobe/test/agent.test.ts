@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import {
-  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand,
+  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, waitUntil,
 } from "@ringwatch/shared";
 import type { CommandResult, InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
@@ -9,13 +9,7 @@ import { Nanoprobe, nanoprobeConfig } from "../src/index.js";
 
 const silent = pino({ level: "silent" }) as Logger;
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = waitUntil;
 
 describe("nanoprobe: commands from the CMA", function () {
   this.timeout(20_000);

@@ -14,3 +14,4 @@ export * from "./config.js";
 export * from "./log.js";
 export * from "./net/impairment-proxy.js";
 export * from "./cli.js";
+export * from "./wait.js";

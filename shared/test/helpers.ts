@@ -10,13 +10,6 @@ export function openEndpoint(identity: string, keyring: Keyring, extra: Partial<
   return Endpoint.open({ identity, keyring, bindAddress: "127.0.0.1", ...extra });
 }
 
-/** Poll until cond() is true; rejects after timeoutMs with the message. */
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitUntil as waitFor } from "../src/index.js";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

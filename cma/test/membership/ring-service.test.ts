@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey } from "@ringwatch/shared";
+import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, waitUntil } from "@ringwatch/shared";
 import type { Announce, Command, InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
 import { RingService, validateAnnounce } from "../../src/index.js";
 
 const silent = pino({ level: "silent" }) as Logger;
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = waitUntil;
 const announce = (name: string, port: number): Announce => ({ host: { name, machineId: "m", addresses: [] }, version: "t", startedAtMs: 1, port, neighbours: [] });
 
 describe("cma/membership/ring-service", function () {
