@@ -1,15 +1,26 @@
-/** The CMA process: one endpoint (unicast + the multicast group) and the ring service on it. */
+/**
+ * The CMA process: one endpoint (unicast + the multicast group), each message decoded once and
+ * handed to the service it concerns: rings (membership) or the guest inventory.
+ */
 import type { KeyObject } from "node:crypto";
-import { Endpoint } from "@ringwatch/shared";
-import type { Keyring, Logger } from "@ringwatch/shared";
+import { Endpoint, decodeEnvelope } from "@ringwatch/shared";
+import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
+import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
 
 export class Cma {
+  readonly counters = { badMessages: 0 };
+
   private constructor(
     readonly endpoint: Endpoint,
     readonly rings: RingService,
-  ) {}
+    readonly inventory: InventoryStore,
+    private readonly log: Logger,
+  ) {
+    endpoint.on("message", (m) => this.dispatch(m));
+    inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
+  }
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const endpoint = await Endpoint.open({
@@ -21,13 +32,39 @@ export class Cma {
       segmentPrefixLength: cfg.segmentPrefixLength, probeAttempts: cfg.probeAttempts, probeIntervalMs: cfg.probeIntervalMs,
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
-    }, deps.log);
+    }, deps.log, false);
+    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), deps.log);
     rings.start();
-    return new Cma(endpoint, rings);
+    return cma;
+  }
+
+  private dispatch(m: InboundMessage): void {
+    let env: ReturnType<typeof decodeEnvelope>;
+    try {
+      env = decodeEnvelope(m.payload);
+    } catch (e) {
+      this.counters.badMessages++;
+      this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
+      return;
+    }
+    if (env.inventory && m.reliable) {
+      // only from a host the rings know, at the address it is known by
+      const h = this.rings.membership.get(m.from.id);
+      if (h && h.address === m.from.address && h.port === m.from.port) this.inventory.apply(h.name, env.inventory);
+      else this.counters.badMessages++;
+      return;
+    }
+    if (!this.rings.handle(m, env)) {
+      this.counters.badMessages++;
+      this.log.debug({ from: m.from.id, body: env.body, reliable: m.reliable }, "unexpected message dropped");
+    }
   }
 
   status(): Record<string, unknown> {
-    return { hosts: this.rings.membership.countByState(), counters: this.rings.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters };
+    return {
+      hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
+      inventory: this.inventory.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+    };
   }
 
   async stop(): Promise<void> {

@@ -7,3 +7,4 @@ export * from "./membership/ring-service.js";
 export * from "./membership/segments.js";
 export * from "./membership/snapshot-store.js";
 export * from "./membership/prober.js";
+export * from "./inventory/inventory-store.js";

@@ -22,10 +22,11 @@ import {
   CommandRefused, CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
 import type {
-  ChannelOptions, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
+  ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
 } from "@ringwatch/shared";
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
+import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
 import type { Verdict } from "./ring/neighbour-watch.js";
 
 export const NANOPROBE_VERSION = "0.2.0";
@@ -41,6 +42,7 @@ export interface NanoprobeCounters {
   reportsSent: number;
   reportsUnacknowledged: number;
   probesAnswered: number;
+  inventoriesSent: number;
 }
 
 export interface NanoprobeDeps {
@@ -78,8 +80,11 @@ const MAX_UNEXPECTED_SOURCES = 1024;
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
     announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
-    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0,
+    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0,
   };
+  /** this hypervisor's guests (when libvirtUri is set) */
+  hypervisor: HypervisorMonitor | undefined;
+  private inventoryNeedsFull = true;
   readonly verifier: CommandVerifier;
   readonly watch: NeighbourWatch;
   /** where the CMA answered from; undefined until the first signed assignment */
@@ -124,6 +129,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
+    if (cfg.libvirtUri) {
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reconnectMs: 10_000 }, deps.log);
+      np.hypervisor.on("inventory", (inv) => np.sendInventory(inv));
+      await np.hypervisor.start();
+    }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
     np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
     // silence is judged more often than heartbeats are sent: a death is reported within 250 ms of deadtime
@@ -215,6 +225,20 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
   }
 
+  /** Guest inventory to the CMA; while it cannot be sent, remember to send the full set later. */
+  private sendInventory(inv: DomainInventory): void {
+    if (!this.cma || !this.registered) {
+      this.inventoryNeedsFull = true;
+      return;
+    }
+    if (!inv.full && this.inventoryNeedsFull) inv = this.hypervisor!.full();
+    this.inventoryNeedsFull = false;
+    this.counters.inventoriesSent++;
+    this.endpoint.send(this.cma, encodeEnvelope({ inventory: inv })).catch(() => {
+      this.inventoryNeedsFull = true; // a full set goes with the next chance
+    });
+  }
+
   private onMessage(m: InboundMessage): void {
     if (this.paused) return;
     let env: ReturnType<typeof decodeEnvelope>;
@@ -273,6 +297,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           if (this.announceTimer) clearTimeout(this.announceTimer);
           this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "registered with the CMA");
           this.emit("registered", this.cma);
+          if (this.hypervisor) this.sendInventory(this.hypervisor.full()); // a (re)started CMA needs all of it
         }
         this.flushReports();
       } else if (cmd.reannounce) {
@@ -325,6 +350,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       neighbours: this.watch.status(Date.now()),
       counters: this.counters,
       channel: this.endpoint.counters,
+      hypervisor: this.hypervisor?.tracker ? { domains: this.hypervisor.tracker.size, sampler: this.hypervisor.sampler?.stats } : null,
     };
   }
 
@@ -354,6 +380,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
+    await this.hypervisor?.stop();
     if (this.announceTimer) clearTimeout(this.announceTimer);
     await this.endpoint.close();
   }

@@ -18,6 +18,9 @@ export const nanoprobeSchema = {
   heartbeatMs: { type: "duration", default: 1000, min: 50, max: 60_000, doc: "Heartbeat interval until the CMA says otherwise (memberlist probes every 1 s too)." },
   warntimeMs: { type: "duration", default: 5000, min: 100, doc: "A neighbour silent this long is reported late (until the CMA says otherwise)." },
   deadtimeMs: { type: "duration", default: 10_000, min: 100, doc: "A neighbour silent this long is reported dead (Assimilation: 30 s; we use 10 s)." },
+  libvirtUri: { type: "string", default: "", doc: "libvirt URI of this hypervisor (qemu:///system, xen:///system, test:///path.xml). Empty: rings only, no guest data." },
+  sampleMs: { type: "duration", default: 1000, min: 100, max: 60_000, doc: "Stats sampling interval (0.1 s works; seeds: 1 s sampling, per-minute values)." },
+  inventoryResendMs: { type: "duration", default: 600_000, min: 1000, doc: "The full guest inventory is resent this often (changes go at once; seed: every 10 min)." },
   goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },
   statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
 } satisfies Schema;

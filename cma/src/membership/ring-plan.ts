@@ -79,6 +79,9 @@ export function planRings(hosts: PlanHost[], ringsPerSegment: 1 | 2): RingPlan {
   };
 }
 
+/** assignedKey of a host that must be sent its assignment (never equal to any neighboursKey, even of []). */
+export const NOT_ASSIGNED = "?";
+
 /** Stable text of a neighbour list, to tell whether a host's assignment changed. */
 export function neighboursKey(list: Neighbour[]): string {
   return list.map((n) => `${n.name}@${n.address}:${n.port}`).join(",");

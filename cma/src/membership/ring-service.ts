@@ -13,11 +13,11 @@
  */
 import type { KeyObject } from "node:crypto";
 import { decodeEnvelope, encodeEnvelope, signCommand } from "@ringwatch/shared";
-import type { Announce, Endpoint, InboundMessage, Logger, Neighbour, PeerAddress, Report } from "@ringwatch/shared";
+import type { Announce, Endpoint, Envelope, InboundMessage, Logger, Neighbour, PeerAddress, Report } from "@ringwatch/shared";
 import { Membership } from "./membership.js";
 import type { HostRecord, HostState, MembershipEvent } from "./membership.js";
 import { Prober } from "./prober.js";
-import { neighboursKey } from "./ring-plan.js";
+import { NOT_ASSIGNED, neighboursKey } from "./ring-plan.js";
 import { segmentOf } from "./segments.js";
 import { SnapshotStore } from "./snapshot-store.js";
 
@@ -88,13 +88,15 @@ export class RingService {
     private readonly commandKey: KeyObject,
     private readonly opts: RingServiceOptions,
     private readonly log: Logger,
+    /** false when a dispatcher decodes messages and calls handle() */
+    listen = true,
   ) {
     this.membership = new Membership(opts.ringsPerSegment);
     this.prober = new Prober(endpoint, { attempts: opts.probeAttempts, intervalMs: opts.probeIntervalMs });
     this.store = opts.dataDir ? new SnapshotStore(opts.dataDir) : undefined;
     this.membership.on("event", (e) => this.log.info({ ...e }, "membership event"));
     this.membership.on("change", () => this.scheduleSave());
-    endpoint.on("message", (m) => this.onMessage(m));
+    if (listen) endpoint.on("message", (m) => this.onMessage(m));
   }
 
   /** Start: restore the previous run's membership, if any, and ask those hosts to re-announce. */
@@ -135,7 +137,7 @@ export class RingService {
     const now = Date.now();
     const h: HostRecord = {
       name, machineId: "", address: m[1], port: Number(m[2]), segment: segmentOf(m[1], this.opts.segmentPrefixLength), state: "alive",
-      since: now, joinedAt: now, version: "", assignedKey: "", unconfirmed: true,
+      since: now, joinedAt: now, version: "", assignedKey: NOT_ASSIGNED, unconfirmed: true,
     };
     this.membership.upsert(h);
     this.log.debug({ host: name, address: hostPort }, "learnt of a host from its neighbours: awaiting its announcement");
@@ -164,23 +166,38 @@ export class RingService {
       this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
-    if (env.announce && !m.reliable) return this.onAnnounce(m, env.announce);
+    if (!this.handle(m, env)) {
+      this.counters.badMessages++;
+      this.log.debug({ from: m.from.id, body: env.body, reliable: m.reliable }, "unexpected message dropped");
+    }
+  }
+
+  /** Handle a decoded message if it is about rings; false if it is not ours. */
+  handle(m: InboundMessage, env: Envelope): boolean {
+    if (env.announce && !m.reliable) {
+      this.onAnnounce(m, env.announce);
+      return true;
+    }
     if (env.probeReply && !m.reliable) {
       this.prober.answer(env.probeReply.nonce, m.from);
-      return;
+      return true;
     }
-    if (env.report && m.reliable) return this.onReport(m, env.report);
-    if (env.goodbye && m.reliable) return this.onGoodbye(m);
+    if (env.report && m.reliable) {
+      this.onReport(m, env.report);
+      return true;
+    }
+    if (env.goodbye && m.reliable) {
+      this.onGoodbye(m);
+      return true;
+    }
     if (env.commandResult && m.reliable) {
       if (!env.commandResult.ok) {
         this.counters.commandsRefusedByHosts++;
         this.log.warn({ host: m.from.id, error: env.commandResult.error }, "host refused a command");
       }
-      return;
+      return true;
     }
-    if (env.command) return; // our own multicast Reannounce, looped back
-    this.counters.badMessages++;
-    this.log.debug({ from: m.from.id, body: env.body, reliable: m.reliable }, "unexpected message dropped");
+    return env.command !== undefined; // our own multicast Reannounce, looped back
   }
 
   private onAnnounce(m: InboundMessage, a: Announce): void {
@@ -199,7 +216,7 @@ export class RingService {
     const segment = segmentOf(address, this.opts.segmentPrefixLength);
     let h = this.membership.get(name);
     if (!h) {
-      h = { name, machineId: a.host.machineId, address, port, segment, state: "alive", since: now, joinedAt: now, version: a.version, assignedKey: "", unconfirmed: false };
+      h = { name, machineId: a.host.machineId, address, port, segment, state: "alive", since: now, joinedAt: now, version: a.version, assignedKey: NOT_ASSIGNED, unconfirmed: false };
       this.membership.upsert(h);
       this.event({ type: "hostJoined", host: name, segment, address: `${address}:${port}` });
     } else {
@@ -223,7 +240,7 @@ export class RingService {
     for (const n of a.neighbours) if (!this.membership.get(n.name)) this.learnOf(n.name, `${n.address}:${n.port}`);
     // it keeps announcing until a signed assignment reaches it: answer, unless one is on its way
     // (answering every repeat would feed a storm when the CMA is slow: each answer is a signature)
-    if (!h.assignmentInFlight) h.assignedKey = "";
+    if (!h.assignmentInFlight) h.assignedKey = NOT_ASSIGNED;
     this.scheduleReplan();
   }
 
@@ -270,7 +287,7 @@ export class RingService {
       this.membership.setState(h, "alive");
       this.event({ type: "hostReturned", host: h.name, segment: h.segment, was });
       if (was === "unreachable") this.recheckSegment(h.segment);
-      h.assignedKey = "";
+      h.assignedKey = NOT_ASSIGNED;
       this.scheduleReplan();
     }
   }
@@ -400,7 +417,7 @@ export class RingService {
       const back = silent.filter((h, i) => answers[i] && h.state === "unreachable");
       for (const h of back) {
         this.membership.setState(h, "alive");
-        h.assignedKey = "";
+        h.assignedKey = NOT_ASSIGNED;
       }
       if (back.length > 0) this.event({ type: "segmentRecovered", segment, hosts: back.map((h) => h.name) });
       const stillSilent = silent.filter((h, i) => !answers[i] && h.state === "unreachable");
@@ -456,7 +473,7 @@ export class RingService {
         this.counters.assignmentsUnacknowledged++;
         h.assignmentInFlight = false;
         if (h.assignedKey === key) {
-          h.assignedKey = ""; // resend at the next replan (if it is still in the rings)
+          h.assignedKey = NOT_ASSIGNED; // resend at the next replan (if it is still in the rings)
           this.scheduleReplan();
         }
       },

@@ -77,6 +77,26 @@ describe("cma/membership/ring-service", function () {
     }
   });
 
+  it("answers a lone host too (its neighbour list is empty, but it waits for a signed answer)", async () => {
+    const cmaEp = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
+    const svc = new RingService(cmaEp, keys.privateKey, opts, silent);
+    const lone = await Endpoint.open({ identity: "lone", keyring, bindAddress: "127.0.0.1" });
+    let got: Command | undefined;
+    const verifier = new CommandVerifier(keys.publicKey, "lone");
+    lone.on("message", (m) => {
+      const env = decodeEnvelope(m.payload);
+      if (env.command) got = verifier.verify(env.command);
+    });
+    try {
+      lone.sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce("lone", lone.address().port) }));
+      await waitFor(() => got !== undefined, 3000, "an assignment for the lone host");
+      assert.deepEqual(got!.setNeighbours!.neighbours, []);
+    } finally {
+      svc.stop();
+      await Promise.all([lone.close(), cmaEp.close()]);
+    }
+  });
+
   it("validates announcements", () => {
     const ok = announce("hv-1.dc1", 1984);
     assert.equal(validateAnnounce(ok), undefined);

@@ -66,6 +66,21 @@ export interface Goodbye {
 export interface Probe {
   nonce: number;
 }
+export interface GuestDomain {
+  uuid: string;
+  name: string;
+  state: string;
+  vcpus: number;
+  memoryKib: number;
+  disks: { target: string; source: string }[];
+  nics: { target: string; mac: string; bridge: string; network: string }[];
+}
+export interface DomainInventory {
+  full: boolean;
+  domains: GuestDomain[];
+  removed: string[];
+  atMs: number;
+}
 export interface Command {
   id: string;
   target: string;
@@ -90,6 +105,7 @@ export interface Envelope {
   goodbye?: Goodbye;
   probe?: Probe;
   probeReply?: Probe;
+  inventory?: DomainInventory;
 }
 export type EnvelopeKind = keyof Envelope;
 

@@ -1,0 +1,107 @@
+/**
+ * The nanoprobe's view of its own hypervisor: a libvirt connection (reopened when it fails), the
+ * domain tracker and the sampler. Emits inventory messages for the CMA: the full set on demand and
+ * every `inventoryResendMs`, changes at once. No guest is ever touched: everything comes from libvirt.
+ */
+import { EventEmitter } from "node:events";
+import type { DomainInventory, GuestDomain, Logger } from "@ringwatch/shared";
+import { LibvirtConnection } from "../libvirt/connection.js";
+import { DomainTracker } from "./domain-tracker.js";
+import type { DomainChange, TrackedDomain } from "./domain-tracker.js";
+import { Sampler } from "./sampler.js";
+
+export interface HypervisorOptions {
+  uri: string;
+  sampleMs: number;
+  inventoryResendMs: number;
+  /** wait this long before reopening a failed connection */
+  reconnectMs: number;
+}
+
+export interface HypervisorEvents {
+  inventory: [DomainInventory];
+  error: [Error];
+}
+
+function guest(d: TrackedDomain): GuestDomain {
+  return { uuid: d.uuid, name: d.name, state: d.state, vcpus: d.vcpus, memoryKib: d.memoryKiB, disks: d.disks, nics: d.nics };
+}
+
+export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
+  conn: LibvirtConnection | undefined;
+  tracker: DomainTracker | undefined;
+  sampler: Sampler | undefined;
+  private resendTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly opts: HypervisorOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    try {
+      const conn = await LibvirtConnection.open(this.opts.uri);
+      this.conn = conn;
+      const tracker = new DomainTracker(conn, this.log);
+      this.tracker = tracker;
+      tracker.on("changes", (c) => this.emit("inventory", this.delta(c)));
+      tracker.on("error", (e) => this.failed(e));
+      await tracker.refresh();
+      await tracker.watch();
+      conn.unref(); // the event subscription must not keep a stopping process alive
+      this.sampler = new Sampler(conn, this.opts.sampleMs, (records) => tracker.observe(records.map((r) => r.uuid)), (e) => this.failed(e));
+      this.sampler.start();
+      this.resendTimer = setInterval(() => this.emit("inventory", this.full()), this.opts.inventoryResendMs);
+      this.log.info({ uri: this.opts.uri, domains: tracker.size }, "hypervisor connected");
+      this.emit("inventory", this.full());
+    } catch (e) {
+      this.failed(e as Error);
+    }
+  }
+
+  /** The complete inventory now (empty until the first listing). */
+  full(): DomainInventory {
+    return { full: true, domains: (this.tracker?.snapshot() ?? []).map(guest), removed: [], atMs: Date.now() };
+  }
+
+  private delta(changes: DomainChange[]): DomainInventory {
+    const domains: GuestDomain[] = [];
+    const removed: string[] = [];
+    for (const c of changes) {
+      if (c.kind === "disappeared") removed.push(c.uuid);
+      else domains.push(guest(c.domain));
+    }
+    return { full: false, domains, removed, atMs: Date.now() };
+  }
+
+  /** libvirt went away (libvirtd restarted, connection dropped): report, close, try again later. */
+  private failed(e: Error): void {
+    this.emit("error", e);
+    this.log.warn({ uri: this.opts.uri, err: e.message, retryInMs: this.opts.reconnectMs }, "hypervisor connection failed");
+    if (this.stopped || this.reconnectTimer) return;
+    void this.teardown();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopped) void this.start();
+    }, this.opts.reconnectMs);
+  }
+
+  private async teardown(): Promise<void> {
+    this.sampler?.stop();
+    if (this.resendTimer) clearInterval(this.resendTimer);
+    const conn = this.conn;
+    this.conn = undefined;
+    this.sampler = undefined;
+    await conn?.close().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    await this.teardown();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Guest inventory end to end, in one process over real UDP: a real CMA and a nanoprobe reading
+ * libvirt's test driver (30 generated domains). The full inventory arrives on registration; a domain
+ * destroyed on the hypervisor is a change at the CMA at once; a host cannot report for another.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Endpoint, Keyring, encodeEnvelope, makeClusterKey, silentLogger, waitUntil } from "@ringwatch/shared";
+import { Cma, cmaConfig } from "@ringwatch/cma";
+import type { InventoryEvent } from "@ringwatch/cma";
+import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
+import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+
+describe("system: guest inventory from libvirt to the CMA", function () {
+  this.timeout(30_000);
+  const keyring = new Keyring("inv", makeClusterKey(randomBytes(32)));
+  const keys = generateKeyPairSync("ed25519");
+
+  it("full inventory on registration, changes at once, nothing from strangers", async () => {
+    const fx = writeFixture(30);
+    const cma = await Cma.start(cmaConfig({ cluster: "inv", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-inv-")) }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    const events: InventoryEvent[] = [];
+    cma.inventory.on("event", (e) => events.push(e));
+    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "inv", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, libvirtUri: fx.uri, statusIntervalMs: 0 }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
+    try {
+      await waitUntil(() => cma.inventory.domains("hv1").length === 30, 10_000, "30 domains at the CMA");
+      const names = cma.inventory.domains("hv1").map((d) => d.name).sort();
+      assert.deepEqual(names, fx.domains.map((d) => d.name).sort());
+      const sample = fx.domains.find((d) => d.disks.length > 0 && d.nics.length > 0)!;
+      const got = cma.inventory.domains("hv1").find((d) => d.name === sample.name)!;
+      assert.deepEqual(got.disks.map((d) => `${d.target}=${d.source}`), sample.disks.map((d) => `${d.target}=${d.source}`));
+      assert.deepEqual(got.nics.map((n) => n.mac), sample.nics.map((n) => n.mac));
+      // a domain destroyed on the hypervisor: the CMA hears of it from the lifecycle event
+      const victim = cma.inventory.domains("hv1").find((d) => d.state === "running")!;
+      const t0 = Date.now();
+      await np.hypervisor!.conn!.action(victim.uuid, "destroy");
+      await waitUntil(() => events.some((e) => e.type === "domainChanged" && e.domain.uuid === victim.uuid && e.domain.state === "shutoff"), 5000, "the change at the CMA");
+      assert.ok(Date.now() - t0 < 1000, "seen well within one sampling interval");
+      // an inventory from an endpoint the rings do not know is dropped
+      const stranger = await Endpoint.open({ identity: "hv1", keyring, bindAddress: "127.0.0.1" });
+      const bad0 = cma.counters.badMessages;
+      await stranger.send(cma.endpoint.address(), encodeEnvelope({ inventory: { full: true, domains: [], removed: [], atMs: 0 } }));
+      await waitUntil(() => cma.counters.badMessages > bad0, 2000, "the stranger's inventory refused");
+      assert.equal(cma.inventory.domains("hv1").length, 30);
+      await stranger.close();
+    } finally {
+      await np.stop(false);
+      await cma.stop();
+      fx.cleanup();
+    }
+  });
+});
