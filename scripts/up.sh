@@ -50,9 +50,15 @@ RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127
 RINGWATCH_DATA_DIR=$DEMO/cma-state RINGWATCH_REANNOUNCE_GRACE_MS=15s \
   run cma node cma/dist/src/cli.js run "${DEBUG[@]}"
 sleep 0.5
+# each demo hypervisor is libvirt's test driver with 5 generated guests (a real one: LIBVIRT_URI=qemu:///system
+# makes hv1 read the real libvirtd instead)
 for ((i = 1; i <= HOSTS; i++)); do
+  node -e 'import("@ringwatch/nanoprobe/test-driver-fixture").then((m) => require("fs").writeFileSync(process.argv[1], m.testDriverXml(m.fixtureDomains(5))))' "$DEMO/hv$i.xml"
+  sed -i -E "s#<uuid>[0-9a-f]{8}#<uuid>$(printf '%08x' "$i")#" "$DEMO/hv$i.xml"   # guests of each host are distinct
+  uri="test://$DEMO/hv$i.xml"
+  ((i == 1)) && [[ -n ${LIBVIRT_URI:-} ]] && uri=$LIBVIRT_URI
   RINGWATCH_IDENTITY=hv$i RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=127.0.0.1:1984 \
-  RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub \
+  RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub RINGWATCH_LIBVIRT_URI=$uri \
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
 log "running: CMA + $HOSTS nanoprobes ($( ((DURATION)) && echo "for ${DURATION}s" || echo "Ctrl-C to stop"))"
