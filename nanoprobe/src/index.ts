@@ -3,3 +3,8 @@ export * from "./agent.js";
 export * from "./config.js";
 export * from "./libvirt/index.js";
 export * from "./sim/simulator.js";
+export * from "./analytics/detectors.js";
+export * from "./analytics/thresholds.js";
+export * from "./hypervisor/domain-tracker.js";
+export * from "./hypervisor/sampler.js";
+export * from "./hypervisor/hypervisor-monitor.js";
