@@ -8,3 +8,4 @@ export * from "./membership/segments.js";
 export * from "./membership/snapshot-store.js";
 export * from "./membership/prober.js";
 export * from "./inventory/inventory-store.js";
+export * from "./alerts/alert-store.js";

@@ -22,7 +22,7 @@ import {
   CommandRefused, CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
 import type {
-  ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
+  Alert, ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
 } from "@ringwatch/shared";
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
@@ -43,6 +43,7 @@ export interface NanoprobeCounters {
   reportsUnacknowledged: number;
   probesAnswered: number;
   inventoriesSent: number;
+  alertsSent: number;
 }
 
 export interface NanoprobeDeps {
@@ -80,7 +81,7 @@ const MAX_UNEXPECTED_SOURCES = 1024;
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
     announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
-    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0,
+    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0,
   };
   /** this hypervisor's guests (when libvirtUri is set) */
   hypervisor: HypervisorMonitor | undefined;
@@ -98,6 +99,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private stopped = false;
   private paused = false;
   private readonly pendingReports = new Map<string, Report>();
+  private readonly pendingAlerts = new Map<string, Alert>();
   private readonly unexpectedSeen = new Map<string, { first: number; last: number; reportedAt: number }>();
   private readonly machineId = machineId();
 
@@ -132,6 +134,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     if (cfg.libvirtUri) {
       np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reconnectMs: 10_000 }, deps.log);
       np.hypervisor.on("inventory", (inv) => np.sendInventory(inv));
+      np.hypervisor.on("alert", (a) => np.sendAlert(a));
       await np.hypervisor.start();
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
@@ -239,6 +242,26 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
   }
 
+  /** Alerts to the CMA; while it cannot be reached the latest state per (kind, subject) waits (bounded). */
+  private sendAlert(a: Alert): void {
+    this.pendingAlerts.delete(`${a.kind}|${a.subject}`);
+    this.pendingAlerts.set(`${a.kind}|${a.subject}`, a);
+    while (this.pendingAlerts.size > MAX_PENDING_REPORTS) this.pendingAlerts.delete(this.pendingAlerts.keys().next().value as string);
+    this.flushAlerts();
+  }
+
+  private flushAlerts(): void {
+    if (!this.cma || !this.registered) return;
+    const cma = this.cma;
+    for (const [k, a] of this.pendingAlerts) {
+      this.pendingAlerts.delete(k);
+      this.counters.alertsSent++;
+      this.endpoint.send(cma, encodeEnvelope({ alert: a })).catch(() => {
+        if (!this.pendingAlerts.has(k)) this.pendingAlerts.set(k, a);
+      });
+    }
+  }
+
   private onMessage(m: InboundMessage): void {
     if (this.paused) return;
     let env: ReturnType<typeof decodeEnvelope>;
@@ -300,6 +323,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           if (this.hypervisor) this.sendInventory(this.hypervisor.full()); // a (re)started CMA needs all of it
         }
         this.flushReports();
+        this.flushAlerts();
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;

@@ -8,3 +8,4 @@ export * from "./analytics/thresholds.js";
 export * from "./hypervisor/domain-tracker.js";
 export * from "./hypervisor/sampler.js";
 export * from "./hypervisor/hypervisor-monitor.js";
+export * from "./analytics/analytics.js";

@@ -4,7 +4,10 @@
  * every `inventoryResendMs`, changes at once. No guest is ever touched: everything comes from libvirt.
  */
 import { EventEmitter } from "node:events";
-import type { DomainInventory, GuestDomain, Logger } from "@ringwatch/shared";
+import type { Alert, DomainInventory, GuestDomain, Logger } from "@ringwatch/shared";
+import { Analytics } from "../analytics/analytics.js";
+import { DEFAULT_THRESHOLDS } from "../analytics/thresholds.js";
+import type { AnalyticsThresholds } from "../analytics/thresholds.js";
 import { LibvirtConnection } from "../libvirt/connection.js";
 import { DomainTracker } from "./domain-tracker.js";
 import type { DomainChange, TrackedDomain } from "./domain-tracker.js";
@@ -20,8 +23,12 @@ export interface HypervisorOptions {
 
 export interface HypervisorEvents {
   inventory: [DomainInventory];
+  alert: [Alert];
   error: [Error];
 }
+
+/** Detectors run this often; their windows are minutes long, so 10 s loses nothing. */
+const EVALUATE_MS = 10_000;
 
 function guest(d: TrackedDomain): GuestDomain {
   return { uuid: d.uuid, name: d.name, state: d.state, vcpus: d.vcpus, memoryKib: d.memoryKiB, disks: d.disks, nics: d.nics };
@@ -32,14 +39,22 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   tracker: DomainTracker | undefined;
   sampler: Sampler | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
+  private evaluateTimer: NodeJS.Timeout | undefined;
+  readonly analytics: Analytics;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
     private readonly opts: HypervisorOptions,
     private readonly log: Logger,
+    thresholds: AnalyticsThresholds = DEFAULT_THRESHOLDS,
   ) {
     super();
+    this.analytics = new Analytics(thresholds);
+    this.analytics.on("alert", (a) => {
+      this.log.info({ kind: a.kind, domain: a.subjectName, active: a.active, evidence: a.evidenceJson }, "local analytics alert");
+      this.emit("alert", a);
+    });
   }
 
   async start(): Promise<void> {
@@ -48,13 +63,25 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
       this.conn = conn;
       const tracker = new DomainTracker(conn, this.log);
       this.tracker = tracker;
-      tracker.on("changes", (c) => this.emit("inventory", this.delta(c)));
+      tracker.on("changes", (c) => {
+        for (const ch of c) {
+          if (ch.kind === "disappeared") this.analytics.forget(ch.uuid);
+          else this.analytics.setName(ch.domain.uuid, ch.domain.name);
+        }
+        this.emit("inventory", this.delta(c));
+      });
       tracker.on("error", (e) => this.failed(e));
       await tracker.refresh();
       await tracker.watch();
       conn.unref(); // the event subscription must not keep a stopping process alive
-      this.sampler = new Sampler(conn, this.opts.sampleMs, (records) => tracker.observe(records.map((r) => r.uuid)), (e) => this.failed(e));
+      for (const d of tracker.snapshot()) this.analytics.setName(d.uuid, d.name);
+      this.sampler = new Sampler(conn, this.opts.sampleMs, (records) => {
+        this.analytics.endPass(Date.now());
+        tracker.observe(records.map((r) => r.uuid));
+      }, (e) => this.failed(e));
+      this.sampler.onSample = (uuid, key, at, value) => this.analytics.sample(uuid, key, at, value);
       this.sampler.start();
+      this.evaluateTimer = setInterval(() => this.analytics.evaluate(Date.now()), EVALUATE_MS);
       this.resendTimer = setInterval(() => this.emit("inventory", this.full()), this.opts.inventoryResendMs);
       this.log.info({ uri: this.opts.uri, domains: tracker.size }, "hypervisor connected");
       this.emit("inventory", this.full());
@@ -93,6 +120,7 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   private async teardown(): Promise<void> {
     this.sampler?.stop();
     if (this.resendTimer) clearInterval(this.resendTimer);
+    if (this.evaluateTimer) clearInterval(this.evaluateTimer);
     const conn = this.conn;
     this.conn = undefined;
     this.sampler = undefined;

@@ -122,7 +122,11 @@ export class Sampler {
     for (const uuid of this.prev.keys()) if (!seen.has(uuid)) this.prev.delete(uuid);
   }
 
+  /** Called with every sample as it is made (local analytics watch these). */
+  onSample: ((uuid: string, key: string, at: number, value: number) => void) | undefined;
+
   private push(uuid: string, key: string, at: number, value: number): void {
+    this.onSample?.(uuid, key, at, value);
     const k = `${uuid}/${key}`;
     const l = this.series.get(k);
     if (l) l.push({ at, value });

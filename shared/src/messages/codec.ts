@@ -75,6 +75,14 @@ export interface GuestDomain {
   disks: { target: string; source: string }[];
   nics: { target: string; mac: string; bridge: string; network: string }[];
 }
+export interface Alert {
+  kind: string;
+  subject: string;
+  subjectName: string;
+  active: boolean;
+  evidenceJson: string;
+  atMs: number;
+}
 export interface DomainInventory {
   full: boolean;
   domains: GuestDomain[];
@@ -106,6 +114,7 @@ export interface Envelope {
   probe?: Probe;
   probeReply?: Probe;
   inventory?: DomainInventory;
+  alert?: Alert;
 }
 export type EnvelopeKind = keyof Envelope;
 
