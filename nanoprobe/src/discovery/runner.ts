@@ -95,7 +95,7 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
     return Object.fromEntries([...this.states].map(([n, st]) => [n, { ...st.stats }]));
   }
 
-  /** Stops scheduling, cancels queued runs, kills running ones and waits for them to end. */
+  /** Stops scheduling, cancels queued runs, kills running ones and waits for them to end; no events after this. */
   async stop(): Promise<void> {
     this.stopped = true;
     const running: Promise<DiscoveryOutcome>[] = [];
@@ -190,6 +190,7 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
     st.pending = null;
     st.settle = null;
     settle?.(outcome);
+    if (this.stopped) return;  // runs killed by stop() are not news
     try {
       if (outcome.status === "document" && outcome.changed) this.emit("document", outcome.event);
       // An "error" event without a listener would throw: failures are also in stats().

@@ -215,6 +215,7 @@ describe("discovery/runner (real processes)", function () {
     assert.equal((await queued).status, "cancelled");
     const h = await hang;
     assert.ok(h.status === "error" && h.error.kind === "signal");
+    assert.deepEqual(errors, [], "no events after stop()");
     const [shell, sleeper] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
     await waitUntil(() => pidGone(shell) && pidGone(sleeper), 3000, "killed on stop");
   });
