@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+import { collectLibvirtDomains } from "../collectors/libvirt-domains.js";
+import { runScript } from "../document.js";
+
+await runScript({
+  discovertype: "libvirt-domains",
+  description: "libvirt domains with state, vCPUs, memory, disks and NICs",
+  source: "libvirt-domains",
+}, () => collectLibvirtDomains());

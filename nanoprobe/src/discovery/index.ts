@@ -1,0 +1,5 @@
+export * from "./types.js";
+export * from "./defaults.js";
+export * from "./runner.js";
+export { parseDocument, type ParseResult } from "./validate.js";
+export { stableHash, stableStringify } from "./stable-hash.js";

@@ -1,0 +1,30 @@
+// Checks a script's stdout: exactly one JSON object with the document fields.
+import type { DiscoveryDocument } from "./types.js";
+
+export type ParseResult =
+  | { ok: true; document: DiscoveryDocument }
+  | { ok: false; kind: "invalid-json" | "invalid-document"; detail: string };
+
+const STRING_FIELDS = ["discovertype", "description", "host", "source"] as const;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function parseDocument(stdout: string): ParseResult {
+  const text = stdout.trim();
+  if (!text) return { ok: false, kind: "invalid-json", detail: "no output" };
+  let value: unknown;
+  try {
+    // JSON.parse rejects trailing text, so two documents in one output are invalid JSON too.
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, kind: "invalid-json", detail: e instanceof Error ? e.message : String(e) };
+  }
+  if (!isPlainObject(value)) return { ok: false, kind: "invalid-document", detail: `expected an object, got ${Array.isArray(value) ? "an array" : typeof value}` };
+  for (const f of STRING_FIELDS) {
+    if (typeof value[f] !== "string") return { ok: false, kind: "invalid-document", detail: `"${f}" must be a string` };
+  }
+  if (!isPlainObject(value.data)) return { ok: false, kind: "invalid-document", detail: `"data" must be an object` };
+  return { ok: true, document: value as unknown as DiscoveryDocument };
+}
