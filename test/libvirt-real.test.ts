@@ -5,8 +5,9 @@
  * cannot start this fails (it does not skip): CI runs it on this kind of machine.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_STATS_GROUPS, LibvirtConnection, LibvirtError, LibvirtErrorCode } from "@ringwatch/nanoprobe";
-import { waitUntil } from "@ringwatch/shared";
+import { DEFAULT_STATS_GROUPS, HypervisorMonitor, LibvirtConnection, LibvirtError, LibvirtErrorCode } from "@ringwatch/nanoprobe";
+import { silentLogger, waitUntil } from "@ringwatch/shared";
+import type { DomainInventory } from "@ringwatch/shared";
 import type { DomainStatsRecord, DomainSummary, LifecycleEvent } from "@ringwatch/nanoprobe";
 import { LibvirtLab } from "./support/libvirt.js";
 
@@ -98,6 +99,35 @@ describe("system: nanoprobe libvirt binding on a real libvirtd (QEMU/TCG domains
     assert.equal(events.find((e) => e.name === made && e.event === "stopped")?.detailName, "destroyed");
     assert.ok(!(await conn.listDomains()).some((x) => x.name === made), `${made} still listed`);
     assert.deepEqual(ours(await conn.listDomains()).map((x) => x.name).sort(), lab.names);
+  });
+
+  it("the nanoprobe's monitor sees a VM started and one destroyed within one sampling interval, and samples every group", async () => {
+    const monitor = new HypervisorMonitor({ uri: lab.uri, sampleMs: 1000, inventoryResendMs: 600_000, reconnectMs: 5000 }, silentLogger());
+    const seen: { at: number; inv: DomainInventory }[] = [];
+    monitor.on("inventory", (inv) => seen.push({ at: Date.now(), inv }));
+    await monitor.start();
+    try {
+      const made = lab.name(VMS + 1);
+      const appeared = (): number | undefined => seen.find((x) => !x.inv.full && x.inv.domains.some((d) => d.name === made && d.state === "running"))?.at;
+      await lab.resize(VMS + 1);
+      const t1 = Date.now();
+      await waitUntil(() => appeared() !== undefined, 5000, `${made} in the inventory`);
+      assert.ok(appeared()! - t1 <= 1000, `appeared ${appeared()! - t1} ms after the start`);
+      const uuid = monitor.tracker!.snapshot().find((d) => d.name === made)!.uuid;
+      const gone = (): number | undefined => seen.find((x) => !x.inv.full && (x.inv.removed.includes(uuid) || x.inv.domains.some((d) => d.uuid === uuid && d.state === "shutoff")))?.at;
+      await lab.resize(VMS);
+      const t2 = Date.now();
+      await waitUntil(() => gone() !== undefined, 5000, `${made} gone from the inventory`);
+      assert.ok(gone()! - t2 <= 1000, `gone ${gone()! - t2} ms after the destroy`);
+      // the sampler: rates for every group on real domains
+      await sleep(2500);
+      const keys = new Set([...monitor.sampler!.take().keys()].map((k) => k.split("/")[1].replace(/\.\d+\./, ".N.").replace(/^(block|net)\.[^.]+\./, "$1.X.")));
+      for (const k of ["cpu", "vcpu.N.time", "vcpu.N.wait", "vcpu.N.delay", "balloon.current", "balloon.rss", "block.X.rd.bytes", "block.X.wr.reqs", "net.X.rx.bytes", "net.X.tx.pkts", "net.X.rx.drop"]) {
+        assert.ok(keys.has(k), `${k} sampled (have ${[...keys].join(",")})`);
+      }
+    } finally {
+      await monitor.stop();
+    }
   });
 
   it("every action works on a real domain", async () => {
