@@ -50,6 +50,12 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
     const [hv1, hv2] = nps;
     await hv1.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv2"]', 10_000, "hv1 assigned hv2");
     await hv2.waitFor((l) => l.msg === "neighbours assigned by the CMA" && JSON.stringify(l.neighbours) === '["hv1"]', 10_000, "hv2 assigned hv1");
+    // each nanoprobe runs the real discovery scripts and the CMA receives their documents
+    for (const id of ["hv1", "hv2"]) {
+      for (const t of ["os", "cpu-memory", "nics", "tcp-services"]) {
+        await cma.waitFor((l) => l.msg === "discovery event" && l.host === id && l.discovertype === t, 20_000, `${t} from ${id}`);
+      }
+    }
     // let heartbeats flow (every 200 ms)
     await new Promise((r) => setTimeout(r, 1000));
 

@@ -7,6 +7,7 @@ import { Endpoint, decodeEnvelope } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./alerts/alert-store.js";
+import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
 
@@ -18,11 +19,13 @@ export class Cma {
     readonly rings: RingService,
     readonly inventory: InventoryStore,
     readonly alerts: AlertStore,
+    readonly discovery: DiscoveryStore,
     private readonly log: Logger,
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
     alerts.on("event", (e) => log.info({ host: e.host, change: e.change, ...e.alert }, "alert event"));
+    discovery.on("event", (e) => log.info({ host: e.host, script: e.script, discovertype: e.document.discovertype }, "discovery event"));
   }
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
@@ -36,7 +39,7 @@ export class Cma {
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
     }, deps.log, false);
-    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), deps.log);
+    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), deps.log);
     rings.start();
     return cma;
   }
@@ -50,12 +53,13 @@ export class Cma {
       this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
-    if ((env.inventory || env.alert) && m.reliable) {
+    if ((env.inventory || env.alert || env.discovery) && m.reliable) {
       // only from a host the rings know, at the address it is known by
       const h = this.rings.membership.get(m.from.id);
       if (!h || h.address !== m.from.address || h.port !== m.from.port) this.counters.badMessages++;
       else if (env.inventory) this.inventory.apply(h.name, env.inventory);
-      else this.alerts.apply(h.name, env.alert!);
+      else if (env.alert) this.alerts.apply(h.name, env.alert);
+      else this.discovery.apply(h.name, env.discovery!);
       return;
     }
     if (!this.rings.handle(m, env)) {
@@ -67,7 +71,7 @@ export class Cma {
   status(): Record<string, unknown> {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
-      inventory: this.inventory.counters, alerts: this.alerts.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
     };
   }
 

@@ -9,3 +9,4 @@ export * from "./membership/snapshot-store.js";
 export * from "./membership/prober.js";
 export * from "./inventory/inventory-store.js";
 export * from "./alerts/alert-store.js";
+export * from "./discovery/discovery-store.js";

@@ -27,6 +27,9 @@ import type {
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
 import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
+import { DiscoveryRunner } from "./discovery/runner.js";
+import { defaultDiscoveryScripts } from "./discovery/defaults.js";
+import type { DiscoveryDocumentEvent, DiscoveryError } from "./discovery/types.js";
 import type { Verdict } from "./ring/neighbour-watch.js";
 
 export const NANOPROBE_VERSION = "0.2.0";
@@ -86,6 +89,10 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   /** this hypervisor's guests (when libvirtUri is set) */
   hypervisor: HypervisorMonitor | undefined;
   private inventoryNeedsFull = true;
+  /** the discovery scripts (when discoveryDir is set) */
+  discovery: DiscoveryRunner | undefined;
+  private readonly pendingDiscovery = new Map<string, DiscoveryDocumentEvent>();
+  private readonly failingScripts = new Set<string>();
   readonly verifier: CommandVerifier;
   readonly watch: NeighbourWatch;
   /** where the CMA answered from; undefined until the first signed assignment */
@@ -136,6 +143,12 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       np.hypervisor.on("inventory", (inv) => np.sendInventory(inv));
       np.hypervisor.on("alert", (a) => np.sendAlert(a));
       await np.hypervisor.start();
+    }
+    if (cfg.discoveryDir) {
+      np.discovery = new DiscoveryRunner({ scripts: defaultDiscoveryScripts(cfg.discoveryDir, cfg.libvirtUri ? { LIBVIRT_URI: cfg.libvirtUri } : {}) });
+      np.discovery.on("document", (e) => np.onDiscoveryDocument(e));
+      np.discovery.on("error", (e) => np.onDiscoveryError(e));
+      np.discovery.start();
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
     np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
@@ -262,6 +275,32 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
   }
 
+  private onDiscoveryDocument(e: DiscoveryDocumentEvent): void {
+    if (this.failingScripts.delete(e.script)) {
+      this.sendAlert({ kind: "discoveryError", subject: e.script, subjectName: e.script, active: false, evidenceJson: "{}", atMs: e.at });
+    }
+    this.pendingDiscovery.set(e.script, e);
+    this.flushDiscovery();
+  }
+
+  /** A script that hangs, crashes or prints garbage is an alert, never a crash; cleared by its next good run. */
+  private onDiscoveryError(e: DiscoveryError): void {
+    this.log.warn({ script: e.script, kind: e.kind, detail: e.detail }, "discovery script failed");
+    this.failingScripts.add(e.script);
+    this.sendAlert({ kind: "discoveryError", subject: e.script, subjectName: e.script, active: true, evidenceJson: JSON.stringify({ kind: e.kind, detail: e.detail.slice(0, 2000), stderrTail: e.stderrTail.slice(-2000) }), atMs: e.at });
+  }
+
+  private flushDiscovery(): void {
+    if (!this.cma || !this.registered) return;
+    const cma = this.cma;
+    for (const [script, e] of this.pendingDiscovery) {
+      this.pendingDiscovery.delete(script);
+      this.endpoint.send(cma, encodeEnvelope({ discovery: { script, documentJson: JSON.stringify(e.document), atMs: e.at } })).catch(() => {
+        if (!this.pendingDiscovery.has(script)) this.pendingDiscovery.set(script, e);
+      });
+    }
+  }
+
   private onMessage(m: InboundMessage): void {
     if (this.paused) return;
     let env: ReturnType<typeof decodeEnvelope>;
@@ -321,9 +360,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "registered with the CMA");
           this.emit("registered", this.cma);
           if (this.hypervisor) this.sendInventory(this.hypervisor.full()); // a (re)started CMA needs all of it
+          this.discovery?.resend(); // documents go only when changed: a new CMA must get them once
         }
         this.flushReports();
         this.flushAlerts();
+        this.flushDiscovery();
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;
@@ -405,6 +446,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
     await this.hypervisor?.stop();
+    this.discovery?.stop();
     if (this.announceTimer) clearTimeout(this.announceTimer);
     await this.endpoint.close();
   }

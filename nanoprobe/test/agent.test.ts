@@ -26,7 +26,7 @@ describe("nanoprobe: commands from the CMA", function () {
       const env = decodeEnvelope(m.payload);
       if (env.commandResult) results.push(env.commandResult);
     });
-    const cfg = nanoprobeConfig({ identity: "hv1", cluster: "np-test", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 200, heartbeatMs: 100, statusIntervalMs: 0 });
+    const cfg = nanoprobeConfig({ identity: "hv1", cluster: "np-test", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 200, heartbeatMs: 100, statusIntervalMs: 0, discoveryDir: "" });
     np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent });
   });
   afterEach(async () => {

@@ -8,7 +8,7 @@ import { stableHash } from "./stable-hash.js";
 import type {
   DiscoveryDocumentEvent, DiscoveryError, DiscoveryOutcome, DiscoveryRunnerEvents, DiscoveryScript, DiscoveryScriptStats,
 } from "./types.js";
-import { parseDocument } from "./validate.js";
+import { parseDocument } from "@ringwatch/shared";
 
 export interface DiscoveryRunnerOptions {
   scripts: readonly DiscoveryScript[];

@@ -1,13 +1,8 @@
 // Public types of the discovery runner.
 
 /** What every discovery script prints: exactly one JSON object of this shape. */
-export interface DiscoveryDocument {
-  discovertype: string;
-  description: string;
-  host: string;
-  source: string;
-  data: { [key: string]: unknown };
-}
+import type { DiscoveryDocument } from "@ringwatch/shared";
+export type { DiscoveryDocument };
 
 export interface DiscoveryScript {
   /** Unique name; error and document events carry it. */

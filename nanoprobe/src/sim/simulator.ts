@@ -177,7 +177,7 @@ export class Simulator {
   private async startHost(h: SimHost): Promise<void> {
     const cfg = nanoprobeConfig({
       identity: h.name, cluster: "sim", cma: `127.0.0.1:${this.opts.port}`, bindAddress: h.address, port: this.opts.port,
-      joinIntervalMs: 1000, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
+      joinIntervalMs: 1000, discoveryDir: "", heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
     });
     h.np = await Nanoprobe.start(cfg, {
       keyring: this.keyring, cmaPublicKey: loadCommandPublicKey(join(this.keysDir, "cma-command.pub")), log: silentLogger(),

@@ -83,6 +83,11 @@ export interface Alert {
   evidenceJson: string;
   atMs: number;
 }
+export interface Discovery {
+  script: string;
+  documentJson: string;
+  atMs: number;
+}
 export interface DomainInventory {
   full: boolean;
   domains: GuestDomain[];
@@ -115,6 +120,7 @@ export interface Envelope {
   probeReply?: Probe;
   inventory?: DomainInventory;
   alert?: Alert;
+  discovery?: Discovery;
 }
 export type EnvelopeKind = keyof Envelope;
 

@@ -1,5 +1,13 @@
-// Checks a script's stdout: exactly one JSON object with the document fields.
-import type { DiscoveryDocument } from "./types.js";
+// A discovery document: what every discovery script prints, what the nanoprobe forwards and what
+// the CMA stores. Checked the same way on both sides: exactly one JSON object with these fields.
+
+export interface DiscoveryDocument {
+  discovertype: string;
+  description: string;
+  host: string;
+  source: string;
+  data: { [key: string]: unknown };
+}
 
 export type ParseResult =
   | { ok: true; document: DiscoveryDocument }
