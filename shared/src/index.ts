@@ -15,3 +15,4 @@ export * from "./log.js";
 export * from "./net/impairment-proxy.js";
 export * from "./cli.js";
 export * from "./wait.js";
+export * from "./metrics/compaction.js";
