@@ -18,20 +18,23 @@
  * 1 ≤ u ≤ n − 1. Minimality holds even among ALL multisets (not just this shape): any multiset of
  * size N with min a and max b holds one a, one b and N − 2 values in [a, b], whose excess can be
  * anything in [W, (N − 1)W] and nothing else, i.e. again exactly u ∈ [1, N − 1].
- * (Equivalently N = max(2, ⌈1/p⌉, ⌈1/(1 − p)⌉); the search is kept because it is obviously right
- * under floating point and N is small: it only grows when avg hugs min or max.)
+ * Equivalently N = max(2, ⌈1/p⌉, ⌈1/(1 − p)⌉). We still search (it is obviously right under
+ * floating point), but start just below that bound: sizes under max(1/p, 1/(1 − p))·(1 − 1e-6) − 1
+ * fail even with snapping and the rounding of 1/p, so skipping them keeps the result minimal and
+ * a hostile summary (count 4M, one spike) costs a few iterations, not millions.
  *
  * Floating point: E is summed with Neumaier compensation of (xᵢ − a), so for integer samples
  * (the quantized case, see quantize.ts) it is exact and the receiver recomputes avg exactly from
- * (count, min, excess). u within SNAP·N of an integer is treated as that integer (the avg then
- * moves by at most W·SNAP ≪ 1e-9 of the magnitude); a c that rounds onto a or b is folded into k
- * or m. The result is asserted: |avg' − avg| ≤ 1e-9·max(1, |min|, |max|).
+ * (count, min, excess). For integer data (N·E and n·W below 2^53) "is u an integer" is decided
+ * exactly with an integer remainder. Otherwise u within SNAP·max(1, u) of an integer
+ * (SNAP = 1e-12, a few thousand ulps) is treated as that integer: the avg moves by at most
+ * W·SNAP ≪ 1e-9 of the magnitude. A c that rounds onto a or b is folded into k or m. The result is asserted: |avg' − avg| ≤ 1e-9·max(1, |min|, |max|).
  */
 
 /** Samples are limited so that n·(max − min) cannot overflow a double. */
 export const MAX_COMPACT_SAMPLE = 2 ** 1000;
 export const MAX_COMPACT_COUNT = 2 ** 22;
-const SNAP = 1e-11;
+const SNAP = 1e-12;
 const AVG_TOLERANCE = 1e-9;
 
 /** What a receiver needs to rebuild the compacted values: exact for integer samples. */
@@ -91,52 +94,79 @@ export function compactSamples(samples: ArrayLike<number>, firstTime = 0, lastTi
   return compactSummary({ count: n, firstTime, lastTime, min, max, excess });
 }
 
-/** The compacted values for a summary; also what a receiver runs on a decoded batch. */
-export function compactSummary(s: SeriesSummary): CompactedSeries {
+/** The shape of the compacted multiset, without materialising it. */
+export interface CompactShape {
+  minCount: number;
+  maxCount: number;
+  between: number | null;
+}
+
+/** Shape for a summary (validated); O(1) in count. Throws RangeError on an impossible summary. */
+export function compactShape(s: SeriesSummary): CompactShape {
   const { count: n, min: a, max: b, excess: e } = s;
   if (!Number.isInteger(n) || n < 1 || n > MAX_COMPACT_COUNT) throw new RangeError(`compactSummary: bad count ${n}`);
   if (!(Number.isFinite(a) && Number.isFinite(b) && a <= b && Math.abs(a) <= MAX_COMPACT_SAMPLE && Math.abs(b) <= MAX_COMPACT_SAMPLE)) {
     throw new RangeError(`compactSummary: bad min/max ${a}/${b}`);
   }
-  const base = { ...s, avg: a + e / n };
   if (a === b || n === 1) {
     if (a !== b || e !== 0) throw new RangeError("compactSummary: one sample or min = max needs max = min and excess 0");
-    return { ...base, avg: a, minCount: 1, maxCount: 0, between: null, values: [a] };
+    return { minCount: 1, maxCount: 0, between: null };
   }
   const w = b - a;
   // real samples have one at max (excess ≥ W) and one at min (excess ≤ (n − 1)W)
   if (!(e >= w && e <= (n - 1) * w)) throw new RangeError(`compactSummary: excess ${e} outside [${w}, ${(n - 1) * w}]`);
   const p = e / n / w;
-  for (let size = 2; size <= n; size++) {
-    const u = size * p;
-    const r = Math.round(u);
-    let k: number;
+  const d = n * w;
+  const exact = Number.isSafeInteger(e) && Number.isSafeInteger(d) && Number.isInteger(w);
+  const start = Math.max(2, Math.floor(Math.max(1 / p, 1 / (1 - p)) * (1 - 1e-6)) - 1);
+  for (let size = start; size <= n; size++) {
     let m: number;
-    let between: number | null = null;
-    if (Math.abs(u - r) <= SNAP * size) {
-      if (r < 1 || r > size - 1) continue;
-      m = r;
-      k = size - r;
+    let f: number;
+    const q = size * e;
+    if (exact && Number.isSafeInteger(q)) {
+      const rem = q % d; // exact for safe integers
+      m = (q - rem) / d;
+      f = rem / d;
     } else {
-      if (u <= 1 || u >= size - 1) continue;
-      m = Math.floor(u);
-      k = size - 1 - m;
-      const c = a + (u - m) * w;
-      // f·W below one ulp of a or b: the value IS a or b in floating point
-      if (c <= a) k++;
-      else if (c >= b) m++;
-      else between = c;
+      const u = size * p;
+      m = Math.round(u);
+      f = u - m;
+      if (Math.abs(f) <= SNAP * Math.max(1, u)) f = 0;
+      else if (f < 0) {
+        m -= 1;
+        f += 1;
+      }
     }
-    const values = new Array<number>(k).fill(a);
-    if (between !== null) values.push(between);
-    for (let i = 0; i < m; i++) values.push(b);
-    const got = a + (m * w + (between === null ? 0 : between - a)) / size;
-    if (Math.abs(got - base.avg) > AVG_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b))) {
-      throw new Error(`compactSummary: average drifted (${got} vs ${base.avg}); this is a bug`);
+    if (f === 0) {
+      if (m >= 1 && m <= size - 1) return { minCount: size - m, maxCount: m, between: null };
+      continue;
     }
-    return { ...base, minCount: k, maxCount: m, between, values };
+    if (m < 1 || m > size - 2) continue; // u ∈ (1, size − 1)
+    const c = a + f * w;
+    // f·W below one ulp of a or b: the value IS a or b in floating point
+    if (c <= a) return { minCount: size - m, maxCount: m, between: null };
+    if (c >= b) return { minCount: size - 1 - m, maxCount: m + 1, between: null };
+    return { minCount: size - 1 - m, maxCount: m, between: c };
   }
   throw new Error(`compactSummary: no size ≤ ${n} found (p = ${p}); this is a bug`);
+}
+
+/** The compacted values for a summary; also what a receiver runs on a decoded batch. */
+export function compactSummary(s: SeriesSummary, shape: CompactShape = compactShape(s)): CompactedSeries {
+  const { min: a, max: b } = s;
+  const avg = a + s.excess / s.count;
+  const { minCount: k, maxCount: m, between } = shape;
+  const values = new Array<number>(k).fill(a);
+  if (between !== null) values.push(between);
+  for (let i = 0; i < m; i++) values.push(b);
+  if (m > 0) {
+    const size = values.length;
+    const got = a + (m * (b - a) + (between === null ? 0 : between - a)) / size;
+    if (Math.abs(got - avg) > AVG_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b))) {
+      throw new Error(`compactSummary: average drifted (${got} vs ${avg}); this is a bug`);
+    }
+  }
+  return { ...s, avg: m > 0 ? avg : a, minCount: k, maxCount: m, between, values };
 }
 
 /** Spread compacted values evenly over [firstTime, lastTime] (one value: at lastTime). */
