@@ -16,3 +16,8 @@ export * from "./net/impairment-proxy.js";
 export * from "./cli.js";
 export * from "./wait.js";
 export * from "./metrics/compaction.js";
+export * from "./metrics/quantize.js";
+export * from "./metrics/byte-io.js";
+export * from "./metrics/key-table.js";
+export * from "./metrics/batch-codec.js";
+export * from "./metrics/batch-stream.js";
