@@ -24,7 +24,7 @@ describe("system: guest inventory from libvirt to the CMA", function () {
     const cma = await Cma.start(cmaConfig({ cluster: "inv", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-inv-")) }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
     const events: InventoryEvent[] = [];
     cma.inventory.on("event", (e) => events.push(e));
-    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "inv", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
+    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "inv", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", sampleMs: 100, reportIntervalMs: 1000 }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
     try {
       await waitUntil(() => cma.inventory.domains("hv1").length === 30, 10_000, "30 domains at the CMA");
       const names = cma.inventory.domains("hv1").map((d) => d.name).sort();
@@ -46,6 +46,28 @@ describe("system: guest inventory from libvirt to the CMA", function () {
       await waitUntil(() => cma.counters.badMessages > bad0, 2000, "the stranger's inventory refused");
       assert.equal(cma.inventory.domains("hv1").length, 30);
       await stranger.close();
+
+      // stats: one compact batch per report interval (1 s here), decoded at the CMA, whose
+      // min/max/avg per series equal those of the raw samples the nanoprobe took
+      const raw = new Map<string, number[]>();
+      np.hypervisor!.sampler!.onSample = (uuid, key, _at, value) => {
+        np.hypervisor!.analytics.sample(uuid, key, _at, value);
+        const k = `${uuid}/${key}`;
+        raw.set(k, [...(raw.get(k) ?? []), value]);
+      };
+      await waitUntil(() => cma.stats.counters.batches >= 1, 5000, "a stats batch at the CMA");
+      raw.clear(); // from the next interval on, both sides see the same samples
+      const b0 = cma.stats.counters.batches;
+      await waitUntil(() => cma.stats.counters.batches > b0, 5000, "the next batch");
+      const batch = cma.stats.latest("hv1")!;
+      assert.ok(batch.series.length > 50, `${batch.series.length} series`);
+      const cpu = batch.series.find((s) => s.metric === "cpu")!;
+      const samples = raw.get(`${cpu.domain}/cpu`)!.map((v) => Math.round(v * 1000)); // quantized per-mille
+      assert.equal(cpu.data.count, samples.length);
+      assert.equal(cpu.data.min, Math.min(...samples));
+      assert.equal(cpu.data.max, Math.max(...samples));
+      assert.ok(Math.abs(cpu.data.avg - samples.reduce((s, v) => s + v, 0) / samples.length) < 1e-9);
+      assert.equal(cma.stats.counters.refused + cma.stats.counters.unknownTable, 0);
     } finally {
       await np.stop(false);
       await cma.stop();

@@ -8,6 +8,7 @@ import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./alerts/alert-store.js";
 import { DiscoveryStore } from "./discovery/discovery-store.js";
+import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
 
@@ -20,6 +21,7 @@ export class Cma {
     readonly inventory: InventoryStore,
     readonly alerts: AlertStore,
     readonly discovery: DiscoveryStore,
+    readonly stats: StatsStore,
     private readonly log: Logger,
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
@@ -39,7 +41,7 @@ export class Cma {
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
     }, deps.log, false);
-    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), deps.log);
+    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), new StatsStore(deps.log), deps.log);
     rings.start();
     return cma;
   }
@@ -53,13 +55,14 @@ export class Cma {
       this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
-    if ((env.inventory || env.alert || env.discovery) && m.reliable) {
+    if ((env.inventory || env.alert || env.discovery || env.stats) && m.reliable) {
       // only from a host the rings know, at the address it is known by
       const h = this.rings.membership.get(m.from.id);
       if (!h || h.address !== m.from.address || h.port !== m.from.port) this.counters.badMessages++;
       else if (env.inventory) this.inventory.apply(h.name, env.inventory);
       else if (env.alert) this.alerts.apply(h.name, env.alert);
-      else this.discovery.apply(h.name, env.discovery!);
+      else if (env.discovery) this.discovery.apply(h.name, env.discovery);
+      else this.stats.apply(h.name, env.stats!.batch);
       return;
     }
     if (!this.rings.handle(m, env)) {
@@ -71,7 +74,7 @@ export class Cma {
   status(): Record<string, unknown> {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
-      inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
     };
   }
 

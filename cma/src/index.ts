@@ -10,3 +10,4 @@ export * from "./membership/prober.js";
 export * from "./inventory/inventory-store.js";
 export * from "./alerts/alert-store.js";
 export * from "./discovery/discovery-store.js";
+export * from "./stats/stats-store.js";

@@ -47,6 +47,9 @@ export interface NanoprobeCounters {
   probesAnswered: number;
   inventoriesSent: number;
   alertsSent: number;
+  statsBatchesSent: number;
+  statsBatchesUnacknowledged: number;
+  statsBatchesDropped: number;
 }
 
 export interface NanoprobeDeps {
@@ -80,11 +83,13 @@ const MAX_PENDING_REPORTS = 64;
 /** Unexpected heartbeats from one source are reported at most this often. */
 const UNEXPECTED_REPORT_INTERVAL_MS = 60_000;
 const MAX_UNEXPECTED_SOURCES = 1024;
+/** Stats batches kept while the CMA is away: 30 one-minute batches = half an hour. */
+const MAX_QUEUED_BATCHES = 30;
 
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
     announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
-    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0,
+    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0, statsBatchesSent: 0, statsBatchesUnacknowledged: 0, statsBatchesDropped: 0,
   };
   /** this hypervisor's guests (when libvirtUri is set) */
   hypervisor: HypervisorMonitor | undefined;
@@ -92,6 +97,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   /** the discovery scripts (when discoveryDir is set) */
   discovery: DiscoveryRunner | undefined;
   private readonly pendingDiscovery = new Map<string, DiscoveryDocumentEvent>();
+  private readonly pendingStats: Buffer[] = [];
   private readonly failingScripts = new Set<string>();
   readonly verifier: CommandVerifier;
   readonly watch: NeighbourWatch;
@@ -139,7 +145,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     if (cfg.libvirtUri) {
-      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reconnectMs: 10_000 }, deps.log);
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: 10_000 }, deps.log);
+      np.hypervisor.on("stats", (s) => np.sendStats(s.batch));
       np.hypervisor.on("inventory", (inv) => np.sendInventory(inv));
       np.hypervisor.on("alert", (a) => np.sendAlert(a));
       await np.hypervisor.start();
@@ -275,6 +282,27 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
   }
 
+  /** Stats batches go in order; while the CMA is away the latest MAX_QUEUED_BATCHES wait. */
+  private sendStats(batch: Buffer): void {
+    this.pendingStats.push(batch);
+    if (this.pendingStats.length > MAX_QUEUED_BATCHES) {
+      this.pendingStats.shift();
+      this.counters.statsBatchesDropped++;
+    }
+    this.flushStats();
+  }
+
+  private flushStats(): void {
+    if (!this.cma || !this.registered) return;
+    const cma = this.cma;
+    for (const batch of this.pendingStats.splice(0)) {
+      this.counters.statsBatchesSent++;
+      this.endpoint.send(cma, encodeEnvelope({ stats: { batch } })).catch(() => {
+        this.counters.statsBatchesUnacknowledged++;
+      });
+    }
+  }
+
   private onDiscoveryDocument(e: DiscoveryDocumentEvent): void {
     if (this.failingScripts.delete(e.script)) {
       this.sendAlert({ kind: "discoveryError", subject: e.script, subjectName: e.script, active: false, evidenceJson: "{}", atMs: e.at });
@@ -361,10 +389,12 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           this.emit("registered", this.cma);
           if (this.hypervisor) this.sendInventory(this.hypervisor.full()); // a (re)started CMA needs all of it
           this.discovery?.resend(); // documents go only when changed: a new CMA must get them once
+          this.hypervisor?.batches.resendTable(); // a new CMA does not know our stats key table
         }
         this.flushReports();
         this.flushAlerts();
         this.flushDiscovery();
+        this.flushStats();
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;

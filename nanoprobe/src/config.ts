@@ -21,6 +21,7 @@ export const nanoprobeSchema = {
   deadtimeMs: { type: "duration", default: 10_000, min: 100, doc: "A neighbour silent this long is reported dead (Assimilation: 30 s; we use 10 s)." },
   libvirtUri: { type: "string", default: "", doc: "libvirt URI of this hypervisor (qemu:///system, xen:///system, test:///path.xml). Empty: rings only, no guest data." },
   sampleMs: { type: "duration", default: 1000, min: 100, max: 60_000, doc: "Stats sampling interval (0.1 s works; seeds: 1 s sampling, per-minute values)." },
+  reportIntervalMs: { type: "duration", default: 60_000, min: 1000, doc: "One compact stats batch per this interval (min/max/avg of every series kept exactly; Zabbix stores per-minute values)." },
   inventoryResendMs: { type: "duration", default: 600_000, min: 1000, doc: "The full guest inventory is resent this often (changes go at once; seed: every 10 min)." },
   discoveryDir: { type: "path", default: fileURLToPath(new URL("../../../discovery-scripts/bin", import.meta.url)), doc: "Directory of the discovery scripts (os, cpu-memory, nics, tcp-services, libvirt-domains, lldp). Empty: no discovery." },
   goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },

@@ -4,7 +4,9 @@
  * every `inventoryResendMs`, changes at once. No guest is ever touched: everything comes from libvirt.
  */
 import { EventEmitter } from "node:events";
+import { StatsBatchSender } from "@ringwatch/shared";
 import type { Alert, DomainInventory, GuestDomain, Logger } from "@ringwatch/shared";
+import { buildStatsBatch } from "./stats-report.js";
 import { Analytics } from "../analytics/analytics.js";
 import { DEFAULT_THRESHOLDS } from "../analytics/thresholds.js";
 import type { AnalyticsThresholds } from "../analytics/thresholds.js";
@@ -16,6 +18,8 @@ import { Sampler } from "./sampler.js";
 export interface HypervisorOptions {
   uri: string;
   sampleMs: number;
+  /** one compact stats batch per this interval (default 60 s) */
+  reportIntervalMs?: number;
   inventoryResendMs: number;
   /** wait this long before reopening a failed connection */
   reconnectMs: number;
@@ -24,6 +28,7 @@ export interface HypervisorOptions {
 export interface HypervisorEvents {
   inventory: [DomainInventory];
   alert: [Alert];
+  stats: [{ batch: Buffer; series: number; tableIncluded: boolean }];
   error: [Error];
 }
 
@@ -40,6 +45,9 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   sampler: Sampler | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
   private evaluateTimer: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
+  private intervalStart = Date.now();
+  readonly batches = new StatsBatchSender();
   readonly analytics: Analytics;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -82,12 +90,24 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
       this.sampler.onSample = (uuid, key, at, value) => this.analytics.sample(uuid, key, at, value);
       this.sampler.start();
       this.evaluateTimer = setInterval(() => this.analytics.evaluate(Date.now()), EVALUATE_MS);
+      this.intervalStart = Date.now();
+      this.reportTimer = setInterval(() => this.report(), this.opts.reportIntervalMs ?? 60_000);
       this.resendTimer = setInterval(() => this.emit("inventory", this.full()), this.opts.inventoryResendMs);
       this.log.info({ uri: this.opts.uri, domains: tracker.size }, "hypervisor connected");
       this.emit("inventory", this.full());
     } catch (e) {
       this.failed(e as Error);
     }
+  }
+
+  /** End of a report interval: compact what was sampled into one batch. */
+  report(now = Date.now()): void {
+    if (!this.sampler) return;
+    const { batch } = buildStatsBatch(this.sampler.take(), this.intervalStart, now - this.intervalStart);
+    this.intervalStart = now;
+    if (batch.series.length === 0) return;
+    const enc = this.batches.encode(batch);
+    this.emit("stats", { batch: enc.bytes, series: batch.series.length, tableIncluded: enc.tableIncluded });
   }
 
   /** The complete inventory now (empty until the first listing). */
@@ -121,6 +141,7 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
     this.sampler?.stop();
     if (this.resendTimer) clearInterval(this.resendTimer);
     if (this.evaluateTimer) clearInterval(this.evaluateTimer);
+    if (this.reportTimer) clearInterval(this.reportTimer);
     const conn = this.conn;
     this.conn = undefined;
     this.sampler = undefined;

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { Reassembler } from "../wire/fragment.js";
-import { FrameError, compareSessions, decodeFrame, sessionEquals, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
+import { FrameError, decodeFrame, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
 import type { SessionId } from "../wire/frame.js";
 import type { Keyring } from "../wire/keyring.js";
 import { silentLogger } from "../log.js";
@@ -73,9 +73,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   readonly counters: EndpointCounters = newCounters();
   readonly opts: ChannelOptions;
   private readonly links = new Map<string, Link>();
-  /** identity -> its latest session and the address it speaks from: replay and staleness are judged
-   * per authenticated sender, not per source address (which anyone can choose or spoof) */
-  private readonly speakers = new Map<string, { session: SessionId; key: string }>();
+  /** (identity, session) -> the address it speaks from. Keyed by session, not by identity alone:
+   * otherwise a second session claiming a name (another member holding the cluster key) could take
+   * that name's traffic over. */
+  private readonly speakers = new Map<string, string>();
   private readonly ctx: LinkContext;
   private datagramSeq = 0;
   private closed = false;
@@ -273,21 +274,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         return;
       }
       const key = `${rinfo.address}:${rinfo.port}`;
-      const known = this.speakers.get(frame.sender);
-      if (known && known.key !== key) {
-        const c = compareSessions(frame.senderSession, known.session);
-        if (c < 0) {
-          this.counters.staleSession++;
-          return;
-        }
-        if (c === 0) {
-          this.counters.replay++; // a live session's frame from another address: captured and re-sent
-          return;
-        }
+      // a session speaks from one address: its frames from any other address are captured copies
+      const speaker = `${frame.sender}|${sessionToString(frame.senderSession)}`;
+      const from = this.speakers.get(speaker);
+      if (from !== undefined && from !== key) {
+        this.counters.replay++;
+        return;
       }
-      if (!known || known.key !== key || !sessionEquals(known.session, frame.senderSession)) {
-        if (!known && this.speakers.size >= this.opts.maxPeers) this.speakers.delete(this.speakers.keys().next().value as string);
-        if (!known || compareSessions(frame.senderSession, known.session) >= 0) this.speakers.set(frame.sender, { session: frame.senderSession, key });
+      if (from === undefined) {
+        if (this.speakers.size >= 2 * this.opts.maxPeers) this.speakers.delete(this.speakers.keys().next().value as string);
+        this.speakers.set(speaker, key);
       }
       const drop = this.link({ address: rinfo.address, port: rinfo.port }).receive(frame);
       if (drop) this.counters[drop]++;

@@ -83,6 +83,9 @@ export interface Alert {
   evidenceJson: string;
   atMs: number;
 }
+export interface StatsReport {
+  batch: Uint8Array;
+}
 export interface Discovery {
   script: string;
   documentJson: string;
@@ -121,6 +124,7 @@ export interface Envelope {
   inventory?: DomainInventory;
   alert?: Alert;
   discovery?: Discovery;
+  stats?: StatsReport;
 }
 export type EnvelopeKind = keyof Envelope;
 

@@ -106,6 +106,21 @@ describe("channel: restarts, give-up and back-pressure", function () {
     assert.deepEqual(got, ["m3"]);
   });
 
+  it("a second session claiming the same name from another address does not cut off the first", async () => {
+    const b = await open("b");
+    const a = await open("a");
+    const got: string[] = [];
+    b.on("message", (m) => got.push(`${m.from.port === a.address().port ? "real" : "other"}:${m.payload.toString()}`));
+    await a.send(b.address(), msg(1));
+    await sleep(5);
+    const impostor = await open("a"); // same identity, newer session, other port
+    await impostor.send(b.address(), msg(2));
+    await a.send(b.address(), msg(3));
+    await waitFor(() => got.length === 3, 2000, "three messages");
+    assert.deepEqual(got, ["real:m1", "other:m2", "real:m3"]);
+    assert.equal(b.counters.staleSession, 0);
+  });
+
   it("applies back-pressure when the window and queue are full, and drains in order", async () => {
     const a = await open("a", { channel: { windowFrames: 4, maxQueuedBytes: 1000, giveUpAfterMs: 60_000 } });
     const hole = await blackHole();
