@@ -2,27 +2,18 @@ import assert from "node:assert/strict";
 import { LibvirtConnection } from "../../src/libvirt/connection.js";
 import { Sampler } from "../../src/hypervisor/sampler.js";
 import type { DomainStatsRecord } from "../../src/libvirt/types.js";
-import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+import { useTestDriver } from "../fixtures/test-driver-connection.js";
 
 describe("nanoprobe/hypervisor/sampler", () => {
-  let fx: Fixture;
-  let conn: LibvirtConnection;
-  before(async () => {
-    fx = writeFixture(30);
-    conn = await LibvirtConnection.open(fx.uri);
-  });
-  after(async () => {
-    await conn?.close();
-    fx?.cleanup();
-  });
+  const td = useTestDriver(30);
 
   it("turns a pass of 30 domains into rates per domain, vCPU, disk and NIC (test driver counters follow the clock)", async () => {
-    const s = new Sampler(conn, 1000);
+    const s = new Sampler(td.conn, 1000);
     assert.equal(await s.pass(Date.now()), true);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(await s.pass(Date.now()), true);
     const series = s.take();
-    const running = fx.domains.filter((d) => d.state === "running");
+    const running = td.fx.domains.filter((d) => d.state === "running");
     const keys = [...series.keys()];
     for (const d of running) {
       const uuidKeys = keys.filter((k) => k.startsWith(`${d.uuid}/`)).map((k) => k.split("/")[1]);
@@ -38,7 +29,7 @@ describe("nanoprobe/hypervisor/sampler", () => {
   });
 
   it("computes exact rates from counters beyond 2^53 and drops a counter reset instead of a negative rate", () => {
-    const s = new Sampler(conn, 1000);
+    const s = new Sampler(td.conn, 1000);
     const rec = (cpu: bigint, rd: bigint): DomainStatsRecord => ({
       uuid: "u1", name: "d1", source: "bulk", params: { "cpu.time": cpu, "block.0.name": "vda", "block.0.rd.bytes": rd, "balloon.current": 1024n },
     });
@@ -53,7 +44,7 @@ describe("nanoprobe/hypervisor/sampler", () => {
   });
 
   it("never runs two passes at once (a slow pass delays instead of piling up)", async () => {
-    const s = new Sampler(conn, 1000);
+    const s = new Sampler(td.conn, 1000);
     const [a, b] = await Promise.all([s.pass(), s.pass()]);
     assert.deepEqual([a, b].sort(), [false, true]);
     assert.equal(s.stats.skippedPasses, 1);

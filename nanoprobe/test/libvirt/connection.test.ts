@@ -3,7 +3,7 @@ import { LibvirtConnection } from "../../src/libvirt/connection.js";
 import { LibvirtError, LibvirtErrorCode } from "../../src/libvirt/errors.js";
 import { loadBinding } from "../../src/libvirt/binding.js";
 import type { LifecycleEvent, LifecycleEventName } from "../../src/libvirt/types.js";
-import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+import { useTestDriver } from "../fixtures/test-driver-connection.js";
 
 /** Resolves with the next lifecycle event for uuid (or rejects after timeoutMs). */
 function nextEvent(conn: LibvirtConnection, uuid: string, timeoutMs = 3000): Promise<LifecycleEvent> {
@@ -23,25 +23,16 @@ function nextEvent(conn: LibvirtConnection, uuid: string, timeoutMs = 3000): Pro
 }
 
 describe("libvirt/connection (test driver)", () => {
-  let fx: Fixture;
-  let conn: LibvirtConnection;
-  before(async () => {
-    fx = writeFixture(30);
-    conn = await LibvirtConnection.open(fx.uri);
-  });
-  after(async () => {
-    await conn?.close();
-    fx?.cleanup();
-  });
+  const td = useTestDriver(30);
 
   it("reports the libvirt version (9.x here)", () => {
     assert.ok(LibvirtConnection.libvirtVersion() >= 9_000_000);
   });
 
   it("lists all 30 domains (active and inactive) with the right states", async () => {
-    const list = await conn.listDomains();
+    const list = await td.conn.listDomains();
     assert.equal(list.length, 30);
-    for (const want of fx.domains) {
+    for (const want of td.fx.domains) {
       const got = list.find((d) => d.uuid === want.uuid);
       assert.ok(got, want.name);
       assert.equal(got.name, want.name);
@@ -55,15 +46,15 @@ describe("libvirt/connection (test driver)", () => {
   });
 
   it("returns the domain XML", async () => {
-    const d = fx.domains[0];
-    const xml = await conn.domainXml(d.uuid);
+    const d = td.fx.domains[0];
+    const xml = await td.conn.domainXml(d.uuid);
     assert.match(xml, new RegExp(`<name>${d.name}</name>`));
-    assert.match(await conn.domainXml(d.uuid, { inactive: true }), /<domain type='test'/);
+    assert.match(await td.conn.domainXml(d.uuid, { inactive: true }), /<domain type='test'/);
   });
 
   describe("actions and lifecycle events", () => {
     const expectEvent = async (uuid: string, act: () => Promise<void>, event: LifecycleEventName, detailName: string) => {
-      const ev = nextEvent(conn, uuid);
+      const ev = nextEvent(td.conn, uuid);
       await act();
       const got = await ev;
       assert.equal(got.event, event);
@@ -72,44 +63,44 @@ describe("libvirt/connection (test driver)", () => {
     };
     let uuid: string;
     before(async () => {
-      uuid = fx.domains.find((d) => d.state === "running")!.uuid;
-      await conn.watchLifecycle();
-      await conn.watchLifecycle(); // second call is a no-op
+      uuid = td.fx.domains.find((d) => d.state === "running")!.uuid;
+      await td.conn.watchLifecycle();
+      await td.conn.watchLifecycle(); // second call is a no-op
     });
 
     it("suspend / resume change state and emit suspended / resumed", async () => {
-      await expectEvent(uuid, () => conn.suspend(uuid), "suspended", "paused");
-      assert.equal((await conn.domainInfo(uuid)).state, "paused");
-      await expectEvent(uuid, () => conn.resume(uuid), "resumed", "unpaused");
-      assert.equal((await conn.domainInfo(uuid)).state, "running");
+      await expectEvent(uuid, () => td.conn.suspend(uuid), "suspended", "paused");
+      assert.equal((await td.conn.domainInfo(uuid)).state, "paused");
+      await expectEvent(uuid, () => td.conn.resume(uuid), "resumed", "unpaused");
+      assert.equal((await td.conn.domainInfo(uuid)).state, "running");
     });
 
     it("destroy / create change state and emit stopped / started", async () => {
-      await expectEvent(uuid, () => conn.destroy(uuid), "stopped", "destroyed");
-      const off = await conn.domainInfo(uuid);
+      await expectEvent(uuid, () => td.conn.destroy(uuid), "stopped", "destroyed");
+      const off = await td.conn.domainInfo(uuid);
       assert.equal(off.state, "shutoff");
       assert.equal(off.id, null);
-      await expectEvent(uuid, () => conn.start(uuid), "started", "booted");
-      assert.equal((await conn.domainInfo(uuid)).state, "running");
+      await expectEvent(uuid, () => td.conn.start(uuid), "started", "booted");
+      assert.equal((await td.conn.domainInfo(uuid)).state, "running");
     });
 
     it("reset and reboot succeed on a running domain (the test driver emits no event for them)", async () => {
-      await conn.reset(uuid);
-      await conn.reboot(uuid);
-      assert.equal((await conn.domainInfo(uuid)).state, "running");
+      await td.conn.reset(uuid);
+      await td.conn.reboot(uuid);
+      assert.equal((await td.conn.domainInfo(uuid)).state, "running");
     });
 
     it("shutdown stops the domain; starting it again works", async () => {
-      const other = fx.domains.filter((d) => d.state === "running")[1].uuid;
-      await expectEvent(other, () => conn.shutdown(other), "stopped", "shutdown");
-      assert.equal((await conn.domainInfo(other)).state, "shutoff");
-      await conn.start(other);
-      assert.equal((await conn.domainInfo(other)).state, "running");
+      const other = td.fx.domains.filter((d) => d.state === "running")[1].uuid;
+      await expectEvent(other, () => td.conn.shutdown(other), "stopped", "shutdown");
+      assert.equal((await td.conn.domainInfo(other)).state, "shutoff");
+      await td.conn.start(other);
+      assert.equal((await td.conn.domainInfo(other)).state, "running");
     });
 
     it("an invalid action on the current state rejects with the libvirt reason", async () => {
-      const off = fx.domains.find((d) => d.state === "shutoff")!.uuid;
-      await assert.rejects(conn.suspend(off), (e: unknown) => {
+      const off = td.fx.domains.find((d) => d.state === "shutoff")!.uuid;
+      await assert.rejects(td.conn.suspend(off), (e: unknown) => {
         assert.ok(e instanceof LibvirtError);
         assert.ok(e.code > 0); // the test driver says INTERNAL_ERROR here; QEMU says OPERATION_INVALID
         assert.match(e.message, /not running/);
@@ -121,7 +112,7 @@ describe("libvirt/connection (test driver)", () => {
   describe("errors", () => {
     it("unknown uuid rejects with LibvirtError NO_DOMAIN", async () => {
       const missing = "00000000-0000-4000-8000-00000000dead";
-      const calls = [() => conn.domainInfo(missing), () => conn.domainXml(missing), () => conn.destroy(missing), () => conn.vcpus(missing)];
+      const calls = [() => td.conn.domainInfo(missing), () => td.conn.domainXml(missing), () => td.conn.destroy(missing), () => td.conn.vcpus(missing)];
       for (const p of calls) {
         await assert.rejects(p(), (e: unknown) => {
           assert.ok(e instanceof LibvirtError);
@@ -133,33 +124,33 @@ describe("libvirt/connection (test driver)", () => {
     });
 
     it("a malformed uuid rejects with a LibvirtError, not a crash", async () => {
-      await assert.rejects(conn.domainInfo("not-a-uuid"), LibvirtError);
+      await assert.rejects(td.conn.domainInfo("not-a-uuid"), LibvirtError);
     });
 
     it("a missing device rejects with the libvirt message", async () => {
-      const d = fx.domains.find((x) => x.state === "running")!;
-      await assert.rejects(conn.blockStats(d.uuid, "nosuchdisk"), /invalid path: nosuchdisk/);
+      const d = td.fx.domains.find((x) => x.state === "running")!;
+      await assert.rejects(td.conn.blockStats(d.uuid, "nosuchdisk"), /invalid path: nosuchdisk/);
     });
 
     it("bad argument types reject with TypeError (native layer validates)", async () => {
       const native = loadBinding();
-      const raw = await native.open(fx.uri);
+      const raw = await native.open(td.fx.uri);
       type Loose = Record<string, (...args: unknown[]) => Promise<unknown>>;
       const loose = raw as unknown as Loose;
       const cases: [string, unknown[]][] = [
         ["getDomainInfo", [42]],
         ["getDomainInfo", []],
         ["getXMLDesc", [{}]],
-        ["getXMLDesc", [fx.domains[0].uuid, "x"]],
+        ["getXMLDesc", [td.fx.domains[0].uuid, "x"]],
         ["getAllDomainStats", ["state", 0]],
         ["getAllDomainStats", [["state", 7], 0]],
         ["getAllDomainStats", [["nosuchgroup"], 0]],
         ["getAllDomainStats", [["state"], -1]],
         ["getAllDomainStats", [["state"], 1.5]],
-        ["blockStats", [fx.domains[0].uuid, null]],
-        ["domainAction", [fx.domains[0].uuid, "explode"]],
-        ["domainAction", [fx.domains[0].uuid]],
-        ["domainFallbackStats", [fx.domains[0].uuid, {}, "vda", []]],
+        ["blockStats", [td.fx.domains[0].uuid, null]],
+        ["domainAction", [td.fx.domains[0].uuid, "explode"]],
+        ["domainAction", [td.fx.domains[0].uuid]],
+        ["domainFallbackStats", [td.fx.domains[0].uuid, {}, "vda", []]],
         ["startLifecycleEvents", ["not a function"]],
       ];
       for (const [method, args] of cases) {
@@ -185,7 +176,7 @@ describe("libvirt/connection (test driver)", () => {
     });
 
     it("calls after close reject; close is idempotent", async () => {
-      const c = await LibvirtConnection.open(fx.uri);
+      const c = await LibvirtConnection.open(td.fx.uri);
       await c.watchLifecycle();
       await c.close();
       await c.close();
@@ -195,7 +186,7 @@ describe("libvirt/connection (test driver)", () => {
     });
 
     it("the process survived all of the above", async () => {
-      assert.equal((await conn.listDomains()).length, 30);
+      assert.equal((await td.conn.listDomains()).length, 30);
     });
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseDomainXml } from "../../src/libvirt/domain-xml.js";
 import { LibvirtConnection } from "../../src/libvirt/connection.js";
 import { parseXml } from "../../src/libvirt/xml.js";
-import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+import { useTestDriver } from "../fixtures/test-driver-connection.js";
 
 describe("libvirt/domain-xml", () => {
   it("parses disks (target, source) and NICs (target, MAC, bridge or network)", () => {
@@ -35,21 +35,12 @@ describe("libvirt/domain-xml", () => {
   });
 
   describe("on the test driver", () => {
-    let fx: Fixture;
-    let conn: LibvirtConnection;
-    before(async () => {
-      fx = writeFixture(30);
-      conn = await LibvirtConnection.open(fx.uri);
-    });
-    after(async () => {
-      await conn?.close();
-      fx?.cleanup();
-    });
+    const td = useTestDriver(30);
 
     it("matches the generator for every domain", async () => {
-      const inv = await conn.inventory();
+      const inv = await td.conn.inventory();
       assert.equal(inv.length, 30);
-      for (const want of fx.domains) {
+      for (const want of td.fx.domains) {
         const got = inv.find((d) => d.uuid === want.uuid);
         assert.ok(got, want.name);
         assert.equal(got.devices.name, want.name);
@@ -61,8 +52,8 @@ describe("libvirt/domain-xml", () => {
         );
       }
       // the generator's shapes really vary
-      assert.deepEqual(new Set(fx.domains.map((d) => d.disks.length)), new Set([0, 1, 2, 3]));
-      assert.deepEqual(new Set(fx.domains.map((d) => d.nics.length)), new Set([0, 1, 2]));
+      assert.deepEqual(new Set(td.fx.domains.map((d) => d.disks.length)), new Set([0, 1, 2, 3]));
+      assert.deepEqual(new Set(td.fx.domains.map((d) => d.nics.length)), new Set([0, 1, 2]));
     });
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { LibvirtConnection } from "../../src/libvirt/connection.js";
 import { needsFallback } from "../../src/libvirt/stats-fallback.js";
 import { DEFAULT_STATS_GROUPS, type StatParams } from "../../src/libvirt/types.js";
-import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+import { useTestDriver } from "../fixtures/test-driver-connection.js";
 
 const TWO_53 = 2n ** 53n;
 
@@ -15,19 +15,10 @@ describe("libvirt/stats-fallback", () => {
   });
 
   describe("on the test driver (30 domains)", () => {
-    let fx: Fixture;
-    let conn: LibvirtConnection;
-    before(async () => {
-      fx = writeFixture(30);
-      conn = await LibvirtConnection.open(fx.uri);
-    });
-    after(async () => {
-      await conn?.close();
-      fx?.cleanup();
-    });
+    const td = useTestDriver(30);
 
     it("bulk stats return only state.* on the test driver", async () => {
-      const recs = await conn.bulkStats(DEFAULT_STATS_GROUPS);
+      const recs = await td.conn.bulkStats(DEFAULT_STATS_GROUPS);
       assert.equal(recs.length, 30);
       for (const r of recs) {
         assert.deepEqual(Object.keys(r.params).sort(), ["state.reason", "state.state"]);
@@ -36,9 +27,9 @@ describe("libvirt/stats-fallback", () => {
     });
 
     it("the fallback fills the bulk keys: cpu (BigInt > 2^53), per-vCPU, balloon, per-disk, per-NIC", async () => {
-      const recs = await conn.allDomainStats(DEFAULT_STATS_GROUPS);
+      const recs = await td.conn.allDomainStats(DEFAULT_STATS_GROUPS);
       assert.equal(recs.length, 30);
-      for (const want of fx.domains) {
+      for (const want of td.fx.domains) {
         const r = recs.find((x) => x.uuid === want.uuid);
         assert.ok(r, want.name);
         const p: StatParams = r.params;
@@ -81,31 +72,31 @@ describe("libvirt/stats-fallback", () => {
     });
 
     it("per-domain calls are exposed individually", async () => {
-      const d = fx.domains.find((x) => x.state === "running" && x.disks.length > 0 && x.nics.length > 0);
+      const d = td.fx.domains.find((x) => x.state === "running" && x.disks.length > 0 && x.nics.length > 0);
       assert.ok(d);
-      const v = await conn.vcpus(d.uuid);
+      const v = await td.conn.vcpus(d.uuid);
       assert.equal(v.vcpus.length, d.vcpus);
-      const cpu = await conn.cpuStats(d.uuid);
+      const cpu = await td.conn.cpuStats(d.uuid);
       assert.equal(typeof cpu.cpu_time, "bigint");
-      const mem = await conn.memoryStats(d.uuid);
+      const mem = await td.conn.memoryStats(d.uuid);
       assert.equal(typeof mem.actual, "bigint");
-      const b = await conn.blockStats(d.uuid, d.disks[0].target);
+      const b = await td.conn.blockStats(d.uuid, d.disks[0].target);
       assert.equal(typeof b.rdBytes, "bigint");
-      const n = await conn.interfaceStats(d.uuid, d.nics[0].target);
+      const n = await td.conn.interfaceStats(d.uuid, d.nics[0].target);
       assert.equal(typeof n.rxBytes, "bigint");
-      const info = await conn.domainInfo(d.uuid);
+      const info = await td.conn.domainInfo(d.uuid);
       assert.equal(info.vcpus, d.vcpus);
       assert.ok(info.cpuTime > TWO_53);
     });
 
     it("counters move between samples and give a finite non-negative rate", async () => {
       const { counterRate } = await import("../../src/libvirt/counter-rate.js");
-      const d = fx.domains.find((x) => x.state === "running");
+      const d = td.fx.domains.find((x) => x.state === "running");
       assert.ok(d);
-      const a = await conn.fallbackFor(d.uuid);
+      const a = await td.conn.fallbackFor(d.uuid);
       const t0 = process.hrtime.bigint();
       await new Promise((r) => setTimeout(r, 20));
-      const b = await conn.fallbackFor(d.uuid);
+      const b = await td.conn.fallbackFor(d.uuid);
       const dt = Number(process.hrtime.bigint() - t0) / 1e9;
       const rate = counterRate(a["cpu.time"] as bigint, b["cpu.time"] as bigint, dt);
       assert.ok(Number.isFinite(rate) && rate > 0, `rate ${rate}`);
