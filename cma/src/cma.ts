@@ -3,7 +3,7 @@
  * handed to the service it concerns: rings (membership) or the guest inventory.
  */
 import type { KeyObject } from "node:crypto";
-import { Endpoint, decodeEnvelope } from "@ringwatch/shared";
+import { Endpoint, decodeInbound } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./alerts/alert-store.js";
@@ -47,12 +47,9 @@ export class Cma {
   }
 
   private dispatch(m: InboundMessage): void {
-    let env: ReturnType<typeof decodeEnvelope>;
-    try {
-      env = decodeEnvelope(m.payload);
-    } catch (e) {
+    const env = decodeInbound(m, this.log);
+    if (!env) {
       this.counters.badMessages++;
-      this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
     if ((env.inventory || env.alert || env.discovery || env.stats) && m.reliable) {

@@ -19,7 +19,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, decodeInbound, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
 import type {
   Alert, ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
@@ -331,12 +331,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   private onMessage(m: InboundMessage): void {
     if (this.paused) return;
-    let env: ReturnType<typeof decodeEnvelope>;
-    try {
-      env = decodeEnvelope(m.payload);
-    } catch (e) {
+    const env = decodeInbound(m, this.log);
+    if (!env) {
       this.counters.badMessages++;
-      this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
     if (env.heartbeat && !m.reliable) return this.onHeartbeat(m);

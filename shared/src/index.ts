@@ -22,3 +22,4 @@ export * from "./metrics/byte-io.js";
 export * from "./metrics/key-table.js";
 export * from "./metrics/batch-codec.js";
 export * from "./metrics/batch-stream.js";
+export * from "./messages/inbound.js";

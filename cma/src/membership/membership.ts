@@ -86,15 +86,6 @@ export class Membership extends EventEmitter<{ event: [MembershipEvent]; change:
     };
   }
 
-  neighboursOf(name: string): Neighbour[] {
-    return this.plan.neighbours.get(name) ?? [];
-  }
-
-  isRepresentative(name: string): boolean {
-    const h = this.byName.get(name);
-    return !!h && this.plan.representatives.get(h.segment) === name;
-  }
-
   events(sinceAt = 0): MembershipEvent[] {
     return this.log.filter((e) => e.at >= sinceAt);
   }

@@ -12,7 +12,7 @@
  * period, the silent ones are probed, and only those that do not answer are declared dead.
  */
 import type { KeyObject } from "node:crypto";
-import { decodeEnvelope, encodeEnvelope, signCommand } from "@ringwatch/shared";
+import { decodeInbound, encodeEnvelope, parseHostPort, signCommand } from "@ringwatch/shared";
 import type { Announce, Endpoint, Envelope, InboundMessage, Logger, Neighbour, PeerAddress, Report } from "@ringwatch/shared";
 import { Membership } from "./membership.js";
 import type { HostRecord, HostState, MembershipEvent } from "./membership.js";
@@ -132,11 +132,16 @@ export class RingService {
    * and if it never announces itself it is probed after the grace period like any other.
    */
   private learnOf(name: string, hostPort: string): HostRecord | undefined {
-    const m = /^(.+):(\d{1,5})$/.exec(hostPort);
-    if (!NAME_RE.test(name) || !m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;
+    if (!NAME_RE.test(name)) return undefined;
+    let at: PeerAddress;
+    try {
+      at = parseHostPort(hostPort, "neighbour address");
+    } catch {
+      return undefined;
+    }
     const now = Date.now();
     const h: HostRecord = {
-      name, machineId: "", address: m[1], port: Number(m[2]), segment: segmentOf(m[1], this.opts.segmentPrefixLength), state: "alive",
+      name, machineId: "", address: at.address, port: at.port, segment: segmentOf(at.address, this.opts.segmentPrefixLength), state: "alive",
       since: now, joinedAt: now, version: "", assignedKey: NOT_ASSIGNED, unconfirmed: true,
     };
     this.membership.upsert(h);
@@ -158,12 +163,9 @@ export class RingService {
   // ------------------------------------------------------------------ messages
 
   private onMessage(m: InboundMessage): void {
-    let env: ReturnType<typeof decodeEnvelope>;
-    try {
-      env = decodeEnvelope(m.payload);
-    } catch (e) {
+    const env = decodeInbound(m, this.log);
+    if (!env) {
       this.counters.badMessages++;
-      this.log.debug({ from: m.from.id, err: (e as Error).message }, "undecodable message dropped");
       return;
     }
     if (!this.handle(m, env)) {

@@ -188,10 +188,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return this.links.get(`${to.address}:${to.port}`)?.stats();
   }
 
-  get peerCount(): number {
-    return this.links.size;
-  }
-
   get receiveBufferedBytes(): number {
     return this.ctx.rxBufferedBytes;
   }
