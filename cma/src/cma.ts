@@ -28,6 +28,9 @@ export class Cma {
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
     alerts.on("event", (e) => log.info({ host: e.host, change: e.change, ...e.alert }, "alert event"));
     discovery.on("event", (e) => log.info({ host: e.host, script: e.script, discovertype: e.document.discovertype }, "discovery event"));
+    rings.membership.on("event", (e) => {
+      if (e.type === "hostLeft" || e.type === "hostDead") stats.forget(e.host);
+    });
   }
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {

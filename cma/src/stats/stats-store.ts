@@ -17,6 +17,9 @@ import { StreamPositionStore } from "./stream-positions.js";
 
 export interface StatsEvent {
   host: string;
+  /** the host's stream (one per nanoprobe process) and the batch's number in it */
+  stream: number;
+  seq: number;
   batch: StatsBatch;
 }
 
@@ -55,6 +58,16 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent] }> {
     return this.latestByHost.get(host);
   }
 
+  /**
+   * A host left or died: drop what decoding its next delta would need (tens of KB per host) but
+   * keep its position, so a batch it already sent is still a duplicate. If it comes back its first
+   * delta is refused and asked for again, self-contained.
+   */
+  forget(host: string): void {
+    this.receiver.forgetState(host);
+    this.latestByHost.delete(host);
+  }
+
   /** True when the batch was accepted (new data for the bridge). Never throws. */
   apply(host: string, bytes: Uint8Array, now = Date.now()): boolean {
     let r: ReturnType<StatsBatchReceiver["receive"]>;
@@ -82,11 +95,14 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent] }> {
       this.opts.requestResend?.(host, r.stream, r.fromSeq);
       return false;
     }
+    // the bridge first, then the position on disk: a crash in between can make a duplicate, never a loss
+    this.latestByHost.set(host, r.batch);
+    this.emit("event", { host, stream: r.stream, seq: r.seq, batch: r.batch });
     if (this.positions) {
       try {
         this.positions.set(host, { stream: r.stream, lastSeq: r.seq });
       } catch (e) {
-        this.counters.positionWriteErrors++; // the batch still counts: losing it would be worse than a possible duplicate
+        this.counters.positionWriteErrors++;
         this.log.warn({ err: (e as Error).message, path: this.positions.path }, "cannot save the stats stream position");
       }
     }
@@ -98,8 +114,6 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent] }> {
     this.counters.skipped += r.skipped;
     if (r.skipped > 0) this.log.warn({ host, stream: r.stream, seq: r.seq, skipped: r.skipped }, "the host dropped stats batches it could not keep");
     this.log.debug({ host, stream: r.stream, seq: r.seq, intervalStart: r.batch.intervalStart, series: r.batch.series.length, bytes: r.bytes, selfContained: r.selfContained }, "stats batch accepted");
-    this.latestByHost.set(host, r.batch);
-    this.emit("event", { host, batch: r.batch });
     return true;
   }
 }

@@ -12,7 +12,8 @@
  *   answers "resend from N" (the first batch it lacks); the sender (`resend`) re-queues what it
  *   still holds from N on, self-contained. Batches it no longer holds are declared lost in the
  *   next batch's prevSeq (counted on both ends) so the stream goes on;
- * - a batch it already has (seq ≤ the last it accepted) is a duplicate and is dropped.
+ * - a batch it already has (seq ≤ the last it accepted) is a duplicate and is dropped (the last one
+ *   again, self-contained, still gives the receiver that chain's state, so the deltas after it decode).
  * The sender keeps the last `retain` batches (queued or sent) for that; the oldest queued ones go
  * first when the receiver stays away longer (counted).
  */
@@ -195,7 +196,18 @@ export class StatsBatchReceiver {
     const cur = this.hosts.get(host);
     const known = cur !== undefined && cur.stream === h.stream;
     if (known) {
-      if (h.seq <= cur.lastSeq) return { status: "duplicate", stream: h.stream, seq: h.seq };
+      if (h.seq <= cur.lastSeq) {
+        // the last batch again, self-contained (its acknowledgement was lost, e.g. with a restarted
+        // receiver): same data, new chain; holding its state lets the deltas after it decode
+        if (h.seq === cur.lastSeq && !h.delta) {
+          try {
+            this.hosts.set(host, { ...cur, state: decodeStatsBatch(bytes).state });
+          } catch {
+            // not decodable: keep what we hold, the next delta will ask for a resend
+          }
+        }
+        return { status: "duplicate", stream: h.stream, seq: h.seq };
+      }
       if (h.prevSeq > cur.lastSeq) {
         return { status: "resend", stream: h.stream, seq: h.seq, fromSeq: cur.lastSeq + 1, reason: `batches ${cur.lastSeq + 1}..${h.prevSeq} missing` };
       }
@@ -229,5 +241,11 @@ export class StatsBatchReceiver {
 
   forget(host: string): void {
     this.hosts.delete(host);
+  }
+
+  /** Drop the decoding state but keep the position (duplicates stay refused). */
+  forgetState(host: string): void {
+    const c = this.hosts.get(host);
+    if (c) this.hosts.set(host, { stream: c.stream, lastSeq: c.lastSeq });
   }
 }

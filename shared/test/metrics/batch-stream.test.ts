@@ -109,20 +109,30 @@ describe("metrics/stats batch stream", () => {
     const again = tx.drain();
     assert.deepEqual(again.map((d) => [d.seq, d.selfContained]), [[2, true], [3, false], [4, false]]);
     assert.equal(rx2.receive("hv1", again[0].bytes).status, "duplicate");
-    const r3 = rx2.receive("hv1", again[1].bytes); // delta against 2, which this receiver never decoded
-    assert.equal(r3.status, "resend");
-    assert.equal((r3 as { fromSeq: number }).fromSeq, 3);
-    tx.resend(tx.stream, 3);
-    const [s3, s4] = tx.drain();
-    assert.equal(accepted(rx2.receive("hv1", s3.bytes)).seq, 3);
-    assert.equal(accepted(rx2.receive("hv1", s4.bytes)).seq, 4);
-    // a hole: batch 6 arrives while 5 never did
-    tx.add(batch([D1], 4));
-    tx.add(batch([D1], 5));
-    const [, b6] = tx.drain();
-    const hole = rx2.receive("hv1", b6.bytes);
+    // ...which still gives this receiver the new chain's state: the deltas after it decode
+    assert.equal(accepted(rx2.receive("hv1", again[1].bytes)).seq, 3);
+    assert.equal(accepted(rx2.receive("hv1", again[2].bytes)).seq, 4);
+    // an older duplicate does not move the state back
+    assert.equal(rx2.receive("hv1", again[0].bytes).status, "duplicate");
+    tx.add(batch([D1], 9));
+    assert.equal(accepted(rx2.receive("hv1", tx.drain()[0].bytes)).seq, 5);
+    // a delta whose base the receiver never decoded: asked again from the first batch it lacks
+    const rx3 = new StatsBatchReceiver();
+    rx3.restore("hv1", rx2.position("hv1")!);
+    tx.add(batch([D1], 10));
+    const [b6] = tx.drain();
+    const r6 = rx3.receive("hv1", b6.bytes);
+    assert.equal(r6.status, "resend");
+    assert.equal((r6 as { fromSeq: number }).fromSeq, 6);
+    tx.resend(tx.stream, 6);
+    assert.equal(accepted(rx3.receive("hv1", tx.drain()[0].bytes)).selfContained, true);
+    // a hole: batch 8 arrives while 7 never did
+    tx.add(batch([D1], 11));
+    tx.add(batch([D1], 12));
+    const [, b8] = tx.drain();
+    const hole = rx3.receive("hv1", b8.bytes);
     assert.equal(hole.status, "resend");
-    assert.equal((hole as { fromSeq: number }).fromSeq, 5);
+    assert.equal((hole as { fromSeq: number }).fromSeq, 7);
   });
 
   it("a failed send is queued again and goes self-contained; a failure of an older attempt is ignored", () => {
