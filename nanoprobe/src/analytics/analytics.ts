@@ -36,7 +36,7 @@ export class Analytics extends EventEmitter<{ alert: [Alert] }> {
   /** Subject of host-level alerts. */
   static readonly HOST = "host";
 
-  constructor(private readonly t: AnalyticsThresholds) {
+  constructor(readonly thresholds: Readonly<AnalyticsThresholds>) {
     super();
   }
 
@@ -90,7 +90,7 @@ export class Analytics extends EventEmitter<{ alert: [Alert] }> {
   }
 
   evaluate(now: number): void {
-    const t = this.t;
+    const t = this.thresholds;
     for (const w of this.vcpuBusy.values()) trim(w, now - t.abuseSustainMs * 1.1);
     for (const w of this.vcpuDelay.values()) trim(w, now - t.abuseSustainMs * 1.1);
     for (const w of this.memory.values()) trim(w, now - t.leakWindowMs * 1.1);
