@@ -247,8 +247,8 @@ function checkPosition(p: BatchPosition): void {
   }
 }
 
-/** Throws RangeError when a batch could not be encoded (or trusted by a receiver). */
-export function validateStatsBatch(batch: StatsBatch<SeriesSummary>, exact = false): void {
+/** Throws RangeError when a batch could not be encoded (or trusted by a receiver); returns its key table. */
+export function validateStatsBatch(batch: StatsBatch<SeriesSummary>, exact = false): KeyTable {
   if (!isMs(batch.intervalStart) || !isMs(batch.intervalMs)) throw new RangeError("stats batch: bad interval");
   for (const s of batch.series) {
     const bad = (why: string): never => {
@@ -257,7 +257,7 @@ export function validateStatsBatch(batch: StatsBatch<SeriesSummary>, exact = fal
     validateSummary(s.data, bad);
     if (!exact && excessOfUnitAverage(s.data.count, s.data.min, s.data.max, unitAverage(s.data)) === undefined) bad("(count − 1)·(max − min) above 2^53");
   }
-  batchKeyTable(batch); // duplicates, names
+  return batchKeyTable(batch); // duplicates, names
 }
 
 export function encodeStatsBatch(batch: StatsBatch<SeriesSummary>, opts: EncodeOptions): { bytes: Buffer; state: BatchState } {

@@ -17,7 +17,7 @@
  * The sender keeps the last `retain` batches (queued or sent) for that; the oldest queued ones go
  * first when the receiver stays away longer (counted).
  */
-import { batchKeyTable, decodeStatsBatch, encodeStatsBatch, MissingBaseError, readBatchHeader, UnknownKeyTableError, validateStatsBatch } from "./batch-codec.js";
+import { decodeStatsBatch, encodeStatsBatch, MissingBaseError, readBatchHeader, UnknownKeyTableError, validateStatsBatch } from "./batch-codec.js";
 import type { BatchState, StatsBatch } from "./batch-codec.js";
 import type { SeriesSummary } from "./compaction.js";
 import type { KeyTable } from "./key-table.js";
@@ -86,14 +86,14 @@ export class StatsBatchSender {
 
   /** Queue one interval's batch; returns its seq. Throws RangeError for a batch that cannot be encoded. */
   add(batch: StatsBatch<SeriesSummary>): number {
-    validateStatsBatch(batch, this.exact);
+    const table = validateStatsBatch(batch, this.exact);
     const seq = ++this.lastSeq;
     let prevSeq = seq - 1;
     if (this.floor !== undefined) {
       prevSeq = Math.min(prevSeq, this.floor);
       this.floor = undefined;
     }
-    this.entries.push({ seq, prevSeq, batch, table: batchKeyTable(batch), sent: false, attempt: 0 });
+    this.entries.push({ seq, prevSeq, batch, table, sent: false, attempt: 0 });
     this.counters.batches++;
     while (this.entries.length > this.retain) this.removeOldest();
     return seq;
