@@ -19,7 +19,8 @@
  * is the same series in the previous batch of the stream (a "delta" batch), or, for a series the
  * base does not have and in a self-contained batch, the series just before it in key order (same
  * metric, neighbouring domain). Both ends keep, per series, the last values and a running
- * magnitude of their changes (BatchState), computed from the decoded values only.
+ * magnitude of their changes, and the coder's adaptive probabilities, which a delta batch
+ * continues from (BatchState): all computed from the decoded values only.
  *
  * A delta batch can never decode against the wrong base: it names its stream (a random 32-bit id
  * per sender), its chain (a number the sender gives each self-contained batch and the deltas that
@@ -63,8 +64,6 @@ const FLAG_EXACT = 4;
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Compacted values a decoded batch may expand to (each series is at most its raw count). */
 export const MAX_BATCH_VALUES = 1 << 21;
-/** Sequence numbers and stream ids stay in this range. */
-export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 const COLUMNS = 6; // count, first offset, span, min, max, avg or excess
 /** Times (ms since the epoch) and lengths stay below 2^50 ms (35,000 years), so every difference coded is a safe integer. */
