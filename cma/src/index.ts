@@ -11,3 +11,4 @@ export * from "./inventory/inventory-store.js";
 export * from "./alerts/alert-store.js";
 export * from "./discovery/discovery-store.js";
 export * from "./stats/stats-store.js";
+export * from "./stats/stream-positions.js";
