@@ -6,12 +6,13 @@
  * counts: history alone cannot show it, since Zabbix 6.0 stores a duplicate (itemid, clock, ns) once.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DurableSender } from "@ringwatch/cma";
+import { Cma, DurableSender, cmaConfig } from "@ringwatch/cma";
 import type { DurableSenderOptions, SenderDropEvent, ZabbixPair, ZabbixValue } from "@ringwatch/cma";
-import { silentLogger, waitUntil } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, waitUntil } from "@ringwatch/shared";
 import {
   ValueType, addTrapperItems, api, reloadZabbixConfig, createTrapperHost, deleteHosts, ensureZabbix, historyCount, historyGet, uniqueHostName,
 } from "./support/zabbix.js";
@@ -187,5 +188,24 @@ describe("Zabbix sender → real Zabbix 6.0", function () {
     assert.equal(b.counters.singleRequests, 0, "pairs confirmed by the old sender are not probed again");
     await historyReaches([...h.items.values()], 1500);
     assert.deepEqual(await stored(h), expected(values));
+  });
+
+  it("the CMA starts the sender from its configuration (zabbixServer, spool under dataDir) and reports its counters in status()", async () => {
+    const h = await host(["k"]);
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-zsend-cma-"));
+    const cfg = cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, zabbixServer: `${zbx.serverHost}:${zbx.serverPort}`, senderBatchMs: 100 });
+    const cma = await Cma.start(cfg, { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
+    try {
+      const sender = cma.zabbixSender!;
+      assert.ok(existsSync(join(dataDir, "zabbix-spool", "queue")));
+      sender.push([{ host: h.host, key: "k", value: 42, clock: Math.floor(Date.now() / 1000), ns: 7 }]);
+      await waitUntil(() => (cma.status().zabbixSender as { processed: number }).processed === 1, 30_000, "processed, as status() tells", 50);
+    } finally {
+      await cma.stop();
+    }
+    const off = await Cma.start(cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir }), { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
+    assert.equal(off.zabbixSender, undefined);
+    assert.equal(off.status().zabbixSender, undefined);
+    await off.stop();
   });
 });

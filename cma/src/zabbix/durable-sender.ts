@@ -65,7 +65,7 @@ export interface DurableSenderOptions {
   probeConcurrency?: number;
   /** zlib-compress requests (saves bandwidth to a remote server; costs CPU on both ends) */
   compress: boolean;
-  /** told which pairs the server did not know, each time a probe of theirs fails */
+  /** told which pairs the server did not know, each time a probe of theirs fails (also settable later) */
   onUnknown?: (pairs: ZabbixPair[]) => void;
 }
 
@@ -123,7 +123,9 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
   private readonly held: HeldValues;
   private readonly pairs: PairBook;
   private readonly holds = new Map<string, HoldState>();
-  private readonly o: Required<Omit<DurableSenderOptions, "onUnknown">> & Pick<DurableSenderOptions, "onUnknown">;
+  /** the bridge's hook: resync Zabbix's configuration for these pairs (see DurableSenderOptions) */
+  onUnknown: ((pairs: ZabbixPair[]) => void) | undefined;
+  private readonly o: Required<Omit<DurableSenderOptions, "onUnknown">>;
   private firstUnreadAt: number | undefined;
   private replayLeft: number;
   private reachable = true;
@@ -140,8 +142,9 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
     super();
     this.o = {
       heldMaxBytes: Math.max(1 << 20, Math.floor(o.spoolMaxBytes / 8)), backoffMinMs: 100, unknownRetryMinMs: 1000,
-      unknownRetryMaxMs: Math.min(60_000, Math.max(1000, o.unknownHoldMs / 4)), probeConcurrency: 8, onUnknown: undefined, ...o,
+      unknownRetryMaxMs: Math.min(60_000, Math.max(1000, o.unknownHoldMs / 4)), probeConcurrency: 8, ...o,
     };
+    this.onUnknown = o.onUnknown;
     this.backoffMs = this.o.backoffMinMs;
     this.spool = ValueSpool.open({ dir: join(o.spoolDir, "queue"), maxBytes: o.spoolMaxBytes }, log);
     this.held = HeldValues.open(join(o.spoolDir, "held.log"), this.o.heldMaxBytes, log);
@@ -501,7 +504,7 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
     const list = [...pairs].map(pairOfId);
     this.log.info({ pairs: list.slice(0, 10), pairCount: list.length }, "zabbix does not know these items (yet): values held, asking for a resync");
     try {
-      this.o.onUnknown?.(list);
+      this.onUnknown?.(list);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, "zabbix onUnknown hook threw");
     }
