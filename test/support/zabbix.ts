@@ -159,10 +159,20 @@ export async function historyGet(itemids: readonly string[], valueType: ValueTyp
     .sort((a, b) => a.clock - b.clock || a.ns - b.ns);
 }
 
-/** Number of stored values of these items (cheap enough to poll). */
-export async function historyCount(itemids: readonly string[], valueType: ValueTypeCode = ValueType.float): Promise<number> {
+/** Number of stored values of these items (cheap enough to poll), optionally with clock in [from, till]. */
+export async function historyCount(itemids: readonly string[], valueType: ValueTypeCode = ValueType.float, range: { from?: number; till?: number } = {}): Promise<number> {
   if (!itemids.length) return 0;
-  return Number(await api<string>("history.get", { itemids: [...itemids], history: valueType, countOutput: true }));
+  return Number(await api<string>("history.get", {
+    itemids: [...itemids], history: valueType, countOutput: true, ...(range.from !== undefined ? { time_from: range.from } : {}), ...(range.till !== undefined ? { time_till: range.till } : {}),
+  }));
+}
+
+/** Values stored with clock >= from (for polling what just arrived). */
+export async function historySince(itemids: readonly string[], from: number, valueType: ValueTypeCode = ValueType.float): Promise<HistoryRow[]> {
+  const rows = await api<{ itemid: string; clock: string; ns: string; value: string }[]>("history.get", {
+    itemids: [...itemids], history: valueType, output: "extend", time_from: from,
+  });
+  return rows.map((r) => ({ itemid: r.itemid, clock: Number(r.clock), ns: Number(r.ns), value: r.value }));
 }
 
 /** Force the server's configuration cache sync now, instead of waiting for CacheUpdateFrequency. */
