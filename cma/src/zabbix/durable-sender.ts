@@ -112,6 +112,8 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
     resent: 0,
     dropped: { spoolFull: 0, writeError: 0, unknownPair: 0, heldFull: 0, refused: 0 } as Record<SenderDropReason, number>,
     connectFailures: 0,
+    /** retries after a request failed (unreachable, no reply) */
+    reconnects: 0,
     noReply: 0,
     badReplies: {} as Record<string, number>,
     outages: 0,
@@ -359,6 +361,7 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
         await this.sleep(this.backoffMs, "backoff");
         this.backoffMs = Math.min(this.o.backoffMaxMs, this.backoffMs * 2);
         if (this.stopping) return undefined;
+        this.counters.reconnects++;
       }
     }
     return toPark;
@@ -447,7 +450,9 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
       this.counters.processed += reply.processed;
       this.counters.failed += reply.failed;
       this.reached();
-      if (reply.failed && this.log.isLevelEnabled("debug")) this.log.debug({ values: entries.length, info: reply.info }, "zabbix reply with failures");
+      if (this.log.isLevelEnabled("debug")) {
+        this.log.debug({ values: entries.length, processed: reply.processed, failed: reply.failed, serverSeconds: reply.secondsSpent }, "zabbix reply");
+      }
       return { kind: "reply", reply };
     } catch (e) {
       const err = e as Error;
