@@ -69,6 +69,27 @@ describe("cma/zabbix/durable-sender", () => {
     await s.stop();
   });
 
+  it("a peer answering garbage: bad replies are counted, the values stay spooled and are retried, nothing crashes", async () => {
+    const peer = createServer((sock) => {
+      sock.on("data", () => sock.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+      sock.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
+    try {
+      const s = DurableSender.start(await options({ server: { host: "127.0.0.1", port: (peer.address() as AddressInfo).port } }), silentLogger());
+      s.push([value(1), value(2), value(3)]);
+      await waitUntil(() => (s.counters.badReplies.badMagic ?? 0) >= 9, 10_000, "three rounds answered with garbage");
+      assert.equal(s.backlog, 3);
+      assert.equal(s.counters.processed, 0);
+      assert.equal(s.counters.outages, 1);
+      assert.ok(s.counters.reconnects >= 2, `reconnects ${s.counters.reconnects}`);
+      assert.ok(s.counters.noReply >= 9);
+      await s.stop();
+    } finally {
+      peer.close();
+    }
+  });
+
   it("takes its options from the CMA configuration; no zabbixServer means no sender", () => {
     assert.equal(durableSenderOptions(cmaConfig({})), undefined);
     const o = durableSenderOptions(cmaConfig({ zabbixServer: "127.0.0.1:10051", dataDir: "/var/lib/rw" }))!;
