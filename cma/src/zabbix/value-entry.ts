@@ -11,7 +11,6 @@ export const MAX_KEY_CHARS = 2048;
 export const MAX_VALUE_CHARS = 65_535;
 const MAX_CLOCK = 2 ** 31 - 1;
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 

@@ -136,8 +136,8 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
     if (!payloads.length) return true;
     const buf = encodeRecords(payloads);
     let seg = this.segments[this.segments.length - 1]!;
-    if (seg.size > 0 && seg.size + buf.length > this.segmentBytes) seg = this.rotate();
     try {
+      if (this.activeFd < 0 || (seg.size > 0 && seg.size + buf.length > this.segmentBytes)) seg = this.rotate();
       let at = 0;
       while (at < buf.length) at += writeSync(this.activeFd, buf, at, buf.length - at);
     } catch (e) {
@@ -147,7 +147,7 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
       } catch {
         /* the next open cuts it */
       }
-      const detail = `spool write to ${seg.path} failed: ${(e as Error).message}`;
+      const detail = `spool write to ${this.dir} failed: ${(e as Error).message}`;
       this.log.error({ err: (e as Error).message, records: payloads.length }, "zabbix spool: write failed, values dropped");
       this.emit("drop", { reason: "writeError", records: payloads.length, bytes: buf.length, detail });
       return false;
@@ -249,6 +249,7 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
 
   private rotate(): Segment {
     if (this.activeFd >= 0) closeSync(this.activeFd);
+    this.activeFd = -1; // until the new file is open: a failed open is retried by the next append
     const seq = this.nextSeq++;
     const path = join(this.dir, `seg-${String(seq).padStart(12, "0")}.log`);
     this.activeFd = openSync(path, "a");
@@ -262,7 +263,12 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
     while (this.totalBytes > this.maxBytes) {
       if (this.segments.length === 1) {
         if (this.segments[0]!.size === 0) return;
-        this.rotate(); // the full active segment becomes droppable
+        try {
+          this.rotate(); // the full active segment becomes droppable
+        } catch (e) {
+          this.log.error({ err: (e as Error).message }, "zabbix spool: cannot start a segment; bound enforced at the next write");
+          return;
+        }
       }
       const seg = this.segments[0]!;
       const lost = seg.records - seg.readRecords;
