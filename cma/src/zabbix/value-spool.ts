@@ -333,7 +333,13 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
       .sort((a, b) => a.seq - b.seq);
     let committed = this.loadCommitted();
     for (const { path, seq } of files) {
-      const buf = readFileSync(path);
+      let buf: Buffer;
+      try {
+        buf = readFileSync(path);
+      } catch (e) {
+        this.log.warn({ file: path, err: (e as Error).message }, "zabbix spool: unreadable segment ignored");
+        continue;
+      }
       const r = scanRecords(buf);
       if (r.error) {
         truncateSync(path, r.end);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
@@ -180,5 +180,24 @@ describe("cma/zabbix/value-spool", () => {
     assert.deepEqual(drops.map((d) => [d.reason, d.records]), [["writeError", 1]]);
     assert.deepEqual(drain(s), [0, 1, 2]);
     s.close();
+  });
+
+  it("a segment file that cannot be created is a counted drop; the next write starts a segment that can", () => {
+    const dir = tmp();
+    const s = ValueSpool.open({ dir, maxBytes: 1 << 20, segmentBytes: 200 }, log);
+    const drops: SpoolDropEvent[] = [];
+    s.on("drop", (e) => drops.push(e));
+    s.append([rec(0), rec(1), rec(2)]);
+    mkdirSync(join(dir, "seg-000000000002.log")); // opening it for append fails (EISDIR)
+    assert.equal(s.append([rec(3)]), false);
+    assert.deepEqual(drops.map((d) => [d.reason, d.records]), [["writeError", 1]]);
+    assert.equal(s.append([rec(4)]), true);
+    assert.deepEqual(drain(s), [0, 1, 2, 4]);
+    s.append([rec(5)]);
+    s.close();
+    // the stray directory does not stop the next start either
+    const again = ValueSpool.open({ dir, maxBytes: 1 << 20, segmentBytes: 200 }, log);
+    assert.deepEqual(drain(again), [5]);
+    again.close();
   });
 });
