@@ -11,9 +11,12 @@ import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
+import { DurableSender, durableSenderOptions } from "./zabbix/durable-sender.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
+  /** values to Zabbix (spooled, batched, replayed) when zabbixServer is set */
+  zabbixSender: DurableSender | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -55,6 +58,8 @@ export class Cma {
       },
     });
     const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), stats, deps.log);
+    const zo = durableSenderOptions(cfg);
+    if (zo) cma.zabbixSender = DurableSender.start(zo, deps.log);
     rings.start();
     return cma;
   }
@@ -85,11 +90,13 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      zabbixSender: this.zabbixSender?.status(),
     };
   }
 
   async stop(): Promise<void> {
     this.rings.stop();
+    await this.zabbixSender?.stop();
     await this.endpoint.close();
   }
 }
