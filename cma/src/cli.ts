@@ -20,7 +20,7 @@ const code = await runCli({
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });
         const a = cma.endpoint.address();
-        log.info({ address: `${a.address}:${a.port}`, multicast: cfg.multicastGroup || null }, "CMA started");
+        log.info({ address: `${a.address}:${a.port}`, multicast: cfg.multicastGroup || null, http: cma.http?.url ?? null }, "CMA started");
         const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(cma.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);

@@ -1,6 +1,7 @@
 /**
  * The CMA process: one endpoint (unicast + the multicast group), each message decoded once and
- * handed to the service it concerns: rings (membership) or the guest inventory.
+ * handed to the service it concerns: rings (membership) or the guest inventory. The HTTP API and
+ * web UI read from those services (when httpListen is set).
  */
 import type { KeyObject } from "node:crypto";
 import { Endpoint, decodeInbound } from "@ringwatch/shared";
@@ -11,9 +12,14 @@ import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
+import { HttpServer } from "./http/server.js";
+import type { ApiSources } from "./http/server.js";
+import { parseListenAddress } from "./http/listen-address.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
+  /** the HTTP API and web UI; undefined when httpListen is empty or "off" */
+  http: HttpServer | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -31,6 +37,7 @@ export class Cma {
   }
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
+    const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
@@ -43,7 +50,25 @@ export class Cma {
     }, deps.log, false);
     const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), new StatsStore(deps.log), deps.log);
     rings.start();
+    if (httpListen) {
+      try {
+        cma.http = await HttpServer.start(httpListen, cma.apiSources(), {
+          queryTimeoutMs: cfg.httpQueryTimeoutMs, maxRows: cfg.httpMaxRows, maxBodyBytes: cfg.httpMaxBodyBytes,
+        }, deps.log.child({ component: "http" }));
+      } catch (e) {
+        await cma.stop();
+        throw e;
+      }
+    }
     return cma;
+  }
+
+  /** What the HTTP API reads. */
+  apiSources(): ApiSources {
+    return {
+      status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
+      stats: this.stats, graph: undefined,
+    };
   }
 
   private dispatch(m: InboundMessage): void {
@@ -72,10 +97,13 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      ...(this.http ? { http: this.http.counters } : {}),
     };
   }
 
   async stop(): Promise<void> {
+    await this.http?.close(); // answer no more requests before the parts they read from stop
+    this.http = undefined;
     this.rings.stop();
     await this.endpoint.close();
   }
