@@ -4,6 +4,7 @@ import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPriva
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
+import { queryCommand } from "./http/query-command.js";
 
 const code = await runCli({
   program: "ringwatch-cma",
@@ -39,6 +40,7 @@ const code = await runCli({
         process.stdout.write(made.length ? `created:\n${made.map((m) => `  ${m}`).join("\n")}\n` : `keys already present in ${dir}\n`);
       },
     },
+    query: queryCommand,
   },
 });
 process.exit(code);
