@@ -11,3 +11,8 @@ export * from "./inventory/inventory-store.js";
 export * from "./alerts/alert-store.js";
 export * from "./discovery/discovery-store.js";
 export * from "./stats/stats-store.js";
+export * from "./http/server.js";
+export * from "./http/listen-address.js";
+export { hostView } from "./http/membership-plugin.js";
+export type { HostView } from "./http/membership-plugin.js";
+export type { HttpCounters } from "./http/status-plugin.js";
