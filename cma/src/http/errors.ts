@@ -65,6 +65,6 @@ export function installErrorHandlers(app: FastifyInstance): void {
     void reply.code(status).send(body);
   });
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
-    void reply.code(404).send({ error: "not-found", message: `no route ${req.method} ${req.url.split("?")[0]}` } satisfies ApiError);
+    void reply.code(404).send({ error: "not-found", message: `no route ${req.method} ${req.url.split("?")[0].slice(0, 300)}` } satisfies ApiError);
   });
 }

@@ -4,7 +4,7 @@
  * queries go only through the store's read path. Listens on loopback unless configured otherwise.
  */
 import { fastify, LogController } from "fastify";
-import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
 import { ConfigError } from "@ringwatch/shared";
 import type { Logger } from "@ringwatch/shared";
 import type { AlertStore } from "../alerts/alert-store.js";
@@ -52,14 +52,20 @@ const REQUEST_RECEIVE_TIMEOUT_MS = 30_000;
 
 /** The API as a fastify instance, not listening yet (tests use app.inject on it). */
 export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger): Promise<{ app: FastifyInstance; counters: HttpCounters }> {
+  const counters: HttpCounters = { requests: 0, rejected: 0, failed: 0 };
   const app = fastify({
     loggerInstance: log as FastifyBaseLogger, // the plain logger type keeps plugins typed against the default instance
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.maxBodyBytes,
     requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
     return503OnClosing: true,
+    // a URL that cannot be decoded never reaches routing or hooks: answered and counted here
+    frameworkErrors: (err, _req, reply) => {
+      counters.requests++;
+      counters.rejected++;
+      void (reply as FastifyReply).code(400).send({ error: "bad-url", message: err.message.slice(0, 300) });
+    },
   });
-  const counters: HttpCounters = { requests: 0, rejected: 0, failed: 0 };
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandlers(app);
   app.addHook("onResponse", async (_req, reply) => {

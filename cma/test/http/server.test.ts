@@ -44,6 +44,21 @@ describe("cma/http/server", () => {
     }
   });
 
+  it("URLs that cannot be decoded or are absurdly long are refused as JSON and counted too", async () => {
+    const { app, counters } = await api(scenarioParts());
+    try {
+      for (const url of ["/api/hosts/%zz", "/%E0%A4%A", `/api/discovery/hv1/${"x".repeat(500)}`]) {
+        const r = await app.inject(url);
+        assert.equal(r.statusCode, 400, url);
+        assert.equal(r.json().error, "bad-url");
+        assert.ok(r.json().message.length <= 300);
+      }
+      assert.deepEqual(counters, { requests: 3, rejected: 3, failed: 0 });
+    } finally {
+      await app.close();
+    }
+  });
+
   it("listens on 127.0.0.1 port 0 for real, reports its URL, and closes", async () => {
     const s = await HttpServer.start({ host: "127.0.0.1", port: 0 }, sources(scenarioParts()), API_OPTIONS, silentLogger());
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
