@@ -7,7 +7,7 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { GraphParams, GraphStore, ReadLimits, ReadResult } from "../graph/graph-store.js";
-import type { NamedQuery, NamedQueryParam } from "./named-query-types.js";
+import type { NamedQuery, NamedQueryParam } from "../graph/named-queries.js";
 import { HttpError } from "./errors.js";
 import { noQuery } from "./schemas.js";
 
@@ -25,7 +25,6 @@ export interface QueryAnswer extends ReadResult {
 
 const ROUTE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const PARAM_NAME = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
-const MAX_QUERY_CHARS = 65_536;
 
 const requestLimits = {
   timeoutMs: { type: "integer", minimum: 1 },
@@ -69,7 +68,9 @@ export const graphPlugin: FastifyPluginAsync<GraphPluginOptions> = async (app, o
   for (const [name, q] of Object.entries(o.queries)) {
     if (!ROUTE_NAME.test(name)) throw new Error(`named query ${JSON.stringify(name)}: not usable as a URL path segment`);
     const params = namedQueryParamsSchema(q);
-    app.get<{ Querystring: GraphParams }>(`/api/queries/${name}`, { schema: { querystring: params } }, async (req) => ({ name, ...(await run(q.cypher, req.query, {})) }));
+    app.get<{ Querystring: GraphParams }>(`/api/queries/${name}`, { schema: { querystring: params } }, async (req) =>
+      // the parsed query string has no prototype; the store takes plain objects only
+      ({ name, ...(await run(q.cypher, { ...req.query }, {})) }));
     app.post<{ Body: { params: GraphParams; timeoutMs?: number; maxRows?: number } }>(`/api/queries/${name}`, {
       schema: {
         body: {
@@ -95,7 +96,7 @@ export const graphPlugin: FastifyPluginAsync<GraphPluginOptions> = async (app, o
       body: {
         type: "object",
         properties: {
-          query: { type: "string", minLength: 1, maxLength: MAX_QUERY_CHARS },
+          query: { type: "string", minLength: 1 }, // its length is the store's to judge (413 too-large)
           params: { type: "object", propertyNames: { pattern: PARAM_NAME }, maxProperties: 64, default: {} },
           ...requestLimits,
         },

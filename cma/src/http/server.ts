@@ -13,7 +13,7 @@ import type { GraphStore } from "../graph/graph-store.js";
 import type { InventoryStore } from "../inventory/inventory-store.js";
 import type { Membership } from "../membership/membership.js";
 import type { StatsStore } from "../stats/stats-store.js";
-import type { NamedQuery } from "./named-query-types.js";
+import type { NamedQuery } from "../graph/named-queries.js";
 import { alertsPlugin } from "./alerts-plugin.js";
 import { discoveryPlugin } from "./discovery-plugin.js";
 import { installErrorHandlers } from "./errors.js";
