@@ -95,7 +95,7 @@ function isResult(b: unknown): b is ResultBody {
 function renderResult(r: ResultBody): string {
   const table = textTable(r.columns, r.rows.map((row) => r.columns.map((c) => row[c])));
   const cut = r.truncated ? `, cut at ${r.limits?.maxRows ?? r.rows.length}: more rows matched` : "";
-  return `${table}\n(${r.rows.length} row${r.rows.length === 1 ? "" : "s"}${cut}, ${r.elapsedMs} ms)\n`;
+  return `${table}\n(${r.rows.length} row${r.rows.length === 1 ? "" : "s"}${cut}, ${Math.round(r.elapsedMs)} ms)\n`;
 }
 
 interface QueryListing {

@@ -79,7 +79,7 @@ function showResult(r) {
   for (const c of r.columns) tr.appendChild(Object.assign(document.createElement("th"), { textContent: c }));
   table.tHead.replaceChildren(tr);
   fillRows(table, r.rows.map((row) => r.columns.map((c) => (typeof row[c] === "string" ? row[c] : JSON.stringify(row[c])))));
-  $("query-info").textContent = `${r.rows.length} row(s)${r.truncated ? ` (cut at ${r.limits.maxRows})` : ""} in ${r.elapsedMs} ms`;
+  $("query-info").textContent = `${r.rows.length} row(s)${r.truncated ? ` (cut at ${r.limits.maxRows})` : ""} in ${Math.round(r.elapsedMs)} ms`;
 }
 
 async function run() {
