@@ -60,7 +60,8 @@ export function describeError(err: unknown): { status: number; body: ApiError } 
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = describeError(err);
-    if (status >= 500) req.log.error({ err, url: req.url }, "HTTP request failed");
+    if (body.error === "internal") req.log.error({ err, url: req.url }, "HTTP request failed");
+    else if (status >= 500) req.log.warn({ url: req.url, status, error: body.error, message: body.message }, "HTTP request not served");
     else req.log.debug({ url: req.url, status, error: body.error, message: body.message }, "HTTP request refused");
     void reply.code(status).send(body);
   });

@@ -110,3 +110,14 @@ export const graphPlugin: FastifyPluginAsync<GraphPluginOptions> = async (app, o
     return run(req.body.query, req.body.params, req.body);
   });
 };
+
+/** Without a graph store the graph routes still exist, and say so clearly (503) rather than "no route". */
+export const graphUnavailablePlugin: FastifyPluginAsync = async (app) => {
+  const unavailable = async (): Promise<never> => {
+    throw new HttpError(503, "unavailable", "this CMA has no graph store: graph queries cannot run");
+  };
+  app.get("/api/queries", unavailable);
+  app.get("/api/queries/:name", unavailable);
+  app.post("/api/queries/:name", unavailable);
+  app.post("/api/cypher", unavailable);
+};

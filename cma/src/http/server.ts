@@ -17,7 +17,7 @@ import type { NamedQuery } from "../graph/named-queries.js";
 import { alertsPlugin } from "./alerts-plugin.js";
 import { discoveryPlugin } from "./discovery-plugin.js";
 import { installErrorHandlers } from "./errors.js";
-import { graphPlugin } from "./graph-plugin.js";
+import { graphPlugin, graphUnavailablePlugin } from "./graph-plugin.js";
 import { inventoryPlugin } from "./inventory-plugin.js";
 import { localUrl } from "./listen-address.js";
 import type { ListenAddress } from "./listen-address.js";
@@ -79,9 +79,8 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   await app.register(alertsPlugin, { alerts: sources.alerts });
   await app.register(discoveryPlugin, { discovery: sources.discovery });
   await app.register(statsPlugin, { stats: sources.stats, hosts: () => sources.membership.hosts().map((h) => h.name) });
-  if (sources.graph) {
-    await app.register(graphPlugin, { ...sources.graph, limits: { timeoutMs: o.queryTimeoutMs, maxRows: o.maxRows } });
-  }
+  if (sources.graph) await app.register(graphPlugin, { ...sources.graph, limits: { timeoutMs: o.queryTimeoutMs, maxRows: o.maxRows } });
+  else await app.register(graphUnavailablePlugin);
   await app.register(uiPlugin);
   await app.ready();
   return { app, counters };

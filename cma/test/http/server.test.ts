@@ -59,6 +59,20 @@ describe("cma/http/server", () => {
     }
   });
 
+  it("without a graph store the graph routes answer 503 unavailable, not 404", async () => {
+    const { app, counters } = await api(scenarioParts());
+    try {
+      for (const [method, url] of [["GET", "/api/queries"], ["GET", "/api/queries/deadHostImpact"], ["POST", "/api/cypher"]] as const) {
+        const r = await app.inject({ method, url });
+        assert.equal(r.statusCode, 503, url);
+        assert.deepEqual(r.json(), { error: "unavailable", message: "this CMA has no graph store: graph queries cannot run" });
+      }
+      assert.equal(counters.failed, 3);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("listens on 127.0.0.1 port 0 for real, reports its URL, and closes", async () => {
     const s = await HttpServer.start({ host: "127.0.0.1", port: 0 }, sources(scenarioParts()), API_OPTIONS, silentLogger());
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
