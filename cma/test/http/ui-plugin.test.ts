@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Script } from "node:vm";
 import { api, scenarioParts } from "./api-fixture.js";
 
 describe("cma/http/ui-plugin", () => {
@@ -12,6 +13,7 @@ describe("cma/http/ui-plugin", () => {
       assert.match(page.body, /<script src="\/ui\/app\.js" defer><\/script>/);
       const js = await app.inject("/ui/app.js");
       assert.match(js.headers["content-type"] as string, /^text\/javascript/);
+      assert.doesNotThrow(() => new Script(js.body, { filename: "app.js" }), "the script parses");
       const css = await app.inject("/ui/style.css");
       assert.match(css.headers["content-type"] as string, /^text\/css/);
       // every element the script looks up is on the page, and it never parses data as HTML
