@@ -16,3 +16,4 @@ export * from "./http/listen-address.js";
 export { hostView } from "./http/membership-plugin.js";
 export type { HostView } from "./http/membership-plugin.js";
 export type { HttpCounters } from "./http/status-plugin.js";
+export * from "./stats/stream-positions.js";

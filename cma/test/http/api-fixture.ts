@@ -53,7 +53,9 @@ export function scenarioParts(): Parts {
   const series = [UUID1, UUID2].flatMap((domain) => ["cpu", "net.tap0.tx.bytes"].map((metric) => ({
     domain, metric, kind: metricKind(metric), data: compactSamples(metric === "cpu" ? [250, 500, 1500] : [10, 30], start, start + 2000),
   })));
-  p.stats.apply("hv1", new StatsBatchSender().encode({ intervalStart: start, intervalMs: 60_000, series }).bytes);
+  const tx = new StatsBatchSender();
+  tx.add({ intervalStart: start, intervalMs: 60_000, series });
+  p.stats.apply("hv1", tx.drain()[0].bytes);
   return p;
 }
 
