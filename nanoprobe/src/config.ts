@@ -29,7 +29,7 @@ export const nanoprobeSchema = {
   goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },
   statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
   // stats batches to the CMA (shared/src/metrics)
-  statsExactAverages: { type: "bool", default: false, doc: "Send exact sums so the CMA's averages equal the quantized samples' exactly. Default false: averages to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series, which keeps a 30-domain host under 1 KB per minute; min and max are exact either way." },
+  statsExactAverages: { type: "bool", default: true, doc: "Send exact sums so the CMA's (and Zabbix's) min, max and average over each interval equal the quantized samples' exactly — the compaction guarantee. false: averages rounded to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series (30 domains: ~0.8 KB/min instead of ~1.0 KB/min); min and max stay exact." },
   statsRetainBatches: { type: "int", default: 30, min: 1, max: 1440, doc: "Stats batches kept for (re)sending while the CMA is away or asks again: 30 one-minute batches = half an hour; older ones are dropped and counted." },
   // local analytics thresholds (nanoprobe/src/analytics/thresholds.ts explains each default)
   analyticsVcpuSaturation: { type: "number", default: DEFAULT_THRESHOLDS.vcpuSaturation, min: 0.01, max: 1, doc: "A vCPU this busy (CPUs per vCPU) counts as saturated: 0.9 leaves room for sampling noise." },
