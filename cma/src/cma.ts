@@ -12,12 +12,15 @@ import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
+import { DurableSender, durableSenderOptions } from "./zabbix/durable-sender.js";
 import { HttpServer } from "./http/server.js";
 import type { ApiSources } from "./http/server.js";
 import { parseListenAddress } from "./http/listen-address.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
+  /** values to Zabbix (spooled, batched, replayed) when zabbixServer is set */
+  zabbixSender: DurableSender | undefined;
   /** the HTTP API and web UI; undefined when httpListen is empty or "off" */
   http: HttpServer | undefined;
 
@@ -62,6 +65,8 @@ export class Cma {
       },
     });
     const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), stats, deps.log);
+    const zo = durableSenderOptions(cfg);
+    if (zo) cma.zabbixSender = DurableSender.start(zo, deps.log);
     rings.start();
     if (httpListen) {
       try {
@@ -110,6 +115,7 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      zabbixSender: this.zabbixSender?.status(),
       ...(this.http ? { http: this.http.counters } : {}),
     };
   }
@@ -118,6 +124,7 @@ export class Cma {
     await this.http?.close(); // answer no more requests before the parts they read from stop
     this.http = undefined;
     this.rings.stop();
+    await this.zabbixSender?.stop();
     await this.endpoint.close();
   }
 }
