@@ -34,7 +34,7 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
     const common = { RINGWATCH_CLUSTER: "systest", RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0" };
     const cma = startProcess("cma", CMA_CLI, ["run"], {
       ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
-      RINGWATCH_HEARTBEAT_MS: "200", RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"),
+      RINGWATCH_HEARTBEAT_MS: "200", RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"), RINGWATCH_HTTP_LISTEN: "127.0.0.1:0",
     });
     procs.push(cma);
     await cma.waitFor((l) => l.msg === "CMA started", 10_000, "CMA started");

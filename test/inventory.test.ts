@@ -21,7 +21,7 @@ describe("system: guest inventory from libvirt to the CMA", function () {
 
   it("full inventory on registration, changes at once, nothing from strangers", async () => {
     const fx = writeFixture(30);
-    const cma = await Cma.start(cmaConfig({ cluster: "inv", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-inv-")) }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    const cma = await Cma.start(cmaConfig({ cluster: "inv", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-inv-")), httpListen: "off" }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
     const events: InventoryEvent[] = [];
     cma.inventory.on("event", (e) => events.push(e));
     const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "inv", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", sampleMs: 100, reportIntervalMs: 1000, analyticsLeakSlopeKiBPerMin: 512 }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });

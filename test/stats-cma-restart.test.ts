@@ -35,7 +35,7 @@ describe("system: stats batches across CMA restarts", function () {
     const startCma = (n: number): RunningProcess => {
       const p = startProcess(`cma${n}`, CMA_CLI, ["run", "--debug"], {
         ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
-        RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"),
+        RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"), RINGWATCH_HTTP_LISTEN: "127.0.0.1:0",
       });
       procs.push(p);
       return p;

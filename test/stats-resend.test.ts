@@ -23,7 +23,7 @@ describe("system: the CMA asks a nanoprobe to resend its stats", function () {
 
   it("a delta the CMA cannot decode is asked for again and arrives once, self-contained", async () => {
     const fx = writeFixture(8);
-    const cma = await Cma.start(cmaConfig({ cluster: "resend", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-resend-")) }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    const cma = await Cma.start(cmaConfig({ cluster: "resend", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-resend-")), httpListen: "off" }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
     const events: StatsEvent[] = [];
     cma.stats.on("event", (e) => events.push(e));
     const np = await Nanoprobe.start(nanoprobeConfig({

@@ -193,7 +193,7 @@ describe("Zabbix sender → real Zabbix 6.0", function () {
   it("the CMA starts the sender from its configuration (zabbixServer, spool under dataDir) and reports its counters in status()", async () => {
     const h = await host(["k"]);
     const dataDir = mkdtempSync(join(tmpdir(), "rw-zsend-cma-"));
-    const cfg = cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, zabbixServer: `${zbx.serverHost}:${zbx.serverPort}`, senderBatchMs: 100 });
+    const cfg = cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, zabbixServer: `${zbx.serverHost}:${zbx.serverPort}`, senderBatchMs: 100, httpListen: "off" });
     const cma = await Cma.start(cfg, { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
     try {
       const sender = cma.zabbixSender!;
@@ -203,7 +203,7 @@ describe("Zabbix sender → real Zabbix 6.0", function () {
     } finally {
       await cma.stop();
     }
-    const off = await Cma.start(cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir }), { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
+    const off = await Cma.start(cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, httpListen: "off" }), { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
     assert.equal(off.zabbixSender, undefined);
     assert.equal(off.status().zabbixSender, undefined);
     await off.stop();

@@ -4,6 +4,7 @@ import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPriva
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
+import { queryCommand } from "./http/query-command.js";
 
 const code = await runCli({
   program: "ringwatch-cma",
@@ -20,7 +21,7 @@ const code = await runCli({
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });
         const a = cma.endpoint.address();
-        log.info({ address: `${a.address}:${a.port}`, multicast: cfg.multicastGroup || null }, "CMA started");
+        log.info({ address: `${a.address}:${a.port}`, multicast: cfg.multicastGroup || null, http: cma.http?.url ?? null }, "CMA started");
         const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(cma.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);
@@ -39,6 +40,7 @@ const code = await runCli({
         process.stdout.write(made.length ? `created:\n${made.map((m) => `  ${m}`).join("\n")}\n` : `keys already present in ${dir}\n`);
       },
     },
+    query: queryCommand,
   },
 });
 process.exit(code);

@@ -1,6 +1,7 @@
 /**
  * The CMA process: one endpoint (unicast + the multicast group), each message decoded once and
- * handed to the service it concerns: rings (membership) or the guest inventory.
+ * handed to the service it concerns: rings (membership) or the guest inventory. The HTTP API and
+ * web UI read from those services (when httpListen is set).
  */
 import type { KeyObject } from "node:crypto";
 import { Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
@@ -12,11 +13,16 @@ import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
 import { DurableSender, durableSenderOptions } from "./zabbix/durable-sender.js";
+import { HttpServer } from "./http/server.js";
+import type { ApiSources } from "./http/server.js";
+import { parseListenAddress } from "./http/listen-address.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
   /** values to Zabbix (spooled, batched, replayed) when zabbixServer is set */
   zabbixSender: DurableSender | undefined;
+  /** the HTTP API and web UI; undefined when httpListen is empty or "off" */
+  http: HttpServer | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -37,6 +43,7 @@ export class Cma {
   }
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
+    const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
@@ -61,7 +68,25 @@ export class Cma {
     const zo = durableSenderOptions(cfg);
     if (zo) cma.zabbixSender = DurableSender.start(zo, deps.log);
     rings.start();
+    if (httpListen) {
+      try {
+        cma.http = await HttpServer.start(httpListen, cma.apiSources(), {
+          queryTimeoutMs: cfg.httpQueryTimeoutMs, maxRows: cfg.httpMaxRows, maxBodyBytes: cfg.httpMaxBodyBytes,
+        }, deps.log.child({ component: "http" }));
+      } catch (e) {
+        await cma.stop();
+        throw e;
+      }
+    }
     return cma;
+  }
+
+  /** What the HTTP API reads. */
+  apiSources(): ApiSources {
+    return {
+      status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
+      stats: this.stats, graph: undefined,
+    };
   }
 
   private dispatch(m: InboundMessage): void {
@@ -91,10 +116,13 @@ export class Cma {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       zabbixSender: this.zabbixSender?.status(),
+      ...(this.http ? { http: this.http.counters } : {}),
     };
   }
 
   async stop(): Promise<void> {
+    await this.http?.close(); // answer no more requests before the parts they read from stop
+    this.http = undefined;
     this.rings.stop();
     await this.zabbixSender?.stop();
     await this.endpoint.close();

@@ -32,6 +32,11 @@ export const cmaSchema = {
   senderBackoffMaxMs: { type: "duration", default: 5000, min: 100, doc: "Longest pause between retries while Zabbix is unreachable (starts at 100 ms, doubles): replay starts within this after Zabbix is back." },
   senderUnknownHoldMs: { type: "duration", default: 600_000, min: 0, doc: "How long values of items Zabbix does not know yet are kept while the configuration sync creates them (LLD, cache refresh), before they are dropped and counted." },
   senderCompress: { type: "bool", default: false, doc: "zlib-compress sender requests. Off: on a LAN it halved throughput (CPU on both ends, measured); on for a slow or remote link." },
+  // ---- HTTP API and web UI (cma/src/http)
+  httpListen: { type: "string", default: "127.0.0.1:1984", doc: "TCP host:port of the HTTP API and web UI (TCP, so sharing 1984 with the UDP channel is fine). Loopback by default: the API has no authentication of its own; expose it only behind a proxy that adds it. Port 0: any free port (logged). Empty or \"off\": no HTTP server (RINGWATCH_HTTP_LISTEN=off, as the environment cannot set an empty value)." },
+  httpQueryTimeoutMs: { type: "duration", default: 10_000, min: 100, max: 600_000, doc: "Longest a graph query run over HTTP may take, and the most a caller may ask for: a runaway ad-hoc query must not hold the store." },
+  httpMaxRows: { type: "int", default: 10_000, min: 1, max: 1_000_000, doc: "Most rows one query over HTTP returns, and the most a caller may ask for: bounds one answer's memory and size (the answer says when rows were cut)." },
+  httpMaxBodyBytes: { type: "int", default: 65_536, min: 1024, max: 16_777_216, doc: "Largest request body accepted (413 above, refused before parsing): a Cypher query and its parameters fit easily." },
 } satisfies Schema;
 
 export type CmaConfig = { [K in keyof typeof cmaSchema]: (typeof cmaSchema)[K]["default"] };

@@ -130,7 +130,9 @@ export class Simulator {
       RINGWATCH_CLUSTER: "sim", RINGWATCH_CLUSTER_KEY_FILE: join(this.keysDir, "cluster.key"), RINGWATCH_COMMAND_KEY_FILE: join(this.keysDir, "cma-command.key"),
       RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(this.opts.port), RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(this.opts.workDir, "cma-state"),
       RINGWATCH_HEARTBEAT_MS: String(this.opts.heartbeatMs), RINGWATCH_WARNTIME_MS: String(this.opts.warntimeMs), RINGWATCH_DEADTIME_MS: String(this.opts.deadtimeMs),
-      RINGWATCH_RINGS_PER_SEGMENT: String(this.opts.ringsPerSegment), RINGWATCH_STATUS_INTERVAL_MS: "1000", ...this.opts.cmaEnv,
+      RINGWATCH_RINGS_PER_SEGMENT: String(this.opts.ringsPerSegment), RINGWATCH_STATUS_INTERVAL_MS: "1000",
+      RINGWATCH_HTTP_LISTEN: "127.0.0.1:0", // any free port: never collides with a real CMA's API on 1984
+      ...this.opts.cmaEnv,
     };
     const child = spawn(process.execPath, [...this.opts.cmaNodeArgs, this.opts.cmaCli, "run"], { env, stdio: ["ignore", "pipe", "pipe"] });
     this.cma = child;

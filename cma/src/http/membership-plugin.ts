@@ -1,0 +1,79 @@
+/**
+ * Membership over HTTP: hosts with their state (filtered by state or segment), one host, the
+ * rings, and the recent membership events.
+ */
+import type { FastifyPluginAsync } from "fastify";
+import type { HostRecord, HostState, Membership, MembershipEvent } from "../membership/membership.js";
+import { notFound } from "./errors.js";
+import { hostName, noQuery } from "./schemas.js";
+
+export interface MembershipPluginOptions {
+  membership: Membership;
+}
+
+const HOST_STATES: readonly HostState[] = ["alive", "suspect", "dead", "left", "unreachable"];
+const EVENT_TYPES: readonly MembershipEvent["type"][] = [
+  "hostJoined", "hostReturned", "hostLeft", "hostLate", "hostDead", "deathNotConfirmed", "segmentSuspected", "segmentRecovered", "unexpectedHeartbeat", "ringsChanged",
+];
+
+/** What a caller sees of a host: the record without the CMA's bookkeeping. */
+export type HostView = Omit<HostRecord, "assignedKey" | "assignmentInFlight">;
+
+export function hostView(h: HostRecord): HostView {
+  const { assignedKey: _k, assignmentInFlight: _f, ...v } = h;
+  return v;
+}
+
+function eventMentions(e: MembershipEvent, host: string): boolean {
+  if ("host" in e && e.host === host) return true;
+  if ("hosts" in e && e.hosts.includes(host)) return true;
+  return ("reportedBy" in e && (Array.isArray(e.reportedBy) ? e.reportedBy.includes(host) : e.reportedBy === host)) || ("reporter" in e && e.reporter === host);
+}
+
+export const membershipPlugin: FastifyPluginAsync<MembershipPluginOptions> = async (app, { membership }) => {
+  app.get<{ Querystring: { state?: HostState; segment?: string } }>("/api/hosts", {
+    schema: {
+      querystring: {
+        type: "object",
+        properties: { state: { type: "string", enum: HOST_STATES }, segment: { type: "string", maxLength: 128 } },
+        additionalProperties: false,
+      },
+    },
+  }, async (req) => {
+    const { state, segment } = req.query;
+    const hosts = membership.hosts()
+      .filter((h) => (!state || h.state === state) && (!segment || h.segment === segment))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map(hostView);
+    return { hosts, counts: membership.countByState() };
+  });
+
+  app.get<{ Params: { name: string } }>("/api/hosts/:name", {
+    schema: { params: { type: "object", properties: { name: hostName }, required: ["name"], additionalProperties: false }, querystring: noQuery },
+  }, async (req) => {
+    const h = membership.get(req.params.name);
+    if (!h) throw notFound(`no host named ${req.params.name}`);
+    return hostView(h);
+  });
+
+  app.get("/api/rings", { schema: { querystring: noQuery } }, async () => membership.rings());
+
+  app.get<{ Querystring: { since: number; type?: MembershipEvent["type"]; host?: string; limit: number } }>("/api/events", {
+    schema: {
+      querystring: {
+        type: "object",
+        properties: {
+          since: { type: "integer", minimum: 0, default: 0 },
+          type: { type: "string", enum: EVENT_TYPES },
+          host: hostName,
+          limit: { type: "integer", minimum: 1, maximum: 10_000, default: 100 },
+        },
+        additionalProperties: false,
+      },
+    },
+  }, async (req) => {
+    const { since, type, host, limit } = req.query;
+    const events = membership.events(since).filter((e) => (!type || e.type === type) && (!host || eventMentions(e, host)));
+    return { events: events.slice(-limit), more: events.length > limit };
+  });
+};

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, Endpoint, Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Cma, cmaConfig } from "../src/index.js";
+import type { CmaConfig } from "../src/index.js";
+
+describe("cma/cma: the HTTP API's place in the CMA", function () {
+  const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
+  const commandKey = generateKeyPairSync("ed25519").privateKey;
+  const start = (over: Partial<CmaConfig>): Promise<Cma> => Cma.start(cmaConfig({
+    cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-cma-")), ...over,
+  }), { keyring, commandKey, log: silentLogger() });
+
+  it("starts the API when httpListen is set, counts its requests in the status, and closes it on stop", async () => {
+    const cma = await start({ httpListen: "127.0.0.1:0" });
+    const url = cma.http!.url;
+    try {
+      const res = await fetch(`${url}/api/hosts`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { hosts: [], counts: { alive: 0, suspect: 0, dead: 0, left: 0, unreachable: 0 } });
+      assert.equal((await fetch(`${url}/api/nothing`)).status, 404);
+      assert.deepEqual(cma.status().http, { requests: 2, rejected: 1, failed: 0 });
+    } finally {
+      await cma.stop();
+    }
+    assert.equal(cma.http, undefined);
+    await assert.rejects(fetch(`${url}/api/hosts`));
+  });
+
+  it("no HTTP server when httpListen is empty or off", async () => {
+    for (const httpListen of ["", "off"]) {
+      const cma = await start({ httpListen });
+      assert.equal(cma.http, undefined);
+      assert.equal(cma.status().http, undefined);
+      await cma.stop();
+    }
+  });
+
+  it("a bad or busy httpListen is a configuration error, and nothing is left open", async () => {
+    await assert.rejects(start({ httpListen: "127.0.0.1" }), (e: Error) => e instanceof ConfigError && /^httpListen: expected host:port/.test(e.message));
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const busy = (blocker.address() as AddressInfo).port;
+    // a fixed UDP port, to see it is free again after the failed start
+    const probe = await Endpoint.open({ identity: "probe", keyring, bindAddress: "127.0.0.1", port: 0 });
+    const udpPort = probe.address().port;
+    await probe.close();
+    try {
+      await assert.rejects(start({ httpListen: `127.0.0.1:${busy}`, port: udpPort }), (e: Error) => e instanceof ConfigError && /EADDRINUSE/.test(e.message));
+      // the UDP socket of the failed start is closed: a socket without reuseAddr can take the port
+      const s = createSocket("udp4");
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.bind(udpPort, "127.0.0.1", resolve);
+      });
+      s.close();
+    } finally {
+      blocker.close();
+    }
+  });
+});
