@@ -157,6 +157,24 @@ export class ConfigSync {
     }
   }
 
+  /** Guests whose items low-level discovery already made, per Zabbix host (a restarted CMA need not wait for them). */
+  async discoveredGuests(hostIds: string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    if (hostIds.length === 0) return out;
+    const items = await this.api.call<{ key_: string; hosts: { host: string }[] }[]>("item.get", {
+      output: ["key_"], hostids: hostIds, selectHosts: ["host"], search: { key_: "ringwatch.vm.state[" }, startSearch: true,
+    });
+    for (const i of items) {
+      const m = /^ringwatch\.vm\.state\[([0-9a-f-]{36})\]$/.exec(i.key_);
+      const host = i.hosts?.[0]?.host;
+      if (!m || !host) continue;
+      const s = out.get(host) ?? new Set<string>();
+      s.add(m[1]);
+      out.set(host, s);
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- groups
 
   private async usesTemplateGroups(): Promise<boolean> {

@@ -1,0 +1,109 @@
+/**
+ * Values wait here until Zabbix can take them. A host the sync has not created yet, or a guest
+ * whose items low-level discovery has not made yet, would make Zabbix answer "failed" and drop the
+ * values; and what the API or the LLD worker just created is usable only after the server's next
+ * configuration cache update (CacheUpdateFrequency, 60 s by default). So values for such targets
+ * are held (with their original clocks) until the target is ready, then handed to the sink.
+ * Nothing is dropped here: what waited longer than maxHoldMs, or beyond maxHeld values, goes to the
+ * sink anyway (the sender spools it and reports what Zabbix refused).
+ */
+import type { ZabbixValue, ZabbixValueSink } from "./zabbix-value.js";
+
+export interface HoldbackOptions {
+  /** held values beyond this go to the sink at once */
+  maxHeld: number;
+  /** a value waits at most this long */
+  maxHoldMs: number;
+}
+
+interface Held {
+  since: number;
+  values: ZabbixValue[];
+}
+
+const target = (host: string, guest?: string): string => (guest === undefined ? host : `${host}\u0000${guest}`);
+
+export class Holdback {
+  readonly counters = { held: 0, released: 0, forced: 0 };
+  /** host, or host + guest uuid → when it can take values (absent: not yet known to exist) */
+  private readonly readyAt = new Map<string, number>();
+  private readonly held = new Map<string, Held>();
+  private heldCount = 0;
+
+  constructor(
+    private readonly sink: ZabbixValueSink,
+    private readonly o: HoldbackOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.heldCount;
+  }
+
+  /** The host exists in Zabbix and takes values from `at` on. */
+  hostReady(host: string, at = this.now()): void {
+    this.readyAt.set(target(host), at);
+  }
+
+  /** The guest's items exist (or will, by `at`). */
+  guestReady(host: string, guest: string, at = this.now()): void {
+    this.readyAt.set(target(host, guest), at);
+  }
+
+  forgetGuest(host: string, guest: string): void {
+    this.readyAt.delete(target(host, guest));
+  }
+
+  isReady(host: string, guest?: string): boolean {
+    const h = this.readyAt.get(target(host));
+    if (h === undefined || h > this.now()) return false;
+    if (guest === undefined) return true;
+    const g = this.readyAt.get(target(host, guest));
+    return g !== undefined && g <= this.now();
+  }
+
+  /** Values of one host (and optionally one of its guests' items): to the sink, or held. */
+  push(host: string, guest: string | undefined, values: ZabbixValue[]): void {
+    if (values.length === 0) return;
+    const t = target(host, guest);
+    const waiting = this.held.get(t);
+    if (!waiting && this.isReady(host, guest)) {
+      this.sink.push(values);
+      return;
+    }
+    if (this.heldCount + values.length > this.o.maxHeld) {
+      this.counters.forced += values.length;
+      if (waiting) this.release(t, waiting); // keep the order of one target's values
+      this.sink.push(values);
+      return;
+    }
+    if (waiting) waiting.values.push(...values);
+    else this.held.set(t, { since: this.now(), values: [...values] });
+    this.heldCount += values.length;
+    this.counters.held += values.length;
+  }
+
+  /** Hand over what is ready now (or waited too long); call after readiness changes and on a timer. */
+  flush(): void {
+    const now = this.now();
+    for (const [t, h] of this.held) {
+      const [host, guest] = t.split("\u0000");
+      if (this.isReady(host, guest) || now - h.since >= this.o.maxHoldMs) {
+        if (!this.isReady(host, guest)) this.counters.forced += h.values.length;
+        this.release(t, h);
+      }
+    }
+  }
+
+  /** Everything to the sink (the CMA is stopping: the sender keeps it). */
+  drain(): void {
+    for (const [t, h] of this.held) this.release(t, h);
+  }
+
+  private release(t: string, h: Held): void {
+    this.held.delete(t);
+    this.heldCount -= h.values.length;
+    this.counters.released += h.values.length;
+    this.sink.push(h.values);
+  }
+}
