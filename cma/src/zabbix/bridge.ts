@@ -203,8 +203,6 @@ export class ZabbixBridge {
     try {
       const desired = this.desired();
       const report = await this.sync.sync(desired, what);
-      this.counters.syncs++;
-      this.lastSyncError = undefined;
       const created = new Set(report.changes.filter((c) => c.startsWith("host.create ")).map((c) => c.slice("host.create ".length)));
       const readyAt = Date.now() + this.o.configCacheDelayMs;
       for (const host of report.hostIds.keys()) {
@@ -231,6 +229,8 @@ export class ZabbixBridge {
         for (const host of this.sources.inventory.hosts()) if (!this.lastLld.has(this.lldHost(host, undefined))) this.pushInventory(host);
       }
       this.holdback.flush();
+      this.counters.syncs++;
+      this.lastSyncError = undefined;
       this.log.debug({ ms: Date.now() - t0, changes: report.changes.length, hosts: report.hostIds.size, templates: what.templates }, "Zabbix configuration synced");
     } catch (e) {
       this.counters.syncFailures++;
