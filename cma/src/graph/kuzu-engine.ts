@@ -1,0 +1,153 @@
+/**
+ * Kuzu itself, as it runs inside the graph worker process (kuzu-worker.ts): one read-write
+ * Database for the ingestion's writes and a read-only Database for queries, so the query path
+ * cannot write by construction. A read-only Database sees the store as of its opening, so every
+ * committed write bumps a generation and the next read opens a fresh one; the previous one is
+ * closed once its last read is done.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import kuzu from "kuzu";
+import type { Connection, Database, KuzuValue, QueryResult } from "kuzu";
+import { GraphQueryError } from "./graph-store.js";
+import type { GraphParams, GraphRow, ReadLimits, ReadResult } from "./graph-store.js";
+import { kuzuDdl } from "./schema.js";
+import { usedParams } from "./query-checks.js";
+import { toGraphValue } from "./kuzu-values.js";
+
+export interface KuzuEngineOptions {
+  path: string;
+  bufferPoolBytes: number;
+  readBufferPoolBytes: number;
+}
+
+/** Kuzu's messages, sorted into the codes callers see. */
+export function kuzuError(e: unknown): GraphQueryError {
+  if (e instanceof GraphQueryError) return e;
+  const msg = (e instanceof Error ? e.message : String(e)).trim();
+  if (/read-only database/i.test(msg)) return new GraphQueryError("write-refused", "read-only queries only: the graph refused a write");
+  if (/^Interrupted\.?$/i.test(msg) || /timeout/i.test(msg)) return new GraphQueryError("timeout", "the query ran out of time and was stopped");
+  if (/^(Parser|Binder|Catalog) exception|Parameter .* not found|prepare multiple statements/i.test(msg)) return new GraphQueryError("syntax", msg);
+  return new GraphQueryError("store", msg);
+}
+
+async function closeResult(r: QueryResult | QueryResult[]): Promise<void> {
+  for (const x of Array.isArray(r) ? r : [r]) x.close();
+}
+
+interface ReadDb {
+  db: Database;
+  generation: number;
+  users: number;
+  stale: boolean;
+}
+
+export class KuzuEngine {
+  private rw?: Database;
+  private writer?: Connection;
+  private generation = 0;
+  private ro?: ReadDb;
+  private opening?: Promise<ReadDb>;
+
+  constructor(private readonly o: KuzuEngineOptions) {}
+
+  async init(): Promise<void> {
+    mkdirSync(dirname(this.o.path), { recursive: true });
+    this.rw = new kuzu.Database(this.o.path, this.o.bufferPoolBytes);
+    await this.rw.init();
+    this.writer = new kuzu.Connection(this.rw);
+    await this.writer.init();
+    for (const ddl of kuzuDdl()) await closeResult(await this.writer.query(ddl));
+  }
+
+  /** All statements in one transaction: either all of them or none. */
+  async write(statements: readonly { cypher: string; params?: GraphParams }[]): Promise<void> {
+    const c = this.writer;
+    if (!c) throw new GraphQueryError("store", "the graph store is not open");
+    await closeResult(await c.query("BEGIN TRANSACTION"));
+    try {
+      for (const s of statements) {
+        const ps = await c.prepare(s.cypher);
+        if (!ps.isSuccess()) throw new Error(ps.getErrorMessage());
+        await closeResult(await c.execute(ps, usedParams(s.cypher, s.params) as Record<string, KuzuValue>));
+      }
+      await closeResult(await c.query("COMMIT"));
+    } catch (e) {
+      // Kuzu has already rolled back when a statement failed; otherwise roll back here.
+      await c.query("ROLLBACK").then(closeResult, () => undefined);
+      throw kuzuError(e);
+    }
+    this.generation++;
+  }
+
+  private async readDb(): Promise<ReadDb> {
+    if (this.ro && this.ro.generation === this.generation) return this.ro;
+    if (this.opening) return this.opening;
+    const generation = this.generation;
+    this.opening = (async () => {
+      const db = new kuzu.Database(this.o.path, this.o.readBufferPoolBytes, true, true);
+      await db.init();
+      const old = this.ro;
+      this.ro = { db, generation, users: 0, stale: false };
+      if (old) {
+        old.stale = true;
+        if (old.users === 0) await old.db.close();
+      }
+      return this.ro;
+    })().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  async read(cypher: string, params: GraphParams | undefined, limits: ReadLimits): Promise<ReadResult> {
+    const started = performance.now();
+    const rd = await this.readDb().catch((e: unknown) => {
+      throw kuzuError(e);
+    });
+    rd.users++;
+    const c = new kuzu.Connection(rd.db);
+    let result: QueryResult | undefined;
+    try {
+      await c.init();
+      c.setQueryTimeout(Math.max(1, Math.round(limits.timeoutMs)));
+      const used = usedParams(cypher, params);
+      const ps = await c.prepare(cypher);
+      let r: QueryResult | QueryResult[];
+      if (ps.isSuccess()) r = await c.execute(ps, used as Record<string, KuzuValue>);
+      // Kuzu expands standalone CALLs (create_fts_index ...) into several statements, which
+      // prepare() refuses; without parameters they can still run (and be refused as writes).
+      else if (/prepare multiple statements/i.test(ps.getErrorMessage()) && Object.keys(used).length === 0) r = await c.query(cypher);
+      else throw new Error(ps.getErrorMessage());
+      if (Array.isArray(r)) {
+        await closeResult(r);
+        throw new GraphQueryError("syntax", "one statement per query");
+      }
+      result = r;
+      const columns = r.getColumnNamesSync();
+      const total = r.getNumTuples();
+      const raw = total <= limits.maxRows ? await r.getAll() : [];
+      if (total > limits.maxRows) for (let i = 0; i < limits.maxRows && r.hasNext(); i++) raw.push(r.getNextSync()!);
+      const rows = raw.map((row) => {
+        const out: GraphRow = {};
+        for (const col of columns) out[col] = toGraphValue(row[col]);
+        return out;
+      });
+      return { columns, rows, truncated: total > limits.maxRows, elapsedMs: performance.now() - started };
+    } catch (e) {
+      throw kuzuError(e);
+    } finally {
+      result?.close();
+      await c.close().catch(() => undefined);
+      rd.users--;
+      if (rd.stale && rd.users === 0) await rd.db.close().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const ro = this.ro;
+    this.ro = undefined;
+    if (ro && ro.users === 0) await ro.db.close().catch(() => undefined);
+    await this.writer?.close().catch(() => undefined);
+    await this.rw?.close().catch(() => undefined);
+    this.writer = this.rw = undefined;
+  }
+}

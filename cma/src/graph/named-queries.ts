@@ -1,0 +1,107 @@
+/**
+ * The named root-cause queries: one text each, run unchanged on both stores, so they keep to the
+ * Cypher both understand (no list comprehensions, labels(), CAST or toInteger; property checks
+ * tell a Host from a Domain where a pattern can bind either). Parameters are strings or
+ * integers; an empty string means "all". Every collect() is wrapped in coalesce(..., []): Kuzu
+ * returns NULL, Neo4j an empty list, when nothing was collected. States: a host is down when "dead" or "unreachable"
+ * and up when "alive" or "suspect" (schema.ts DOWN_STATES / UP_STATES).
+ */
+
+export interface NamedQueryParam { type: "string" | "int"; doc: string; default?: string | number }
+export interface NamedQuery { name: string; description: string; cypher: string; params: Record<string, NamedQueryParam> }
+
+// Spelled out with OR: Kuzu 0.11 evaluates `CASE WHEN x.state IN [...]` wrongly when x comes
+// from an OPTIONAL MATCH (always the ELSE branch), while `x.state = 'a' OR x.state = 'b'` is right.
+const down = (v: string): string => `(${v}.state = 'dead' OR ${v}.state = 'unreachable')`;
+const up = (v: string): string => `(${v}.state = 'alive' OR ${v}.state = 'suspect')`;
+
+const deadHostImpact: NamedQuery = {
+  name: "deadHostImpact",
+  description:
+    "What a dead host takes with it: each guest it ran, the services listening on that guest's addresses, and the hosts and services that depend on them (client connections seen by discovery).",
+  params: { host: { type: "string", doc: "the dead host's name; empty: every host that is down", default: "" } },
+  cypher: `MATCH (h:Host)-[:RUNS]->(d:Domain)
+WHERE ${down("h")} AND ($host = '' OR h.name = $host) AND d.present = true
+OPTIONAL MATCH (d)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service)
+OPTIONAL MATCH (c)-[dep:DEPENDS_ON]->(s)
+RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, s.key AS service, s.process AS process,
+  coalesce(collect(DISTINCT dep.clientHost), []) AS dependentHosts, coalesce(collect(DISTINCT c.key), []) AS dependentServices
+ORDER BY host, domain, service`,
+};
+
+// One part per grouping (switch, then segment); each host counted once per group.
+const groupVerdict = (kind: string, match: string, group: string, label: string): string => `MATCH ${match}
+WITH DISTINCT ${group} AS g, h
+WITH g, coalesce(collect(CASE WHEN ${down("h")} THEN h.name ELSE NULL END), []) AS downHosts,
+  sum(CASE WHEN ${up("h")} THEN 1 ELSE 0 END) AS upHosts, count(h) AS hosts
+WHERE size(downHosts) > 0
+RETURN '${kind}' AS kind, ${label} AS name, downHosts, upHosts, hosts,
+  CASE WHEN upHosts > 0 THEN 'host' WHEN size(downHosts) > 1 THEN 'switch' ELSE 'host-or-switch' END AS suspect`;
+
+const switchVersusHost: NamedQuery = {
+  name: "switchVersusHost",
+  description:
+    "Switch or host? For every LLDP switch and every ring segment with a host down: the hosts down (in no particular order), how many behind it are still up, and the verdict: 'switch' when several are down and none is up, 'host' when others behind it still answer, 'host-or-switch' when it is the only host there.",
+  params: {},
+  cypher: `${groupVerdict("switch", "(h:Host)-[:HAS_NIC]->(:NIC)-[:LINKED_TO]->(sw:Switch)", "sw", "coalesce(g.name, g.id)")}
+UNION ALL
+${groupVerdict("segment", "(h:Host)-[:IN_SEGMENT]->(seg:Segment)", "seg", "g.name")}`,
+};
+
+const forgottenServers: NamedQuery = {
+  name: "forgottenServers",
+  description:
+    "Forgotten servers: addresses monitored hosts talk to (as clients of a service there, or that sent heartbeats nobody expected) which belong to no monitored host or known guest.",
+  params: {},
+  cypher: `MATCH (a:IPAddr)
+WHERE NOT EXISTS { MATCH (a)<-[:HAS_IP]-(:NIC) }
+OPTIONAL MATCH (a)<-[:LISTENS_ON]-(s:Service)<-[dep:DEPENDS_ON]-()
+OPTIONAL MATCH (e:Event)-[:CONCERNS]->(a)
+WITH a, coalesce(collect(DISTINCT s.key), []) AS services, coalesce(collect(DISTINCT dep.clientHost), []) AS seenBy, count(DISTINCT e) AS unexpectedHeartbeats
+WHERE size(services) > 0 OR unexpectedHeartbeats > 0
+RETURN a.address AS address, services, seenBy, unexpectedHeartbeats
+ORDER BY address`,
+};
+
+const servicesWithDownDependencies: NamedQuery = {
+  name: "servicesWithDownDependencies",
+  description:
+    "Services (and hosts) whose dependencies are down: they hold client connections to a service whose listener is gone, whose host is down, or whose guest is gone, not running, or on a host that is down.",
+  params: { host: { type: "string", doc: "only clients on this host; empty: all", default: "" } },
+  cypher: `MATCH (c)-[dep:DEPENDS_ON]->(t:Service)-[:LISTENS_ON]->(:IPAddr)<-[:HAS_IP]-(:NIC)<-[:HAS_NIC]-(o)
+WHERE $host = '' OR dep.clientHost = $host
+OPTIONAL MATCH (oh:Host)-[:RUNS]->(o)
+WITH c, dep, t, o, oh,
+  CASE
+    WHEN t.present = false THEN 'service gone'
+    WHEN o.uuid IS NULL AND ${down("o")} THEN 'host ' + o.name + ' ' + o.state
+    WHEN o.uuid IS NOT NULL AND o.present = false THEN 'guest ' + o.name + ' gone'
+    WHEN o.uuid IS NOT NULL AND o.state <> 'running' THEN 'guest ' + o.name + ' ' + o.state
+    WHEN ${down("oh")} THEN 'guest ' + o.name + ' on host ' + oh.name + ' ' + oh.state
+    ELSE NULL
+  END AS why
+WHERE why IS NOT NULL
+RETURN DISTINCT dep.clientHost AS clientHost, coalesce(c.key, c.name) AS client, dep.process AS process, t.key AS dependency, why
+ORDER BY clientHost, client, dependency`,
+};
+
+const ringHealth: NamedQuery = {
+  name: "ringHealth",
+  description:
+    "Ring health: hosts in the rings that fewer than two live neighbours watch, and holes (a live host still assigned to watch a host that is down or gone).",
+  params: { segment: { type: "string", doc: "only this segment; empty: all", default: "" } },
+  cypher: `MATCH (h:Host)
+WHERE ${up("h")} AND ($segment = '' OR h.segment = $segment)
+OPTIONAL MATCH (w:Host)-[:WATCHES]->(h)
+WITH h, sum(CASE WHEN ${up("w")} THEN 1 ELSE 0 END) AS watchers
+OPTIONAL MATCH (h)-[:WATCHES]->(n:Host)
+WITH h, watchers, coalesce(collect(CASE WHEN ${up("n")} THEN NULL ELSE n.name END), []) AS watchingDown
+WHERE watchers < 2 OR size(watchingDown) > 0
+RETURN h.name AS host, h.segment AS segment, h.ringOrder AS ringOrder, watchers, watchingDown,
+  CASE WHEN size(watchingDown) > 0 THEN 'hole' ELSE 'under-watched' END AS problem
+ORDER BY segment, ringOrder, host`,
+};
+
+export const namedQueries: Readonly<Record<string, NamedQuery>> = Object.freeze(
+  Object.fromEntries([deadHostImpact, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth].map((q) => [q.name, q])),
+);

@@ -1,0 +1,110 @@
+/**
+ * The graph schema: the one place it is defined (README "Graph schema" has the picture).
+ *
+ *   (Host)-[:IN_SEGMENT]->(Segment)          ring segment: the subnet the CMA sees the host in
+ *   (Host)-[:WATCHES {ring}]->(Host)         who heartbeats whom (ring membership; Host.ringOrder is the order)
+ *   (Host)-[:RUNS]->(Domain)                 guests; a domain that disappears keeps present=false
+ *   (Domain)-[:HAS_DISK]->(Disk)
+ *   (Host|Domain)-[:HAS_NIC]->(NIC)-[:HAS_IP]->(IPAddr)
+ *   (NIC)-[:LINKED_TO {portId}]->(Switch)    from LLDP
+ *   (NIC)-[:BRIDGED_TO]->(NIC)               a guest's NIC to the host bridge it is plugged into
+ *   (Host)-[:RUNS_SERVICE]->(Service)-[:LISTENS_ON]->(IPAddr)
+ *   (Service|Host)-[:DEPENDS_ON {clientHost, process, count}]->(Service)   client connections
+ *   (Event|Alert)-[:CONCERNS]->(Host|Domain|Segment|IPAddr)
+ *
+ * Keys (every write is a MERGE on them, so ingesting twice changes nothing): Host.name (the host
+ * identity the CMA admitted), Domain.uuid, NIC.key (a guest NIC's MAC; a host interface is
+ * "host/ifname" because bridges and bonds share their ports' MACs), IPAddr.address,
+ * Service.key ("ip:port", "[v6]:port"; listeners on a wildcard or loopback address are
+ * "host|ip:port" because every host has them), Disk.key ("uuid/target"), Switch.id (chassis id,
+ * else name), Segment.name, Event.id, Alert.key ("host|kind|subject").
+ *
+ * Nothing that disappears is deleted: hosts keep their membership state (dead, left ...),
+ * domains, disks, NICs and services get present=false and goneAt; relationships that describe
+ * the current shape (RUNS after a migration, WATCHES after a ring change) are replaced.
+ *
+ * Properties are scalars only (no lists): Kuzu cannot type an empty or all-null list parameter.
+ */
+
+export type PropertyType = "STRING" | "INT64" | "DOUBLE" | "BOOLEAN";
+
+export interface NodeTable {
+  key: string;
+  properties: Record<string, PropertyType>;
+}
+
+export interface RelTable {
+  /** every (from, to) pair the relationship may join */
+  pairs: readonly (readonly [string, string])[];
+  properties: Record<string, PropertyType>;
+}
+
+const S = "STRING", I = "INT64", B = "BOOLEAN";
+
+export const nodeTables = {
+  Host: {
+    key: "name",
+    properties: {
+      name: S, machineId: S, address: S, port: I, segment: S, state: S, since: I, joinedAt: I, version: S,
+      ringOrder: I, representative: B, os: S, kernel: S, bootTime: I, cpuModel: S, cpus: I, memoryKiB: I, lldpAvailable: B, updatedAt: I,
+    },
+  },
+  Segment: { key: "name", properties: { name: S, updatedAt: I } },
+  Switch: { key: "id", properties: { id: S, name: S, chassisId: S, mgmtIp: S, updatedAt: I } },
+  NIC: {
+    key: "key",
+    properties: { key: S, owner: S, name: S, mac: S, kind: S, state: S, mtu: I, speedMbps: I, master: S, bridge: S, network: S, present: B, goneAt: I, updatedAt: I },
+  },
+  IPAddr: { key: "address", properties: { address: S, family: S, firstSeen: I, updatedAt: I } },
+  Domain: { key: "uuid", properties: { uuid: S, name: S, state: S, vcpus: I, memoryKiB: I, present: B, goneAt: I, updatedAt: I } },
+  Disk: { key: "key", properties: { key: S, target: S, source: S, device: S, type: S, format: S, present: B, goneAt: I, updatedAt: I } },
+  Service: { key: "key", properties: { key: S, ip: S, port: I, process: S, pid: I, cmdline: S, present: B, goneAt: I, updatedAt: I } },
+  Event: { key: "id", properties: { id: S, type: S, at: I, detail: S } },
+  Alert: { key: "key", properties: { key: S, host: S, kind: S, subject: S, subjectName: S, active: B, raisedAt: I, clearedAt: I, evidence: S, updatedAt: I } },
+} as const satisfies Record<string, NodeTable>;
+
+export type NodeLabel = keyof typeof nodeTables;
+
+export const relTables = {
+  IN_SEGMENT: { pairs: [["Host", "Segment"]], properties: {} },
+  WATCHES: { pairs: [["Host", "Host"]], properties: { ring: S } },
+  RUNS: { pairs: [["Host", "Domain"]], properties: { since: I } },
+  HAS_DISK: { pairs: [["Domain", "Disk"]], properties: {} },
+  HAS_NIC: { pairs: [["Host", "NIC"], ["Domain", "NIC"]], properties: {} },
+  HAS_IP: { pairs: [["NIC", "IPAddr"]], properties: { prefixLength: I } },
+  LINKED_TO: { pairs: [["NIC", "Switch"]], properties: { portId: S, portDescription: S } },
+  BRIDGED_TO: { pairs: [["NIC", "NIC"]], properties: {} },
+  RUNS_SERVICE: { pairs: [["Host", "Service"]], properties: {} },
+  LISTENS_ON: { pairs: [["Service", "IPAddr"]], properties: {} },
+  DEPENDS_ON: { pairs: [["Service", "Service"], ["Host", "Service"]], properties: { clientHost: S, process: S, count: I, present: B, updatedAt: I } },
+  CONCERNS: {
+    pairs: [["Event", "Host"], ["Event", "Segment"], ["Event", "IPAddr"], ["Alert", "Host"], ["Alert", "Domain"]],
+    properties: {},
+  },
+} as const satisfies Record<string, RelTable>;
+
+export type RelType = keyof typeof relTables;
+
+/** Kuzu DDL: node tables first (relationship tables name them). */
+export function kuzuDdl(): string[] {
+  const col = (props: Record<string, PropertyType>): string[] => Object.entries(props).map(([p, t]) => `${p} ${t}`);
+  const nodes = Object.entries(nodeTables as Record<string, NodeTable>).map(([label, t]) =>
+    `CREATE NODE TABLE IF NOT EXISTS ${label}(${[...col(t.properties), `PRIMARY KEY(${t.key})`].join(", ")})`);
+  const rels = Object.entries(relTables as Record<string, RelTable>).map(([type, t]) =>
+    `CREATE REL TABLE IF NOT EXISTS ${type}(${[...t.pairs.map(([f, to]) => `FROM ${f} TO ${to}`), ...col(t.properties)].join(", ")})`);
+  return [...nodes, ...rels];
+}
+
+/** Neo4j 5: a uniqueness constraint per node key (it is also the index MERGE uses) and indexes the named queries filter on. */
+export function neo4jDdl(): string[] {
+  const unique = Object.entries(nodeTables as Record<string, NodeTable>).map(([label, t]) =>
+    `CREATE CONSTRAINT ${label.toLowerCase()}_${t.key}_unique IF NOT EXISTS FOR (n:${label}) REQUIRE n.${t.key} IS UNIQUE`);
+  const indexes = [["Host", "state"], ["Domain", "present"], ["Service", "present"], ["Alert", "active"], ["Event", "at"]].map(([label, p]) =>
+    `CREATE INDEX ${label.toLowerCase()}_${p} IF NOT EXISTS FOR (n:${label}) ON (n.${p})`);
+  return [...unique, ...indexes];
+}
+
+/** Host states in which a host is down (the CMA confirmed it dead, or its whole segment went silent). */
+export const DOWN_STATES = ["dead", "unreachable"] as const;
+/** Host states in which a host is in the rings. */
+export const UP_STATES = ["alive", "suspect"] as const;

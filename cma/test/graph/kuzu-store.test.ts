@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { silentLogger } from "@ringwatch/shared";
+import { KuzuStore } from "../../src/graph/kuzu-store.js";
+import { mergeNodes } from "../../src/graph/write-batch.js";
+import { conformanceSuite, expectQueryError } from "./store-conformance.js";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function freshPath(): string {
+  const d = mkdtempSync(join(tmpdir(), "ringwatch-kuzu-"));
+  dirs.push(d);
+  return join(d, "graph");
+}
+
+export async function makeKuzuStore(path = freshPath()): Promise<KuzuStore> {
+  const s = new KuzuStore({ path, bufferPoolMb: 64, log: silentLogger() });
+  await s.init();
+  return s;
+}
+
+conformanceSuite("kuzu", () => makeKuzuStore(), { writeProcedureCall: "CALL create_fts_index('Host', 'host_names', ['name'])" });
+
+describe("cma/graph/kuzu-store", function () {
+  this.timeout(120_000);
+
+  it("keeps the graph on disk: a store reopened at the same path has the data", async () => {
+    const path = freshPath();
+    const a = await makeKuzuStore(path);
+    await a.write(mergeNodes("Host", [{ name: "hv1", state: "dead" }]));
+    await a.close();
+    const b = await makeKuzuStore(path);
+    try {
+      const r = await b.read("MATCH (h:Host) RETURN h.name AS name, h.state AS state");
+      assert.deepEqual(r.rows, [{ name: "hv1", state: "dead" }]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("survives a query that crashes the Kuzu engine: the caller gets code store, the next request works", async () => {
+    const s = await makeKuzuStore();
+    try {
+      await s.write(mergeNodes("Host", [{ name: "hv1" }]));
+      // kuzu 0.11.3 dies with SIGSEGV on this; it runs in the worker process, not in the CMA
+      await expectQueryError(s.read("RETURN 1 IN NULL AS x"), "store", /graph engine stopped/);
+      assert.equal(s.counters.workerCrashes, 1);
+      const r = await s.read("MATCH (h:Host) RETURN h.name AS name");
+      assert.deepEqual(r.rows, [{ name: "hv1" }]);
+      await s.write(mergeNodes("Host", [{ name: "hv2" }]));
+      assert.equal((await s.read("MATCH (h:Host) RETURN count(h) AS n")).rows[0].n, 2);
+      assert.equal(s.counters.workerStarts, 2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("refuses requests after close with code store", async () => {
+    const s = await makeKuzuStore();
+    await s.close();
+    await expectQueryError(s.read("RETURN 1 AS x"), "store", /closed/);
+  });
+});
