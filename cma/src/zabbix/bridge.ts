@@ -9,7 +9,8 @@
  * - analytics alerts → per-guest problem items (1 raised, 0 cleared) with the evidence as text;
  *   discovery-script errors → a per-host count and detail.
  * It also drives the configuration sync: at start, when hosts or guests appear (debounced), when
- * the sender reports values Zabbix did not know, and every templateRecheckMs.
+ * the sender reports values Zabbix did not know, and every templateRecheckMs. Without a sync (no API
+ * credentials: Zabbix configured from the template file by hand) values go out as they come.
  */
 import { placeInTime } from "@ringwatch/shared";
 import type { GuestDomain, Logger } from "@ringwatch/shared";
@@ -89,7 +90,7 @@ export class ZabbixBridge {
   };
   readonly holdback: Holdback;
   lastSyncError: string | undefined;
-  private readonly sync: ConfigSync;
+  private readonly sync: ConfigSync | undefined;
   private readonly sources: BridgeSources;
   private readonly off: (() => void)[] = [];
   private syncTimer: NodeJS.Timeout | undefined;
@@ -107,7 +108,7 @@ export class ZabbixBridge {
 
   constructor(
     sources: BridgeSources,
-    sync: ConfigSync,
+    sync: ConfigSync | undefined,
     private readonly sink: ZabbixValueSink,
     private readonly o: BridgeOptions,
     private readonly log: Logger,
@@ -128,9 +129,15 @@ export class ZabbixBridge {
     stats.on("event", onStats);
     alerts.on("event", onAlert);
     this.off.push(() => membership.off("event", onMembership), () => inventory.off("event", onInventory), () => stats.off("event", onStats), () => alerts.off("event", onAlert));
-    this.scheduleSync({ templates: true }, 0);
     this.refreshTimer = setInterval(() => this.pushAllStates(), this.o.stateRefreshMs).unref();
-    this.recheckTimer = setInterval(() => this.scheduleSync({ templates: true }), this.o.templateRecheckMs).unref();
+    if (this.sync) {
+      this.scheduleSync({ templates: true }, 0);
+      this.recheckTimer = setInterval(() => this.scheduleSync({ templates: true }), this.o.templateRecheckMs).unref();
+    } else {
+      this.holdback.readyForAll();
+      this.pushAllStates();
+      for (const host of this.sources.inventory.hosts()) this.pushInventory(host);
+    }
     this.flushTimer = setInterval(() => this.holdback.flush(), Math.max(100, Math.min(1000, this.o.configCacheDelayMs / 4))).unref();
   }
 
@@ -149,8 +156,10 @@ export class ZabbixBridge {
     if (this.stopped || pairs.length === 0) return;
     this.counters.unknownReports++;
     this.log.info({ pairs: pairs.length, first: pairs.slice(0, 5) }, "Zabbix did not know some hosts/items: syncing the configuration again");
-    for (const host of new Set(pairs.map((p) => p.host))) this.lastLld.delete(host); // all its guests count as new again
-    this.scheduleSync({ templates: true });
+    const hosts = new Set(pairs.map((p) => p.host));
+    for (const host of hosts) this.lastLld.delete(host); // all its guests count as new again
+    if (this.sync) this.scheduleSync({ templates: true }); // it pushes the discovery again afterwards
+    else for (const h of this.sources.inventory.hosts()) if (hosts.has(zabbixHostName(h))) this.pushInventory(h);
   }
 
   // ---------------------------------------------------------------- sync
@@ -177,7 +186,7 @@ export class ZabbixBridge {
 
   /** Coalesce sync requests; one sync at a time; a failed one is retried. */
   scheduleSync(what: { templates: boolean }, delayMs = this.o.syncDebounceMs): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.sync) return;
     if (this.syncRunning) {
       this.syncAgain = { templates: what.templates || (this.syncAgain?.templates ?? false) };
       return;
@@ -200,6 +209,7 @@ export class ZabbixBridge {
 
   private async runSync(what: { templates: boolean }): Promise<void> {
     const t0 = Date.now();
+    if (!this.sync) return;
     try {
       const desired = this.desired();
       const report = await this.sync.sync(desired, what);

@@ -29,6 +29,8 @@ export class Holdback {
   private readonly readyAt = new Map<string, number>();
   private readonly held = new Map<string, Held>();
   private heldCount = 0;
+  /** no configuration sync (Zabbix configured by hand or by importing the template): nothing waits */
+  private everythingReady = false;
 
   constructor(
     private readonly sink: ZabbixValueSink,
@@ -54,7 +56,14 @@ export class Holdback {
     this.readyAt.delete(target(host, guest));
   }
 
+  /** Nothing is created by us, so nothing is waited for. */
+  readyForAll(): void {
+    this.everythingReady = true;
+    this.flush();
+  }
+
   isReady(host: string, guest?: string): boolean {
+    if (this.everythingReady) return true;
     const h = this.readyAt.get(target(host));
     if (h === undefined || h > this.now()) return false;
     if (guest === undefined) return true;

@@ -1,7 +1,8 @@
 /**
  * Zabbix inside the CMA: the API client (credentials from the configuration or their files), the
- * configuration sync and the bridge feeding the value sink (the durable sender). Started when
- * zabbixApiUrl is set; stopped before the sender so that held values reach its spool.
+ * configuration sync and the bridge feeding the value sink (the durable sender). Without
+ * zabbixApiUrl there is no sync (Zabbix configured by hand from the template file) and the bridge
+ * sends values as they come. Stopped before the sender so that held values reach its spool.
  */
 import { readFileSync } from "node:fs";
 import { ConfigError } from "@ringwatch/shared";
@@ -46,14 +47,15 @@ export function apiFromConfig(cfg: ZabbixApiConfig, log: Logger): ZabbixApi {
 }
 
 export class ZabbixService {
-  readonly api: ZabbixApi;
-  readonly sync: ConfigSync;
+  /** undefined without zabbixApiUrl: Zabbix is configured by hand (template file), values still flow */
+  readonly api: ZabbixApi | undefined;
+  readonly sync: ConfigSync | undefined;
   readonly bridge: ZabbixBridge;
 
   constructor(cfg: ZabbixApiConfig, sources: BridgeSources, sink: ZabbixValueSink, log: Logger) {
     const zlog = log.child({ part: "zabbix" });
-    this.api = apiFromConfig(cfg, zlog);
-    this.sync = new ConfigSync(this.api, {
+    this.api = cfg.zabbixApiUrl ? apiFromConfig(cfg, zlog) : undefined;
+    this.sync = this.api && new ConfigSync(this.api, {
       names: { hypervisorTemplate: cfg.zabbixHypervisorTemplate, guestTemplate: cfg.zabbixGuestTemplate, templateGroup: cfg.zabbixTemplateGroup },
       hostGroup: cfg.zabbixHostGroup, hostPerDomain: cfg.zabbixHostPerDomain, log: zlog,
     });
@@ -74,11 +76,11 @@ export class ZabbixService {
   }
 
   status(): Record<string, unknown> {
-    return { bridge: this.bridge.counters, held: this.bridge.holdback.size, holdback: this.bridge.holdback.counters, sync: this.sync.counters, api: this.api.counters, lastSyncError: this.bridge.lastSyncError ?? null };
+    return { bridge: this.bridge.counters, held: this.bridge.holdback.size, holdback: this.bridge.holdback.counters, sync: this.sync?.counters ?? null, api: this.api?.counters ?? null, lastSyncError: this.bridge.lastSyncError ?? null };
   }
 
   async stop(): Promise<void> {
     await this.bridge.stop();
-    await this.api.close();
+    await this.api?.close();
   }
 }

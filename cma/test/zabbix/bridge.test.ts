@@ -204,4 +204,22 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     await b.stop();
     assert.deepEqual(out.map((v) => v.key), [KEYS.hostEvent, KEYS.hostState]);
   });
+
+  it("without a config sync (Zabbix configured from the template file by hand) values go out at once", async () => {
+    const m = new Membership(1);
+    m.upsert(host("hand-made"));
+    const inv = new InventoryStore(log);
+    inv.apply("hand-made", { full: true, domains: [domain(U1, "web1")], removed: [], atMs: 0 });
+    const out: ZabbixValue[] = [];
+    const b = new ZabbixBridge({ membership: m, inventory: inv, stats: new StatsStore(log), alerts: new AlertStore(log) }, undefined, { push: (vs) => void out.push(...vs) }, OPTS, log);
+    b.start();
+    assert.deepEqual(out.filter((v) => v.key === KEYS.hostState).map((v) => v.value), [1]);
+    assert.equal(out.filter((v) => v.key === KEYS.lldDomains).length, 1);
+    m.record({ type: "hostLeft", host: "hand-made", at: Date.now() });
+    assert.equal(out.filter((v) => v.key === KEYS.hostEvent).length, 1);
+    b.handleUnknown([{ host: "hand-made", key: `ringwatch.vm.cpu[${U1}]` }]);
+    assert.equal(out.filter((v) => v.key === KEYS.lldDomains).length, 2, "the discovery is pushed again");
+    assert.equal(b.holdback.size, 0);
+    await b.stop();
+  });
 });
