@@ -321,8 +321,9 @@ export class ZabbixBridge {
     this.counters.lldValues += values.length;
     this.emit(target, undefined, values);
     // guests new or with new devices: their items exist after the LLD worker and the next cache update
-    const readyAt = Date.now() + this.o.configCacheDelayMs;
-    for (const [uuid, shape] of now) if (before.get(uuid) !== shape && !(before.size === 0 && this.holdback.isReady(target, uuid))) this.holdback.guestReady(target, uuid, readyAt);
+    for (const [uuid, shape] of now) {
+      if (before.get(uuid) !== shape && !(before.size === 0 && this.holdback.isReady(target, uuid))) this.holdback.guestDiscovered(target, uuid, this.o.configCacheDelayMs);
+    }
     for (const uuid of before.keys()) if (!now.has(uuid)) this.holdback.forgetGuest(target, uuid);
     this.lastLld.set(target, now);
     const states = domains.map((d) => ({ host: target, key: guestStateKey(d.uuid.toLowerCase()), value: d.state, clock, ns }));

@@ -28,6 +28,8 @@ export class Holdback {
   /** host, or host + guest uuid → when it can take values (absent: not yet known to exist) */
   private readonly readyAt = new Map<string, number>();
   private readonly held = new Map<string, Held>();
+  /** host not known yet → its guests' discovery delays, started when the host becomes ready */
+  private readonly guestsAwaitingHost = new Map<string, Map<string, number>>();
   private heldCount = 0;
   /** no configuration sync (Zabbix configured by hand or by importing the template): nothing waits */
   private everythingReady = false;
@@ -45,6 +47,9 @@ export class Holdback {
   /** The host exists in Zabbix and takes values from `at` on. */
   hostReady(host: string, at = this.now()): void {
     this.readyAt.set(target(host), at);
+    const waiting = this.guestsAwaitingHost.get(host);
+    this.guestsAwaitingHost.delete(host);
+    for (const [guest, delayMs] of waiting ?? []) this.readyAt.set(target(host, guest), Math.max(this.now(), at) + delayMs);
   }
 
   /** The guest's items exist (or will, by `at`). */
@@ -52,8 +57,25 @@ export class Holdback {
     this.readyAt.set(target(host, guest), at);
   }
 
+  /**
+   * The guest's discovery value was just pushed for this host: its items exist `delayMs` after that
+   * value can reach Zabbix, i.e. after the host itself is ready (the value waits here until then).
+   */
+  guestDiscovered(host: string, guest: string, delayMs: number): void {
+    const h = this.readyAt.get(target(host));
+    if (h !== undefined) {
+      this.readyAt.set(target(host, guest), Math.max(this.now(), h) + delayMs);
+      return;
+    }
+    this.readyAt.delete(target(host, guest));
+    const m = this.guestsAwaitingHost.get(host) ?? new Map<string, number>();
+    m.set(guest, delayMs);
+    this.guestsAwaitingHost.set(host, m);
+  }
+
   forgetGuest(host: string, guest: string): void {
     this.readyAt.delete(target(host, guest));
+    this.guestsAwaitingHost.get(host)?.delete(guest);
   }
 
   /** Nothing is created by us, so nothing is waited for. */

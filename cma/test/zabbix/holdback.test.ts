@@ -54,4 +54,22 @@ describe("cma/zabbix/holdback", () => {
     assert.deepEqual(out.map((x) => x.value), [3, 4, 1, 2, 5]);
     assert.equal(h.size, 0);
   });
+
+  it("a guest discovered on a host that is not ready yet counts its delay from when the host is", () => {
+    const h = make();
+    h.guestDiscovered("hv1", "g1", 500); // the discovery value itself waits for the host
+    h.push("hv1", "g1", [v("hv1", "b", 1)]);
+    now = 5000;
+    h.hostReady("hv1", 6000);
+    now = 6000;
+    h.flush();
+    assert.equal(out.length, 0, "the discovery value only leaves now");
+    now = 6500;
+    h.flush();
+    assert.deepEqual(out.map((x) => x.value), [1]);
+    h.guestDiscovered("hv1", "g2", 500); // host ready: from now
+    assert.equal(h.isReady("hv1", "g2"), false);
+    now = 7000;
+    assert.equal(h.isReady("hv1", "g2"), true);
+  });
 });
