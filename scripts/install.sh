@@ -12,6 +12,26 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 # build tools and libvirt headers for native addons (npm ci builds nanoprobe's libvirt binding), iproute2 for network-namespace tests
 apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
 
+# lldpd, for the test that runs the lldp discovery script against real lldpd instances it starts in
+# network namespaces. Only the binaries are wanted: its postinst would start the daemon (invoke-rc.d,
+# or systemd where it runs) and enable it at boot, sending LLDP frames on every interface. A
+# temporary policy-rc.d denies that start (unless one is already there: containers deny anyway),
+# and the unit the postinst enabled is disabled again, so installing it starts nothing.
+if ! dpkg-query -W -f='${Status}' lldpd 2>/dev/null | grep -q 'ok installed'; then
+  policy=/usr/sbin/policy-rc.d
+  if [[ -e $policy ]]; then
+    apt_install lldpd
+  else
+    printf '#!/bin/sh\n# ringwatch install.sh: installing lldpd without starting it\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f "$policy"' EXIT
+    apt_install lldpd
+    as_root rm -f "$policy"
+    trap - EXIT
+  fi
+  if [[ -d /run/systemd/system ]]; then as_root systemctl disable lldpd.service >/dev/null 2>&1 || true; fi
+fi
+
 # npm ci when the lockfile changed since the last install
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "npm ci"

@@ -3,7 +3,7 @@
  * handed to the service it concerns: rings (membership) or the guest inventory.
  */
 import type { KeyObject } from "node:crypto";
-import { Endpoint, decodeInbound } from "@ringwatch/shared";
+import { Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./alerts/alert-store.js";
@@ -28,6 +28,9 @@ export class Cma {
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
     alerts.on("event", (e) => log.info({ host: e.host, change: e.change, ...e.alert }, "alert event"));
     discovery.on("event", (e) => log.info({ host: e.host, script: e.script, discovertype: e.document.discovertype }, "discovery event"));
+    rings.membership.on("event", (e) => {
+      if (e.type === "hostLeft" || e.type === "hostDead") stats.forget(e.host);
+    });
   }
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
@@ -41,7 +44,17 @@ export class Cma {
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
     }, deps.log, false);
-    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), new StatsStore(deps.log), deps.log);
+    const stats = new StatsStore(deps.log, {
+      dataDir: cfg.dataDir || undefined,
+      // signed like every command: it makes a host send data again
+      requestResend: (host, stream, fromSeq) => {
+        const h = rings.membership.get(host);
+        if (!h) return;
+        const command = signCommand(deps.commandKey, { target: host, statsResend: { stream, fromSeq } });
+        endpoint.send({ address: h.address, port: h.port }, encodeEnvelope({ command })).catch((e: Error) => deps.log.debug({ host, err: e.message }, "stats resend request not acknowledged"));
+      },
+    });
+    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), stats, deps.log);
     rings.start();
     return cma;
   }

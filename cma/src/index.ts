@@ -11,6 +11,7 @@ export * from "./inventory/inventory-store.js";
 export * from "./alerts/alert-store.js";
 export * from "./discovery/discovery-store.js";
 export * from "./stats/stats-store.js";
+export * from "./stats/stream-positions.js";
 export * from "./zabbix/zabbix-value.js";
 export * from "./zabbix/api-client.js";
 export * from "./zabbix/definitions.js";

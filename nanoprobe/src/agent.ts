@@ -13,17 +13,24 @@
  * announce again until a CMA answers (with our neighbour list, so a restarted CMA can rebuild rings),
  * then send the reports still pending. A restarted CMA can also ask (Reannounce).
  *
+ * Stats: one batch per report interval into a StatsBatchSender (shared/src/metrics/batch-stream.ts),
+ * encoded only when it can go out: a delta against the previous batch while the CMA session holds,
+ * self-contained after a send failed or a CMA (re)registered us. Batches whose send failed are
+ * queued again (a restarted CMA gets them, none lost); a CMA that cannot decode one asks for a
+ * resend (StatsResend command); the CMA drops the duplicates this can make.
+ *
  * SIGTERM: says goodbye so the CMA repairs the ring at once.
  */
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, decodeInbound, encodeEnvelope, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, StatsBatchSender, decodeInbound, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
 import type {
-  Alert, ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand,
+  Alert, ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatch,
 } from "@ringwatch/shared";
+import { analyticsThresholds } from "./config.js";
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
 import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
@@ -49,7 +56,8 @@ export interface NanoprobeCounters {
   alertsSent: number;
   statsBatchesSent: number;
   statsBatchesUnacknowledged: number;
-  statsBatchesDropped: number;
+  /** batches the codec refused (a value out of its range); never expected */
+  statsBatchesInvalid: number;
 }
 
 export interface NanoprobeDeps {
@@ -83,13 +91,11 @@ const MAX_PENDING_REPORTS = 64;
 /** Unexpected heartbeats from one source are reported at most this often. */
 const UNEXPECTED_REPORT_INTERVAL_MS = 60_000;
 const MAX_UNEXPECTED_SOURCES = 1024;
-/** Stats batches kept while the CMA is away: 30 one-minute batches = half an hour. */
-const MAX_QUEUED_BATCHES = 30;
 
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
     announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
-    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0, statsBatchesSent: 0, statsBatchesUnacknowledged: 0, statsBatchesDropped: 0,
+    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0, statsBatchesSent: 0, statsBatchesUnacknowledged: 0, statsBatchesInvalid: 0,
   };
   /** this hypervisor's guests (when libvirtUri is set) */
   hypervisor: HypervisorMonitor | undefined;
@@ -97,7 +103,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   /** the discovery scripts (when discoveryDir is set) */
   discovery: DiscoveryRunner | undefined;
   private readonly pendingDiscovery = new Map<string, DiscoveryDocumentEvent>();
-  private readonly pendingStats: Buffer[] = [];
+  /** this host's stats batch stream to the CMA */
+  readonly stats: StatsBatchSender;
+  private statsFlushScheduled = false;
   private readonly failingScripts = new Set<string>();
   readonly verifier: CommandVerifier;
   readonly watch: NeighbourWatch;
@@ -125,6 +133,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     super();
     this.announceTo = cfg.cma ? parseHostPort(cfg.cma, "cma") : { address: cfg.multicastGroup, port: cfg.multicastPort };
     this.watch = new NeighbourWatch({ heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs });
+    this.stats = new StatsBatchSender({ exact: cfg.statsExactAverages, retain: cfg.statsRetainBatches });
     // Reannounce is the one command that may be addressed to every host: it only asks for information
     this.verifier = new CommandVerifier(cmaPublicKey, endpoint.identity, 30_000, 100_000, (c: Command) => c.reannounce !== undefined && c.setNeighbours === undefined);
     endpoint.on("message", (m) => this.onMessage(m));
@@ -145,7 +154,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     if (cfg.libvirtUri) {
-      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: 10_000 }, deps.log);
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: 10_000 }, deps.log, analyticsThresholds(cfg));
       np.hypervisor.on("stats", (s) => np.sendStats(s.batch));
       np.hypervisor.on("inventory", (inv) => np.sendInventory(inv));
       np.hypervisor.on("alert", (a) => np.sendAlert(a));
@@ -282,23 +291,46 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
   }
 
-  /** Stats batches go in order; while the CMA is away the latest MAX_QUEUED_BATCHES wait. */
-  private sendStats(batch: Buffer): void {
-    this.pendingStats.push(batch);
-    if (this.pendingStats.length > MAX_QUEUED_BATCHES) {
-      this.pendingStats.shift();
-      this.counters.statsBatchesDropped++;
+  /** One interval's batch into the stream; it goes out when the CMA can take it. */
+  private sendStats(batch: StatsBatch): void {
+    try {
+      const seq = this.stats.add(batch);
+      this.log.debug({ seq, stream: this.stats.stream, intervalStart: batch.intervalStart, series: batch.series.length }, "stats batch made");
+    } catch (e) {
+      this.counters.statsBatchesInvalid++;
+      this.log.warn({ err: (e as Error).message }, "stats batch refused by the codec");
+      return;
     }
-    this.flushStats();
+    this.scheduleStatsFlush();
+  }
+
+  /**
+   * Flush on the next turn of the event loop: when a restarted CMA registers us, the sends still
+   * pending to its previous incarnation are failed in the same turn, and must be queued again
+   * before anything newer goes out (the stream stays in order).
+   */
+  private scheduleStatsFlush(): void {
+    if (this.statsFlushScheduled || this.stopped) return;
+    this.statsFlushScheduled = true;
+    setImmediate(() => {
+      this.statsFlushScheduled = false;
+      this.flushStats();
+    });
   }
 
   private flushStats(): void {
-    if (!this.cma || !this.registered) return;
+    if (!this.cma || !this.registered || this.stopped) return;
     const cma = this.cma;
-    for (const batch of this.pendingStats.splice(0)) {
+    for (const d of this.stats.drain()) {
       this.counters.statsBatchesSent++;
-      this.endpoint.send(cma, encodeEnvelope({ stats: { batch } })).catch(() => {
+      this.log.debug({ seq: d.seq, selfContained: d.selfContained, bytes: d.bytes.length, series: d.series, intervalStart: d.intervalStart }, "stats batch sent");
+      this.endpoint.send(cma, encodeEnvelope({ stats: { batch: d.bytes } })).catch((e: Error) => {
+        if (this.stopped) return;
         this.counters.statsBatchesUnacknowledged++;
+        this.stats.failed(d.seq, d.attempt); // queued again, self-contained
+        this.log.debug({ seq: d.seq, err: e.message }, "stats batch not acknowledged: queued again");
+        if (this.registered) this.lostCma();
+        this.scheduleStatsFlush();
       });
     }
   }
@@ -386,12 +418,17 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           this.emit("registered", this.cma);
           if (this.hypervisor) this.sendInventory(this.hypervisor.full()); // a (re)started CMA needs all of it
           this.discovery?.resend(); // documents go only when changed: a new CMA must get them once
-          this.hypervisor?.batches.resendTable(); // a new CMA does not know our stats key table
+          this.stats.restart(); // it may be a new CMA: the next stats batch goes self-contained
         }
         this.flushReports();
         this.flushAlerts();
         this.flushDiscovery();
-        this.flushStats();
+        this.scheduleStatsFlush();
+      } else if (cmd.statsResend) {
+        const { stream, fromSeq } = cmd.statsResend;
+        const ours = this.stats.resend(stream, fromSeq);
+        this.log.info({ stream, fromSeq, ours }, "CMA asked for stats batches again");
+        this.scheduleStatsFlush();
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;
@@ -442,7 +479,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       neighbours: this.watch.status(Date.now()),
       counters: this.counters,
       channel: this.endpoint.counters,
-      hypervisor: this.hypervisor?.tracker ? { domains: this.hypervisor.tracker.size, sampler: this.hypervisor.sampler?.stats } : null,
+      stats: { stream: this.stats.stream, pending: this.stats.pending, ...this.stats.counters },
+      hypervisor: this.hypervisor?.tracker ? { domains: this.hypervisor.tracker.size, sampler: this.hypervisor.sampler?.stats, ...this.hypervisor.counters } : null,
     };
   }
 

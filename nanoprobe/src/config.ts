@@ -4,6 +4,8 @@ import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "@ringwatch/shared";
 import type { CommandArgs, Logger, Schema } from "@ringwatch/shared";
+import { DEFAULT_THRESHOLDS } from "./analytics/thresholds.js";
+import type { AnalyticsThresholds } from "./analytics/thresholds.js";
 import { parseAgentConfig } from "./zabbix-agent-config.js";
 import type { AgentConfig } from "./zabbix-agent-config.js";
 
@@ -33,10 +35,40 @@ export const nanoprobeSchema = {
   discoveryDir: { type: "path", default: fileURLToPath(new URL("../../../discovery-scripts/bin", import.meta.url)), doc: "Directory of the discovery scripts (os, cpu-memory, nics, tcp-services, libvirt-domains, lldp). Empty: no discovery." },
   goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },
   statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
+  // stats batches to the CMA (shared/src/metrics)
+  statsExactAverages: { type: "bool", default: true, doc: "Send exact sums so the CMA's (and Zabbix's) min, max and average over each interval equal the quantized samples' exactly — the compaction guarantee. false: averages rounded to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series (30 domains: ~0.8 KB/min instead of ~1.0 KB/min); min and max stay exact." },
+  statsRetainBatches: { type: "int", default: 30, min: 1, max: 1440, doc: "Stats batches kept for (re)sending while the CMA is away or asks again: 30 one-minute batches = half an hour; older ones are dropped and counted." },
+  // local analytics thresholds (nanoprobe/src/analytics/thresholds.ts explains each default)
+  analyticsVcpuSaturation: { type: "number", default: DEFAULT_THRESHOLDS.vcpuSaturation, min: 0.01, max: 1, doc: "A vCPU this busy (CPUs per vCPU) counts as saturated: 0.9 leaves room for sampling noise." },
+  analyticsAbuseSustainMs: { type: "duration", default: DEFAULT_THRESHOLDS.abuseSustainMs, min: 10_000, max: 86_400_000, doc: "Saturation must last this long to be abuse (a miner), not a compile job: 3 min (\"for minutes\")." },
+  analyticsNeighbourSteal: { type: "number", default: DEFAULT_THRESHOLDS.neighbourSteal, min: 0.001, max: 1, doc: "Other domains suffer when their vCPUs wait this share of the time for a physical CPU (vcpu.N.delay): 5% steal is felt." },
+  analyticsLeakSlopeKiBPerMin: { type: "number", default: DEFAULT_THRESHOLDS.leakSlopeKiBPerMin, min: 1, max: 1_048_576, doc: "A domain's memory (RSS, else balloon) growing at least this fast over the window is a leak: 1 MiB/min = 1.4 GiB/day." },
+  analyticsHostLeakSlopeKiBPerMin: { type: "number", default: DEFAULT_THRESHOLDS.hostLeakSlopeKiBPerMin, min: 1, max: 16_777_216, doc: "The host's own memory use (MemTotal − MemAvailable minus the guests' RSS) growing at least this fast is a host leak: 4 MiB/min = 5.6 GiB/day; higher than a domain's because kernel slabs and host daemons move more." },
+  analyticsLeakWindowMs: { type: "duration", default: DEFAULT_THRESHOLDS.leakWindowMs, min: 60_000, max: 86_400_000, doc: "Window the memory slope is fitted over: 30 min ignores caches filling after boot." },
+  analyticsLeakMinR2: { type: "number", default: DEFAULT_THRESHOLDS.leakMinR2, min: 0, max: 1, doc: "The straight-line fit must explain this share of the variance (R²): steady growth, not noise." },
+  analyticsBurstFactor: { type: "number", default: DEFAULT_THRESHOLDS.burstFactor, min: 1.1, max: 1000, doc: "A NIC rate this many times the last minute's median is a micro-burst candidate." },
+  analyticsBurstMinBytesPerSec: { type: "number", default: DEFAULT_THRESHOLDS.burstMinBytesPerSec, min: 1, doc: "…if it is also above this rate (bytes/s): 10 MB/s, so an idle NIC's blips are not bursts." },
+  analyticsBurstMaxDurationMs: { type: "duration", default: DEFAULT_THRESHOLDS.burstMaxDurationMs, min: 1, max: 60_000, doc: "…and over within this long (a longer high rate is load, not a burst)." },
   zabbixAgentConfig: { type: "path", default: DEFAULT_AGENT_CONFIG, doc: "Zabbix agent config read for the settings we share (Hostname= → identity, a single ListenIP= → bindAddress) when it exists, so agent and nanoprobe report as one Zabbix host; options set here win. Default: zabbix_agentd.conf, else zabbix_agent2.conf. Empty: do not read it." },
 } satisfies Schema;
 
 export type NanoprobeConfig = { [K in keyof typeof nanoprobeSchema]: (typeof nanoprobeSchema)[K]["default"] };
+
+/** The analytics thresholds a configuration sets. */
+export function analyticsThresholds(c: NanoprobeConfig): AnalyticsThresholds {
+  return {
+    vcpuSaturation: c.analyticsVcpuSaturation,
+    abuseSustainMs: c.analyticsAbuseSustainMs,
+    neighbourSteal: c.analyticsNeighbourSteal,
+    leakSlopeKiBPerMin: c.analyticsLeakSlopeKiBPerMin,
+    hostLeakSlopeKiBPerMin: c.analyticsHostLeakSlopeKiBPerMin,
+    leakWindowMs: c.analyticsLeakWindowMs,
+    leakMinR2: c.analyticsLeakMinR2,
+    burstFactor: c.analyticsBurstFactor,
+    burstMinBytesPerSec: c.analyticsBurstMinBytesPerSec,
+    burstMaxDurationMs: c.analyticsBurstMaxDurationMs,
+  };
+}
 
 /** Defaults with overrides, for code that builds a config without a file (tests, the simulator). */
 export function nanoprobeConfig(over: Partial<NanoprobeConfig>): NanoprobeConfig {

@@ -9,4 +9,5 @@ export * from "./analytics/thresholds.js";
 export * from "./hypervisor/domain-tracker.js";
 export * from "./hypervisor/sampler.js";
 export * from "./hypervisor/hypervisor-monitor.js";
+export * from "./hypervisor/host-memory.js";
 export * from "./discovery/index.js";

@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import type { Alert, Logger } from "@ringwatch/shared";
 
-export const ALERT_KINDS: ReadonlySet<string> = new Set(["vcpuAbuse", "memoryLeak", "microBurst", "discoveryError"]);
+export const ALERT_KINDS: ReadonlySet<string> = new Set(["vcpuAbuse", "memoryLeak", "hostMemoryLeak", "microBurst", "discoveryError"]);
 const MAX_EVIDENCE = 16 * 1024;
 
 export function validateAlert(a: Alert): string | undefined {

@@ -361,6 +361,11 @@ export class ZabbixBridge {
       this.pushDiscoveryErrors(e.host);
       return;
     }
+    if (a.kind === "hostMemoryLeak") {
+      const z = zabbixHostName(e.host);
+      this.pushAlert(z, undefined, { flag: KEYS.hostMemoryLeak, evidence: KEYS.hostMemoryLeakEvidence }, e);
+      return;
+    }
     if (!(a.kind in GUEST_ALERTS)) {
       this.counters.badAlerts++;
       return;
@@ -371,13 +376,17 @@ export class ZabbixBridge {
       this.log.warn({ host: e.host, kind: a.kind, subject: a.subject.slice(0, 80) }, "alert about something that is not a guest UUID: not sent to Zabbix");
       return;
     }
-    const keys = alertItemKeys(a.kind as GuestAlertKind, uuid);
-    const host = this.lldHost(e.host, uuid);
+    this.pushAlert(this.lldHost(e.host, uuid), uuid, alertItemKeys(a.kind as GuestAlertKind, uuid), e);
+  }
+
+  /** 1 raised / 0 cleared, with the evidence (as JSON text) at the same clock. */
+  private pushAlert(host: string, guest: string | undefined, keys: { flag: string; evidence: string }, e: AlertEvent): void {
+    const a = e.alert;
     const { clock, ns } = clockOf(alertClock(a.atMs, Date.now()));
     const raised = e.change === "raised";
     const evidence = raised ? JSON.stringify({ subject: a.subjectName, ...(JSON.parse(a.evidenceJson) as object) }) : JSON.stringify({ subject: a.subjectName, cleared: true });
     this.counters.alertValues += 2;
-    this.emit(host, uuid, [
+    this.emit(host, guest, [
       { host, key: keys.evidence, value: evidence, clock, ns },
       { host, key: keys.flag, value: raised ? 1 : 0, clock, ns },
     ]);

@@ -106,6 +106,8 @@ export const KEYS = {
   hostEvent: "ringwatch.host.event",
   domainsTotal: "ringwatch.host.domains",
   domainsRunning: "ringwatch.host.domains.running",
+  hostMemoryLeak: "ringwatch.host.memory.leak",
+  hostMemoryLeakEvidence: "ringwatch.host.memory.leak.evidence",
   discoveryErrors: "ringwatch.discovery.errors",
   discoveryErrorsDetail: "ringwatch.discovery.errors.detail",
   lldDomains: "ringwatch.vm.discovery",
@@ -128,6 +130,8 @@ const hypervisorItems: ItemDef[] = [
   item(KEYS.hostEvent, "Last ring membership event", "text", "", "The last membership event about this hypervisor, as JSON (who reported it, how the death was confirmed).", "membership", { history: "31d" }),
   item(KEYS.domainsTotal, "Guests defined", "unsigned", "", "Domains libvirt knows on this hypervisor (any state).", "guests"),
   item(KEYS.domainsRunning, "Guests running", "unsigned", "", "Domains in the running state.", "guests"),
+  item(KEYS.hostMemoryLeak, "Host memory leak", "unsigned", "", "1 while the nanoprobe sees the host's own memory use (MemTotal − MemAvailable minus the guests' RSS) grow steadily, 0 when it cleared.", "analytics"),
+  item(KEYS.hostMemoryLeakEvidence, "Host memory leak evidence", "text", "", "What the detector measured (slope, fit), as JSON.", "analytics"),
   item(KEYS.discoveryErrors, "Discovery scripts failing", "unsigned", "", "How many of the nanoprobe's discovery scripts failed on their last run (0: all fine).", "discovery"),
   item(KEYS.discoveryErrorsDetail, "Discovery script errors", "text", "", "The failing scripts and what went wrong (exit status, output problem, stderr tail), as JSON.", "discovery"),
 ];
@@ -148,6 +152,14 @@ const hypervisorTriggers: TriggerDef[] = [
     opdata: "State: {ITEM.LASTVALUE1}",
     description: "Every host of this hypervisor's segment went silent at once: one event for the segment, not one death per host. Resolved when the segment answers again.",
     tags: [owner, tag("scope", "availability")],
+  },
+  {
+    name: "Memory leak suspected on hypervisor {HOST.NAME}",
+    expression: `last(/{T}/${KEYS.hostMemoryLeak})=1`,
+    priority: "warning",
+    opdata: "",
+    description: "The hypervisor's own memory use (not its guests') grows steadily: a leaking host daemon or kernel slab. Evidence in the item 'Host memory leak evidence'.",
+    tags: [owner, tag("scope", "capacity")],
   },
   {
     name: "Discovery scripts failing on {HOST.NAME}",

@@ -121,7 +121,7 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
       const [d, metric] = [k.slice(0, 36), k.slice(37)];
       batch.series.push({ domain: d, metric, kind: metric === "cpu" || metric.startsWith("vcpu") ? "cpu" : metric.startsWith("balloon") ? "memory" : metric === "bogus.metric" ? "integer" : "rate", data: compactSamples(pts.map((p) => p.v), pts[0].at, pts[pts.length - 1].at) });
     }
-    assert.ok(stats.apply(hv1, encodeStatsBatch(batch, { includeTable: true })));
+    assert.ok(stats.apply(hv1, encodeStatsBatch(batch, { includeTable: true, exact: true, stream: 7, seq: 1, prevSeq: 0, chain: 1 }).bytes));
     const check = (key: string, series: string, scale: (q: number) => number) => {
       const got = of(hv1, key);
       const pts = raw.get(`${U1}/${series}`)!;
@@ -162,6 +162,9 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     assert.equal(JSON.parse(String(of(hv1, KEYS.discoveryErrorsDetail)[0].value))[0].script, "lldp");
     alerts.apply(hv1, { kind: "discoveryError", subject: "lldp", subjectName: "lldp", active: false, evidenceJson: "{}", atMs: at });
     assert.deepEqual(of(hv1, KEYS.discoveryErrors).map((v) => v.value), [1, 0]);
+    alerts.apply(hv1, { kind: "hostMemoryLeak", subject: "host", subjectName: hv1, active: true, evidenceJson: '{"slopeKiBPerMin":5000}', atMs: at });
+    assert.deepEqual(of(hv1, KEYS.hostMemoryLeak).map((v) => v.value), [1]);
+    assert.equal(JSON.parse(String(of(hv1, KEYS.hostMemoryLeakEvidence)[0].value)).slopeKiBPerMin, 5000);
     const before = values.length;
     alerts.apply(hv1, { kind: "memoryLeak", subject: "not-a-uuid", subjectName: "x", active: true, evidenceJson: "{}", atMs: at });
     assert.equal(values.length, before);

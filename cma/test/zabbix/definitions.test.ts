@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ALERT_KINDS } from "../../src/alerts/alert-store.js";
 import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../src/zabbix/definitions.js";
 import type { ItemDef } from "../../src/zabbix/definitions.js";
 import { referencedKeys } from "../../src/zabbix/template-export.js";
@@ -46,7 +47,8 @@ describe("cma/zabbix/definitions", () => {
     }
   });
 
-  it("alert and state keys belong to prototypes; every trigger references items of its own template", () => {
+  it("every alert kind the CMA accepts has its items; alert and state keys belong to prototypes; every trigger references items of its own template", () => {
+    for (const kind of ALERT_KINDS) assert.ok(kind in GUEST_ALERTS || kind === "hostMemoryLeak" || kind === "discoveryError", `${kind} has no Zabbix items`);
     for (const kind of Object.keys(GUEST_ALERTS) as (keyof typeof GUEST_ALERTS)[]) {
       const k = alertItemKeys(kind, U);
       assert.ok(fromPrototype(k.flag, prototypes), k.flag);
@@ -65,9 +67,9 @@ describe("cma/zabbix/definitions", () => {
     assert.match(hostDown.expression, /^last\(\/\{T\}\/ringwatch\.host\.state\)=0 or nodata\(/, "membership drives it; nodata is only the backstop");
   });
 
-  it("the trigger set covers what the issue asks: host down, segment, vCPU abuse, memory leak, micro-burst, discovery errors", () => {
+  it("the trigger set covers what the issue asks: host down, segment, vCPU abuse, memory leaks (guest, host), micro-burst, discovery errors", () => {
     const names = TEMPLATES.flatMap((t) => [...t.triggers, ...t.discoveryRules.flatMap((r) => r.triggerPrototypes)]).map((t) => t.name).join("\n");
-    for (const re of [/is down/, /segment .* unreachable/i, /vCPU abuse/, /Memory leak/, /micro-burst/, /Discovery scripts failing/]) assert.match(names, re);
+    for (const re of [/is down/, /segment .* unreachable/i, /vCPU abuse/, /Memory leak suspected in guest/, /Memory leak suspected on hypervisor/, /micro-burst/, /Discovery scripts failing/]) assert.match(names, re);
   });
 
   it("LLD rows come from the inventory; devices with unsafe names are left out and counted", () => {

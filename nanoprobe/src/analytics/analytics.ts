@@ -1,12 +1,14 @@
 /**
  * Local analytics on the nanoprobe: keeps short rolling windows of the samples the detectors need
- * (per domain: mean vCPU busy and mean vCPU delay per pass, memory; per NIC: byte rates), runs the
- * detectors every `evaluateMs`, and turns findings into alerts — raised once, cleared when the
- * condition no longer holds; bursts are one-shot. Memory is bounded by the windows.
+ * (per domain: mean vCPU busy and mean vCPU delay per pass, memory; per NIC: byte rates; the host's
+ * own memory use), runs the detectors every `evaluateMs`, and turns findings into alerts — raised
+ * once, cleared when the condition no longer holds; bursts are one-shot. Memory is bounded by the
+ * windows.
  */
 import { EventEmitter } from "node:events";
 import type { Alert } from "@ringwatch/shared";
 import { detectBursts, detectLeak, detectVcpuAbuse } from "./detectors.js";
+import type { HostMemory } from "../hypervisor/host-memory.js";
 import type { Point } from "./detectors.js";
 import type { AnalyticsThresholds } from "./thresholds.js";
 
@@ -28,8 +30,13 @@ export class Analytics extends EventEmitter<{ alert: [Alert] }> {
   private readonly pass = new Map<string, { busy: number[]; delay: number[] }>();
   private readonly active = new Set<string>(); // kind|subject
   private readonly burstsSeen = new Map<string, number>(); // series → last burst start reported
+  private readonly hostMemory: Window = []; // KiB the host uses for itself (see hostSample)
+  private lastHost: { totalKiB: number; availableKiB: number; guestRssKiB: number } | undefined;
 
-  constructor(private readonly t: AnalyticsThresholds) {
+  /** Subject of host-level alerts. */
+  static readonly HOST = "host";
+
+  constructor(readonly thresholds: Readonly<AnalyticsThresholds>) {
     super();
   }
 
@@ -58,6 +65,21 @@ export class Analytics extends EventEmitter<{ alert: [Alert] }> {
     if (/^net\..+\.(rx|tx)\.bytes$/.test(key)) push(this.nicRates, `${uuid}/${key}`, { at, value });
   }
 
+  /**
+   * One reading of the host's memory. What the host uses for itself is MemTotal − MemAvailable minus
+   * the RSS of the guests (when libvirt reports it): a guest starting or touching its memory is not
+   * a host leak, libvirtd or a kernel slab growing for half an hour is.
+   */
+  hostSample(at: number, m: HostMemory): void {
+    let guestRssKiB = 0;
+    for (const uuid of this.hasRss) {
+      const w = this.memory.get(uuid);
+      if (w && w.length > 0) guestRssKiB += w[w.length - 1].value;
+    }
+    this.lastHost = { totalKiB: m.totalKiB, availableKiB: m.availableKiB, guestRssKiB };
+    this.hostMemory.push({ at, value: m.totalKiB - m.availableKiB - guestRssKiB });
+  }
+
   /** End of a sampling pass: fold the per-vCPU samples into per-domain means. */
   endPass(at: number): void {
     for (const [uuid, p] of this.pass) {
@@ -68,17 +90,20 @@ export class Analytics extends EventEmitter<{ alert: [Alert] }> {
   }
 
   evaluate(now: number): void {
-    const t = this.t;
+    const t = this.thresholds;
     for (const w of this.vcpuBusy.values()) trim(w, now - t.abuseSustainMs * 1.1);
     for (const w of this.vcpuDelay.values()) trim(w, now - t.abuseSustainMs * 1.1);
     for (const w of this.memory.values()) trim(w, now - t.leakWindowMs * 1.1);
     for (const w of this.nicRates.values()) trim(w, now - 60_000);
+    trim(this.hostMemory, now - t.leakWindowMs * 1.1);
     // a miner: this domain saturated, others stealing
     for (const [uuid, busy] of this.vcpuBusy) {
       const others = new Map([...this.vcpuDelay].filter(([u]) => u !== uuid).map(([u, w]) => [this.names.get(u) ?? u, w] as const));
       this.set("vcpuAbuse", uuid, detectVcpuAbuse(busy, others, t, now));
     }
     for (const [uuid, mem] of this.memory) this.set("memoryLeak", uuid, detectLeak(mem, t, now));
+    const hostLeak = detectLeak(this.hostMemory, { ...t, leakSlopeKiBPerMin: t.hostLeakSlopeKiBPerMin }, now);
+    this.set("hostMemoryLeak", Analytics.HOST, hostLeak && { ...hostLeak, now: this.lastHost, measure: "MemTotal − MemAvailable − guests' RSS (KiB)" });
     for (const [series, w] of this.nicRates) {
       const last = this.burstsSeen.get(series) ?? -Infinity;
       for (const b of detectBursts(w, t)) {

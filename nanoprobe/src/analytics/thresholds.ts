@@ -1,5 +1,6 @@
 /**
- * Local analytics thresholds, every default with its reason. Configurable per nanoprobe.
+ * Local analytics thresholds, every default with its reason. Configurable per nanoprobe: the
+ * analytics* options of the config file (nanoprobe/src/config.ts, ranges checked there).
  */
 export interface AnalyticsThresholds {
   /** a vCPU this busy (CPUs per vCPU, from vcpu.N.time) counts as saturated: 0.9 leaves room for sampling noise */
@@ -10,6 +11,8 @@ export interface AnalyticsThresholds {
   neighbourSteal: number;
   /** memory growth: the least-squares slope of RSS/balloon over the window, KiB per minute (1 MiB/min = 1.4 GiB/day) */
   leakSlopeKiBPerMin: number;
+  /** the host's own memory growth (MemTotal − MemAvailable − the guests' RSS), KiB per minute: 4 MiB/min, kernel slabs and host daemons move more than one guest */
+  hostLeakSlopeKiBPerMin: number;
   /** window the slope is fitted over: 30 min ignores caches filling after boot */
   leakWindowMs: number;
   /** the fit must explain this share of the variance (R²): steady growth, not noise */
@@ -27,6 +30,7 @@ export const DEFAULT_THRESHOLDS: Readonly<AnalyticsThresholds> = Object.freeze({
   abuseSustainMs: 180_000,
   neighbourSteal: 0.05,
   leakSlopeKiBPerMin: 1024,
+  hostLeakSlopeKiBPerMin: 4096,
   leakWindowMs: 30 * 60_000,
   leakMinR2: 0.8,
   burstFactor: 5,

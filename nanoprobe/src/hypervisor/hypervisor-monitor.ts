@@ -1,11 +1,12 @@
 /**
  * The nanoprobe's view of its own hypervisor: a libvirt connection (reopened when it fails), the
- * domain tracker and the sampler. Emits inventory messages for the CMA: the full set on demand and
- * every `inventoryResendMs`, changes at once. No guest is ever touched: everything comes from libvirt.
+ * domain tracker, the sampler, the host's own memory and the local analytics. Emits inventory
+ * messages for the CMA (the full set on demand and every `inventoryResendMs`, changes at once), one
+ * stats batch per report interval, and alerts. No guest is ever touched: everything comes from
+ * libvirt (and /proc/meminfo for the host).
  */
 import { EventEmitter } from "node:events";
-import { StatsBatchSender } from "@ringwatch/shared";
-import type { Alert, DomainInventory, GuestDomain, Logger } from "@ringwatch/shared";
+import type { Alert, DomainInventory, GuestDomain, Logger, StatsBatch } from "@ringwatch/shared";
 import { buildStatsBatch } from "./stats-report.js";
 import { Analytics } from "../analytics/analytics.js";
 import { DEFAULT_THRESHOLDS } from "../analytics/thresholds.js";
@@ -14,6 +15,7 @@ import { LibvirtConnection } from "../libvirt/connection.js";
 import { DomainTracker } from "./domain-tracker.js";
 import type { DomainChange, TrackedDomain } from "./domain-tracker.js";
 import { Sampler } from "./sampler.js";
+import { readHostMemory } from "./host-memory.js";
 
 export interface HypervisorOptions {
   uri: string;
@@ -23,12 +25,15 @@ export interface HypervisorOptions {
   inventoryResendMs: number;
   /** wait this long before reopening a failed connection */
   reconnectMs: number;
+  /** where the host's memory is read (tests point it at a file they write) */
+  meminfoPath?: string;
 }
 
 export interface HypervisorEvents {
   inventory: [DomainInventory];
   alert: [Alert];
-  stats: [{ batch: Buffer; series: number; tableIncluded: boolean }];
+  /** one report interval's compacted series; `skipped`: series left out (a value out of the codec's range) */
+  stats: [{ batch: StatsBatch; skipped: number }];
   error: [Error];
 }
 
@@ -47,8 +52,8 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   private evaluateTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
   private intervalStart = Date.now();
-  readonly batches = new StatsBatchSender();
   readonly analytics: Analytics;
+  readonly counters = { hostMemoryReadErrors: 0 };
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -89,7 +94,7 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
       }, (e) => this.failed(e));
       this.sampler.onSample = (uuid, key, at, value) => this.analytics.sample(uuid, key, at, value);
       this.sampler.start();
-      this.evaluateTimer = setInterval(() => this.analytics.evaluate(Date.now()), EVALUATE_MS);
+      this.evaluateTimer = setInterval(() => void this.evaluate(), EVALUATE_MS);
       this.intervalStart = Date.now();
       this.reportTimer = setInterval(() => this.report(), this.opts.reportIntervalMs ?? 60_000);
       this.resendTimer = setInterval(() => this.emit("inventory", this.full()), this.opts.inventoryResendMs);
@@ -103,11 +108,21 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   /** End of a report interval: compact what was sampled into one batch. */
   report(now = Date.now()): void {
     if (!this.sampler) return;
-    const { batch } = buildStatsBatch(this.sampler.take(), this.intervalStart, now - this.intervalStart);
+    const { batch, skipped } = buildStatsBatch(this.sampler.take(), this.intervalStart, now - this.intervalStart);
     this.intervalStart = now;
     if (batch.series.length === 0) return;
-    const enc = this.batches.encode(batch);
-    this.emit("stats", { batch: enc.bytes, series: batch.series.length, tableIncluded: enc.tableIncluded });
+    this.emit("stats", { batch, skipped });
+  }
+
+  /** Read the host's memory, then run the detectors (every EVALUATE_MS; exported for tests). */
+  async evaluate(now = Date.now()): Promise<void> {
+    try {
+      this.analytics.hostSample(now, await readHostMemory(this.opts.meminfoPath));
+    } catch (e) {
+      // no host reading this time: the detectors judge what they have; logged once, counted always
+      if (this.counters.hostMemoryReadErrors++ === 0) this.log.warn({ err: (e as Error).message, path: this.opts.meminfoPath ?? "/proc/meminfo" }, "cannot read the host's memory");
+    }
+    this.analytics.evaluate(now);
   }
 
   /** The complete inventory now (empty until the first listing). */

@@ -1,7 +1,7 @@
 /**
- * One report interval's samples → one compact stats batch: each series quantized per metric kind
- * (so min/max/avg are exact after quantization), compacted to count/min/max/sum, and encoded with a
- * key table that is sent only when it changes (shared/src/metrics).
+ * One report interval's samples → one stats batch: each series quantized per metric kind and
+ * compacted to count/min/max/sum (shared/src/metrics). The agent's StatsBatchSender encodes it
+ * (a delta against the previous batch) when it can be sent.
  */
 import { compactSamples, metricKind, quantize } from "@ringwatch/shared";
 import type { StatsBatch } from "@ringwatch/shared";

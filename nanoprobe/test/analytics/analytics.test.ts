@@ -43,4 +43,53 @@ describe("nanoprobe/analytics/analytics", () => {
     }
     assert.equal(alerts.filter((x) => x.kind === "microBurst").length, 1);
   });
+
+  it("raises hostMemoryLeak with evidence when the host's own memory grows steadily, and clears it when growth stops", () => {
+    const a = new Analytics({ ...DEFAULT_THRESHOLDS, leakWindowMs: 30 * 60_000 });
+    const alerts: Alert[] = [];
+    a.on("alert", (x) => alerts.push(x));
+    const totalKiB = 64 * 1024 * 1024;
+    let t = 0;
+    // 30 min flat (noise only): nothing
+    for (; t <= 30 * 60_000; t += 10_000) {
+      a.hostSample(t, { totalKiB, availableKiB: 40 * 1024 * 1024 + ((t / 10_000) % 7) * 300 });
+      a.evaluate(t);
+    }
+    assert.equal(alerts.length, 0);
+    // then 8 MiB/min for 40 min (above the 4 MiB/min default)
+    const grownAt = t;
+    for (; t <= grownAt + 40 * 60_000; t += 10_000) {
+      a.hostSample(t, { totalKiB, availableKiB: 40 * 1024 * 1024 - ((t - grownAt) / 60_000) * 8192 });
+      a.evaluate(t);
+    }
+    assert.deepEqual(alerts.map((x) => [x.kind, x.subject, x.active]), [["hostMemoryLeak", "host", true]]);
+    const ev = JSON.parse(alerts[0].evidenceJson) as { slopeKiBPerMin: number; r2: number; now: { totalKiB: number; guestRssKiB: number } };
+    // raised as soon as the window's fit crosses the threshold (the window still holds flat minutes)
+    assert.ok(ev.slopeKiBPerMin >= DEFAULT_THRESHOLDS.hostLeakSlopeKiBPerMin && ev.slopeKiBPerMin <= 8192, `slope ${ev.slopeKiBPerMin}`);
+    assert.ok(ev.r2 >= DEFAULT_THRESHOLDS.leakMinR2);
+    assert.equal(ev.now.totalKiB, totalKiB);
+    // growth stops: cleared once the window no longer shows it
+    const stoppedAt = t;
+    const level = 40 * 1024 * 1024 - ((stoppedAt - grownAt) / 60_000) * 8192;
+    for (; t <= stoppedAt + 31 * 60_000; t += 10_000) {
+      a.hostSample(t, { totalKiB, availableKiB: level });
+      a.evaluate(t);
+    }
+    assert.deepEqual(alerts.map((x) => `${x.kind}:${x.active}`), ["hostMemoryLeak:true", "hostMemoryLeak:false"]);
+  });
+
+  it("a guest growing its RSS is that guest's leak, not the host's", () => {
+    const a = new Analytics(DEFAULT_THRESHOLDS);
+    a.setName("g", "guest");
+    const alerts: Alert[] = [];
+    a.on("alert", (x) => alerts.push(x));
+    const totalKiB = 64 * 1024 * 1024;
+    for (let t = 0; t <= 40 * 60_000; t += 10_000) {
+      const rss = 1024 * 1024 + (t / 60_000) * 8192; // 8 MiB/min, and the host's used memory with it
+      a.sample("g", "balloon.rss", t, rss);
+      a.hostSample(t, { totalKiB, availableKiB: 40 * 1024 * 1024 - rss });
+      a.evaluate(t);
+    }
+    assert.deepEqual(alerts.map((x) => [x.kind, x.subjectName, x.active]), [["memoryLeak", "guest", true]]);
+  });
 });

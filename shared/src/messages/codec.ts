@@ -46,6 +46,10 @@ export interface SetNeighbours {
 export interface Reannounce {
   maxDelayMs: number;
 }
+export interface StatsResend {
+  stream: number;
+  fromSeq: number;
+}
 export interface Announce {
   host: HostIdentity;
   version: string;
@@ -104,6 +108,7 @@ export interface Command {
   expiresAtMs: number;
   setNeighbours?: SetNeighbours;
   reannounce?: Reannounce;
+  statsResend?: StatsResend;
 }
 export interface CommandResult {
   id: string;

@@ -39,10 +39,15 @@ export interface ProxyStats {
   dropped: number;
   duplicated: number;
   reordered: number;
+  /** UDP payload bytes that arrived from clients (towards the target) and from the target (replies) */
+  bytesFromClients: number;
+  bytesFromTarget: number;
+  datagramsFromClients: number;
+  datagramsFromTarget: number;
 }
 
 export class ImpairmentProxy {
-  readonly stats: ProxyStats = { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  readonly stats: ProxyStats = { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0, bytesFromClients: 0, bytesFromTarget: 0, datagramsFromClients: 0, datagramsFromTarget: 0 };
   private readonly backs = new Map<string, Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -74,10 +79,16 @@ export class ImpairmentProxy {
     if (!back) {
       back = createSocket("udp4");
       back.on("error", () => {});
-      back.on("message", (reply) => this.forward(reply, this.front, client));
+      back.on("message", (reply) => {
+        this.stats.bytesFromTarget += reply.length;
+        this.stats.datagramsFromTarget++;
+        this.forward(reply, this.front, client);
+      });
       back.bind(0, this.bindAddress);
       this.backs.set(key, back);
     }
+    this.stats.bytesFromClients += buf.length;
+    this.stats.datagramsFromClients++;
     this.forward(buf, back, this.target);
   }
 

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig } from "@ringwatch/shared";
+import type { Alert } from "@ringwatch/shared";
+import { Analytics, DEFAULT_THRESHOLDS, analyticsThresholds, nanoprobeSchema } from "../src/index.js";
+
+const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+
+describe("nanoprobe/config: analytics thresholds", () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), "rw-np-config-")); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const file = (name: string, doc: object): string => {
+    const p = join(dir, name);
+    writeFileSync(p, JSON.stringify(doc));
+    return p;
+  };
+
+  it("defaults are the documented thresholds", () => {
+    const cfg = loadConfig(nanoprobeSchema, { env: {} });
+    assert.deepEqual(analyticsThresholds(cfg), { ...DEFAULT_THRESHOLDS });
+  });
+
+  it("a value in the config file changes what the analytics detect", () => {
+    const cfg = loadConfig(nanoprobeSchema, { file: file("leak.json", { analyticsLeakSlopeKiBPerMin: 256, analyticsLeakWindowMs: "10m" }), env: {} });
+    assert.equal(cfg.analyticsLeakWindowMs, 600_000);
+    // a domain's RSS growing 512 KiB/min for 12 minutes
+    const run = (a: Analytics): Alert[] => {
+      const alerts: Alert[] = [];
+      a.on("alert", (x) => alerts.push(x));
+      for (let t = 0; t <= 12 * 60_000; t += 10_000) {
+        a.sample("d", "balloon.rss", t, 2_000_000 + (t / 60_000) * 512);
+        a.evaluate(t);
+      }
+      return alerts;
+    };
+    assert.deepEqual(run(new Analytics(analyticsThresholds(loadConfig(nanoprobeSchema, { env: {} })))), [], "the defaults (1 MiB/min over 30 min) see nothing");
+    assert.deepEqual(run(new Analytics(analyticsThresholds(cfg))).map((a) => [a.kind, a.active]), [["memoryLeak", true]]);
+  });
+
+  it("refuses values out of range or of the wrong type with a clear error", () => {
+    const cases: [object, RegExp][] = [
+      [{ analyticsLeakMinR2: 1.5 }, /analyticsLeakMinR2: expected a number in \[0, 1\], got 1\.5/],
+      [{ analyticsVcpuSaturation: "high" }, /analyticsVcpuSaturation: expected a number, got "high"/],
+      [{ analyticsLeakWindowMs: "10s" }, /analyticsLeakWindowMs: expected a duration \(ms\) in \[60000, 86400000\], got "10s"/],
+      [{ analyticsBurstFactor: 1 }, /analyticsBurstFactor: expected a number in \[1\.1, 1000\]/],
+      [{ analyticsHostLeakSlopeKiBPerMin: -5 }, /analyticsHostLeakSlopeKiBPerMin: expected a number in \[1,/],
+      [{ statsRetainBatches: 0 }, /statsRetainBatches: expected an integer in \[1, 1440\]/],
+      [{ statsExactAverages: "yes" }, /statsExactAverages: expected true or false/],
+    ];
+    for (const [doc, msg] of cases) {
+      assert.throws(() => loadConfig(nanoprobeSchema, { file: file("bad.json", doc), env: {} }), (e: unknown) => e instanceof ConfigError && msg.test(e.message), JSON.stringify(doc));
+    }
+    // from the environment too
+    assert.throws(() => loadConfig(nanoprobeSchema, { env: { RINGWATCH_ANALYTICS_NEIGHBOUR_STEAL: "2" } }), /RINGWATCH_ANALYTICS_NEIGHBOUR_STEAL: analyticsNeighbourSteal: expected a number in \[0\.001, 1\]/);
+  });
+
+  it("the nanoprobe refuses to start with a bad threshold: message on stderr, exit code 2", () => {
+    const r = spawnSync(process.execPath, [CLI, "run", "--config", file("cli.json", { analyticsLeakMinR2: 7 })], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /analyticsLeakMinR2: expected a number in \[0, 1\], got 7/);
+  });
+});
