@@ -7,6 +7,8 @@
 #   zabbix.sh reset     stop, then delete the state dir (next start = empty DB)
 #   zabbix.sh resetdb   while running: restart zabbix_server on a fresh copy of the initial DB (~3-4s)
 #   zabbix.sh status    show recorded processes
+#   zabbix.sh stop-server   stop only zabbix_server (PostgreSQL and the frontend keep running): outage tests
+#   zabbix.sh start-server  start zabbix_server again (with PostgreSQL up) and wait until its trappers listen
 #   zabbix.sh reload    force a configuration cache sync now (zabbix_server -R config_cache_reload)
 #   zabbix.sh env       print shell exports for tests (ZABBIX_API_URL, ...)
 #
@@ -339,7 +341,12 @@ case ${1:-start} in
     fi ;;
   resetdb) do_resetdb; print_banner ;;
   status) do_status ;;
+  stop-server) stop_one zabbix_server zabbix_server TERM ;;
+  start-server)
+    [[ $(id -u) = 0 ]] || die "run as root"
+    pid_alive postgres "$PGDATA" && [[ -f $S/db.imported ]] || die "PostgreSQL not running; use: $0 start"
+    start_server; start_web; wait_ready ;;
   reload) /usr/sbin/zabbix_server -c "$CONF" -R config_cache_reload ;;
   env) print_env ;;
-  *) die "usage: $0 [start|stop|reset|resetdb|status|reload|env]" ;;
+  *) die "usage: $0 [start|stop|reset|resetdb|status|stop-server|start-server|reload|env]" ;;
 esac

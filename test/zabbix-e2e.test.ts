@@ -18,7 +18,8 @@ import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
 import type { Fixture } from "@ringwatch/nanoprobe/test-driver-fixture";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
-import { ensureZabbixServer, zabbixEnv } from "./support/zabbix-e2e.js";
+import { ensureZabbix } from "./support/zabbix.js";
+import type { ZabbixSettings } from "./support/zabbix.js";
 
 const DEADTIME_MS = 3000;
 const REPORT_MS = 2000;
@@ -32,7 +33,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
   this.timeout(300_000);
   const sfx = Math.random().toString(16).slice(2, 10);
   const dir = mkdtempSync(join(tmpdir(), "rw-zbx-e2e-"));
-  const zbx = zabbixEnv();
+  let zbx: ZabbixSettings;
   const names = { group: `rwtest e2e ${sfx}`, hv: `rwtest e2e hv ${sfx}`, guests: `rwtest e2e guests ${sfx}`, tgroup: `Templates/rwtest e2e ${sfx}` };
   const A = `rwe2e-a-${sfx}`;
   const B = `rwe2e-b-${sfx}`;
@@ -76,7 +77,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
   };
 
   before(async () => {
-    await ensureZabbixServer();
+    zbx = await ensureZabbix();
     api = new ZabbixApi({ url: zbx.apiUrl, user: zbx.user, password: zbx.password });
     const kg = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
     assert.equal(kg.code, 0, kg.stderr);

@@ -1,9 +1,11 @@
 /**
  * The CMA process: one endpoint (unicast + the multicast group), each message decoded once and
- * handed to the service it concerns: rings (membership) or the guest inventory.
+ * handed to the service it concerns: rings (membership) or the guest inventory. With zabbixServer
+ * set, values go to Zabbix through the durable sender; with zabbixApiUrl too, the configuration
+ * sync and the bridge feed it (cma/src/zabbix).
  */
 import type { KeyObject } from "node:crypto";
-import { Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
+import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./alerts/alert-store.js";
@@ -11,9 +13,15 @@ import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
+import { DurableSender, durableSenderOptions } from "./zabbix/durable-sender.js";
+import { ZabbixService } from "./zabbix/zabbix-service.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
+  /** values to Zabbix (spooled, batched, replayed) when zabbixServer is set */
+  zabbixSender: DurableSender | undefined;
+  /** configuration sync and the bridge from membership, inventory, stats and alerts to the sender */
+  zabbix: ZabbixService | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -55,6 +63,22 @@ export class Cma {
       },
     });
     const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), stats, deps.log);
+    if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
+      await endpoint.close();
+      throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
+    }
+    const zo = durableSenderOptions(cfg, (pairs) => cma.zabbix?.unknown(pairs));
+    if (zo) {
+      cma.zabbixSender = DurableSender.start(zo, deps.log);
+      try {
+        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts }, cma.zabbixSender, deps.log);
+      } catch (e) {
+        await cma.zabbixSender.stop();
+        await endpoint.close();
+        throw e;
+      }
+      cma.zabbix.start();
+    }
     rings.start();
     return cma;
   }
@@ -85,11 +109,14 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
     };
   }
 
   async stop(): Promise<void> {
     this.rings.stop();
+    await this.zabbix?.stop(); // held values go to the sender's spool
+    await this.zabbixSender?.stop();
     await this.endpoint.close();
   }
 }

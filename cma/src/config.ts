@@ -21,6 +21,17 @@ export const cmaSchema = {
   reannounceGraceMs: { type: "duration", default: 30_000, min: 0, doc: "After a CMA restart, how long hosts have to re-announce before the silent ones are probed." },
   segmentRecheckMs: { type: "duration", default: 5000, min: 100, doc: "While a segment is silent, one of its hosts is probed this often to notice its return." },
   statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
+  // Zabbix sender (durable: spool, batches, replay)
+  zabbixServer: { type: "string", default: "", doc: 'Zabbix server (or proxy) trapper as "host:port", e.g. "zabbix.example:10051". Empty: no values are sent to Zabbix.' },
+  spoolDir: { type: "path", default: "", doc: "Where values wait for Zabbix (spool, values of items Zabbix does not know yet). Empty: <dataDir>/zabbix-spool. Survives restarts: nothing accepted is lost." },
+  spoolMaxBytes: { type: "int", default: 1 << 30, min: 1 << 20, doc: "Disk the spool may use (1 GiB ≈ 8 million values, hours of a few hundred hypervisors' metrics). Past it the oldest values are dropped, counted and alerted." },
+  senderBatchMax: { type: "int", default: 1000, min: 1, max: 10_000, doc: "Values per sender request (seed: ~1000 per packet; Zabbix processes 1000 in a few ms)." },
+  senderBatchMs: { type: "duration", default: 1000, min: 0, max: 60_000, doc: "Longest a value waits for its batch to fill: bounds the added latency when values trickle in." },
+  senderConnectTimeoutMs: { type: "duration", default: 5000, min: 100, doc: "Connect deadline per request; past it Zabbix counts as unreachable and values stay spooled." },
+  senderReplyTimeoutMs: { type: "duration", default: 30_000, min: 100, doc: "Deadline for the server's reply. Generous: a timed-out request is sent again, and a slow server is better waited for than sent duplicates." },
+  senderBackoffMaxMs: { type: "duration", default: 5000, min: 100, doc: "Longest pause between retries while Zabbix is unreachable (starts at 100 ms, doubles): replay starts within this after Zabbix is back." },
+  senderUnknownHoldMs: { type: "duration", default: 600_000, min: 0, doc: "How long values of items Zabbix does not know yet are kept while the configuration sync creates them (LLD, cache refresh), before they are dropped and counted." },
+  senderCompress: { type: "bool", default: false, doc: "zlib-compress sender requests. Off: on a LAN it halved throughput (CPU on both ends, measured); on for a slow or remote link." },
   // ---- Zabbix API: configuration sync and the bridge (cma/src/zabbix/config-sync.ts, bridge.ts)
   zabbixApiUrl: { type: "string", default: "", doc: "Zabbix API endpoint, e.g. https://zabbix.example/api_jsonrpc.php (6.0 LTS or later). Empty: no Zabbix." },
   zabbixApiToken: { type: "string", default: "", doc: "Zabbix API token (Users → API tokens); wins over user/password. Prefer zabbixApiTokenFile: environments and config files leak." },
