@@ -221,4 +221,15 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
       return items.length > 0 ? items : undefined;
     }, 60_000, "items of the guest that appeared");
   });
+
+  it("the CMA stops cleanly; every series the nanoprobes sent mapped to an item, nothing was dropped", async () => {
+    assert.equal(await cma.stop(), 0);
+    const last = cma.lines.find((l) => l.msg === "stopping") as { zabbix?: { bridge: Record<string, number>; held: number }; zabbixSender?: { dropped: Record<string, number>; failed: number } } | undefined;
+    assert.ok(last?.zabbix && last.zabbixSender, "the final status has the Zabbix parts");
+    assert.equal(last.zabbix.bridge.unmappedSeries, 0);
+    assert.ok(last.zabbix.bridge.statValues > 0);
+    assert.equal(last.zabbix.bridge.syncFailures, 0);
+    assert.deepEqual(Object.values(last.zabbixSender.dropped).filter((n) => n > 0), [], JSON.stringify(last.zabbixSender.dropped));
+    console.log(`      sender: ${JSON.stringify(last.zabbixSender).slice(0, 400)}`);
+  });
 });
