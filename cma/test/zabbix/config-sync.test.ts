@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@ringwatch/shared";
 import { ZabbixApi } from "../../src/zabbix/api-client.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigSync, sameExpression } from "../../src/zabbix/config-sync.js";
+import { DurableSender } from "../../src/zabbix/durable-sender.js";
 import type { DesiredHosts } from "../../src/zabbix/config-sync.js";
-import { TEMPLATES } from "../../src/zabbix/definitions.js";
-import { API_URL, adminApi, cleanup, ensureZabbix, suffix, testNames } from "./zabbix-server.js";
+import { KEYS, TEMPLATES, lldRows } from "../../src/zabbix/definitions.js";
+import { API_URL, TRAPPER, adminApi, cleanup, ensureZabbix, eventually, suffix, testNames } from "./zabbix-server.js";
 
 describe("cma/zabbix/config-sync (real Zabbix 6.0)", function () {
   this.timeout(120_000);
@@ -106,6 +110,32 @@ describe("cma/zabbix/config-sync (real Zabbix 6.0)", function () {
     assert.deepEqual(guest.groups.map((g) => g.name), [`${group}/guests`]);
     assert.deepEqual(got.find((h) => h.host === hv(4))!.parentTemplates.map((t) => t.host), [names.hypervisorTemplate]);
     assert.deepEqual((await s.sync(desired([hv(4)], [[`vm-${u}`, `guest a (${u}) ${sfx}`]]))).changes, []);
+  });
+
+  it("low-level discovery: the discovery values for a new guest (through the real sender) make its items", async () => {
+    const spool = mkdtempSync(join(tmpdir(), "rw-lld-spool-"));
+    const sender = DurableSender.start({ server: TRAPPER, spoolDir: spool, spoolMaxBytes: 16 << 20, batchMax: 100, batchMs: 50, connectTimeoutMs: 2000, replyTimeoutMs: 5000, backoffMaxMs: 500, unknownHoldMs: 60_000, compress: false }, silentLogger());
+    try {
+      const u = "5e1f0000-0000-4000-8000-0000000000cc";
+      const { rows } = lldRows([{ uuid: u, name: `lld-vm-${sfx}`, state: "running", vcpus: 2, memoryKib: 1024, disks: [{ target: "vdb", source: "/img/b" }], nics: [{ target: "tap9", mac: "52:54:00:00:00:09", bridge: "br0", network: "" }] }]);
+      const clock = Math.floor(Date.now() / 1000);
+      sender.push(Object.entries(rows).map(([key, r]) => ({ host: hv(1), key, value: JSON.stringify(r), clock, ns: 0 })));
+      const [host] = await api.call<{ hostid: string }[]>("host.get", { output: ["hostid"], filter: { host: [hv(1)] } });
+      const guest = TEMPLATES.find((t) => t.role === "guest")!;
+      const want = guest.discoveryRules.reduce((n, r) => n + r.itemPrototypes.length * (r.key === KEYS.lldVcpus ? 2 : 1), 0);
+      const items = await eventually(async () => {
+        const got = await api.call<{ key_: string; name: string }[]>("item.get", { output: ["key_", "name"], hostids: [host.hostid], search: { key_: u } });
+        return got.length === want ? got : undefined;
+      }, 60_000, `the ${want} items of the discovered guest`);
+      assert.ok(items.some((i) => i.key_ === `ringwatch.vm.disk.read.bytes[${u},vdb]` && i.name.includes(`lld-vm-${sfx}`)));
+      assert.ok(items.some((i) => i.key_ === `ringwatch.vm.vcpu.delay[${u},1]`));
+      assert.ok(items.some((i) => i.key_ === `ringwatch.vm.net.tx.drops[${u},tap9]`));
+      const triggers = await api.call<{ description: string }[]>("trigger.get", { output: ["description"], hostids: [host.hostid], search: { description: `lld-vm-${sfx}` } });
+      assert.equal(triggers.length, guest.discoveryRules.reduce((n, r) => n + r.triggerPrototypes.length, 0), "trigger prototypes made triggers");
+    } finally {
+      await sender.stop();
+      rmSync(spool, { recursive: true, force: true });
+    }
   });
 
   it("a sync against an API that refuses it fails with the API's error and counts it", async () => {

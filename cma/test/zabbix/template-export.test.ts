@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { DEFAULT_NAMES, TEMPLATES } from "../../src/zabbix/definitions.js";
@@ -7,6 +10,7 @@ import { templateExport, templateYaml } from "../../src/zabbix/template-export.j
 import { adminApi, cleanup, ensureZabbix, suffix, testNames } from "./zabbix-server.js";
 
 const SHIPPED = fileURLToPath(new URL("../../../../deploy/zabbix/ringwatch_libvirt_templates.yaml", import.meta.url));
+const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
 
 type Obj = Record<string, unknown> & { uuid?: string };
 
@@ -45,6 +49,21 @@ describe("cma/zabbix/template-export", function () {
 
   it("the shipped file deploy/zabbix/ringwatch_libvirt_templates.yaml is exactly what the definitions generate", () => {
     assert.equal(readFileSync(SHIPPED, "utf8"), templateYaml(), "regenerate it: node cma/dist/src/cli.js zabbix-template --out deploy/zabbix/ringwatch_libvirt_templates.yaml");
+  });
+
+  it("`ringwatch-cma zabbix-template` writes it to stdout or a file, with the configured names", () => {
+    assert.equal(execFileSync(process.execPath, [CLI, "zabbix-template"], { encoding: "utf8" }), templateYaml());
+    const dir = mkdtempSync(join(tmpdir(), "rw-tpl-"));
+    try {
+      const names = testNames("cli");
+      execFileSync(process.execPath, [CLI, "zabbix-template", "--out", join(dir, "t.yaml")], {
+        env: { ...process.env, RINGWATCH_ZABBIX_HYPERVISOR_TEMPLATE: names.hypervisorTemplate, RINGWATCH_ZABBIX_GUEST_TEMPLATE: names.guestTemplate, RINGWATCH_ZABBIX_TEMPLATE_GROUP: names.templateGroup },
+        stdio: "pipe",
+      });
+      assert.equal(readFileSync(join(dir, "t.yaml"), "utf8"), templateYaml(names));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe("imported into the real Zabbix 6.0", () => {
