@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ZabbixApi } from "@ringwatch/cma";
 import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+import type * as ZabbixSupport from "../test/dist/support/zabbix.js";
 
 const { values: args } = parseArgs({ options: { hosts: { type: "string", default: "3" }, report: { type: "string", default: "10" }, seconds: { type: "string", default: "90" } } });
 const HOSTS = Number(args.hosts);
@@ -27,22 +28,17 @@ const SECONDS = Number(args.seconds);
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const CMA = `${REPO}cma/dist/src/cli.js`;
 const NANOPROBE = `${REPO}nanoprobe/dist/src/cli.js`;
-const Z = {
-  apiUrl: process.env.ZABBIX_API_URL ?? "http://127.0.0.1:8088/api_jsonrpc.php", user: process.env.ZABBIX_USER ?? "Admin",
-  password: process.env.ZABBIX_PASSWORD ?? "zabbix", server: `${process.env.ZABBIX_SERVER_HOST ?? "127.0.0.1"}:${process.env.ZABBIX_SERVER_PORT ?? 10051}`,
-};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
+// the tests' Zabbix helper (starts scripts/zabbix.sh when needed), loaded at run time like zabbix-sender.bench
+const Support = (await import(new URL("../../test/dist/support/zabbix.js", import.meta.url).href)) as typeof ZabbixSupport;
+const zbx = await Support.ensureZabbix();
+const Z = { apiUrl: zbx.apiUrl, user: zbx.user, password: zbx.password, server: `${zbx.serverHost}:${zbx.serverPort}` };
 const api = new ZabbixApi({ url: Z.apiUrl, user: Z.user, password: Z.password });
-try {
-  await api.version();
-} catch {
-  execFileSync("bash", [`${REPO}scripts/zabbix.sh`, "start"], { stdio: "inherit" });
-}
 
 const sfx = Math.random().toString(16).slice(2, 8);
 const dir = mkdtempSync(join(tmpdir(), "rw-zbx-bench-"));
