@@ -225,4 +225,35 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     assert.equal(b.holdback.size, 0);
     await b.stop();
   });
+
+  it("with a host per guest: each guest's discovery, stats and alerts go to its own host vm-<uuid>, created by the sync", async () => {
+    const hvX = `rwtest-bx-${sfx}`;
+    const m = new Membership(1);
+    m.upsert(host(hvX));
+    const inv = new InventoryStore(log);
+    const st = new StatsStore(log);
+    const al = new AlertStore(log);
+    const u = "5e1f0000-0000-4000-8000-0000000000d1";
+    inv.apply(hvX, { full: true, domains: [domain(u, "guest-d1")], removed: [], atMs: 0 });
+    const out: ZabbixValue[] = [];
+    const b = new ZabbixBridge({ membership: m, inventory: inv, stats: st, alerts: al }, new ConfigSync(api, { names, hostGroup: group, hostPerDomain: true, log }), { push: (vs) => void out.push(...vs) }, { ...OPTS, hostPerDomain: true }, log);
+    b.start();
+    try {
+      const g = `vm-${u}`;
+      await waitUntil(() => out.some((v) => v.host === g && v.key === KEYS.lldDomains), 60_000, "the guest host's discovery");
+      assert.equal((await api.call<unknown[]>("host.get", { output: ["hostid"], filter: { host: [g] } })).length, 1, "the sync made the guest host");
+      const rows = JSON.parse(String(out.find((v) => v.host === g && v.key === KEYS.lldDomains)!.value)) as Record<string, string>[];
+      assert.deepEqual(rows.map((r) => r["{#VM.UUID}"]), [u]);
+      assert.ok(out.some((v) => v.host === hvX && v.key === KEYS.hostState), "the hypervisor keeps its own items");
+      assert.ok(!out.some((v) => v.host === hvX && v.key === KEYS.lldDomains), "but no guest discovery");
+      const t0 = Date.now() - 3000;
+      st.apply(hvX, encodeStatsBatch({ intervalStart: t0, intervalMs: 3000, series: [{ domain: u, metric: "cpu", kind: "cpu", data: compactSamples([10, 20, 30], t0, t0 + 2000) }] }, { includeTable: true, exact: true, stream: 9, seq: 1, prevSeq: 0, chain: 1 }).bytes);
+      assert.deepEqual([...new Set(out.filter((v) => v.key === `ringwatch.vm.cpu[${u}]`).map((v) => v.host))], [g]);
+      al.apply(hvX, { kind: "memoryLeak", subject: u, subjectName: "guest-d1", active: true, evidenceJson: "{}", atMs: Date.now() });
+      assert.deepEqual(out.filter((v) => v.key === `ringwatch.vm.leak[${u}]`).map((v) => `${v.host}=${v.value}`), [`${g}=1`]);
+    } finally {
+      await b.stop();
+      await cleanup(api, { hostGroups: [`${group}/guests`] });
+    }
+  });
 });
