@@ -5,6 +5,7 @@ import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
 import { queryCommand } from "./http/query-command.js";
+import { writeTemplate } from "./zabbix/template-file.js";
 
 const code = await runCli({
   program: "ringwatch-cma",
@@ -27,6 +28,18 @@ const code = await runCli({
         if (status) clearInterval(status);
         log.info({ signal: sig, ...cma.status() }, "stopping");
         await cma.stop();
+      },
+    },
+    "zabbix-template": {
+      summary: "write the Zabbix template export (YAML, Zabbix 6.0+) for libvirt hypervisors monitored by ringwatch",
+      usage: "zabbix-template [--out FILE]   stdout by default; template and group names from the configuration (zabbixHypervisorTemplate, zabbixGuestTemplate, zabbixTemplateGroup)",
+      options: { out: { type: "string", short: "o" } },
+      async run(args) {
+        const cfg = loadProcessConfig(cmaSchema, args);
+        const out = args.values.out;
+        if (out !== undefined && (typeof out !== "string" || !out)) throw new UsageError("--out needs a file name");
+        const written = writeTemplate(cfg, out);
+        if (written) process.stderr.write(`wrote ${written}\n`);
       },
     },
     keygen: {

@@ -1,10 +1,12 @@
 /**
  * The CMA process: one endpoint (unicast + the multicast group), each message decoded once and
  * handed to the service it concerns: rings (membership) or the guest inventory. The HTTP API and
- * web UI read from those services (when httpListen is set).
+ * web UI read from those services (when httpListen is set). With zabbixServer
+ * set, values go to Zabbix through the durable sender; with zabbixApiUrl too, the configuration
+ * sync and the bridge feed it (cma/src/zabbix).
  */
 import type { KeyObject } from "node:crypto";
-import { Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
+import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./alerts/alert-store.js";
@@ -16,6 +18,7 @@ import { DurableSender, durableSenderOptions } from "./zabbix/durable-sender.js"
 import { HttpServer } from "./http/server.js";
 import type { ApiSources } from "./http/server.js";
 import { parseListenAddress } from "./http/listen-address.js";
+import { ZabbixService } from "./zabbix/zabbix-service.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -23,6 +26,8 @@ export class Cma {
   zabbixSender: DurableSender | undefined;
   /** the HTTP API and web UI; undefined when httpListen is empty or "off" */
   http: HttpServer | undefined;
+  /** configuration sync and the bridge from membership, inventory, stats and alerts to the sender */
+  zabbix: ZabbixService | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -65,8 +70,22 @@ export class Cma {
       },
     });
     const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), stats, deps.log);
-    const zo = durableSenderOptions(cfg);
-    if (zo) cma.zabbixSender = DurableSender.start(zo, deps.log);
+    if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
+      await endpoint.close();
+      throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
+    }
+    const zo = durableSenderOptions(cfg, (pairs) => cma.zabbix?.unknown(pairs));
+    if (zo) {
+      cma.zabbixSender = DurableSender.start(zo, deps.log);
+      try {
+        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts }, cma.zabbixSender, deps.log);
+      } catch (e) {
+        await cma.zabbixSender.stop();
+        await endpoint.close();
+        throw e;
+      }
+      cma.zabbix.start();
+    }
     rings.start();
     if (httpListen) {
       try {
@@ -117,6 +136,7 @@ export class Cma {
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       zabbixSender: this.zabbixSender?.status(),
       ...(this.http ? { http: this.http.counters } : {}),
+      zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
     };
   }
 
@@ -124,6 +144,7 @@ export class Cma {
     await this.http?.close(); // answer no more requests before the parts they read from stop
     this.http = undefined;
     this.rings.stop();
+    await this.zabbix?.stop(); // held values go to the sender's spool
     await this.zabbixSender?.stop();
     await this.endpoint.close();
   }

@@ -37,6 +37,26 @@ export const cmaSchema = {
   httpQueryTimeoutMs: { type: "duration", default: 10_000, min: 100, max: 600_000, doc: "Longest a graph query run over HTTP may take, and the most a caller may ask for: a runaway ad-hoc query must not hold the store." },
   httpMaxRows: { type: "int", default: 10_000, min: 1, max: 1_000_000, doc: "Most rows one query over HTTP returns, and the most a caller may ask for: bounds one answer's memory and size (the answer says when rows were cut)." },
   httpMaxBodyBytes: { type: "int", default: 65_536, min: 1024, max: 16_777_216, doc: "Largest request body accepted (413 above, refused before parsing): a Cypher query and its parameters fit easily." },
+  // ---- Zabbix API: configuration sync and the bridge (cma/src/zabbix/config-sync.ts, bridge.ts)
+  zabbixApiUrl: { type: "string", default: "", doc: "Zabbix API endpoint, e.g. https://zabbix.example/api_jsonrpc.php (6.0 LTS or later). Empty: no Zabbix." },
+  zabbixApiToken: { type: "string", default: "", doc: "Zabbix API token (Users → API tokens); wins over user/password. Prefer zabbixApiTokenFile: environments and config files leak." },
+  zabbixApiTokenFile: { type: "path", default: "", doc: "File holding the API token (first line)." },
+  zabbixUser: { type: "string", default: "", doc: "Zabbix user for user.login when no token is given (needs write access to the host group and template group)." },
+  zabbixPassword: { type: "string", default: "", doc: "Password of zabbixUser. Prefer zabbixPasswordFile." },
+  zabbixPasswordFile: { type: "path", default: "", doc: "File holding the password of zabbixUser (first line)." },
+  zabbixApiTimeoutMs: { type: "duration", default: 15_000, min: 100, doc: "Timeout of one API call (a host.get over hundreds of hosts takes well under a second; a busy frontend more)." },
+  zabbixHostGroup: { type: "string", default: "ringwatch", doc: "Host group of the hypervisor hosts (guest hosts, when enabled, go to <group>/guests). Created if missing." },
+  zabbixTemplateGroup: { type: "string", default: "Templates/ringwatch", doc: "Group of the two ringwatch templates (a template group on Zabbix 6.2+, a host group on 6.0)." },
+  zabbixHypervisorTemplate: { type: "string", default: "Ringwatch libvirt hypervisor", doc: "Name of the template with the host-level items (membership state, discovery errors, guest counts)." },
+  zabbixGuestTemplate: { type: "string", default: "Ringwatch libvirt guests", doc: "Name of the template with the guest discovery rules and their item/trigger prototypes." },
+  zabbixHostPerDomain: { type: "bool", default: false, doc: "One Zabbix host per guest (vm-<uuid>) instead of discovering guests on the hypervisor's host: for teams that own VMs, at the cost of one host per guest." },
+  zabbixSyncDebounceMs: { type: "duration", default: 2000, min: 0, doc: "Configuration changes (hosts joining, guests appearing) are synced this long after the first one: a full inventory of 30 guests is one sync." },
+  zabbixSyncRetryMs: { type: "duration", default: 30_000, min: 100, doc: "A failed sync (API down, permission) is retried this often." },
+  zabbixTemplateRecheckMs: { type: "duration", default: 600_000, min: 1000, doc: "The templates are compared with the definitions this often (repairs hand edits; host changes sync at once)." },
+  zabbixStateRefreshMs: { type: "duration", default: 60_000, min: 1000, doc: "Every host's membership state is re-sent this often: the host-down trigger's nodata backstop ({$RINGWATCH.STATE.NODATA}, 5 m) fires only when the CMA stops reporting." },
+  zabbixConfigCacheDelayMs: { type: "duration", default: 65_000, min: 0, doc: "Hosts and items just created are usable after the server's next configuration cache update (CacheUpdateFrequency, 60 s by default) plus LLD time: their values are held this long, keeping their clocks. Set to your CacheUpdateFrequency + 5 s." },
+  zabbixMaxHeldValues: { type: "int", default: 2_000_000, min: 0, doc: "Values held for not-yet-usable hosts/items beyond this go to the sender at once (bounds memory; nothing is dropped)." },
+  zabbixMaxHoldMs: { type: "duration", default: 600_000, min: 0, doc: "A held value goes to the sender after this long even if its host/item never appeared (the sender reports what Zabbix refuses)." },
 } satisfies Schema;
 
 export type CmaConfig = { [K in keyof typeof cmaSchema]: (typeof cmaSchema)[K]["default"] };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
-import { Keyring, createLogger, loadCommandPublicKey, loadProcessConfig, reloadKeysOnSighup, runCli, untilSignal } from "@ringwatch/shared";
-import { nanoprobeSchema } from "./config.js";
+import { Keyring, createLogger, loadCommandPublicKey, reloadKeysOnSighup, runCli, untilSignal } from "@ringwatch/shared";
+import { loadNanoprobeConfig, nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
 
 const code = await runCli({
@@ -13,8 +13,8 @@ const code = await runCli({
     run: {
       summary: "run the nanoprobe in the foreground",
       async run(args) {
-        const cfg = loadProcessConfig(nanoprobeSchema, args);
         const log = createLogger({ name: "nanoprobe", level: args.debug ? "debug" : "info" });
+        const cfg = loadNanoprobeConfig(args, log);
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const np = await Nanoprobe.start(cfg, {

@@ -1,12 +1,19 @@
 /** Nanoprobe configuration: every option, its default and why. */
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Schema } from "@ringwatch/shared";
+import { loadConfig } from "@ringwatch/shared";
+import type { CommandArgs, Logger, Schema } from "@ringwatch/shared";
 import { DEFAULT_THRESHOLDS } from "./analytics/thresholds.js";
 import type { AnalyticsThresholds } from "./analytics/thresholds.js";
+import { parseAgentConfig } from "./zabbix-agent-config.js";
+import type { AgentConfig } from "./zabbix-agent-config.js";
+
+const DEFAULT_AGENT_CONFIG = "/etc/zabbix/zabbix_agentd.conf";
+const AGENT2_CONFIG = "/etc/zabbix/zabbix_agent2.conf";
 
 export const nanoprobeSchema = {
-  identity: { type: "string", default: hostname(), doc: "Host name this nanoprobe reports (the Zabbix host name later). Default: the system host name." },
+  identity: { type: "string", default: hostname(), doc: "Host name this nanoprobe reports (the Zabbix host name). Default: Hostname= of the Zabbix agent config (zabbixAgentConfig) when it exists, else the system host name." },
   cluster: { type: "string", default: "ringwatch", doc: "Cluster name; frames from another cluster are dropped and counted." },
   clusterKeyFile: { type: "path", default: "/etc/ringwatch/cluster.key", doc: "Cluster key file (line 1: key to send with; line 2: another accepted key, for rotation)." },
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key: commands not signed by it are refused." },
@@ -42,6 +49,7 @@ export const nanoprobeSchema = {
   analyticsBurstFactor: { type: "number", default: DEFAULT_THRESHOLDS.burstFactor, min: 1.1, max: 1000, doc: "A NIC rate this many times the last minute's median is a micro-burst candidate." },
   analyticsBurstMinBytesPerSec: { type: "number", default: DEFAULT_THRESHOLDS.burstMinBytesPerSec, min: 1, doc: "…if it is also above this rate (bytes/s): 10 MB/s, so an idle NIC's blips are not bursts." },
   analyticsBurstMaxDurationMs: { type: "duration", default: DEFAULT_THRESHOLDS.burstMaxDurationMs, min: 1, max: 60_000, doc: "…and over within this long (a longer high rate is load, not a burst)." },
+  zabbixAgentConfig: { type: "path", default: DEFAULT_AGENT_CONFIG, doc: "Zabbix agent config read for the settings we share (Hostname= → identity, a single ListenIP= → bindAddress) when it exists, so agent and nanoprobe report as one Zabbix host; options set here win. Default: zabbix_agentd.conf, else zabbix_agent2.conf. Empty: do not read it." },
 } satisfies Schema;
 
 export type NanoprobeConfig = { [K in keyof typeof nanoprobeSchema]: (typeof nanoprobeSchema)[K]["default"] };
@@ -66,4 +74,42 @@ export function analyticsThresholds(c: NanoprobeConfig): AnalyticsThresholds {
 export function nanoprobeConfig(over: Partial<NanoprobeConfig>): NanoprobeConfig {
   const c = Object.fromEntries(Object.entries(nanoprobeSchema).map(([k, s]) => [k, s.default])) as NanoprobeConfig;
   return { ...c, ...over };
+}
+
+/** Which agent config file to read (undefined: none). The default falls back to agent 2's file. */
+export function agentConfigPath(cfg: Pick<NanoprobeConfig, "zabbixAgentConfig">, explicit: ReadonlySet<string>): string | undefined {
+  if (!cfg.zabbixAgentConfig) return undefined;
+  if (existsSync(cfg.zabbixAgentConfig)) return cfg.zabbixAgentConfig;
+  if (!explicit.has("zabbixAgentConfig") && existsSync(AGENT2_CONFIG)) return AGENT2_CONFIG;
+  return undefined;
+}
+
+/**
+ * Take the settings the nanoprobe shares with the Zabbix agent from its config file, for the options
+ * not set explicitly. Problems in the file are logged (with file:line) and counted, never fatal.
+ */
+export function applyAgentConfig(cfg: NanoprobeConfig, explicit: ReadonlySet<string>, log: Logger): { config: NanoprobeConfig; agent?: AgentConfig } {
+  const path = agentConfigPath(cfg, explicit);
+  if (path === undefined) {
+    if (explicit.has("zabbixAgentConfig") && cfg.zabbixAgentConfig) log.warn({ file: cfg.zabbixAgentConfig }, "Zabbix agent config not found: not used");
+    return { config: cfg };
+  }
+  const agent = parseAgentConfig(path);
+  const out = { ...cfg };
+  const used: Record<string, string> = {};
+  if (agent.hostname && !explicit.has("identity")) out.identity = used.identity = agent.hostname;
+  if (agent.listenIp && !explicit.has("bindAddress")) out.bindAddress = used.bindAddress = agent.listenIp;
+  if (agent.hostnameItem !== undefined && !agent.hostname) {
+    log.warn({ file: path, hostnameItem: agent.hostnameItem }, "HostnameItem in the Zabbix agent config is not supported (it is an agent item); set Hostname= there or identity here");
+  }
+  for (const p of agent.problems) log.warn({ file: p.file, line: p.line, problem: p.problem }, "Zabbix agent config: line not used");
+  log.info({ files: agent.files, used, problems: agent.problems.length }, "Zabbix agent config read");
+  return { config: out, agent };
+}
+
+/** The nanoprobe's configuration: file, environment and command line, then the agent config's shared settings. */
+export function loadNanoprobeConfig(args: CommandArgs, log: Logger): NanoprobeConfig {
+  const explicit = new Set<string>();
+  const cfg = loadConfig(nanoprobeSchema, { file: args.configFile, explicit });
+  return applyAgentConfig(cfg, explicit, log).config;
 }

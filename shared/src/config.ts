@@ -99,6 +99,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** values from the command line, applied last */
   overrides?: Record<string, unknown>;
+  /** filled with the options set by the file, the environment or the command line (not left at their default) */
+  explicit?: Set<string>;
 }
 
 export function loadConfig<S extends Schema>(schema: S, o: LoadOptions = {}): ConfigOf<S> {
@@ -123,19 +125,24 @@ export function loadConfig<S extends Schema>(schema: S, o: LoadOptions = {}): Co
       const spec = schema[k];
       if (!spec) throw new ConfigError(`config file ${o.file}: unknown option "${k}" (known: ${Object.keys(schema).join(", ")})`);
       out[k] = coerce(k, spec, v, `config file ${o.file}`);
+      o.explicit?.add(k);
     }
   }
   const env = o.env ?? process.env;
   for (const [k, spec] of Object.entries(schema)) {
     const name = envName(k);
     const v = env[name];
-    if (v !== undefined && v !== "") out[k] = coerce(k, spec, v, `environment ${name}`);
+    if (v !== undefined && v !== "") {
+      out[k] = coerce(k, spec, v, `environment ${name}`);
+      o.explicit?.add(k);
+    }
   }
   for (const [k, v] of Object.entries(o.overrides ?? {})) {
     if (v === undefined) continue;
     const spec = schema[k];
     if (!spec) throw new ConfigError(`command line: unknown option "${k}"`);
     out[k] = coerce(k, spec, v, "command line");
+    o.explicit?.add(k);
   }
   return out as ConfigOf<S>;
 }

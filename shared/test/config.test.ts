@@ -28,6 +28,12 @@ describe("config", () => {
     assert.deepEqual(c, { heartbeatMs: 2000, port: 2000, name: "from-env", mode: "a", debug: true, groups: ["a", "b"] });
   });
 
+  it("tells which options were set explicitly (not left at their default)", () => {
+    const explicit = new Set<string>();
+    loadConfig(schema, { file: file("some.json", JSON.stringify({ heartbeatMs: 1000 })), env: { RINGWATCH_NAME: "n", RINGWATCH_MODE: "" }, overrides: { port: undefined, debug: true }, explicit });
+    assert.deepEqual([...explicit].sort(), ["debug", "heartbeatMs", "name"]);
+  });
+
   it("gives clear errors naming the source and the option", () => {
     assert.throws(() => loadConfig(schema, { file: file("typo.json", '{"hearbeatMs": 5}') }), (e: Error) => e instanceof ConfigError && /unknown option "hearbeatMs"/.test(e.message));
     assert.throws(() => loadConfig(schema, { file: file("bad.json", "{nope") }), /not valid JSON/);

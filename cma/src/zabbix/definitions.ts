@@ -1,0 +1,418 @@
+/**
+ * THE one description of what ringwatch puts into Zabbix: templates, trapper items, low-level
+ * discovery rules fed from the guest inventory, item and trigger prototypes, value maps and
+ * macros. The API sync (config-sync.ts), the YAML template export (template-export.ts) and the
+ * bridge (bridge.ts: which series / alert / event goes to which item key, with which scale) all
+ * read it, so they cannot disagree.
+ *
+ * Two templates: the hypervisor template (host-level items: ring membership state, discovery
+ * script errors, domain counts) and the guest template (the discovery rules with every per-guest
+ * item). A hypervisor host links both; with one Zabbix host per guest (an option) the hypervisor
+ * links the first and each guest host the second, fed with its own guest only.
+ */
+import { createHash } from "node:crypto";
+import type { GuestDomain } from "@ringwatch/shared";
+import type { HostState } from "../membership/membership.js";
+
+export type ValueType = "float" | "unsigned" | "char" | "text";
+export type Severity = "info" | "warning" | "average" | "high" | "disaster";
+
+export interface Tag {
+  tag: string;
+  value: string;
+}
+
+export interface ItemDef {
+  /** item key; in a prototype it holds the rule's LLD macros */
+  key: string;
+  name: string;
+  valueType: ValueType;
+  units: string;
+  description: string;
+  /** history storage period (Zabbix time suffix) */
+  history: string;
+  /** trends period; "0" for text/char (they have none) */
+  trends: string;
+  valueMap?: string;
+  tags: Tag[];
+}
+
+export interface TriggerDef {
+  /** problem name shown in Zabbix (trigger "description" in the API) */
+  name: string;
+  /** expression with {T} standing for the template's technical name */
+  expression: string;
+  priority: Severity;
+  /** operational data shown with the problem */
+  opdata: string;
+  description: string;
+  tags: Tag[];
+}
+
+export interface DiscoveryRuleDef {
+  key: string;
+  name: string;
+  description: string;
+  /** how long items of a guest that disappeared are kept */
+  lifetime: string;
+  /** LLD macros each row carries */
+  macros: string[];
+  itemPrototypes: ItemDef[];
+  triggerPrototypes: TriggerDef[];
+}
+
+export interface ValueMapDef {
+  name: string;
+  mappings: { value: string; newValue: string }[];
+}
+
+export interface TemplateDef {
+  /** which template: the name comes from the configuration */
+  role: "hypervisor" | "guest";
+  description: string;
+  items: ItemDef[];
+  triggers: TriggerDef[];
+  discoveryRules: DiscoveryRuleDef[];
+  valueMaps: ValueMapDef[];
+  macros: { macro: string; value: string; description: string }[];
+  tags: Tag[];
+}
+
+/** Names the configuration chooses (defaults in cma/src/config.ts). */
+export interface ZabbixNames {
+  hypervisorTemplate: string;
+  guestTemplate: string;
+  templateGroup: string;
+}
+
+export const DEFAULT_NAMES: ZabbixNames = {
+  hypervisorTemplate: "Ringwatch libvirt hypervisor",
+  guestTemplate: "Ringwatch libvirt guests",
+  templateGroup: "Templates/ringwatch",
+};
+
+/** Every object ringwatch creates carries this tag (how the sync finds what it owns). */
+export const OWNER_TAG = "ringwatch";
+/** Every item key and discovery rule key ringwatch owns starts with this. */
+export const KEY_PREFIX = "ringwatch.";
+
+// ------------------------------------------------------------------ host-level items
+
+/** ringwatch.host.state values: what ring membership says about the hypervisor. */
+export const HOST_STATE_VALUE: Record<HostState, number> = { alive: 1, suspect: 1, dead: 0, left: 2, unreachable: 3 };
+
+export const KEYS = {
+  hostState: "ringwatch.host.state",
+  hostEvent: "ringwatch.host.event",
+  domainsTotal: "ringwatch.host.domains",
+  domainsRunning: "ringwatch.host.domains.running",
+  hostMemoryLeak: "ringwatch.host.memory.leak",
+  hostMemoryLeakEvidence: "ringwatch.host.memory.leak.evidence",
+  discoveryErrors: "ringwatch.discovery.errors",
+  discoveryErrorsDetail: "ringwatch.discovery.errors.detail",
+  lldDomains: "ringwatch.vm.discovery",
+  lldVcpus: "ringwatch.vm.vcpu.discovery",
+  lldDisks: "ringwatch.vm.disk.discovery",
+  lldNics: "ringwatch.vm.nic.discovery",
+} as const;
+
+const STATE_MAP = "ringwatch host state";
+const tag = (t: string, value: string): Tag => ({ tag: t, value });
+const owner = tag(OWNER_TAG, "");
+
+function item(key: string, name: string, valueType: ValueType, units: string, description: string, component: string, extra: Partial<ItemDef> = {}): ItemDef {
+  const textual = valueType === "char" || valueType === "text";
+  return { key, name, valueType, units, description, history: "31d", trends: textual ? "0" : "365d", tags: [owner, tag("component", component)], ...extra };
+}
+
+const hypervisorItems: ItemDef[] = [
+  item(KEYS.hostState, "Ring membership state", "unsigned", "", "What the ringwatch CMA concludes from the ring: 1 up, 0 dead (neighbours reported it and the CMA's own probes failed), 2 left (said goodbye), 3 unreachable (its whole network segment went silent: switch or link suspected). Pushed at once on every change and refreshed every minute.", "membership", { valueMap: STATE_MAP }),
+  item(KEYS.hostEvent, "Last ring membership event", "text", "", "The last membership event about this hypervisor, as JSON (who reported it, how the death was confirmed).", "membership", { history: "31d" }),
+  item(KEYS.domainsTotal, "Guests defined", "unsigned", "", "Domains libvirt knows on this hypervisor (any state).", "guests"),
+  item(KEYS.domainsRunning, "Guests running", "unsigned", "", "Domains in the running state.", "guests"),
+  item(KEYS.hostMemoryLeak, "Host memory leak", "unsigned", "", "1 while the nanoprobe sees the host's own memory use (MemTotal − MemAvailable minus the guests' RSS) grow steadily, 0 when it cleared.", "analytics"),
+  item(KEYS.hostMemoryLeakEvidence, "Host memory leak evidence", "text", "", "What the detector measured (slope, fit), as JSON.", "analytics"),
+  item(KEYS.discoveryErrors, "Discovery scripts failing", "unsigned", "", "How many of the nanoprobe's discovery scripts failed on their last run (0: all fine).", "discovery"),
+  item(KEYS.discoveryErrorsDetail, "Discovery script errors", "text", "", "The failing scripts and what went wrong (exit status, output problem, stderr tail), as JSON.", "discovery"),
+];
+
+const hypervisorTriggers: TriggerDef[] = [
+  {
+    name: "Hypervisor {HOST.NAME} is down",
+    expression: `last(/{T}/${KEYS.hostState})=0 or nodata(/{T}/${KEYS.hostState},{$RINGWATCH.STATE.NODATA})=1`,
+    priority: "high",
+    opdata: "State: {ITEM.LASTVALUE1}",
+    description: "Its ring neighbours stopped hearing its heartbeats for deadtime and the CMA's direct probes got no answer: raised the moment the CMA confirms the death, resolved when the host rejoins. Backstop: no state at all for {$RINGWATCH.STATE.NODATA} (the CMA refreshes it every minute) also counts, because then nobody knows the host is up.",
+    tags: [owner, tag("scope", "availability")],
+  },
+  {
+    name: "Network segment of {HOST.NAME} unreachable: switch or link suspected",
+    expression: `last(/{T}/${KEYS.hostState})=3`,
+    priority: "high",
+    opdata: "State: {ITEM.LASTVALUE1}",
+    description: "Every host of this hypervisor's segment went silent at once: one event for the segment, not one death per host. Resolved when the segment answers again.",
+    tags: [owner, tag("scope", "availability")],
+  },
+  {
+    name: "Memory leak suspected on hypervisor {HOST.NAME}",
+    expression: `last(/{T}/${KEYS.hostMemoryLeak})=1`,
+    priority: "warning",
+    opdata: "",
+    description: "The hypervisor's own memory use (not its guests') grows steadily: a leaking host daemon or kernel slab. Evidence in the item 'Host memory leak evidence'.",
+    tags: [owner, tag("scope", "capacity")],
+  },
+  {
+    name: "Discovery scripts failing on {HOST.NAME}",
+    expression: `last(/{T}/${KEYS.discoveryErrors})>0`,
+    priority: "warning",
+    opdata: "Failing: {ITEM.LASTVALUE1}",
+    description: "A discovery script of the nanoprobe failed (see the item 'Discovery script errors' for which and why). Resolved when every script runs cleanly again.",
+    tags: [owner, tag("scope", "notice")],
+  },
+];
+
+// ------------------------------------------------------------------ guest discovery (LLD)
+
+const VM_UUID = "{#VM.UUID}";
+const VM_NAME = "{#VM.NAME}";
+
+function protoTags(component: string): Tag[] {
+  return [owner, tag("component", component), tag("vm", VM_NAME)];
+}
+
+function proto(key: string, name: string, valueType: ValueType, units: string, description: string, component: string, extra: Partial<ItemDef> = {}): ItemDef {
+  return item(key, name, valueType, units, description, component, { tags: protoTags(component), ...extra });
+}
+
+/** Alert kinds from the nanoprobe's local analytics that become per-guest problem items. */
+export const GUEST_ALERTS = {
+  vcpuAbuse: { key: "ringwatch.vm.abuse", name: "vCPU abuse" },
+  memoryLeak: { key: "ringwatch.vm.leak", name: "Memory leak" },
+  microBurst: { key: "ringwatch.vm.burst", name: "Network micro-burst" },
+} as const;
+export type GuestAlertKind = keyof typeof GUEST_ALERTS;
+
+const domainRule: DiscoveryRuleDef = {
+  key: KEYS.lldDomains,
+  name: "Guests (libvirt domains)",
+  description: "Guests of this hypervisor, from the inventory the nanoprobe reads through libvirt (pushed by the ringwatch CMA on every change).",
+  lifetime: "7d",
+  macros: [VM_UUID, VM_NAME, "{#VM.STATE}"],
+  itemPrototypes: [
+    proto(`ringwatch.vm.cpu[${VM_UUID}]`, `Guest ${VM_NAME}: CPU usage`, "float", "%", "CPU time the guest used, in percent of one host CPU (200 = two CPUs busy). Min/max/avg per report interval equal the raw samples'.", "cpu"),
+    proto(`ringwatch.vm.memory.current[${VM_UUID}]`, `Guest ${VM_NAME}: memory (balloon)`, "float", "B", "Memory currently given to the guest (balloon size).", "memory"),
+    proto(`ringwatch.vm.memory.rss[${VM_UUID}]`, `Guest ${VM_NAME}: memory resident on host`, "float", "B", "Resident memory of the guest's process on the host (QEMU).", "memory"),
+    proto(`ringwatch.vm.state[${VM_UUID}]`, `Guest ${VM_NAME}: state`, "char", "", "libvirt state of the guest (running, paused, shutoff, …).", "state"),
+    ...Object.values(GUEST_ALERTS).flatMap((a) => [
+      proto(`${a.key}[${VM_UUID}]`, `Guest ${VM_NAME}: ${a.name}`, "unsigned", "", `1 while the nanoprobe's local analytics see ${a.name.toLowerCase()} on this guest, 0 when it cleared.`, "analytics"),
+      proto(`${a.key}.evidence[${VM_UUID}]`, `Guest ${VM_NAME}: ${a.name} evidence`, "text", "", "What the detector measured, as JSON.", "analytics"),
+    ]),
+  ],
+  triggerPrototypes: [
+    {
+      name: `vCPU abuse by guest ${VM_NAME} on {HOST.NAME}: neighbours suffer steal`,
+      expression: `last(/{T}/${GUEST_ALERTS.vcpuAbuse.key}[${VM_UUID}])=1`,
+      priority: "average",
+      opdata: "",
+      description: "The guest's vCPUs have been saturated for minutes while other guests' vCPUs wait for a physical CPU (steal): a miner or a runaway job. Evidence in the item 'vCPU abuse evidence'.",
+      tags: [owner, tag("scope", "performance"), tag("vm", VM_NAME)],
+    },
+    {
+      name: `Memory leak suspected in guest ${VM_NAME} on {HOST.NAME}`,
+      expression: `last(/{T}/${GUEST_ALERTS.memoryLeak.key}[${VM_UUID}])=1`,
+      priority: "warning",
+      opdata: "",
+      description: "The guest's memory on the host grows steadily (least-squares slope over 30 min, R² ≥ 0.8). Evidence in the item 'Memory leak evidence'.",
+      tags: [owner, tag("scope", "capacity"), tag("vm", VM_NAME)],
+    },
+    {
+      name: `Network micro-burst on guest ${VM_NAME} on {HOST.NAME}`,
+      expression: `nodata(/{T}/${GUEST_ALERTS.microBurst.key}[${VM_UUID}],{$RINGWATCH.BURST.HOLD})=0`,
+      priority: "info",
+      opdata: "",
+      description: "A traffic burst shorter than a second, many times the NIC's usual rate, visible only at sub-second sampling. Bursts are one-shot findings: the problem resolves {$RINGWATCH.BURST.HOLD} after the last one.",
+      tags: [owner, tag("scope", "performance"), tag("vm", VM_NAME)],
+    },
+  ],
+};
+
+const vcpuRule: DiscoveryRuleDef = {
+  key: KEYS.lldVcpus,
+  name: "Guest vCPUs",
+  description: "Each vCPU of each guest (vCPU time, wait and delay: the steal a guest suffers).",
+  lifetime: "7d",
+  macros: [VM_UUID, VM_NAME, "{#VCPU}"],
+  itemPrototypes: [
+    proto(`ringwatch.vm.vcpu.time[${VM_UUID},{#VCPU}]`, `Guest ${VM_NAME}: vCPU {#VCPU} busy`, "float", "%", "Time this vCPU ran on a host CPU, percent of one CPU.", "vcpu"),
+    proto(`ringwatch.vm.vcpu.wait[${VM_UUID},{#VCPU}]`, `Guest ${VM_NAME}: vCPU {#VCPU} wait`, "float", "%", "Time this vCPU waited on I/O, percent of one CPU.", "vcpu"),
+    proto(`ringwatch.vm.vcpu.delay[${VM_UUID},{#VCPU}]`, `Guest ${VM_NAME}: vCPU {#VCPU} steal`, "float", "%", "Time this vCPU was runnable but waited for a host CPU (steal), percent of one CPU.", "vcpu"),
+  ],
+  triggerPrototypes: [],
+};
+
+const diskRule: DiscoveryRuleDef = {
+  key: KEYS.lldDisks,
+  name: "Guest disks",
+  description: "Each disk of each guest (target device and its source on the host).",
+  lifetime: "7d",
+  macros: [VM_UUID, VM_NAME, "{#DISK}", "{#DISK.SOURCE}"],
+  itemPrototypes: [
+    proto(`ringwatch.vm.disk.read.bytes[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} read`, "float", "Bps", "Bytes read per second ({#DISK.SOURCE}).", "disk"),
+    proto(`ringwatch.vm.disk.write.bytes[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} write`, "float", "Bps", "Bytes written per second ({#DISK.SOURCE}).", "disk"),
+    proto(`ringwatch.vm.disk.read.ops[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} read requests`, "float", "!ops/s", "Read requests per second.", "disk"),
+    proto(`ringwatch.vm.disk.write.ops[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} write requests`, "float", "!ops/s", "Write requests per second.", "disk"),
+  ],
+  triggerPrototypes: [],
+};
+
+const nicRule: DiscoveryRuleDef = {
+  key: KEYS.lldNics,
+  name: "Guest network interfaces",
+  description: "Each NIC of each guest (host-side target device, MAC, bridge or network).",
+  lifetime: "7d",
+  macros: [VM_UUID, VM_NAME, "{#NIC}", "{#NIC.MAC}", "{#NIC.SOURCE}"],
+  itemPrototypes: (["rx", "tx"] as const).flatMap((dir) => {
+    const d = dir === "rx" ? "received" : "sent";
+    return [
+      proto(`ringwatch.vm.net.${dir}.bytes[${VM_UUID},{#NIC}]`, `Guest ${VM_NAME}: NIC {#NIC} ${d}`, "float", "Bps", `Bytes ${d} per second ({#NIC.MAC} on {#NIC.SOURCE}).`, "network"),
+      proto(`ringwatch.vm.net.${dir}.packets[${VM_UUID},{#NIC}]`, `Guest ${VM_NAME}: NIC {#NIC} packets ${d}`, "float", "pps", `Packets ${d} per second.`, "network"),
+      proto(`ringwatch.vm.net.${dir}.drops[${VM_UUID},{#NIC}]`, `Guest ${VM_NAME}: NIC {#NIC} ${dir} drops`, "float", "pps", `Packets dropped per second (${d}).`, "network"),
+    ];
+  }),
+  triggerPrototypes: [],
+};
+
+export const TEMPLATES: readonly TemplateDef[] = [
+  {
+    role: "hypervisor",
+    description: "libvirt hypervisor monitored by ringwatch (agentless): ring membership (host down within seconds, segment failures), guest counts, discovery script errors. Values arrive by trapper from the ringwatch CMA. Link together with the guest template.",
+    items: hypervisorItems,
+    triggers: hypervisorTriggers,
+    discoveryRules: [],
+    valueMaps: [{ name: STATE_MAP, mappings: [{ value: "0", newValue: "dead" }, { value: "1", newValue: "up" }, { value: "2", newValue: "left" }, { value: "3", newValue: "unreachable (segment)" }] }],
+    macros: [{ macro: "{$RINGWATCH.STATE.NODATA}", value: "5m", description: "Backstop of the host-down trigger: no membership state for this long (the CMA refreshes it every minute) means nobody knows the host is up." }],
+    tags: [owner, tag("class", "virtualization")],
+  },
+  {
+    role: "guest",
+    description: "Guests (libvirt domains) of a hypervisor monitored by ringwatch, discovered from the inventory: CPU, vCPU steal, memory, disk and NIC rates whose per-interval min/max/avg equal the raw samples', and the nanoprobe's analytics (vCPU abuse, memory leaks, micro-bursts) as problems. Values arrive by trapper from the ringwatch CMA.",
+    items: [],
+    triggers: [],
+    discoveryRules: [domainRule, vcpuRule, diskRule, nicRule],
+    valueMaps: [],
+    macros: [{ macro: "{$RINGWATCH.BURST.HOLD}", value: "5m", description: "A micro-burst is a one-shot finding: its problem resolves this long after the last burst." }],
+    tags: [owner, tag("class", "virtualization")],
+  },
+];
+
+export function templateName(role: TemplateDef["role"], names: ZabbixNames): string {
+  return role === "hypervisor" ? names.hypervisorTemplate : names.guestTemplate;
+}
+
+/** Expression of a trigger on a template with this technical name. */
+export function triggerExpression(t: TriggerDef, template: string): string {
+  return t.expression.replaceAll("{T}", template);
+}
+
+/** A stable UUIDv4-shaped id (32 hex, as Zabbix exports them) derived from the template name and the object's key. */
+export function stableUuid(...parts: string[]): string {
+  const h = createHash("sha256").update(parts.join("\u0000")).digest();
+  h[6] = (h[6] & 0x0f) | 0x40;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  return h.subarray(0, 16).toString("hex");
+}
+
+// ------------------------------------------------------------------ series → items (bridge)
+
+/** Device names that can stand unquoted in an item key parameter (libvirt targets: vda, sda, tap0n1, macvtap3 …). */
+export const SAFE_DEVICE = /^[A-Za-z0-9_.:@+-]{1,64}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface SeriesItem {
+  key: string;
+  /** the Zabbix value of a quantized wire value (linear, so min/max/avg carry over) */
+  value: (quantized: number) => number;
+}
+
+/** quantize.ts: cpu is per-mille of one CPU (→ percent: ÷ 10, exact in decimal), memory KiB (→ bytes), rates per second. */
+const cpuPercent = (q: number): number => q / 10;
+const kibToBytes = (q: number): number => q * 1024;
+const asIs = (q: number): number => q;
+
+const SERIES: { re: RegExp; item: (uuid: string, m: RegExpExecArray) => string; value: (q: number) => number }[] = [
+  { re: /^cpu$/, item: (u) => `ringwatch.vm.cpu[${u}]`, value: cpuPercent },
+  { re: /^vcpu\.(\d{1,4})\.(time|wait|delay)$/, item: (u, m) => `ringwatch.vm.vcpu.${m[2]}[${u},${m[1]}]`, value: cpuPercent },
+  { re: /^balloon\.(current|rss)$/, item: (u, m) => `ringwatch.vm.memory.${m[1]}[${u}]`, value: kibToBytes },
+  { re: /^block\.(.+)\.(rd|wr)\.(bytes|reqs)$/, item: (u, m) => `ringwatch.vm.disk.${m[2] === "rd" ? "read" : "write"}.${m[3] === "bytes" ? "bytes" : "ops"}[${u},${m[1]}]`, value: asIs },
+  { re: /^net\.(.+)\.(rx|tx)\.(bytes|pkts|drop)$/, item: (u, m) => `ringwatch.vm.net.${m[2]}.${{ bytes: "bytes", pkts: "packets", drop: "drops" }[m[3]]}[${u},${m[1]}]`, value: asIs },
+];
+
+/** The item a nanoprobe series feeds, or undefined when it maps to none (counted by the caller). */
+export function seriesItem(domain: string, metric: string): SeriesItem | undefined {
+  if (!UUID_RE.test(domain)) return undefined;
+  for (const s of SERIES) {
+    const m = s.re.exec(metric);
+    if (!m) continue;
+    if (m.slice(1).some((g) => !SAFE_DEVICE.test(g))) return undefined;
+    return { key: s.item(domain, m), value: s.value };
+  }
+  return undefined;
+}
+
+export function alertItemKeys(kind: GuestAlertKind, uuid: string): { flag: string; evidence: string } {
+  const k = GUEST_ALERTS[kind].key;
+  return { flag: `${k}[${uuid}]`, evidence: `${k}.evidence[${uuid}]` };
+}
+
+export function guestStateKey(uuid: string): string {
+  return `ringwatch.vm.state[${uuid}]`;
+}
+
+// ------------------------------------------------------------------ inventory → LLD rows
+
+export type LldRow = Record<string, string>;
+
+/** The four discovery rules' rows for a set of guests (devices with unsafe names are left out and counted). */
+export function lldRows(domains: readonly GuestDomain[]): { rows: Record<string, LldRow[]>; skippedDevices: number } {
+  const vm: LldRow[] = [];
+  const vcpu: LldRow[] = [];
+  const disk: LldRow[] = [];
+  const nic: LldRow[] = [];
+  let skippedDevices = 0;
+  for (const d of domains) {
+    const uuid = d.uuid.toLowerCase();
+    if (!UUID_RE.test(uuid)) {
+      skippedDevices++;
+      continue;
+    }
+    const base = { "{#VM.UUID}": uuid, "{#VM.NAME}": d.name };
+    vm.push({ ...base, "{#VM.STATE}": d.state });
+    for (let i = 0; i < Math.min(d.vcpus, 4096); i++) vcpu.push({ ...base, "{#VCPU}": String(i) });
+    for (const k of d.disks) {
+      if (SAFE_DEVICE.test(k.target)) disk.push({ ...base, "{#DISK}": k.target, "{#DISK.SOURCE}": k.source });
+      else skippedDevices++;
+    }
+    for (const n of d.nics) {
+      if (SAFE_DEVICE.test(n.target)) nic.push({ ...base, "{#NIC}": n.target, "{#NIC.MAC}": n.mac, "{#NIC.SOURCE}": n.bridge || n.network });
+      else skippedDevices++;
+    }
+  }
+  return { rows: { [KEYS.lldDomains]: vm, [KEYS.lldVcpus]: vcpu, [KEYS.lldDisks]: disk, [KEYS.lldNics]: nic }, skippedDevices };
+}
+
+// ------------------------------------------------------------------ Zabbix host names
+
+/** Zabbix technical host names: alphanumerics, space, dot, dash, underscore; at most 128. */
+const HOST_NAME_OK = /^[A-Za-z0-9 ._-]{1,128}$/;
+
+/** The Zabbix host for a ringwatch host name (invalid characters become "_"). */
+export function zabbixHostName(name: string): string {
+  if (HOST_NAME_OK.test(name)) return name;
+  const s = name.replace(/[^A-Za-z0-9 ._-]/g, "_").slice(0, 128);
+  return s || "_";
+}
+
+/** The Zabbix host of one guest when hosts per guest are enabled: its UUID is stable across renames and migrations. */
+export function guestHostName(uuid: string): string {
+  return `vm-${uuid.toLowerCase()}`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Zabbix inside the CMA: the API client (credentials from the configuration or their files), the
+ * configuration sync and the bridge feeding the value sink (the durable sender). Without
+ * zabbixApiUrl there is no sync (Zabbix configured by hand from the template file) and the bridge
+ * sends values as they come. Stopped before the sender so that held values reach its spool.
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError } from "@ringwatch/shared";
+import type { Logger } from "@ringwatch/shared";
+import type { CmaConfig } from "../config.js";
+import { ZabbixApi } from "./api-client.js";
+import { ZabbixBridge } from "./bridge.js";
+import type { BridgeSources, UnknownPair } from "./bridge.js";
+import { ConfigSync } from "./config-sync.js";
+import type { ZabbixValueSink } from "./zabbix-value.js";
+
+export type ZabbixApiConfig = Pick<CmaConfig,
+  | "zabbixApiUrl" | "zabbixApiToken" | "zabbixApiTokenFile" | "zabbixUser" | "zabbixPassword" | "zabbixPasswordFile" | "zabbixApiTimeoutMs"
+  | "zabbixHostGroup" | "zabbixTemplateGroup" | "zabbixHypervisorTemplate" | "zabbixGuestTemplate" | "zabbixHostPerDomain"
+  | "zabbixSyncDebounceMs" | "zabbixSyncRetryMs" | "zabbixTemplateRecheckMs" | "zabbixStateRefreshMs" | "zabbixConfigCacheDelayMs" | "zabbixMaxHeldValues" | "zabbixMaxHoldMs">;
+
+/** First line of a secret file; a clear error naming the option when it cannot be read or is empty. */
+function secretFrom(file: string, option: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${option}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const first = text.split(/\r?\n/)[0].trim();
+  if (!first) throw new ConfigError(`${option}: ${file} is empty`);
+  return first;
+}
+
+/** The API client the configuration describes (throws ConfigError for incomplete credentials). */
+export function apiFromConfig(cfg: ZabbixApiConfig, log: Logger): ZabbixApi {
+  const token = cfg.zabbixApiToken || (cfg.zabbixApiTokenFile ? secretFrom(cfg.zabbixApiTokenFile, "zabbixApiTokenFile") : "");
+  const password = cfg.zabbixPassword || (cfg.zabbixPasswordFile ? secretFrom(cfg.zabbixPasswordFile, "zabbixPasswordFile") : "");
+  if (!token && !(cfg.zabbixUser && password)) {
+    throw new ConfigError("zabbixApiUrl is set: give zabbixApiToken(File), or zabbixUser with zabbixPassword(File)");
+  }
+  try {
+    return new ZabbixApi({ url: cfg.zabbixApiUrl, token: token || undefined, user: token ? undefined : cfg.zabbixUser, password: token ? undefined : password, timeoutMs: cfg.zabbixApiTimeoutMs, log });
+  } catch (e) {
+    throw new ConfigError(`zabbixApiUrl: ${(e as Error).message}`);
+  }
+}
+
+export class ZabbixService {
+  /** undefined without zabbixApiUrl: Zabbix is configured by hand (template file), values still flow */
+  readonly api: ZabbixApi | undefined;
+  readonly sync: ConfigSync | undefined;
+  readonly bridge: ZabbixBridge;
+
+  constructor(cfg: ZabbixApiConfig, sources: BridgeSources, sink: ZabbixValueSink, log: Logger) {
+    const zlog = log.child({ part: "zabbix" });
+    this.api = cfg.zabbixApiUrl ? apiFromConfig(cfg, zlog) : undefined;
+    this.sync = this.api && new ConfigSync(this.api, {
+      names: { hypervisorTemplate: cfg.zabbixHypervisorTemplate, guestTemplate: cfg.zabbixGuestTemplate, templateGroup: cfg.zabbixTemplateGroup },
+      hostGroup: cfg.zabbixHostGroup, hostPerDomain: cfg.zabbixHostPerDomain, log: zlog,
+    });
+    this.bridge = new ZabbixBridge(sources, this.sync, sink, {
+      hostPerDomain: cfg.zabbixHostPerDomain, syncDebounceMs: cfg.zabbixSyncDebounceMs, syncRetryMs: cfg.zabbixSyncRetryMs,
+      stateRefreshMs: cfg.zabbixStateRefreshMs, templateRecheckMs: cfg.zabbixTemplateRecheckMs, configCacheDelayMs: cfg.zabbixConfigCacheDelayMs,
+      maxHeldValues: cfg.zabbixMaxHeldValues, maxHoldMs: cfg.zabbixMaxHoldMs,
+    }, zlog);
+  }
+
+  start(): void {
+    this.bridge.start();
+  }
+
+  /** For the sender's onUnknown hook. */
+  unknown(pairs: readonly UnknownPair[]): void {
+    this.bridge.handleUnknown(pairs);
+  }
+
+  status(): Record<string, unknown> {
+    return { bridge: this.bridge.counters, held: this.bridge.holdback.size, holdback: this.bridge.holdback.counters, sync: this.sync?.counters ?? null, api: this.api?.counters ?? null, lastSyncError: this.bridge.lastSyncError ?? null };
+  }
+
+  async stop(): Promise<void> {
+    await this.bridge.stop();
+    await this.api?.close();
+  }
+}
