@@ -134,7 +134,6 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
-      zabbixSender: this.zabbixSender?.status(),
       ...(this.http ? { http: this.http.counters } : {}),
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
     };
