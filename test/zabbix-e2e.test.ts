@@ -83,7 +83,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
     assert.equal(kg.code, 0, kg.stderr);
     cma = startProcess("cma", CMA_CLI, ["run"], {
       ...common(), RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
-      RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"),
+      RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"), RINGWATCH_HTTP_LISTEN: "127.0.0.1:0",
       RINGWATCH_HEARTBEAT_MS: "300", RINGWATCH_WARNTIME_MS: "1000", RINGWATCH_DEADTIME_MS: String(DEADTIME_MS), RINGWATCH_PROBE_INTERVAL_MS: "200",
       RINGWATCH_ZABBIX_API_URL: zbx.apiUrl, RINGWATCH_ZABBIX_USER: zbx.user, RINGWATCH_ZABBIX_PASSWORD: zbx.password,
       RINGWATCH_ZABBIX_HOST_GROUP: names.group, RINGWATCH_ZABBIX_HYPERVISOR_TEMPLATE: names.hv, RINGWATCH_ZABBIX_GUEST_TEMPLATE: names.guests, RINGWATCH_ZABBIX_TEMPLATE_GROUP: names.tgroup,
