@@ -68,7 +68,9 @@ export class RunningProcess {
 }
 
 export function startProcess(name: string, script: string, args: string[], env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // a test CMA serves HTTP on a free port unless told otherwise: never the default 1984 another run may hold
+  const http = script === CMA_CLI && env.RINGWATCH_HTTP_LISTEN === undefined ? { RINGWATCH_HTTP_LISTEN: "127.0.0.1:0" } : {};
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...http, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return new RunningProcess(name, child);
 }
 
