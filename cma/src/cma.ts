@@ -1,6 +1,7 @@
 /**
  * The CMA process: one endpoint (unicast + the multicast group), each message decoded once and
- * handed to the service it concerns: rings (membership) or the guest inventory.
+ * handed to the service it concerns: rings (membership) or the guest inventory. What the stores
+ * learn is fed to the topology graph (`graph`, unless graphStore is "none").
  */
 import type { KeyObject } from "node:crypto";
 import { Endpoint, decodeInbound } from "@ringwatch/shared";
@@ -11,6 +12,9 @@ import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
+import type { GraphStore } from "./graph/graph-store.js";
+import { GraphIngestor } from "./graph/graph-ingestor.js";
+import { openGraphStore } from "./graph/open-store.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -23,6 +27,9 @@ export class Cma {
     readonly discovery: DiscoveryStore,
     readonly stats: StatsStore,
     private readonly log: Logger,
+    /** the topology graph (read it with graph.read; the ingestor writes it); undefined when graphStore is "none" */
+    readonly graph?: GraphStore,
+    readonly graphIngestor?: GraphIngestor,
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
@@ -41,7 +48,24 @@ export class Cma {
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
     }, deps.log, false);
-    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), new StatsStore(deps.log), deps.log);
+    const inventory = new InventoryStore(deps.log), alerts = new AlertStore(deps.log), discovery = new DiscoveryStore(deps.log);
+    let graph: GraphStore | undefined, ingestor: GraphIngestor | undefined;
+    try {
+      graph = openGraphStore(cfg, process.env, deps.log);
+      await graph?.init();
+    } catch (e) {
+      rings.stop();
+      await endpoint.close();
+      await graph?.close().catch(() => undefined);
+      throw e;
+    }
+    if (graph) {
+      ingestor = new GraphIngestor(graph, { membership: rings.membership, inventory, alerts, discovery }, {
+        flushMs: cfg.graphFlushMs, maxItems: cfg.graphFlushItems, maxRows: 5000, retryMaxMs: cfg.graphRetryMaxMs,
+      }, deps.log);
+      ingestor.start();
+    }
+    const cma = new Cma(endpoint, rings, inventory, alerts, discovery, new StatsStore(deps.log), deps.log, graph, ingestor);
     rings.start();
     return cma;
   }
@@ -72,11 +96,14 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
   }
 
   async stop(): Promise<void> {
     this.rings.stop();
     await this.endpoint.close();
+    await this.graphIngestor?.stop();
+    await this.graph?.close();
   }
 }

@@ -11,9 +11,7 @@ import type { Logger } from "@ringwatch/shared";
 import { GraphQueryError } from "./graph-store.js";
 import type { GraphParams, GraphStore, ReadLimits, ReadResult } from "./graph-store.js";
 import type { WorkerReply, WorkerRequest } from "./kuzu-protocol.js";
-import { checkParams, checkReadQuery, isEmptyUnwind } from "./query-checks.js";
-
-export const DEFAULT_READ_LIMITS: ReadLimits = { timeoutMs: 10_000, maxRows: 10_000 };
+import { checkParams, checkReadQuery, isEmptyUnwind, resolveLimits } from "./query-checks.js";
 
 export interface KuzuStoreOptions {
   /** the database path (Kuzu 0.11 keeps it as one file plus a .wal beside it) */
@@ -148,12 +146,4 @@ export class KuzuStore implements GraphStore {
     clearTimeout(kill);
     this.child = undefined;
   }
-}
-
-export function resolveLimits(limits?: Partial<ReadLimits>): ReadLimits {
-  const t = limits?.timeoutMs ?? DEFAULT_READ_LIMITS.timeoutMs;
-  const n = limits?.maxRows ?? DEFAULT_READ_LIMITS.maxRows;
-  if (!Number.isFinite(t) || t <= 0) throw new GraphQueryError("syntax", `timeoutMs must be a positive number of milliseconds, not ${String(t)}`);
-  if (!Number.isSafeInteger(n) || n < 0) throw new GraphQueryError("syntax", `maxRows must be a whole number ≥ 0, not ${String(n)}`);
-  return { timeoutMs: t, maxRows: n };
 }

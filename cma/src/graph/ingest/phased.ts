@@ -1,0 +1,75 @@
+/**
+ * What one ingested item writes, in four phases that run in this order for a whole batch:
+ * nodes (MERGE), unlink (drop relationships that now point elsewhere: a migrated domain's old
+ * RUNS, an address that left a NIC), link (MERGE relationships) and mark (present=false on what
+ * a full report no longer lists). Statements with the same text in one phase are joined into
+ * one UNWIND, so a batch of many hosts' documents costs a few statements, not a few per host.
+ */
+import type { Statement } from "../write-batch.js";
+
+export interface Phased {
+  nodes: Statement[];
+  unlink: Statement[];
+  link: Statement[];
+  mark: Statement[];
+}
+
+export const PHASES = ["nodes", "unlink", "link", "mark"] as const;
+
+export function phased(p: Partial<Phased> = {}): Phased {
+  return { nodes: p.nodes ?? [], unlink: p.unlink ?? [], link: p.link ?? [], mark: p.mark ?? [] };
+}
+
+const SEP = "\u00a6"; // ¦: in no key (host names, uuids, MACs, interface names, ip:port)
+
+/**
+ * The keys a full report lists, as one string for a row field: Kuzu cannot type a list that is
+ * empty in some rows, so "is still listed" is `r.keys CONTAINS ('¦' + key + '¦')` (listed(...)).
+ */
+export function keySet(values: Iterable<string>): string {
+  let s = SEP;
+  for (const v of values) s += `${v.split(SEP).join("")}${SEP}`;
+  return s;
+}
+
+/** Cypher: the key expression `expr` is in the row's key set `field` (parenthesised: Kuzu binds + tighter than CONTAINS differently). */
+export function listed(field: string, expr: string): string {
+  return `r.${field} CONTAINS ('${SEP}' + ${expr} + '${SEP}')`;
+}
+
+const shapeOf = (rows: unknown): string => {
+  const r = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
+  return r ? Object.keys(r).sort().map((k) => `${k}:${typeof r[k]}${Number.isSafeInteger(r[k]) ? "i" : ""}`).join(",") : "";
+};
+
+/** The statements of many items, phase by phase, UNWINDs with the same text joined and cut into chunks of maxRows. */
+export function combine(items: readonly Phased[], maxRows: number): Statement[] {
+  const out: Statement[] = [];
+  for (const phase of PHASES) {
+    const joined = new Map<string, { cypher: string; rows: unknown[] }>();
+    const order: (string | Statement)[] = [];
+    for (const it of items) {
+      for (const s of it[phase]) {
+        const rows = s.params?.rows;
+        if (Array.isArray(rows) && Object.keys(s.params!).length === 1 && /^\s*UNWIND \$rows /.test(s.cypher)) {
+          const key = `${s.cypher}\u0000${shapeOf(rows)}`;
+          const j = joined.get(key);
+          if (j) j.rows.push(...rows);
+          else {
+            joined.set(key, { cypher: s.cypher, rows: [...rows] });
+            order.push(key);
+          }
+        } else order.push(s);
+      }
+    }
+    for (const o of order) {
+      if (typeof o !== "string") {
+        out.push(o);
+        continue;
+      }
+      const j = joined.get(o)!;
+      for (let i = 0; i < j.rows.length; i += maxRows) out.push({ cypher: j.cypher, params: { rows: j.rows.slice(i, i + maxRows) } });
+    }
+  }
+  return out;
+}
