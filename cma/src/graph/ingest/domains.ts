@@ -84,10 +84,16 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       ...mergeNodes("NIC", bridges),
       ...mergeNodes("IPAddr", addrs, ["firstSeen"]),
     ],
-    unlink: runs.length ? [{
-      cypher: "UNWIND $rows AS r MATCH (o:Host)-[x:RUNS]->(d:Domain {uuid: r.uuid}) WHERE o.name <> r.host DELETE x",
-      params: { rows: runs.map((r) => ({ uuid: r.to as string, host })) },
-    }] : [],
+    unlink: [
+      ...(runs.length ? [{
+        cypher: "UNWIND $rows AS r MATCH (o:Host)-[x:RUNS]->(d:Domain {uuid: r.uuid}) WHERE o.name <> r.host DELETE x",
+        params: { rows: runs.map((r) => ({ uuid: r.to as string, host })) },
+      }] : []),
+      ...(bridged.length ? [{
+        cypher: "UNWIND $rows AS r MATCH (g:NIC {key: r.from})-[x:BRIDGED_TO]->(b:NIC) WHERE b.key <> r.to DELETE x",
+        params: { rows: bridged },
+      }] : []),
+    ],
     link: [
       ...mergeRels("RUNS", "Host", "Domain", runs),
       ...mergeRels("HAS_DISK", "Domain", "Disk", hasDisk),

@@ -77,6 +77,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
       }
       const pid = int(c.pid, 1);
       const from = (pid !== null && byPid.get(pid)) || host;
+      if (from === target) continue; // a process talking to its own listener
       const k = `${from} ${target}`;
       const d = deps.get(k);
       const count = int(c.count, 1) ?? 1;
