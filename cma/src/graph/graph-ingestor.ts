@@ -71,7 +71,10 @@ export class GraphIngestor {
     const { membership, inventory, alerts, discovery } = this.sources;
     if (membership) {
       const onChange = (): void => this.markHosts();
-      const onEvent = (e: MembershipEvent): void => this.add({ key: `e|${eventId(e)}`, build: () => membershipEventWrites(e) });
+      const onEvent = (e: MembershipEvent): void => {
+        this.add({ key: `e|${eventId(e)}`, build: () => membershipEventWrites(e) });
+        this.hostsDirty = true; // assignments (ringsChanged) change hosts without a "change"
+      };
       membership.on("change", onChange);
       membership.on("event", onEvent);
       this.off.push(() => membership.off("change", onChange), () => membership.off("event", onEvent));
