@@ -40,6 +40,16 @@ export class KuzuStore implements GraphStore {
 
   constructor(private readonly o: KuzuStoreOptions) {}
 
+  /** Requests sent to the worker and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** The worker process hosting Kuzu (undefined while none runs): for status and operators. */
+  get workerPid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async init(): Promise<void> {
     this.closed = false;
     await this.worker();

@@ -12,6 +12,11 @@ import type { NodeLabel, NodeTable, PropertyType, RelTable, RelType } from "./sc
 export interface Statement {
   cypher: string;
   params?: GraphParams;
+  /**
+   * A row field that names something only one row may claim (a guest runs on one host): when
+   * batches are joined, only the last row per value is kept, so the newest report wins.
+   */
+  unique?: string;
 }
 
 export type Scalar = string | number | boolean | null;
@@ -87,7 +92,7 @@ export function mergeNodes(label: NodeLabel, rows: readonly Row[], onCreate: rea
  * MATCH both ends by key (rows: from, to, properties), MERGE the relationship between them and
  * SET its properties. A row whose ends do not exist writes nothing.
  */
-export function mergeRels(type: RelType, from: NodeLabel, to: NodeLabel, rows: readonly Row[]): Statement[] {
+export function mergeRels(type: RelType, from: NodeLabel, to: NodeLabel, rows: readonly Row[], unique?: "from" | "to"): Statement[] {
   if (rows.length === 0) return [];
   const rt: RelTable = relTables[type];
   if (!rt.pairs.some(([f, x]) => f === from && x === to)) throw new Error(`${type} does not join ${from} to ${to} (schema.ts)`);
@@ -99,6 +104,7 @@ export function mergeRels(type: RelType, from: NodeLabel, to: NodeLabel, rows: r
   return groups(rows, fields, types, ["from", "to"]).map((g) => ({
     cypher: `UNWIND $rows AS r MATCH (a:${from} {${fk}: r.from}), (b:${to} {${tk}: r.to}) MERGE (a)-[e:${type}]->(b)${sets("e", props, g.nulls)}`,
     params: { rows: g.rows },
+    ...(unique ? { unique } : {}),
   }));
 }
 

@@ -88,18 +88,20 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       ...(runs.length ? [{
         cypher: "UNWIND $rows AS r MATCH (o:Host)-[x:RUNS]->(d:Domain {uuid: r.uuid}) WHERE o.name <> r.host DELETE x",
         params: { rows: runs.map((r) => ({ uuid: r.to as string, host })) },
+        unique: "uuid",
       }] : []),
       ...(bridged.length ? [{
         cypher: "UNWIND $rows AS r MATCH (g:NIC {key: r.from})-[x:BRIDGED_TO]->(b:NIC) WHERE b.key <> r.to DELETE x",
         params: { rows: bridged },
+        unique: "from",
       }] : []),
     ],
     link: [
-      ...mergeRels("RUNS", "Host", "Domain", runs),
+      ...mergeRels("RUNS", "Host", "Domain", runs, "to"),
       ...mergeRels("HAS_DISK", "Domain", "Disk", hasDisk),
       ...mergeRels("HAS_NIC", "Domain", "NIC", hasNic),
       ...mergeRels("HAS_NIC", "Host", "NIC", hostNics),
-      ...mergeRels("BRIDGED_TO", "NIC", "NIC", bridged),
+      ...mergeRels("BRIDGED_TO", "NIC", "NIC", bridged, "from"),
       ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp),
     ],
     mark,

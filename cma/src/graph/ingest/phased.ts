@@ -42,21 +42,24 @@ const shapeOf = (rows: unknown): string => {
   return r ? Object.keys(r).sort().map((k) => `${k}:${typeof r[k]}${Number.isSafeInteger(r[k]) ? "i" : ""}`).join(",") : "";
 };
 
-/** The statements of many items, phase by phase, UNWINDs with the same text joined and cut into chunks of maxRows. */
+/**
+ * The statements of many items, phase by phase, UNWINDs with the same text joined and cut into
+ * chunks of maxRows. Rows of a statement with `unique` keep only the last row per value.
+ */
 export function combine(items: readonly Phased[], maxRows: number): Statement[] {
   const out: Statement[] = [];
   for (const phase of PHASES) {
-    const joined = new Map<string, { cypher: string; rows: unknown[] }>();
+    const joined = new Map<string, { cypher: string; unique?: string; rows: unknown[] }>();
     const order: (string | Statement)[] = [];
     for (const it of items) {
       for (const s of it[phase]) {
         const rows = s.params?.rows;
         if (Array.isArray(rows) && Object.keys(s.params!).length === 1 && /^\s*UNWIND \$rows /.test(s.cypher)) {
-          const key = `${s.cypher}\u0000${shapeOf(rows)}`;
+          const key = `${s.cypher}\u0000${shapeOf(rows)}\u0000${s.unique ?? ""}`;
           const j = joined.get(key);
           if (j) j.rows.push(...rows);
           else {
-            joined.set(key, { cypher: s.cypher, rows: [...rows] });
+            joined.set(key, { cypher: s.cypher, unique: s.unique, rows: [...rows] });
             order.push(key);
           }
         } else order.push(s);
@@ -64,12 +67,19 @@ export function combine(items: readonly Phased[], maxRows: number): Statement[] 
     }
     for (const o of order) {
       if (typeof o !== "string") {
-        out.push(o);
+        out.push({ cypher: o.cypher, params: o.params });
         continue;
       }
       const j = joined.get(o)!;
-      for (let i = 0; i < j.rows.length; i += maxRows) out.push({ cypher: j.cypher, params: { rows: j.rows.slice(i, i + maxRows) } });
+      const rows = j.unique ? lastPer(j.rows, j.unique) : j.rows;
+      for (let i = 0; i < rows.length; i += maxRows) out.push({ cypher: j.cypher, params: { rows: rows.slice(i, i + maxRows) } });
     }
   }
   return out;
+}
+
+function lastPer(rows: unknown[], field: string): unknown[] {
+  const last = new Map<unknown, number>();
+  rows.forEach((r, i) => last.set((r as Record<string, unknown>)[field], i));
+  return rows.filter((r, i) => last.get((r as Record<string, unknown>)[field]) === i);
 }

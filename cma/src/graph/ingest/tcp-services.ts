@@ -101,6 +101,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
         ...(listenerKeys.length ? [{
           cypher: "UNWIND $rows AS r MATCH (o:Host)-[x:RUNS_SERVICE]->(s:Service {key: r.key}) WHERE o.name <> r.host DELETE x",
           params: { rows: listenerKeys.map((key) => ({ key, host })) },
+          unique: "key",
         }] : []),
         // services others reached on this host's addresses: gone unless a listener still covers them (re-set in link)
         {
@@ -109,7 +110,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
         },
       ],
       link: [
-        ...mergeRels("RUNS_SERVICE", "Host", "Service", runs),
+        ...mergeRels("RUNS_SERVICE", "Host", "Service", runs, "to"),
         ...mergeRels("LISTENS_ON", "Service", "IPAddr", listensOn),
         ...mergeRels("DEPENDS_ON", "Service", "Service", fromService),
         ...mergeRels("DEPENDS_ON", "Host", "Service", fromHost),
