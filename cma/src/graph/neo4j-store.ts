@@ -145,8 +145,10 @@ export class Neo4jStore implements GraphStore {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new GraphQueryError("timeout", "the query ran out of time and was stopped")), l.timeoutMs + (this.o.hardTimeoutGraceMs ?? 5000));
     });
+    const running = run();
+    running.catch(() => undefined); // it may fail after the deadline has answered
     try {
-      return await Promise.race([run(), deadline]);
+      return await Promise.race([running, deadline]);
     } catch (e) {
       throw neo4jError(e);
     } finally {

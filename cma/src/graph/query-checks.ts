@@ -46,8 +46,8 @@ export function codeOnly(cypher: string): string {
   return out;
 }
 
-// A keyword, not a property (n.load), parameter ($use), label (:Copy) or map key ({load: 1}).
-const word = (w: string): RegExp => new RegExp(`(?<![.$:\\w])\\b${w}\\b(?!\\s*:)`, "i");
+// A keyword, not a property (n.load), parameter ($use), label (:Copy), map key ({load: 1}) or alias (AS load).
+const word = (w: string): RegExp => new RegExp(`(?<![.$:\\w])(?<!\\bAS\\s+)\\b${w}\\b(?!\\s*:)`, "i");
 const OUTSIDE_GRAPH: readonly [RegExp, string][] = [
   [word("(?:EXPORT|IMPORT)\\s+DATABASE"), "EXPORT/IMPORT DATABASE writes files"],
   [word("COPY"), "COPY reads or writes files"],
