@@ -20,6 +20,8 @@ export interface KuzuStoreOptions {
   /** buffer pool of the read-only Database the queries use; default bufferPoolMb */
   readBufferPoolMb?: number;
   log: Logger;
+  /** write statements slower than this are logged (default 2 s) */
+  slowStatementMs?: number;
   /** a read that has not answered this long after its own timeout is abandoned and the worker restarted */
   hardTimeoutGraceMs?: number;
 }
@@ -130,9 +132,10 @@ export class KuzuStore implements GraphStore {
       if (err) throw err;
     }
     if (todo.length === 0) return;
-    const r = await this.send(await this.worker(), { op: "write", statements: todo.map((s) => ({ cypher: s.cypher, params: s.params })) });
+    const r = await this.send(await this.worker(), { op: "write", statements: todo.map((s) => ({ cypher: s.cypher, params: s.params })), slowMs: this.o.slowStatementMs ?? 2000 });
     if (!r.ok) throw new GraphQueryError(r.code, r.message);
     this.counters.writes++;
+    for (const s of r.slow ?? []) this.o.log.warn(s, "slow graph write statement");
   }
 
   async read(cypher: string, params?: GraphParams, limits?: Partial<ReadLimits>): Promise<ReadResult> {

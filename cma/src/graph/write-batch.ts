@@ -89,8 +89,13 @@ export function mergeNodes(label: NodeLabel, rows: readonly Row[], onCreate: rea
 }
 
 /**
- * MATCH both ends by key (rows: from, to, properties), MERGE the relationship between them and
- * SET its properties. A row whose ends do not exist writes nothing.
+ * The relationship between two nodes given by key (rows: from, to, properties), MERGEd, with its
+ * properties SET. The `from` node is MATCHed (a row whose `from` does not exist writes
+ * nothing); the `to` node must already exist (merged by an earlier statement) and is MERGEd, not
+ * MATCHed: Kuzu 0.11 looks only the first MATCH of an UNWIND up by key and scans the table per
+ * row for a second one (measured: 2,000 rows on 100,000 nodes, 34 s with two MATCHes, 1.4 s with
+ * MATCH + MERGE). Because the node exists, that MERGE only matches, so the MERGE-in-UNWIND
+ * pitfall (a node created and matched in one statement) does not arise.
  */
 export function mergeRels(type: RelType, from: NodeLabel, to: NodeLabel, rows: readonly Row[], unique?: "from" | "to"): Statement[] {
   if (rows.length === 0) return [];
@@ -102,7 +107,7 @@ export function mergeRels(type: RelType, from: NodeLabel, to: NodeLabel, rows: r
   const fields = fieldsOf(rows, [], types, type);
   const props = fields.filter((f) => f !== "from" && f !== "to");
   return groups(rows, fields, types, ["from", "to"]).map((g) => ({
-    cypher: `UNWIND $rows AS r MATCH (a:${from} {${fk}: r.from}), (b:${to} {${tk}: r.to}) MERGE (a)-[e:${type}]->(b)${sets("e", props, g.nulls)}`,
+    cypher: `UNWIND $rows AS r MATCH (a:${from} {${fk}: r.from}) MERGE (b:${to} {${tk}: r.to}) MERGE (a)-[e:${type}]->(b)${sets("e", props, g.nulls)}`,
     params: { rows: g.rows },
     ...(unique ? { unique } : {}),
   }));

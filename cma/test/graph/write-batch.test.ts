@@ -26,7 +26,7 @@ describe("cma/graph/write-batch", () => {
 
   it("merges relationships between nodes matched by key, only for pairs the schema allows", () => {
     const [s] = mergeRels("RUNS", "Host", "Domain", [{ from: "hv1", to: "u1" }], "to");
-    assert.equal(s.cypher, "UNWIND $rows AS r MATCH (a:Host {name: r.from}), (b:Domain {uuid: r.to}) MERGE (a)-[e:RUNS]->(b)");
+    assert.equal(s.cypher, "UNWIND $rows AS r MATCH (a:Host {name: r.from}) MERGE (b:Domain {uuid: r.to}) MERGE (a)-[e:RUNS]->(b)");
     assert.equal(s.unique, "to");
     assert.throws(() => mergeRels("RUNS", "Domain", "Host", [{ from: "u1", to: "hv1" }]), /does not join/);
     assert.deepEqual(chunk([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);

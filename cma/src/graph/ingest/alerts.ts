@@ -18,11 +18,13 @@ export function alertWrites(e: AlertEvent): Phased {
   const row = raised
     ? { key, host: e.host, kind: a.kind, subject: a.subject, subjectName: a.subjectName || null, active: true, raisedAt: at, clearedAt: null, evidence: a.evidenceJson, updatedAt: at }
     : { key, host: e.host, kind: a.kind, subject: a.subject, active: false, clearedAt: at, updatedAt: at };
+  // a guest the graph has not heard of yet is created with its uuid only; inventory fills it in
+  const guest = UUID_RE.test(a.subject) ? a.subject.toLowerCase() : undefined;
   return phased({
-    nodes: [...mergeNodes("Host", [{ name: e.host }]), ...mergeNodes("Alert", [row])],
+    nodes: [...mergeNodes("Host", [{ name: e.host }]), ...mergeNodes("Alert", [row]), ...(guest ? mergeNodes("Domain", [{ uuid: guest }]) : [])],
     link: [
       ...mergeRels("CONCERNS", "Alert", "Host", [{ from: key, to: e.host }]),
-      ...(UUID_RE.test(a.subject) ? mergeRels("CONCERNS", "Alert", "Domain", [{ from: key, to: a.subject.toLowerCase() }]) : []),
+      ...(guest ? mergeRels("CONCERNS", "Alert", "Domain", [{ from: key, to: guest }]) : []),
     ],
   });
 }
