@@ -12,20 +12,20 @@
  * other hosts' guests, and one outside address), and its place in the rings (segments of 50).
  * After loading, 20 scattered hosts are dead and one whole segment unreachable.
  *
- *   node bench/dist/graph.bench.js [--hosts 1000] [--domains 30] [--big-hosts 10000] [--runs 50] [--pool-mb 1024]
+ *   node bench/dist/graph.bench.js [--hosts 1000] [--domains 30] [--big-hosts 10000] [--runs 50] [--pool-mb 1024] [--slow-ms 500]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { seededRandom, silentLogger } from "@ringwatch/shared";
+import { createLogger, seededRandom, silentLogger } from "@ringwatch/shared";
 import { DiscoveryStore, GraphIngestor, KuzuStore, Membership, namedQueries } from "@ringwatch/cma";
 import type { HostRecord, HostState } from "@ringwatch/cma";
 
 const { values: args } = parseArgs({
   options: {
     hosts: { type: "string", default: "1000" }, domains: { type: "string", default: "30" }, "big-hosts": { type: "string", default: "10000" },
-    runs: { type: "string", default: "50" }, "pool-mb": { type: "string", default: "1024" },
+    runs: { type: "string", default: "50" }, "pool-mb": { type: "string", default: "1024" }, "slow-ms": { type: "string", default: "0" },
   },
 });
 const HOSTS = Number(args.hosts), DOMAINS = Number(args.domains), BIG = Number(args["big-hosts"]), RUNS = Number(args.runs), POOL = Number(args["pool-mb"]);
@@ -101,7 +101,9 @@ function pct(xs: number[], p: number): number {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "ringwatch-graph-bench-"));
-const store = new KuzuStore({ path: join(dir, "graph"), bufferPoolMb: POOL, log: silentLogger() });
+// --slow-ms N: log write statements slower than N ms to stderr (where the ingest time goes)
+const SLOW = Number(args["slow-ms"]);
+const store = new KuzuStore({ path: join(dir, "graph"), bufferPoolMb: POOL, log: SLOW ? createLogger({ name: "bench", level: "warn", fd: 2 }) : silentLogger(), slowStatementMs: SLOW || undefined });
 try {
   await store.init();
   const membership = new Membership(1);

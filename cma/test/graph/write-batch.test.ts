@@ -20,13 +20,13 @@ describe("cma/graph/write-batch", () => {
 
   it("sets first-seen fields only on create, and refuses properties the schema lacks", () => {
     const [s] = mergeNodes("IPAddr", [{ address: "10.0.0.1", firstSeen: 5, updatedAt: 6 }], ["firstSeen"]);
-    assert.equal(s.cypher, "UNWIND $rows AS r MERGE (n:IPAddr {address: r.address}) ON CREATE SET n.firstSeen = r.firstSeen SET n.updatedAt = r.updatedAt");
+    assert.equal(s.cypher, "UNWIND $rows AS r WITH r, r.address AS kv MERGE (n:IPAddr {address: kv}) ON CREATE SET n.firstSeen = r.firstSeen SET n.updatedAt = r.updatedAt");
     assert.throws(() => mergeNodes("Host", [{ name: "a", colour: "red" }]), /no property colour/);
   });
 
   it("merges relationships between nodes matched by key, only for pairs the schema allows", () => {
     const [s] = mergeRels("RUNS", "Host", "Domain", [{ from: "hv1", to: "u1" }], "to");
-    assert.equal(s.cypher, "UNWIND $rows AS r MATCH (a:Host {name: r.from}) MERGE (b:Domain {uuid: r.to}) MERGE (a)-[e:RUNS]->(b)");
+    assert.equal(s.cypher, "UNWIND $rows AS r WITH r, r.from AS kv MATCH (a:Host {name: kv}) WITH r, a, r.to AS kv2 MATCH (b:Domain {uuid: kv2}) MERGE (a)-[e:RUNS]->(b)");
     assert.equal(s.unique, "to");
     assert.throws(() => mergeRels("RUNS", "Domain", "Host", [{ from: "u1", to: "hv1" }]), /does not join/);
     assert.deepEqual(chunk([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);

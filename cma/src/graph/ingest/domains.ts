@@ -62,16 +62,16 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
   const mark = [
     ...(devices.length ? [
       {
-        cypher: `UNWIND $rows AS r MATCH (d:Domain {uuid: r.uuid})-[:HAS_DISK]->(k:Disk) WHERE k.present = true AND NOT ${listed("disks", "k.key")} SET k.present = false, k.goneAt = r.at`,
+        cypher: `UNWIND $rows AS r WITH r, r.uuid AS kv MATCH (d:Domain {uuid: kv})-[:HAS_DISK]->(k:Disk) WHERE k.present = true AND NOT ${listed("disks", "k.key")} SET k.present = false, k.goneAt = r.at`,
         params: { rows: devices },
       },
       {
-        cypher: `UNWIND $rows AS r MATCH (d:Domain {uuid: r.uuid})-[:HAS_NIC]->(n:NIC) WHERE n.present = true AND NOT ${listed("nics", "n.key")} SET n.present = false, n.goneAt = r.at`,
+        cypher: `UNWIND $rows AS r WITH r, r.uuid AS kv MATCH (d:Domain {uuid: kv})-[:HAS_NIC]->(n:NIC) WHERE n.present = true AND NOT ${listed("nics", "n.key")} SET n.present = false, n.goneAt = r.at`,
         params: { rows: devices },
       },
     ] : []),
     ...(full ? [{
-      cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:RUNS]->(d:Domain) WHERE d.present = true AND NOT ${listed("uuids", "d.uuid")} SET d.present = false, d.goneAt = r.at`,
+      cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:RUNS]->(d:Domain) WHERE d.present = true AND NOT ${listed("uuids", "d.uuid")} SET d.present = false, d.goneAt = r.at`,
       params: { rows: [{ host, uuids: keySet(guests.map((g) => g.uuid)), at }] },
     }] : []),
   ];
@@ -86,12 +86,12 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
     ],
     unlink: [
       ...(runs.length ? [{
-        cypher: "UNWIND $rows AS r MATCH (o:Host)-[x:RUNS]->(d:Domain {uuid: r.uuid}) WHERE o.name <> r.host DELETE x",
+        cypher: "UNWIND $rows AS r WITH r, r.uuid AS kv MATCH (o:Host)-[x:RUNS]->(d:Domain {uuid: kv}) WHERE o.name <> r.host DELETE x",
         params: { rows: runs.map((r) => ({ uuid: r.to as string, host })) },
         unique: "uuid",
       }] : []),
       ...(bridged.length ? [{
-        cypher: "UNWIND $rows AS r MATCH (g:NIC {key: r.from})-[x:BRIDGED_TO]->(b:NIC) WHERE b.key <> r.to DELETE x",
+        cypher: "UNWIND $rows AS r WITH r, r.from AS kv MATCH (g:NIC {key: kv})-[x:BRIDGED_TO]->(b:NIC) WHERE b.key <> r.to DELETE x",
         params: { rows: bridged },
         unique: "from",
       }] : []),
@@ -112,7 +112,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
 export function guestGone(host: string, uuid: string, at: number): Phased {
   return phased({
     mark: [{
-      cypher: "UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:RUNS]->(d:Domain {uuid: r.uuid}) WHERE d.present = true SET d.present = false, d.goneAt = r.at",
+      cypher: "UNWIND $rows AS r WITH r, r.host AS kv, r.uuid AS u MATCH (h:Host {name: kv})-[:RUNS]->(d:Domain {uuid: u}) WHERE d.present = true SET d.present = false, d.goneAt = r.at",
       params: { rows: [{ host, uuid, at }] },
     }],
   });

@@ -78,11 +78,11 @@ export class MembershipGraph {
         nodes: [...mergeNodes("Host", hosts), ...mergeNodes("Segment", segments)],
         unlink: [
           ...(inSegment.length ? [{
-            cypher: "UNWIND $rows AS r MATCH (h:Host {name: r.from})-[x:IN_SEGMENT]->(s:Segment) WHERE s.name <> r.to DELETE x",
+            cypher: "UNWIND $rows AS r WITH r, r.from AS kv MATCH (h:Host {name: kv})-[x:IN_SEGMENT]->(s:Segment) WHERE s.name <> r.to DELETE x",
             params: { rows: inSegment },
           }] : []),
           ...(unwatch.length ? [{
-            cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[x:WATCHES]->(n:Host) WHERE NOT ${listed("targets", "n.name")} DELETE x`,
+            cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[x:WATCHES]->(n:Host) WHERE NOT ${listed("targets", "n.name")} DELETE x`,
             params: { rows: unwatch },
           }] : []),
         ],

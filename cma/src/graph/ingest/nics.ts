@@ -41,12 +41,12 @@ export const nicsIngest: DiscoveryIngest = {
     return phased({
       nodes: [...mergeNodes("Host", [{ name: host }]), ...mergeNodes("NIC", nics), ...mergeNodes("IPAddr", addrs, ["firstSeen"])],
       unlink: [{
-        cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:HAS_NIC]->(n:NIC)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} DELETE x`,
+        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} DELETE x`,
         params: { rows: [row] },
       }],
       link: [...mergeRels("HAS_NIC", "Host", "NIC", hasNic), ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp)],
       mark: [{
-        cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:HAS_NIC]->(n:NIC) WHERE n.present = true AND NOT ${listed("nics", "n.key")} SET n.present = false, n.goneAt = r.at`,
+        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WHERE n.present = true AND NOT ${listed("nics", "n.key")} SET n.present = false, n.goneAt = r.at`,
         params: { rows: [row] },
       }],
     });

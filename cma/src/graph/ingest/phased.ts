@@ -5,6 +5,7 @@
  * a full report no longer lists). Statements with the same text in one phase are joined into
  * one UNWIND, so a batch of many hosts' documents costs a few statements, not a few per host.
  */
+import { lastPer } from "../write-batch.js";
 import type { Statement } from "../write-batch.js";
 
 export interface Phased {
@@ -44,22 +45,23 @@ const shapeOf = (rows: unknown): string => {
 
 /**
  * The statements of many items, phase by phase, UNWINDs with the same text joined and cut into
- * chunks of maxRows. Rows of a statement with `unique` keep only the last row per value.
+ * chunks of maxRows. Rows of a statement with `dedupe` or `unique` keep only the last row per
+ * identity or value.
  */
 export function combine(items: readonly Phased[], maxRows: number): Statement[] {
   const out: Statement[] = [];
   for (const phase of PHASES) {
-    const joined = new Map<string, { cypher: string; unique?: string; rows: unknown[] }>();
+    const joined = new Map<string, { cypher: string; unique?: string; dedupe?: readonly string[]; rows: unknown[] }>();
     const order: (string | Statement)[] = [];
     for (const it of items) {
       for (const s of it[phase]) {
         const rows = s.params?.rows;
         if (Array.isArray(rows) && Object.keys(s.params!).length === 1 && /^\s*UNWIND \$rows /.test(s.cypher)) {
-          const key = `${s.cypher}\u0000${shapeOf(rows)}\u0000${s.unique ?? ""}`;
+          const key = `${s.cypher}\u0000${shapeOf(rows)}\u0000${s.unique ?? ""}\u0000${s.dedupe?.join(",") ?? ""}`;
           const j = joined.get(key);
           if (j) j.rows.push(...rows);
           else {
-            joined.set(key, { cypher: s.cypher, unique: s.unique, rows: [...rows] });
+            joined.set(key, { cypher: s.cypher, unique: s.unique, dedupe: s.dedupe, rows: [...rows] });
             order.push(key);
           }
         } else order.push(s);
@@ -71,15 +73,10 @@ export function combine(items: readonly Phased[], maxRows: number): Statement[] 
         continue;
       }
       const j = joined.get(o)!;
-      const rows = j.unique ? lastPer(j.rows, j.unique) : j.rows;
+      let rows = j.dedupe ? lastPer(j.rows, j.dedupe) : j.rows;
+      if (j.unique) rows = lastPer(rows, [j.unique]);
       for (let i = 0; i < rows.length; i += maxRows) out.push({ cypher: j.cypher, params: { rows: rows.slice(i, i + maxRows) } });
     }
   }
   return out;
-}
-
-function lastPer(rows: unknown[], field: string): unknown[] {
-  const last = new Map<unknown, number>();
-  rows.forEach((r, i) => last.set((r as Record<string, unknown>)[field], i));
-  return rows.filter((r, i) => last.get((r as Record<string, unknown>)[field]) === i);
 }

@@ -99,13 +99,13 @@ export const tcpServicesIngest: DiscoveryIngest = {
       unlink: [
         // a service that moved here (a failed-over address) no longer runs where it was
         ...(listenerKeys.length ? [{
-          cypher: "UNWIND $rows AS r MATCH (o:Host)-[x:RUNS_SERVICE]->(s:Service {key: r.key}) WHERE o.name <> r.host DELETE x",
+          cypher: "UNWIND $rows AS r WITH r, r.key AS kv MATCH (o:Host)-[x:RUNS_SERVICE]->(s:Service {key: kv}) WHERE o.name <> r.host DELETE x",
           params: { rows: listenerKeys.map((key) => ({ key, host })) },
           unique: "key",
         }] : []),
         // services others reached on this host's addresses: gone unless a listener still covers them (re-set in link)
         {
-          cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) WHERE s.present = true AND NOT ${listed("keys", "s.key")} SET s.present = false, s.goneAt = r.at`,
+          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) WHERE s.present = true AND NOT ${listed("keys", "s.key")} SET s.present = false, s.goneAt = r.at`,
           params: { rows: [row] },
         },
       ],
@@ -115,21 +115,21 @@ export const tcpServicesIngest: DiscoveryIngest = {
         ...mergeRels("DEPENDS_ON", "Service", "Service", fromService),
         ...mergeRels("DEPENDS_ON", "Host", "Service", fromHost),
         ...(wildcardPorts.size ? [{
-          cypher: "UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) WHERE s.port = r.port SET s.present = true, s.goneAt = NULL, s.updatedAt = r.at",
+          cypher: "UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) WHERE s.port = r.port SET s.present = true, s.goneAt = NULL, s.updatedAt = r.at",
           params: { rows: [...wildcardPorts].map((port) => ({ host, port, at })) },
         }] : []),
       ],
       mark: [
         {
-          cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:RUNS_SERVICE]->(s:Service) WHERE s.present = true AND NOT ${listed("keys", "s.key")} SET s.present = false, s.goneAt = r.at`,
+          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:RUNS_SERVICE]->(s:Service) WHERE s.present = true AND NOT ${listed("keys", "s.key")} SET s.present = false, s.goneAt = r.at`,
           params: { rows: [row] },
         },
         {
-          cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[x:DEPENDS_ON]->(t:Service) WHERE x.present = true AND NOT ${listed("deps", "h.name + ' ' + t.key")} SET x.present = false, x.updatedAt = r.at`,
+          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[x:DEPENDS_ON]->(t:Service) WHERE x.present = true AND NOT ${listed("deps", "h.name + ' ' + t.key")} SET x.present = false, x.updatedAt = r.at`,
           params: { rows: [row] },
         },
         {
-          cypher: `UNWIND $rows AS r MATCH (h:Host {name: r.host})-[:RUNS_SERVICE]->(s:Service)-[x:DEPENDS_ON]->(t:Service) WHERE x.present = true AND NOT ${listed("deps", "s.key + ' ' + t.key")} SET x.present = false, x.updatedAt = r.at`,
+          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:RUNS_SERVICE]->(s:Service)-[x:DEPENDS_ON]->(t:Service) WHERE x.present = true AND NOT ${listed("deps", "s.key + ' ' + t.key")} SET x.present = false, x.updatedAt = r.at`,
           params: { rows: [row] },
         },
       ],
