@@ -32,7 +32,7 @@ export const lldpIngest: DiscoveryIngest = {
     return phased({
       nodes: [...mergeNodes("Host", [{ name: host, lldpAvailable: bool(data.available), updatedAt: at }]), ...mergeNodes("Switch", switches), ...mergeNodes("NIC", nics)],
       unlink: [{
-        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC)-[x:LINKED_TO]->(s:Switch) WHERE NOT ${listed("pairs", "n.key + ' ' + s.id")} DELETE x`,
+        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[x:LINKED_TO]->(s:Switch) WHERE NOT ${listed("pairs", "n.key + ' ' + s.id")} DELETE x`,
         params: { rows: [{ host, pairs: keySet(pairs) }] },
       }],
       link: [...mergeRels("HAS_NIC", "Host", "NIC", hasNic), ...mergeRels("LINKED_TO", "NIC", "Switch", links)],

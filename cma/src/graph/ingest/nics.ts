@@ -41,7 +41,7 @@ export const nicsIngest: DiscoveryIngest = {
     return phased({
       nodes: [...mergeNodes("Host", [{ name: host }]), ...mergeNodes("NIC", nics), ...mergeNodes("IPAddr", addrs, ["firstSeen"])],
       unlink: [{
-        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} DELETE x`,
+        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} DELETE x`,
         params: { rows: [row] },
       }],
       link: [...mergeRels("HAS_NIC", "Host", "NIC", hasNic), ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp)],

@@ -26,6 +26,9 @@ const SEP = "\u00a6"; // ¦: in no key (host names, uuids, MACs, interface names
 /**
  * The keys a full report lists, as one string for a row field: Kuzu cannot type a list that is
  * empty in some rows, so "is still listed" is `r.keys CONTAINS ('¦' + key + '¦')` (listed(...)).
+ * Multi-hop matches from a row's host are written one hop per MATCH (`MATCH (h {name: kv})-->(n)
+ * WITH r, n MATCH (n)-->...`): in one pattern Kuzu 0.11 planned them from the far end, scanning
+ * whole tables inside a write (seconds per statement at 2,000 hosts, growing with the graph).
  */
 export function keySet(values: Iterable<string>): string {
   let s = SEP;
@@ -33,7 +36,7 @@ export function keySet(values: Iterable<string>): string {
   return s;
 }
 
-/** Cypher: the key expression `expr` is in the row's key set `field` (parenthesised: Kuzu binds + tighter than CONTAINS differently). */
+/** Cypher: the key expression `expr` is in the row's key set `field` (parenthesised: Kuzu and Neo4j bind + and CONTAINS differently). */
 export function listed(field: string, expr: string): string {
   return `r.${field} CONTAINS ('${SEP}' + ${expr} + '${SEP}')`;
 }

@@ -105,7 +105,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
         }] : []),
         // services others reached on this host's addresses: gone unless a listener still covers them (re-set in link)
         {
-          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) WHERE s.present = true AND NOT ${listed("keys", "s.key")} SET s.present = false, s.goneAt = r.at`,
+          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[:HAS_IP]->(a:IPAddr) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WHERE s.present = true AND NOT ${listed("keys", "s.key")} SET s.present = false, s.goneAt = r.at`,
           params: { rows: [row] },
         },
       ],
@@ -115,7 +115,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
         ...mergeRels("DEPENDS_ON", "Service", "Service", fromService),
         ...mergeRels("DEPENDS_ON", "Host", "Service", fromHost),
         ...(wildcardPorts.size ? [{
-          cypher: "UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) WHERE s.port = r.port SET s.present = true, s.goneAt = NULL, s.updatedAt = r.at",
+          cypher: "UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[:HAS_IP]->(a:IPAddr) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WHERE s.port = r.port SET s.present = true, s.goneAt = NULL, s.updatedAt = r.at",
           params: { rows: [...wildcardPorts].map((port) => ({ host, port, at })) },
         }] : []),
       ],
@@ -129,7 +129,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
           params: { rows: [row] },
         },
         {
-          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:RUNS_SERVICE]->(s:Service)-[x:DEPENDS_ON]->(t:Service) WHERE x.present = true AND NOT ${listed("deps", "s.key + ' ' + t.key")} SET x.present = false, x.updatedAt = r.at`,
+          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:RUNS_SERVICE]->(s:Service) WITH r, s MATCH (s)-[x:DEPENDS_ON]->(t:Service) WHERE x.present = true AND NOT ${listed("deps", "s.key + ' ' + t.key")} SET x.present = false, x.updatedAt = r.at`,
           params: { rows: [row] },
         },
       ],
