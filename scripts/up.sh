@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # up.sh: install what is missing, build, and run ringwatch as it stands: a CMA and nanoprobes on
-# loopback (CMA 127.0.0.1:1984, nanoprobes hv1..hvN on 127.0.0.2.., all UDP port 1984).
+# loopback (CMA 127.0.0.1:1984, nanoprobes hv1..hvN on 127.0.0.2.., all UDP port 1984), the CMA's
+# HTTP API and web UI (http://127.0.0.1:1984/), its embedded graph (Kuzu, in var/demo/cma-state),
+# and a real Zabbix 6.0 it fills (http://127.0.0.1:8088/, Admin / zabbix; scripts/zabbix.sh).
 #
-#   scripts/up.sh [--for SECONDS] [--hosts N] [--debug]
+#   scripts/up.sh [--for SECONDS] [--hosts N] [--debug] [--no-zabbix]
 #
 # Keys are created once in var/demo/keys. Logs are JSON (pino), one line per event, prefixed with
 # the process name. Ctrl-C (or the end of --for) stops every process cleanly.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-DURATION=0 HOSTS=2 DEBUG=()
+DURATION=0 HOSTS=2 DEBUG=() ZABBIX=1
 while (($#)); do
   case $1 in
     --for) DURATION=$2; shift 2 ;;
     --hosts) HOSTS=$2; shift 2 ;;
     --debug) DEBUG=(--debug); shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --no-zabbix) ZABBIX=0; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
@@ -29,12 +32,13 @@ node cma/dist/src/cli.js keygen --dir "$DEMO/keys" >&2
 export RINGWATCH_CLUSTER_KEY_FILE=$DEMO/keys/cluster.key
 export RINGWATCH_STATUS_INTERVAL_MS=${RINGWATCH_STATUS_INTERVAL_MS:-5s}
 
-pids=()
+pids=() zabbix_started=0
 stop_all() {
   trap - INT TERM EXIT
   log "stopping ${#pids[@]} processes"
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
+  ((zabbix_started)) && bash scripts/zabbix.sh stop || true
 }
 trap stop_all INT TERM EXIT
 
@@ -43,6 +47,17 @@ run() { # run NAME CMD...: start a process, prefix its output with NAME
   "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
+
+if ((ZABBIX)); then
+  # a real Zabbix 6.0 (about 15-45 s the first time); the CMA syncs its configuration through the API
+  # and sends values with the sender protocol (spool in the CMA's data dir)
+  bash scripts/zabbix.sh status >/dev/null 2>&1 || zabbix_started=1
+  bash scripts/zabbix.sh start >&2
+  eval "$(bash scripts/zabbix.sh env)"
+  export RINGWATCH_ZABBIX_SERVER=$ZABBIX_SERVER_HOST:$ZABBIX_SERVER_PORT RINGWATCH_ZABBIX_API_URL=$ZABBIX_API_URL \
+    RINGWATCH_ZABBIX_USER=$ZABBIX_USER RINGWATCH_ZABBIX_PASSWORD=$ZABBIX_PASSWORD \
+    RINGWATCH_ZABBIX_CONFIG_CACHE_DELAY_MS=5s   # the test server updates its configuration cache every second
+fi
 
 # loopback has no multicast: the nanoprobes are given the CMA's address (on a real network they find
 # it by multicast with no configuration at all)
@@ -62,4 +77,6 @@ for ((i = 1; i <= HOSTS; i++)); do
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
 log "running: CMA + $HOSTS nanoprobes ($( ((DURATION)) && echo "for ${DURATION}s" || echo "Ctrl-C to stop"))"
+log "web UI and HTTP API: http://127.0.0.1:1984/   (node cma/dist/src/cli.js query --list)"
+((ZABBIX)) && log "Zabbix: http://127.0.0.1:8088/ (Admin / zabbix), host group 'ringwatch'"
 if ((DURATION)); then sleep "$DURATION"; else wait; fi

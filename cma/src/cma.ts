@@ -3,7 +3,8 @@
  * handed to the service it concerns: rings (membership) or the guest inventory. The HTTP API and
  * web UI read from those services (when httpListen is set). With zabbixServer
  * set, values go to Zabbix through the durable sender; with zabbixApiUrl too, the configuration
- * sync and the bridge feed it (cma/src/zabbix).
+ * sync and the bridge feed it (cma/src/zabbix). What the stores learn is fed to the topology graph
+ * (`graph`, unless graphStore is "none").
  */
 import type { KeyObject } from "node:crypto";
 import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
@@ -19,6 +20,10 @@ import { HttpServer } from "./http/server.js";
 import type { ApiSources } from "./http/server.js";
 import { parseListenAddress } from "./http/listen-address.js";
 import { ZabbixService } from "./zabbix/zabbix-service.js";
+import type { GraphStore } from "./graph/graph-store.js";
+import { GraphIngestor } from "./graph/graph-ingestor.js";
+import { openGraphStore } from "./graph/open-store.js";
+import { namedQueries } from "./graph/named-queries.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -37,6 +42,9 @@ export class Cma {
     readonly discovery: DiscoveryStore,
     readonly stats: StatsStore,
     private readonly log: Logger,
+    /** the topology graph (read it with graph.read; the ingestor writes it); undefined when graphStore is "none" */
+    readonly graph?: GraphStore,
+    readonly graphIngestor?: GraphIngestor,
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
@@ -69,7 +77,24 @@ export class Cma {
         endpoint.send({ address: h.address, port: h.port }, encodeEnvelope({ command })).catch((e: Error) => deps.log.debug({ host, err: e.message }, "stats resend request not acknowledged"));
       },
     });
-    const cma = new Cma(endpoint, rings, new InventoryStore(deps.log), new AlertStore(deps.log), new DiscoveryStore(deps.log), stats, deps.log);
+    const inventory = new InventoryStore(deps.log), alerts = new AlertStore(deps.log), discovery = new DiscoveryStore(deps.log);
+    let graph: GraphStore | undefined, ingestor: GraphIngestor | undefined;
+    try {
+      graph = openGraphStore(cfg, process.env, deps.log);
+      await graph?.init();
+    } catch (e) {
+      rings.stop();
+      await endpoint.close();
+      await graph?.close().catch(() => undefined);
+      throw e;
+    }
+    if (graph) {
+      ingestor = new GraphIngestor(graph, { membership: rings.membership, inventory, alerts, discovery }, {
+        flushMs: cfg.graphFlushMs, maxItems: cfg.graphFlushItems, maxRows: 5000, retryMaxMs: cfg.graphRetryMaxMs,
+      }, deps.log);
+      ingestor.start();
+    }
+    const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, graph, ingestor);
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
@@ -104,7 +129,7 @@ export class Cma {
   apiSources(): ApiSources {
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
-      stats: this.stats, graph: undefined,
+      stats: this.stats, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
     };
   }
 
@@ -136,6 +161,7 @@ export class Cma {
       inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters } : {}),
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
+      graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
   }
 
@@ -146,5 +172,7 @@ export class Cma {
     await this.zabbix?.stop(); // held values go to the sender's spool
     await this.zabbixSender?.stop();
     await this.endpoint.close();
+    await this.graphIngestor?.stop();
+    await this.graph?.close();
   }
 }

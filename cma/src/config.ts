@@ -57,6 +57,12 @@ export const cmaSchema = {
   zabbixConfigCacheDelayMs: { type: "duration", default: 65_000, min: 0, doc: "Hosts and items just created are usable after the server's next configuration cache update (CacheUpdateFrequency, 60 s by default) plus LLD time: their values are held this long, keeping their clocks. Set to your CacheUpdateFrequency + 5 s." },
   zabbixMaxHeldValues: { type: "int", default: 2_000_000, min: 0, doc: "Values held for not-yet-usable hosts/items beyond this go to the sender at once (bounds memory; nothing is dropped)." },
   zabbixMaxHoldMs: { type: "duration", default: 600_000, min: 0, doc: "A held value goes to the sender after this long even if its host/item never appeared (the sender reports what Zabbix refuses)." },
+  // ---- graph (topology store, ingestion, root-cause queries)
+  graphStore: { type: "string", default: "kuzu", oneOf: ["kuzu", "neo4j", "none"], doc: "The topology graph: kuzu (embedded, on disk at <dataDir>/graph, no server to run), neo4j (also chosen whenever NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are set; credentials stay in the environment), none (no graph and no root-cause queries)." },
+  graphBufferPoolMb: { type: "int", default: 256, min: 16, max: 1_048_576, doc: "Kuzu's page cache, once for ingestion and once for queries (a read-only copy): enough to keep a 10,000-host, 300,000-guest graph in memory." },
+  graphFlushMs: { type: "duration", default: 200, min: 10, max: 60_000, doc: "Ingestion gathers changes this long into one write: one transaction per flush rather than one per event keeps a join storm cheap." },
+  graphFlushItems: { type: "int", default: 2000, min: 1, doc: "Write sooner once this many changes wait (a join storm, a full discovery resend)." },
+  graphRetryMaxMs: { type: "duration", default: 30_000, min: 100, doc: "Longest wait between retries of a failed graph write; changes wait in memory meanwhile, newer ones replacing older." },
 } satisfies Schema;
 
 export type CmaConfig = { [K in keyof typeof cmaSchema]: (typeof cmaSchema)[K]["default"] };

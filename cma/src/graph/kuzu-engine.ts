@@ -15,6 +15,12 @@ import { kuzuDdl } from "./schema.js";
 import { usedParams } from "./query-checks.js";
 import { toGraphValue } from "./kuzu-values.js";
 
+export interface SlowStatement {
+  ms: number;
+  rows: number;
+  cypher: string;
+}
+
 export interface KuzuEngineOptions {
   path: string;
   bufferPoolBytes: number;
@@ -60,16 +66,20 @@ export class KuzuEngine {
     for (const ddl of kuzuDdl()) await closeResult(await this.writer.query(ddl));
   }
 
-  /** All statements in one transaction: either all of them or none. */
-  async write(statements: readonly { cypher: string; params?: GraphParams }[]): Promise<void> {
+  /** All statements in one transaction: either all of them or none. Returns the statements slower than slowMs. */
+  async write(statements: readonly { cypher: string; params?: GraphParams }[], slowMs = Infinity): Promise<SlowStatement[]> {
     const c = this.writer;
     if (!c) throw new GraphQueryError("store", "the graph store is not open");
+    const slow: SlowStatement[] = [];
     await closeResult(await c.query("BEGIN TRANSACTION"));
     try {
       for (const s of statements) {
+        const t = performance.now();
         const ps = await c.prepare(s.cypher);
         if (!ps.isSuccess()) throw new Error(ps.getErrorMessage());
         await closeResult(await c.execute(ps, usedParams(s.cypher, s.params) as Record<string, KuzuValue>));
+        const ms = performance.now() - t;
+        if (ms > slowMs) slow.push({ ms: Math.round(ms), rows: Array.isArray(s.params?.rows) ? s.params.rows.length : 1, cypher: s.cypher.slice(0, 200) });
       }
       await closeResult(await c.query("COMMIT"));
     } catch (e) {
@@ -78,6 +88,7 @@ export class KuzuEngine {
       throw kuzuError(e);
     }
     this.generation++;
+    return slow;
   }
 
   private async readDb(): Promise<ReadDb> {

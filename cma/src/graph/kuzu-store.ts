@@ -11,9 +11,7 @@ import type { Logger } from "@ringwatch/shared";
 import { GraphQueryError } from "./graph-store.js";
 import type { GraphParams, GraphStore, ReadLimits, ReadResult } from "./graph-store.js";
 import type { WorkerReply, WorkerRequest } from "./kuzu-protocol.js";
-import { checkParams, checkReadQuery, isEmptyUnwind } from "./query-checks.js";
-
-export const DEFAULT_READ_LIMITS: ReadLimits = { timeoutMs: 10_000, maxRows: 10_000 };
+import { checkParams, checkReadQuery, isEmptyUnwind, resolveLimits } from "./query-checks.js";
 
 export interface KuzuStoreOptions {
   /** the database path (Kuzu 0.11 keeps it as one file plus a .wal beside it) */
@@ -22,6 +20,8 @@ export interface KuzuStoreOptions {
   /** buffer pool of the read-only Database the queries use; default bufferPoolMb */
   readBufferPoolMb?: number;
   log: Logger;
+  /** write statements slower than this are logged (default 2 s) */
+  slowStatementMs?: number;
   /** a read that has not answered this long after its own timeout is abandoned and the worker restarted */
   hardTimeoutGraceMs?: number;
 }
@@ -41,6 +41,16 @@ export class KuzuStore implements GraphStore {
   private closed = false;
 
   constructor(private readonly o: KuzuStoreOptions) {}
+
+  /** Requests sent to the worker and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** The worker process hosting Kuzu (undefined while none runs): for status and operators. */
+  get workerPid(): number | undefined {
+    return this.child?.pid;
+  }
 
   async init(): Promise<void> {
     this.closed = false;
@@ -122,9 +132,10 @@ export class KuzuStore implements GraphStore {
       if (err) throw err;
     }
     if (todo.length === 0) return;
-    const r = await this.send(await this.worker(), { op: "write", statements: todo.map((s) => ({ cypher: s.cypher, params: s.params })) });
+    const r = await this.send(await this.worker(), { op: "write", statements: todo.map((s) => ({ cypher: s.cypher, params: s.params })), slowMs: this.o.slowStatementMs ?? 2000 });
     if (!r.ok) throw new GraphQueryError(r.code, r.message);
     this.counters.writes++;
+    for (const s of r.slow ?? []) this.o.log.warn(s, "slow graph write statement");
   }
 
   async read(cypher: string, params?: GraphParams, limits?: Partial<ReadLimits>): Promise<ReadResult> {
@@ -148,12 +159,4 @@ export class KuzuStore implements GraphStore {
     clearTimeout(kill);
     this.child = undefined;
   }
-}
-
-export function resolveLimits(limits?: Partial<ReadLimits>): ReadLimits {
-  const t = limits?.timeoutMs ?? DEFAULT_READ_LIMITS.timeoutMs;
-  const n = limits?.maxRows ?? DEFAULT_READ_LIMITS.maxRows;
-  if (!Number.isFinite(t) || t <= 0) throw new GraphQueryError("syntax", `timeoutMs must be a positive number of milliseconds, not ${String(t)}`);
-  if (!Number.isSafeInteger(n) || n < 0) throw new GraphQueryError("syntax", `maxRows must be a whole number ≥ 0, not ${String(n)}`);
-  return { timeoutMs: t, maxRows: n };
 }

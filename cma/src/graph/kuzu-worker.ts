@@ -31,10 +31,10 @@ async function handle(m: WorkerRequest): Promise<void> {
   const e = engine;
   if (!e) throw new GraphQueryError("store", "the graph store is not open");
   if (m.op === "write") {
-    const run = writes.then(() => e.write(m.statements));
+    const run = writes.then(() => e.write(m.statements, m.slowMs));
     writes = run.catch(() => undefined);
-    await run;
-    return reply({ id: m.id, ok: true });
+    const slow = await run;
+    return reply({ id: m.id, ok: true, ...(slow.length ? { slow } : {}) });
   }
   if (m.op === "read") return reply({ id: m.id, ok: true, result: await e.read(m.cypher, m.params, m.limits) });
   await writes;

@@ -15,18 +15,27 @@ export interface NamedQuery { name: string; description: string; cypher: string;
 const down = (v: string): string => `(${v}.state = 'dead' OR ${v}.state = 'unreachable')`;
 const up = (v: string): string => `(${v}.state = 'alive' OR ${v}.state = 'suspect')`;
 
+// A typed empty value for the other side of a UNION: Kuzu cannot type a bare NULL or [].
+const none = (typed: string, empty = "NULL"): string => `CASE WHEN false THEN ${typed} ELSE ${empty} END`;
+
+const downGuest = `(h.state = 'dead' OR h.state = 'unreachable') AND ($host = '' OR h.name = $host) AND d.present = true`;
+
 const deadHostImpact: NamedQuery = {
   name: "deadHostImpact",
   description:
-    "What a dead host takes with it: each guest it ran, the services listening on that guest's addresses, and the hosts and services that depend on them (client connections seen by discovery).",
+    "What a dead host takes with it: each guest it ran, the services listening on that guest's addresses, and the hosts and services that depend on them (client connections seen by discovery). One row per guest and service (service null for a guest with no known service), in no particular order.",
   params: { host: { type: "string", doc: "the dead host's name; empty: every host that is down", default: "" } },
-  cypher: `MATCH (h:Host)-[:RUNS]->(d:Domain)
-WHERE ${down("h")} AND ($host = '' OR h.name = $host) AND d.present = true
-OPTIONAL MATCH (d)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service)
+  // one pattern per part: Kuzu plans a filtered chain well, and badly once a WITH splits it
+  cypher: `MATCH (h:Host)-[:RUNS]->(d:Domain)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service)
+WHERE ${downGuest}
 OPTIONAL MATCH (c)-[dep:DEPENDS_ON]->(s)
 RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, s.key AS service, s.process AS process,
   coalesce(collect(DISTINCT dep.clientHost), []) AS dependentHosts, coalesce(collect(DISTINCT c.key), []) AS dependentServices
-ORDER BY host, domain, service`,
+UNION ALL
+MATCH (h:Host)-[:RUNS]->(d:Domain)
+WHERE ${downGuest} AND NOT EXISTS { MATCH (d)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(:Service) }
+RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, ${none("d.name")} AS service, ${none("d.name")} AS process,
+  ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices`,
 };
 
 // One part per grouping (switch, then segment); each host counted once per group.
@@ -63,26 +72,33 @@ RETURN a.address AS address, services, seenBy, unexpectedHeartbeats
 ORDER BY address`,
 };
 
+const dependencyRow = (why: string): string =>
+  `RETURN dep.clientHost AS clientHost, coalesce(c.key, c.name) AS client, dep.process AS process, t.key AS dependency, ${why} AS why`;
+const clientFilter = "($host = '' OR dep.clientHost = $host)";
+
 const servicesWithDownDependencies: NamedQuery = {
   name: "servicesWithDownDependencies",
   description:
-    "Services (and hosts) whose dependencies are down: they hold client connections to a service whose listener is gone, whose host is down, or whose guest is gone, not running, or on a host that is down.",
+    "Services (and hosts) whose dependencies are down: they hold (or held) client connections to a service whose host is down, whose guest is on a host that is down, gone or not running, or whose listener is gone. One row per dependency and reason, in no particular order.",
   params: { host: { type: "string", doc: "only clients on this host; empty: all", default: "" } },
-  cypher: `MATCH (c)-[dep:DEPENDS_ON]->(t:Service)-[:LISTENS_ON]->(:IPAddr)<-[:HAS_IP]-(:NIC)<-[:HAS_NIC]-(o)
-WHERE $host = '' OR dep.clientHost = $host
-OPTIONAL MATCH (oh:Host)-[:RUNS]->(o)
-WITH c, dep, t, o, oh,
-  CASE
-    WHEN t.present = false THEN 'service gone'
-    WHEN o.uuid IS NULL AND ${down("o")} THEN 'host ' + o.name + ' ' + o.state
-    WHEN o.uuid IS NOT NULL AND o.present = false THEN 'guest ' + o.name + ' gone'
-    WHEN o.uuid IS NOT NULL AND o.state <> 'running' THEN 'guest ' + o.name + ' ' + o.state
-    WHEN ${down("oh")} THEN 'guest ' + o.name + ' on host ' + oh.name + ' ' + oh.state
-    ELSE NULL
-  END AS why
-WHERE why IS NOT NULL
-RETURN DISTINCT dep.clientHost AS clientHost, coalesce(c.key, c.name) AS client, dep.process AS process, t.key AS dependency, why
-ORDER BY clientHost, client, dependency`,
+  // a part per reason; guests of down hosts are found first (few), then their addresses' clients
+  cypher: `MATCH (c)-[dep:DEPENDS_ON]->(t:Service)-[:LISTENS_ON]->(:IPAddr)<-[:HAS_IP]-(:NIC)<-[:HAS_NIC]-(o:Host)
+WHERE ${down("o")} AND ${clientFilter}
+${dependencyRow("'host ' + o.name + ' ' + o.state")}
+UNION
+MATCH (h:Host)-[:RUNS]->(o:Domain)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(a:IPAddr)
+WHERE ${down("h")}
+WITH h, o, a MATCH (a)<-[:LISTENS_ON]-(t:Service)<-[dep:DEPENDS_ON]-(c)
+WHERE ${clientFilter}
+${dependencyRow("'guest ' + o.name + ' on host ' + h.name + ' ' + h.state")}
+UNION
+MATCH (c)-[dep:DEPENDS_ON]->(t:Service)-[:LISTENS_ON]->(:IPAddr)<-[:HAS_IP]-(:NIC)<-[:HAS_NIC]-(o:Domain)
+WHERE (o.present = false OR o.state <> 'running') AND ${clientFilter}
+${dependencyRow("CASE WHEN o.present = false THEN 'guest ' + o.name + ' gone' ELSE 'guest ' + o.name + ' ' + o.state END")}
+UNION
+MATCH (c)-[dep:DEPENDS_ON]->(t:Service)
+WHERE t.present = false AND ${clientFilter}
+${dependencyRow("'service gone'")}`,
 };
 
 const ringHealth: NamedQuery = {

@@ -10,7 +10,10 @@
  * used with IN crashes the engine (measured with kuzu 0.11.3).
  */
 import { GraphQueryError } from "./graph-store.js";
-import type { GraphParams } from "./graph-store.js";
+import type { GraphParams, ReadLimits } from "./graph-store.js";
+
+/** Limits of a read when the caller gives none. */
+export const DEFAULT_READ_LIMITS: ReadLimits = { timeoutMs: 10_000, maxRows: 10_000 };
 
 export const QUERY_LIMITS = { queryChars: 64 * 1024, readParamsBytes: 1024 * 1024, writeParamsBytes: 64 * 1024 * 1024 };
 
@@ -43,8 +46,8 @@ export function codeOnly(cypher: string): string {
   return out;
 }
 
-// A keyword, not a property (n.load), parameter ($use), label (:Copy) or map key ({load: 1}).
-const word = (w: string): RegExp => new RegExp(`(?<![.$:\\w])\\b${w}\\b(?!\\s*:)`, "i");
+// A keyword, not a property (n.load), parameter ($use), label (:Copy), map key ({load: 1}) or alias (AS load).
+const word = (w: string): RegExp => new RegExp(`(?<![.$:\\w])(?<!\\bAS\\s+)\\b${w}\\b(?!\\s*:)`, "i");
 const OUTSIDE_GRAPH: readonly [RegExp, string][] = [
   [word("(?:EXPORT|IMPORT)\\s+DATABASE"), "EXPORT/IMPORT DATABASE writes files"],
   [word("COPY"), "COPY reads or writes files"],
@@ -157,4 +160,13 @@ export function usedParams(cypher: string, params: GraphParams | undefined): Gra
   const code = codeOnly(cypher);
   const used = new Set([...code.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]));
   return Object.fromEntries(Object.entries(params).filter(([k]) => used.has(k)));
+}
+
+/** The caller's limits, completed with the defaults and checked. */
+export function resolveLimits(limits?: Partial<ReadLimits>): ReadLimits {
+  const t = limits?.timeoutMs ?? DEFAULT_READ_LIMITS.timeoutMs;
+  const n = limits?.maxRows ?? DEFAULT_READ_LIMITS.maxRows;
+  if (!Number.isFinite(t) || t <= 0) throw new GraphQueryError("syntax", `timeoutMs must be a positive number of milliseconds, not ${String(t)}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new GraphQueryError("syntax", `maxRows must be a whole number ≥ 0, not ${String(n)}`);
+  return { timeoutMs: t, maxRows: n };
 }

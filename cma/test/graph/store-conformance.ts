@@ -1,11 +1,15 @@
 /**
  * One conformance suite for every GraphStore: called once per store (Kuzu always; Neo4j when
- * NEO4J_URI is set). Each test starts from an empty store made by makeStore().
+ * NEO4J_URI is set). Each test starts from an empty store made by makeStore(). It covers the
+ * store itself (here), ingestion (ingest-conformance.ts) and the named root-cause queries on
+ * constructed scenarios (queries-conformance.ts).
  */
 import assert from "node:assert/strict";
 import { GraphQueryError } from "../../src/graph/graph-store.js";
 import type { GraphStore } from "../../src/graph/graph-store.js";
 import { chunk, mergeNodes, mergeRels } from "../../src/graph/write-batch.js";
+import { ingestConformance } from "./ingest-conformance.js";
+import { queriesConformance } from "./queries-conformance.js";
 
 export interface ConformanceOptions {
   /** a procedure call that would write if the read path allowed it */
@@ -194,5 +198,8 @@ export function conformanceSuite(name: string, makeStore: () => Promise<GraphSto
       for (const r of await Promise.all(reads)) assert.ok((r.rows[0].n as number) <= 10);
       assert.equal(await count("MATCH (h:Host) RETURN count(h) AS n"), 10);
     });
+
+    ingestConformance(makeStore);
+    queriesConformance(makeStore);
   });
 }

@@ -1,0 +1,166 @@
+/**
+ * The topology graph at scale, through the CMA's real ingestion path (Membership, DiscoveryStore,
+ * GraphIngestor, the Kuzu store and its worker process):
+ *
+ *  1. ingest --hosts hosts (default 1,000) × --domains guests (30) with services: time, and memory
+ *     of this process (RSS, heap) and of the Kuzu worker (peak RSS);
+ *  2. grow to --big-hosts (10,000 hosts, 300,000 guests) and time each named root-cause query
+ *     (--runs runs after 3 warm-ups): p50 / p99 per query; target < 100 ms on Kuzu.
+ *
+ * Each host: a nics document (one address), libvirt-domains (its guests, 1–2 disks, one NIC with
+ * an address), tcp-services (sshd and an app listening; the app a client of databases on three
+ * other hosts' guests, and one outside address), and its place in the rings (segments of 50).
+ * After loading, 20 scattered hosts are dead and one whole segment unreachable.
+ *
+ *   node bench/dist/graph.bench.js [--hosts 1000] [--domains 30] [--big-hosts 10000] [--runs 50] [--pool-mb 1024] [--slow-ms 500]
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createLogger, seededRandom, silentLogger } from "@ringwatch/shared";
+import { DiscoveryStore, GraphIngestor, KuzuStore, Membership, namedQueries } from "@ringwatch/cma";
+import type { HostRecord, HostState } from "@ringwatch/cma";
+
+const { values: args } = parseArgs({
+  options: {
+    hosts: { type: "string", default: "1000" }, domains: { type: "string", default: "30" }, "big-hosts": { type: "string", default: "10000" },
+    runs: { type: "string", default: "50" }, "pool-mb": { type: "string", default: "1024" }, "slow-ms": { type: "string", default: "0" },
+  },
+});
+const HOSTS = Number(args.hosts), DOMAINS = Number(args.domains), BIG = Number(args["big-hosts"]), RUNS = Number(args.runs), POOL = Number(args["pool-mb"]);
+const PER_SEGMENT = 50;
+const rand = seededRandom(20261121);
+const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
+
+const hostName = (i: number): string => `hv${String(i).padStart(5, "0")}`;
+const hostIp = (i: number): string => `10.${(i >> 8) & 255}.${i & 255}.1`;
+const segmentOf = (i: number): string => `seg${Math.floor(i / PER_SEGMENT)}`;
+const guestUuid = (h: number, d: number): string => `${hex(h, 8)}-0000-4000-8000-${hex(d, 12)}`;
+const guestIp = (h: number, d: number): string => `172.${16 + ((h >> 8) & 15)}.${h & 255}.${d + 10}`;
+
+function documents(h: number): { discovertype: string; data: object }[] {
+  const name = hostName(h);
+  const domains = Array.from({ length: DOMAINS }, (_, d) => ({
+    uuid: guestUuid(h, d), name: `${name}-vm${d}`, state: d % 10 === 3 ? "shutoff" : "running", active: true, persistent: true, vcpus: 1 + (d % 4), maxVcpus: 4,
+    memoryKiB: 1_048_576, maxMemKiB: 1_048_576,
+    disks: Array.from({ length: 1 + (d % 2) }, (_, k) => ({ target: `vd${String.fromCharCode(97 + k)}`, device: "disk", type: "file", source: `/var/lib/libvirt/images/${name}-vm${d}-${k}.qcow2`, format: "qcow2" })),
+    nics: [{ target: `tap${d}`, mac: `52:54:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:${hex(d, 2)}`, type: "bridge", bridge: "br0", addresses: [guestIp(h, d)] }],
+  }));
+  const clients = [1, 2, 3].map((k) => {
+    const other = (h + k * 37) % HOSTS_NOW;
+    return { process: "app", pid: 4000, remoteIp: guestIp(other, (h + k) % DOMAINS), remotePort: 5432, count: 4 };
+  });
+  clients.push({ process: "app", pid: 4000, remoteIp: `203.0.113.${h % 200}`, remotePort: 443, count: 1 });
+  return [
+    { discovertype: "nics", data: { interfaces: [
+      { name: "eth0", ifindex: 2, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "physical", master: "br0", speedMbps: 10000, addresses: [] },
+      { name: "br0", ifindex: 3, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: hostIp(h), prefixLength: 16 }] },
+    ] } },
+    { discovertype: "libvirt-domains", data: { uri: "qemu:///system", domains } },
+    { discovertype: "tcp-services", data: {
+      listeners: [{ ip: "0.0.0.0", port: 22, pid: 700, process: "sshd", cmdline: ["/usr/sbin/sshd", "-D"] }, { ip: "0.0.0.0", port: 8080, pid: 4000, process: "app", cmdline: ["/opt/app/bin/app"] }],
+      clients, summary: { serverConnections: 0, clientConnections: clients.length, unownedSockets: 0 },
+    } },
+  ];
+}
+let HOSTS_NOW = HOSTS;
+
+function hostRecord(i: number, state: HostState, total: number): HostRecord {
+  const seg = Math.floor(i / PER_SEGMENT), first = seg * PER_SEGMENT, size = Math.min(PER_SEGMENT, total - first);
+  const prev = first + ((i - first - 1 + size) % size), next = first + ((i - first + 1) % size);
+  return {
+    name: hostName(i), machineId: hex(i, 32), address: hostIp(i), port: 1984, segment: segmentOf(i), state, since: 1_763_700_000_000, joinedAt: 1_763_700_000_000,
+    version: "0.1.0", assignedKey: [prev, next].map((n) => `${hostName(n)}@${hostIp(n)}:1984`).join(","), unconfirmed: false,
+  };
+}
+
+function workerPeakRss(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+const mib = (b: number): string => (b / 1048576).toFixed(0);
+
+async function load(ing: GraphIngestor, membership: Membership, discovery: DiscoveryStore, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) membership.upsert(hostRecord(i, "alive", to));
+  for (let i = 0; i < from; i++) membership.upsert(hostRecord(i, "alive", to)); // ring neighbours across the old/new boundary
+  membership.replan();
+  for (let i = from; i < to; i++) {
+    for (const d of documents(i)) {
+      discovery.apply(hostName(i), { script: d.discovertype, documentJson: JSON.stringify({ discovertype: d.discovertype, description: "", host: hostName(i), source: d.discovertype, data: d.data }), atMs: 1_763_700_000_000 });
+    }
+    if ((i + 1) % 250 === 0) await ing.flush();
+  }
+  await ing.flush();
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+const dir = mkdtempSync(join(tmpdir(), "ringwatch-graph-bench-"));
+// --slow-ms N: log write statements slower than N ms to stderr (where the ingest time goes)
+const SLOW = Number(args["slow-ms"]);
+const store = new KuzuStore({ path: join(dir, "graph"), bufferPoolMb: POOL, log: SLOW ? createLogger({ name: "bench", level: "warn", fd: 2 }) : silentLogger(), slowStatementMs: SLOW || undefined });
+try {
+  await store.init();
+  const membership = new Membership(1);
+  const discovery = new DiscoveryStore(silentLogger());
+  const ing = new GraphIngestor(store, { membership, discovery }, { flushMs: 3_600_000, maxItems: 1_000_000, maxRows: 5000, retryMaxMs: 1000 }, silentLogger());
+  ing.start();
+
+  // ---- 1. ingest
+  global.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  let t0 = performance.now();
+  await load(ing, membership, discovery, 0, HOSTS);
+  const ingestMs = performance.now() - t0;
+  const mem = process.memoryUsage();
+  const [counts] = (await store.read("MATCH (d:Domain) WITH count(d) AS domains MATCH (s:Service) RETURN domains, count(s) AS services")).rows;
+  console.log(`graph bench (Kuzu ${store.kind}, buffer pool ${POOL} MiB, ${new Date().toISOString()})`);
+  console.log(`ingest ${HOSTS} hosts × ${DOMAINS} domains (${String(counts.domains)} domains, ${String(counts.services)} services): ${(ingestMs / 1000).toFixed(1)} s, ${(ingestMs / HOSTS).toFixed(1)} ms/host`);
+  console.log(`  this process: RSS ${mib(mem.rss)} MiB, heap ${mib(mem.heapUsed)} MiB (+${mib(mem.heapUsed - heap0)}); Kuzu worker peak RSS ${workerPeakRss(store.workerPid).toFixed(0)} MiB; writes ${ing.counters.flushes}, failures ${ing.counters.writeFailures}`);
+
+  // ---- 2. queries at scale
+  if (BIG > HOSTS) {
+    HOSTS_NOW = BIG;
+    t0 = performance.now();
+    await load(ing, membership, discovery, HOSTS, BIG);
+    const growMs = performance.now() - t0;
+    console.log(`grow to ${BIG} hosts × ${DOMAINS}: ${(growMs / 1000).toFixed(1)} s more; Kuzu worker peak RSS ${workerPeakRss(store.workerPid).toFixed(0)} MiB`);
+  }
+  const total = Math.max(BIG, HOSTS);
+  const dead = Array.from({ length: 20 }, (_, k) => (k * 397 + 11) % total).filter((i) => Math.floor(i / PER_SEGMENT) !== 3);
+  for (const i of dead) membership.setState(membership.get(hostName(i))!, "dead");
+  for (let i = 3 * PER_SEGMENT; i < 4 * PER_SEGMENT; i++) membership.setState(membership.get(hostName(i))!, "unreachable");
+  await ing.flush();
+  const [size] = (await store.read("MATCH (h:Host) WITH count(h) AS hosts MATCH (d:Domain) WITH hosts, count(d) AS domains MATCH (a:IPAddr) RETURN hosts, domains, count(a) AS addresses")).rows;
+  console.log(`queries on ${String(size.hosts)} hosts, ${String(size.domains)} domains, ${String(size.addresses)} addresses (${dead.length} hosts dead, one segment of ${PER_SEGMENT} unreachable); ${RUNS} runs each after 3 warm-ups`);
+  const cases: [string, Record<string, unknown>][] = [
+    ["deadHostImpact", { host: hostName(dead[0]) }],
+    ["deadHostImpact", { host: "" }],
+    ["switchVersusHost", {}],
+    ["forgottenServers", {}],
+    ["servicesWithDownDependencies", { host: "" }],
+    ["ringHealth", { segment: "" }],
+  ];
+  for (const [name, params] of cases) {
+    const q = namedQueries[name];
+    const times: number[] = [];
+    let rows = 0;
+    for (let r = 0; r < RUNS + 3; r++) {
+      const t = performance.now();
+      const res = await store.read(q.cypher, params, { timeoutMs: 60_000, maxRows: 1_000_000 });
+      if (r >= 3) times.push(performance.now() - t);
+      rows = res.rows.length;
+    }
+    const p50 = pct(times, 50), p99 = pct(times, 99);
+    console.log(`  ${`${name}(${JSON.stringify(params)})`.padEnd(52)} p50 ${p50.toFixed(1).padStart(7)} ms  p99 ${p99.toFixed(1).padStart(7)} ms  ${String(rows).padStart(6)} rows  ${p99 < 100 ? "< 100 ms" : "MISSES 100 ms"}`);
+  }
+  await ing.stop();
+} finally {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,13 @@
+/** A discovery plugin: turns one host's latest document of one discovertype into graph writes. */
+import type { BadEntry } from "./input.js";
+import type { Phased } from "./phased.js";
+
+export interface DiscoveryIngest {
+  readonly discovertype: string;
+  /**
+   * The writes that make the graph match this document (the full current state of this type on
+   * `host`). Throws IngestError when the document's shape is wrong; reports single bad entries
+   * through `bad` and leaves them out.
+   */
+  build(host: string, data: Record<string, unknown>, at: number, bad: BadEntry): Phased;
+}

@@ -1,0 +1,54 @@
+/**
+ * discovertype "nics": the host's interfaces (NIC "host/ifname") and their addresses. Loopback
+ * and link-local addresses are left out: every host has them, so they identify nothing. An
+ * address that left an interface is unlinked; an interface that disappeared is marked.
+ */
+import { mergeNodes, mergeRels } from "../write-batch.js";
+import type { Row } from "../write-batch.js";
+import type { DiscoveryIngest } from "./discovery-ingest.js";
+import { int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js";
+import { keySet, listed, phased } from "./phased.js";
+
+export const hostNicKey = (host: string, ifname: string): string => `${host}/${ifname}`;
+
+export const nicsIngest: DiscoveryIngest = {
+  discovertype: "nics",
+  build(host, data, at, bad) {
+    const nics: Row[] = [], addrs: Row[] = [], hasNic: Row[] = [], hasIp: Row[] = [];
+    const pairs: string[] = [];
+    for (const n of listField(data, "interfaces", 4096)) {
+      const name = isObject(n) ? text(n.name, 64) : null;
+      if (!isObject(n) || !name || name.includes("/")) {
+        bad("interface without a usable name");
+        continue;
+      }
+      const key = hostNicKey(host, name);
+      nics.push({ key, owner: host, name, mac: mac(n.mac), kind: text(n.kind, 32), state: text(n.state, 32), mtu: int(n.mtu, 0, 1 << 20), speedMbps: int(n.speedMbps), master: text(n.master, 64), present: true, goneAt: null, updatedAt: at });
+      hasNic.push({ from: host, to: key });
+      for (const a of Array.isArray(n.addresses) ? n.addresses.slice(0, 256) : []) {
+        const address = isObject(a) ? ip(a.address) : null;
+        if (!address) {
+          bad(`bad address on ${name}`);
+          continue;
+        }
+        if (isHostLocal(address)) continue;
+        addrs.push({ address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: at, updatedAt: at });
+        hasIp.push({ from: key, to: address, prefixLength: int(a.prefixLength, 0, 128) });
+        pairs.push(`${key} ${address}`);
+      }
+    }
+    const row = { host, nics: keySet(nics.map((n) => n.key as string)), pairs: keySet(pairs), at };
+    return phased({
+      nodes: [...mergeNodes("Host", [{ name: host }]), ...mergeNodes("NIC", nics), ...mergeNodes("IPAddr", addrs, ["firstSeen"])],
+      unlink: [{
+        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} DELETE x`,
+        params: { rows: [row] },
+      }],
+      link: [...mergeRels("HAS_NIC", "Host", "NIC", hasNic), ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp)],
+      mark: [{
+        cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WHERE n.present = true AND NOT ${listed("nics", "n.key")} SET n.present = false, n.goneAt = r.at`,
+        params: { rows: [row] },
+      }],
+    });
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * Discovery documents captured from the real discovery scripts (fixtures/capture.sh), and a way
+ * to feed them, inventory, alerts and membership through the real CMA stores and GraphIngestor
+ * into a store under test.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { silentLogger } from "@ringwatch/shared";
+import type { GuestDomain } from "@ringwatch/shared";
+import { AlertStore } from "../../src/alerts/alert-store.js";
+import { DiscoveryStore } from "../../src/discovery/discovery-store.js";
+import { InventoryStore } from "../../src/inventory/inventory-store.js";
+import { Membership } from "../../src/membership/membership.js";
+import type { HostRecord, HostState } from "../../src/membership/membership.js";
+import { GraphIngestor } from "../../src/graph/graph-ingestor.js";
+import type { GraphStore } from "../../src/graph/graph-store.js";
+
+const FIXTURES = fileURLToPath(new URL("../../../test/graph/fixtures/", import.meta.url));
+
+export type Doc = { discovertype: string; description: string; host: string; source: string; data: Record<string, unknown> };
+
+/** A fresh copy of a captured document (edit it freely). */
+export function captured(name: "os" | "cpu-memory" | "nics" | "tcp-services" | "libvirt-domains" | "lldp"): Doc {
+  return JSON.parse(readFileSync(`${FIXTURES}${name}.json`, "utf8")) as Doc;
+}
+
+export class Feed {
+  readonly membership = new Membership(1);
+  readonly inventory = new InventoryStore(silentLogger());
+  readonly alerts = new AlertStore(silentLogger());
+  readonly discovery = new DiscoveryStore(silentLogger());
+  readonly ingestor: GraphIngestor;
+
+  constructor(store: GraphStore) {
+    this.ingestor = new GraphIngestor(store, { membership: this.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery },
+      { flushMs: 60_000, maxItems: 1_000_000, maxRows: 2000, retryMaxMs: 1000 }, silentLogger());
+    this.ingestor.start();
+  }
+
+  doc(host: string, d: Doc, atMs = 1_763_700_000_000): boolean {
+    return this.discovery.apply(host, { script: d.source, documentJson: JSON.stringify(d), atMs });
+  }
+
+  host(name: string, address: string, state: HostState, assigned: string[] = [], segment?: string): void {
+    const seg = segment ?? `${address.split(".").slice(0, 3).join(".")}.0/24`;
+    const existing = this.membership.get(name);
+    const rec: HostRecord = {
+      name, machineId: `m-${name}`, address, port: 1984, segment: seg, state, since: 1_763_700_000_000, joinedAt: 1_763_600_000_000, version: "0.1.0",
+      assignedKey: assigned.map((n) => `${n}@${this.membership.get(n)?.address ?? "0.0.0.0"}:1984`).join(","), unconfirmed: false,
+    };
+    if (existing) Object.assign(existing, rec);
+    this.membership.upsert(existing ?? rec);
+  }
+
+  domain(host: string, d: GuestDomain): void {
+    this.inventory.apply(host, { full: false, domains: [d], removed: [], atMs: 0 });
+  }
+
+  async flush(): Promise<void> {
+    this.membership.replan();
+    this.membership.emit("change");
+    await this.ingestor.flush();
+  }
+
+  async stop(): Promise<void> {
+    await this.ingestor.stop();
+  }
+}
+
+/** Everything in the graph as sorted text: two equal snapshots mean nothing changed. */
+export async function snapshot(store: GraphStore): Promise<string[]> {
+  const nodes = await store.read("MATCH (n) RETURN n", {}, { maxRows: 1_000_000 });
+  const rels = await store.read("MATCH (a)-[e]->(b) RETURN a, e, b", {}, { maxRows: 1_000_000 });
+  const key = (n: Record<string, unknown>): string => `${String(n._label)}:${String(n.name ?? n.uuid ?? n.key ?? n.address ?? n.id)}`;
+  return [
+    ...nodes.rows.map((r) => JSON.stringify(r.n, Object.keys(r.n as object).sort())),
+    ...rels.rows.map((r) => `${key(r.a as Record<string, unknown>)} ${JSON.stringify(r.e, Object.keys(r.e as object).sort())} ${key(r.b as Record<string, unknown>)}`),
+  ].sort();
+}
