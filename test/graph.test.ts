@@ -37,7 +37,7 @@ describe("system: the topology graph from a live cluster", function () {
     const fx = writeFixture(6);
     const cma = await Cma.start(cmaConfig({
       cluster: "graph", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, heartbeatMs: 100, warntimeMs: 500, deadtimeMs: 1000,
-      probeIntervalMs: 50, probeAttempts: 2, statusIntervalMs: 0, graphFlushMs: 100, graphBufferPoolMb: 64,
+      probeIntervalMs: 50, probeAttempts: 2, statusIntervalMs: 0, graphFlushMs: 100, graphBufferPoolMb: 64, httpListen: "off",
     }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
     const nps: Nanoprobe[] = [];
     try {

@@ -1,7 +1,7 @@
 /**
  * System test of the HTTP API: a real CMA process with its API on a free loopback port, two real
  * nanoprobes joining it, the API read over real HTTP, and the `query` subcommand run as a real
- * process against it.
+ * process against it and the CMA's own (Kuzu) graph.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -37,6 +37,7 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
     const cma = startProcess("cma", CMA_CLI, ["run"], {
       ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
       RINGWATCH_HEARTBEAT_MS: "200", RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"), RINGWATCH_HTTP_LISTEN: "127.0.0.1:0",
+      RINGWATCH_GRAPH_BUFFER_POOL_MB: "64", // the embedded Kuzu graph under the data directory (the default store)
     });
     procs.push(cma);
     const started = await cma.waitFor((l) => l.msg === "CMA started", 10_000, "CMA started");
@@ -67,6 +68,46 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
     const page = await fetch(`${url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>ringwatch CMA<\/title>/);
+  });
+
+  it("the query subcommand, as a process, against the CMA's graph: list, named, ad-hoc; writes refused", async () => {
+    const query = (...args: string[]) => runToExit(CMA_CLI, ["query", "--url", url, ...args]);
+    const list = await query("--list");
+    assert.equal(list.code, 0, list.stderr);
+    for (const name of ["deadHostImpact", "switchVersusHost", "forgottenServers", "servicesWithDownDependencies", "ringHealth"]) assert.match(list.stdout, new RegExp(`^${name} +\\|`, "m"));
+    // the hosts reach the graph through the CMA's ingestion
+    const alive = ["--cypher", "MATCH (h:Host) WHERE h.state = $state RETURN h.name AS host ORDER BY host", "--param", "state=alive", "--json"];
+    let rows: unknown[] = [];
+    await poll(async () => {
+      const r = await query(...alive);
+      assert.equal(r.code, 0, r.stderr);
+      rows = (JSON.parse(r.stdout) as { rows: unknown[] }).rows;
+      return rows.length === 2;
+    }, 20_000, "both hosts alive in the graph");
+    assert.deepEqual(rows, [{ host: "hv1" }, { host: "hv2" }]);
+    const table = await query("--cypher", "MATCH (h:Host) RETURN h.name AS host, h.state AS state ORDER BY host");
+    assert.equal(table.code, 0, table.stderr);
+    assert.deepEqual(table.stdout.split("\n").slice(0, 4), ["host | state", "-----+------", "hv1  | alive", "hv2  | alive"]);
+    const ring = await query("ringHealth", "--param", "segment=127.0.0.0/24");
+    assert.equal(ring.code, 0, ring.stderr);
+    assert.match(ring.stdout, /^host +\| segment +\| ringOrder +\| watchers +\| watchingDown +\| problem/);
+    const impact = await query("deadHostImpact", "--param", "host=hv1");
+    assert.equal(impact.code, 0, impact.stderr);
+    assert.match(impact.stdout, /\(0 rows, \d+ ms\)/, "hv1 is alive: it takes nothing with it");
+
+    const write = await query("--cypher", "CREATE (h:Host {name: 'intruder', state: 'alive'}) RETURN h");
+    assert.equal(write.code, 1);
+    assert.match(write.stderr, /^ringwatch-cma query: HTTP 403 write-refused: read-only queries only/);
+    const merge = await query("--cypher", "MATCH (h:Host {name: 'hv1'}) SET h.state = 'dead' RETURN h.state");
+    assert.equal(merge.code, 1);
+    assert.match(merge.stderr, /HTTP 403 write-refused/);
+    const after = await query(...alive);
+    assert.deepEqual((JSON.parse(after.stdout) as { rows: unknown[] }).rows, [{ host: "hv1" }, { host: "hv2" }], "nothing was written");
+    const typo = await query("deadHostImpact", "--param", "hots=hv1");
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /HTTP 400 bad-request: querystring must NOT have additional properties/);
+    const status = (await (await fetch(`${url}/api/status`)).json()) as { http: { rejected: number } };
+    assert.ok(status.http.rejected >= 3, "the refusals are counted");
   });
 
   it("the query subcommand: exit code 1 and a clear message when the CMA is not there", async () => {

@@ -9,12 +9,13 @@ import { join } from "node:path";
 import { ConfigError, Endpoint, Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import { Cma, cmaConfig } from "../src/index.js";
 import type { CmaConfig } from "../src/index.js";
+import { namedQueries } from "../src/graph/named-queries.js";
 
 describe("cma/cma: the HTTP API's place in the CMA", function () {
   const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
   const commandKey = generateKeyPairSync("ed25519").privateKey;
   const start = (over: Partial<CmaConfig>): Promise<Cma> => Cma.start(cmaConfig({
-    cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-cma-")), ...over,
+    cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-cma-")), graphStore: "none", ...over,
   }), { keyring, commandKey, log: silentLogger() });
 
   it("starts the API when httpListen is set, counts its requests in the status, and closes it on stop", async () => {
@@ -31,6 +32,27 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     }
     assert.equal(cma.http, undefined);
     await assert.rejects(fetch(`${url}/api/hosts`));
+  });
+
+  it("the graph routes read the CMA's graph store, and say 503 when it runs without one", async () => {
+    const withGraph = await start({ httpListen: "127.0.0.1:0", graphStore: "kuzu", graphBufferPoolMb: 32 });
+    try {
+      const list = (await (await fetch(`${withGraph.http!.url}/api/queries`)).json()) as { queries: { name: string }[] };
+      assert.deepEqual(list.queries.map((q) => q.name), Object.keys(namedQueries));
+      const res = await fetch(`${withGraph.http!.url}/api/cypher`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "MATCH (h:Host) RETURN count(h) AS n" }) });
+      assert.equal(res.status, 200);
+      assert.deepEqual(((await res.json()) as { rows: unknown[] }).rows, [{ n: 0 }]);
+    } finally {
+      await withGraph.stop();
+    }
+    const without = await start({ httpListen: "127.0.0.1:0" });
+    try {
+      const res = await fetch(`${without.http!.url}/api/queries`);
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as { error: string }).error, "unavailable");
+    } finally {
+      await without.stop();
+    }
   });
 
   it("no HTTP server when httpListen is empty or off", async () => {
