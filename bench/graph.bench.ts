@@ -37,7 +37,7 @@ const hostName = (i: number): string => `hv${String(i).padStart(5, "0")}`;
 const hostIp = (i: number): string => `10.${(i >> 8) & 255}.${i & 255}.1`;
 const segmentOf = (i: number): string => `seg${Math.floor(i / PER_SEGMENT)}`;
 const guestUuid = (h: number, d: number): string => `${hex(h, 8)}-0000-4000-8000-${hex(d, 12)}`;
-const guestIp = (h: number, d: number): string => `172.${16 + ((h >> 8) & 15)}.${h & 255}.${d + 10}`;
+const guestIp = (h: number, d: number): string => `100.${64 + (h >> 8)}.${h & 255}.${d + 10}`; // unique up to 16,384 hosts
 
 function documents(h: number): { discovertype: string; data: object }[] {
   const name = hostName(h);

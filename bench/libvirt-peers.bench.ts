@@ -15,12 +15,12 @@
  * peers with scripts/libvirt-peers.sh; at the end stops every process it started and, unless
  * --keep-vms, runs scripts/libvirt-up.sh stop. With --rounds R every figure is the median of R runs.
  */
+import { unusedTcpPort } from "@ringwatch/shared";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { get } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -72,16 +72,6 @@ function libvirtdPid(): number {
   return pid;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -209,7 +199,7 @@ const collectd: Peer = {
 const exporter: Peer = {
   name: "prometheus-libvirt-exporter 0.2.0",
   async start() {
-    const port = await freePort();
+    const port = await unusedTcpPort();
     const c = startChild("prometheus-libvirt-exporter", [`--web.listen-address=127.0.0.1:${port}`, `--libvirt.uri=${URI}`]);
     let out = "";
     c.stdout!.on("data", (d: Buffer) => (out += d.toString()));

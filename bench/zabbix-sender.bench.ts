@@ -17,14 +17,12 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { DurableSender } from "@ringwatch/cma";
 import type { DurableSenderOptions, ZabbixValue } from "@ringwatch/cma";
-import { silentLogger, waitUntil } from "@ringwatch/shared";
+import { silentLogger, waitUntil, unusedTcpPort } from "@ringwatch/shared";
 import type * as ZabbixSupport from "../test/dist/support/zabbix.js";
 
 const Z = (await import(new URL("../../test/dist/support/zabbix.js", import.meta.url).href)) as typeof ZabbixSupport;
@@ -63,13 +61,6 @@ function zabbixSenderBinary(): string {
   return bin;
 }
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const zbx = await Z.ensureZabbix();
 const server = { host: zbx.serverHost, port: zbx.serverPort };
@@ -216,7 +207,7 @@ let lagLine = "";
 // ---- 3. spool replay
 let replayLine = "";
 {
-  const o = base({ server: { host: "127.0.0.1", port: await closedPort() } });
+  const o = base({ server: { host: "127.0.0.1", port: await unusedTcpPort() } });
   const from = now - 7200 + 3 * 1800 + 100;
   // confirm the pairs first through a connected sender on the same spool directory
   const w = DurableSender.start({ ...o, server }, log);

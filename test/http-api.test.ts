@@ -59,7 +59,12 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
       return hosts.hosts.filter((h) => h.state === "alive").length === 2;
     }, 15_000, "both nanoprobes alive in /api/hosts");
     assert.deepEqual(hosts.hosts.map((h) => `${h.name}@${h.address}`), ["hv1@127.0.0.2", "hv2@127.0.0.3"]);
-    const rings = (await (await fetch(`${url}/api/rings`)).json()) as { segments: { members: string[] }[] };
+    // the ring plan follows admissions (it is recomputed after them): wait for it too
+    let rings = { segments: [] as { members: string[] }[] };
+    await poll(async () => {
+      rings = (await (await fetch(`${url}/api/rings`)).json()) as typeof rings;
+      return rings.segments.length === 1 && rings.segments[0]!.members.length === 2;
+    }, 15_000, "one ring of both hosts in /api/rings");
     assert.deepEqual(rings.segments.map((s) => s.members), [["hv1", "hv2"]]);
     await poll(async () => (await fetch(`${url}/api/discovery/hv1/os`)).status === 200, 20_000, "hv1's os document");
     const status = (await (await fetch(`${url}/api/status`)).json()) as { hosts: { alive: number }; http: { requests: number } };

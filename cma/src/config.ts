@@ -59,7 +59,7 @@ export const cmaSchema = {
   zabbixMaxHoldMs: { type: "duration", default: 600_000, min: 0, doc: "A held value goes to the sender after this long even if its host/item never appeared (the sender reports what Zabbix refuses)." },
   // ---- graph (topology store, ingestion, root-cause queries)
   graphStore: { type: "string", default: "kuzu", oneOf: ["kuzu", "neo4j", "none"], doc: "The topology graph: kuzu (embedded, on disk at <dataDir>/graph, no server to run), neo4j (also chosen whenever NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are set; credentials stay in the environment), none (no graph and no root-cause queries)." },
-  graphBufferPoolMb: { type: "int", default: 256, min: 16, max: 1_048_576, doc: "Kuzu's page cache, once for ingestion and once for queries (a read-only copy): enough to keep a 10,000-host, 300,000-guest graph in memory." },
+  graphBufferPoolMb: { type: "int", default: 256, min: 16, max: 1_048_576, doc: "Kuzu's page cache, once for ingestion and once for queries (a read-only copy). 256 MiB caches a few thousand hosts; 10,000 hosts with 300,000 guests are ~0.4 GB on disk (BENCHMARKS.md: 1,024 MiB)." },
   graphFlushMs: { type: "duration", default: 200, min: 10, max: 60_000, doc: "Ingestion gathers changes this long into one write: one transaction per flush rather than one per event keeps a join storm cheap." },
   graphFlushItems: { type: "int", default: 2000, min: 1, doc: "Write sooner once this many changes wait (a join storm, a full discovery resend)." },
   graphRetryMaxMs: { type: "duration", default: 30_000, min: 100, doc: "Longest wait between retries of a failed graph write; changes wait in memory meanwhile, newer ones replacing older." },

@@ -13,6 +13,7 @@ export * from "./channel/endpoint.js";
 export * from "./config.js";
 export * from "./log.js";
 export * from "./net/impairment-proxy.js";
+export * from "./net/unused-tcp-port.js";
 export * from "./cli.js";
 export * from "./wait.js";
 export * from "./messages/discovery-document.js";

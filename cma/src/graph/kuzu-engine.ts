@@ -25,6 +25,8 @@ export interface KuzuEngineOptions {
   path: string;
   bufferPoolBytes: number;
   readBufferPoolBytes: number;
+  /** how long to wait for another process's lock on the database to go (default 20 s) */
+  lockWaitMs?: number;
 }
 
 /** Kuzu's messages, sorted into the codes callers see. */
@@ -59,8 +61,20 @@ export class KuzuEngine {
 
   async init(): Promise<void> {
     mkdirSync(dirname(this.o.path), { recursive: true });
-    this.rw = new kuzu.Database(this.o.path, this.o.bufferPoolBytes);
-    await this.rw.init();
+    // A CMA restarted at once finds the previous worker still closing the database (it holds
+    // the file lock until then): wait for it rather than fail the start.
+    for (let waited = 0; ; waited += 250) {
+      const db = new kuzu.Database(this.o.path, this.o.bufferPoolBytes);
+      try {
+        await db.init();
+        this.rw = db;
+        break;
+      } catch (e) {
+        await db.close().catch(() => undefined);
+        if (!/lock/i.test(e instanceof Error ? e.message : String(e)) || waited >= (this.o.lockWaitMs ?? 20_000)) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     this.writer = new kuzu.Connection(this.rw);
     await this.writer.init();
     for (const ddl of kuzuDdl()) await closeResult(await this.writer.query(ddl));

@@ -49,5 +49,6 @@ process.on("message", (m: WorkerRequest) => {
 });
 // The CMA went away: nothing more will be asked.
 process.on("disconnect", () => {
+  setTimeout(() => process.exit(1), 10_000).unref(); // never outlive the CMA holding the database lock
   void (engine?.close() ?? Promise.resolve()).finally(() => process.exit(0));
 });

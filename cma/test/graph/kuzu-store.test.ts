@@ -60,6 +60,24 @@ describe("cma/graph/kuzu-store", function () {
     }
   });
 
+  it("waits for another process to let go of the database (a CMA restarted at once) instead of failing", async () => {
+    const path = freshPath();
+    const a = await makeKuzuStore(path);
+    await a.write(mergeNodes("Host", [{ name: "hv1" }]));
+    const b = new KuzuStore({ path, bufferPoolMb: 64, log: silentLogger() });
+    let opened = false;
+    const opening = b.init().then(() => (opened = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(opened, false, "the first store still holds the lock");
+    await a.close();
+    await opening;
+    try {
+      assert.deepEqual((await b.read("MATCH (h:Host) RETURN h.name AS name")).rows, [{ name: "hv1" }]);
+    } finally {
+      await b.close();
+    }
+  });
+
   it("refuses requests after close with code store", async () => {
     const s = await makeKuzuStore();
     await s.close();

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UsageError, silentLogger } from "@ringwatch/shared";
+import { UsageError, silentLogger, unusedTcpPort } from "@ringwatch/shared";
 import type { CommandArgs } from "@ringwatch/shared";
 import type { KuzuStore } from "../../src/graph/kuzu-store.js";
 import { namedQueries } from "../../src/graph/named-queries.js";
@@ -26,17 +24,10 @@ async function runQuery(positionals: string[], values: CommandArgs["values"], co
   return { code, stdout, stderr };
 }
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe("cma/http/query-command (without a CMA)", () => {
   it("an unreachable CMA is exit code 1 with a message saying where it looked", async () => {
-    const port = await closedPort();
+    const port = await unusedTcpPort();
     const r = await runQuery([], { list: true, url: `http://127.0.0.1:${port}` });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
@@ -45,7 +36,7 @@ describe("cma/http/query-command (without a CMA)", () => {
 
   it("the default URL comes from httpListen in the configuration; off means --url is needed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rw-query-"));
-    const port = await closedPort();
+    const port = await unusedTcpPort();
     writeFileSync(join(dir, "on.json"), JSON.stringify({ httpListen: `0.0.0.0:${port}` }));
     const on = await runQuery([], { list: true }, join(dir, "on.json"));
     assert.match(on.stderr, new RegExp(`at http://127\\.0\\.0\\.1:${port} `), "a wildcard listen address is reached on loopback");

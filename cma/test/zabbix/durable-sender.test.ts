@@ -9,25 +9,18 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger, waitUntil } from "@ringwatch/shared";
+import { silentLogger, waitUntil, unusedTcpPort } from "@ringwatch/shared";
 import { DurableSender, durableSenderOptions } from "../../src/zabbix/durable-sender.js";
 import type { DurableSenderOptions, SenderDropEvent } from "../../src/zabbix/durable-sender.js";
 import { cmaConfig } from "../../src/config.js";
 import type { ZabbixValue } from "../../src/zabbix/zabbix-value.js";
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const value = (i: number): ZabbixValue => ({ host: "hv-1", key: `ringwatch.test[${i % 7}]`, value: i, clock: 1_800_000_000 + i, ns: i });
 
 async function options(over: Partial<DurableSenderOptions> = {}): Promise<DurableSenderOptions> {
   return {
-    server: { host: "127.0.0.1", port: await closedPort() }, spoolDir: mkdtempSync(join(tmpdir(), "rw-sender-")), spoolMaxBytes: 64 << 20,
+    server: { host: "127.0.0.1", port: await unusedTcpPort() }, spoolDir: mkdtempSync(join(tmpdir(), "rw-sender-")), spoolMaxBytes: 64 << 20,
     batchMax: 100, batchMs: 10, connectTimeoutMs: 1000, replyTimeoutMs: 1000, backoffMaxMs: 200, unknownHoldMs: 60_000, compress: false, ...over,
   };
 }
