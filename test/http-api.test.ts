@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
+import { unusedTcpPort } from "@ringwatch/shared";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
 
@@ -116,10 +115,7 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
   });
 
   it("the query subcommand: exit code 1 and a clear message when the CMA is not there", async () => {
-    const s = createServer();
-    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-    const port = (s.address() as AddressInfo).port;
-    await new Promise((resolve) => s.close(resolve));
+    const port = await unusedTcpPort();
     const r = await runToExit(CMA_CLI, ["query", "--list", "--url", `http://127.0.0.1:${port}`]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`^ringwatch-cma query: cannot reach the CMA's HTTP API at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
