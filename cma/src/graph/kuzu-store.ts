@@ -26,7 +26,8 @@ export interface KuzuStoreOptions {
   hardTimeoutGraceMs?: number;
 }
 
-type Pending = { resolve: (r: WorkerReply) => void; timer?: NodeJS.Timeout };
+/** a request and the worker it went to: a worker's exit answers only its own requests */
+type Pending = { resolve: (r: WorkerReply) => void; timer?: NodeJS.Timeout; child: ChildProcess };
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 const WORKER = fileURLToPath(new URL("./kuzu-worker.js", import.meta.url));
@@ -83,6 +84,7 @@ export class KuzuStore implements GraphStore {
       }
       const why = `the graph engine stopped (${signal ?? `exit ${code}`}) before answering; it restarts on the next request`;
       for (const [id, p] of this.pending) {
+        if (p.child !== child) continue;
         this.pending.delete(id);
         if (p.timer) clearTimeout(p.timer);
         p.resolve({ id, ok: false, code: "store", message: why });
@@ -105,11 +107,14 @@ export class KuzuStore implements GraphStore {
   private send(child: ChildProcess, req: Request, hardTimeoutMs?: number): Promise<WorkerReply> {
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const p: Pending = { resolve };
+      const p: Pending = { resolve, child };
       if (hardTimeoutMs !== undefined) {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
           this.o.log.warn({ hardTimeoutMs }, "graph query did not stop at its timeout; restarting the graph worker");
+          // forget this worker now, so the next request starts a fresh one instead of being sent
+          // to the one being killed
+          if (this.child === child) this.child = undefined;
           child.kill("SIGKILL");
           resolve({ id, ok: false, code: "timeout", message: "the query ran out of time and was stopped" });
         }, hardTimeoutMs);

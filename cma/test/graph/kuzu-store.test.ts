@@ -60,6 +60,20 @@ describe("cma/graph/kuzu-store", function () {
     }
   });
 
+  it("a query Kuzu's own timeout does not stop: code timeout, the worker replaced, and the very next read works", async () => {
+    const s = new KuzuStore({ path: freshPath(), bufferPoolMb: 64, log: silentLogger(), hardTimeoutGraceMs: 300 });
+    await s.init();
+    try {
+      await s.write(mergeNodes("Host", [{ name: "hv1" }]));
+      await expectQueryError(s.read("UNWIND range(1, 1000000000) AS x RETURN sum(x) AS s", {}, { timeoutMs: 200 }), "timeout");
+      // sent at once, while the old worker is being killed: it must go to a fresh worker
+      assert.deepEqual((await s.read("MATCH (h:Host) RETURN h.name AS name")).rows, [{ name: "hv1" }]);
+      assert.equal(s.counters.workerStarts, 2);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("waits for another process to let go of the database (a CMA restarted at once) instead of failing", async () => {
     const path = freshPath();
     const a = await makeKuzuStore(path);
