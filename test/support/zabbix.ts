@@ -1,13 +1,14 @@
 /**
  * The real Zabbix 6.0 for system tests and benchmarks: scripts/zabbix.sh starts it (idempotent:
  * a running server is reused), and a minimal JSON-RPC helper creates what a test needs (trapper
- * hosts and items) and reads history back. Not the CMA's API client: just enough to set up and
- * check. Hosts are created in the group "ringwatch-tests"; tests delete their own hosts.
+ * hosts and items) and reads history back, through the CMA's own API client (ZabbixApi). Hosts are created in the group "ringwatch-tests"; tests delete their own hosts.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ZabbixApi } from "@ringwatch/cma";
+import type { ApiParams } from "@ringwatch/cma";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const ZABBIX_SH = `${REPO}scripts/zabbix.sh`;
@@ -26,7 +27,7 @@ export const ValueType = { float: 0, char: 1, log: 2, unsigned: 3, text: 4 } as 
 export type ValueTypeCode = (typeof ValueType)[keyof typeof ValueType];
 
 let settings: Promise<ZabbixSettings> | undefined;
-let token: Promise<string> | undefined;
+let client: Promise<ZabbixApi> | undefined;
 
 async function zabbixSh(...args: string[]): Promise<string> {
   const { stdout } = await run("bash", [ZABBIX_SH, ...args], { timeout: 300_000, maxBuffer: 16 << 20 });
@@ -57,23 +58,11 @@ export async function startZabbixServer(): Promise<void> {
   await zabbixSh("start-server");
 }
 
-async function rpc<T>(method: string, params: unknown, auth?: string): Promise<T> {
-  const { apiUrl } = await ensureZabbix();
-  const body = JSON.stringify({ jsonrpc: "2.0", method, params, id: 1, ...(auth ? { auth } : {}) });
-  const res = await fetch(apiUrl, { method: "POST", headers: { "Content-Type": "application/json-rpc" }, body, signal: AbortSignal.timeout(60_000) });
-  const doc = (await res.json()) as { result?: T; error?: { message: string; data: string } };
-  if (doc.error) throw new Error(`zabbix api ${method}: ${doc.error.message} ${doc.error.data}`);
-  return doc.result as T;
-}
-
-/** One API call as Admin (logged in once per process). */
-export async function api<T = unknown>(method: string, params: unknown): Promise<T> {
-  token ??= (async () => {
-    const s = await ensureZabbix();
-    return rpc<string>("user.login", { username: s.user, password: s.password });
-  })();
-  token.catch(() => (token = undefined));
-  return rpc<T>(method, params, await token);
+/** One API call as Admin (the client logs in once per process). */
+export async function api<T = unknown>(method: string, params: ApiParams): Promise<T> {
+  client ??= ensureZabbix().then((z) => new ZabbixApi({ url: z.apiUrl, user: z.user, password: z.password, timeoutMs: 60_000 }));
+  client.catch(() => (client = undefined));
+  return (await client).call<T>(method, params);
 }
 
 /** A host name no other run uses: prefix-<8 hex>. */
