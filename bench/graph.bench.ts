@@ -8,7 +8,7 @@
  *     (--runs runs after 3 warm-ups): p50 / p99 per query; target < 100 ms on Kuzu.
  *
  * Each host: a nics document (one address), libvirt-domains (its guests, 1–2 disks, one NIC with
- * an address), tcp-services (sshd and an app listening; the app a client of databases on three
+ * an address), lldp (eth0 on its segment's top-of-rack switch), tcp-services (sshd and an app listening; the app a client of databases on three
  * other hosts' guests, and one outside address), and its place in the rings (segments of 50).
  * After loading, 20 scattered hosts are dead and one whole segment unreachable.
  *
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
   options: {
     hosts: { type: "string", default: "1000" }, domains: { type: "string", default: "30" }, "big-hosts": { type: "string", default: "10000" },
     runs: { type: "string", default: "50" }, "pool-mb": { type: "string", default: "1024" }, "slow-ms": { type: "string", default: "0" },
+    keep: { type: "string" },
   },
 });
 const HOSTS = Number(args.hosts), DOMAINS = Number(args.domains), BIG = Number(args["big-hosts"]), RUNS = Number(args.runs), POOL = Number(args["pool-mb"]);
@@ -58,6 +59,7 @@ function documents(h: number): { discovertype: string; data: object }[] {
       { name: "br0", ifindex: 3, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: hostIp(h), prefixLength: 16 }] },
     ] } },
     { discovertype: "libvirt-domains", data: { uri: "qemu:///system", domains } },
+    { discovertype: "lldp", data: { available: true, neighbours: [{ interface: "eth0", chassisName: `tor-${segmentOf(h)}`, chassisId: `02:ff:00:00:${hex(Math.floor(h / PER_SEGMENT) >> 8, 2)}:${hex(Math.floor(h / PER_SEGMENT) & 255, 2)}`, portId: `Ethernet${h % PER_SEGMENT}`, portDescription: null, mgmtIp: null }] } },
     { discovertype: "tcp-services", data: {
       listeners: [{ ip: "0.0.0.0", port: 22, pid: 700, process: "sshd", cmdline: ["/usr/sbin/sshd", "-D"] }, { ip: "0.0.0.0", port: 8080, pid: 4000, process: "app", cmdline: ["/opt/app/bin/app"] }],
       clients, summary: { serverConnections: 0, clientConnections: clients.length, unownedSockets: 0 },
@@ -100,7 +102,8 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
-const dir = mkdtempSync(join(tmpdir(), "ringwatch-graph-bench-"));
+// --keep DIR: build the graph in DIR and leave it there (to try query variants against it)
+const dir = args.keep ?? mkdtempSync(join(tmpdir(), "ringwatch-graph-bench-"));
 // --slow-ms N: log write statements slower than N ms to stderr (where the ingest time goes)
 const SLOW = Number(args["slow-ms"]);
 const store = new KuzuStore({ path: join(dir, "graph"), bufferPoolMb: POOL, log: SLOW ? createLogger({ name: "bench", level: "warn", fd: 2 }) : silentLogger(), slowStatementMs: SLOW || undefined });
@@ -162,5 +165,5 @@ try {
   await ing.stop();
 } finally {
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (!args.keep) rmSync(dir, { recursive: true, force: true });
 }

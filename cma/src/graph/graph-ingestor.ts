@@ -20,7 +20,8 @@ import { IngestError } from "./ingest/input.js";
 import { inventoryWrites } from "./ingest/inventory.js";
 import { MembershipGraph, eventId, membershipEventWrites } from "./ingest/membership.js";
 import type { PendingWrite } from "./ingest/membership.js";
-import { combine } from "./ingest/phased.js";
+import { backfill } from "./ingest/derived.js";
+import { combine, phased } from "./ingest/phased.js";
 import type { Phased } from "./ingest/phased.js";
 
 export interface GraphIngestorOptions {
@@ -80,6 +81,7 @@ export class GraphIngestor {
       this.off.push(() => membership.off("change", onChange), () => membership.off("event", onEvent));
       this.markHosts(); // hosts restored from a snapshot, and the rings of a previous run to replace
     }
+    this.backfillDerived();
     if (inventory) {
       const on = (e: InventoryEvent): void => {
         const uuid = e.type === "domainRemoved" ? e.uuid : e.domain.uuid;
@@ -98,6 +100,19 @@ export class GraphIngestor {
       discovery.on("event", on);
       this.off.push(() => discovery.off("event", on));
     }
+  }
+
+  /** A graph written before the derived facts existed (ingest/derived.ts) gets them once. */
+  private backfillDerived(): void {
+    this.store.read("MATCH (a:IPAddr) WHERE a.owned IS NULL RETURN count(a) AS n", {}, { timeoutMs: 60_000, maxRows: 1 }).then(
+      (r) => {
+        const n = Number(r.rows[0]?.n ?? 0);
+        if (n <= 0) return;
+        this.log.info({ addresses: n }, "deriving OFFERS and owned addresses for a graph written before they existed");
+        this.add({ key: "derived|backfill", build: () => phased({ derive: backfill() }) });
+      },
+      (e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not check the graph for derived facts to backfill"),
+    );
   }
 
   /** One discovery document (also what the discovery store's events call). */

@@ -20,20 +20,29 @@ const none = (typed: string, empty = "NULL"): string => `CASE WHEN false THEN ${
 
 const downGuest = `(h.state = 'dead' OR h.state = 'unreachable') AND ($host = '' OR h.name = $host) AND d.present = true`;
 
+// The queries follow (Host|Domain)-[:OFFERS]->(Service), derived at ingestion (ingest/offers.ts),
+// instead of HAS_NIC → HAS_IP → LISTENS_ON: Kuzu 0.11 joins whole tables per hop, and at 300,000
+// guests those three hops alone cost more than the 100 ms an operator waits (BENCHMARKS.md).
+// Each part is one filtered pattern (Kuzu pushes filters into a pattern, not across a WITH);
+// filters on a relationship's properties come after a WITH, where Kuzu applies them to the few
+// rows found instead of starting the pattern from that relationship's whole table.
 const deadHostImpact: NamedQuery = {
   name: "deadHostImpact",
   description:
     "What a dead host takes with it: each guest it ran, the services listening on that guest's addresses, and the hosts and services that depend on them (client connections seen by discovery). One row per guest and service (service null for a guest with no known service), in no particular order.",
   params: { host: { type: "string", doc: "the dead host's name; empty: every host that is down", default: "" } },
-  // one pattern per part: Kuzu plans a filtered chain well, and badly once a WITH splits it
-  cypher: `MATCH (h:Host)-[:RUNS]->(d:Domain)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service)
+  cypher: `MATCH (h:Host)-[:RUNS]->(d:Domain)-[:OFFERS]->(s:Service)<-[dep:DEPENDS_ON]-(c)
 WHERE ${downGuest}
-OPTIONAL MATCH (c)-[dep:DEPENDS_ON]->(s)
 RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, s.key AS service, s.process AS process,
   coalesce(collect(DISTINCT dep.clientHost), []) AS dependentHosts, coalesce(collect(DISTINCT c.key), []) AS dependentServices
 UNION ALL
+MATCH (h:Host)-[:RUNS]->(d:Domain)-[:OFFERS]->(s:Service)
+WHERE ${downGuest} AND NOT EXISTS { MATCH (s)<-[:DEPENDS_ON]-() }
+RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, s.key AS service, s.process AS process,
+  ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices
+UNION ALL
 MATCH (h:Host)-[:RUNS]->(d:Domain)
-WHERE ${downGuest} AND NOT EXISTS { MATCH (d)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(:Service) }
+WHERE ${downGuest} AND NOT EXISTS { MATCH (d)-[:OFFERS]->() }
 RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, ${none("d.name")} AS service, ${none("d.name")} AS process,
   ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices`,
 };
@@ -62,8 +71,9 @@ const forgottenServers: NamedQuery = {
   description:
     "Forgotten servers: addresses monitored hosts talk to (as clients of a service there, or that sent heartbeats nobody expected) which belong to no monitored host or known guest.",
   params: {},
+  // owned: some NIC holds the address (ingest/derived.ts)
   cypher: `MATCH (a:IPAddr)
-WHERE NOT EXISTS { MATCH (a)<-[:HAS_IP]-(:NIC) }
+WHERE a.owned = false
 OPTIONAL MATCH (a)<-[:LISTENS_ON]-(s:Service)<-[dep:DEPENDS_ON]-()
 OPTIONAL MATCH (e:Event)-[:CONCERNS]->(a)
 WITH a, coalesce(collect(DISTINCT s.key), []) AS services, coalesce(collect(DISTINCT dep.clientHost), []) AS seenBy, count(DISTINCT e) AS unexpectedHeartbeats
@@ -72,33 +82,30 @@ RETURN a.address AS address, services, seenBy, unexpectedHeartbeats
 ORDER BY address`,
 };
 
-const dependencyRow = (why: string): string =>
-  `RETURN dep.clientHost AS clientHost, coalesce(c.key, c.name) AS client, dep.process AS process, t.key AS dependency, ${why} AS why`;
-const clientFilter = "($host = '' OR dep.clientHost = $host)";
+const dependencyRow = (keep: string, why: string): string => `WITH ${keep ? `${keep}, ` : ""}dep, c, t WHERE ($host = '' OR dep.clientHost = $host)
+RETURN dep.clientHost AS clientHost, coalesce(c.key, c.name) AS client, dep.process AS process, t.key AS dependency, ${why} AS why`;
 
 const servicesWithDownDependencies: NamedQuery = {
   name: "servicesWithDownDependencies",
   description:
     "Services (and hosts) whose dependencies are down: they hold (or held) client connections to a service whose host is down, whose guest is on a host that is down, gone or not running, or whose listener is gone. One row per dependency and reason, in no particular order.",
   params: { host: { type: "string", doc: "only clients on this host; empty: all", default: "" } },
-  // a part per reason; guests of down hosts are found first (few), then their addresses' clients
-  cypher: `MATCH (c)-[dep:DEPENDS_ON]->(t:Service)-[:LISTENS_ON]->(:IPAddr)<-[:HAS_IP]-(:NIC)<-[:HAS_NIC]-(o:Host)
-WHERE ${down("o")} AND ${clientFilter}
-${dependencyRow("'host ' + o.name + ' ' + o.state")}
-UNION
-MATCH (h:Host)-[:RUNS]->(o:Domain)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(a:IPAddr)
+  // a part per reason, each starting from what is down
+  cypher: `MATCH (o:Host)-[:OFFERS]->(t:Service)<-[dep:DEPENDS_ON]-(c)
+WHERE ${down("o")}
+${dependencyRow("o", "'host ' + o.name + ' ' + o.state")}
+UNION ALL
+MATCH (h:Host)-[:RUNS]->(o:Domain)-[:OFFERS]->(t:Service)<-[dep:DEPENDS_ON]-(c)
 WHERE ${down("h")}
-WITH h, o, a MATCH (a)<-[:LISTENS_ON]-(t:Service)<-[dep:DEPENDS_ON]-(c)
-WHERE ${clientFilter}
-${dependencyRow("'guest ' + o.name + ' on host ' + h.name + ' ' + h.state")}
-UNION
-MATCH (c)-[dep:DEPENDS_ON]->(t:Service)-[:LISTENS_ON]->(:IPAddr)<-[:HAS_IP]-(:NIC)<-[:HAS_NIC]-(o:Domain)
-WHERE (o.present = false OR o.state <> 'running') AND ${clientFilter}
-${dependencyRow("CASE WHEN o.present = false THEN 'guest ' + o.name + ' gone' ELSE 'guest ' + o.name + ' ' + o.state END")}
-UNION
+${dependencyRow("h, o", "'guest ' + o.name + ' on host ' + h.name + ' ' + h.state")}
+UNION ALL
+MATCH (o:Domain)-[:OFFERS]->(t:Service)<-[dep:DEPENDS_ON]-(c)
+WHERE o.present = false OR o.state <> 'running'
+${dependencyRow("o", "CASE WHEN o.present = false THEN 'guest ' + o.name + ' gone' ELSE 'guest ' + o.name + ' ' + o.state END")}
+UNION ALL
 MATCH (c)-[dep:DEPENDS_ON]->(t:Service)
-WHERE t.present = false AND ${clientFilter}
-${dependencyRow("'service gone'")}`,
+WHERE t.present = false
+${dependencyRow("", "'service gone'")}`,
 };
 
 const ringHealth: NamedQuery = {

@@ -9,6 +9,9 @@
  *   (NIC)-[:LINKED_TO {portId}]->(Switch)    from LLDP
  *   (NIC)-[:BRIDGED_TO]->(NIC)               a guest's NIC to the host bridge it is plugged into
  *   (Host)-[:RUNS_SERVICE]->(Service)-[:LISTENS_ON]->(IPAddr)
+ *   (Host|Domain)-[:OFFERS]->(Service)       derived: the machine holds the address the service
+ *                                            listens on; and IPAddr.owned: a NIC holds it
+ *                                            (ingest/derived.ts keeps both true)
  *   (Service|Host)-[:DEPENDS_ON {clientHost, process, count}]->(Service)   client connections
  *   (Event|Alert)-[:CONCERNS]->(Host|Domain|Segment|IPAddr)
  *
@@ -55,7 +58,7 @@ export const nodeTables = {
     key: "key",
     properties: { key: S, owner: S, name: S, mac: S, kind: S, state: S, mtu: I, speedMbps: I, master: S, bridge: S, network: S, present: B, goneAt: I, updatedAt: I },
   },
-  IPAddr: { key: "address", properties: { address: S, family: S, firstSeen: I, updatedAt: I } },
+  IPAddr: { key: "address", properties: { address: S, family: S, owned: B, firstSeen: I, updatedAt: I } },
   Domain: { key: "uuid", properties: { uuid: S, name: S, state: S, vcpus: I, memoryKiB: I, present: B, goneAt: I, updatedAt: I } },
   Disk: { key: "key", properties: { key: S, target: S, source: S, device: S, type: S, format: S, present: B, goneAt: I, updatedAt: I } },
   Service: { key: "key", properties: { key: S, ip: S, port: I, process: S, pid: I, cmdline: S, present: B, goneAt: I, updatedAt: I } },
@@ -76,6 +79,7 @@ export const relTables = {
   BRIDGED_TO: { pairs: [["NIC", "NIC"]], properties: {} },
   RUNS_SERVICE: { pairs: [["Host", "Service"]], properties: {} },
   LISTENS_ON: { pairs: [["Service", "IPAddr"]], properties: {} },
+  OFFERS: { pairs: [["Host", "Service"], ["Domain", "Service"]], properties: {} },
   DEPENDS_ON: { pairs: [["Service", "Service"], ["Host", "Service"]], properties: { clientHost: S, process: S, count: I, present: B, updatedAt: I } },
   CONCERNS: {
     pairs: [["Event", "Host"], ["Event", "Segment"], ["Event", "IPAddr"], ["Alert", "Host"], ["Alert", "Domain"]],
@@ -93,6 +97,11 @@ export function kuzuDdl(): string[] {
   const rels = Object.entries(relTables as Record<string, RelTable>).map(([type, t]) =>
     `CREATE REL TABLE IF NOT EXISTS ${type}(${[...t.pairs.map(([f, to]) => `FROM ${f} TO ${to}`), ...col(t.properties)].join(", ")})`);
   return [...nodes, ...rels];
+}
+
+/** Every table's properties (node and relationship tables): what a store written by an older schema may lack. */
+export function tableProperties(): [string, Record<string, PropertyType>][] {
+  return [...Object.entries(nodeTables as Record<string, NodeTable>), ...Object.entries(relTables as Record<string, RelTable>)].map(([name, t]) => [name, t.properties]);
 }
 
 /** Neo4j 5: a uniqueness constraint per node key (it is also the index MERGE uses) and indexes the named queries filter on. */

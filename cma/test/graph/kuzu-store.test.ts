@@ -43,6 +43,42 @@ describe("cma/graph/kuzu-store", function () {
     }
   });
 
+  it("opens a store written by an older schema: adds the tables and properties it lacks, keeps the data", async () => {
+    const path = freshPath();
+    {
+      // the graph as an earlier version wrote it: IPAddr without owned, no OFFERS table
+      const kuzu = (await import("kuzu")).default;
+      const db = new kuzu.Database(path);
+      const c = new kuzu.Connection(db);
+      await c.query("CREATE NODE TABLE IPAddr(address STRING, family STRING, firstSeen INT64, updatedAt INT64, PRIMARY KEY(address))");
+      await c.query("CREATE (:IPAddr {address: '10.1.1.1', family: 'IPv4'})");
+      await c.close();
+      await db.close();
+    }
+    const s = await makeKuzuStore(path);
+    try {
+      assert.deepEqual((await s.read("MATCH (a:IPAddr) RETURN a.address AS a, a.family AS f, a.owned AS owned")).rows, [{ a: "10.1.1.1", f: "IPv4", owned: null }]);
+      assert.deepEqual((await s.read("MATCH ()-[x:OFFERS]->() RETURN count(x) AS n")).rows, [{ n: 0 }]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a read begun before a write never makes a later read miss that write", async () => {
+    const s = await makeKuzuStore();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const early = s.read("MATCH (h:Host) RETURN count(h) AS n"); // opens a snapshot for the current generation
+        await s.write(mergeNodes("Host", [{ name: `hv${i}` }]));
+        const later = await s.read("MATCH (h:Host) RETURN count(h) AS n");
+        assert.equal(later.rows[0].n, i + 1);
+        await early;
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   it("survives a query that crashes the Kuzu engine: the caller gets code store, the next request works", async () => {
     const s = await makeKuzuStore();
     try {

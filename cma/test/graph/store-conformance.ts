@@ -10,6 +10,7 @@ import type { GraphStore } from "../../src/graph/graph-store.js";
 import { chunk, mergeNodes, mergeRels } from "../../src/graph/write-batch.js";
 import { ingestConformance } from "./ingest-conformance.js";
 import { queriesConformance } from "./queries-conformance.js";
+import { derivedConformance } from "./derived-conformance.js";
 
 export interface ConformanceOptions {
   /** a procedure call that would write if the read path allowed it */
@@ -201,5 +202,6 @@ export function conformanceSuite(name: string, makeStore: () => Promise<GraphSto
 
     ingestConformance(makeStore);
     queriesConformance(makeStore);
+    derivedConformance(makeStore);
   });
 }

@@ -4,12 +4,18 @@
  * the host's bridge NIC, and the host that runs it. A domain now reported by another host moved:
  * its old RUNS is dropped. Devices that left a domain are marked; with a full report, so are
  * the host's domains it no longer lists.
+ *
+ * A guest's addresses come from the host's side (DHCP leases, the neighbour table: a guest that
+ * has been quiet for a while is missing from it), so an address missing from one report is not
+ * taken away; an address reported on a guest NIC is taken from any other guest NIC that held
+ * it (the address was given to another guest).
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row } from "../write-batch.js";
 import { hostNicKey } from "./nics.js";
 import { ip, isHostLocal } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
+import { addressNodes, held, offered, withdrawOffers } from "./derived.js";
 import type { Phased } from "./phased.js";
 
 export interface GuestShape {
@@ -59,6 +65,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
     });
     devices.push({ uuid: g.uuid, disks: keySet(diskKeys), nics: keySet(nicKeys), at });
   }
+  const claims = hasIp.map((h) => ({ nic: h.from as string, address: h.to as string }));
   const mark = [
     ...(devices.length ? [
       {
@@ -82,7 +89,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       ...mergeNodes("Disk", disks),
       ...mergeNodes("NIC", nics),
       ...mergeNodes("NIC", bridges),
-      ...mergeNodes("IPAddr", addrs, ["firstSeen"]),
+      ...addressNodes(addrs),
     ],
     unlink: [
       ...(runs.length ? [{
@@ -95,6 +102,18 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
         params: { rows: bridged },
         unique: "from",
       }] : []),
+      ...(claims.length ? [
+        {
+          cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, a, m MATCH (o:Domain)-[:HAS_NIC]->(m) ${withdrawOffers("o", "a")}`,
+          params: { rows: claims },
+          dedupe: ["nic", "address"],
+        },
+        {
+          cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[x:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WITH DISTINCT x DELETE x",
+          params: { rows: claims },
+          dedupe: ["nic", "address"],
+        },
+      ] : []),
     ],
     link: [
       ...mergeRels("RUNS", "Host", "Domain", runs, "to"),
@@ -105,6 +124,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp),
     ],
     mark,
+    derive: [...held(claims.map((c) => c.address)), ...offered(claims.map((c) => c.address))],
   });
 }
 

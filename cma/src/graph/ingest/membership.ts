@@ -12,6 +12,7 @@ import type { HostRecord, Membership, MembershipEvent } from "../../membership/m
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row } from "../write-batch.js";
 import { ip, isHostLocal } from "./input.js";
+import { addressNodes } from "./derived.js";
 import { keySet, listed, phased } from "./phased.js";
 import type { Phased } from "./phased.js";
 
@@ -119,7 +120,7 @@ export function membershipEventWrites(e: MembershipEvent): Phased {
       ...mergeNodes("Event", [{ id, type: e.type, at: e.at, detail: JSON.stringify(e).slice(0, 4096) }]),
       ...mergeNodes("Host", hostRows),
       ...(segment ? mergeNodes("Segment", [{ name: segment }]) : []),
-      ...(address ? mergeNodes("IPAddr", [{ address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: e.at }], ["firstSeen"]) : []),
+      ...(address ? addressNodes([{ address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: e.at }]) : []),
     ],
     link: [
       ...mergeRels("CONCERNS", "Event", "Host", [...hosts].map((h) => ({ from: id, to: h }))),

@@ -1,9 +1,10 @@
 /**
- * What one ingested item writes, in four phases that run in this order for a whole batch:
+ * What one ingested item writes, in five phases that run in this order for a whole batch:
  * nodes (MERGE), unlink (drop relationships that now point elsewhere: a migrated domain's old
- * RUNS, an address that left a NIC), link (MERGE relationships) and mark (present=false on what
- * a full report no longer lists). Statements with the same text in one phase are joined into
- * one UNWIND, so a batch of many hosts' documents costs a few statements, not a few per host.
+ * RUNS, an address that left a NIC), link (MERGE relationships), mark (present=false on what
+ * a full report no longer lists) and derive (shortcut relationships recomputed from what the
+ * batch wrote: offers.ts). Statements with the same text in one phase are joined into one
+ * UNWIND, so a batch of many hosts' documents costs a few statements, not a few per host.
  */
 import { lastPer } from "../write-batch.js";
 import type { Statement } from "../write-batch.js";
@@ -13,12 +14,13 @@ export interface Phased {
   unlink: Statement[];
   link: Statement[];
   mark: Statement[];
+  derive: Statement[];
 }
 
-export const PHASES = ["nodes", "unlink", "link", "mark"] as const;
+export const PHASES = ["nodes", "unlink", "link", "mark", "derive"] as const;
 
 export function phased(p: Partial<Phased> = {}): Phased {
-  return { nodes: p.nodes ?? [], unlink: p.unlink ?? [], link: p.link ?? [], mark: p.mark ?? [] };
+  return { nodes: p.nodes ?? [], unlink: p.unlink ?? [], link: p.link ?? [], mark: p.mark ?? [], derive: p.derive ?? [] };
 }
 
 const SEP = "\u00a6"; // ¦: in no key (host names, uuids, MACs, interface names, ip:port)

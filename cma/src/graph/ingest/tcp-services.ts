@@ -12,6 +12,7 @@ import type { Row } from "../write-batch.js";
 import type { DiscoveryIngest } from "./discovery-ingest.js";
 import { endpoint, int, ip, isHostLocal, isObject, isWildcard, listField, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
+import { addressNodes, offered } from "./derived.js";
 
 export function serviceKey(host: string, address: string, port: number): string {
   return isHostLocal(address) ? `${host}|${endpoint(address, port)}` : endpoint(address, port);
@@ -94,7 +95,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
         ...mergeNodes("Host", [{ name: host }]),
         ...mergeNodes("Service", [...services.values()]),
         ...mergeNodes("Service", [...targets.values()]),
-        ...mergeNodes("IPAddr", [...addrs.values()], ["firstSeen"]),
+        ...addressNodes([...addrs.values()]),
       ],
       unlink: [
         // a service that moved here (a failed-over address) no longer runs where it was
@@ -133,6 +134,7 @@ export const tcpServicesIngest: DiscoveryIngest = {
           params: { rows: [row] },
         },
       ],
+      derive: offered(addrs.keys()),
     });
   },
 };

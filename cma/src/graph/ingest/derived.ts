@@ -1,0 +1,81 @@
+/**
+ * Facts derived at ingestion so the root-cause queries need one hop where the schema needs
+ * three or four: Kuzu 0.11 joins whole tables per hop, and at 300,000 guests those hops alone
+ * cost more than the 100 ms an operator waits (BENCHMARKS.md, graph).
+ *
+ *  - (Host|Domain)-[:OFFERS]->(Service): the machine holds, on one of its NICs, the address the
+ *    service listens on (instead of HAS_NIC → HAS_IP → LISTENS_ON).
+ *  - IPAddr.owned: some NIC holds the address (instead of an anti-join over every HAS_IP).
+ *
+ * They are kept true by the writes that change what they are derived from:
+ *  - an address linked to a NIC (nics, libvirt-domains): `held` sets owned, and `offered` merges
+ *    OFFERS from every holder of the address to every service on it (derive phase);
+ *  - a service linked to an address (tcp-services): `offered` for that address;
+ *  - an address unlinked from a NIC: `withdrawOffers` drops OFFERS from that NIC's owner to the
+ *    services on it, and `stillOwned` recounts the holders left, both in the unlink phase before
+ *    the HAS_IP goes (the derive phase puts OFFERS back when the owner still holds the address
+ *    on another NIC).
+ * A service never changes address (its key is ip:port), and NICs, services and machines that
+ * disappear are marked, not deleted, so nothing else can make them false. `addressNodes` creates
+ * addresses as not owned; `backfill` derives both for a graph written before they existed.
+ */
+import { mergeNodes } from "../write-batch.js";
+import type { Row, Statement } from "../write-batch.js";
+
+const OWNERS = ["Host", "Domain"] as const;
+
+const addressRows = (addresses: Iterable<string>): { address: string }[] => [...new Set(addresses)].map((address) => ({ address }));
+
+/** MERGE of IPAddr nodes; a new one is not owned until a NIC is linked to it (`held`). */
+export function addressNodes(rows: readonly Row[]): Statement[] {
+  return mergeNodes("IPAddr", rows.map((r) => ({ ...r, owned: false })), ["firstSeen", "owned"]);
+}
+
+/** Derive phase: these addresses were just linked to a NIC. */
+export function held(addresses: Iterable<string>): Statement[] {
+  const rows = addressRows(addresses);
+  return rows.length ? [{ cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) SET a.owned = true", params: { rows }, dedupe: ["address"] }] : [];
+}
+
+/** Derive phase: OFFERS for every service on these addresses from every machine holding them. */
+export function offered(addresses: Iterable<string>): Statement[] {
+  const rows = addressRows(addresses);
+  if (!rows.length) return [];
+  // one hop per MATCH, from the addresses (primary-key lookups) outwards: in one pattern Kuzu
+  // plans from the far end and scans whole tables
+  return OWNERS.map((label) => ({
+    cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WITH r, a, s MATCH (a)<-[:HAS_IP]-(n:NIC) WITH r, s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s)`,
+    params: { rows },
+    dedupe: ["address"],
+  }));
+}
+
+/**
+ * Cypher to append to a statement that has bound the row `r`, `owner` (a Host or Domain) and
+ * `address` (an IPAddr it is about to stop holding): drops the owner's OFFERS to the services on
+ * it. (Kuzu 0.11 refuses `WITH DISTINCT` of node variables here; deleting a relationship twice,
+ * when two NICs led to it, is harmless.)
+ */
+export function withdrawOffers(owner: string, address: string): string {
+  return `WITH r, ${owner}, ${address} MATCH (${address})<-[:LISTENS_ON]-(s:Service) WITH r, ${owner}, s MATCH (${owner})-[x:OFFERS]->(s) DELETE x`;
+}
+
+/**
+ * Cypher to append to a statement that has bound `address` (an IPAddr some HAS_IP of which are
+ * about to go) and the row `r`: owned stays true only if a holder for which `keeps` (a Cypher
+ * condition on the holding NIC `m`) is true remains.
+ */
+export function stillOwned(address: string, keeps: string): string {
+  return `WITH r, ${address} MATCH (${address})<-[:HAS_IP]-(m:NIC) WITH ${address}, sum(CASE WHEN ${keeps} THEN 1 ELSE 0 END) AS kept SET ${address}.owned = kept > 0`;
+}
+
+/** Both facts for the whole graph (once, for a graph written before they existed). */
+export function backfill(): Statement[] {
+  return [
+    { cypher: "MATCH (a:IPAddr) WHERE a.owned IS NULL SET a.owned = false" },
+    { cypher: "MATCH (a:IPAddr)<-[:HAS_IP]-(:NIC) SET a.owned = true" },
+    ...OWNERS.map((label) => ({
+      cypher: `MATCH (s:Service)-[:LISTENS_ON]->(a:IPAddr) WITH s, a MATCH (a)<-[:HAS_IP]-(n:NIC) WITH s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s)`,
+    })),
+  ];
+}
