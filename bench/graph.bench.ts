@@ -141,6 +141,16 @@ try {
   await ing.flush();
   const [size] = (await store.read("MATCH (h:Host) WITH count(h) AS hosts MATCH (d:Domain) WITH hosts, count(d) AS domains MATCH (a:IPAddr) RETURN hosts, domains, count(a) AS addresses")).rows;
   console.log(`queries on ${String(size.hosts)} hosts, ${String(size.domains)} domains, ${String(size.addresses)} addresses (${dead.length} hosts dead, one segment of ${PER_SEGMENT} unreachable); ${RUNS} runs each after 3 warm-ups`);
+  // the derived OFFERS (cma/src/graph/ingest/derived.ts) against the long way round, at full scale
+  const pairs = async (cypher: string): Promise<Set<string>> =>
+    new Set((await store.read(cypher, {}, { timeoutMs: 600_000, maxRows: 10_000_000 })).rows.map((r) => `${String(r.o)} ${String(r.s)}`));
+  const derived = await pairs("MATCH (o)-[:OFFERS]->(s:Service) RETURN coalesce(o.uuid, o.name) AS o, s.key AS s");
+  const longWay = new Set([
+    ...await pairs("MATCH (o:Host)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) RETURN DISTINCT o.name AS o, s.key AS s"),
+    ...await pairs("MATCH (o:Domain)-[:HAS_NIC]->(:NIC)-[:HAS_IP]->(:IPAddr)<-[:LISTENS_ON]-(s:Service) RETURN DISTINCT o.uuid AS o, s.key AS s"),
+  ]);
+  const wrong = [...derived].filter((p) => !longWay.has(p)).length, missing = [...longWay].filter((p) => !derived.has(p)).length;
+  console.log(`derived OFFERS: ${derived.size}; the long way: ${longWay.size}; wrong ${wrong}, missing ${missing}`);
   const cases: [string, Record<string, unknown>][] = [
     ["deadHostImpact", { host: hostName(dead[0]) }],
     ["deadHostImpact", { host: "" }],

@@ -108,7 +108,7 @@ export function tableProperties(): [string, Record<string, PropertyType>][] {
 export function neo4jDdl(): string[] {
   const unique = Object.entries(nodeTables as Record<string, NodeTable>).map(([label, t]) =>
     `CREATE CONSTRAINT ${label.toLowerCase()}_${t.key}_unique IF NOT EXISTS FOR (n:${label}) REQUIRE n.${t.key} IS UNIQUE`);
-  const indexes = [["Host", "state"], ["Domain", "present"], ["Service", "present"], ["Alert", "active"], ["Event", "at"]].map(([label, p]) =>
+  const indexes = [["Host", "state"], ["Domain", "present"], ["Service", "present"], ["IPAddr", "owned"], ["Alert", "active"], ["Event", "at"]].map(([label, p]) =>
     `CREATE INDEX ${label.toLowerCase()}_${p} IF NOT EXISTS FOR (n:${label}) ON (n.${p})`);
   return [...unique, ...indexes];
 }

@@ -24,7 +24,7 @@ function guests(list: { uuid: string; name: string; mac: string; addresses?: str
 
 function clientOf(targets: string[]): Doc {
   const d = captured("tcp-services");
-  d.data.listeners = [{ ip: "0.0.0.0", port: 8080, pid: 4000, process: "app", cmdline: ["app"] }];
+  d.data.listeners = [{ ip: "0.0.0.0", port: 22, pid: 700, process: "sshd", cmdline: ["sshd"] }, { ip: "0.0.0.0", port: 8080, pid: 4000, process: "app", cmdline: ["app"] }];
   d.data.clients = targets.map((t) => ({ process: "app", pid: 4000, remoteIp: t.split(":")[0], remotePort: Number(t.split(":")[1]), count: 1 }));
   return d;
 }
@@ -97,6 +97,33 @@ export function derivedConformance(makeStore: () => Promise<GraphStore>): void {
       await step("one of the two lets go", ["hvB 10.9.1.1:5432", `${G2} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.1.1", "10.9.5.5"]);
       feed.doc("hvB", nics(["10.9.0.2"]));
       await step("the last one lets go", [`${G2} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.5.5"]);
+    });
+
+    it("are right when a fleet arrives in big batches", async () => {
+      await feed.stop();
+      feed = new Feed(store, 5000); // statements of more rows than Kuzu's 2,048-row vectors
+      const HOSTS = 240, GUESTS = 30;
+      const guestIp = (h: number, g: number): string => `100.64.${h}.${g + 10}`;
+      for (let h = 0; h < HOSTS; h++) {
+        if (h === 160) await feed.flush(); // the second batch meets committed nodes too
+        const name = `hv${h}`;
+        feed.host(name, `10.10.${h}.1`, "alive");
+        const n = nics([]);
+        n.data.interfaces = [
+          { name: "eth0", ifindex: 2, mac: "02:00:00:00:00:01", mtu: 1500, state: "up", kind: "physical", master: "br0", speedMbps: 10000, addresses: [] },
+          { name: "br0", ifindex: 3, mac: "02:00:00:00:00:01", mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: `10.10.${h}.1`, prefixLength: 16 }] },
+        ];
+        feed.doc(name, n);
+        feed.doc(name, guests(Array.from({ length: GUESTS }, (_, g) => ({
+          uuid: `00000000-0000-4000-8000-${String(h).padStart(6, "0")}${String(g).padStart(6, "0")}`, name: `${name}-vm${g}`,
+          mac: `52:54:00:00:${(h & 255).toString(16).padStart(2, "0")}:${g.toString(16).padStart(2, "0")}`, addresses: [guestIp(h, g)],
+        }))));
+        feed.doc(name, clientOf([1, 2, 3].map((k) => `${guestIp((h + k * 37) % HOSTS, (h + k) % GUESTS)}:5432`).concat([`10.10.${(h + 1) % HOSTS}.1:22`])));
+      }
+      await feed.flush();
+      const facts = { offers: await offers(), owned: await owned() };
+      assert.ok(facts.offers.length > HOSTS, `OFFERS were derived (${facts.offers.length})`);
+      assert.deepEqual(facts, await truth());
     });
 
     it("are derived once for a graph written before they existed", async () => {

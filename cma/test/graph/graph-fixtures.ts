@@ -31,9 +31,9 @@ export class Feed {
   readonly discovery = new DiscoveryStore(silentLogger());
   readonly ingestor: GraphIngestor;
 
-  constructor(store: GraphStore) {
+  constructor(store: GraphStore, maxRows = 2000) {
     this.ingestor = new GraphIngestor(store, { membership: this.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery },
-      { flushMs: 60_000, maxItems: 1_000_000, maxRows: 2000, retryMaxMs: 1000 }, silentLogger());
+      { flushMs: 60_000, maxItems: 1_000_000, maxRows, retryMaxMs: 1000 }, silentLogger());
     this.ingestor.start();
   }
 

@@ -18,6 +18,9 @@ export interface Phased {
 }
 
 export const PHASES = ["nodes", "unlink", "link", "mark", "derive"] as const;
+export type Phase = (typeof PHASES)[number];
+/** What an item states, written in one transaction; its derived facts follow in another (see combine). */
+export const STATED: readonly Phase[] = ["nodes", "unlink", "link", "mark"];
 
 export function phased(p: Partial<Phased> = {}): Phased {
   return { nodes: p.nodes ?? [], unlink: p.unlink ?? [], link: p.link ?? [], mark: p.mark ?? [], derive: p.derive ?? [] };
@@ -53,9 +56,9 @@ const shapeOf = (rows: unknown): string => {
  * chunks of maxRows. Rows of a statement with `dedupe` or `unique` keep only the last row per
  * identity or value.
  */
-export function combine(items: readonly Phased[], maxRows: number): Statement[] {
+export function combine(items: readonly Phased[], maxRows: number, phases: readonly Phase[] = PHASES): Statement[] {
   const out: Statement[] = [];
-  for (const phase of PHASES) {
+  for (const phase of phases) {
     const joined = new Map<string, { cypher: string; unique?: string; dedupe?: readonly string[]; rows: unknown[] }>();
     const order: (string | Statement)[] = [];
     for (const it of items) {
