@@ -1,5 +1,5 @@
 // Small readers for /proc and /sys files that may be missing or unreadable on some hosts.
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 
 /** File contents, or undefined when it cannot be read (missing, EACCES, EINVAL from sysfs). */
 export async function readText(path: string): Promise<string | undefined> {
@@ -7,6 +7,30 @@ export async function readText(path: string): Promise<string | undefined> {
     return await readFile(path, "utf8");
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * At most maxBytes of a file (for files from outside whose size is not ours to choose; /proc files
+ * report size 0, so this reads until EOF or the cap). Throws when the file cannot be read.
+ */
+export async function readTextCapped(path: string, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(Math.min(maxBytes + 1, 64 * 1024));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, maxBytes + 1 - total), null);
+      if (bytesRead === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, bytesRead)));
+      total += bytesRead;
+      if (total > maxBytes) break;
+    }
+    const all = Buffer.concat(chunks);
+    return { text: all.subarray(0, maxBytes).toString("utf8"), truncated: total > maxBytes };
+  } finally {
+    await fh.close();
   }
 }
 

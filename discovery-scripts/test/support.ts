@@ -9,9 +9,14 @@ export const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.met
 export interface ScriptRun { code: number | null; stdout: string; stderr: string; ms: number }
 
 export function runBin(name: string, env: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
+  return runCommand(`${BIN}${name}`, [], env);
+}
+
+/** Runs command to its end, collecting its output; env is added to this process's environment. */
+export function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(`${BIN}${name}`, [], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     child.stdout.on("data", (d: Buffer) => { stdout += d; });
     child.stderr.on("data", (d: Buffer) => { stderr += d; });
