@@ -20,7 +20,7 @@ import { IngestError } from "./ingest/input.js";
 import { inventoryWrites } from "./ingest/inventory.js";
 import { MembershipGraph, eventId, membershipEventWrites } from "./ingest/membership.js";
 import type { PendingWrite } from "./ingest/membership.js";
-import { backfill } from "./ingest/derived.js";
+import { UNSETTLED_ADDRESSES, rederive } from "./ingest/derived.js";
 import { STATED, combine, phased } from "./ingest/phased.js";
 import type { Phased } from "./ingest/phased.js";
 
@@ -102,14 +102,17 @@ export class GraphIngestor {
     }
   }
 
-  /** A graph written before the derived facts existed (ingest/derived.ts) gets them once. */
+  /**
+   * Derived facts (ingest/derived.ts) for addresses a crash left between a batch and its derive
+   * transaction, or that a graph written before the facts existed never had.
+   */
   private backfillDerived(): void {
-    this.store.read("MATCH (a:IPAddr) WHERE a.owned IS NULL RETURN count(a) AS n", {}, { timeoutMs: 60_000, maxRows: 1 }).then(
+    this.store.read(UNSETTLED_ADDRESSES, {}, { timeoutMs: 600_000, maxRows: 100_000_000 }).then(
       (r) => {
-        const n = Number(r.rows[0]?.n ?? 0);
-        if (n <= 0) return;
-        this.log.info({ addresses: n }, "deriving OFFERS and owned addresses for a graph written before they existed");
-        this.add({ key: "derived|backfill", build: () => phased({ derive: backfill() }) });
+        const addresses = r.rows.map((x) => String(x.address));
+        if (!addresses.length) return;
+        this.log.info({ addresses: addresses.length }, "deriving OFFERS and owned again for addresses left unsettled");
+        this.add({ key: "derived|unsettled", build: () => phased({ derive: rederive(addresses) }) });
       },
       (e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not check the graph for derived facts to backfill"),
     );
@@ -219,7 +222,8 @@ export class GraphIngestor {
    * A failure of either is retried whole; every write is idempotent.
    */
   private async writeBatch(items: readonly Phased[]): Promise<void> {
-    await this.store.write(combine(items, this.o.maxRows, STATED));
+    const stated = combine(items, this.o.maxRows, STATED);
+    if (stated.length) await this.store.write(stated);
     const derive = combine(items, this.o.maxRows, ["derive"]);
     if (derive.length) await this.store.write(derive);
   }

@@ -58,7 +58,7 @@ export const nodeTables = {
     key: "key",
     properties: { key: S, owner: S, name: S, mac: S, kind: S, state: S, mtu: I, speedMbps: I, master: S, bridge: S, network: S, present: B, goneAt: I, updatedAt: I },
   },
-  IPAddr: { key: "address", properties: { address: S, family: S, owned: B, firstSeen: I, updatedAt: I } },
+  IPAddr: { key: "address", properties: { address: S, family: S, owned: B, stale: B, firstSeen: I, updatedAt: I } },
   Domain: { key: "uuid", properties: { uuid: S, name: S, state: S, vcpus: I, memoryKiB: I, present: B, goneAt: I, updatedAt: I } },
   Disk: { key: "key", properties: { key: S, target: S, source: S, device: S, type: S, format: S, present: B, goneAt: I, updatedAt: I } },
   Service: { key: "key", properties: { key: S, ip: S, port: I, process: S, pid: I, cmdline: S, present: B, goneAt: I, updatedAt: I } },

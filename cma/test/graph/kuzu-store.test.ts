@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { silentLogger } from "@ringwatch/shared";
 import { KuzuStore } from "../../src/graph/kuzu-store.js";
 import { mergeNodes } from "../../src/graph/write-batch.js";
@@ -45,16 +47,17 @@ describe("cma/graph/kuzu-store", function () {
 
   it("opens a store written by an older schema: adds the tables and properties it lacks, keeps the data", async () => {
     const path = freshPath();
-    {
-      // the graph as an earlier version wrote it: IPAddr without owned, no OFFERS table
-      const kuzu = (await import("kuzu")).default;
-      const db = new kuzu.Database(path);
+    // the graph as an earlier version wrote it: IPAddr without owned, no OFFERS table (in a process
+    // of its own; a query result left open when its database closes crashes the process at exit)
+    const old = spawnSync(process.execPath, ["--input-type=module", "-e", `
+      import kuzu from "kuzu";
+      const db = new kuzu.Database(${JSON.stringify(path)});
       const c = new kuzu.Connection(db);
-      await c.query("CREATE NODE TABLE IPAddr(address STRING, family STRING, firstSeen INT64, updatedAt INT64, PRIMARY KEY(address))");
-      await c.query("CREATE (:IPAddr {address: '10.1.1.1', family: 'IPv4'})");
+      (await c.query("CREATE NODE TABLE IPAddr(address STRING, family STRING, firstSeen INT64, updatedAt INT64, PRIMARY KEY(address))")).close();
+      (await c.query("CREATE (:IPAddr {address: '10.1.1.1', family: 'IPv4'})")).close();
       await c.close();
-      await db.close();
-    }
+      await db.close();`], { cwd: fileURLToPath(new URL("../../..", import.meta.url)), encoding: "utf8", timeout: 60_000 });
+    assert.equal(old.status, 0, old.stderr);
     const s = await makeKuzuStore(path);
     try {
       assert.deepEqual((await s.read("MATCH (a:IPAddr) RETURN a.address AS a, a.family AS f, a.owned AS owned")).rows, [{ a: "10.1.1.1", f: "IPv4", owned: null }]);

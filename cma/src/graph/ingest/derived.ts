@@ -16,8 +16,14 @@
  *    the HAS_IP goes (the derive phase puts OFFERS back when the owner still holds the address
  *    on another NIC).
  * A service never changes address (its key is ip:port), and NICs, services and machines that
- * disappear are marked, not deleted, so nothing else can make them false. `addressNodes` creates
- * addresses as not owned; `backfill` derives both for a graph written before they existed.
+ * disappear are marked, not deleted, so nothing else can make them false.
+ *
+ * The derive phase runs in a transaction of its own after the batch's (GraphIngestor): inside
+ * the batch's, Kuzu 0.11 bound the OFFERS MERGEs to wrong nodes. So that a crash between the two
+ * loses nothing, `addressNodes` marks every address a document names `stale` in the first, the
+ * derive phase clears it (`offered` ends with that), and at start GraphIngestor derives again
+ * (`rederive`) every address still stale or never derived (a graph written before these facts
+ * existed: owned is null).
  */
 import { mergeNodes } from "../write-batch.js";
 import type { Row, Statement } from "../write-batch.js";
@@ -26,9 +32,9 @@ const OWNERS = ["Host", "Domain"] as const;
 
 const addressRows = (addresses: Iterable<string>): { address: string }[] => [...new Set(addresses)].map((address) => ({ address }));
 
-/** MERGE of IPAddr nodes; a new one is not owned until a NIC is linked to it (`held`). */
+/** MERGE of IPAddr nodes, stale until the derive phase; a new one is not owned until a NIC is linked to it (`held`). */
 export function addressNodes(rows: readonly Row[]): Statement[] {
-  return mergeNodes("IPAddr", rows.map((r) => ({ ...r, owned: false })), ["firstSeen", "owned"]);
+  return mergeNodes("IPAddr", rows.map((r) => ({ ...r, owned: false, stale: true })), ["firstSeen", "owned"]);
 }
 
 /** Derive phase: these addresses were just linked to a NIC. */
@@ -43,11 +49,14 @@ export function offered(addresses: Iterable<string>): Statement[] {
   if (!rows.length) return [];
   // one hop per MATCH, from the addresses (primary-key lookups) outwards: in one pattern Kuzu
   // plans from the far end and scans whole tables
-  return OWNERS.map((label) => ({
-    cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WITH r, a, s MATCH (a)<-[:HAS_IP]-(n:NIC) WITH r, s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s)`,
-    params: { rows },
-    dedupe: ["address"],
-  }));
+  return [
+    ...OWNERS.map((label) => ({
+      cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WITH r, a, s MATCH (a)<-[:HAS_IP]-(n:NIC) WITH r, s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s)`,
+      params: { rows },
+      dedupe: ["address"],
+    })),
+    { cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) SET a.stale = false", params: { rows }, dedupe: ["address"] },
+  ];
 }
 
 /**
@@ -69,13 +78,16 @@ export function stillOwned(address: string, keeps: string): string {
   return `WITH r, ${address} MATCH (${address})<-[:HAS_IP]-(m:NIC) WITH ${address}, sum(CASE WHEN ${keeps} THEN 1 ELSE 0 END) AS kept SET ${address}.owned = kept > 0`;
 }
 
-/** Both facts for the whole graph (once, for a graph written before they existed). */
-export function backfill(): Statement[] {
+/** Derive phase: both facts again for these addresses (stale after a crash, or never derived). */
+export function rederive(addresses: Iterable<string>): Statement[] {
+  const rows = addressRows(addresses);
+  if (!rows.length) return [];
   return [
-    { cypher: "MATCH (a:IPAddr) WHERE a.owned IS NULL SET a.owned = false" },
-    { cypher: "MATCH (a:IPAddr)<-[:HAS_IP]-(:NIC) SET a.owned = true" },
-    ...OWNERS.map((label) => ({
-      cypher: `MATCH (s:Service)-[:LISTENS_ON]->(a:IPAddr) WITH s, a MATCH (a)<-[:HAS_IP]-(n:NIC) WITH s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s)`,
-    })),
+    { cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) SET a.owned = false", params: { rows }, dedupe: ["address"] },
+    { cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:HAS_IP]-(:NIC) SET a.owned = true", params: { rows }, dedupe: ["address"] },
+    ...offered(addresses),
   ];
 }
+
+/** Which addresses `rederive` is for. */
+export const UNSETTLED_ADDRESSES = "MATCH (a:IPAddr) WHERE a.owned IS NULL OR a.stale = true RETURN a.address AS address";

@@ -12,7 +12,7 @@ import type { HostRecord, Membership, MembershipEvent } from "../../membership/m
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row } from "../write-batch.js";
 import { ip, isHostLocal } from "./input.js";
-import { addressNodes } from "./derived.js";
+import { addressNodes, offered } from "./derived.js";
 import { keySet, listed, phased } from "./phased.js";
 import type { Phased } from "./phased.js";
 
@@ -127,5 +127,6 @@ export function membershipEventWrites(e: MembershipEvent): Phased {
       ...(segment ? mergeRels("CONCERNS", "Event", "Segment", [{ from: id, to: segment }]) : []),
       ...(address ? mergeRels("CONCERNS", "Event", "IPAddr", [{ from: id, to: address }]) : []),
     ],
+    derive: address ? offered([address]) : [],
   });
 }
