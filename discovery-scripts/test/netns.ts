@@ -5,6 +5,7 @@
 import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { BIN, runCommand, type ScriptRun } from "./support.js";
+import { processAlive } from "@ringwatch/shared";
 
 const run = promisify(execFile);
 const STEM = "rwds";
@@ -14,15 +15,6 @@ let created = 0;
 process.on("exit", () => {
   for (const ns of live) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
 });
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 async function ip(...args: string[]): Promise<string> {
   try {
@@ -40,7 +32,7 @@ export class TestNamespace {
   static async create(): Promise<TestNamespace> {
     for (const line of (await ip("netns", "list")).split("\n")) {
       const m = new RegExp(`^(${STEM}(\\d+)n\\d+)\\b`).exec(line);
-      if (m && !pidAlive(Number(m[2]))) await ip("netns", "del", m[1]).catch(() => undefined);
+      if (m && !processAlive(Number(m[2]))) await ip("netns", "del", m[1]).catch(() => undefined);
     }
     const name = `${STEM}${process.pid}n${created++}`;
     live.add(name);

@@ -24,3 +24,4 @@ export * from "./metrics/key-table.js";
 export * from "./metrics/batch-codec.js";
 export * from "./metrics/batch-stream.js";
 export * from "./messages/inbound.js";
+export { processAlive } from "./process-alive.js";

@@ -9,6 +9,7 @@ import { execFile, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { processAlive } from "@ringwatch/shared";
 
 // compiled to test/dist/support/netns.js: the repository is three levels up
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -26,15 +27,6 @@ export interface NetnsHost {
 /** A prefix unique to this process that ends in a letter (see scripts/netns.sh) and fits the 15-character limit. */
 export function uniquePrefix(stem = "rwt"): string {
   return `${stem}${process.pid}n`;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 const live = new Set<NetnsTopology>();
@@ -135,7 +127,7 @@ export class NetnsTopology {
     const stale = new Set<string>();
     for (const line of stdout.split("\n")) {
       const m = new RegExp(`^${stem}(\\d+)n\\d+\\b`).exec(line);
-      if (m && !pidAlive(Number(m[1]))) stale.add(`${stem}${m[1]}n`);
+      if (m && !processAlive(Number(m[1]))) stale.add(`${stem}${m[1]}n`);
     }
     for (const p of stale) await NetnsTopology.script("down", p);
     return [...stale];
