@@ -53,10 +53,17 @@ pgbin() { printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1; }
 
 # pid_alive NAME PATTERN: recorded PID exists and its cmdline contains PATTERN (guards PID reuse)
 pid_alive() {
-  local f=$S/$1.pid pid
+  local f=$S/$1.pid pid cmd state
   [[ -s $f ]] || return 1
   pid=$(<"$f")
-  [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+  state=${state%% *}
+  [[ -n $state && $state != Z ]] || return 1
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  # empty while the process is between execs (setsid -> nohup -> php): alive, just not readable yet;
+  # taking that for "exited" failed a start now and then
+  [[ -z $cmd ]] && return 0
+  grep -qF -- "$2" <<<"$cmd"
 }
 
 api() { # api JSON-BODY -> response on stdout
