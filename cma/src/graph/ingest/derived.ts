@@ -8,8 +8,8 @@
  *  - IPAddr.owned: some NIC holds the address (instead of an anti-join over every HAS_IP).
  *
  * They are kept true by the writes that change what they are derived from:
- *  - an address linked to a NIC (nics, libvirt-domains): `held` sets owned, and `offered` merges
- *    OFFERS from every holder of the address to every service on it (derive phase);
+ *  - an address linked to a NIC (nics, libvirt-domains): `linked` sets owned, and merges OFFERS
+ *    from every holder of the address to every service on it (`offered`; derive phase);
  *  - a service linked to an address (tcp-services): `offered` for that address;
  *  - an address unlinked from a NIC: `withdrawOffers` drops OFFERS from that NIC's owner to the
  *    services on it, and `stillOwned` recounts the holders left, both in the unlink phase before
@@ -32,15 +32,19 @@ const OWNERS = ["Host", "Domain"] as const;
 
 const addressRows = (addresses: Iterable<string>): { address: string }[] => [...new Set(addresses)].map((address) => ({ address }));
 
-/** MERGE of IPAddr nodes, stale until the derive phase; a new one is not owned until a NIC is linked to it (`held`). */
+/** MERGE of IPAddr nodes, stale until the derive phase; a new one is not owned until a NIC is linked to it (`linked`). */
 export function addressNodes(rows: readonly Row[]): Statement[] {
   return mergeNodes("IPAddr", rows.map((r) => ({ ...r, owned: false, stale: true })), ["firstSeen", "owned"]);
 }
 
-/** Derive phase: these addresses were just linked to a NIC. */
-export function held(addresses: Iterable<string>): Statement[] {
+/** Derive phase: these addresses were just linked to a NIC: owned, and OFFERS for the services on them. */
+export function linked(addresses: readonly string[]): Statement[] {
   const rows = addressRows(addresses);
-  return rows.length ? [{ cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) SET a.owned = true", params: { rows }, dedupe: ["address"] }] : [];
+  if (!rows.length) return [];
+  return [
+    { cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) SET a.owned = true", params: { rows }, dedupe: ["address"] },
+    ...offered(addresses),
+  ];
 }
 
 /** Derive phase: OFFERS for every service on these addresses from every machine holding them. */

@@ -15,7 +15,7 @@ import type { Row } from "../write-batch.js";
 import { hostNicKey } from "./nics.js";
 import { ip, isHostLocal } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
-import { addressNodes, held, offered, withdrawOffers } from "./derived.js";
+import { addressNodes, linked, withdrawOffers } from "./derived.js";
 import type { Phased } from "./phased.js";
 
 export interface GuestShape {
@@ -124,7 +124,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp),
     ],
     mark,
-    derive: [...held(claims.map((c) => c.address)), ...offered(claims.map((c) => c.address))],
+    derive: linked(claims.map((c) => c.address)),
   });
 }
 

@@ -8,7 +8,7 @@ import type { Row } from "../write-batch.js";
 import type { DiscoveryIngest } from "./discovery-ingest.js";
 import { int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
-import { addressNodes, held, offered, stillOwned, withdrawOffers } from "./derived.js";
+import { addressNodes, linked, stillOwned, withdrawOffers } from "./derived.js";
 
 export const hostNicKey = (host: string, ifname: string): string => `${host}/${ifname}`;
 
@@ -39,29 +39,22 @@ export const nicsIngest: DiscoveryIngest = {
       }
     }
     const row = { host, nics: keySet(nics.map((n) => n.key as string)), pairs: keySet(pairs), at };
+    // the host's addresses this report no longer lists (h, the NIC n, the address a, its HAS_IP x)
+    const leaving = `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, h, n MATCH (n)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")}`;
     return phased({
       nodes: [...mergeNodes("Host", [{ name: host }]), ...mergeNodes("NIC", nics), ...addressNodes(addrs)],
       unlink: [
-        {
-          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, h, n MATCH (n)-[:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} ${withdrawOffers("h", "a")}`,
-          params: { rows: [row] },
-        },
-        {
-          // owned unless only this host's NICs held it and none of them keeps it
-          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} ${stillOwned("a", `m.owner <> r.host OR ${listed("pairs", "m.key + ' ' + a.address")}`)}`,
-          params: { rows: [row] },
-        },
-        {
-          cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WITH r, n MATCH (n)-[x:HAS_IP]->(a:IPAddr) WHERE NOT ${listed("pairs", "n.key + ' ' + a.address")} DELETE x`,
-          params: { rows: [row] },
-        },
+        { cypher: `${leaving} ${withdrawOffers("h", "a")}`, params: { rows: [row] } },
+        // owned unless only this host's NICs held it and none of them keeps it
+        { cypher: `${leaving} ${stillOwned("a", `m.owner <> r.host OR ${listed("pairs", "m.key + ' ' + a.address")}`)}`, params: { rows: [row] } },
+        { cypher: `${leaving} DELETE x`, params: { rows: [row] } },
       ],
       link: [...mergeRels("HAS_NIC", "Host", "NIC", hasNic), ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp)],
       mark: [{
         cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NIC]->(n:NIC) WHERE n.present = true AND NOT ${listed("nics", "n.key")} SET n.present = false, n.goneAt = r.at`,
         params: { rows: [row] },
       }],
-      derive: [...held(addrs.map((a) => a.address as string)), ...offered(addrs.map((a) => a.address as string))],
+      derive: linked(addrs.map((a) => a.address as string)),
     });
   },
 };

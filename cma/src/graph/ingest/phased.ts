@@ -3,7 +3,7 @@
  * nodes (MERGE), unlink (drop relationships that now point elsewhere: a migrated domain's old
  * RUNS, an address that left a NIC), link (MERGE relationships), mark (present=false on what
  * a full report no longer lists) and derive (shortcut relationships recomputed from what the
- * batch wrote: offers.ts). Statements with the same text in one phase are joined into one
+ * batch wrote: derived.ts). Statements with the same text in one phase are joined into one
  * UNWIND, so a batch of many hosts' documents costs a few statements, not a few per host.
  */
 import { lastPer } from "../write-batch.js";
@@ -19,7 +19,7 @@ export interface Phased {
 
 export const PHASES = ["nodes", "unlink", "link", "mark", "derive"] as const;
 export type Phase = (typeof PHASES)[number];
-/** What an item states, written in one transaction; its derived facts follow in another (see combine). */
+/** What an item states, written in one transaction; its derived facts follow in another (GraphIngestor.writeBatch). */
 export const STATED: readonly Phase[] = ["nodes", "unlink", "link", "mark"];
 
 export function phased(p: Partial<Phased> = {}): Phased {
