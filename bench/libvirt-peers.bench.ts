@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_STATS_GROUPS, LibvirtConnection, STATS_NOWAIT } from "@ringwatch/nanoprobe";
+import { DEFAULT_STATS_GROUPS, LibvirtConnection, STATS_NOWAIT } from "@ringwatch/libvirt";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const LIBVIRT_UP = join(REPO, "scripts/libvirt-up.sh");

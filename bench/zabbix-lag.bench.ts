@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ZabbixApi } from "@ringwatch/cma";
-import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type * as ZabbixSupport from "../test/dist/support/zabbix.js";
 
 const { values: args } = parseArgs({ options: { hosts: { type: "string", default: "3" }, report: { type: "string", default: "10" }, seconds: { type: "string", default: "90" } } });

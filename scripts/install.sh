@@ -9,7 +9,7 @@ command -v node >/dev/null || die "Node.js 20 or later is required (not found)"
 major=$(node -p 'process.versions.node.split(".")[0]')
 ((major >= 20)) || die "Node.js 20 or later is required (found $(node -v))"
 
-# build tools and libvirt headers for native addons (npm ci builds nanoprobe's libvirt binding), iproute2 for network-namespace tests
+# build tools and libvirt headers for native addons (npm ci builds the libvirt binding, libvirt/), iproute2 for network-namespace tests
 apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
 
 # lldpd, for the test that runs the lldp discovery script against real lldpd instances it starts in

@@ -68,7 +68,7 @@ sleep 0.5
 # each demo hypervisor is libvirt's test driver with 5 generated guests (a real one: LIBVIRT_URI=qemu:///system
 # makes hv1 read the real libvirtd instead)
 for ((i = 1; i <= HOSTS; i++)); do
-  node -e 'import("@ringwatch/nanoprobe/test-driver-fixture").then((m) => require("fs").writeFileSync(process.argv[1], m.testDriverXml(m.fixtureDomains(5))))' "$DEMO/hv$i.xml"
+  node -e 'import("@ringwatch/libvirt/test-driver-fixture").then((m) => require("fs").writeFileSync(process.argv[1], m.testDriverXml(m.fixtureDomains(5))))' "$DEMO/hv$i.xml"
   sed -i -E "s#<uuid>[0-9a-f]{8}#<uuid>$(printf '%08x' "$i")#" "$DEMO/hv$i.xml"   # guests of each host are distinct
   uri="test://$DEMO/hv$i.xml"
   ((i == 1)) && [[ -n ${LIBVIRT_URI:-} ]] && uri=$LIBVIRT_URI

@@ -13,7 +13,7 @@ import { Keyring, makeClusterKey, silentLogger, waitUntil } from "@ringwatch/sha
 import { Cma, KuzuStore, cmaConfig, namedQueries } from "@ringwatch/cma";
 import type { GraphStore } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
-import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 
 async function poll(store: GraphStore, cypher: string, ok: (rows: Record<string, unknown>[]) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>[]> {
   let last: Record<string, unknown>[] = [];

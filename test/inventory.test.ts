@@ -12,7 +12,7 @@ import { Endpoint, Keyring, encodeEnvelope, makeClusterKey, silentLogger, waitUn
 import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { InventoryEvent } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
-import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 
 describe("system: guest inventory from libvirt to the CMA", function () {
   this.timeout(30_000);

@@ -5,10 +5,11 @@
  * cannot start this fails (it does not skip): CI runs it on this kind of machine.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_STATS_GROUPS, HypervisorMonitor, LibvirtConnection, LibvirtError, LibvirtErrorCode } from "@ringwatch/nanoprobe";
+import { DEFAULT_STATS_GROUPS, LibvirtConnection, LibvirtError, LibvirtErrorCode } from "@ringwatch/libvirt";
+import { HypervisorMonitor } from "@ringwatch/nanoprobe";
 import { silentLogger, waitUntil } from "@ringwatch/shared";
 import type { DomainInventory } from "@ringwatch/shared";
-import type { DomainStatsRecord, DomainSummary, LifecycleEvent } from "@ringwatch/nanoprobe";
+import type { DomainStatsRecord, DomainSummary, LifecycleEvent } from "@ringwatch/libvirt";
 import { LibvirtLab } from "./support/libvirt.js";
 
 const VMS = 5;

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { LogLine, RunningProcess } from "./support/processes.js";
 

@@ -14,7 +14,7 @@ import { Keyring, makeClusterKey, silentLogger, waitUntil } from "@ringwatch/sha
 import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { StatsEvent } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
-import { writeFixture } from "@ringwatch/nanoprobe/test-driver-fixture";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 
 describe("system: the CMA asks a nanoprobe to resend its stats", function () {
   this.timeout(60_000);

@@ -58,13 +58,13 @@ export interface NativeBinding {
   libvirtVersion(): number;
 }
 
-/** Where `npm ci` (node-gyp, see nanoprobe/package.json) puts the addon; overridable for packaging. */
+/** Where `npm ci` (node-gyp, see libvirt/package.json) puts the addon; overridable for packaging. */
 export function addonPath(): string {
   const override = process.env.RINGWATCH_LIBVIRT_ADDON;
   if (override) return override;
-  // dist/src/libvirt/binding.js -> nanoprobe/native/build/Release
+  // dist/src/binding.js -> libvirt/native/build/Release
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, "../../../native/build/Release/nanoprobe_libvirt.node");
+  return path.resolve(here, "../../native/build/Release/nanoprobe_libvirt.node");
 }
 
 let cached: NativeBinding | undefined;
@@ -80,7 +80,7 @@ export function loadBinding(): NativeBinding {
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(
       `cannot load the libvirt addon at ${file} (${msg}); build it with ` +
-        "`npm run build:native -w nanoprobe` (needs libvirt-dev, pkg-config, g++)",
+        "`npm run build:native -w libvirt` (needs libvirt-dev, pkg-config, g++)",
     );
   }
   return cached;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { LibvirtConnection } from "../../src/libvirt/connection.js";
-import { LibvirtError, LibvirtErrorCode } from "../../src/libvirt/errors.js";
-import { loadBinding } from "../../src/libvirt/binding.js";
-import type { LifecycleEvent, LifecycleEventName } from "../../src/libvirt/types.js";
-import { useTestDriver } from "../fixtures/test-driver-connection.js";
+import { LibvirtConnection } from "../src/connection.js";
+import { LibvirtError, LibvirtErrorCode } from "../src/errors.js";
+import { loadBinding } from "../src/binding.js";
+import type { LifecycleEvent, LifecycleEventName } from "../src/types.js";
+import { useTestDriver } from "./fixtures/test-driver-connection.js";
 
 /** Resolves with the next lifecycle event for uuid (or rejects after timeoutMs). */
 function nextEvent(conn: LibvirtConnection, uuid: string, timeoutMs = 3000): Promise<LifecycleEvent> {

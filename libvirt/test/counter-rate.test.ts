@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { counterDelta, counterRate } from "../../src/libvirt/counter-rate.js";
+import { counterDelta, counterRate } from "../src/counter-rate.js";
 
 describe("libvirt/counter-rate", () => {
   const base = 1_795_242_741_258_462_000n; // test driver cpu.time scale, far beyond 2^53

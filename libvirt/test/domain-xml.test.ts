@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { parseDomainXml } from "../../src/libvirt/domain-xml.js";
-import { LibvirtConnection } from "../../src/libvirt/connection.js";
-import { parseXml } from "../../src/libvirt/xml.js";
-import { useTestDriver } from "../fixtures/test-driver-connection.js";
+import { parseDomainXml } from "../src/domain-xml.js";
+import { LibvirtConnection } from "../src/connection.js";
+import { parseXml } from "../src/xml.js";
+import { useTestDriver } from "./fixtures/test-driver-connection.js";
 
 describe("libvirt/domain-xml", () => {
   it("parses disks (target, source) and NICs (target, MAC, bridge or network)", () => {

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-// dist/test/libvirt/exit.test.js -> dist/src/index.js, dist/test/fixtures/...
+// dist/test/exit.test.js -> dist/src/index.js, dist/test/fixtures/...
 const here = path.dirname(fileURLToPath(import.meta.url));
-const indexUrl = pathToFileURL(path.resolve(here, "../../src/index.js")).href;
-const fixtureUrl = pathToFileURL(path.resolve(here, "../fixtures/test-driver-xml.js")).href;
+const indexUrl = pathToFileURL(path.resolve(here, "../src/index.js")).href;
+const fixtureUrl = pathToFileURL(path.resolve(here, "./fixtures/test-driver-xml.js")).href;
 
 function runScript(body: string, timeoutMs: number): Promise<{ code: number | null; ms: number; out: string; killed: boolean }> {
   const dir = mkdtempSync(path.join(tmpdir(), "rw-exit-"));

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { LibvirtConnection } from "../../src/libvirt/connection.js";
-import { needsFallback } from "../../src/libvirt/stats-fallback.js";
-import { DEFAULT_STATS_GROUPS, type StatParams } from "../../src/libvirt/types.js";
-import { useTestDriver } from "../fixtures/test-driver-connection.js";
+import { LibvirtConnection } from "../src/connection.js";
+import { needsFallback } from "../src/stats-fallback.js";
+import { DEFAULT_STATS_GROUPS, type StatParams } from "../src/types.js";
+import { useTestDriver } from "./fixtures/test-driver-connection.js";
 
 const TWO_53 = 2n ** 53n;
 
@@ -90,7 +90,7 @@ describe("libvirt/stats-fallback", () => {
     });
 
     it("counters move between samples and give a finite non-negative rate", async () => {
-      const { counterRate } = await import("../../src/libvirt/counter-rate.js");
+      const { counterRate } = await import("../src/counter-rate.js");
       const d = td.fx.domains.find((x) => x.state === "running");
       assert.ok(d);
       const a = await td.conn.fallbackFor(d.uuid);

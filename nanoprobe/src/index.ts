@@ -1,7 +1,6 @@
 // @ringwatch/nanoprobe public API.
 export * from "./agent.js";
 export * from "./config.js";
-export * from "./libvirt/index.js";
 export * from "./sim/simulator.js";
 export * from "./analytics/analytics.js";
 export * from "./analytics/detectors.js";

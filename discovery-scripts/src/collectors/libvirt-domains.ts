@@ -1,6 +1,6 @@
 // Domain inventory through the nanoprobe's in-process libvirt binding (read-only connection), with
 // each running guest's NIC addresses from the hypervisor side (see guest-addresses/).
-import { LibvirtConnection, type DiskDevice, type DomainInventory, type DomainState, type NicDevice } from "@ringwatch/nanoprobe";
+import { LibvirtConnection, type DiskDevice, type DomainInventory, type DomainState, type NicDevice } from "@ringwatch/libvirt";
 import { addressSourceConfig, GuestAddressBook, type AddressSourceConfig, type GuestAddress } from "../guest-addresses/guest-addresses.js";
 import { AddressProblems } from "../guest-addresses/problems.js";
 

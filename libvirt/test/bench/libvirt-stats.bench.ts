@@ -1,8 +1,8 @@
 // CPU cost of the binding on the 30-domain test driver (in-process driver: the figures include
-// the driver's own work, there is no libvirtd). Run: node nanoprobe/dist/test/bench/libvirt-stats.bench.js [N]
-import { LibvirtConnection } from "../../src/libvirt/connection.js";
-import { DEFAULT_STATS_GROUPS } from "../../src/libvirt/types.js";
-import type { LifecycleEvent } from "../../src/libvirt/types.js";
+// the driver's own work, there is no libvirtd). Run: node libvirt/dist/test/bench/libvirt-stats.bench.js [N]
+import { LibvirtConnection } from "../../src/connection.js";
+import { DEFAULT_STATS_GROUPS } from "../../src/types.js";
+import type { LifecycleEvent } from "../../src/types.js";
 import { writeFixture } from "../fixtures/test-driver-xml.js";
 
 const N = Number(process.argv[2] ?? 300);

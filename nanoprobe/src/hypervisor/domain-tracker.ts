@@ -6,8 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "@ringwatch/shared";
-import type { LibvirtConnection } from "../libvirt/connection.js";
-import type { LifecycleEvent } from "../libvirt/types.js";
+import type { LibvirtConnection, LifecycleEvent } from "@ringwatch/libvirt";
 
 export interface TrackedDomain {
   uuid: string;

@@ -11,7 +11,7 @@ import { buildStatsBatch } from "./stats-report.js";
 import { Analytics } from "../analytics/analytics.js";
 import { DEFAULT_THRESHOLDS } from "../analytics/thresholds.js";
 import type { AnalyticsThresholds } from "../analytics/thresholds.js";
-import { LibvirtConnection } from "../libvirt/connection.js";
+import { LibvirtConnection } from "@ringwatch/libvirt";
 import { DomainTracker } from "./domain-tracker.js";
 import type { DomainChange, TrackedDomain } from "./domain-tracker.js";
 import { Sampler } from "./sampler.js";

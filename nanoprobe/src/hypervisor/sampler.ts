@@ -5,9 +5,8 @@
  * ends. A domain that is hung or migrating is skipped by the NOWAIT flag and simply has no sample in
  * that pass; the others are unaffected.
  */
-import type { LibvirtConnection } from "../libvirt/connection.js";
-import { counterDelta } from "../libvirt/counter-rate.js";
-import type { DomainStatsRecord, StatParams, StatValue } from "../libvirt/types.js";
+import { counterDelta } from "@ringwatch/libvirt";
+import type { DomainStatsRecord, LibvirtConnection, StatParams, StatValue } from "@ringwatch/libvirt";
 
 /** Counters become rates; the series key names the device, not its index (indexes move on hotplug). */
 const COUNTERS: { re: RegExp; key: (m: RegExpMatchArray, p: StatParams) => string | undefined; scale: number }[] = [

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { silentLogger, waitUntil } from "@ringwatch/shared";
-import { LibvirtConnection } from "../../src/libvirt/connection.js";
+import { LibvirtConnection } from "@ringwatch/libvirt";
 import { DomainTracker } from "../../src/hypervisor/domain-tracker.js";
 import type { DomainChange } from "../../src/hypervisor/domain-tracker.js";
-import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+import { writeFixture, type Fixture } from "@ringwatch/libvirt/test-driver-fixture";
 
 describe("nanoprobe/hypervisor/domain-tracker (test driver, 30 domains)", () => {
   let fx: Fixture;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
 import type { Alert } from "@ringwatch/shared";
 import { DEFAULT_THRESHOLDS, HypervisorMonitor } from "../../src/index.js";
-import { writeFixture, type Fixture } from "../fixtures/test-driver-xml.js";
+import { writeFixture, type Fixture } from "@ringwatch/libvirt/test-driver-fixture";
 
 describe("nanoprobe/hypervisor/hypervisor-monitor: the host's memory", () => {
   let fx: Fixture;

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { LibvirtConnection } from "../../src/libvirt/connection.js";
+import { LibvirtConnection, type DomainStatsRecord } from "@ringwatch/libvirt";
 import { Sampler } from "../../src/hypervisor/sampler.js";
-import type { DomainStatsRecord } from "../../src/libvirt/types.js";
-import { useTestDriver } from "../fixtures/test-driver-connection.js";
+import { useTestDriver } from "@ringwatch/libvirt/test-driver-connection";
 
 describe("nanoprobe/hypervisor/sampler", () => {
   const td = useTestDriver(30);
