@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { DiscoveryRunner, defaultDiscoveryScripts, type DiscoveryDocumentEvent, type DiscoveryError } from "@ringwatch/nanoprobe";
-import { BIN } from "./support.js";
+import { REPO } from "./support/processes.js";
+
+const BIN = `${REPO}discovery-scripts/bin/`;
 
 describe("discovery-scripts under the nanoprobe's runner", function () {
   this.timeout(30_000);

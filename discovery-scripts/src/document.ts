@@ -1,17 +1,11 @@
-// The one JSON document every discovery script prints, and the main() wrapper that prints it.
+// The one JSON document every discovery script prints (its type is shared with the nanoprobe and
+// the CMA), and the main() wrapper that prints it.
 import { hostname } from "node:os";
+import type { DiscoveryDocument } from "@ringwatch/shared";
 
 /** JSON-compatible values: what `data` may hold (no BigInt, no undefined in arrays). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue | undefined };
 export type JsonObject = { [key: string]: JsonValue | undefined };
-
-export interface DiscoveryDocument<D extends object = JsonObject> {
-  discovertype: string;
-  description: string;
-  host: string;
-  source: string;
-  data: D;
-}
 
 export interface ScriptMeta {
   discovertype: string;

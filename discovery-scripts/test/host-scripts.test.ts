@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { parseDocument, type DiscoveryDocument } from "@ringwatch/nanoprobe";
+import { parseDocument, type DiscoveryDocument } from "@ringwatch/shared";
 import { parseOsRelease, type OsData } from "../src/collectors/os.js";
 import { parseCpuinfo, parseMeminfo, type CpuMemoryData } from "../src/collectors/cpu-memory.js";
 import type { NicsData } from "../src/collectors/nics.js";

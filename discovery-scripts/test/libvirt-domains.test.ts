@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDocument } from "@ringwatch/nanoprobe";
+import { parseDocument } from "@ringwatch/shared";
 import { addGuestAddresses, type DomainRecord, type LibvirtDomainsData } from "../src/collectors/libvirt-domains.js";
 import { AddressProblems } from "../src/guest-addresses/problems.js";
 import { TestNamespace } from "./netns.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDocument } from "@ringwatch/nanoprobe";
+import { parseDocument } from "@ringwatch/shared";
 import { parseLldpctlJson, type LldpData } from "../src/collectors/lldp.js";
 import { FIXTURES, runBin } from "./support.js";
 

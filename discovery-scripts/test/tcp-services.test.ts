@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { parseDocument } from "@ringwatch/nanoprobe";
+import { parseDocument } from "@ringwatch/shared";
 import { decodeAddress, parseTcpLine } from "../src/tcp/proc-net-tcp.js";
 import { collectTcpServices, type TcpServicesData } from "../src/collectors/tcp-services.js";
 import { runBin, startPeer, stopPeer, type Peer } from "./support.js";

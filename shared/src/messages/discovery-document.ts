@@ -1,12 +1,13 @@
 // A discovery document: what every discovery script prints, what the nanoprobe forwards and what
 // the CMA stores. Checked the same way on both sides: exactly one JSON object with these fields.
 
-export interface DiscoveryDocument {
+/** `D` narrows `data` where it is known, as in the scripts that build one (discovery-scripts). */
+export interface DiscoveryDocument<D extends object = { [key: string]: unknown }> {
   discovertype: string;
   description: string;
   host: string;
   source: string;
-  data: { [key: string]: unknown };
+  data: D;
 }
 
 export type ParseResult =
