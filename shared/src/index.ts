@@ -25,3 +25,4 @@ export * from "./metrics/batch-codec.js";
 export * from "./metrics/batch-stream.js";
 export * from "./messages/inbound.js";
 export { processAlive } from "./process-alive.js";
+export { seededRandom } from "./seeded-random.js";

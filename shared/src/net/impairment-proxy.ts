@@ -2,11 +2,12 @@
  * A UDP proxy on loopback that loses, duplicates, reorders and delays datagrams in both directions.
  * Clients send to `proxy.address()`; the proxy forwards to the target from one socket per client,
  * so the target sees each client at a distinct address and replies travel back the same way.
- * Real sockets, real kernel: used by the channel tests, the benchmark and the ring simulator.
+ * Real sockets, real kernel: used by the channel tests and the benchmarks.
  */
 import { createSocket } from "node:dgram";
 import type { Socket } from "node:dgram";
 import type { PeerAddress } from "../channel/link.js";
+import { seededRandom } from "../seeded-random.js";
 
 export interface Impairment {
   /** probability a datagram is dropped */
@@ -21,18 +22,6 @@ export interface Impairment {
 }
 
 export const NO_IMPAIRMENT: Impairment = { loss: 0, duplicate: 0, reorder: 0, reorderDelayMs: 0, delayMs: 0 };
-
-/** Small deterministic PRNG (mulberry32) so a failing run can be repeated with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ProxyStats {
   forwarded: number;
