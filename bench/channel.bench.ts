@@ -12,8 +12,9 @@ import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { cpus } from "node:os";
 import {
-  Endpoint, FrameType, ImpairmentProxy, Keyring, decodeFrame, encodeFrame, makeClusterKey,
+  Endpoint, FrameType, Keyring, decodeFrame, encodeFrame, makeClusterKey,
 } from "@ringwatch/shared";
+import { ImpairmentProxy } from "@ringwatch/shared/testing";
 import type { PeerAddress } from "@ringwatch/shared";
 
 const quick = process.argv.includes("--quick");

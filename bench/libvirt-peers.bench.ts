@@ -15,7 +15,7 @@
  * peers with scripts/libvirt-peers.sh; at the end stops every process it started and, unless
  * --keep-vms, runs scripts/libvirt-up.sh stop. With --rounds R every figure is the median of R runs.
  */
-import { unusedTcpPort } from "@ringwatch/shared";
+import { unusedTcpPort } from "@ringwatch/shared/testing";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";

@@ -14,8 +14,9 @@
  *   node bench/dist/metrics-batch.bench.js [minutes=30]
  */
 import {
-  Endpoint, ImpairmentProxy, Keyring, StatsBatchReceiver, StatsBatchSender, compactSamples, decodeEnvelope, encodeEnvelope, makeClusterKey, metricKind, quantize, seededRandom,
+  Endpoint, Keyring, StatsBatchReceiver, StatsBatchSender, compactSamples, decodeEnvelope, encodeEnvelope, makeClusterKey, metricKind, quantize, seededRandom,
 } from "@ringwatch/shared";
+import { ImpairmentProxy } from "@ringwatch/shared/testing";
 import type { CompactedSeries, StatsBatch } from "@ringwatch/shared";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync } from "node:zlib";

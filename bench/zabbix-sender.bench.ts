@@ -22,7 +22,8 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { DurableSender } from "@ringwatch/cma";
 import type { DurableSenderOptions, ZabbixValue } from "@ringwatch/cma";
-import { silentLogger, waitUntil, unusedTcpPort } from "@ringwatch/shared";
+import { silentLogger } from "@ringwatch/shared";
+import { waitUntil, unusedTcpPort } from "@ringwatch/shared/testing";
 import type * as ZabbixSupport from "../test/dist/support/zabbix.js";
 
 const Z = (await import(new URL("../../test/dist/support/zabbix.js", import.meta.url).href)) as typeof ZabbixSupport;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { unusedTcpPort } from "@ringwatch/shared";
+import { unusedTcpPort } from "@ringwatch/shared/testing";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
 

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { DEFAULT_STATS_GROUPS, LibvirtConnection, LibvirtError, LibvirtErrorCode } from "@ringwatch/libvirt";
 import { HypervisorMonitor } from "@ringwatch/nanoprobe";
-import { silentLogger, waitUntil } from "@ringwatch/shared";
+import { silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import type { DomainInventory } from "@ringwatch/shared";
 import type { DomainStatsRecord, DomainSummary, LifecycleEvent } from "@ringwatch/libvirt";
 import { LibvirtLab } from "./support/libvirt.js";

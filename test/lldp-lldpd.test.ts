@@ -13,7 +13,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseDocument, waitUntil } from "@ringwatch/shared";
+import { parseDocument } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import { REPO } from "./support/processes.js";
 
 const run = promisify(execFile);

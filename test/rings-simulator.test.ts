@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Simulator } from "@ringwatch/nanoprobe";
-import { waitUntil } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import { CMA_CLI } from "./support/processes.js";
 
 const workDir = (): string => mkdtempSync(join(tmpdir(), "rw-sim-"));

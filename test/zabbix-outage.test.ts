@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DurableSender } from "@ringwatch/cma";
 import type { DurableSenderOptions, ZabbixValue } from "@ringwatch/cma";
-import { silentLogger, waitUntil } from "@ringwatch/shared";
+import { silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import {
   createTrapperHost, deleteHosts, ensureZabbix, historyCount, historyGet, startZabbixServer, stopZabbixServer, uniqueHostName,
 } from "./support/zabbix.js";

@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cma, DurableSender, cmaConfig } from "@ringwatch/cma";
 import type { DurableSenderOptions, SenderDropEvent, ZabbixPair, ZabbixValue } from "@ringwatch/cma";
-import { Keyring, makeClusterKey, silentLogger, waitUntil } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import {
   ValueType, addTrapperItems, api, reloadZabbixConfig, createTrapperHost, deleteHosts, ensureZabbix, historyCount, historyGet, uniqueHostName,
 } from "./support/zabbix.js";

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import {
-  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, waitUntil,
+  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand,
 } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import type { CommandResult, InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
 import { Nanoprobe, nanoprobeConfig } from "../src/index.js";

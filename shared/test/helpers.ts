@@ -10,6 +10,6 @@ export function openEndpoint(identity: string, keyring: Keyring, extra: Partial<
   return Endpoint.open({ identity, keyring, bindAddress: "127.0.0.1", ...extra });
 }
 
-export { waitUntil as waitFor } from "../src/index.js";
+export { waitUntil as waitFor } from "../src/testing/index.js";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

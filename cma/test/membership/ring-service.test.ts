@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, waitUntil } from "@ringwatch/shared";
+import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import type { Announce, Command, InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
 import { RingService, validateAnnounce } from "../../src/index.js";

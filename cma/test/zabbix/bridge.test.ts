@@ -4,7 +4,8 @@
  * tested on its own; the end-to-end test uses it).
  */
 import assert from "node:assert/strict";
-import { compactSamples, encodeStatsBatch, silentLogger, waitUntil } from "@ringwatch/shared";
+import { compactSamples, encodeStatsBatch, silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import type { GuestDomain, StatsBatch } from "@ringwatch/shared";
 import { AlertStore } from "../../src/alerts/alert-store.js";
 import { InventoryStore } from "../../src/inventory/inventory-store.js";

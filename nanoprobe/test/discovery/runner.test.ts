@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { waitUntil } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import { DiscoveryRunner } from "../../src/discovery/runner.js";
 import { stableHash } from "../../src/discovery/stable-hash.js";
 import type { DiscoveryDocumentEvent, DiscoveryError, DiscoveryScript } from "../../src/discovery/types.js";

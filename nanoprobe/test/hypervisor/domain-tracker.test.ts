@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { silentLogger, waitUntil } from "@ringwatch/shared";
+import { silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
 import { LibvirtConnection } from "@ringwatch/libvirt";
 import { DomainTracker } from "../../src/hypervisor/domain-tracker.js";
 import type { DomainChange } from "../../src/hypervisor/domain-tracker.js";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { ImpairmentProxy, Keyring, makeClusterKey } from "../../src/index.js";
+import { Keyring, makeClusterKey } from "../../src/index.js";
+import { ImpairmentProxy } from "../../src/testing/index.js";
 import type { Endpoint, InboundMessage } from "../../src/index.js";
 import { openEndpoint, testKeyring, waitFor } from "../helpers.js";
 
