@@ -2,6 +2,7 @@
 // same address from two sources deduplicates, sorts the same way on every run and can be tested
 // against a subnet.
 import { isIP } from "node:net";
+import { ipv6Text } from "../net/ipv6-text.js";
 
 export interface ParsedIp {
   family: 4 | 6;
@@ -46,21 +47,6 @@ function v6Bytes(s: string): number[] | null {
   return words.flatMap((w) => [w >> 8, w & 255]);
 }
 
-function v6Text(b: Uint8Array): string {
-  const words = Array.from({ length: 8 }, (_, i) => (b[2 * i] << 8) | b[2 * i + 1]);
-  // longest run of two or more zero words (the first one on a tie) becomes "::"
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (ws: number[]): string => ws.map((w) => w.toString(16)).join(":");
-  return best < 0 ? hex(words) : `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
-}
-
 /** The address in canonical form, or null for anything that is not a plain IPv4/IPv6 address (zones included). */
 export function parseIp(value: unknown): ParsedIp | null {
   if (typeof value !== "string" || value.length > 45 || !isIP(value) || value.includes("%")) return null;
@@ -68,7 +54,7 @@ export function parseIp(value: unknown): ParsedIp | null {
     const b = v6Bytes(value);
     if (!b) return null;
     const bytes = Uint8Array.from(b);
-    return { family: 6, bytes, text: v6Text(bytes) };
+    return { family: 6, bytes, text: ipv6Text(bytes) };
   }
   const b = v4Bytes(value);
   return b ? { family: 4, bytes: Uint8Array.from(b), text: b.join(".") } : null;

@@ -3,6 +3,7 @@
 import { createReadStream } from "node:fs";
 import { endianness } from "node:os";
 import { createInterface } from "node:readline";
+import { ipv6Text } from "../net/ipv6-text.js";
 
 /** Kernel TCP states (include/net/tcp_states.h) as they appear in the "st" column. */
 export const TCP_ESTABLISHED = 0x01;
@@ -26,23 +27,6 @@ function wordBytes(hex: string, at: number): number[] {
   const w = parseInt(hex.slice(at, at + 8), 16);
   const b = [(w >>> 24) & 255, (w >>> 16) & 255, (w >>> 8) & 255, w & 255];
   return littleEndian ? b.reverse() : b;
-}
-
-/** RFC 5952 text form of 16 address bytes. */
-function ipv6Text(bytes: number[]): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  let bestAt = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestAt < 0) return hex.join(":");
-  return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLen).join(":")}`;
 }
 
 /**
