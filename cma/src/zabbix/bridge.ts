@@ -18,11 +18,11 @@ import type { AlertEvent, AlertStore } from "../alerts/alert-store.js";
 import type { InventoryEvent, InventoryStore } from "../inventory/inventory-store.js";
 import type { Membership, MembershipEvent } from "../membership/membership.js";
 import type { StatsEvent, StatsStore } from "../stats/stats-store.js";
-import type { ConfigSync, DesiredHosts } from "./config-sync.js";
-import { GUEST_ALERTS, HOST_STATE_VALUE, KEYS, alertItemKeys, guestHostName, guestStateKey, lldRows, seriesItem, zabbixHostName } from "./definitions.js";
-import type { GuestAlertKind } from "./definitions.js";
+import type { ConfigSync, DesiredHosts } from "./config/config-sync.js";
+import { GUEST_ALERTS, HOST_STATE_VALUE, KEYS, alertItemKeys, guestHostName, guestStateKey, lldRows, seriesItem, zabbixHostName } from "./config/definitions.js";
+import type { GuestAlertKind } from "./config/definitions.js";
 import { Holdback } from "./holdback.js";
-import type { ZabbixValue, ZabbixValueSink } from "./zabbix-value.js";
+import type { ZabbixValue, ZabbixValueSink } from "./sender/zabbix-value.js";
 
 export interface BridgeOptions {
   hostPerDomain: boolean;

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import type { GuestDomain } from "@ringwatch/shared";
-import type { HostState } from "../membership/membership.js";
+import type { HostState } from "../../membership/membership.js";
 
 export type ValueType = "float" | "unsigned" | "char" | "text";
 export type Severity = "info" | "warning" | "average" | "high" | "disaster";

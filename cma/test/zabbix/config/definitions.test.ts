@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ALERT_KINDS } from "../../src/alerts/alert-store.js";
-import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../src/zabbix/definitions.js";
-import type { ItemDef } from "../../src/zabbix/definitions.js";
-import { referencedKeys } from "../../src/zabbix/template-export.js";
+import { ALERT_KINDS } from "../../../src/alerts/alert-store.js";
+import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../../src/zabbix/config/definitions.js";
+import type { ItemDef } from "../../../src/zabbix/config/definitions.js";
+import { referencedKeys } from "../../../src/zabbix/config/template-export.js";
 
 const U = "5e1f0000-0000-4000-8000-000000000001";
 
@@ -16,7 +16,7 @@ const guest = TEMPLATES.find((t) => t.role === "guest")!;
 const hypervisor = TEMPLATES.find((t) => t.role === "hypervisor")!;
 const prototypes = guest.discoveryRules.flatMap((r) => r.itemPrototypes);
 
-describe("cma/zabbix/definitions", () => {
+describe("cma/zabbix/config/definitions", () => {
   it("every series the nanoprobe samples maps to an item prototype, with the unit conversion it documents", () => {
     // the sampler's series names (nanoprobe/src/hypervisor/sampler.ts) with their quantized values (shared quantize.ts)
     const cases: [string, number, number][] = [
