@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { METRIC_CATALOGUE } from "@ringwatch/shared";
 import { ALERT_KINDS } from "../../../src/alerts/alert-store.js";
 import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../../src/zabbix/config/definitions.js";
 import type { ItemDef } from "../../../src/zabbix/config/definitions.js";
@@ -39,6 +40,15 @@ describe("cma/zabbix/config/definitions", () => {
     assert.equal(seriesItem(U, "vcpu.1.time")!.key, `ringwatch.vm.vcpu.time[${U},1]`);
     assert.equal(seriesItem(U, "block.vdb.wr.reqs")!.key, `ringwatch.vm.disk.write.ops[${U},vdb]`);
     assert.equal(seriesItem(U, "net.tap0.rx.drop")!.key, `ringwatch.vm.net.rx.drops[${U},tap0]`);
+  });
+
+  it("every series of the metric catalogue has exactly one item prototype, with the catalogue's key, value type and units", () => {
+    for (const e of METRIC_CATALOGUE) {
+      const found = prototypes.filter((p) => p.key === e.zabbix.key);
+      assert.equal(found.length, 1, `${e.series} → ${e.zabbix.key}`);
+      assert.equal(found[0].valueType, e.zabbix.valueType, e.series);
+      assert.equal(found[0].units, e.zabbix.units, e.series);
+    }
   });
 
   it("maps nothing it cannot name safely: unknown metrics, non-UUID domains, device names that would break a key", () => {
