@@ -350,9 +350,13 @@ const kibToBytes = (q: number): number => q * 1024;
 const asIs = (q: number): number => q;
 const ZABBIX_VALUE: Record<MetricKind, (q: number) => number> = { cpu: cpuPercent, memory: kibToBytes, rate: asIs, integer: asIs };
 
-/** A catalogue prototype key with the guest and the series' vCPU number or device put in. */
-function itemKey(prototypeKey: string, uuid: string, part: string | undefined): string {
-  return prototypeKey.replace(VM_UUID, () => uuid).replace(/\{#(?:VCPU|DISK|NIC)\}/, () => part ?? "");
+/** Each catalogue entry's prototype key cut at its LLD macros: {#VM.UUID}, then {#VCPU}, {#DISK} or {#NIC} when it has one. */
+const KEY_PIECES = new Map<MetricSeries, string[]>(METRIC_CATALOGUE.map((e) => [e, e.zabbix.key.split(/\{#(?:VM\.UUID|VCPU|DISK|NIC)\}/)]));
+
+/** The concrete item key: the entry's prototype key with the guest and the series' vCPU number or device put in. */
+function itemKey(entry: MetricSeries, uuid: string, part: string | undefined): string {
+  const p = KEY_PIECES.get(entry)!;
+  return p.length === 2 ? p[0] + uuid + p[1] : p[0] + uuid + p[1] + (part ?? "") + p[2];
 }
 
 /** The item a nanoprobe series feeds, or undefined when it maps to none (counted by the caller). */
@@ -361,7 +365,7 @@ export function seriesItem(domain: string, metric: string): SeriesItem | undefin
   const c = catalogued(metric);
   if (!c) return undefined;
   if (c.part !== undefined && !SAFE_DEVICE.test(c.part)) return undefined;
-  return { key: itemKey(c.entry.zabbix.key, domain, c.part), value: ZABBIX_VALUE[c.entry.kind] };
+  return { key: itemKey(c.entry, domain, c.part), value: ZABBIX_VALUE[c.entry.kind] };
 }
 
 export function alertItemKeys(kind: GuestAlertKind, uuid: string): { flag: string; evidence: string } {
