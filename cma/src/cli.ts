@@ -5,7 +5,7 @@ import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
 import { queryCommand } from "./http/query-command.js";
-import { writeTemplate } from "./zabbix/template-file.js";
+import { writeTemplate } from "./zabbix/config/template-file.js";
 
 const code = await runCli({
   program: "ringwatch-cma",

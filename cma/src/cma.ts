@@ -15,7 +15,7 @@ import { DiscoveryStore } from "./discovery/discovery-store.js";
 import { StatsStore } from "./stats/stats-store.js";
 import { InventoryStore } from "./inventory/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
-import { DurableSender, durableSenderOptions } from "./zabbix/durable-sender.js";
+import { DurableSender, durableSenderOptions } from "./zabbix/sender/durable-sender.js";
 import { HttpServer } from "./http/server.js";
 import type { ApiSources } from "./http/server.js";
 import { parseListenAddress } from "./http/listen-address.js";

@@ -37,7 +37,7 @@ export const cmaSchema = {
   httpQueryTimeoutMs: { type: "duration", default: 10_000, min: 100, max: 600_000, doc: "Longest a graph query run over HTTP may take, and the most a caller may ask for: a runaway ad-hoc query must not hold the store." },
   httpMaxRows: { type: "int", default: 10_000, min: 1, max: 1_000_000, doc: "Most rows one query over HTTP returns, and the most a caller may ask for: bounds one answer's memory and size (the answer says when rows were cut)." },
   httpMaxBodyBytes: { type: "int", default: 65_536, min: 1024, max: 16_777_216, doc: "Largest request body accepted (413 above, refused before parsing): a Cypher query and its parameters fit easily." },
-  // ---- Zabbix API: configuration sync and the bridge (cma/src/zabbix/config-sync.ts, bridge.ts)
+  // ---- Zabbix API: configuration sync and the bridge (cma/src/zabbix/config/config-sync.ts, bridge.ts)
   zabbixApiUrl: { type: "string", default: "", doc: "Zabbix API endpoint, e.g. https://zabbix.example/api_jsonrpc.php (6.0 LTS or later). Empty: no Zabbix." },
   zabbixApiToken: { type: "string", default: "", doc: "Zabbix API token (Users → API tokens); wins over user/password. Prefer zabbixApiTokenFile: environments and config files leak." },
   zabbixApiTokenFile: { type: "path", default: "", doc: "File holding the API token (first line)." },

@@ -16,6 +16,7 @@ export * from "./cli.js";
 export * from "./messages/discovery-document.js";
 export * from "./metrics/compaction.js";
 export * from "./metrics/quantize.js";
+export * from "./metrics/catalogue.js";
 export * from "./metrics/byte-io.js";
 export * from "./metrics/key-table.js";
 export * from "./metrics/batch-codec.js";

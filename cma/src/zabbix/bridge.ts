@@ -1,5 +1,5 @@
 /**
- * The bridge from what the CMA learns to Zabbix values:
+ * The bridge from what the CMA learns to Zabbix values, one translator per source (translators/):
  * - ring membership → ringwatch.host.state (1 up, 0 dead, 2 left, 3 segment unreachable) at once,
  *   and refreshed every stateRefreshMs (the host-down trigger's nodata backstop), plus the event as JSON;
  * - guest inventory → the low-level discovery values of the four trapper rules, guest counts and states;
@@ -12,17 +12,23 @@
  * the sender reports values Zabbix did not know, and every templateRecheckMs. Without a sync (no API
  * credentials: Zabbix configured from the template file by hand) values go out as they come.
  */
-import { placeInTime } from "@ringwatch/shared";
-import type { GuestDomain, Logger } from "@ringwatch/shared";
+import type { Logger } from "@ringwatch/shared";
 import type { AlertEvent, AlertStore } from "../alerts/alert-store.js";
 import type { InventoryEvent, InventoryStore } from "../inventory/inventory-store.js";
 import type { Membership, MembershipEvent } from "../membership/membership.js";
 import type { StatsEvent, StatsStore } from "../stats/stats-store.js";
-import type { ConfigSync, DesiredHosts } from "./config-sync.js";
-import { GUEST_ALERTS, HOST_STATE_VALUE, KEYS, alertItemKeys, guestHostName, guestStateKey, lldRows, seriesItem, zabbixHostName } from "./definitions.js";
-import type { GuestAlertKind } from "./definitions.js";
+import type { ConfigSync, DesiredHosts } from "./config/config-sync.js";
+import { guestHostName, zabbixHostName } from "./config/definitions.js";
 import { Holdback } from "./holdback.js";
-import type { ZabbixValue, ZabbixValueSink } from "./zabbix-value.js";
+import type { ZabbixValue, ZabbixValueSink } from "./sender/zabbix-value.js";
+import { AlertsTranslator } from "./translators/alerts.js";
+import { InventoryTranslator } from "./translators/inventory.js";
+import { MembershipTranslator } from "./translators/membership.js";
+import { StatsTranslator } from "./translators/stats.js";
+import type { BridgeCounters, TranslatorContext } from "./translators/translator-context.js";
+
+export { clockOf } from "./translators/clock.js";
+export type { BridgeCounters } from "./translators/translator-context.js";
 
 export interface BridgeOptions {
   hostPerDomain: boolean;
@@ -49,42 +55,8 @@ export interface UnknownPair {
   key: string;
 }
 
-const MEMBERSHIP_HOSTS: Partial<Record<MembershipEvent["type"], (e: MembershipEvent) => string[]>> = {
-  hostJoined: (e) => [(e as { host: string }).host],
-  hostReturned: (e) => [(e as { host: string }).host],
-  hostLeft: (e) => [(e as { host: string }).host],
-  hostDead: (e) => [(e as { host: string }).host],
-  deathNotConfirmed: (e) => [(e as { host: string }).host],
-  segmentSuspected: (e) => (e as { hosts: string[] }).hosts,
-  segmentRecovered: (e) => (e as { hosts: string[] }).hosts,
-};
-
-/** ms since the epoch (may be fractional) → Zabbix clock + ns. */
-export function clockOf(ms: number): { clock: number; ns: number } {
-  const clock = Math.floor(ms / 1000);
-  const ns = Math.min(999_999_999, Math.max(0, Math.round((ms - clock * 1000) * 1e6)));
-  return { clock, ns };
-}
-
-/** Zabbix keeps one value per item and (clock, ns): nudge equal stamps apart by a nanosecond. */
-function strictlyIncreasing(values: ZabbixValue[]): void {
-  for (let i = 1; i < values.length; i++) {
-    const p = values[i - 1];
-    const v = values[i];
-    if (v.clock < p.clock || (v.clock === p.clock && v.ns <= p.ns)) {
-      v.clock = p.clock + (p.ns === 999_999_999 ? 1 : 0);
-      v.ns = p.ns === 999_999_999 ? 0 : p.ns + 1;
-    }
-  }
-}
-
-/** An alert's clock when plausible (the nanoprobe's clock may be off), else now. */
-function alertClock(atMs: number, now: number): number {
-  return Number.isFinite(atMs) && atMs > 0 && Math.abs(atMs - now) < 86_400_000 ? atMs : now;
-}
-
 export class ZabbixBridge {
-  readonly counters = {
+  readonly counters: BridgeCounters = {
     values: 0, stateValues: 0, lldValues: 0, statValues: 0, alertValues: 0,
     unmappedSeries: 0, skippedDevices: 0, badAlerts: 0, syncs: 0, syncFailures: 0, unknownReports: 0,
   };
@@ -99,9 +71,10 @@ export class ZabbixBridge {
   private refreshTimer: NodeJS.Timeout | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
-  private readonly lldTimers = new Map<string, NodeJS.Timeout>();
-  /** per Zabbix host: the LLD rows last pushed, per guest uuid (to see which guests are new or changed) */
-  private readonly lastLld = new Map<string, Map<string, string>>();
+  private readonly membership: MembershipTranslator;
+  private readonly inventory: InventoryTranslator;
+  private readonly stats: StatsTranslator;
+  private readonly alerts: AlertsTranslator;
   private readonly warnedNames = new Set<string>();
   private stopped = false;
   private firstSyncDone = false;
@@ -116,27 +89,40 @@ export class ZabbixBridge {
     this.sources = sources;
     this.sync = sync;
     this.holdback = new Holdback(sink, { maxHeld: o.maxHeldValues, maxHoldMs: o.maxHoldMs });
+    const ctx: TranslatorContext = {
+      counters: this.counters,
+      holdback: this.holdback,
+      log,
+      hostPerDomain: o.hostPerDomain,
+      stopped: () => this.stopped,
+      emit: (host, guest, values) => this.emit(host, guest, values),
+      scheduleSync: (what) => this.scheduleSync(what),
+    };
+    this.membership = new MembershipTranslator(sources.membership, ctx);
+    this.inventory = new InventoryTranslator(sources.inventory, ctx, o.configCacheDelayMs);
+    this.stats = new StatsTranslator(ctx);
+    this.alerts = new AlertsTranslator(sources.alerts, ctx);
   }
 
   start(): void {
     const { membership, inventory, stats, alerts } = this.sources;
-    const onMembership = (e: MembershipEvent): void => this.onMembership(e);
-    const onInventory = (e: InventoryEvent): void => this.onInventory(e);
-    const onStats = (e: StatsEvent): void => this.onStats(e);
-    const onAlert = (e: AlertEvent): void => this.onAlert(e);
+    const onMembership = (e: MembershipEvent): void => this.membership.onEvent(e);
+    const onInventory = (e: InventoryEvent): void => this.inventory.onEvent(e);
+    const onStats = (e: StatsEvent): void => this.stats.onEvent(e);
+    const onAlert = (e: AlertEvent): void => this.alerts.onEvent(e);
     membership.on("event", onMembership);
     inventory.on("event", onInventory);
     stats.on("event", onStats);
     alerts.on("event", onAlert);
     this.off.push(() => membership.off("event", onMembership), () => inventory.off("event", onInventory), () => stats.off("event", onStats), () => alerts.off("event", onAlert));
-    this.refreshTimer = setInterval(() => this.pushAllStates(), this.o.stateRefreshMs).unref();
+    this.refreshTimer = setInterval(() => this.membership.pushAllStates(), this.o.stateRefreshMs).unref();
     if (this.sync) {
       this.scheduleSync({ templates: true }, 0);
       this.recheckTimer = setInterval(() => this.scheduleSync({ templates: true }), this.o.templateRecheckMs).unref();
     } else {
       this.holdback.readyForAll();
-      this.pushAllStates();
-      for (const host of this.sources.inventory.hosts()) this.pushInventory(host);
+      this.membership.pushAllStates();
+      for (const host of this.sources.inventory.hosts()) this.inventory.pushInventory(host);
     }
     this.flushTimer = setInterval(() => this.holdback.flush(), Math.max(100, Math.min(1000, this.o.configCacheDelayMs / 4))).unref();
   }
@@ -145,8 +131,7 @@ export class ZabbixBridge {
     this.stopped = true;
     for (const f of this.off.splice(0)) f();
     for (const t of [this.syncTimer, this.refreshTimer, this.recheckTimer, this.flushTimer]) if (t) clearTimeout(t);
-    for (const t of this.lldTimers.values()) clearTimeout(t);
-    this.lldTimers.clear();
+    this.inventory.stop();
     await this.syncRunning?.catch(() => undefined);
     this.holdback.drain();
   }
@@ -157,9 +142,9 @@ export class ZabbixBridge {
     this.counters.unknownReports++;
     this.log.info({ pairs: pairs.length, first: pairs.slice(0, 5) }, "Zabbix did not know some hosts/items: syncing the configuration again");
     const hosts = new Set(pairs.map((p) => p.host));
-    for (const host of hosts) this.lastLld.delete(host); // all its guests count as new again
+    for (const host of hosts) this.inventory.forget(host); // all its guests count as new again
     if (this.sync) this.scheduleSync({ templates: true }); // it pushes the discovery again afterwards
-    else for (const h of this.sources.inventory.hosts()) if (hosts.has(zabbixHostName(h))) this.pushInventory(h);
+    else for (const h of this.sources.inventory.hosts()) if (hosts.has(zabbixHostName(h))) this.inventory.pushInventory(h);
   }
 
   // ---------------------------------------------------------------- sync
@@ -224,19 +209,19 @@ export class ZabbixBridge {
         // guests Zabbix already discovered (a CMA restart) take values at once
         const known = await this.sync.discoveredGuests([...report.hostIds.values()]);
         for (const [host, uuids] of known) for (const u of uuids) this.holdback.guestReady(host, u);
-        this.pushAllStates();
-        for (const host of this.sources.inventory.hosts()) this.pushInventory(host);
-        for (const { host } of this.sources.alerts.active()) this.pushDiscoveryErrors(host);
+        this.membership.pushAllStates();
+        for (const host of this.sources.inventory.hosts()) this.inventory.pushInventory(host);
+        for (const { host } of this.sources.alerts.active()) this.alerts.pushDiscoveryErrors(host);
       } else {
         // hosts made just now: their first state and guests
         for (const host of created) {
           const h = this.sources.membership.hosts().find((x) => zabbixHostName(x.name) === host);
           if (h) {
-            this.pushState(h.name, Date.now());
-            this.pushInventory(h.name);
+            this.membership.pushState(h.name, Date.now());
+            this.inventory.pushInventory(h.name);
           }
         }
-        for (const host of this.sources.inventory.hosts()) if (!this.lastLld.has(this.lldHost(host, undefined))) this.pushInventory(host);
+        for (const host of this.sources.inventory.hosts()) if (!this.inventory.pushed(host)) this.inventory.pushInventory(host);
       }
       this.holdback.flush();
       this.counters.syncs++;
@@ -248,160 +233,6 @@ export class ZabbixBridge {
       this.log.warn({ err: (e as Error).message, retryInMs: this.o.syncRetryMs }, "Zabbix configuration sync failed");
       if (!this.stopped) setTimeout(() => this.scheduleSync({ templates: true }, 0), this.o.syncRetryMs).unref();
     }
-  }
-
-  // ---------------------------------------------------------------- membership
-
-  private onMembership(e: MembershipEvent): void {
-    const hosts = MEMBERSHIP_HOSTS[e.type]?.(e);
-    if (!hosts) return;
-    for (const host of hosts) {
-      if (!this.holdback.isReady(zabbixHostName(host))) this.scheduleSync({ templates: false });
-      this.pushState(host, e.at, JSON.stringify(e));
-    }
-  }
-
-  private pushState(host: string, atMs: number, eventJson?: string): void {
-    const h = this.sources.membership.get(host);
-    if (!h) return;
-    const z = zabbixHostName(host);
-    const { clock, ns } = clockOf(atMs);
-    const values: ZabbixValue[] = [];
-    if (eventJson !== undefined) values.push({ host: z, key: KEYS.hostEvent, value: eventJson, clock, ns });
-    values.push({ host: z, key: KEYS.hostState, value: HOST_STATE_VALUE[h.state], clock, ns });
-    this.counters.stateValues++;
-    this.emit(z, undefined, values);
-  }
-
-  private pushAllStates(): void {
-    const now = Date.now();
-    for (const h of this.sources.membership.hosts()) this.pushState(h.name, now);
-  }
-
-  // ---------------------------------------------------------------- inventory → LLD
-
-  private onInventory(e: InventoryEvent): void {
-    // one full inventory is many events: push the host's discovery once, a moment later
-    if (this.lldTimers.has(e.host)) return;
-    const t = setTimeout(() => {
-      this.lldTimers.delete(e.host);
-      if (this.o.hostPerDomain && e.type === "domainAppeared") this.scheduleSync({ templates: false });
-      this.pushInventory(e.host);
-    }, 200);
-    t.unref();
-    this.lldTimers.set(e.host, t);
-  }
-
-  /** The Zabbix host a guest's items live on. */
-  private lldHost(host: string, uuid: string | undefined): string {
-    return this.o.hostPerDomain && uuid ? guestHostName(uuid) : zabbixHostName(host);
-  }
-
-  private pushInventory(host: string): void {
-    if (this.stopped) return;
-    const domains = this.sources.inventory.domains(host);
-    const now = Date.now();
-    const { clock, ns } = clockOf(now);
-    const z = zabbixHostName(host);
-    const running = domains.filter((d) => d.state === "running").length;
-    this.emit(z, undefined, [
-      { host: z, key: KEYS.domainsTotal, value: domains.length, clock, ns },
-      { host: z, key: KEYS.domainsRunning, value: running, clock, ns },
-    ]);
-    const groups: [string, GuestDomain[]][] = this.o.hostPerDomain ? domains.map((d) => [guestHostName(d.uuid), [d]]) : [[z, domains]];
-    for (const [target, ds] of groups) this.pushLld(target, ds, clock, ns);
-  }
-
-  private pushLld(target: string, domains: GuestDomain[], clock: number, ns: number): void {
-    const { rows, skippedDevices } = lldRows(domains);
-    this.counters.skippedDevices += skippedDevices;
-    const before = this.lastLld.get(target) ?? new Map<string, string>();
-    const now = new Map(domains.map((d) => [d.uuid.toLowerCase(), JSON.stringify([d.name, d.vcpus, d.disks, d.nics])]));
-    const values: ZabbixValue[] = Object.entries(rows).map(([key, r]) => ({ host: target, key, value: JSON.stringify(r), clock, ns }));
-    this.counters.lldValues += values.length;
-    this.emit(target, undefined, values);
-    // guests new or with new devices: their items exist after the LLD worker and the next cache update
-    for (const [uuid, shape] of now) {
-      if (before.get(uuid) !== shape && !(before.size === 0 && this.holdback.isReady(target, uuid))) this.holdback.guestDiscovered(target, uuid, this.o.configCacheDelayMs);
-    }
-    for (const uuid of before.keys()) if (!now.has(uuid)) this.holdback.forgetGuest(target, uuid);
-    this.lastLld.set(target, now);
-    const states = domains.map((d) => ({ host: target, key: guestStateKey(d.uuid.toLowerCase()), value: d.state, clock, ns }));
-    for (const v of states) this.emit(target, v.key.slice(v.key.indexOf("[") + 1, -1), [v]);
-  }
-
-  // ---------------------------------------------------------------- stats
-
-  private onStats(e: StatsEvent): void {
-    const hv = zabbixHostName(e.host);
-    const byTarget = new Map<string, { host: string; guest: string; values: ZabbixValue[] }>();
-    for (const s of e.batch.series) {
-      const item = seriesItem(s.domain, s.metric);
-      if (!item) {
-        this.counters.unmappedSeries++;
-        continue;
-      }
-      const host = this.o.hostPerDomain ? guestHostName(s.domain) : hv;
-      const values: ZabbixValue[] = placeInTime(s.data).map((p) => ({ host, key: item.key, value: item.value(p.value), ...clockOf(p.time) }));
-      strictlyIncreasing(values);
-      const t = `${host}\u0000${s.domain}`;
-      const g = byTarget.get(t) ?? { host, guest: s.domain, values: [] };
-      g.values.push(...values);
-      byTarget.set(t, g);
-      this.counters.statValues += values.length;
-    }
-    for (const g of byTarget.values()) this.emit(g.host, g.guest, g.values);
-  }
-
-  // ---------------------------------------------------------------- alerts
-
-  private onAlert(e: AlertEvent): void {
-    const a = e.alert;
-    if (a.kind === "discoveryError") {
-      this.pushDiscoveryErrors(e.host);
-      return;
-    }
-    if (a.kind === "hostMemoryLeak") {
-      const z = zabbixHostName(e.host);
-      this.pushAlert(z, undefined, { flag: KEYS.hostMemoryLeak, evidence: KEYS.hostMemoryLeakEvidence }, e);
-      return;
-    }
-    if (!(a.kind in GUEST_ALERTS)) {
-      this.counters.badAlerts++;
-      return;
-    }
-    const uuid = a.subject.toLowerCase();
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid)) {
-      this.counters.badAlerts++;
-      this.log.warn({ host: e.host, kind: a.kind, subject: a.subject.slice(0, 80) }, "alert about something that is not a guest UUID: not sent to Zabbix");
-      return;
-    }
-    this.pushAlert(this.lldHost(e.host, uuid), uuid, alertItemKeys(a.kind as GuestAlertKind, uuid), e);
-  }
-
-  /** 1 raised / 0 cleared, with the evidence (as JSON text) at the same clock. */
-  private pushAlert(host: string, guest: string | undefined, keys: { flag: string; evidence: string }, e: AlertEvent): void {
-    const a = e.alert;
-    const { clock, ns } = clockOf(alertClock(a.atMs, Date.now()));
-    const raised = e.change === "raised";
-    const evidence = raised ? JSON.stringify({ subject: a.subjectName, ...(JSON.parse(a.evidenceJson) as object) }) : JSON.stringify({ subject: a.subjectName, cleared: true });
-    this.counters.alertValues += 2;
-    this.emit(host, guest, [
-      { host, key: keys.evidence, value: evidence, clock, ns },
-      { host, key: keys.flag, value: raised ? 1 : 0, clock, ns },
-    ]);
-  }
-
-  private pushDiscoveryErrors(host: string): void {
-    const failing = this.sources.alerts.active(host).filter((x) => x.alert.kind === "discoveryError").map((x) => x.alert);
-    const z = zabbixHostName(host);
-    const { clock, ns } = clockOf(Date.now());
-    const detail = failing.map((a) => ({ script: a.subjectName, at: new Date(alertClock(a.atMs, Date.now())).toISOString(), ...(JSON.parse(a.evidenceJson) as object) }));
-    this.counters.alertValues += 2;
-    this.emit(z, undefined, [
-      { host: z, key: KEYS.discoveryErrorsDetail, value: JSON.stringify(detail), clock, ns },
-      { host: z, key: KEYS.discoveryErrors, value: failing.length, clock, ns },
-    ]);
   }
 
   // ---------------------------------------------------------------- out

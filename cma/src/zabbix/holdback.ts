@@ -7,7 +7,7 @@
  * Nothing is dropped here: what waited longer than maxHoldMs, or beyond maxHeld values, goes to the
  * sink anyway (the sender spools it and reports what Zabbix refused).
  */
-import type { ZabbixValue, ZabbixValueSink } from "./zabbix-value.js";
+import type { ZabbixValue, ZabbixValueSink } from "./sender/zabbix-value.js";
 
 export interface HoldbackOptions {
   /** held values beyond this go to the sink at once */

@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "@ringwatch/shared";
 import type { Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "../config.js";
-import { ZabbixApi } from "./api-client.js";
+import { ZabbixApi } from "./config/api-client.js";
 import { ZabbixBridge } from "./bridge.js";
 import type { BridgeSources, UnknownPair } from "./bridge.js";
-import { ConfigSync } from "./config-sync.js";
-import type { ZabbixValueSink } from "./zabbix-value.js";
+import { ConfigSync } from "./config/config-sync.js";
+import type { ZabbixValueSink } from "./sender/zabbix-value.js";
 
 export type ZabbixApiConfig = Pick<CmaConfig,
   | "zabbixApiUrl" | "zabbixApiToken" | "zabbixApiTokenFile" | "zabbixUser" | "zabbixPassword" | "zabbixPasswordFile" | "zabbixApiTimeoutMs"

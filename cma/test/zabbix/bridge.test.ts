@@ -12,12 +12,12 @@ import { InventoryStore } from "../../src/inventory/inventory-store.js";
 import { Membership } from "../../src/membership/membership.js";
 import type { HostRecord, HostState, MembershipEvent } from "../../src/membership/membership.js";
 import { StatsStore } from "../../src/stats/stats-store.js";
-import { ZabbixApi } from "../../src/zabbix/api-client.js";
+import { ZabbixApi } from "../../src/zabbix/config/api-client.js";
 import { ZabbixBridge, clockOf } from "../../src/zabbix/bridge.js";
 import type { BridgeOptions } from "../../src/zabbix/bridge.js";
-import { ConfigSync } from "../../src/zabbix/config-sync.js";
-import { KEYS } from "../../src/zabbix/definitions.js";
-import type { ZabbixValue } from "../../src/zabbix/zabbix-value.js";
+import { ConfigSync } from "../../src/zabbix/config/config-sync.js";
+import { KEYS } from "../../src/zabbix/config/definitions.js";
+import type { ZabbixValue } from "../../src/zabbix/sender/zabbix-value.js";
 import { API_URL, adminApi, cleanup, ensureZabbix, suffix, testNames } from "./zabbix-server.js";
 
 type EventInput = MembershipEvent extends infer E ? (E extends MembershipEvent ? Omit<E, "at"> : never) : never;

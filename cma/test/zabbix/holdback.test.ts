@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Holdback } from "../../src/zabbix/holdback.js";
-import type { ZabbixValue } from "../../src/zabbix/zabbix-value.js";
+import type { ZabbixValue } from "../../src/zabbix/sender/zabbix-value.js";
 
 const v = (host: string, key: string, value: number): ZabbixValue => ({ host, key, value, clock: 1_700_000_000 + value, ns: 0 });
 

@@ -7,8 +7,8 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ZabbixApi } from "../../src/zabbix/api-client.js";
-import type { ZabbixNames } from "../../src/zabbix/definitions.js";
+import { ZabbixApi } from "../../src/zabbix/config/api-client.js";
+import type { ZabbixNames } from "../../src/zabbix/config/definitions.js";
 
 // compiled to cma/dist/test/zabbix/: the repository is four levels up
 const REPO = fileURLToPath(new URL("../../../../", import.meta.url));

@@ -7,18 +7,30 @@
  */
 import { counterDelta } from "@ringwatch/libvirt";
 import type { DomainStatsRecord, LibvirtConnection, StatParams, StatValue } from "@ringwatch/libvirt";
+import { seriesName } from "@ringwatch/shared";
+import type { SeriesPattern } from "@ringwatch/shared";
+
+// The series each libvirt stat feeds are named by the metric catalogue (shared/src/metrics/catalogue.ts).
+const VCPU_SERIES: Record<string, SeriesPattern> = { time: "vcpu.<n>.time", wait: "vcpu.<n>.wait", delay: "vcpu.<n>.delay" };
+const BLOCK_SERIES: Record<string, SeriesPattern> = {
+  "rd.bytes": "block.<dev>.rd.bytes", "wr.bytes": "block.<dev>.wr.bytes", "rd.reqs": "block.<dev>.rd.reqs", "wr.reqs": "block.<dev>.wr.reqs",
+};
+const NET_SERIES: Record<string, SeriesPattern> = {
+  "rx.bytes": "net.<dev>.rx.bytes", "rx.pkts": "net.<dev>.rx.pkts", "rx.drop": "net.<dev>.rx.drop",
+  "tx.bytes": "net.<dev>.tx.bytes", "tx.pkts": "net.<dev>.tx.pkts", "tx.drop": "net.<dev>.tx.drop",
+};
 
 /** Counters become rates; the series key names the device, not its index (indexes move on hotplug). */
 const COUNTERS: { re: RegExp; key: (m: RegExpMatchArray, p: StatParams) => string | undefined; scale: number }[] = [
-  { re: /^cpu\.time$/, key: () => "cpu", scale: 1e-9 }, // ns per s → CPUs busy
-  { re: /^vcpu\.(\d+)\.(time|wait|delay)$/, key: (m) => `vcpu.${m[1]}.${m[2]}`, scale: 1e-9 },
-  { re: /^block\.(\d+)\.(rd|wr)\.(bytes|reqs)$/, key: (m, p) => deviceKey("block", p[`block.${m[1]}.name`], `${m[2]}.${m[3]}`), scale: 1 },
-  { re: /^net\.(\d+)\.(rx|tx)\.(bytes|pkts|drop)$/, key: (m, p) => deviceKey("net", p[`net.${m[1]}.name`], `${m[2]}.${m[3]}`), scale: 1 },
+  { re: /^cpu\.time$/, key: () => seriesName("cpu"), scale: 1e-9 }, // ns per s → CPUs busy
+  { re: /^vcpu\.(\d+)\.(time|wait|delay)$/, key: (m) => seriesName(VCPU_SERIES[m[2]], m[1]), scale: 1e-9 },
+  { re: /^block\.(\d+)\.(rd|wr)\.(bytes|reqs)$/, key: (m, p) => deviceKey(BLOCK_SERIES[`${m[2]}.${m[3]}`], p[`block.${m[1]}.name`]), scale: 1 },
+  { re: /^net\.(\d+)\.(rx|tx)\.(bytes|pkts|drop)$/, key: (m, p) => deviceKey(NET_SERIES[`${m[2]}.${m[3]}`], p[`net.${m[1]}.name`]), scale: 1 },
 ];
-const GAUGES: Record<string, string> = { "balloon.current": "balloon.current", "balloon.rss": "balloon.rss" };
+const GAUGES: Record<string, string> = { "balloon.current": seriesName("balloon.current"), "balloon.rss": seriesName("balloon.rss") };
 
-function deviceKey(kind: string, name: StatValue | undefined, metric: string): string | undefined {
-  return typeof name === "string" && name ? `${kind}.${name}.${metric}` : undefined;
+function deviceKey(series: SeriesPattern, name: StatValue | undefined): string | undefined {
+  return typeof name === "string" && name ? seriesName(series, name) : undefined;
 }
 
 function asBig(v: StatValue): bigint | undefined {

@@ -12,6 +12,8 @@
  *   memory input: KiB (libvirt's own unit). Stored as integer KiB: error ≤ 0.5 KiB.
  *   integer anything else: rounded to the nearest integer.
  */
+import { catalogued } from "./catalogue.js";
+
 export type MetricKind = "cpu" | "rate" | "memory" | "integer";
 
 /** Wire codes; append only. */
@@ -22,8 +24,15 @@ export const MAX_QUANTIZED = 2 ** 50;
 
 const SCALE: Record<MetricKind, number> = { cpu: 1000, rate: 1, memory: 1, integer: 1 };
 
-/** The kind a metric name implies: `cpu`, `vcpu.0.time`, `block.vda.rd.bytes`, `balloon.current` … */
+/**
+ * A metric's kind: the catalogue's for the series the sampler makes (catalogue.ts); for any other
+ * name, the kind its shape implies (`cpu.*`, a rate suffix, `mem*` …).
+ */
 export function metricKind(metric: string): MetricKind {
+  return catalogued(metric)?.entry.kind ?? kindByShape(metric);
+}
+
+function kindByShape(metric: string): MetricKind {
   if (metric === "cpu" || metric.startsWith("cpu.") || /^vcpu\.\d+\.(time|delay|wait)$/.test(metric)) return "cpu";
   if (/\.(bytes|packets|pkts|reqs|requests|errs|errors|drop|drops)$/.test(metric)) return "rate";
   if (metric.startsWith("mem") || metric.startsWith("balloon.")) return "memory";

@@ -21,7 +21,7 @@
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import type { Logger } from "@ringwatch/shared";
-import type { CmaConfig } from "../config.js";
+import type { CmaConfig } from "../../config.js";
 import type { ZabbixValue, ZabbixValueSink } from "./zabbix-value.js";
 import { encodeSenderRequest } from "./sender-protocol.js";
 import type { SenderReply } from "./sender-protocol.js";

@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { DEFAULT_NAMES, TEMPLATES } from "../../src/zabbix/definitions.js";
-import { templateExport, templateYaml } from "../../src/zabbix/template-export.js";
-import { adminApi, cleanup, ensureZabbix, suffix, testNames } from "./zabbix-server.js";
+import { DEFAULT_NAMES, TEMPLATES } from "../../../src/zabbix/config/definitions.js";
+import { templateExport, templateYaml } from "../../../src/zabbix/config/template-export.js";
+import { adminApi, cleanup, ensureZabbix, suffix, testNames } from "../zabbix-server.js";
 
-const SHIPPED = fileURLToPath(new URL("../../../../deploy/zabbix/ringwatch_libvirt_templates.yaml", import.meta.url));
-const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
+const SHIPPED = fileURLToPath(new URL("../../../../../deploy/zabbix/ringwatch_libvirt_templates.yaml", import.meta.url));
+const CLI = fileURLToPath(new URL("../../../src/cli.js", import.meta.url));
 
 type Obj = Record<string, unknown> & { uuid?: string };
 
@@ -20,7 +20,7 @@ function allUuids(o: unknown, out: string[] = []): string[] {
   return out;
 }
 
-describe("cma/zabbix/template-export", function () {
+describe("cma/zabbix/config/template-export", function () {
   this.timeout(120_000);
 
   it("is a Zabbix 6.0 export with both templates, every definition, and unique stable UUIDs", () => {

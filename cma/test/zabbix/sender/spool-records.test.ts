@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { encodeRecords, scanRecords } from "../../src/zabbix/spool-records.js";
+import { encodeRecords, scanRecords } from "../../../src/zabbix/sender/spool-records.js";
 
-describe("cma/zabbix/spool-records", () => {
+describe("cma/zabbix/sender/spool-records", () => {
   const buf = encodeRecords([Buffer.from("alpha"), Buffer.from(""), Buffer.from("gamma")]);
 
   it("round-trips payloads with their end offsets", () => {

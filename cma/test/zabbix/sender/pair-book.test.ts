@@ -3,12 +3,12 @@ import { appendFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
-import { PairBook } from "../../src/zabbix/pair-book.js";
-import { encodeValueEntry, pairIdOfEntry } from "../../src/zabbix/value-entry.js";
+import { PairBook } from "../../../src/zabbix/sender/pair-book.js";
+import { encodeValueEntry, pairIdOfEntry } from "../../../src/zabbix/sender/value-entry.js";
 
 const pair = (host: string, key: string): string => pairIdOfEntry(encodeValueEntry({ host, key, value: 1, clock: 1, ns: 0 }))!;
 
-describe("cma/zabbix/pair-book", () => {
+describe("cma/zabbix/sender/pair-book", () => {
   it("remembers confirmed pairs across a restart, forgets forgotten ones, ignores torn and foreign lines", () => {
     const file = join(mkdtempSync(join(tmpdir(), "rw-pairs-")), "pairs.log");
     const a = PairBook.open(file, silentLogger());

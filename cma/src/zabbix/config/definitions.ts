@@ -2,8 +2,9 @@
  * THE one description of what ringwatch puts into Zabbix: templates, trapper items, low-level
  * discovery rules fed from the guest inventory, item and trigger prototypes, value maps and
  * macros. The API sync (config-sync.ts), the YAML template export (template-export.ts) and the
- * bridge (bridge.ts: which series / alert / event goes to which item key, with which scale) all
- * read it, so they cannot disagree.
+ * bridge (bridge.ts and its translators: which series / alert / event goes to which item key, with
+ * which scale) all read it, so they cannot disagree. The sampled series and their item prototypes
+ * (key, value type, units) come from the metric catalogue in shared (metrics/catalogue.ts).
  *
  * Two templates: the hypervisor template (host-level items: ring membership state, discovery
  * script errors, domain counts) and the guest template (the discovery rules with every per-guest
@@ -11,8 +12,9 @@
  * links the first and each guest host the second, fed with its own guest only.
  */
 import { createHash } from "node:crypto";
-import type { GuestDomain } from "@ringwatch/shared";
-import type { HostState } from "../membership/membership.js";
+import { METRIC_CATALOGUE, catalogued } from "@ringwatch/shared";
+import type { GuestDomain, MetricKind, MetricSeries, SeriesPattern } from "@ringwatch/shared";
+import type { HostState } from "../../membership/membership.js";
 
 export type ValueType = "float" | "unsigned" | "char" | "text";
 export type Severity = "info" | "warning" | "average" | "high" | "disaster";
@@ -184,6 +186,14 @@ function proto(key: string, name: string, valueType: ValueType, units: string, d
   return item(key, name, valueType, units, description, component, { tags: protoTags(component), ...extra });
 }
 
+const CATALOGUE = new Map<string, MetricSeries>(METRIC_CATALOGUE.map((e) => [e.series, e]));
+
+/** The item prototype of a sampled series: key, value type and units from the metric catalogue. */
+function sampled(series: SeriesPattern, name: string, description: string, component: string): ItemDef {
+  const z = CATALOGUE.get(series)!.zabbix;
+  return proto(z.key, name, z.valueType, z.units, description, component);
+}
+
 /** Alert kinds from the nanoprobe's local analytics that become per-guest problem items. */
 export const GUEST_ALERTS = {
   vcpuAbuse: { key: "ringwatch.vm.abuse", name: "vCPU abuse" },
@@ -199,9 +209,9 @@ const domainRule: DiscoveryRuleDef = {
   lifetime: "7d",
   macros: [VM_UUID, VM_NAME, "{#VM.STATE}"],
   itemPrototypes: [
-    proto(`ringwatch.vm.cpu[${VM_UUID}]`, `Guest ${VM_NAME}: CPU usage`, "float", "%", "CPU time the guest used, in percent of one host CPU (200 = two CPUs busy). Min/max/avg per report interval equal the raw samples'.", "cpu"),
-    proto(`ringwatch.vm.memory.current[${VM_UUID}]`, `Guest ${VM_NAME}: memory (balloon)`, "float", "B", "Memory currently given to the guest (balloon size).", "memory"),
-    proto(`ringwatch.vm.memory.rss[${VM_UUID}]`, `Guest ${VM_NAME}: memory resident on host`, "float", "B", "Resident memory of the guest's process on the host (QEMU).", "memory"),
+    sampled("cpu", `Guest ${VM_NAME}: CPU usage`, "CPU time the guest used, in percent of one host CPU (200 = two CPUs busy). Min/max/avg per report interval equal the raw samples'.", "cpu"),
+    sampled("balloon.current", `Guest ${VM_NAME}: memory (balloon)`, "Memory currently given to the guest (balloon size).", "memory"),
+    sampled("balloon.rss", `Guest ${VM_NAME}: memory resident on host`, "Resident memory of the guest's process on the host (QEMU).", "memory"),
     proto(`ringwatch.vm.state[${VM_UUID}]`, `Guest ${VM_NAME}: state`, "char", "", "libvirt state of the guest (running, paused, shutoff, …).", "state"),
     ...Object.values(GUEST_ALERTS).flatMap((a) => [
       proto(`${a.key}[${VM_UUID}]`, `Guest ${VM_NAME}: ${a.name}`, "unsigned", "", `1 while the nanoprobe's local analytics see ${a.name.toLowerCase()} on this guest, 0 when it cleared.`, "analytics"),
@@ -243,9 +253,9 @@ const vcpuRule: DiscoveryRuleDef = {
   lifetime: "7d",
   macros: [VM_UUID, VM_NAME, "{#VCPU}"],
   itemPrototypes: [
-    proto(`ringwatch.vm.vcpu.time[${VM_UUID},{#VCPU}]`, `Guest ${VM_NAME}: vCPU {#VCPU} busy`, "float", "%", "Time this vCPU ran on a host CPU, percent of one CPU.", "vcpu"),
-    proto(`ringwatch.vm.vcpu.wait[${VM_UUID},{#VCPU}]`, `Guest ${VM_NAME}: vCPU {#VCPU} wait`, "float", "%", "Time this vCPU waited on I/O, percent of one CPU.", "vcpu"),
-    proto(`ringwatch.vm.vcpu.delay[${VM_UUID},{#VCPU}]`, `Guest ${VM_NAME}: vCPU {#VCPU} steal`, "float", "%", "Time this vCPU was runnable but waited for a host CPU (steal), percent of one CPU.", "vcpu"),
+    sampled("vcpu.<n>.time", `Guest ${VM_NAME}: vCPU {#VCPU} busy`, "Time this vCPU ran on a host CPU, percent of one CPU.", "vcpu"),
+    sampled("vcpu.<n>.wait", `Guest ${VM_NAME}: vCPU {#VCPU} wait`, "Time this vCPU waited on I/O, percent of one CPU.", "vcpu"),
+    sampled("vcpu.<n>.delay", `Guest ${VM_NAME}: vCPU {#VCPU} steal`, "Time this vCPU was runnable but waited for a host CPU (steal), percent of one CPU.", "vcpu"),
   ],
   triggerPrototypes: [],
 };
@@ -257,10 +267,10 @@ const diskRule: DiscoveryRuleDef = {
   lifetime: "7d",
   macros: [VM_UUID, VM_NAME, "{#DISK}", "{#DISK.SOURCE}"],
   itemPrototypes: [
-    proto(`ringwatch.vm.disk.read.bytes[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} read`, "float", "Bps", "Bytes read per second ({#DISK.SOURCE}).", "disk"),
-    proto(`ringwatch.vm.disk.write.bytes[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} write`, "float", "Bps", "Bytes written per second ({#DISK.SOURCE}).", "disk"),
-    proto(`ringwatch.vm.disk.read.ops[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} read requests`, "float", "!ops/s", "Read requests per second.", "disk"),
-    proto(`ringwatch.vm.disk.write.ops[${VM_UUID},{#DISK}]`, `Guest ${VM_NAME}: disk {#DISK} write requests`, "float", "!ops/s", "Write requests per second.", "disk"),
+    sampled("block.<dev>.rd.bytes", `Guest ${VM_NAME}: disk {#DISK} read`, "Bytes read per second ({#DISK.SOURCE}).", "disk"),
+    sampled("block.<dev>.wr.bytes", `Guest ${VM_NAME}: disk {#DISK} write`, "Bytes written per second ({#DISK.SOURCE}).", "disk"),
+    sampled("block.<dev>.rd.reqs", `Guest ${VM_NAME}: disk {#DISK} read requests`, "Read requests per second.", "disk"),
+    sampled("block.<dev>.wr.reqs", `Guest ${VM_NAME}: disk {#DISK} write requests`, "Write requests per second.", "disk"),
   ],
   triggerPrototypes: [],
 };
@@ -274,9 +284,9 @@ const nicRule: DiscoveryRuleDef = {
   itemPrototypes: (["rx", "tx"] as const).flatMap((dir) => {
     const d = dir === "rx" ? "received" : "sent";
     return [
-      proto(`ringwatch.vm.net.${dir}.bytes[${VM_UUID},{#NIC}]`, `Guest ${VM_NAME}: NIC {#NIC} ${d}`, "float", "Bps", `Bytes ${d} per second ({#NIC.MAC} on {#NIC.SOURCE}).`, "network"),
-      proto(`ringwatch.vm.net.${dir}.packets[${VM_UUID},{#NIC}]`, `Guest ${VM_NAME}: NIC {#NIC} packets ${d}`, "float", "pps", `Packets ${d} per second.`, "network"),
-      proto(`ringwatch.vm.net.${dir}.drops[${VM_UUID},{#NIC}]`, `Guest ${VM_NAME}: NIC {#NIC} ${dir} drops`, "float", "pps", `Packets dropped per second (${d}).`, "network"),
+      sampled(`net.<dev>.${dir}.bytes`, `Guest ${VM_NAME}: NIC {#NIC} ${d}`, `Bytes ${d} per second ({#NIC.MAC} on {#NIC.SOURCE}).`, "network"),
+      sampled(`net.<dev>.${dir}.pkts`, `Guest ${VM_NAME}: NIC {#NIC} packets ${d}`, `Packets ${d} per second.`, "network"),
+      sampled(`net.<dev>.${dir}.drop`, `Guest ${VM_NAME}: NIC {#NIC} ${dir} drops`, `Packets dropped per second (${d}).`, "network"),
     ];
   }),
   triggerPrototypes: [],
@@ -338,25 +348,24 @@ export interface SeriesItem {
 const cpuPercent = (q: number): number => q / 10;
 const kibToBytes = (q: number): number => q * 1024;
 const asIs = (q: number): number => q;
+const ZABBIX_VALUE: Record<MetricKind, (q: number) => number> = { cpu: cpuPercent, memory: kibToBytes, rate: asIs, integer: asIs };
 
-const SERIES: { re: RegExp; item: (uuid: string, m: RegExpExecArray) => string; value: (q: number) => number }[] = [
-  { re: /^cpu$/, item: (u) => `ringwatch.vm.cpu[${u}]`, value: cpuPercent },
-  { re: /^vcpu\.(\d{1,4})\.(time|wait|delay)$/, item: (u, m) => `ringwatch.vm.vcpu.${m[2]}[${u},${m[1]}]`, value: cpuPercent },
-  { re: /^balloon\.(current|rss)$/, item: (u, m) => `ringwatch.vm.memory.${m[1]}[${u}]`, value: kibToBytes },
-  { re: /^block\.(.+)\.(rd|wr)\.(bytes|reqs)$/, item: (u, m) => `ringwatch.vm.disk.${m[2] === "rd" ? "read" : "write"}.${m[3] === "bytes" ? "bytes" : "ops"}[${u},${m[1]}]`, value: asIs },
-  { re: /^net\.(.+)\.(rx|tx)\.(bytes|pkts|drop)$/, item: (u, m) => `ringwatch.vm.net.${m[2]}.${{ bytes: "bytes", pkts: "packets", drop: "drops" }[m[3]]}[${u},${m[1]}]`, value: asIs },
-];
+/** Each catalogue entry's prototype key cut at its LLD macros: {#VM.UUID}, then {#VCPU}, {#DISK} or {#NIC} when it has one. */
+const KEY_PIECES = new Map<MetricSeries, string[]>(METRIC_CATALOGUE.map((e) => [e, e.zabbix.key.split(/\{#(?:VM\.UUID|VCPU|DISK|NIC)\}/)]));
+
+/** The concrete item key: the entry's prototype key with the guest and the series' vCPU number or device put in. */
+function itemKey(entry: MetricSeries, uuid: string, part: string | undefined): string {
+  const p = KEY_PIECES.get(entry)!;
+  return p.length === 2 ? p[0] + uuid + p[1] : p[0] + uuid + p[1] + (part ?? "") + p[2];
+}
 
 /** The item a nanoprobe series feeds, or undefined when it maps to none (counted by the caller). */
 export function seriesItem(domain: string, metric: string): SeriesItem | undefined {
   if (!UUID_RE.test(domain)) return undefined;
-  for (const s of SERIES) {
-    const m = s.re.exec(metric);
-    if (!m) continue;
-    if (m.slice(1).some((g) => !SAFE_DEVICE.test(g))) return undefined;
-    return { key: s.item(domain, m), value: s.value };
-  }
-  return undefined;
+  const c = catalogued(metric);
+  if (!c) return undefined;
+  if (c.part !== undefined && !SAFE_DEVICE.test(c.part)) return undefined;
+  return { key: itemKey(c.entry, domain, c.part), value: ZABBIX_VALUE[c.entry.kind] };
 }
 
 export function alertItemKeys(kind: GuestAlertKind, uuid: string): { flag: string; evidence: string } {

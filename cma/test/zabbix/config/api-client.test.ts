@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ZabbixApi, ZabbixApiError, parseVersion } from "../../src/zabbix/api-client.js";
-import { ADMIN, API_URL, adminApi, ensureZabbix, suffix } from "./zabbix-server.js";
+import { ZabbixApi, ZabbixApiError, parseVersion } from "../../../src/zabbix/config/api-client.js";
+import { ADMIN, API_URL, adminApi, ensureZabbix, suffix } from "../zabbix-server.js";
 
 /** A local HTTP server answering with `answer` (for the paths a real Zabbix never takes). */
 async function fakeHttp(answer: (body: string, res: import("node:http").ServerResponse) => void): Promise<{ url: string; server: Server }> {
@@ -27,7 +27,7 @@ async function rejectsWith(p: Promise<unknown>, check: (e: ZabbixApiError) => vo
   assert.fail("expected a rejection");
 }
 
-describe("cma/zabbix/api-client", function () {
+describe("cma/zabbix/config/api-client", function () {
   this.timeout(120_000);
   before(ensureZabbix);
 

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
-import { encodeFrame, encodeSenderRequest } from "../../src/zabbix/sender-protocol.js";
-import { ZabbixNoReplyError, ZabbixUnreachableError, parseSenderEndpoint, sendRequest } from "../../src/zabbix/sender-connection.js";
-import { encodeValueEntry } from "../../src/zabbix/value-entry.js";
+import { encodeFrame, encodeSenderRequest } from "../../../src/zabbix/sender/sender-protocol.js";
+import { ZabbixNoReplyError, ZabbixUnreachableError, parseSenderEndpoint, sendRequest } from "../../../src/zabbix/sender/sender-connection.js";
+import { encodeValueEntry } from "../../../src/zabbix/sender/value-entry.js";
 
 const timeouts = { connectTimeoutMs: 2000, replyTimeoutMs: 300 };
 const frame = encodeSenderRequest([encodeValueEntry({ host: "h", key: "k", value: 1, clock: 1, ns: 2 })]);
@@ -41,7 +41,7 @@ async function outcome(answer: (s: Socket) => void): Promise<unknown> {
   }
 }
 
-describe("cma/zabbix/sender-connection", () => {
+describe("cma/zabbix/sender/sender-connection", () => {
   it("sends one frame on one connection and reads the reply, plain or compressed", async () => {
     for (const compress of [false, true]) {
       const p = await peer((s) => s.end(encodeFrame(Buffer.concat([okReply, Buffer.from(" ".repeat(200))]), compress)));

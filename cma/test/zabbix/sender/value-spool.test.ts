@@ -3,8 +3,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, stat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
-import { ValueSpool } from "../../src/zabbix/value-spool.js";
-import type { SpoolCorruptEvent, SpoolDropEvent } from "../../src/zabbix/value-spool.js";
+import { ValueSpool } from "../../../src/zabbix/sender/value-spool.js";
+import type { SpoolCorruptEvent, SpoolDropEvent } from "../../../src/zabbix/sender/value-spool.js";
 
 const log = silentLogger();
 const rec = (i: number): Buffer => Buffer.from(`{"n":${i},"pad":"${"x".repeat(40)}"}`);
@@ -23,7 +23,7 @@ function drain(s: ValueSpool, batch = 7): number[] {
   }
 }
 
-describe("cma/zabbix/value-spool", () => {
+describe("cma/zabbix/sender/value-spool", () => {
   it("hands records out in append order across segments and deletes segments once committed", () => {
     const dir = tmp();
     const s = ValueSpool.open({ dir, maxBytes: 1 << 20, segmentBytes: 1000 }, log);

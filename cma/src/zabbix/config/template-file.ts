@@ -1,6 +1,6 @@
 /** `ringwatch-cma zabbix-template`: the YAML export with the configured names, to stdout or a file. */
 import { writeFileSync } from "node:fs";
-import type { CmaConfig } from "../config.js";
+import type { CmaConfig } from "../../config.js";
 import { templateYaml } from "./template-export.js";
 
 /** Writes the export; returns the file written, or undefined when it went to stdout. */

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@ringwatch/shared";
-import { ZabbixApi } from "../../src/zabbix/api-client.js";
+import { ZabbixApi } from "../../../src/zabbix/config/api-client.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigSync, sameExpression } from "../../src/zabbix/config-sync.js";
-import { DurableSender } from "../../src/zabbix/durable-sender.js";
-import type { DesiredHosts } from "../../src/zabbix/config-sync.js";
-import { KEYS, TEMPLATES, lldRows } from "../../src/zabbix/definitions.js";
-import { API_URL, TRAPPER, adminApi, cleanup, ensureZabbix, eventually, suffix, testNames } from "./zabbix-server.js";
+import { ConfigSync, sameExpression } from "../../../src/zabbix/config/config-sync.js";
+import { DurableSender } from "../../../src/zabbix/sender/durable-sender.js";
+import type { DesiredHosts } from "../../../src/zabbix/config/config-sync.js";
+import { KEYS, TEMPLATES, lldRows } from "../../../src/zabbix/config/definitions.js";
+import { API_URL, TRAPPER, adminApi, cleanup, ensureZabbix, eventually, suffix, testNames } from "../zabbix-server.js";
 
-describe("cma/zabbix/config-sync (real Zabbix 6.0)", function () {
+describe("cma/zabbix/config/config-sync (real Zabbix 6.0)", function () {
   this.timeout(120_000);
   const api = adminApi();
   const sfx = suffix();

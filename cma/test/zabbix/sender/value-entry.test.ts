@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { encodeValueEntry, invalidValueReason, pairIdOfEntry, pairOfId } from "../../src/zabbix/value-entry.js";
+import { encodeValueEntry, invalidValueReason, pairIdOfEntry, pairOfId } from "../../../src/zabbix/sender/value-entry.js";
 
-describe("cma/zabbix/value-entry", () => {
+describe("cma/zabbix/sender/value-entry", () => {
   it("reads the (host, key) pair of an entry without a JSON parse, whatever the key contains", () => {
     for (const key of ['a,"value":b', 'x\\"', "ключ[😀]", 'k[",\\"value\\":"]']) {
       const id = pairIdOfEntry(encodeValueEntry({ host: "hv", key, value: "v", clock: 1, ns: 0 }))!;

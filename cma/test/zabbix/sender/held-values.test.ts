@@ -3,13 +3,13 @@ import { appendFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
-import { HeldValues } from "../../src/zabbix/held-values.js";
-import { decodeValueEntry, encodeValueEntry, pairIdOfEntry } from "../../src/zabbix/value-entry.js";
+import { HeldValues } from "../../../src/zabbix/sender/held-values.js";
+import { decodeValueEntry, encodeValueEntry, pairIdOfEntry } from "../../../src/zabbix/sender/value-entry.js";
 
 const entry = (key: string, n: number): Buffer => encodeValueEntry({ host: "h", key, value: n, clock: 1000 + n, ns: n });
 const values = (h: HeldValues, key: string): string[] => h.entries(pairIdOfEntry(entry(key, 0))!).map((e) => decodeValueEntry(e).value);
 
-describe("cma/zabbix/held-values", () => {
+describe("cma/zabbix/sender/held-values", () => {
   it("holds values per pair in order, survives a restart, replaces atomically, cuts a torn tail", () => {
     const file = join(mkdtempSync(join(tmpdir(), "rw-held-")), "held.log");
     const a = HeldValues.open(file, 1 << 20, silentLogger());

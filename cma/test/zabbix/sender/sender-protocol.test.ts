@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { deflateSync, inflateSync } from "node:zlib";
 import {
   FLAG_COMPRESSED, FLAG_PROTOCOL, HEADER_BYTES, ZabbixProtocolError, decodeFrame, encodeFrame, encodeSenderRequest, frameLength, parseSenderReply,
-} from "../../src/zabbix/sender-protocol.js";
-import { decodeValueEntry, encodeValueEntry } from "../../src/zabbix/value-entry.js";
+} from "../../../src/zabbix/sender/sender-protocol.js";
+import { decodeValueEntry, encodeValueEntry } from "../../../src/zabbix/sender/value-entry.js";
 
 const reply = (info: string, response = "success"): Buffer => Buffer.from(JSON.stringify({ response, info }));
 const rejects = (f: () => unknown, reason: string): void =>
@@ -18,7 +18,7 @@ function header(flags: number, len: number, raw = 0): Buffer {
   return h;
 }
 
-describe("cma/zabbix/sender-protocol", () => {
+describe("cma/zabbix/sender/sender-protocol", () => {
   it("frames a request: ZBXD, flags 0x01, little-endian length, zero reserved", () => {
     const f = encodeFrame(Buffer.from('{"a":1}'));
     assert.equal(f.subarray(0, 4).toString("latin1"), "ZBXD");

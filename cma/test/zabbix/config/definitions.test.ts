@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { ALERT_KINDS } from "../../src/alerts/alert-store.js";
-import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../src/zabbix/definitions.js";
-import type { ItemDef } from "../../src/zabbix/definitions.js";
-import { referencedKeys } from "../../src/zabbix/template-export.js";
+import { METRIC_CATALOGUE } from "@ringwatch/shared";
+import { ALERT_KINDS } from "../../../src/alerts/alert-store.js";
+import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../../src/zabbix/config/definitions.js";
+import type { ItemDef } from "../../../src/zabbix/config/definitions.js";
+import { referencedKeys } from "../../../src/zabbix/config/template-export.js";
 
 const U = "5e1f0000-0000-4000-8000-000000000001";
 
@@ -16,7 +17,7 @@ const guest = TEMPLATES.find((t) => t.role === "guest")!;
 const hypervisor = TEMPLATES.find((t) => t.role === "hypervisor")!;
 const prototypes = guest.discoveryRules.flatMap((r) => r.itemPrototypes);
 
-describe("cma/zabbix/definitions", () => {
+describe("cma/zabbix/config/definitions", () => {
   it("every series the nanoprobe samples maps to an item prototype, with the unit conversion it documents", () => {
     // the sampler's series names (nanoprobe/src/hypervisor/sampler.ts) with their quantized values (shared quantize.ts)
     const cases: [string, number, number][] = [
@@ -39,6 +40,15 @@ describe("cma/zabbix/definitions", () => {
     assert.equal(seriesItem(U, "vcpu.1.time")!.key, `ringwatch.vm.vcpu.time[${U},1]`);
     assert.equal(seriesItem(U, "block.vdb.wr.reqs")!.key, `ringwatch.vm.disk.write.ops[${U},vdb]`);
     assert.equal(seriesItem(U, "net.tap0.rx.drop")!.key, `ringwatch.vm.net.rx.drops[${U},tap0]`);
+  });
+
+  it("every series of the metric catalogue has exactly one item prototype, with the catalogue's key, value type and units", () => {
+    for (const e of METRIC_CATALOGUE) {
+      const found = prototypes.filter((p) => p.key === e.zabbix.key);
+      assert.equal(found.length, 1, `${e.series} → ${e.zabbix.key}`);
+      assert.equal(found[0].valueType, e.zabbix.valueType, e.series);
+      assert.equal(found[0].units, e.zabbix.units, e.series);
+    }
   });
 
   it("maps nothing it cannot name safely: unknown metrics, non-UUID domains, device names that would break a key", () => {

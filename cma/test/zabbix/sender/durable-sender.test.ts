@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
 import { waitUntil, unusedTcpPort } from "@ringwatch/shared/testing";
-import { DurableSender, durableSenderOptions } from "../../src/zabbix/durable-sender.js";
-import type { DurableSenderOptions, SenderDropEvent } from "../../src/zabbix/durable-sender.js";
-import { cmaConfig } from "../../src/config.js";
-import type { ZabbixValue } from "../../src/zabbix/zabbix-value.js";
+import { DurableSender, durableSenderOptions } from "../../../src/zabbix/sender/durable-sender.js";
+import type { DurableSenderOptions, SenderDropEvent } from "../../../src/zabbix/sender/durable-sender.js";
+import { cmaConfig } from "../../../src/config.js";
+import type { ZabbixValue } from "../../../src/zabbix/sender/zabbix-value.js";
 
 
 const value = (i: number): ZabbixValue => ({ host: "hv-1", key: `ringwatch.test[${i % 7}]`, value: i, clock: 1_800_000_000 + i, ns: i });
@@ -26,7 +26,7 @@ async function options(over: Partial<DurableSenderOptions> = {}): Promise<Durabl
   };
 }
 
-describe("cma/zabbix/durable-sender", () => {
+describe("cma/zabbix/sender/durable-sender", () => {
   it("refuses invalid values with a counter, spools valid ones while Zabbix is unreachable, and a new sender on the same directory has them", async () => {
     const o = await options();
     const a = DurableSender.start(o, silentLogger());
