@@ -63,6 +63,7 @@ export const cmaSchema = {
   graphBufferPoolMb: { type: "int", default: 256, min: 16, max: 1_048_576, doc: "Kuzu's page cache, once for ingestion and once for queries (a read-only copy). 256 MiB caches a few thousand hosts; 10,000 hosts with 300,000 guests are ~0.4 GB on disk (BENCHMARKS.md: 1,024 MiB)." },
   graphFlushMs: { type: "duration", default: 200, min: 10, max: 60_000, doc: "Ingestion gathers changes this long into one write: one transaction per flush rather than one per event keeps a join storm cheap." },
   graphFlushItems: { type: "int", default: 2000, min: 1, doc: "Write sooner once this many changes wait (a join storm, a full discovery resend)." },
+  graphStatementRows: { type: "int", default: 5000, min: 1, max: 1_000_000, doc: "Rows per batched write statement (one UNWIND); a bigger flush is split into several statements: bounds one statement's parameters and how long one statement holds the store." },
   graphRetryMaxMs: { type: "duration", default: 30_000, min: 100, doc: "Longest wait between retries of a failed graph write; changes wait in memory meanwhile, newer ones replacing older." },
 } satisfies Schema;
 
