@@ -34,6 +34,7 @@ import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
 import { DiscoveryRunner } from "./discovery/runner.js";
 import { defaultDiscoveryScripts } from "./discovery/defaults.js";
 import type { Verdict } from "./ring/neighbour-watch.js";
+import { UnexpectedHeartbeats } from "./ring/unexpected-heartbeats.js";
 import { CmaOutbox } from "./outbox/cma-outbox.js";
 import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
 import { CmaRegistration } from "./outbox/cma-registration.js";
@@ -78,10 +79,6 @@ function machineId(): string {
   return "";
 }
 
-/** Unexpected heartbeats from one source are reported at most this often. */
-const UNEXPECTED_REPORT_INTERVAL_MS = 60_000;
-const MAX_UNEXPECTED_SOURCES = 1024;
-
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
     announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
@@ -104,7 +101,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private heartbeatCounter = 0;
   private stopped = false;
   private paused = false;
-  private readonly unexpectedSeen = new Map<string, { first: number; last: number; reportedAt: number }>();
+  private readonly unexpected = new UnexpectedHeartbeats();
   private readonly machineId = machineId();
 
   /** where the CMA answered from; undefined until the first signed assignment */
@@ -263,18 +260,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       return;
     }
     this.counters.unexpectedHeartbeats++;
-    // while the CMA reassigns neighbours, the two ends of a link learn of it at slightly different
-    // times: only heartbeats that keep coming for warntime are worth telling the CMA about
-    const key = `${m.from.id}@${m.from.address}:${m.from.port}`;
-    const seen = this.unexpectedSeen.get(key);
-    if (!seen || now - seen.last > this.watch.timing.warntimeMs) {
-      if (this.unexpectedSeen.size >= MAX_UNEXPECTED_SOURCES) this.unexpectedSeen.delete(this.unexpectedSeen.keys().next().value as string);
-      this.unexpectedSeen.set(key, { first: now, last: now, reportedAt: seen?.reportedAt ?? -Infinity });
-      return;
-    }
-    seen.last = now;
-    if (now - seen.first < this.watch.timing.warntimeMs || now - seen.reportedAt < UNEXPECTED_REPORT_INTERVAL_MS) return;
-    seen.reportedAt = now;
+    if (!this.unexpected.heard(`${m.from.id}@${m.from.address}:${m.from.port}`, now, this.watch.timing.warntimeMs)) return;
     this.report({ kind: "UNEXPECTED", subject: m.from.id, subjectAddress: `${m.from.address}:${m.from.port}`, silentMs: 0 });
   }
 
