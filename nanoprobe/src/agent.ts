@@ -22,7 +22,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, decodeInbound, encodeEnvelope, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, clusterOptions, decodeInbound, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
 import type {
   ChannelOptions, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
@@ -78,6 +78,17 @@ function machineId(): string {
   }
   return "";
 }
+
+/** Silence is judged more often than heartbeats are sent: a death is reported within this of deadtime. */
+const CHECK_INTERVAL_MS = 250;
+/** A CMA asking us to announce again spreads the answers over its delay, but cannot keep us silent longer than this. */
+const MAX_REANNOUNCE_DELAY_MS = 60_000;
+/** libvirt gone (libvirtd restarting, connection dropped): try again after this; a restart takes seconds, and retrying sooner only fills the log. */
+const LIBVIRT_RECONNECT_MS = 10_000;
+/** Timing from the CMA below what a configuration may set is ignored (the old value stays). */
+const MIN_HEARTBEAT_MS = clusterOptions.heartbeatMs.min;
+const MIN_WARNTIME_MS = clusterOptions.warntimeMs.min;
+const MIN_DEADTIME_MS = clusterOptions.deadtimeMs.min;
 
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
@@ -153,7 +164,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     if (cfg.libvirtUri) {
-      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: 10_000 }, deps.log, analyticsThresholds(cfg));
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: LIBVIRT_RECONNECT_MS }, deps.log, analyticsThresholds(cfg));
       np.outbox.watchHypervisor(np.hypervisor);
       await np.hypervisor.start();
     }
@@ -164,8 +175,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
     np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
-    // silence is judged more often than heartbeats are sent: a death is reported within 250 ms of deadtime
-    np.checkTimer = setInterval(() => np.check(), Math.min(250, cfg.heartbeatMs));
+    np.checkTimer = setInterval(() => np.check(), Math.min(CHECK_INTERVAL_MS, cfg.heartbeatMs));
     return np;
   }
 
@@ -285,7 +295,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;
-        this.scheduleAnnounce(Math.random() * Math.min(cmd.reannounce.maxDelayMs, 60_000));
+        this.scheduleAnnounce(Math.random() * Math.min(cmd.reannounce.maxDelayMs, MAX_REANNOUNCE_DELAY_MS));
         this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "CMA asked us to announce again");
       } else {
         throw new CommandRefused("malformed", "no action");
@@ -311,9 +321,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
     const t = this.watch.timing;
     const next = {
-      heartbeatMs: timing.heartbeatMs >= 50 ? timing.heartbeatMs : t.heartbeatMs,
-      warntimeMs: timing.warntimeMs && timing.warntimeMs >= 100 ? timing.warntimeMs : t.warntimeMs,
-      deadtimeMs: timing.deadtimeMs && timing.deadtimeMs >= 100 ? timing.deadtimeMs : t.deadtimeMs,
+      heartbeatMs: timing.heartbeatMs >= MIN_HEARTBEAT_MS ? timing.heartbeatMs : t.heartbeatMs,
+      warntimeMs: timing.warntimeMs && timing.warntimeMs >= MIN_WARNTIME_MS ? timing.warntimeMs : t.warntimeMs,
+      deadtimeMs: timing.deadtimeMs && timing.deadtimeMs >= MIN_DEADTIME_MS ? timing.deadtimeMs : t.deadtimeMs,
     };
     if (next.heartbeatMs !== t.heartbeatMs) {
       if (this.tickTimer) clearInterval(this.tickTimer);
