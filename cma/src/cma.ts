@@ -90,7 +90,7 @@ export class Cma {
     }
     if (graph) {
       ingestor = new GraphIngestor(graph, { membership: rings.membership, inventory, alerts, discovery }, {
-        flushMs: cfg.graphFlushMs, maxItems: cfg.graphFlushItems, maxRows: 5000, retryMaxMs: cfg.graphRetryMaxMs,
+        flushMs: cfg.graphFlushMs, maxItems: cfg.graphFlushItems, maxRows: cfg.graphStatementRows, retryMaxMs: cfg.graphRetryMaxMs,
       }, deps.log);
       ingestor.start();
     }

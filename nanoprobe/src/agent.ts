@@ -13,11 +13,8 @@
  * announce again until a CMA answers (with our neighbour list, so a restarted CMA can rebuild rings),
  * then send the reports still pending. A restarted CMA can also ask (Reannounce).
  *
- * Stats: one batch per report interval into a StatsBatchSender (shared/src/metrics/batch-stream.ts),
- * encoded only when it can go out: a delta against the previous batch while the CMA session holds,
- * self-contained after a send failed or a CMA (re)registered us. Batches whose send failed are
- * queued again (a restarted CMA gets them, none lost); a CMA that cannot decode one asks for a
- * resend (StatsResend command); the CMA drops the duplicates this can make.
+ * What goes to the CMA besides announcements and command results (reports, alerts, discovery,
+ * inventory, stats), and how it waits while no CMA can take it: outbox/cma-outbox.ts.
  *
  * SIGTERM: says goodbye so the CMA repairs the ring at once.
  */
@@ -25,10 +22,10 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, StatsBatchSender, decodeInbound, encodeEnvelope, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, clusterOptions, decodeInbound, encodeEnvelope, parseHostPort,
 } from "@ringwatch/shared";
 import type {
-  Alert, ChannelOptions, Command, CommandRefusal, DomainInventory, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatch,
+  ChannelOptions, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
 } from "@ringwatch/shared";
 import { analyticsThresholds } from "./config.js";
 import type { NanoprobeConfig } from "./config.js";
@@ -36,12 +33,16 @@ import { NeighbourWatch } from "./ring/neighbour-watch.js";
 import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
 import { DiscoveryRunner } from "./discovery/runner.js";
 import { defaultDiscoveryScripts } from "./discovery/defaults.js";
-import type { DiscoveryDocumentEvent, DiscoveryError } from "./discovery/types.js";
 import type { Verdict } from "./ring/neighbour-watch.js";
+import { UnexpectedHeartbeats } from "./ring/unexpected-heartbeats.js";
+import { CmaOutbox } from "./outbox/cma-outbox.js";
+import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
+import { CmaRegistration } from "./outbox/cma-registration.js";
 
 export const NANOPROBE_VERSION = "0.2.0";
 
-export interface NanoprobeCounters {
+/** Joining, heartbeats and commands; what goes to the CMA counts its own (CmaOutboxCounters). */
+export interface NanoprobeCounters extends CmaOutboxCounters {
   announcesSent: number;
   commandsAccepted: number;
   commandsRefused: number;
@@ -49,15 +50,7 @@ export interface NanoprobeCounters {
   heartbeatsSent: number;
   heartbeatsReceived: number;
   unexpectedHeartbeats: number;
-  reportsSent: number;
-  reportsUnacknowledged: number;
   probesAnswered: number;
-  inventoriesSent: number;
-  alertsSent: number;
-  statsBatchesSent: number;
-  statsBatchesUnacknowledged: number;
-  /** batches the codec refused (a value out of its range); never expected */
-  statsBatchesInvalid: number;
 }
 
 export interface NanoprobeDeps {
@@ -86,11 +79,16 @@ function machineId(): string {
   return "";
 }
 
-/** Reports about one subject still to deliver: only the latest matters. */
-const MAX_PENDING_REPORTS = 64;
-/** Unexpected heartbeats from one source are reported at most this often. */
-const UNEXPECTED_REPORT_INTERVAL_MS = 60_000;
-const MAX_UNEXPECTED_SOURCES = 1024;
+/** Silence is judged more often than heartbeats are sent: a death is reported within this of deadtime. */
+const CHECK_INTERVAL_MS = 250;
+/** A CMA asking us to announce again spreads the answers over its delay, but cannot keep us silent longer than this. */
+const MAX_REANNOUNCE_DELAY_MS = 60_000;
+/** libvirt gone (libvirtd restarting, connection dropped): try again after this; a restart takes seconds, and retrying sooner only fills the log. */
+const LIBVIRT_RECONNECT_MS = 10_000;
+/** Timing from the CMA below what a configuration may set is ignored (the old value stays). */
+const MIN_HEARTBEAT_MS = clusterOptions.heartbeatMs.min;
+const MIN_WARNTIME_MS = clusterOptions.warntimeMs.min;
+const MIN_DEADTIME_MS = clusterOptions.deadtimeMs.min;
 
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
@@ -99,19 +97,14 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   };
   /** this hypervisor's guests (when libvirtUri is set) */
   hypervisor: HypervisorMonitor | undefined;
-  private inventoryNeedsFull = true;
   /** the discovery scripts (when discoveryDir is set) */
   discovery: DiscoveryRunner | undefined;
-  private readonly pendingDiscovery = new Map<string, DiscoveryDocumentEvent>();
-  /** this host's stats batch stream to the CMA */
-  readonly stats: StatsBatchSender;
-  private statsFlushScheduled = false;
-  private readonly failingScripts = new Set<string>();
+  /** everything that goes to the CMA besides announcements and command results */
+  readonly outbox: CmaOutbox;
   readonly verifier: CommandVerifier;
   readonly watch: NeighbourWatch;
-  /** where the CMA answered from; undefined until the first signed assignment */
-  cma: PeerAddress | undefined;
-  registered = false;
+  /** the CMA we are registered with, as joining sets it */
+  private readonly registration: CmaRegistration;
   private readonly announceTo: PeerAddress;
   private tickTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
@@ -119,10 +112,26 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private heartbeatCounter = 0;
   private stopped = false;
   private paused = false;
-  private readonly pendingReports = new Map<string, Report>();
-  private readonly pendingAlerts = new Map<string, Alert>();
-  private readonly unexpectedSeen = new Map<string, { first: number; last: number; reportedAt: number }>();
+  private readonly unexpected = new UnexpectedHeartbeats();
   private readonly machineId = machineId();
+
+  /** where the CMA answered from; undefined until the first signed assignment */
+  get cma(): PeerAddress | undefined {
+    return this.registration.cma;
+  }
+  set cma(a: PeerAddress | undefined) {
+    this.registration.cma = a;
+  }
+  get registered(): boolean {
+    return this.registration.registered;
+  }
+  set registered(r: boolean) {
+    this.registration.registered = r;
+  }
+  /** this host's stats batch stream to the CMA */
+  get stats(): StatsBatchSender {
+    return this.outbox.stats.stream;
+  }
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -133,7 +142,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     super();
     this.announceTo = cfg.cma ? parseHostPort(cfg.cma, "cma") : { address: cfg.multicastGroup, port: cfg.multicastPort };
     this.watch = new NeighbourWatch({ heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs });
-    this.stats = new StatsBatchSender({ exact: cfg.statsExactAverages, retain: cfg.statsRetainBatches });
+    this.registration = new CmaRegistration(endpoint, { lost: () => this.lostCma(), stopped: () => this.stopped });
+    this.outbox = new CmaOutbox(this.registration, this.counters, log, { exact: cfg.statsExactAverages, retain: cfg.statsRetainBatches });
     // Reannounce is the one command that may be addressed to every host: it only asks for information
     this.verifier = new CommandVerifier(cmaPublicKey, endpoint.identity, 30_000, 100_000, (c: Command) => c.reannounce !== undefined && c.setNeighbours === undefined);
     endpoint.on("message", (m) => this.onMessage(m));
@@ -154,22 +164,18 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     if (cfg.libvirtUri) {
-      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: 10_000 }, deps.log, analyticsThresholds(cfg));
-      np.hypervisor.on("stats", (s) => np.sendStats(s.batch));
-      np.hypervisor.on("inventory", (inv) => np.sendInventory(inv));
-      np.hypervisor.on("alert", (a) => np.sendAlert(a));
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: LIBVIRT_RECONNECT_MS }, deps.log, analyticsThresholds(cfg));
+      np.outbox.watchHypervisor(np.hypervisor);
       await np.hypervisor.start();
     }
     if (cfg.discoveryDir) {
       np.discovery = new DiscoveryRunner({ scripts: defaultDiscoveryScripts(cfg.discoveryDir, cfg.libvirtUri ? { LIBVIRT_URI: cfg.libvirtUri } : {}) });
-      np.discovery.on("document", (e) => np.onDiscoveryDocument(e));
-      np.discovery.on("error", (e) => np.onDiscoveryError(e));
+      np.outbox.watchDiscovery(np.discovery);
       np.discovery.start();
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
     np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
-    // silence is judged more often than heartbeats are sent: a death is reported within 250 ms of deadtime
-    np.checkTimer = setInterval(() => np.check(), Math.min(250, cfg.heartbeatMs));
+    np.checkTimer = setInterval(() => np.check(), Math.min(CHECK_INTERVAL_MS, cfg.heartbeatMs));
     return np;
   }
 
@@ -234,131 +240,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private report(r: Report): void {
     this.emit("report", r);
     this.log.info({ kind: r.kind, subject: r.subject, silentMs: r.silentMs }, "reporting to the CMA");
-    this.pendingReports.delete(r.subject);
-    this.pendingReports.set(r.subject, r);
-    while (this.pendingReports.size > MAX_PENDING_REPORTS) this.pendingReports.delete(this.pendingReports.keys().next().value as string);
-    this.flushReports();
-  }
-
-  private flushReports(): void {
-    if (!this.cma || !this.registered) return;
-    const cma = this.cma;
-    for (const [subject, r] of this.pendingReports) {
-      this.pendingReports.delete(subject);
-      this.counters.reportsSent++;
-      this.endpoint.send(cma, encodeEnvelope({ report: r })).catch((e: Error) => {
-        if (this.stopped) return;
-        this.counters.reportsUnacknowledged++;
-        // the CMA is gone: keep the report (unless a newer one replaced it) and find a CMA again
-        if (!this.pendingReports.has(subject)) this.pendingReports.set(subject, r);
-        this.log.warn({ err: e.message, subject }, "CMA did not acknowledge a report: announcing again");
-        if (this.registered) this.lostCma();
-      });
-    }
-  }
-
-  /** Guest inventory to the CMA; while it cannot be sent, remember to send the full set later. */
-  private sendInventory(inv: DomainInventory): void {
-    if (!this.cma || !this.registered) {
-      this.inventoryNeedsFull = true;
-      return;
-    }
-    if (!inv.full && this.inventoryNeedsFull) inv = this.hypervisor!.full();
-    this.inventoryNeedsFull = false;
-    this.counters.inventoriesSent++;
-    this.endpoint.send(this.cma, encodeEnvelope({ inventory: inv })).catch(() => {
-      this.inventoryNeedsFull = true; // a full set goes with the next chance
-    });
-  }
-
-  /** Alerts to the CMA; while it cannot be reached the latest state per (kind, subject) waits (bounded). */
-  private sendAlert(a: Alert): void {
-    this.pendingAlerts.delete(`${a.kind}|${a.subject}`);
-    this.pendingAlerts.set(`${a.kind}|${a.subject}`, a);
-    while (this.pendingAlerts.size > MAX_PENDING_REPORTS) this.pendingAlerts.delete(this.pendingAlerts.keys().next().value as string);
-    this.flushAlerts();
-  }
-
-  private flushAlerts(): void {
-    if (!this.cma || !this.registered) return;
-    const cma = this.cma;
-    for (const [k, a] of this.pendingAlerts) {
-      this.pendingAlerts.delete(k);
-      this.counters.alertsSent++;
-      this.endpoint.send(cma, encodeEnvelope({ alert: a })).catch(() => {
-        if (!this.pendingAlerts.has(k)) this.pendingAlerts.set(k, a);
-      });
-    }
-  }
-
-  /** One interval's batch into the stream; it goes out when the CMA can take it. */
-  private sendStats(batch: StatsBatch): void {
-    try {
-      const seq = this.stats.add(batch);
-      this.log.debug({ seq, stream: this.stats.stream, intervalStart: batch.intervalStart, series: batch.series.length }, "stats batch made");
-    } catch (e) {
-      this.counters.statsBatchesInvalid++;
-      this.log.warn({ err: (e as Error).message }, "stats batch refused by the codec");
-      return;
-    }
-    this.scheduleStatsFlush();
-  }
-
-  /**
-   * Flush on the next turn of the event loop: when a restarted CMA registers us, the sends still
-   * pending to its previous incarnation are failed in the same turn, and must be queued again
-   * before anything newer goes out (the stream stays in order).
-   */
-  private scheduleStatsFlush(): void {
-    if (this.statsFlushScheduled || this.stopped) return;
-    this.statsFlushScheduled = true;
-    setImmediate(() => {
-      this.statsFlushScheduled = false;
-      this.flushStats();
-    });
-  }
-
-  private flushStats(): void {
-    if (!this.cma || !this.registered || this.stopped) return;
-    const cma = this.cma;
-    for (const d of this.stats.drain()) {
-      this.counters.statsBatchesSent++;
-      this.log.debug({ seq: d.seq, selfContained: d.selfContained, bytes: d.bytes.length, series: d.series, intervalStart: d.intervalStart }, "stats batch sent");
-      this.endpoint.send(cma, encodeEnvelope({ stats: { batch: d.bytes } })).catch((e: Error) => {
-        if (this.stopped) return;
-        this.counters.statsBatchesUnacknowledged++;
-        this.stats.failed(d.seq, d.attempt); // queued again, self-contained
-        this.log.debug({ seq: d.seq, err: e.message }, "stats batch not acknowledged: queued again");
-        if (this.registered) this.lostCma();
-        this.scheduleStatsFlush();
-      });
-    }
-  }
-
-  private onDiscoveryDocument(e: DiscoveryDocumentEvent): void {
-    if (this.failingScripts.delete(e.script)) {
-      this.sendAlert({ kind: "discoveryError", subject: e.script, subjectName: e.script, active: false, evidenceJson: "{}", atMs: e.at });
-    }
-    this.pendingDiscovery.set(e.script, e);
-    this.flushDiscovery();
-  }
-
-  /** A script that hangs, crashes or prints garbage is an alert, never a crash; cleared by its next good run. */
-  private onDiscoveryError(e: DiscoveryError): void {
-    this.log.warn({ script: e.script, kind: e.kind, detail: e.detail }, "discovery script failed");
-    this.failingScripts.add(e.script);
-    this.sendAlert({ kind: "discoveryError", subject: e.script, subjectName: e.script, active: true, evidenceJson: JSON.stringify({ kind: e.kind, detail: e.detail.slice(0, 2000), stderrTail: e.stderrTail.slice(-2000) }), atMs: e.at });
-  }
-
-  private flushDiscovery(): void {
-    if (!this.cma || !this.registered) return;
-    const cma = this.cma;
-    for (const [script, e] of this.pendingDiscovery) {
-      this.pendingDiscovery.delete(script);
-      this.endpoint.send(cma, encodeEnvelope({ discovery: { script, documentJson: JSON.stringify(e.document), atMs: e.at } })).catch(() => {
-        if (!this.pendingDiscovery.has(script)) this.pendingDiscovery.set(script, e);
-      });
-    }
+    this.outbox.report(r);
   }
 
   private onMessage(m: InboundMessage): void {
@@ -388,18 +270,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       return;
     }
     this.counters.unexpectedHeartbeats++;
-    // while the CMA reassigns neighbours, the two ends of a link learn of it at slightly different
-    // times: only heartbeats that keep coming for warntime are worth telling the CMA about
-    const key = `${m.from.id}@${m.from.address}:${m.from.port}`;
-    const seen = this.unexpectedSeen.get(key);
-    if (!seen || now - seen.last > this.watch.timing.warntimeMs) {
-      if (this.unexpectedSeen.size >= MAX_UNEXPECTED_SOURCES) this.unexpectedSeen.delete(this.unexpectedSeen.keys().next().value as string);
-      this.unexpectedSeen.set(key, { first: now, last: now, reportedAt: seen?.reportedAt ?? -Infinity });
-      return;
-    }
-    seen.last = now;
-    if (now - seen.first < this.watch.timing.warntimeMs || now - seen.reportedAt < UNEXPECTED_REPORT_INTERVAL_MS) return;
-    seen.reportedAt = now;
+    if (!this.unexpected.heard(`${m.from.id}@${m.from.address}:${m.from.port}`, now, this.watch.timing.warntimeMs)) return;
     this.report({ kind: "UNEXPECTED", subject: m.from.id, subjectAddress: `${m.from.address}:${m.from.port}`, silentMs: 0 });
   }
 
@@ -416,23 +287,15 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           if (this.announceTimer) clearTimeout(this.announceTimer);
           this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "registered with the CMA");
           this.emit("registered", this.cma);
-          if (this.hypervisor) this.sendInventory(this.hypervisor.full()); // a (re)started CMA needs all of it
-          this.discovery?.resend(); // documents go only when changed: a new CMA must get them once
-          this.stats.restart(); // it may be a new CMA: the next stats batch goes self-contained
+          this.outbox.welcome();
         }
-        this.flushReports();
-        this.flushAlerts();
-        this.flushDiscovery();
-        this.scheduleStatsFlush();
+        this.outbox.flush();
       } else if (cmd.statsResend) {
-        const { stream, fromSeq } = cmd.statsResend;
-        const ours = this.stats.resend(stream, fromSeq);
-        this.log.info({ stream, fromSeq, ours }, "CMA asked for stats batches again");
-        this.scheduleStatsFlush();
+        this.outbox.stats.resend(cmd.statsResend.stream, cmd.statsResend.fromSeq);
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;
-        this.scheduleAnnounce(Math.random() * Math.min(cmd.reannounce.maxDelayMs, 60_000));
+        this.scheduleAnnounce(Math.random() * Math.min(cmd.reannounce.maxDelayMs, MAX_REANNOUNCE_DELAY_MS));
         this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "CMA asked us to announce again");
       } else {
         throw new CommandRefused("malformed", "no action");
@@ -458,9 +321,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
     const t = this.watch.timing;
     const next = {
-      heartbeatMs: timing.heartbeatMs >= 50 ? timing.heartbeatMs : t.heartbeatMs,
-      warntimeMs: timing.warntimeMs && timing.warntimeMs >= 100 ? timing.warntimeMs : t.warntimeMs,
-      deadtimeMs: timing.deadtimeMs && timing.deadtimeMs >= 100 ? timing.deadtimeMs : t.deadtimeMs,
+      heartbeatMs: timing.heartbeatMs >= MIN_HEARTBEAT_MS ? timing.heartbeatMs : t.heartbeatMs,
+      warntimeMs: timing.warntimeMs && timing.warntimeMs >= MIN_WARNTIME_MS ? timing.warntimeMs : t.warntimeMs,
+      deadtimeMs: timing.deadtimeMs && timing.deadtimeMs >= MIN_DEADTIME_MS ? timing.deadtimeMs : t.deadtimeMs,
     };
     if (next.heartbeatMs !== t.heartbeatMs) {
       if (this.tickTimer) clearInterval(this.tickTimer);
@@ -480,6 +343,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       counters: this.counters,
       channel: this.endpoint.counters,
       stats: { stream: this.stats.stream, pending: this.stats.pending, ...this.stats.counters },
+      outbox: this.outbox.status(),
       hypervisor: this.hypervisor?.tracker ? { domains: this.hypervisor.tracker.size, sampler: this.hypervisor.sampler?.stats, ...this.hypervisor.counters } : null,
     };
   }

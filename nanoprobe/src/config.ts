@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "@ringwatch/shared";
+import { clusterOptions, loadConfig, withDoc } from "@ringwatch/shared";
 import type { CommandArgs, Logger, Schema } from "@ringwatch/shared";
 import { DEFAULT_THRESHOLDS } from "./analytics/thresholds.js";
 import type { AnalyticsThresholds } from "./analytics/thresholds.js";
@@ -14,27 +14,28 @@ const AGENT2_CONFIG = "/etc/zabbix/zabbix_agent2.conf";
 
 export const nanoprobeSchema = {
   identity: { type: "string", default: hostname(), doc: "Host name this nanoprobe reports (the Zabbix host name). Default: Hostname= of the Zabbix agent config (zabbixAgentConfig) when it exists, else the system host name." },
-  cluster: { type: "string", default: "ringwatch", doc: "Cluster name; frames from another cluster are dropped and counted." },
-  clusterKeyFile: { type: "path", default: "/etc/ringwatch/cluster.key", doc: "Cluster key file (line 1: key to send with; line 2: another accepted key, for rotation)." },
+  cluster: clusterOptions.cluster,
+  clusterKeyFile: clusterOptions.clusterKeyFile,
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key: commands not signed by it are refused." },
   cma: { type: "string", default: "", doc: "CMA address host:port. Empty (default): zero configuration, find the CMA by multicast." },
-  multicastGroup: { type: "string", default: "224.0.2.5", doc: "Multicast group announcements go to (Assimilation's IANA-reserved address)." },
-  multicastPort: { type: "port", default: 1984, doc: "UDP port of the multicast group (the CMA listens there)." },
-  multicastInterface: { type: "string", default: "", doc: "Local address of the interface to announce on. Default: bindAddress, or the system's choice when that is 0.0.0.0." },
+  multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address)."),
+  // the CMA's port (its channel is also the group's port), seen from here: same type and default
+  multicastPort: withDoc(clusterOptions.port, "UDP port of the multicast group (the CMA listens there)."),
+  multicastInterface: withDoc(clusterOptions.multicastInterface, "Local address of the interface to announce on. Default: bindAddress, or the system's choice when that is 0.0.0.0."),
   multicastTtl: { type: "int", default: 1, min: 1, max: 32, doc: "Multicast hops; 1 keeps announcements in the local segment (raise it if the CMA is routed)." },
-  bindAddress: { type: "string", default: "0.0.0.0", doc: "Address the UDP socket binds to." },
-  port: { type: "port", default: 1984, doc: "UDP port for the channel and heartbeats (1984: Assimilation's port, kept by convention)." },
+  bindAddress: clusterOptions.bindAddress,
+  port: withDoc(clusterOptions.port, "UDP port for the channel and heartbeats (1984: Assimilation's port, kept by convention)."),
   joinIntervalMs: { type: "duration", default: 2000, min: 10, doc: "Announcements start after a random delay in [0, this] and repeat about this often until a CMA answers." },
-  heartbeatMs: { type: "duration", default: 1000, min: 50, max: 60_000, doc: "Heartbeat interval until the CMA says otherwise (memberlist probes every 1 s too)." },
-  warntimeMs: { type: "duration", default: 5000, min: 100, doc: "A neighbour silent this long is reported late (until the CMA says otherwise)." },
-  deadtimeMs: { type: "duration", default: 10_000, min: 100, doc: "A neighbour silent this long is reported dead (Assimilation: 30 s; we use 10 s)." },
+  heartbeatMs: withDoc(clusterOptions.heartbeatMs, "Heartbeat interval until the CMA says otherwise (memberlist probes every 1 s too)."),
+  warntimeMs: withDoc(clusterOptions.warntimeMs, "A neighbour silent this long is reported late (until the CMA says otherwise)."),
+  deadtimeMs: clusterOptions.deadtimeMs,
   libvirtUri: { type: "string", default: "", doc: "libvirt URI of this hypervisor (qemu:///system, xen:///system, test:///path.xml). Empty: rings only, no guest data." },
   sampleMs: { type: "duration", default: 1000, min: 100, max: 60_000, doc: "Stats sampling interval (0.1 s works; seeds: 1 s sampling, per-minute values)." },
   reportIntervalMs: { type: "duration", default: 60_000, min: 1000, doc: "One compact stats batch per this interval (min/max/avg of every series kept exactly; Zabbix stores per-minute values)." },
   inventoryResendMs: { type: "duration", default: 600_000, min: 1000, doc: "The full guest inventory is resent this often (changes go at once; seed: every 10 min)." },
   discoveryDir: { type: "path", default: fileURLToPath(new URL("../../../discovery-scripts/bin", import.meta.url)), doc: "Directory of the discovery scripts (os, cpu-memory, nics, tcp-services, libvirt-domains, lldp). Empty: no discovery." },
   goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },
-  statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
+  statusIntervalMs: clusterOptions.statusIntervalMs,
   // stats batches to the CMA (shared/src/metrics)
   statsExactAverages: { type: "bool", default: true, doc: "Send exact sums so the CMA's (and Zabbix's) min, max and average over each interval equal the quantized samples' exactly — the compaction guarantee. false: averages rounded to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series (30 domains: ~0.8 KB/min instead of ~1.0 KB/min); min and max stay exact." },
   statsRetainBatches: { type: "int", default: 30, min: 1, max: 1440, doc: "Stats batches kept for (re)sending while the CMA is away or asks again: 30 one-minute batches = half an hour; older ones are dropped and counted." },

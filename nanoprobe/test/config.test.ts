@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, loadConfig } from "@ringwatch/shared";
-import type { Alert } from "@ringwatch/shared";
+import { ConfigError, clusterOptions, loadConfig } from "@ringwatch/shared";
+import type { Alert, OptionSpec } from "@ringwatch/shared";
 import { Analytics, DEFAULT_THRESHOLDS, analyticsThresholds, nanoprobeSchema } from "../src/index.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
@@ -64,5 +64,24 @@ describe("nanoprobe/config: analytics thresholds", () => {
     const r = spawnSync(process.execPath, [CLI, "run", "--config", file("cli.json", { analyticsLeakMinR2: 7 })], { encoding: "utf8", timeout: 20_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /analyticsLeakMinR2: expected a number in \[0, 1\], got 7/);
+  });
+});
+
+describe("nanoprobe/config: options shared with the CMA", () => {
+  /** What a shared option must keep in every schema: all but its sentence. */
+  const contract = ({ doc: _doc, ...rest }: OptionSpec): Omit<OptionSpec, "doc"> => rest;
+  const schema = nanoprobeSchema as Record<string, OptionSpec>;
+
+  it("composes every shared option under its shared name, type, default and bounds", () => {
+    for (const [name, spec] of Object.entries(clusterOptions)) {
+      assert.ok(schema[name], `${name} missing`);
+      assert.deepEqual(contract(schema[name]), contract(spec), name);
+    }
+  });
+
+  it("multicastPort is the CMA's port seen from the host: same type and default, its own name", () => {
+    assert.deepEqual(contract(schema.multicastPort), contract(clusterOptions.port));
+    const cfg = loadConfig(nanoprobeSchema, { env: { RINGWATCH_MULTICAST_PORT: "2001", RINGWATCH_PORT: "2002" } });
+    assert.deepEqual([cfg.multicastPort, cfg.port], [2001, 2002]);
   });
 });

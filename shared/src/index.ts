@@ -11,6 +11,7 @@ export * from "./channel/replay-window.js";
 export * from "./channel/link.js";
 export * from "./channel/endpoint.js";
 export * from "./config.js";
+export * from "./cluster-options.js";
 export * from "./log.js";
 export * from "./cli.js";
 export * from "./messages/discovery-document.js";

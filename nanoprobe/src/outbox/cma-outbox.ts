@@ -1,0 +1,123 @@
+/**
+ * What this host tells the CMA besides announcing itself and answering commands, and how each kind
+ * waits while no CMA can take it:
+ * - reports (late, dead, alive again, unexpected heartbeats) per subject, and alerts per (kind,
+ *   subject): keyed outboxes, the newest observation per key (keyed-outbox.ts);
+ * - discovery documents per script: the same (discovery-sender.ts);
+ * - guest inventory: changes, and the full set after any gap (inventory-sender.ts);
+ * - stats: an ordered, numbered stream with resends (stats-sender.ts).
+ * All of it goes when a CMA (re)registers us.
+ *
+ * Observations are handed over as they are made (watch verdicts, analytics, one script's runs one
+ * after another), so the time of handing over, on a clock that only moves forward, orders them as
+ * made; a wall clock stepped back cannot make a newer one look older.
+ */
+import { performance } from "node:perf_hooks";
+import type { Alert, Logger, Report } from "@ringwatch/shared";
+import type { DiscoveryRunner } from "../discovery/runner.js";
+import type { HypervisorMonitor } from "../hypervisor/hypervisor-monitor.js";
+import type { CmaRegistration } from "./cma-registration.js";
+import { DiscoverySender } from "./discovery-sender.js";
+import { InventorySender } from "./inventory-sender.js";
+import { KeyedOutbox } from "./keyed-outbox.js";
+import type { KeyedOutboxCounters } from "./keyed-outbox.js";
+import { StatsSender } from "./stats-sender.js";
+import type { StatsSenderCounters } from "./stats-sender.js";
+
+export interface CmaOutboxCounters extends StatsSenderCounters {
+  reportsSent: number;
+  reportsUnacknowledged: number;
+  inventoriesSent: number;
+  alertsSent: number;
+}
+
+/** Reports about one subject still to deliver: only the latest matters. */
+const MAX_PENDING_REPORTS = 64;
+/** Alerts still to deliver, per (kind, subject): as many as reports. */
+const MAX_PENDING_ALERTS = MAX_PENDING_REPORTS;
+
+const now = (): number => performance.now();
+
+export class CmaOutbox {
+  readonly reports: KeyedOutbox<Report>;
+  readonly alerts: KeyedOutbox<Alert>;
+  readonly stats: StatsSender;
+  private hypervisor: { monitor: HypervisorMonitor; inventory: InventorySender } | undefined;
+  private discovery: { runner: DiscoveryRunner; sender: DiscoverySender } | undefined;
+
+  constructor(
+    private readonly cma: CmaRegistration,
+    private readonly counters: CmaOutboxCounters,
+    private readonly log: Logger,
+    stats: { exact: boolean; retain: number },
+  ) {
+    this.reports = new KeyedOutbox<Report>({
+      maxKeys: MAX_PENDING_REPORTS,
+      ready: () => cma.ready,
+      send: (r) => cma.send({ report: r }),
+      onSend: () => this.counters.reportsSent++,
+      onFailure: (e, r) => {
+        if (cma.stopped) return;
+        this.counters.reportsUnacknowledged++;
+        // the CMA is gone: the report waits (unless a newer one replaced it) while we find a CMA again
+        this.log.warn({ err: e.message, subject: r.subject }, "CMA did not acknowledge a report: announcing again");
+        cma.lost();
+      },
+    });
+    this.alerts = new KeyedOutbox<Alert>({
+      maxKeys: MAX_PENDING_ALERTS,
+      ready: () => cma.ready,
+      send: (a) => cma.send({ alert: a }),
+      onSend: () => this.counters.alertsSent++,
+    });
+    this.stats = new StatsSender(cma, counters, log, stats);
+  }
+
+  /** A change in the ring to tell the CMA. */
+  report(r: Report): void {
+    this.reports.add(r.subject, r, now());
+  }
+
+  /** Alerts to the CMA; while it cannot be reached the latest state per (kind, subject) waits (bounded). */
+  alert(a: Alert): void {
+    this.alerts.add(`${a.kind}|${a.subject}`, a, now());
+  }
+
+  /** Send what this hypervisor's monitor finds: stats, inventory, alerts. */
+  watchHypervisor(monitor: HypervisorMonitor): void {
+    const inventory = new InventorySender(this.cma, this.counters, () => monitor.full());
+    this.hypervisor = { monitor, inventory };
+    monitor.on("stats", (s) => this.stats.add(s.batch));
+    monitor.on("inventory", (inv) => inventory.send(inv));
+    monitor.on("alert", (a) => this.alert(a));
+  }
+
+  /** Send the discovery scripts' documents, and their failures as alerts. */
+  watchDiscovery(runner: DiscoveryRunner): void {
+    const sender = new DiscoverySender(this.cma, this.log, (a) => this.alert(a), now);
+    this.discovery = { runner, sender };
+    runner.on("document", (e) => sender.document(e));
+    runner.on("error", (e) => sender.error(e));
+  }
+
+  /** A CMA registered us; it may be a new one, which needs everything once. */
+  welcome(): void {
+    if (this.hypervisor) this.hypervisor.inventory.send(this.hypervisor.monitor.full()); // a (re)started CMA needs all of it
+    this.discovery?.runner.resend(); // documents go only when changed: a new CMA must get them once
+    this.stats.restart(); // it may be a new CMA: the next stats batch goes self-contained
+  }
+
+  /** Send everything waiting (the CMA (re)registered us). */
+  flush(): void {
+    this.reports.flush();
+    this.alerts.flush();
+    this.discovery?.sender.outbox.flush();
+    this.stats.scheduleFlush();
+  }
+
+  status(): Record<string, KeyedOutboxCounters> {
+    const out: Record<string, KeyedOutboxCounters> = { reports: this.reports.counters, alerts: this.alerts.counters };
+    if (this.discovery) out.discovery = this.discovery.sender.outbox.counters;
+    return out;
+  }
+}
