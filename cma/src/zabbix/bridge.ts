@@ -14,10 +14,10 @@
  */
 import { placeInTime } from "@ringwatch/shared";
 import type { GuestDomain, Logger } from "@ringwatch/shared";
-import type { AlertEvent, AlertStore } from "../alerts/alert-store.js";
-import type { InventoryEvent, InventoryStore } from "../inventory/inventory-store.js";
+import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
+import type { InventoryEvent, InventoryStore } from "../intake/inventory-store.js";
 import type { Membership, MembershipEvent } from "../membership/membership.js";
-import type { StatsEvent, StatsStore } from "../stats/stats-store.js";
+import type { StatsEvent, StatsStore } from "../intake/stats-store.js";
 import type { ConfigSync, DesiredHosts } from "./config-sync.js";
 import { GUEST_ALERTS, HOST_STATE_VALUE, KEYS, alertItemKeys, guestHostName, guestStateKey, lldRows, seriesItem, zabbixHostName } from "./definitions.js";
 import type { GuestAlertKind } from "./definitions.js";

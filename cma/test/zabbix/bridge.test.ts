@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { compactSamples, encodeStatsBatch, silentLogger, waitUntil } from "@ringwatch/shared";
 import type { GuestDomain, StatsBatch } from "@ringwatch/shared";
-import { AlertStore } from "../../src/alerts/alert-store.js";
-import { InventoryStore } from "../../src/inventory/inventory-store.js";
+import { AlertStore } from "../../src/intake/alert-store.js";
+import { InventoryStore } from "../../src/intake/inventory-store.js";
 import { Membership } from "../../src/membership/membership.js";
 import type { HostRecord, HostState, MembershipEvent } from "../../src/membership/membership.js";
-import { StatsStore } from "../../src/stats/stats-store.js";
+import { StatsStore } from "../../src/intake/stats-store.js";
 import { ZabbixApi } from "../../src/zabbix/api-client.js";
 import { ZabbixBridge, clockOf } from "../../src/zabbix/bridge.js";
 import type { BridgeOptions } from "../../src/zabbix/bridge.js";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ALERT_KINDS } from "../../src/alerts/alert-store.js";
+import { ALERT_KINDS } from "../../src/intake/alert-store.js";
 import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../src/zabbix/definitions.js";
 import type { ItemDef } from "../../src/zabbix/definitions.js";
 import { referencedKeys } from "../../src/zabbix/template-export.js";
