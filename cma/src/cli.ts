@@ -4,7 +4,7 @@ import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPriva
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
-import { queryCommand } from "./http/query-command.js";
+import { queryCommand } from "./query-command.js";
 import { writeTemplate } from "./zabbix/config/template-file.js";
 
 const code = await runCli({

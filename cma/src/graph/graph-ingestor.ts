@@ -8,9 +8,9 @@
  * dropped, counted and logged).
  */
 import type { Logger } from "@ringwatch/shared";
-import type { AlertEvent, AlertStore } from "../alerts/alert-store.js";
-import type { DiscoveryEvent, DiscoveryStore } from "../discovery/discovery-store.js";
-import type { InventoryEvent, InventoryStore } from "../inventory/inventory-store.js";
+import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
+import type { DiscoveryEvent, DiscoveryStore } from "../intake/discovery-store.js";
+import type { InventoryEvent, InventoryStore } from "../intake/inventory-store.js";
 import type { Membership, MembershipEvent } from "../membership/membership.js";
 import { GraphQueryError } from "./graph-store.js";
 import type { GraphStore } from "./graph-store.js";

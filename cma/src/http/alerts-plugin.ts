@@ -1,7 +1,7 @@
 /** Active alerts over HTTP (from the nanoprobes' local analytics and discovery errors). */
 import type { FastifyPluginAsync } from "fastify";
-import { ALERT_KINDS } from "../alerts/alert-store.js";
-import type { AlertStore } from "../alerts/alert-store.js";
+import { ALERT_KINDS } from "../intake/alert-store.js";
+import type { AlertStore } from "../intake/alert-store.js";
 import { hostName } from "./schemas.js";
 
 export interface AlertsPluginOptions {

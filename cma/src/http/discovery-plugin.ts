@@ -1,6 +1,6 @@
 /** The latest discovery documents over HTTP: which types a host sent, and one document. */
 import type { FastifyPluginAsync } from "fastify";
-import type { DiscoveryStore } from "../discovery/discovery-store.js";
+import type { DiscoveryStore } from "../intake/discovery-store.js";
 import { notFound } from "./errors.js";
 import { hostName, hostParams, noQuery } from "./schemas.js";
 

@@ -1,6 +1,6 @@
 /** The guest inventory over HTTP: domain counts per host, one host's domains, where a domain runs. */
 import type { FastifyPluginAsync } from "fastify";
-import type { InventoryStore } from "../inventory/inventory-store.js";
+import type { InventoryStore } from "../intake/inventory-store.js";
 import { notFound } from "./errors.js";
 import { hostParams, noQuery } from "./schemas.js";
 

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import { dequantize } from "@ringwatch/shared";
-import type { StatsStore } from "../stats/stats-store.js";
+import type { StatsStore } from "../intake/stats-store.js";
 import { notFound } from "./errors.js";
 import { hostParams } from "./schemas.js";
 

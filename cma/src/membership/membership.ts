@@ -46,6 +46,9 @@ export type MembershipEvent = { at: number } & (
 
 export type MembershipEventType = MembershipEvent["type"];
 
+/** A membership event before it is stamped (Omit distributed over the union). */
+export type MembershipEventInput = MembershipEvent extends infer E ? (E extends MembershipEvent ? Omit<E, "at"> : never) : never;
+
 /** The snapshot a restarted CMA starts from. */
 export interface MembershipSnapshot {
   version: 1;

@@ -1,25 +1,25 @@
 /**
  * The CMA's ring work: admit announced hosts, assign neighbours (signed), act on reports.
  *
- * A DEAD report is confirmed by the CMA's own direct probe before anyone is declared dead (reports
- * alone can be stale or come from inside a partition). A confirmed silence is then placed: if other hosts of the same segment answer, it
- * is that host's death (declared once, ring repaired: only hosts whose neighbours changed are told);
- * if none of them answer, it is one segment event ("switch or link suspected"), not N deaths.
+ * A DEAD report goes to the suspicion unit (suspicion.ts), which confirms it by the CMA's own probe
+ * and places the silence: one host's death, or its whole segment. After a death the ring is
+ * repaired: only hosts whose neighbours changed are told.
  * The CMA sends nothing in steady state: all work is driven by announcements and reports.
  *
  * After a CMA restart, the snapshot says who was there: each is asked to re-announce (and the
  * multicast group is told too). Nobody is declared dead for not answering quickly; after a grace
- * period, the silent ones are probed, and only those that do not answer are declared dead.
+ * period, the silent ones are probed (suspicion.ts), and only those that do not answer are declared dead.
  */
 import type { KeyObject } from "node:crypto";
 import { decodeInbound, encodeEnvelope, parseHostPort, signCommand } from "@ringwatch/shared";
 import type { Announce, Endpoint, Envelope, InboundMessage, Logger, Neighbour, PeerAddress, Report } from "@ringwatch/shared";
 import { Membership } from "./membership.js";
-import type { HostRecord, HostState, MembershipEvent } from "./membership.js";
+import type { HostRecord, MembershipEvent, MembershipEventInput } from "./membership.js";
 import { Prober } from "./prober.js";
 import { NOT_ASSIGNED, neighboursKey } from "./ring-plan.js";
 import { segmentOf } from "./segments.js";
 import { SnapshotStore } from "./snapshot-store.js";
+import { Suspicion } from "./suspicion.js";
 
 export interface RingServiceOptions {
   heartbeatMs: number;
@@ -54,9 +54,6 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Replanning 10,000 hosts takes ~10 ms: during a join storm, batch events instead of replanning per event. */
 const REPLAN_MIN_INTERVAL_MS = 100;
 
-/** A membership event before it is stamped (Omit distributed over the union). */
-type EventInput = MembershipEvent extends infer E ? (E extends MembershipEvent ? Omit<E, "at"> : never) : never;
-
 export function validateAnnounce(a: Announce | undefined): string | undefined {
   if (!a || !a.host) return "no host identity";
   if (!NAME_RE.test(a.host.name)) return `bad host name ${JSON.stringify(a.host.name)}`;
@@ -74,13 +71,10 @@ export class RingService {
     assignmentsUnacknowledged: 0, commandsRefusedByHosts: 0, goodbyes: 0,
   };
   private readonly store: SnapshotStore | undefined;
-  private readonly suspicion = new Map<string, { reporters: Set<string> }>();
-  private readonly segmentChecks = new Map<string, Promise<void>>();
-  private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
+  private readonly suspicion: Suspicion;
   private replanScheduled = false;
   private lastReplanAt = 0;
   private saveTimer: NodeJS.Timeout | undefined;
-  private graceTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -94,6 +88,17 @@ export class RingService {
     this.membership = new Membership(opts.ringsPerSegment);
     this.prober = new Prober(endpoint, { attempts: opts.probeAttempts, intervalMs: opts.probeIntervalMs });
     this.store = opts.dataDir ? new SnapshotStore(opts.dataDir) : undefined;
+    this.suspicion = new Suspicion(
+      {
+        membership: this.membership,
+        probe: (to) => this.prober.probe(to),
+        event: (e) => this.event(e),
+        replan: () => this.scheduleReplan(),
+        askToReannounce: (h) => void this.sendCommand(h, { reannounce: { maxDelayMs: 1000 } }),
+        log,
+      },
+      { reannounceGraceMs: opts.reannounceGraceMs, segmentRecheckMs: opts.segmentRecheckMs },
+    );
     this.membership.on("event", (e) => this.log.info({ ...e }, "membership event"));
     this.membership.on("change", () => this.scheduleSave());
     if (listen) endpoint.on("message", (m) => this.onMessage(m));
@@ -115,15 +120,7 @@ export class RingService {
       // fire-and-forget to the group: hosts we never heard of (snapshot lost) announce too
       this.endpoint.sendDatagram(this.opts.multicast, encodeEnvelope({ command }));
     }
-    this.scheduleUnconfirmedCheck();
-  }
-
-  private scheduleUnconfirmedCheck(): void {
-    if (this.graceTimer || this.stopped) return;
-    this.graceTimer = setTimeout(() => {
-      this.graceTimer = undefined;
-      void this.probeUnconfirmed();
-    }, this.opts.reannounceGraceMs);
+    this.suspicion.scheduleUnconfirmedCheck();
   }
 
   /**
@@ -146,14 +143,13 @@ export class RingService {
     };
     this.membership.upsert(h);
     this.log.debug({ host: name, address: hostPort }, "learnt of a host from its neighbours: awaiting its announcement");
-    this.scheduleUnconfirmedCheck();
+    this.suspicion.scheduleUnconfirmedCheck();
     return h;
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    for (const t of this.recheckTimers.values()) clearInterval(t);
+    this.suspicion.stop();
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.save();
@@ -232,9 +228,9 @@ export class RingService {
       if (was === "dead" || was === "left" || was === "unreachable") {
         this.membership.setState(h, "alive", now);
         this.event({ type: "hostReturned", host: name, segment, was });
-        if (was === "unreachable") this.recheckSegment(segment);
+        if (was === "unreachable") this.suspicion.recheckSegment(segment);
       } else if (was === "suspect") {
-        this.clearSuspicion(h, "alive");
+        this.suspicion.clearSuspicion(h, "alive");
       }
       if (moved) this.membership.emit("change");
     }
@@ -259,7 +255,7 @@ export class RingService {
     const subject = this.membership.get(r.subject) ?? (r.kind === "DEAD" ? this.learnOf(r.subject, r.subjectAddress) : undefined);
     switch (r.kind) {
       case "DEAD":
-        if (subject) this.onDeadReport(subject, reporter.name);
+        if (subject) this.suspicion.onDeadReport(subject, reporter.name);
         return;
       case "LATE":
         if (subject?.state === "alive") this.event({ type: "hostLate", host: subject.name, reportedBy: reporter.name, silentMs: r.silentMs });
@@ -277,7 +273,7 @@ export class RingService {
     const h = this.membership.get(m.from.id);
     if (!h || h.address !== m.from.address || h.port !== m.from.port) return;
     this.counters.goodbyes++;
-    this.clearSuspicion(h, "left");
+    this.suspicion.clearSuspicion(h, "left");
     this.event({ type: "hostLeft", host: h.name });
     this.scheduleReplan();
   }
@@ -288,162 +284,10 @@ export class RingService {
       const was = h.state;
       this.membership.setState(h, "alive");
       this.event({ type: "hostReturned", host: h.name, segment: h.segment, was });
-      if (was === "unreachable") this.recheckSegment(h.segment);
+      if (was === "unreachable") this.suspicion.recheckSegment(h.segment);
       h.assignedKey = NOT_ASSIGNED;
       this.scheduleReplan();
     }
-  }
-
-  // ------------------------------------------------------------------ death: confirm, place, declare
-
-  private onDeadReport(s: HostRecord, reporter: string): void {
-    if (s.state !== "alive" && s.state !== "suspect") return; // already handled: declared once
-    const sus = this.suspicion.get(s.name);
-    if (sus) {
-      sus.reporters.add(reporter); // more evidence, recorded with the verdict
-      return;
-    }
-    // Reports can be stale (queued in a partition, delivered after it healed) or come from inside
-    // a partition, so even two of them prove nothing: the CMA's own probe decides.
-    this.membership.setState(s, "suspect");
-    const entry = { reporters: new Set([reporter]) };
-    this.suspicion.set(s.name, entry);
-    this.log.debug({ host: s.name, reportedBy: reporter }, "death reported: probing");
-    void this.prober.probe(s).then(async (answered) => {
-      if (this.suspicion.get(s.name) !== entry || s.state !== "suspect") return; // overtaken (returned, left)
-      this.suspicion.delete(s.name);
-      if (answered) {
-        this.membership.setState(s, "alive");
-        this.event({ type: "deathNotConfirmed", host: s.name, reportedBy: [...entry.reporters] });
-        return;
-      }
-      await this.placeSilence(s, [...entry.reporters]);
-    });
-  }
-
-  private clearSuspicion(h: HostRecord, state: HostState): void {
-    this.suspicion.delete(h.name);
-    this.membership.setState(h, state);
-  }
-
-  /** One check per segment at a time: concurrent silences in a segment are judged together. */
-  private placeSilence(s: HostRecord, reporters: string[]): Promise<void> {
-    const prev = this.segmentChecks.get(s.segment) ?? Promise.resolve();
-    const next = prev.then(() => this.judgeSegment(s, reporters)).catch((e: Error) => this.log.error({ err: e.message }, "segment check failed"));
-    this.segmentChecks.set(s.segment, next);
-    void next.then(() => {
-      if (this.segmentChecks.get(s.segment) === next) this.segmentChecks.delete(s.segment);
-    });
-    return next;
-  }
-
-  private async judgeSegment(s: HostRecord, reporters: string[]): Promise<void> {
-    const how = "probe";
-    if (s.state !== "suspect") return;
-    const others = this.membership.inSegment(s.segment).filter((h) => h.name !== s.name && h.state === "alive");
-    if (others.length === 0) return this.declareDead(s, reporters, how);
-    // a handful first: its ring neighbours in the segment and the representative
-    const ring = this.membership.rings().segments.find((g) => g.segment === s.segment);
-    const sampleNames = new Set<string>();
-    if (ring) {
-      const i = ring.members.indexOf(s.name);
-      if (i >= 0) {
-        sampleNames.add(ring.members[(i + 1) % ring.members.length]);
-        sampleNames.add(ring.members[(i - 1 + ring.members.length) % ring.members.length]);
-      }
-      sampleNames.add(ring.representative);
-    }
-    const sample = others.filter((h) => sampleNames.has(h.name)).slice(0, 3);
-    const firstLook = sample.length > 0 ? sample : others.slice(0, 3);
-    if (await this.anyAnswers(firstLook)) return this.declareDead(s, reporters, how);
-    // the sample is silent too: probe the whole segment
-    const rest = others.filter((h) => !firstLook.includes(h));
-    const answers = await Promise.all(rest.map((h) => this.prober.probe(h)));
-    if (answers.some(Boolean)) {
-      await this.declareDead(s, reporters, how);
-      // the silent ones of the first look and the rest: each confirmed on its own
-      for (const h of [...firstLook, ...rest.filter((_, i) => !answers[i])]) this.onDeadReport(h, "cma-probe");
-      return;
-    }
-    const silent = [s, ...others];
-    for (const h of silent) this.clearSuspicion(h, "unreachable");
-    this.event({ type: "segmentSuspected", segment: s.segment, hosts: silent.map((h) => h.name), reportedBy: reporters });
-    this.scheduleReplan();
-    this.startSegmentRecheck(s.segment);
-  }
-
-  /** True as soon as one of the hosts answers a probe; false when none does. */
-  private anyAnswers(hosts: HostRecord[]): Promise<boolean> {
-    return new Promise((resolve) => {
-      let left = hosts.length;
-      if (left === 0) resolve(false);
-      for (const h of hosts) {
-        void this.prober.probe(h).then((ok) => {
-          if (ok) resolve(true);
-          else if (--left === 0) resolve(false);
-        });
-      }
-    });
-  }
-
-  private async declareDead(s: HostRecord, reporters: string[], how: "probe" | "restart-probe" | "segment-recheck"): Promise<void> {
-    if (s.state === "dead" || s.state === "left") return;
-    this.clearSuspicion(s, "dead");
-    this.event({ type: "hostDead", host: s.name, segment: s.segment, reportedBy: reporters, confirmedBy: how });
-    this.scheduleReplan();
-  }
-
-  // ------------------------------------------------------------------ silent segments
-
-  private startSegmentRecheck(segment: string): void {
-    if (this.recheckTimers.has(segment) || this.stopped) return;
-    let turn = 0;
-    const t = setInterval(() => {
-      const silent = this.membership.inSegment(segment).filter((h) => h.state === "unreachable");
-      if (silent.length === 0) {
-        clearInterval(t);
-        this.recheckTimers.delete(segment);
-        return;
-      }
-      const h = silent[turn++ % silent.length]; // one probe per interval while the segment is out
-      void this.prober.probe(h).then((ok) => ok && this.recheckSegment(segment));
-    }, this.opts.segmentRecheckMs);
-    this.recheckTimers.set(segment, t);
-  }
-
-  /** Part of a silent segment is heard again: probe all of it, bring back who answers. */
-  private recheckSegment(segment: string): void {
-    const silent = this.membership.inSegment(segment).filter((h) => h.state === "unreachable");
-    if (silent.length === 0) return;
-    void Promise.all(silent.map((h) => this.prober.probe(h))).then((answers) => {
-      const back = silent.filter((h, i) => answers[i] && h.state === "unreachable");
-      for (const h of back) {
-        this.membership.setState(h, "alive");
-        h.assignedKey = NOT_ASSIGNED;
-      }
-      if (back.length > 0) this.event({ type: "segmentRecovered", segment, hosts: back.map((h) => h.name) });
-      const stillSilent = silent.filter((h, i) => !answers[i] && h.state === "unreachable");
-      if (back.length > 0) for (const h of stillSilent) void this.declareDead(h, ["cma-probe"], "segment-recheck");
-      this.scheduleReplan();
-    });
-  }
-
-  // ------------------------------------------------------------------ after a CMA restart
-
-  private async probeUnconfirmed(): Promise<void> {
-    const waiting = this.membership.hosts().filter((h) => h.unconfirmed && h.state === "alive");
-    if (waiting.length === 0) return;
-    this.log.info({ hosts: waiting.length }, "hosts did not re-announce after the CMA restart: probing them");
-    const answers = await Promise.all(waiting.map((h) => this.prober.probe(h)));
-    waiting.forEach((h, i) => {
-      if (!h.unconfirmed || h.state !== "alive") return; // re-announced, or its death handled meanwhile
-      if (answers[i]) this.sendCommand(h, { reannounce: { maxDelayMs: 1000 } });
-      else {
-        h.unconfirmed = false;
-        this.membership.setState(h, "suspect");
-        void this.declareDead(h, ["cma-probe"], "restart-probe");
-      }
-    });
   }
 
   // ------------------------------------------------------------------ assignments
@@ -490,7 +334,7 @@ export class RingService {
     return p;
   }
 
-  private event(e: EventInput): void {
+  private event(e: MembershipEventInput): void {
     this.membership.record({ ...e, at: Date.now() } as MembershipEvent);
   }
 

@@ -13,10 +13,10 @@
  * credentials: Zabbix configured from the template file by hand) values go out as they come.
  */
 import type { Logger } from "@ringwatch/shared";
-import type { AlertEvent, AlertStore } from "../alerts/alert-store.js";
-import type { InventoryEvent, InventoryStore } from "../inventory/inventory-store.js";
+import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
+import type { InventoryEvent, InventoryStore } from "../intake/inventory-store.js";
 import type { Membership, MembershipEvent } from "../membership/membership.js";
-import type { StatsEvent, StatsStore } from "../stats/stats-store.js";
+import type { StatsEvent, StatsStore } from "../intake/stats-store.js";
 import type { ConfigSync, DesiredHosts } from "./config/config-sync.js";
 import { guestHostName, zabbixHostName } from "./config/definitions.js";
 import { Holdback } from "./holdback.js";

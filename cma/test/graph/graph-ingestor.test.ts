@@ -111,7 +111,7 @@ describe("cma/graph/graph-ingestor", function () {
     // with a short flushMs nobody needs to call flush()
     const store2 = await kuzu();
     const { GraphIngestor } = await import("../../src/graph/graph-ingestor.js");
-    const { DiscoveryStore } = await import("../../src/discovery/discovery-store.js");
+    const { DiscoveryStore } = await import("../../src/intake/discovery-store.js");
     const discovery = new DiscoveryStore(silentLogger());
     const ing = new GraphIngestor(store2, { discovery }, { flushMs: 50, maxItems: 1000, maxRows: 1000, retryMaxMs: 1000 }, silentLogger());
     ing.start();

@@ -2,7 +2,7 @@
  * Alert events (cma/src/alerts): one Alert node per (host, kind, subject), raised and cleared in
  * place, linked to the host and, when the subject is a guest's uuid, to that guest.
  */
-import type { AlertEvent } from "../../alerts/alert-store.js";
+import type { AlertEvent } from "../../intake/alert-store.js";
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import { UUID_RE } from "./input.js";
 import { phased } from "./phased.js";

@@ -2,7 +2,7 @@
  * Inventory events (cma/src/inventory): a guest appeared, changed or was removed on a host. The
  * inventory store has validated them; empty protobuf strings become nulls here.
  */
-import type { InventoryEvent } from "../../inventory/inventory-store.js";
+import type { InventoryEvent } from "../../intake/inventory-store.js";
 import { guestGone, guestWrites } from "./domains.js";
 import { mac } from "./input.js";
 import type { Phased } from "./phased.js";

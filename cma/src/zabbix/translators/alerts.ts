@@ -2,7 +2,7 @@
  * Analytics alerts → per-guest problem items (1 raised, 0 cleared) with the evidence as text;
  * discovery-script errors → a per-host count and detail.
  */
-import type { AlertEvent, AlertStore } from "../../alerts/alert-store.js";
+import type { AlertEvent, AlertStore } from "../../intake/alert-store.js";
 import { GUEST_ALERTS, KEYS, alertItemKeys, zabbixHostName } from "../config/definitions.js";
 import type { GuestAlertKind } from "../config/definitions.js";
 import { clockOf } from "./clock.js";

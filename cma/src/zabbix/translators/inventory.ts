@@ -3,7 +3,7 @@
  * states. Guests that are new or have new devices make the holdback wait for their discovery.
  */
 import type { GuestDomain } from "@ringwatch/shared";
-import type { InventoryEvent, InventoryStore } from "../../inventory/inventory-store.js";
+import type { InventoryEvent, InventoryStore } from "../../intake/inventory-store.js";
 import { KEYS, guestHostName, guestStateKey, lldRows, zabbixHostName } from "../config/definitions.js";
 import type { ZabbixValue } from "../sender/zabbix-value.js";
 import { clockOf } from "./clock.js";

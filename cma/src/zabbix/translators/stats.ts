@@ -5,7 +5,7 @@
  * no item (seriesItem, from the metric catalogue) is counted in unmappedSeries, not sent.
  */
 import { placeInTime } from "@ringwatch/shared";
-import type { StatsEvent } from "../../stats/stats-store.js";
+import type { StatsEvent } from "../../intake/stats-store.js";
 import { guestHostName, seriesItem, zabbixHostName } from "../config/definitions.js";
 import type { ZabbixValue } from "../sender/zabbix-value.js";
 import { clockOf } from "./clock.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { METRIC_CATALOGUE } from "@ringwatch/shared";
-import { ALERT_KINDS } from "../../../src/alerts/alert-store.js";
+import { ALERT_KINDS } from "../../../src/intake/alert-store.js";
 import { DEFAULT_NAMES, GUEST_ALERTS, KEYS, TEMPLATES, alertItemKeys, guestHostName, lldRows, seriesItem, stableUuid, zabbixHostName } from "../../../src/zabbix/config/definitions.js";
 import type { ItemDef } from "../../../src/zabbix/config/definitions.js";
 import { referencedKeys } from "../../../src/zabbix/config/template-export.js";

@@ -24,7 +24,7 @@ function next(tx: StatsBatchSender, minute: number): DrainedBatch {
   return tx.drain()[0];
 }
 
-describe("cma/stats/stats-store", () => {
+describe("cma/intake/stats-store", () => {
   let dir: string;
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "rw-stats-store-")); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

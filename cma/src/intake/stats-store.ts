@@ -8,12 +8,12 @@
  * (`requestResend`, a signed StatsResend command), at most once per RESEND_QUIET_MS for the same
  * point, since everything the host has in flight is refused the same way. A batch it already has
  * is dropped as a duplicate. With a dataDir the stream positions survive a restart
- * (stream-positions.ts), so duplicates are refused across restarts too.
+ * (stats-stream-positions.ts), so duplicates are refused across restarts too.
  */
 import { EventEmitter } from "node:events";
 import { BatchCodecError, StatsBatchReceiver } from "@ringwatch/shared";
 import type { Logger, StatsBatch } from "@ringwatch/shared";
-import { StreamPositionStore } from "./stream-positions.js";
+import { StreamPositionStore } from "./stats-stream-positions.js";
 
 export interface StatsEvent {
   host: string;

@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { UsageError, silentLogger } from "@ringwatch/shared";
 import { unusedTcpPort } from "@ringwatch/shared/testing";
 import type { CommandArgs } from "@ringwatch/shared";
-import type { KuzuStore } from "../../src/graph/kuzu-store.js";
-import { namedQueries } from "../../src/graph/named-queries.js";
-import { runQueryCommand } from "../../src/http/query-command.js";
-import { HttpServer } from "../../src/http/server.js";
-import { API_OPTIONS, UUID1, scenarioParts, sources } from "./api-fixture.js";
-import { filledKuzuStore, hostsSince } from "./graph-fixture.js";
+import type { KuzuStore } from "../src/graph/kuzu-store.js";
+import { namedQueries } from "../src/graph/named-queries.js";
+import { runQueryCommand } from "../src/query-command.js";
+import { HttpServer } from "../src/http/server.js";
+import { API_OPTIONS, UUID1, scenarioParts, sources } from "./http/api-fixture.js";
+import { filledKuzuStore, hostsSince } from "./http/graph-fixture.js";
 
 interface Captured {
   code: number;
@@ -26,7 +26,7 @@ async function runQuery(positionals: string[], values: CommandArgs["values"], co
 }
 
 
-describe("cma/http/query-command (without a CMA)", () => {
+describe("cma/query-command (without a CMA)", () => {
   it("an unreachable CMA is exit code 1 with a message saying where it looked", async () => {
     const port = await unusedTcpPort();
     const r = await runQuery([], { list: true, url: `http://127.0.0.1:${port}` });
@@ -65,7 +65,7 @@ describe("cma/http/query-command (without a CMA)", () => {
   });
 });
 
-describe("cma/http/query-command (against a real API over the Kuzu store)", function () {
+describe("cma/query-command (against a real API over the Kuzu store)", function () {
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), "rw-query-graph-"));
   let store: KuzuStore;

@@ -8,9 +8,9 @@
  */
 import { UsageError, loadProcessConfig } from "@ringwatch/shared";
 import type { CommandArgs, CommandSpec } from "@ringwatch/shared";
-import { cmaSchema } from "../config.js";
-import { localUrl, parseListenAddress } from "./listen-address.js";
-import { textTable } from "./text-table.js";
+import { cmaSchema } from "./config.js";
+import { localUrl, parseListenAddress } from "./http/listen-address.js";
+import { textTable } from "./http/text-table.js";
 
 export interface QueryOutput {
   stdout(text: string): void;

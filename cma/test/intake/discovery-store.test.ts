@@ -4,7 +4,7 @@ import { DiscoveryStore } from "../../src/index.js";
 
 const doc = (over: object = {}) => JSON.stringify({ discovertype: "os", description: "OS", host: "hv1", source: "os", data: { kernel: "6.1" }, ...over });
 
-describe("cma/discovery/discovery-store", () => {
+describe("cma/intake/discovery-store", () => {
   it("keeps the latest document per host and type, each arrival an event", () => {
     const s = new DiscoveryStore(silentLogger());
     const seen: string[] = [];

@@ -9,7 +9,7 @@ const dom = (i: number, state = "running"): GuestDomain => ({
   disks: [{ target: "vda", source: `/d/vm${i}.raw` }], nics: [{ target: "tap0", mac: "52:54:00:00:00:01", bridge: "br0", network: "" }],
 });
 
-describe("cma/inventory/inventory-store", () => {
+describe("cma/intake/inventory-store", () => {
   it("full sets replace, changes patch, and each difference is one event", () => {
     const s = new InventoryStore(silentLogger());
     const ev: InventoryEvent[] = [];

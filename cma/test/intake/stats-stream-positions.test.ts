@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StreamPositionStore, validatePositions } from "../../src/index.js";
 
-describe("cma/stats/stream-positions", () => {
+describe("cma/intake/stats-stream-positions", () => {
   let dir: string;
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "rw-positions-")); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

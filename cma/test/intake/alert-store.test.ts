@@ -5,7 +5,7 @@ import type { AlertEvent } from "../../src/index.js";
 
 const alert = (over: object = {}) => ({ kind: "memoryLeak", subject: "u1", subjectName: "vm1", active: true, evidenceJson: '{"slopeKiBPerMin":2000}', atMs: 1, ...over });
 
-describe("cma/alerts/alert-store", () => {
+describe("cma/intake/alert-store", () => {
   it("keeps the active set; raise and clear are events; bursts never stay active", () => {
     const s = new AlertStore(silentLogger());
     const ev: AlertEvent[] = [];
