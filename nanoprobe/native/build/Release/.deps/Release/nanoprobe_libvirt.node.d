@@ -1,1 +1,0 @@
-cmd_Release/nanoprobe_libvirt.node := ln -f "Release/obj.target/nanoprobe_libvirt.node" "Release/nanoprobe_libvirt.node" 2>/dev/null || (rm -rf "Release/nanoprobe_libvirt.node" && cp -af "Release/obj.target/nanoprobe_libvirt.node" "Release/nanoprobe_libvirt.node")
