@@ -50,6 +50,8 @@ export interface NativeConnection {
   stopLifecycleEvents(): Promise<void>;
   refEvents(): void;
   unrefEvents(): void;
+  /** libvirt's close callback: listener(virConnectCloseReason); false when not registered. Never keeps the process alive. */
+  onClose(listener: (reason: number) => void): boolean;
 }
 
 export interface NativeBinding {

@@ -28,9 +28,16 @@ export interface DomainInventory extends DomainSummary {
   devices: DomainDevices;
 }
 
+export type CloseReason = "error" | "eof" | "keepalive" | "client" | "unknown";
+
 export interface LibvirtEvents {
   lifecycle: [LifecycleEvent];
+  /** libvirt closed the connection (libvirtd stopped, I/O error, keepalive timeout): reopen to go on */
+  closed: [CloseReason];
 }
+
+/** virConnectCloseReason by number */
+const CLOSE_REASONS: readonly CloseReason[] = ["error", "eof", "keepalive", "client"];
 
 /** VIR_DOMAIN_XML_INACTIVE */
 const XML_INACTIVE = 2;
@@ -42,7 +49,7 @@ function summary(d: NativeDomainSummary): DomainSummary {
 }
 
 export class LibvirtConnection {
-  /** Emits "lifecycle" after watchLifecycle(). */
+  /** Emits "lifecycle" after watchLifecycle(), and "closed" when libvirt closes the connection. */
   readonly events = new EventEmitter<LibvirtEvents>();
   private readonly devices = new Map<string, { at: number; devices: DomainDevices }>();
   private watching = false;
@@ -52,7 +59,16 @@ export class LibvirtConnection {
   /** Opens a connection (e.g. "qemu:///system", "test:///abs/path.xml"). */
   static async open(uri: string, options: OpenOptions = {}): Promise<LibvirtConnection> {
     const native = await call(loadBinding().open(uri, options.readOnly ?? false));
-    return new LibvirtConnection(uri, native);
+    const conn = new LibvirtConnection(uri, native);
+    // drivers without a close callback (test://) accept it and never call it
+    native.onClose((reason) => {
+      try {
+        conn.events.emit("closed", CLOSE_REASONS[reason] ?? "unknown");
+      } catch (e) {
+        process.nextTick(() => { throw e; }); // as for lifecycle events: not swallowed by N-API
+      }
+    });
+    return conn;
   }
 
   /** libvirt library version as major * 1e6 + minor * 1e3 + micro. */

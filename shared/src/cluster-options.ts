@@ -11,7 +11,7 @@ import type { OptionSpec, Schema } from "./config.js";
 export const clusterOptions = {
   cluster: { type: "string", default: "ringwatch", doc: "Cluster name; frames from another cluster are dropped and counted." },
   clusterKeyFile: { type: "path", default: "/etc/ringwatch/cluster.key", doc: "Cluster key file (line 1: key to send with; line 2: another accepted key, for rotation)." },
-  multicastGroup: { type: "string", default: "224.0.2.5", doc: "Multicast group nanoprobes announce to and the CMA listens on (Assimilation's IANA-reserved address)." },
+  multicastGroup: { type: "string", default: "224.0.2.5", allowEmpty: true, doc: "Multicast group nanoprobes announce to and the CMA listens on (Assimilation's IANA-reserved address). Empty: no multicast." },
   multicastInterface: { type: "string", default: "", doc: "Local address of the interface the multicast group is used on. Default: the system's choice." },
   bindAddress: { type: "string", default: "0.0.0.0", doc: "Address the UDP socket binds to." },
   /** the CMA's channel port is also the multicast group's port, so a nanoprobe's multicastPort is this option too */

@@ -2,6 +2,11 @@
  * Configuration: one JSON file per process plus environment overrides (RINGWATCH_<NAME>, e.g.
  * RINGWATCH_HEARTBEAT_MS=500), checked against a schema in which every option has a default and a
  * sentence saying why. Unknown keys are errors (a typo must not silently fall back to a default).
+ *
+ * An empty value is a value, from every source: `RINGWATCH_MULTICAST_GROUP=` sets the group to ""
+ * (unicast only). Only a variable that is not set at all leaves the option to the file or its
+ * default. Where empty means nothing (a number, a duration, a switch, a name that must be given)
+ * it is an error, never silently the default.
  */
 import { readFileSync } from "node:fs";
 
@@ -15,6 +20,8 @@ export interface OptionSpec<T = unknown> {
   max?: number;
   /** allowed values for strings */
   oneOf?: readonly string[];
+  /** strings and paths: whether "" is a valid value (it says what empty means in `doc`). Default: only when the default is "". */
+  allowEmpty?: boolean;
 }
 
 export type Schema = Record<string, OptionSpec>;
@@ -50,10 +57,16 @@ function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): u
   };
   // environment and command-line values arrive as text
   const fromEnv = typeof raw === "string" && (source.startsWith("environment") || source === "command line");
+  const unsetHint = source.startsWith("environment") ? ` (unset ${source.slice("environment ".length)} for the default ${JSON.stringify(spec.default)})` : "";
+  // Number("") is 0: an empty number must not pass as zero
+  if (fromEnv && (raw as string).trim() === "" && spec.type !== "string" && spec.type !== "path" && spec.type !== "string[]") {
+    return fail(`${describeType(spec)}, not empty${unsetHint}`);
+  }
   switch (spec.type) {
     case "string":
     case "path": {
       if (typeof raw !== "string") return fail("a string");
+      if (raw === "" && !(spec.allowEmpty ?? spec.default === "")) return fail(`a non-empty ${spec.type}${unsetHint}`);
       if (spec.type === "path" && raw.includes("\0")) return fail("a path");
       if (spec.oneOf && !spec.oneOf.includes(raw)) return fail(`one of ${spec.oneOf.join(", ")}`);
       return raw;
@@ -87,6 +100,10 @@ function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): u
       return range(n, "a duration (ms)");
     }
   }
+}
+
+function describeType(spec: OptionSpec): string {
+  return { int: "an integer", port: "a port", number: "a number", bool: "true or false", duration: "a duration" }[spec.type as string] ?? "a value";
 }
 
 export function envName(option: string): string {
@@ -132,7 +149,7 @@ export function loadConfig<S extends Schema>(schema: S, o: LoadOptions = {}): Co
   for (const [k, spec] of Object.entries(schema)) {
     const name = envName(k);
     const v = env[name];
-    if (v !== undefined && v !== "") {
+    if (v !== undefined) {
       out[k] = coerce(k, spec, v, `environment ${name}`);
       o.explicit?.add(k);
     }

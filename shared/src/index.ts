@@ -21,6 +21,8 @@ export * from "./metrics/catalogue.js";
 export * from "./metrics/byte-io.js";
 export * from "./metrics/key-table.js";
 export * from "./metrics/batch-codec.js";
+export type { CodecTuning } from "./metrics/series-model.js";
+export { DEFAULT_TUNING } from "./metrics/series-model.js";
 export * from "./metrics/batch-stream.js";
 export * from "./messages/inbound.js";
 export { processAlive } from "./process-alive.js";

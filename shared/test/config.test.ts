@@ -9,6 +9,8 @@ const schema = {
   heartbeatMs: { type: "duration", default: 1000, min: 10, doc: "how often" },
   port: { type: "port", default: 1984, doc: "udp port" },
   name: { type: "string", default: "x", doc: "a name" },
+  group: { type: "string", default: "224.0.2.5", allowEmpty: true, doc: "a group; empty: none" },
+  note: { type: "string", default: "", doc: "optional" },
   mode: { type: "string", default: "a", oneOf: ["a", "b"], doc: "mode" },
   debug: { type: "bool", default: false, doc: "debug" },
   groups: { type: "string[]", default: [] as string[], doc: "groups" },
@@ -25,13 +27,13 @@ describe("config", () => {
   it("applies defaults, then the file, then the environment, then the command line", () => {
     const f = file("ok.json", JSON.stringify({ heartbeatMs: "2s", name: "from-file", "// note": "comments allowed" }));
     const c = loadConfig(schema, { file: f, env: { RINGWATCH_NAME: "from-env", RINGWATCH_DEBUG: "yes", RINGWATCH_GROUPS: "a, b" }, overrides: { port: "2000" } });
-    assert.deepEqual(c, { heartbeatMs: 2000, port: 2000, name: "from-env", mode: "a", debug: true, groups: ["a", "b"] });
+    assert.deepEqual(c, { heartbeatMs: 2000, port: 2000, name: "from-env", group: "224.0.2.5", note: "", mode: "a", debug: true, groups: ["a", "b"] });
   });
 
   it("tells which options were set explicitly (not left at their default)", () => {
     const explicit = new Set<string>();
-    loadConfig(schema, { file: file("some.json", JSON.stringify({ heartbeatMs: 1000 })), env: { RINGWATCH_NAME: "n", RINGWATCH_MODE: "" }, overrides: { port: undefined, debug: true }, explicit });
-    assert.deepEqual([...explicit].sort(), ["debug", "heartbeatMs", "name"]);
+    loadConfig(schema, { file: file("some.json", JSON.stringify({ heartbeatMs: 1000 })), env: { RINGWATCH_NAME: "n", RINGWATCH_GROUP: "" }, overrides: { port: undefined, debug: true }, explicit });
+    assert.deepEqual([...explicit].sort(), ["debug", "group", "heartbeatMs", "name"]);
   });
 
   it("gives clear errors naming the source and the option", () => {
@@ -44,6 +46,26 @@ describe("config", () => {
     assert.throws(() => loadConfig(schema, { env: { RINGWATCH_PORT: "70000" } }), /port 0\.\.65535/);
     assert.throws(() => loadConfig(schema, { env: { RINGWATCH_MODE: "c" } }), /one of a, b/);
     assert.throws(() => loadConfig(schema, { file: file("t.json", '{"port": "1984"}') }), /expected an integer/);
+  });
+
+  it("an empty environment value is a value: empty where empty is valid, a clear error where it is not", () => {
+    const file1 = file("group.json", JSON.stringify({ group: "239.1.1.1", groups: ["x"] }));
+    // empty overrides the file and the default; only an unset variable leaves them
+    const c = loadConfig(schema, { file: file1, env: { RINGWATCH_GROUP: "", RINGWATCH_NOTE: "", RINGWATCH_GROUPS: "" } });
+    assert.equal(c.group, "");
+    assert.equal(c.note, "");
+    assert.deepEqual(c.groups, []);
+    assert.equal(loadConfig(schema, { file: file1, env: {} }).group, "239.1.1.1");
+    const refused: [Record<string, string>, RegExp][] = [
+      [{ RINGWATCH_PORT: "" }, /environment RINGWATCH_PORT: port: expected a port, not empty \(unset RINGWATCH_PORT for the default 1984\), got ""/],
+      [{ RINGWATCH_HEARTBEAT_MS: " " }, /heartbeatMs: expected a duration, not empty/],
+      [{ RINGWATCH_DEBUG: "" }, /debug: expected true or false, not empty/],
+      [{ RINGWATCH_NAME: "" }, /name: expected a non-empty string \(unset RINGWATCH_NAME for the default "x"\)/],
+      [{ RINGWATCH_MODE: "" }, /mode: expected a non-empty string/],
+    ];
+    for (const [env, message] of refused) assert.throws(() => loadConfig(schema, { env }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
+    // the file is held to the same rule
+    assert.throws(() => loadConfig(schema, { file: file("noname.json", JSON.stringify({ name: "" })) }), /name: expected a non-empty string, got ""/);
   });
 
   it("parses durations and names environment variables", () => {

@@ -176,29 +176,41 @@ Napi::Object MemStatsToJs(Napi::Env env, const MemStats& m) {
   return o;
 }
 
+namespace {
+
+// One counter of a libvirt stats struct: its JS name and where it lives in the struct.
+template <typename Struct>
+struct Counter {
+  const char* name;
+  long long Struct::*field;
+};
+
+const Counter<virDomainBlockStatsStruct> kBlockCounters[] = {
+    {"rdReq", &virDomainBlockStatsStruct::rd_req},   {"rdBytes", &virDomainBlockStatsStruct::rd_bytes},
+    {"wrReq", &virDomainBlockStatsStruct::wr_req},   {"wrBytes", &virDomainBlockStatsStruct::wr_bytes},
+    {"errs", &virDomainBlockStatsStruct::errs},
+};
+
+const Counter<virDomainInterfaceStatsStruct> kInterfaceCounters[] = {
+    {"rxBytes", &virDomainInterfaceStatsStruct::rx_bytes}, {"rxPackets", &virDomainInterfaceStatsStruct::rx_packets},
+    {"rxErrs", &virDomainInterfaceStatsStruct::rx_errs},   {"rxDrop", &virDomainInterfaceStatsStruct::rx_drop},
+    {"txBytes", &virDomainInterfaceStatsStruct::tx_bytes}, {"txPackets", &virDomainInterfaceStatsStruct::tx_packets},
+    {"txErrs", &virDomainInterfaceStatsStruct::tx_errs},   {"txDrop", &virDomainInterfaceStatsStruct::tx_drop},
+};
+
 // libvirt reports -1 for a counter the driver does not support; keep it (BigInt -1n) for the
 // TS layer to drop, so "unsupported" and "zero" stay distinguishable.
-Napi::Object BlockStatsToJs(Napi::Env env, const virDomainBlockStatsStruct& b) {
+template <typename Struct, size_t N>
+Napi::Object CountersToJs(Napi::Env env, const Struct& s, const Counter<Struct> (&counters)[N]) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("rdReq", Napi::BigInt::New(env, static_cast<int64_t>(b.rd_req)));
-  o.Set("rdBytes", Napi::BigInt::New(env, static_cast<int64_t>(b.rd_bytes)));
-  o.Set("wrReq", Napi::BigInt::New(env, static_cast<int64_t>(b.wr_req)));
-  o.Set("wrBytes", Napi::BigInt::New(env, static_cast<int64_t>(b.wr_bytes)));
-  o.Set("errs", Napi::BigInt::New(env, static_cast<int64_t>(b.errs)));
+  for (const auto& c : counters) o.Set(c.name, Napi::BigInt::New(env, static_cast<int64_t>(s.*c.field)));
   return o;
 }
 
-Napi::Object InterfaceStatsToJs(Napi::Env env, const virDomainInterfaceStatsStruct& n) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("rxBytes", Napi::BigInt::New(env, static_cast<int64_t>(n.rx_bytes)));
-  o.Set("rxPackets", Napi::BigInt::New(env, static_cast<int64_t>(n.rx_packets)));
-  o.Set("rxErrs", Napi::BigInt::New(env, static_cast<int64_t>(n.rx_errs)));
-  o.Set("rxDrop", Napi::BigInt::New(env, static_cast<int64_t>(n.rx_drop)));
-  o.Set("txBytes", Napi::BigInt::New(env, static_cast<int64_t>(n.tx_bytes)));
-  o.Set("txPackets", Napi::BigInt::New(env, static_cast<int64_t>(n.tx_packets)));
-  o.Set("txErrs", Napi::BigInt::New(env, static_cast<int64_t>(n.tx_errs)));
-  o.Set("txDrop", Napi::BigInt::New(env, static_cast<int64_t>(n.tx_drop)));
-  return o;
-}
+}  // namespace
+
+Napi::Object BlockStatsToJs(Napi::Env env, const virDomainBlockStatsStruct& b) { return CountersToJs(env, b, kBlockCounters); }
+
+Napi::Object InterfaceStatsToJs(Napi::Env env, const virDomainInterfaceStatsStruct& n) { return CountersToJs(env, n, kInterfaceCounters); }
 
 }  // namespace lv

@@ -61,12 +61,13 @@ class OpenWorker : public PromiseWorker {
 // Drops the Connection's own reference (after deregistering events).
 class CloseWorker : public PromiseWorker {
  public:
-  CloseWorker(Napi::Env env, virConnectPtr owned, std::shared_ptr<EventCtx> events)
-      : PromiseWorker(env, nullptr), owned_(owned), events_(std::move(events)) {}
+  CloseWorker(Napi::Env env, virConnectPtr owned, std::shared_ptr<EventCtx> events, std::shared_ptr<EventCtx> closeEvents)
+      : PromiseWorker(env, nullptr), owned_(owned), events_(std::move(events)), closeEvents_(std::move(closeEvents)) {}
 
  protected:
   bool Run() override {
     if (events_) StopLifecycle(owned_, events_);
+    if (closeEvents_) StopClose(owned_, closeEvents_);  // before the close: ours, not a "client" close
     if (virConnectClose(owned_) < 0) virResetLastError();
     return true;
   }
@@ -74,6 +75,7 @@ class CloseWorker : public PromiseWorker {
  private:
   virConnectPtr owned_;
   std::shared_ptr<EventCtx> events_;
+  std::shared_ptr<EventCtx> closeEvents_;
 };
 
 class ListDomainsWorker : public PromiseWorker {
@@ -450,7 +452,8 @@ Napi::Function Connection::Define(Napi::Env env) {
        InstanceMethod<&Connection::StopLifecycleEvents>("stopLifecycleEvents"),
        InstanceMethod<&Connection::RefEvents>("refEvents"),
        InstanceMethod<&Connection::UnrefEvents>("unrefEvents"),
-       InstanceMethod<&Connection::IsClosed>("isClosed")});
+       InstanceMethod<&Connection::IsClosed>("isClosed"),
+       InstanceMethod<&Connection::OnClose>("onClose")});
   auto* data = new AddonData();
   data->ctor = Napi::Persistent(ctor);
   env.SetInstanceData(data);
@@ -483,6 +486,10 @@ Connection::~Connection() {
   if (events_) {
     StopLifecycle(conn_, events_);
     events_.reset();
+  }
+  if (closeEvents_) {
+    StopClose(conn_, closeEvents_);
+    closeEvents_.reset();
   }
   if (conn_ != nullptr) {
     virConnectClose(conn_);
@@ -520,9 +527,34 @@ Napi::Value Connection::Close(const Napi::CallbackInfo& info) {
   events_.reset();
   // Stop holding the loop open now; the TSFN itself is released once libvirt frees the callback.
   if (events && eventsRefed_) events->tsfn.Unref(env);
+  std::shared_ptr<EventCtx> closeEvents = std::move(closeEvents_);
+  closeEvents_.reset();
   virConnectPtr owned = conn_;
   conn_ = nullptr;
-  return (new CloseWorker(env, owned, std::move(events)))->Start();
+  return (new CloseWorker(env, owned, std::move(events), std::move(closeEvents)))->Start();
+}
+
+// onClose(listener): libvirt's close callback (listener(reason) on EOF, I/O error, keepalive
+// timeout). Returns false when closed or already registered. Never keeps the process alive.
+// Registration only stores the callback locally (no RPC), so it runs on the JS thread.
+Napi::Value Connection::OnClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(env, "onClose(listener): listener must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (conn_ == nullptr || closeEvents_) return Napi::Boolean::New(env, false);
+  auto ctx = std::make_shared<EventCtx>();
+  ctx->env = env;
+  ctx->tsfn = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "libvirt-close", 0, 1);
+  ctx->tsfn.Unref(env);
+  TrackEventCtx(ctx);
+  if (!RegisterClose(conn_, ctx)) {
+    StopClose(nullptr, ctx);  // releases the TSFN
+    return Napi::Boolean::New(env, false);
+  }
+  closeEvents_ = std::move(ctx);
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value Connection::IsClosed(const Napi::CallbackInfo& info) {

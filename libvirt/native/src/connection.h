@@ -34,6 +34,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value RefEvents(const Napi::CallbackInfo& info);
   Napi::Value UnrefEvents(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value OnClose(const Napi::CallbackInfo& info);
 
   // Returns a rejected promise if closed or if info[0] is not a string.
   bool CheckOpen(const Napi::CallbackInfo& info, Napi::Value& rejection);
@@ -42,6 +43,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   virConnectPtr conn_ = nullptr;
   std::shared_ptr<EventCtx> events_;  // set while a lifecycle subscription exists
   bool eventsRefed_ = true;
+  std::shared_ptr<EventCtx> closeEvents_;  // set while a close listener is registered
 };
 
 }  // namespace lv

@@ -123,6 +123,50 @@ void StopLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx) {
   }
 }
 
+// JS thread: call the close listener with the reason number.
+static void DeliverClose(Napi::Env env, Napi::Function fn, int* raw) {
+  std::unique_ptr<int> reason(raw);
+  if (env == nullptr || fn.IsEmpty()) return;
+  try {
+    fn.Call({Napi::Number::New(env, *reason)});
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  }
+}
+
+// libvirt event thread (under the close-callback lock, so StopClose waits for it to return).
+static void OnClose(virConnectPtr, int reason, void* opaque) {
+  EventCtx& ctx = *static_cast<EventCtx*>(opaque);
+  auto* r = new int(reason);
+  std::lock_guard<std::mutex> lock(ctx.mu);
+  if (ctx.dead || ctx.tsfn.NonBlockingCall(r, DeliverClose) != napi_ok) delete r;
+}
+
+bool RegisterClose(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx) {
+  if (virConnectRegisterCloseCallback(conn, OnClose, ctx.get(), nullptr) < 0) {
+    virResetLastError();
+    return false;
+  }
+  ctx->callbackId = 0;
+  return true;
+}
+
+void StopClose(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx) {
+  bool registered;
+  {
+    std::lock_guard<std::mutex> lock(ctx->mu);
+    registered = ctx->callbackId >= 0;
+    ctx->callbackId = -1;
+  }
+  // Outside ctx->mu: a running OnClose holds libvirt's lock and then takes ctx->mu.
+  if (registered && conn != nullptr && virConnectUnregisterCloseCallback(conn, OnClose) < 0) virResetLastError();
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  if (!ctx->dead) {
+    ctx->dead = true;
+    ctx->tsfn.Release();
+  }
+}
+
 static std::mutex g_track_mu;
 static std::vector<std::weak_ptr<EventCtx>> g_tracked;
 

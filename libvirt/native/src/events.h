@@ -30,6 +30,13 @@ int RegisterLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx);
 // Stop delivery for ctx and deregister (may block). Safe to call twice and from any thread.
 void StopLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx);
 
+// Close callback (libvirt tells that the connection closed: EOF, I/O error, keepalive timeout).
+// ctx->tsfn delivers the reason number. Registered without a freecb: drivers without close
+// callbacks (test://) accept and ignore the registration, so ownership stays here; after
+// StopClose returns, libvirt no longer calls it and ctx's TSFN is released.
+bool RegisterClose(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx);
+void StopClose(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx);
+
 // Per-env bookkeeping so env teardown (process exit, worker exit) stops calls into a dead TSFN.
 void TrackEventCtx(const std::shared_ptr<EventCtx>& ctx);
 void InstallEnvCleanup(napi_env env);

@@ -72,6 +72,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   readonly session: SessionId;
   readonly counters: EndpointCounters = newCounters();
   readonly opts: ChannelOptions;
+  /** the multicast group this socket joined; undefined when it joined none */
+  readonly joinedGroup: string | undefined;
   private readonly links = new Map<string, Link>();
   /** (identity, session) -> the address it speaks from. Keyed by session, not by identity alone:
    * otherwise a second session claiming a name (another member holding the cluster key) could take
@@ -95,6 +97,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.session = opts.session ?? newSession();
     this.opts = resolveChannelOptions(opts.channel);
     this.impairment = opts.impairment;
+    this.joinedGroup = opts.multicast?.join ? opts.multicast.group : undefined;
     const self = this;
     this.ctx = {
       identity: this.identity,

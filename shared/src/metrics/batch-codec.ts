@@ -11,16 +11,16 @@
  * Unit averages: the receiver sets excess = clamp(count·(avg − min), max − min, (count − 1)·(max − min)).
  * Real samples always satisfy those bounds (one sample is the max, one the min), so the clamp only
  * ever moves the average towards the true one: |decoded avg − mean of the quantized samples| ≤ ½
- * unit. That costs log2(count) ≈ 6 bits less per series than the exact sum, which is what brings a
- * 30-domain host under 1 KB per minute (BENCHMARKS.md).
+ * unit. That costs log2(count) ≈ 6 bits less per series than the exact sum (BENCHMARKS.md).
  *
- * Deltas: each value is coded as its difference from a reference, with an adaptive binary range
- * coder (range-coder.ts) told how large that difference usually is for this series. The reference
- * is the same series in the previous batch of the stream (a "delta" batch), or, for a series the
- * base does not have and in a self-contained batch, the series just before it in key order (same
- * metric, neighbouring domain). Both ends keep, per series, the last values and a running
- * magnitude of their changes, and the coder's adaptive probabilities, which a delta batch
- * continues from (BatchState): all computed from the decoded values only.
+ * Deltas: each value is coded as its difference from a prediction, with an adaptive binary range
+ * coder (range-coder.ts) told how large that difference usually is for this series. What is
+ * predicted from what is series-model.ts: the series' own history in the stream (last value,
+ * running mean, distance from the min), its siblings in the same batch (a guest's cpu from its
+ * vCPUs, count and times from the guest's other series), or, for a series the base does not have
+ * and in a self-contained batch, the series coded just before it (same metric, neighbouring
+ * domain). Both ends keep that state per series and the coder's adaptive probabilities, which a
+ * delta batch continues from (BatchState): all computed from the decoded values only.
  *
  * A delta batch can never decode against the wrong base: it names its stream (a random 32-bit id
  * per sender), its chain (a number the sender gives each self-contained batch and the deltas that
@@ -29,18 +29,22 @@
  * state it holds is exactly that one (batch-stream.ts decides what to do otherwise).
  *
  * Layout: byte 0 magic 0xB5; byte 1 = version << 4 | flags (1 table included, 2 delta against
- * prevSeq, 4 exact excess); u32 stream; varint seq; varint seq − prevSeq; varint chain; u32 key-table id;
- * [varint length + key table]; interval start and length (varints; in a delta batch zigzag
+ * prevSeq, 4 exact excess, 8 table deflated); u32 stream; varint seq; varint seq − prevSeq; varint chain; u32 key-table id;
+ * [varint length + key table, deflated when flag 8 says so]; interval start and length (varints; in a delta batch zigzag
  * differences from the base's end and length); then the range-coded body to the end: per series
- * in key-table order, its six values.
+ * in coding order (key-table order, each guest's cpu last), its six values. Version 3 (issue 18);
+ * version 2 coded every value against the same series' last one alone, and is refused.
  */
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { BatchCodecError, ByteReader, ByteWriter } from "./byte-io.js";
 import { compactShape, compactSummary, MAX_COMPACT_COUNT } from "./compaction.js";
 import type { CompactedSeries, CompactShape, SeriesSummary } from "./compaction.js";
 import { decodeKeyTable, makeKeyTable, compareKeys, MAX_KEYS } from "./key-table.js";
 import type { KeyTable, SeriesKey } from "./key-table.js";
 import { MAX_QUANTIZED } from "./quantize.js";
-import { IntModel, MAX_CODED_BITS, RangeDecoder, RangeEncoder, bitLength } from "./range-coder.js";
+import { RangeDecoder, RangeEncoder } from "./range-coder.js";
+import { DEFAULT_TUNING, Models, STATE_WIDTH, SeriesPredictor, codingOrder } from "./series-model.js";
+import type { CodecTuning } from "./series-model.js";
 
 export interface StatsSeries<S extends SeriesSummary = CompactedSeries> extends SeriesKey {
   /** Quantized: min, max and excess are integers; times are integer ms. */
@@ -56,16 +60,28 @@ export interface StatsBatch<S extends SeriesSummary = CompactedSeries> {
 }
 
 export const BATCH_MAGIC = 0xb5;
-export const BATCH_VERSION = 2;
+export const BATCH_VERSION = 3;
 const FLAG_TABLE = 1;
 const FLAG_DELTA = 2;
 const FLAG_EXACT = 4;
+/** The key table travels deflated (names repeat: every NIC's device name in six metrics). */
+const FLAG_TABLE_DEFLATED = 8;
+const deflatedTables = new WeakMap<KeyTable, Buffer | null>();
+/** The table's bytes deflated, or null when that is no smaller. */
+function deflatedTable(t: KeyTable): Buffer | null {
+  let d = deflatedTables.get(t);
+  if (d === undefined) {
+    const z = deflateRawSync(t.bytes, { level: 9 });
+    d = z.length < t.bytes.length ? z : null;
+    deflatedTables.set(t, d);
+  }
+  return d;
+}
 /** Largest batch accepted (65,536 series fit with room to spare). */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Compacted values a decoded batch may expand to (each series is at most its raw count). */
 export const MAX_BATCH_VALUES = 1 << 21;
 
-const COLUMNS = 6; // count, first offset, span, min, max, avg or excess
 /** Times (ms since the epoch) and lengths stay below 2^50 ms (35,000 years), so every difference coded is a safe integer. */
 export const MAX_TIME_MS = 2 ** 50;
 const isMs = (t: number): boolean => Number.isInteger(t) && t >= 0 && t <= MAX_TIME_MS;
@@ -73,7 +89,7 @@ const keyString = (k: SeriesKey): string => `${k.metric}\u0000${k.domain}`;
 
 /**
  * What both ends hold after a batch: enough to decode the next one as a delta. `rows` holds, per
- * key of `table` in order, its six last values followed by their six running magnitudes.
+ * key of `table` in order, what series-model.ts predicts the next values from.
  */
 export interface BatchState {
   stream: number;
@@ -88,7 +104,6 @@ export interface BatchState {
   models: Uint16Array;
 }
 
-const STATE_WIDTH = 2 * COLUMNS;
 const tableIndexes = new WeakMap<KeyTable, Map<string, number>>();
 
 /** The state row of a key in a base, or undefined when the base has no such series. */
@@ -124,6 +139,8 @@ export interface EncodeOptions extends BatchPosition {
   exact?: boolean;
   /** A table already built for these keys (saves rebuilding it every interval). */
   table?: KeyTable;
+  /** @internal the benchmark's switches (the decoder must be given the same); the default is what the wire format is. */
+  tuning?: CodecTuning;
 }
 
 export interface BatchHeader extends BatchPosition {
@@ -189,56 +206,6 @@ function validateSummary(d: SeriesSummary, bad: (why: string) => never): void {
   if (d.count === 1 && range !== 0) bad("one sample with min ≠ max");
 }
 
-/** The delta models, one per column, separately for "same series last time" and "neighbour" references. */
-class Models {
-  readonly fromBase = Array.from({ length: COLUMNS }, () => new IntModel());
-  readonly fromNeighbour = Array.from({ length: COLUMNS }, () => new IntModel());
-
-  /** Continue from where a base's coding ended: the models need not learn the host's series again. */
-  constructor(from?: Uint16Array) {
-    if (from) this.all.forEach((m, i) => m.probs.set(from.subarray(i * m.probs.length, (i + 1) * m.probs.length)));
-  }
-
-  private get all(): IntModel[] {
-    return [...this.fromBase, ...this.fromNeighbour];
-  }
-
-  snapshot(): Uint16Array {
-    const all = this.all;
-    const out = new Uint16Array(all.length * all[0].probs.length);
-    all.forEach((m, i) => out.set(m.probs, i * m.probs.length));
-    return out;
-  }
-}
-
-const NEW_SERIES_SCALE = 8;
-const ZERO_STATE: Float64Array = new Float64Array(STATE_WIDTH);
-
-/**
- * Write a series' new state: its values, and per column the running magnitude of its changes,
- * moved halfway towards the latest |delta| (integers, identical on both ends). A series seen for
- * the first time (coded against its neighbour) starts from an eighth of its value instead: the
- * neighbour's distance says nothing about how much this series will move.
- */
-function setState(rows: Float64Array, i: number, ref: Float64Array, values: readonly number[], fromBase: boolean): Float64Array {
-  const s = rows.subarray(i * STATE_WIDTH, (i + 1) * STATE_WIDTH);
-  for (let c = 0; c < COLUMNS; c++) {
-    s[c] = values[c];
-    s[COLUMNS + c] = fromBase ? Math.floor((ref[COLUMNS + c] + Math.abs(values[c] - ref[c])) / 2) : Math.floor(Math.abs(values[c]) / NEW_SERIES_SCALE);
-  }
-  return s;
-}
-
-const sgn = (d: number): number => (d === 0 ? 0 : d > 0 ? 1 : 2);
-/** Min, max and average of a series tend to move together: the sign of max's change is coded knowing min's, the average's knowing both. */
-function signContext(deltas: readonly number[], c: number): number {
-  if (c === 4) return sgn(deltas[3]);
-  if (c === 5) return 3 * sgn(deltas[3]) + sgn(deltas[4]);
-  return 0;
-}
-
-const expectedBits = (ref: Float64Array, c: number): number => Math.min(bitLength(ref[COLUMNS + c]), MAX_CODED_BITS);
-
 function checkPosition(p: BatchPosition): void {
   if (!Number.isInteger(p.stream) || p.stream < 1 || p.stream > 0xffffffff) throw new RangeError(`stats batch: bad stream ${p.stream}`);
   if (!Number.isSafeInteger(p.seq) || p.seq < 1 || !Number.isSafeInteger(p.prevSeq) || p.prevSeq < 0 || p.prevSeq >= p.seq || !Number.isSafeInteger(p.chain) || p.chain < 0) {
@@ -287,7 +254,8 @@ export function encodeStatsBatch(batch: StatsBatch<SeriesSummary>, opts: EncodeO
 
   const w = new ByteWriter();
   w.byte(BATCH_MAGIC);
-  w.byte((BATCH_VERSION << 4) | (opts.includeTable ? FLAG_TABLE : 0) | (base ? FLAG_DELTA : 0) | (exact ? FLAG_EXACT : 0));
+  const packed = opts.includeTable ? deflatedTable(table) : null;
+  w.byte((BATCH_VERSION << 4) | (opts.includeTable ? FLAG_TABLE : 0) | (packed ? FLAG_TABLE_DEFLATED : 0) | (base ? FLAG_DELTA : 0) | (exact ? FLAG_EXACT : 0));
   const u32 = Buffer.alloc(4);
   u32.writeUInt32BE(opts.stream);
   w.bytes(u32);
@@ -298,8 +266,9 @@ export function encodeStatsBatch(batch: StatsBatch<SeriesSummary>, opts: EncodeO
   id.writeUInt32BE(table.id);
   w.bytes(id);
   if (opts.includeTable) {
-    w.uint(table.bytes.length);
-    w.bytes(table.bytes);
+    const tableBytes = packed ?? table.bytes;
+    w.uint(tableBytes.length);
+    w.bytes(tableBytes);
   }
   if (base) {
     w.sint(batch.intervalStart - (base.intervalStart + base.intervalMs));
@@ -309,17 +278,17 @@ export function encodeStatsBatch(batch: StatsBatch<SeriesSummary>, opts: EncodeO
     w.uint(batch.intervalMs);
   }
   const enc = new RangeEncoder();
-  const models = new Models(base?.models);
+  const tuning = opts.tuning ?? DEFAULT_TUNING;
+  const models = new Models(tuning.families, base?.models);
   const states = new Float64Array(series.length * STATE_WIDTH);
-  let neighbour: Float64Array = ZERO_STATE;
-  series.forEach((s, i) => {
-    const fromBase = baseRow(base, keyString(s));
-    const ref = fromBase ?? neighbour;
-    const ms = fromBase ? models.fromBase : models.fromNeighbour;
-    const deltas = rows[i].map((v, c) => v - ref[c]);
-    for (let c = 0; c < COLUMNS; c++) ms[c].encode(enc, deltas[c], expectedBits(ref, c), signContext(deltas, c));
-    neighbour = setState(states, i, ref, rows[i], fromBase !== undefined);
-  });
+  const predictor = new SeriesPredictor(table.keys, models, states, exact, tuning);
+  for (const i of codingOrder(table.keys, tuning)) {
+    const row = rows[i];
+    predictor.series(i, table.keys[i], baseRow(base, keyString(table.keys[i])), (c, predicted, model, k, signCtx) => {
+      model.encode(enc, row[c] - predicted, k, signCtx);
+      return row[c];
+    });
+  }
   const bytes = Buffer.concat([w.finish(), enc.finish()]);
   if (bytes.length > MAX_BATCH_BYTES) throw new RangeError(`encodeStatsBatch: ${bytes.length} bytes exceed ${MAX_BATCH_BYTES}`);
   return {
@@ -334,7 +303,8 @@ export function readBatchHeader(bytes: Uint8Array): BatchHeader {
   if (bytes.length < 2 || bytes[0] !== BATCH_MAGIC) throw new BatchCodecError("not a stats batch (bad magic)");
   if (bytes[1] >> 4 !== BATCH_VERSION) throw new BatchCodecError(`stats batch version ${bytes[1] >> 4} not supported (this end speaks ${BATCH_VERSION})`);
   const flags = bytes[1] & 0x0f;
-  if (flags & ~(FLAG_TABLE | FLAG_DELTA | FLAG_EXACT)) throw new BatchCodecError("stats batch: unknown flags");
+  if (flags & ~(FLAG_TABLE | FLAG_DELTA | FLAG_EXACT | FLAG_TABLE_DEFLATED)) throw new BatchCodecError("stats batch: unknown flags");
+  if (flags & FLAG_TABLE_DEFLATED && !(flags & FLAG_TABLE)) throw new BatchCodecError("stats batch: a deflated key table flagged without a table");
   const r = new ByteReader(bytes.subarray(2));
   const stream = Buffer.from(r.bytes(4)).readUInt32BE(0);
   if (stream === 0) throw new BatchCodecError("stats batch: stream 0");
@@ -346,7 +316,15 @@ export function readBatchHeader(bytes: Uint8Array): BatchHeader {
   let table: KeyTable | null = null;
   if (flags & FLAG_TABLE) {
     const len = r.count("key table length", MAX_BATCH_BYTES);
-    table = decodeKeyTable(r.bytes(len));
+    let tableBytes = r.bytes(len);
+    if (flags & FLAG_TABLE_DEFLATED) {
+      try {
+        tableBytes = inflateRawSync(tableBytes, { maxOutputLength: MAX_BATCH_BYTES });
+      } catch (e) {
+        throw new BatchCodecError(`stats batch: key table does not inflate (${(e as Error).message})`);
+      }
+    }
+    table = decodeKeyTable(tableBytes);
     if (table.id !== tableId) throw new BatchCodecError("stats batch: key table id does not match its content");
   }
   return {
@@ -363,6 +341,7 @@ export function readBatchHeader(bytes: Uint8Array): BatchHeader {
 export function decodeStatsBatch(
   bytes: Uint8Array,
   base?: BatchState,
+  tuning: CodecTuning = DEFAULT_TUNING,
 ): StatsBatch & { header: BatchHeader; state: BatchState } {
   const h = readBatchHeader(bytes);
   if (h.delta && (!base || base.stream !== h.stream || base.chain !== h.chain || base.seq !== h.prevSeq || base.exact !== h.exact)) {
@@ -385,28 +364,22 @@ export function decodeStatsBatch(
   const n = keys.keys.length;
   if (n > MAX_KEYS) throw new BatchCodecError(`stats batch: ${n} series exceed ${MAX_KEYS}`);
   const dec = new RangeDecoder(bytes, bytes.length - r.remaining);
-  const models = new Models(ref?.models);
+  const models = new Models(tuning.families, ref?.models);
   const states = new Float64Array(n * STATE_WIDTH);
-  const summaries: SeriesSummary[] = [];
-  const shapes: CompactShape[] = [];
-  let neighbour: Float64Array = ZERO_STATE;
+  const predictor = new SeriesPredictor(keys.keys, models, states, h.exact, tuning);
+  const summaries = new Array<SeriesSummary>(n);
+  const shapes = new Array<CompactShape>(n);
   let values = 0;
-  const row = new Array<number>(COLUMNS);
-  const deltas = new Array<number>(COLUMNS).fill(0);
-  for (let i = 0; i < n; i++) {
+  for (const i of codingOrder(keys.keys, tuning)) {
     const k = keys.keys[i];
     const bad = (why: string): never => {
       throw new BatchCodecError(`stats batch: series ${k.domain}/${k.metric}: ${why}`);
     };
-    const fromBase = baseRow(ref, keyString(k));
-    const prev = fromBase ?? neighbour;
-    const ms = fromBase ? models.fromBase : models.fromNeighbour;
-    for (let c = 0; c < COLUMNS; c++) {
-      deltas[c] = ms[c].decode(dec, expectedBits(prev, c), signContext(deltas, c));
-      const v = prev[c] + deltas[c];
+    const row = predictor.series(i, k, baseRow(ref, keyString(k)), (c, predicted, model, kBits, signCtx) => {
+      const v = predicted + model.decode(dec, kBits, signCtx);
       if (!Number.isSafeInteger(v)) bad("value out of range");
-      row[c] = v;
-    }
+      return v;
+    });
     const [count, offset, span, min, max, third] = row;
     const firstTime = intervalStart + offset;
     const lastTime = firstTime + span;
@@ -426,10 +399,9 @@ export function decodeStatsBatch(
     } catch (e) {
       return bad((e as Error).message);
     }
-    summaries.push(summary);
-    shapes.push(shape);
+    summaries[i] = summary;
+    shapes[i] = shape;
     values += shape.minCount + shape.maxCount + (shape.between === null ? 0 : 1);
-    neighbour = setState(states, i, prev, row, fromBase !== undefined);
   }
   if (dec.remaining !== 0) throw new BatchCodecError(`stats batch: ${dec.remaining} trailing bytes`);
   // a few bytes can claim a huge count with one spike: bound what we materialise

@@ -77,6 +77,14 @@ function excessOver(samples: ArrayLike<number>, base: number): number {
 
 /** Compact the raw samples of one series taken between firstTime and lastTime. */
 export function compactSamples(samples: ArrayLike<number>, firstTime = 0, lastTime = firstTime): CompactedSeries {
+  return compactSummary(summarizeSamples(samples, firstTime, lastTime));
+}
+
+/**
+ * The summary of the raw samples (what the wire carries) without the compacted values: a sender
+ * that only encodes needs no more. Same checks as compactSamples except the shape's (compactShape).
+ */
+export function summarizeSamples(samples: ArrayLike<number>, firstTime = 0, lastTime = firstTime): SeriesSummary {
   const n = samples.length;
   if (n < 1) throw new RangeError("compactSamples: at least one sample is needed");
   let min = Infinity;
@@ -91,7 +99,7 @@ export function compactSamples(samples: ArrayLike<number>, firstTime = 0, lastTi
   }
   // excess can never exceed (n − 1)·W; clamp the last-ulp error of the float sum
   const excess = min === max ? 0 : Math.min(Math.max(excessOver(samples, min), max - min), (n - 1) * (max - min));
-  return compactSummary({ count: n, firstTime, lastTime, min, max, excess });
+  return { count: n, firstTime, lastTime, min, max, excess };
 }
 
 /** The shape of the compacted multiset, without materialising it. */

@@ -2,3 +2,4 @@
 export * from "./impairment-proxy.js";
 export * from "./unused-tcp-port.js";
 export * from "./wait.js";
+export * from "./legacy-stats-batch-v2.js";

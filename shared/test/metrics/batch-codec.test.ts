@@ -257,6 +257,33 @@ describe("metrics/batch-codec", () => {
     assert.equal(readBatchHeader(full).stream, STREAM);
   });
 
+  it("a key table with a NIC name per guest travels deflated and decodes to the same keys; a table that does not inflate is refused", () => {
+    const start = 1_700_000_000_000;
+    const series: StatsBatch["series"] = [];
+    for (let g = 0; g < 30; g++) {
+      const domain = uuid();
+      for (const m of ["rx.bytes", "rx.pkts", "rx.drop", "tx.bytes", "tx.pkts", "tx.drop"]) {
+        const metric = `net.vnet${g}.${m}`;
+        series.push({ domain, metric, kind: metricKind(metric), data: compactSamples([g, g + 1], start, start + 1000) });
+      }
+    }
+    const b: StatsBatch = { intervalStart: start, intervalMs: 60_000, series };
+    const table = batchKeyTable(b);
+    const { bytes } = encodeStatsBatch(b, selfContained(1, true));
+    assert.equal(bytes[1] & 0x0f, 1 | 4 | 8, "table included, exact, table deflated");
+    assert.ok(bytes.length < table.bytes.length / 2, `${bytes.length} bytes with a table of ${table.bytes.length}`);
+    const d = decodeStatsBatch(bytes);
+    assert.equal(d.header.tableId, table.id);
+    assertSameBatch(d, b, true);
+    // the deflated table starts after magic, version, stream (4), seq, back, chain, table id (4) and its length (2 bytes here)
+    const broken = Buffer.from(bytes);
+    broken[2 + 4 + 3 + 4 + 2] ^= 0xff;
+    assert.throws(() => decodeStatsBatch(broken), BatchCodecError);
+    const unflagged = Buffer.from(bytes);
+    unflagged[1] &= ~1;
+    assert.throws(() => decodeStatsBatch(unflagged), /deflated key table flagged without a table/);
+  });
+
   it("fuzz: random and mutated bytes, with and without a base, decode to a valid batch or throw BatchCodecError", function () {
     this.timeout(120_000);
     const corpus: { bytes: Buffer; base?: BatchState }[] = [];
