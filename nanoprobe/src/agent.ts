@@ -16,10 +16,16 @@
  * What goes to the CMA besides announcements and command results (reports, alerts, discovery,
  * inventory, stats), and how it waits while no CMA can take it: outbox/cma-outbox.ts.
  *
- * SIGTERM: says goodbye so the CMA repairs the ring at once.
+ * Its own stalls (ring/local-stall.ts): silence inside them is not held against neighbours, the CMA
+ * is told (a localStall alert) of those neighbours may have noticed, and after one long enough for
+ * them to have reported us dead, we announce again so the CMA puts us back in the ring.
+ *
+ * SIGTERM: sends the samples since the last report as a final batch, then says goodbye so the CMA
+ * repairs the ring at once (both within goodbyeTimeoutMs).
  */
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
   CommandRefused, CommandVerifier, Endpoint, Keyring, clusterOptions, decodeInbound, encodeEnvelope, parseHostPort,
@@ -27,14 +33,16 @@ import {
 import type {
   ChannelOptions, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
 } from "@ringwatch/shared";
-import { analyticsThresholds } from "./config.js";
+import { analyticsThresholds, spread } from "./config.js";
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
 import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
-import { DiscoveryRunner } from "./discovery/runner.js";
-import { defaultDiscoveryScripts } from "./discovery/defaults.js";
+import type { DiscoveryRunner } from "./discovery/runner.js";
+import { shippedDiscoveryRunner } from "./discovery/shipped-runner.js";
 import type { Verdict } from "./ring/neighbour-watch.js";
 import { UnexpectedHeartbeats } from "./ring/unexpected-heartbeats.js";
+import { LocalStallDetector, localStallAlert } from "./ring/local-stall.js";
+import type { Stall } from "./ring/local-stall.js";
 import { CmaOutbox } from "./outbox/cma-outbox.js";
 import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
 import { CmaRegistration } from "./outbox/cma-registration.js";
@@ -83,8 +91,6 @@ function machineId(): string {
 const CHECK_INTERVAL_MS = 250;
 /** A CMA asking us to announce again spreads the answers over its delay, but cannot keep us silent longer than this. */
 const MAX_REANNOUNCE_DELAY_MS = 60_000;
-/** libvirt gone (libvirtd restarting, connection dropped): try again after this; a restart takes seconds, and retrying sooner only fills the log. */
-const LIBVIRT_RECONNECT_MS = 10_000;
 /** Timing from the CMA below what a configuration may set is ignored (the old value stays). */
 const MIN_HEARTBEAT_MS = clusterOptions.heartbeatMs.min;
 const MIN_WARNTIME_MS = clusterOptions.warntimeMs.min;
@@ -103,6 +109,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly outbox: CmaOutbox;
   readonly verifier: CommandVerifier;
   readonly watch: NeighbourWatch;
+  /** our own stalls, seen by the check timer running late */
+  readonly stalls: LocalStallDetector;
   /** the CMA we are registered with, as joining sets it */
   private readonly registration: CmaRegistration;
   private readonly announceTo: PeerAddress;
@@ -110,6 +118,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private checkTimer: NodeJS.Timeout | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
   private heartbeatCounter = 0;
+  /** the next announcement waits this many join intervals (doubling while unanswered, up to joinBackoffMaxMs) */
+  private announceBackoff = 1;
   private stopped = false;
   private paused = false;
   private readonly unexpected = new UnexpectedHeartbeats();
@@ -142,6 +152,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     super();
     this.announceTo = cfg.cma ? parseHostPort(cfg.cma, "cma") : { address: cfg.multicastGroup, port: cfg.multicastPort };
     this.watch = new NeighbourWatch({ heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs });
+    this.stalls = new LocalStallDetector(Math.min(CHECK_INTERVAL_MS, cfg.heartbeatMs));
     this.registration = new CmaRegistration(endpoint, { lost: () => this.lostCma(), stopped: () => this.stopped });
     this.outbox = new CmaOutbox(this.registration, this.counters, log, { exact: cfg.statsExactAverages, retain: cfg.statsRetainBatches });
     // Reannounce is the one command that may be addressed to every host: it only asks for information
@@ -164,18 +175,18 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     if (cfg.libvirtUri) {
-      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: LIBVIRT_RECONNECT_MS }, deps.log, analyticsThresholds(cfg));
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg) }, deps.log, analyticsThresholds(cfg));
       np.outbox.watchHypervisor(np.hypervisor);
-      await np.hypervisor.start();
+      void np.hypervisor.start(); // never fails: an unreachable libvirt is retried and alerted, the ring goes on
     }
     if (cfg.discoveryDir) {
-      np.discovery = new DiscoveryRunner({ scripts: defaultDiscoveryScripts(cfg.discoveryDir, cfg.libvirtUri ? { LIBVIRT_URI: cfg.libvirtUri } : {}) });
+      np.discovery = shippedDiscoveryRunner(cfg);
       np.outbox.watchDiscovery(np.discovery);
       np.discovery.start();
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
     np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
-    np.checkTimer = setInterval(() => np.check(), Math.min(CHECK_INTERVAL_MS, cfg.heartbeatMs));
+    np.checkTimer = setInterval(() => np.check(), np.stalls.periodMs);
     return np;
   }
 
@@ -207,13 +218,16 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       this.counters.announcesSent++;
       this.log.debug({ to: `${to.address}:${to.port}`, neighbours: this.watch.neighbours.length }, "announce");
     }
-    this.scheduleAnnounce(this.cfg.joinIntervalMs * (0.5 + Math.random()));
+    const intervalMs = Math.min(this.cfg.joinIntervalMs * this.announceBackoff, Math.max(this.cfg.joinIntervalMs, this.cfg.joinBackoffMaxMs));
+    this.announceBackoff = Math.min(this.announceBackoff * 2, 1 << 20);
+    this.scheduleAnnounce(intervalMs * (0.5 + Math.random()));
   }
 
   /** The CMA stopped answering or restarted: announce until one answers. */
   private lostCma(): void {
     if (this.stopped) return;
     this.registered = false;
+    this.announceBackoff = 1;
     this.scheduleAnnounce(Math.random() * this.cfg.joinIntervalMs);
   }
 
@@ -234,7 +248,27 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   private check(): void {
     if (this.stopped || this.paused) return;
-    for (const v of this.watch.check(Date.now())) this.report(verdictReport(v));
+    const now = performance.now(); // silence is measured on a clock no one can step
+    // this timer is also the stall detector: a stall is seen before any silence is judged after it
+    const stall = this.stalls.tick(now, this.watch.timing.heartbeatMs);
+    if (stall) this.stalled(stall);
+    for (const v of this.watch.check(now)) this.report(verdictReport(v));
+  }
+
+  /**
+   * We were not running for a while (a simulator pause counts: it freezes the host). Silence in it is
+   * excused; the CMA is told once neighbours may have reported us late (stall plus the heartbeat
+   * period before it past warntime), and we announce again once they may have reported us dead (the
+   * CMA may have repaired the ring without us).
+   */
+  private stalled(s: Stall): void {
+    const excused = this.watch.excuse(s.fromMs, s.toMs);
+    const { heartbeatMs, warntimeMs, deadtimeMs } = this.watch.timing;
+    const tell = s.stallMs + heartbeatMs >= warntimeMs;
+    const reannounce = s.stallMs + heartbeatMs >= deadtimeMs;
+    this.log.warn({ stallMs: Math.round(s.stallMs), neighboursExcused: excused, toldCma: tell, reannounce, ...this.stalls.counters }, "this process was stalled: silence during it is not held against neighbours");
+    if (tell) this.outbox.alert(localStallAlert(s, this.stalls.counters, excused, Date.now()));
+    if (reannounce) this.lostCma();
   }
 
   private report(r: Report): void {
@@ -263,7 +297,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   private onHeartbeat(m: InboundMessage): void {
     this.counters.heartbeatsReceived++;
-    const now = Date.now();
+    const now = performance.now();
     if (this.watch.isWatched(m.from.id)) {
       const v = this.watch.heard(m.from.id, now);
       if (v) this.report(verdictReport(v));
@@ -282,6 +316,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       if (cmd.setNeighbours) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.applyNeighbours(cmd.setNeighbours.neighbours, cmd.setNeighbours);
+        this.announceBackoff = 1;
         if (!this.registered) {
           this.registered = true;
           if (this.announceTimer) clearTimeout(this.announceTimer);
@@ -295,6 +330,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       } else if (cmd.reannounce) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.registered = false;
+        this.announceBackoff = 1;
         this.scheduleAnnounce(Math.random() * Math.min(cmd.reannounce.maxDelayMs, MAX_REANNOUNCE_DELAY_MS));
         this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "CMA asked us to announce again");
       } else {
@@ -330,7 +366,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       this.tickTimer = setInterval(() => this.tick(), next.heartbeatMs);
     }
     this.watch.timing = next;
-    this.watch.assign(list, Date.now());
+    this.watch.assign(list, performance.now());
     this.log.info({ neighbours: list.map((n) => n.name), ...next }, "neighbours assigned by the CMA");
     this.emit("neighbours", list);
   }
@@ -339,12 +375,16 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     return {
       registered: this.registered,
       cma: this.cma ? `${this.cma.address}:${this.cma.port}` : null,
-      neighbours: this.watch.status(Date.now()),
+      neighbours: this.watch.status(performance.now()),
+      stalls: this.stalls.counters,
       counters: this.counters,
       channel: this.endpoint.counters,
-      stats: { stream: this.stats.stream, pending: this.stats.pending, ...this.stats.counters },
+      stats: { stream: this.stats.stream, pending: this.stats.pending, ...this.stats.counters, retained: this.stats.retainedSizes() },
       outbox: this.outbox.status(),
-      hypervisor: this.hypervisor?.tracker ? { domains: this.hypervisor.tracker.size, sampler: this.hypervisor.sampler?.stats, ...this.hypervisor.counters } : null,
+      memory: memoryMiB(),
+      hypervisor: this.hypervisor ? { connected: this.hypervisor.connected, domains: this.hypervisor.tracker?.size ?? 0, sampler: this.hypervisor.sampler.stats, ...this.hypervisor.counters,
+        retained: { sampler: this.hypervisor.sampler.retainedSizes(), analytics: this.hypervisor.analytics.retainedSizes() } } : null,
+      discovery: this.discovery?.status() ?? null, // per script: runs, errors, CPU ms (last, max, total)
     };
   }
 
@@ -367,9 +407,10 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   async stop(goodbye = true): Promise<void> {
     if (this.stopped) return;
     if (goodbye && this.cma && this.registered) {
+      const lastStats = this.outbox.lastStats(); // ahead of the goodbye on the same in-order channel
       const sent = this.endpoint.send(this.cma, encodeEnvelope({ goodbye: { reason: "shutdown" } }));
       const timeout = new Promise<void>((r) => setTimeout(r, this.cfg.goodbyeTimeoutMs).unref());
-      await Promise.race([sent.then(() => this.log.info("goodbye acknowledged by the CMA"), () => undefined), timeout]);
+      await Promise.race([Promise.all([lastStats, sent]).then(() => this.log.info("goodbye acknowledged by the CMA"), () => undefined), timeout]);
     }
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
@@ -384,6 +425,13 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   async kill(): Promise<void> {
     await this.stop(false);
   }
+}
+
+/** This process's memory, in MiB to 0.1: what the soak benchmark and an operator watch for growth. */
+function memoryMiB(): { rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number } {
+  const m = process.memoryUsage();
+  const mib = (b: number): number => Math.round(b / 104857.6) / 10;
+  return { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external) };
 }
 
 function verdictReport(v: Verdict): Report {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
+import { favourSize } from "./heap-tuning.js"; // first: before anything else allocates
 import { Keyring, createLogger, loadCommandPublicKey, reloadKeysOnSighup, runCli, untilSignal } from "@ringwatch/shared";
 import { loadNanoprobeConfig, nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
@@ -15,6 +16,7 @@ const code = await runCli({
       async run(args) {
         const log = createLogger({ name: "nanoprobe", level: args.debug ? "debug" : "info" });
         const cfg = loadNanoprobeConfig(args, log);
+        favourSize(cfg.v8OptimizeForSize);
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const np = await Nanoprobe.start(cfg, {

@@ -2,11 +2,12 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { clusterOptions, loadConfig, withDoc } from "@ringwatch/shared";
+import { ConfigError, clusterOptions, loadConfig, withDoc } from "@ringwatch/shared";
 import type { CommandArgs, Logger, Schema } from "@ringwatch/shared";
 import { DEFAULT_THRESHOLDS } from "./analytics/thresholds.js";
 import type { AnalyticsThresholds } from "./analytics/thresholds.js";
 import { parseAgentConfig } from "./zabbix-agent-config.js";
+import type { SpreadOptions } from "./spread-schedule.js";
 import type { AgentConfig } from "./zabbix-agent-config.js";
 
 const DEFAULT_AGENT_CONFIG = "/etc/zabbix/zabbix_agentd.conf";
@@ -18,7 +19,7 @@ export const nanoprobeSchema = {
   clusterKeyFile: clusterOptions.clusterKeyFile,
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key: commands not signed by it are refused." },
   cma: { type: "string", default: "", doc: "CMA address host:port. Empty (default): zero configuration, find the CMA by multicast." },
-  multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address)."),
+  multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address). Empty: no multicast, only with cma set."),
   // the CMA's port (its channel is also the group's port), seen from here: same type and default
   multicastPort: withDoc(clusterOptions.port, "UDP port of the multicast group (the CMA listens there)."),
   multicastInterface: withDoc(clusterOptions.multicastInterface, "Local address of the interface to announce on. Default: bindAddress, or the system's choice when that is 0.0.0.0."),
@@ -26,18 +27,23 @@ export const nanoprobeSchema = {
   bindAddress: clusterOptions.bindAddress,
   port: withDoc(clusterOptions.port, "UDP port for the channel and heartbeats (1984: Assimilation's port, kept by convention)."),
   joinIntervalMs: { type: "duration", default: 2000, min: 10, doc: "Announcements start after a random delay in [0, this] and repeat about this often until a CMA answers." },
+  joinBackoffMaxMs: { type: "duration", default: 16_000, min: 10, max: 600_000, doc: "Unanswered announcements repeat less and less often, the interval doubling from joinIntervalMs up to this (reset when a CMA answers or asks): 10,000 hosts announcing every second fill the CMA's socket, and the acks of the assignments it is sending drown in the flood." },
   heartbeatMs: withDoc(clusterOptions.heartbeatMs, "Heartbeat interval until the CMA says otherwise (memberlist probes every 1 s too)."),
   warntimeMs: withDoc(clusterOptions.warntimeMs, "A neighbour silent this long is reported late (until the CMA says otherwise)."),
   deadtimeMs: clusterOptions.deadtimeMs,
   libvirtUri: { type: "string", default: "", doc: "libvirt URI of this hypervisor (qemu:///system, xen:///system, test:///path.xml). Empty: rings only, no guest data." },
+  libvirtReconnectMaxMs: { type: "duration", default: 10_000, min: 100, max: 300_000, doc: "libvirt unreachable (libvirtd restarting, stopped): reconnect attempts back off from 0.5 s, doubling, to at most this; a restart takes seconds, so 10 s finds it back soon without filling the log." },
   sampleMs: { type: "duration", default: 1000, min: 100, max: 60_000, doc: "Stats sampling interval (0.1 s works; seeds: 1 s sampling, per-minute values)." },
   reportIntervalMs: { type: "duration", default: 60_000, min: 1000, doc: "One compact stats batch per this interval (min/max/avg of every series kept exactly; Zabbix stores per-minute values)." },
   inventoryResendMs: { type: "duration", default: 600_000, min: 1000, doc: "The full guest inventory is resent this often (changes go at once; seed: every 10 min)." },
-  discoveryDir: { type: "path", default: fileURLToPath(new URL("../../../discovery-scripts/bin", import.meta.url)), doc: "Directory of the discovery scripts (os, cpu-memory, nics, tcp-services, libvirt-domains, lldp). Empty: no discovery." },
-  goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge our goodbye." },
+  discoveryDir: { type: "path", allowEmpty: true, default: fileURLToPath(new URL("../../../discovery-scripts/bin", import.meta.url)), doc: "Directory of the discovery scripts (os, cpu-memory, nics, tcp-services, libvirt-domains, lldp). Empty: no discovery." },
+  scheduleSpread: { type: "number", default: 1, min: 0, max: 1, doc: "Each periodic job (every discovery script, the stats report) runs at a random point of this share of its interval, drawn per host: 1 spreads a rack booting at once over the whole interval (seed 000), so it does not reach the CMA in step; 0 runs them all at start and in step." },
+  scheduleStartWindowMs: { type: "duration", default: 30_000, min: 0, max: 3_600_000, doc: "A job whose random point is later than this gets one early run at a random point within this long of start: a new host's first inventory does not wait a whole 10-minute interval, and hosts booting together are still spread over 30 s. 0: every first run at start." },
+  goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge the last stats batch (the samples since the last report) and our goodbye." },
   statusIntervalMs: clusterOptions.statusIntervalMs,
+  v8OptimizeForSize: { type: "bool", default: true, doc: "Run V8 with --optimize-for-size: the heap grows in 2 MiB steps instead of 8 between full collections, so RSS stays flat and small (30 domains: 79–83 MiB instead of 80–88) for ~1 ms more CPU per sampling pass (nanoprobe/src/heap-tuning.ts). false: V8's default." },
   // stats batches to the CMA (shared/src/metrics)
-  statsExactAverages: { type: "bool", default: true, doc: "Send exact sums so the CMA's (and Zabbix's) min, max and average over each interval equal the quantized samples' exactly — the compaction guarantee. false: averages rounded to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series (30 domains: ~0.8 KB/min instead of ~1.0 KB/min); min and max stay exact." },
+  statsExactAverages: { type: "bool", default: true, doc: "Send exact sums so the CMA's (and Zabbix's) min, max and average over each interval equal the quantized samples' exactly — the compaction guarantee. false: averages rounded to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series (30 synthetic domains, all 675 series: ~1.1 KB/min instead of ~1.4 KB/min); min and max stay exact." },
   statsRetainBatches: { type: "int", default: 30, min: 1, max: 1440, doc: "Stats batches kept for (re)sending while the CMA is away or asks again: 30 one-minute batches = half an hour; older ones are dropped and counted." },
   // local analytics thresholds (nanoprobe/src/analytics/thresholds.ts explains each default)
   analyticsVcpuSaturation: { type: "number", default: DEFAULT_THRESHOLDS.vcpuSaturation, min: 0.01, max: 1, doc: "A vCPU this busy (CPUs per vCPU) counts as saturated: 0.9 leaves room for sampling noise." },
@@ -50,7 +56,7 @@ export const nanoprobeSchema = {
   analyticsBurstFactor: { type: "number", default: DEFAULT_THRESHOLDS.burstFactor, min: 1.1, max: 1000, doc: "A NIC rate this many times the last minute's median is a micro-burst candidate." },
   analyticsBurstMinBytesPerSec: { type: "number", default: DEFAULT_THRESHOLDS.burstMinBytesPerSec, min: 1, doc: "…if it is also above this rate (bytes/s): 10 MB/s, so an idle NIC's blips are not bursts." },
   analyticsBurstMaxDurationMs: { type: "duration", default: DEFAULT_THRESHOLDS.burstMaxDurationMs, min: 1, max: 60_000, doc: "…and over within this long (a longer high rate is load, not a burst)." },
-  zabbixAgentConfig: { type: "path", default: DEFAULT_AGENT_CONFIG, doc: "Zabbix agent config read for the settings we share (Hostname= → identity, a single ListenIP= → bindAddress) when it exists, so agent and nanoprobe report as one Zabbix host; options set here win. Default: zabbix_agentd.conf, else zabbix_agent2.conf. Empty: do not read it." },
+  zabbixAgentConfig: { type: "path", default: DEFAULT_AGENT_CONFIG, allowEmpty: true, doc: "Zabbix agent config read for the settings we share (Hostname= → identity, a single ListenIP= → bindAddress) when it exists, so agent and nanoprobe report as one Zabbix host; options set here win. Default: zabbix_agentd.conf, else zabbix_agent2.conf. Empty: do not read it." },
 } satisfies Schema;
 
 export type NanoprobeConfig = { [K in keyof typeof nanoprobeSchema]: (typeof nanoprobeSchema)[K]["default"] };
@@ -69,6 +75,11 @@ export function analyticsThresholds(c: NanoprobeConfig): AnalyticsThresholds {
     burstMinBytesPerSec: c.analyticsBurstMinBytesPerSec,
     burstMaxDurationMs: c.analyticsBurstMaxDurationMs,
   };
+}
+
+/** Where periodic jobs run in their intervals (spread-schedule.ts), as a configuration sets it. */
+export function spread(c: Pick<NanoprobeConfig, "scheduleSpread" | "scheduleStartWindowMs">): SpreadOptions {
+  return { spread: c.scheduleSpread, startWindowMs: c.scheduleStartWindowMs };
 }
 
 /** Defaults with overrides, for code that builds a config without a file (tests, the simulator). */
@@ -112,5 +123,6 @@ export function applyAgentConfig(cfg: NanoprobeConfig, explicit: ReadonlySet<str
 export function loadNanoprobeConfig(args: CommandArgs, log: Logger): NanoprobeConfig {
   const explicit = new Set<string>();
   const cfg = loadConfig(nanoprobeSchema, { file: args.configFile, explicit });
+  if (!cfg.cma && !cfg.multicastGroup) throw new ConfigError("multicastGroup is empty and cma is not set: nowhere to announce to (set cma to host:port, or a multicast group)");
   return applyAgentConfig(cfg, explicit, log).config;
 }

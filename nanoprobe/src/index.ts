@@ -10,3 +10,4 @@ export * from "./hypervisor/sampler.js";
 export * from "./hypervisor/hypervisor-monitor.js";
 export * from "./hypervisor/host-memory.js";
 export * from "./discovery/index.js";
+export * from "./spread-schedule.js";

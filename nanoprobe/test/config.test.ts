@@ -85,3 +85,15 @@ describe("nanoprobe/config: options shared with the CMA", () => {
     assert.deepEqual([cfg.multicastPort, cfg.port], [2001, 2002]);
   });
 });
+
+describe("nanoprobe/config: empty environment values", () => {
+  it("RINGWATCH_MULTICAST_GROUP= is \"\" (with cma set); with no cma either, the nanoprobe refuses to start; an empty number is an error", () => {
+    const cfg = loadConfig(nanoprobeSchema, { env: { RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_CMA: "127.0.0.1:1984", RINGWATCH_DISCOVERY_DIR: "", RINGWATCH_ZABBIX_AGENT_CONFIG: "" } });
+    assert.deepEqual([cfg.multicastGroup, cfg.discoveryDir, cfg.zabbixAgentConfig], ["", "", ""]);
+    assert.throws(() => loadConfig(nanoprobeSchema, { env: { RINGWATCH_SAMPLE_MS: "" } }), (e: unknown) => e instanceof ConfigError && /RINGWATCH_SAMPLE_MS: sampleMs: expected a duration, not empty \(unset RINGWATCH_SAMPLE_MS for the default 1000\)/.test(e.message));
+    assert.throws(() => loadConfig(nanoprobeSchema, { env: { RINGWATCH_STATS_EXACT_AVERAGES: "" } }), /statsExactAverages: expected true or false, not empty/);
+    const r = spawnSync(process.execPath, [CLI, "run"], { encoding: "utf8", timeout: 20_000, env: { ...process.env, RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_CMA: "" } });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /multicastGroup is empty and cma is not set: nowhere to announce to/);
+  });
+});

@@ -99,6 +99,8 @@ export interface BurstEvidence {
  */
 export function detectBursts(rate: readonly Point[], t: AnalyticsThresholds): BurstEvidence[] {
   if (rate.length < 5) return [];
+  // every burst sample is at or above the floor: an idle NIC (most of them) needs no sort
+  if (!rate.some((p) => p.value >= t.burstMinBytesPerSec)) return [];
   const sorted = rate.map((p) => p.value).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;

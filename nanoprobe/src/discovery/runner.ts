@@ -1,14 +1,20 @@
 // DiscoveryRunner: runs each discovery script on its own interval, at most `concurrency` at a
 // time and never two runs of one script at once; emits "document" when a script's data
-// changed and "error" (typed) when a run failed. Script failures never throw.
+// changed and "error" (typed) when a run failed. Script failures never throw. Each script runs
+// at its own random point of its interval (spread-schedule.ts), so hosts booting together do not
+// run (and send) in step. Each run's CPU is counted per script (cpu-accounting.ts).
 import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
 import { DISCOVERY_DEFAULTS } from "./defaults.js";
 import { runProcess, type RunHandle, type RunLimits } from "./run-process.js";
+import { findAccountingShell, type RunCpu } from "./cpu-accounting.js";
 import { stableHash } from "./stable-hash.js";
 import type {
   DiscoveryDocumentEvent, DiscoveryError, DiscoveryOutcome, DiscoveryRunnerEvents, DiscoveryScript, DiscoveryScriptStats,
 } from "./types.js";
 import { parseDocument } from "@ringwatch/shared";
+import { IN_STEP, SpreadSchedule } from "../spread-schedule.js";
+import type { SpreadOptions } from "../spread-schedule.js";
 
 export interface DiscoveryRunnerOptions {
   scripts: readonly DiscoveryScript[];
@@ -20,11 +26,16 @@ export interface DiscoveryRunnerOptions {
   stderrTailBytes?: number;
   /** Base environment for scripts (default process.env); each script's env is added to it. */
   env?: NodeJS.ProcessEnv;
+  /** Where in its interval each script runs; default: all at start, then in step. */
+  spread?: SpreadOptions;
+  /** bash for the CPU-accounting wrapper; default /bin/bash when present; null: no wrapper, CPU unknown */
+  accountingShell?: string | null;
 }
 
 interface ScriptState {
   spec: DiscoveryScript;
   intervalMs: number;
+  schedule: SpreadSchedule;
   timer: NodeJS.Timeout | null;
   /** Set while the script is queued or running: later requests share it. */
   pending: Promise<DiscoveryOutcome> | null;
@@ -41,7 +52,10 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
   private readonly limits: Omit<RunLimits, "timeoutMs">;
   private readonly defaultTimeoutMs: number;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly accountingShell: string | null;
   private active = 0;
+  /** performance.now() at start(): the scripts' schedules count from it */
+  private startedAt = 0;
   private started = false;
   private stopped = false;
 
@@ -54,13 +68,19 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
       stderrTailBytes: options.stderrTailBytes ?? DISCOVERY_DEFAULTS.stderrTailBytes,
     };
     this.env = options.env ?? process.env;
+    this.accountingShell = options.accountingShell === undefined ? findAccountingShell() : options.accountingShell;
     for (const spec of options.scripts) {
       if (this.states.has(spec.name)) throw new Error(`duplicate discovery script name "${spec.name}"`);
+      const intervalMs = Math.max(1, spec.intervalMs ?? options.defaultIntervalMs ?? DISCOVERY_DEFAULTS.intervalMs);
       this.states.set(spec.name, {
         spec,
-        intervalMs: Math.max(1, spec.intervalMs ?? options.defaultIntervalMs ?? DISCOVERY_DEFAULTS.intervalMs),
+        intervalMs,
+        schedule: new SpreadSchedule(intervalMs, options.spread ?? IN_STEP),
         timer: null, pending: null, settle: null, handle: null, lastHash: null,
-        stats: { runs: 0, errors: 0, skipped: 0, documents: 0, lastRunAt: null, lastDurationMs: null, lastError: null, running: false },
+        stats: {
+          runs: 0, errors: 0, skipped: 0, documents: 0, lastRunAt: null, lastDurationMs: null, lastError: null, running: false,
+          cpu: { measuredRuns: 0, unknownRuns: 0, lastMs: null, maxMs: null, totalMs: 0, totalUserMs: 0, totalSystemMs: 0 },
+        },
       });
     }
   }
@@ -69,11 +89,17 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
     return [...this.states.keys()];
   }
 
-  /** Runs every script now, then each on its interval. */
+  /** Runs every script at its first run (at once without a spread), then each on its interval. */
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    for (const st of this.states.values()) this.schedule(st, 0);
+    this.startedAt = performance.now();
+    for (const st of this.states.values()) this.schedule(st, st.schedule.firstRunMs);
+  }
+
+  /** Each script's schedule: its phase in its interval and its first run, ms after start(). */
+  schedules(): Record<string, SpreadSchedule> {
+    return Object.fromEntries([...this.states].map(([n, st]) => [n, st.schedule]));
   }
 
   /**
@@ -92,7 +118,12 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
   }
 
   stats(): Record<string, DiscoveryScriptStats> {
-    return Object.fromEntries([...this.states].map(([n, st]) => [n, { ...st.stats }]));
+    return Object.fromEntries([...this.states].map(([n, st]) => [n, { ...st.stats, cpu: { ...st.stats.cpu } }]));
+  }
+
+  /** What the nanoprobe's status line shows per script: runs, failures and CPU, without the last error's text. */
+  status(): Record<string, Pick<DiscoveryScriptStats, "runs" | "errors" | "skipped" | "lastRunAt" | "lastDurationMs" | "cpu">> {
+    return Object.fromEntries([...this.states].map(([n, { stats: s }]) => [n, { runs: s.runs, errors: s.errors, skipped: s.skipped, lastRunAt: s.lastRunAt, lastDurationMs: s.lastDurationMs, cpu: { ...s.cpu } }]));
   }
 
   /** Stops scheduling, cancels queued runs, kills running ones and waits for them to end; no events after this. */
@@ -141,30 +172,33 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
   private async execute(st: ScriptState): Promise<void> {
     const name = st.spec.name;
     const at = Date.now();
+    const sinceStart = performance.now() - this.startedAt;
     st.stats.running = true;
     let outcome: DiscoveryOutcome;
     try {
       st.handle = runProcess(
-        { command: st.spec.command, args: st.spec.args ?? [], env: { ...this.env, ...st.spec.env } },
+        { command: st.spec.command, args: st.spec.args ?? [], env: { ...this.env, ...st.spec.env }, accountingShell: this.accountingShell },
         { ...this.limits, timeoutMs: st.spec.timeoutMs ?? this.defaultTimeoutMs },
       );
       const r = await st.handle.result;
       const durationMs = Date.now() - at;
+      const cpu = r.cpu;
       if (!r.ok) {
-        outcome = { script: name, status: "error", error: { script: name, kind: r.kind, detail: r.detail, stderrTail: r.stderrTail, at, durationMs } };
+        outcome = { script: name, status: "error", error: { script: name, kind: r.kind, detail: r.detail, stderrTail: r.stderrTail, at, durationMs }, cpu };
       } else {
         const p = parseDocument(r.stdout);
         if (!p.ok) {
-          outcome = { script: name, status: "error", error: { script: name, kind: p.kind, detail: p.detail, stderrTail: r.stderrTail, at, durationMs } };
+          outcome = { script: name, status: "error", error: { script: name, kind: p.kind, detail: p.detail, stderrTail: r.stderrTail, at, durationMs }, cpu };
         } else {
           const hash = stableHash(p.document.data);
-          outcome = { script: name, status: "document", changed: hash !== st.lastHash, event: { script: name, document: p.document, hash, at, durationMs } };
+          outcome = { script: name, status: "document", changed: hash !== st.lastHash, event: { script: name, document: p.document, hash, at, durationMs }, cpu };
         }
       }
     } catch (e) {
       // Not expected (runProcess never rejects); kept so one bad run cannot stop the schedule.
-      outcome = { script: name, status: "error", error: { script: name, kind: "spawn", detail: e instanceof Error ? e.message : String(e), stderrTail: "", at, durationMs: Date.now() - at } };
+      outcome = { script: name, status: "error", error: { script: name, kind: "spawn", detail: e instanceof Error ? e.message : String(e), stderrTail: "", at, durationMs: Date.now() - at }, cpu: null };
     }
+    countCpu(st.stats.cpu, outcome.cpu);
     st.handle = null;
     st.stats.running = false;
     st.stats.runs++;
@@ -181,7 +215,7 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
       }
     }
     this.complete(st, outcome);
-    if (this.started) this.schedule(st, Math.max(0, st.intervalMs - (Date.now() - at)));
+    if (this.started) this.schedule(st, Math.max(0, st.schedule.nextRunAfter(sinceStart) - (performance.now() - this.startedAt)));
   }
 
   /** Settles the run's promise, then emits; a throwing listener surfaces outside the runner. */
@@ -199,4 +233,19 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
       process.nextTick(() => { throw e; });
     }
   }
+}
+
+function countCpu(c: DiscoveryScriptStats["cpu"], cpu: RunCpu | null): void {
+  if (cpu === null) {
+    c.unknownRuns++;
+    c.lastMs = null;
+    return;
+  }
+  const ms = cpu.userMs + cpu.systemMs;
+  c.measuredRuns++;
+  c.lastMs = ms;
+  c.maxMs = Math.max(c.maxMs ?? 0, ms);
+  c.totalMs += ms;
+  c.totalUserMs += cpu.userMs;
+  c.totalSystemMs += cpu.systemMs;
 }

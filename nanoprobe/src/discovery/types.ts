@@ -39,10 +39,14 @@ export interface DiscoveryDocumentEvent {
   durationMs: number;
 }
 
-/** Result of one run, as runNow() resolves it. */
+/** User and system CPU of one run: the script and the descendants it waited for (cpu-accounting.ts). */
+export type { RunCpu } from "./cpu-accounting.js";
+import type { RunCpu } from "./cpu-accounting.js";
+
+/** Result of one run, as runNow() resolves it; `cpu` null when it could not be measured. */
 export type DiscoveryOutcome =
-  | { script: string; status: "document"; changed: boolean; event: DiscoveryDocumentEvent }
-  | { script: string; status: "error"; error: DiscoveryError }
+  | { script: string; status: "document"; changed: boolean; event: DiscoveryDocumentEvent; cpu: RunCpu | null }
+  | { script: string; status: "error"; error: DiscoveryError; cpu: RunCpu | null }
   /** The runner was stopped before this run started. */
   | { script: string; status: "cancelled" };
 
@@ -61,4 +65,18 @@ export interface DiscoveryScriptStats {
   lastDurationMs: number | null;
   lastError: DiscoveryError | null;
   running: boolean;
+  /** CPU (user + system ms) of the script and its reaped descendants, per finished run, killed ones included */
+  cpu: DiscoveryCpuStats;
+}
+
+export interface DiscoveryCpuStats {
+  /** runs whose CPU was measured */
+  measuredRuns: number;
+  /** runs whose CPU is unknown: no accounting shell, or its output missing or malformed */
+  unknownRuns: number;
+  lastMs: number | null;
+  maxMs: number | null;
+  totalMs: number;
+  totalUserMs: number;
+  totalSystemMs: number;
 }

@@ -13,7 +13,7 @@
  * made; a wall clock stepped back cannot make a newer one look older.
  */
 import { performance } from "node:perf_hooks";
-import type { Alert, Logger, Report } from "@ringwatch/shared";
+import type { Alert, Logger, Report, SeriesSummary, StatsBatch } from "@ringwatch/shared";
 import type { DiscoveryRunner } from "../discovery/runner.js";
 import type { HypervisorMonitor } from "../hypervisor/hypervisor-monitor.js";
 import type { CmaRegistration } from "./cma-registration.js";
@@ -102,9 +102,28 @@ export class CmaOutbox {
 
   /** A CMA registered us; it may be a new one, which needs everything once. */
   welcome(): void {
-    if (this.hypervisor) this.hypervisor.inventory.send(this.hypervisor.monitor.full()); // a (re)started CMA needs all of it
+    this.hypervisor?.inventory.sendFull(); // a (re)started CMA needs all of it
     this.discovery?.runner.resend(); // documents go only when changed: a new CMA must get them once
     this.stats.restart(); // it may be a new CMA: the next stats batch goes self-contained
+  }
+
+  /**
+   * Leaving: the samples since the last report go as a final, partial batch, sent now so that it
+   * reaches the CMA ahead of the goodbye. Resolves true once the CMA acknowledged it.
+   */
+  lastStats(): Promise<boolean> {
+    const monitor = this.hypervisor?.monitor;
+    if (!monitor || !this.cma.ready) return Promise.resolve(false);
+    let last: StatsBatch<SeriesSummary> | undefined;
+    const made = (s: { batch: StatsBatch<SeriesSummary> }): void => { last = s.batch; };
+    monitor.on("stats", made); // emitted at once, after the outbox's own listener queued the batch
+    monitor.report();
+    monitor.off("stats", made);
+    if (last) {
+      const samples = last.series.reduce((n, s) => n + s.data.count, 0);
+      this.log.info({ intervalStart: last.intervalStart, intervalMs: last.intervalMs, series: last.series.length, samples }, "last stats batch before the goodbye");
+    }
+    return this.stats.flushNow();
   }
 
   /** Send everything waiting (the CMA (re)registered us). */

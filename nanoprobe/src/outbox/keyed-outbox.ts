@@ -77,6 +77,11 @@ export class KeyedOutbox<T> {
     return this.pending.size;
   }
 
+  /** Keys held: waiting items, and keys with items waiting or in flight (both at most maxKeys while sends settle). */
+  retainedSizes(): { pending: number; latest: number } {
+    return { pending: this.pending.size, latest: this.latest.size };
+  }
+
   /** The item waiting for a key, if any. */
   peek(key: string): T | undefined {
     return this.pending.get(key)?.item;

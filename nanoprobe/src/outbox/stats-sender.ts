@@ -8,7 +8,7 @@
  * Not a keyed outbox: batches are an ordered, numbered stream, and every one of them counts.
  */
 import { StatsBatchSender } from "@ringwatch/shared";
-import type { Logger, StatsBatch } from "@ringwatch/shared";
+import type { Logger, SeriesSummary, StatsBatch } from "@ringwatch/shared";
 import type { CmaRegistration } from "./cma-registration.js";
 
 export interface StatsSenderCounters {
@@ -33,7 +33,7 @@ export class StatsSender {
   }
 
   /** One interval's batch into the stream; it goes out when the CMA can take it. */
-  add(batch: StatsBatch): void {
+  add(batch: StatsBatch<SeriesSummary>): void {
     try {
       const seq = this.stream.add(batch);
       this.log.debug({ seq, stream: this.stream.stream, intervalStart: batch.intervalStart, series: batch.series.length }, "stats batch made");
@@ -68,23 +68,35 @@ export class StatsSender {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush();
+      void this.flush();
     });
   }
 
-  private flush(): void {
-    if (!this.cma.ready || this.cma.stopped) return;
-    for (const d of this.stream.drain()) {
+  /**
+   * Send what waits now, not on the next turn: the last batch goes ahead of the goodbye that
+   * follows it on the same channel. Resolves once the CMA acknowledged every batch sent (false:
+   * one was not, or the CMA cannot take them now).
+   */
+  flushNow(): Promise<boolean> {
+    if (!this.cma.ready || this.cma.stopped) return Promise.resolve(false);
+    return Promise.all(this.flush()).then((acks) => acks.every(Boolean));
+  }
+
+  /** Each send settles true when acknowledged, false when not (then queued again). */
+  private flush(): Promise<boolean>[] {
+    if (!this.cma.ready || this.cma.stopped) return [];
+    return this.stream.drain().map((d) => {
       this.counters.statsBatchesSent++;
       this.log.debug({ seq: d.seq, selfContained: d.selfContained, bytes: d.bytes.length, series: d.series, intervalStart: d.intervalStart }, "stats batch sent");
-      this.cma.send({ stats: { batch: d.bytes } }).catch((e: Error) => {
-        if (this.cma.stopped) return;
+      return this.cma.send({ stats: { batch: d.bytes } }).then(() => true, (e: Error) => {
+        if (this.cma.stopped) return false;
         this.counters.statsBatchesUnacknowledged++;
         this.stream.failed(d.seq, d.attempt); // queued again, self-contained
         this.log.debug({ seq: d.seq, err: e.message }, "stats batch not acknowledged: queued again");
         this.cma.lost();
         this.scheduleFlush();
+        return false;
       });
-    }
+    });
   }
 }

@@ -48,7 +48,7 @@ try {
   process.stdout.write(`${sim.hosts.length} hosts joined and ringed in ${joinMs} ms\n`);
   const victims = sim.pickRunning(num("kill", values.kill));
   await sim.kill(victims);
-  if (values["silence-segment"]) sim.partition(sim.segmentHosts(num("silence-segment", values["silence-segment"])));
+  if (values["silence-segment"]) await sim.partition(sim.segmentHosts(num("silence-segment", values["silence-segment"])));
   await new Promise((r) => setTimeout(r, num("for", values.for) * 1000));
   process.stdout.write(`${JSON.stringify(sim.summary(), null, 2)}\n`);
 } finally {

@@ -1,19 +1,26 @@
 /**
- * Ring simulator: N nanoprobes in this process, each with its own UDP socket on a distinct loopback
- * address (127.0.S.H: segment S, host H), against a real CMA process. Hosts can be killed (no
- * goodbye), stopped cleanly (goodbye), paused (frozen), slowed, partitioned, restarted; whole
- * segments silenced. The CMA's conclusions are read from its event log and compared with what was
- * done. Real sockets, real kernel, real CMA: only the hypervisors are simulated.
+ * Ring simulator: N nanoprobes, each with its own UDP socket on a distinct loopback address
+ * (127.0.S.H: segment S, host H), against a real CMA process. Hosts can be killed (no goodbye),
+ * stopped cleanly (goodbye), paused (frozen), slowed, partitioned, restarted; whole segments
+ * silenced. The CMA's conclusions are read from its event log and compared with what was done.
+ * Real sockets, real kernel, real CMA: only the hypervisors are simulated.
+ *
+ * The hosts run in `workers` child processes (sim-worker.ts), a share each, and this process only
+ * directs them and reads the CMA: at 10,000 hosts one event loop is saturated, and a lagging loop
+ * makes all of its hosts see a stall at the same moment (all announce again, all tell the CMA),
+ * a storm real hosts never raise together. What each host knows comes back as `view`.
  */
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { setPriority } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Keyring, generateCommandKeys, loadCommandPublicKey, seededRandom, silentLogger, writeNewKeyFile } from "@ringwatch/shared";
-import type { EndpointImpairment } from "@ringwatch/shared";
-import { Nanoprobe } from "../agent.js";
-import { nanoprobeConfig } from "../config.js";
+import { fileURLToPath } from "node:url";
+import { generateCommandKeys, seededRandom, writeNewKeyFile } from "@ringwatch/shared";
+import type { FromWorker, HostFate, HostView, ToWorker } from "./protocol.js";
+
+export type { HostFate, HostView } from "./protocol.js";
 
 export interface SimOptions {
   hosts: number;
@@ -36,14 +43,20 @@ export interface SimOptions {
   cmaNodeArgs: string[];
   /** start hosts in batches of this size (socket creation is synchronous work) */
   startBatch: number;
+  /** worker processes the hosts are spread over (0: one per HOSTS_PER_WORKER hosts, at most MAX_AUTO_WORKERS) */
+  workers: number;
 }
+
+/** a worker's share when `workers` is 0: ~2,500 hosts cost one loop ~0.3 core of heartbeats, leaving room for bursts */
+export const HOSTS_PER_WORKER = 2500;
+export const MAX_AUTO_WORKERS = 4;
+/** scheduling priority of the worker processes (nice): below the CMA's */
+export const WORKER_NICE = 10;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
-  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], startBatch: 100,
+  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], startBatch: 100, workers: 0,
 };
-
-export type HostFate = "running" | "killed" | "left" | "paused" | "partitioned" | "slowed";
 
 export interface SimHost {
   name: string;
@@ -52,7 +65,10 @@ export interface SimHost {
   fate: HostFate;
   /** when the current fate began */
   since: number;
-  np?: Nanoprobe;
+  /** what it knows, as its worker last told (every VIEW_INTERVAL_MS) */
+  view: HostView;
+  /** index of the worker process that runs it */
+  worker: number;
 }
 
 export interface CmaEvent {
@@ -80,10 +96,14 @@ export class Simulator {
   readonly cmaStatus: Record<string, unknown>[] = [];
   private cma: ChildProcess | undefined;
   private cmaExit: Promise<void> = Promise.resolve();
+  /** the longest event-loop lag each worker saw in its last view interval (ms) */
+  readonly workerLagMs: number[] = [];
   private readonly rand: () => number;
-  private keyring!: Keyring;
   private readonly keysDir: string;
   private readonly stderr: string[] = [];
+  private readonly workers: ChildProcess[] = [];
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private nextId = 1;
 
   private constructor(readonly opts: SimOptions) {
     this.rand = seededRandom(opts.seed);
@@ -97,7 +117,12 @@ export class Simulator {
     const sim = new Simulator(opts);
     sim.prepareKeys();
     await sim.startCma();
-    await sim.startHosts(sim.makeHosts());
+    try {
+      await sim.startHosts(sim.makeHosts());
+    } catch (e) {
+      await sim.stop();
+      throw e;
+    }
     return sim;
   }
 
@@ -110,14 +135,20 @@ export class Simulator {
     const ck = join(this.keysDir, "cluster.key");
     if (!existsSync(ck)) writeNewKeyFile(ck);
     if (!existsSync(join(this.keysDir, "cma-command.key"))) generateCommandKeys(this.keysDir);
-    this.keyring = Keyring.fromFile("sim", ck);
+  }
+
+  get workerCount(): number {
+    const n = this.opts.workers > 0 ? this.opts.workers : Math.min(MAX_AUTO_WORKERS, Math.ceil(this.opts.hosts / HOSTS_PER_WORKER));
+    return Math.max(1, Math.min(n, this.opts.hosts));
   }
 
   private makeHosts(): SimHost[] {
+    const w = this.workerCount;
     for (let i = 0; i < this.opts.hosts; i++) {
       const s = Math.floor(i / this.opts.perSegment) + 1;
       const h = (i % this.opts.perSegment) + 1;
-      this.hosts.push({ name: `s${String(s).padStart(3, "0")}h${String(h).padStart(3, "0")}`, address: `127.0.${s}.${h}`, segment: s, fate: "running", since: Date.now() });
+      const name = `s${String(s).padStart(3, "0")}h${String(h).padStart(3, "0")}`;
+      this.hosts.push({ name, address: `127.0.${s}.${h}`, segment: s, fate: "running", since: Date.now(), worker: i % w, view: emptyView(name) });
     }
     return this.hosts;
   }
@@ -166,42 +197,73 @@ export class Simulator {
     await this.cmaExit;
   }
 
-  // ------------------------------------------------------------------ hosts
-
-  private impairmentFor(h: SimHost): EndpointImpairment | undefined {
-    const loss = this.opts.loss;
-    if (h.fate === "partitioned") return { outgoing: () => true, incoming: () => true };
-    if (h.fate === "slowed") return { outgoing: () => (loss > 0 && this.rand() < loss ? true : (h as SimHost & { delayMs?: number }).delayMs ?? 0) };
-    if (loss > 0) return { outgoing: () => this.rand() < loss };
-    return undefined;
-  }
-
-  private async startHost(h: SimHost): Promise<void> {
-    const cfg = nanoprobeConfig({
-      identity: h.name, cluster: "sim", cma: `127.0.0.1:${this.opts.port}`, bindAddress: h.address, port: this.opts.port,
-      joinIntervalMs: 1000, discoveryDir: "", heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
-    });
-    h.np = await Nanoprobe.start(cfg, {
-      keyring: this.keyring, cmaPublicKey: loadCommandPublicKey(join(this.keysDir, "cma-command.pub")), log: silentLogger(),
-      channel: { socketBufferBytes: 256 * 1024 }, impairment: this.impairmentFor(h),
-    });
-  }
+  // ------------------------------------------------------------------ hosts (in the worker processes)
 
   private async startHosts(hosts: SimHost[]): Promise<void> {
-    for (let i = 0; i < hosts.length; i += this.opts.startBatch) {
-      await Promise.all(hosts.slice(i, i + this.opts.startBatch).map((h) => this.startHost(h)));
+    const workerJs = fileURLToPath(new URL("./sim-worker.js", import.meta.url));
+    const byName = new Map(hosts.map((h) => [h.name, h]));
+    const o = this.opts;
+    const starts: Promise<void>[] = [];
+    for (let w = 0; w < this.workerCount; w++) {
+      const child = fork(workerJs, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+      this.workers.push(child);
+      // the hosts stand for machines of their own: on this one, the CMA under test comes first
+      // (each worker is a scheduler share of its own: four of them at the CMA's priority starve it)
+      if (child.pid) setPriority(child.pid, WORKER_NICE);
+      this.workerLagMs.push(0);
+      child.on("message", (m: FromWorker) => {
+        if (m.type === "views") {
+          this.workerLagMs[w] = m.lagMs;
+          for (const v of m.views) {
+            const h = byName.get(v.name);
+            if (h) h.view = v;
+          }
+        } else {
+          const p = this.pending.get(m.id);
+          this.pending.delete(m.id);
+          if (m.error) p?.reject(new Error(`simulator worker ${w}: ${m.error}`));
+          else p?.resolve();
+        }
+      });
+      child.on("exit", (code) => {
+        for (const [id, p] of this.pending) {
+          p.reject(new Error(`simulator worker ${w} exited (${code})`));
+          this.pending.delete(id);
+        }
+      });
+      const mine = hosts.filter((h) => h.worker === w).map(({ name, address, segment }) => ({ name, address, segment }));
+      starts.push(this.call(w, { type: "start", id: 0, hosts: mine, opts: {
+        keysDir: this.keysDir, port: o.port, heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch,
+      } }));
     }
+    await Promise.all(starts);
+  }
+
+  private call(w: number, m: ToWorker): Promise<void> {
+    const id = this.nextId++;
+    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.workers[w].send({ ...m, id });
+    return done;
+  }
+
+  /** The same action on hosts of every worker, by name. */
+  private async act(hosts: SimHost[], m: (names: string[]) => ToWorker): Promise<void> {
+    await Promise.all(this.workers.map((_, w) => {
+      const names = hosts.filter((h) => h.worker === w).map((h) => h.name);
+      return names.length > 0 ? this.call(w, m(names)) : Promise.resolve();
+    }));
   }
 
   /** Resolves when every running host is registered and has its neighbours (or rejects after timeoutMs). */
   async waitForRings(timeoutMs: number): Promise<number> {
     const t0 = Date.now();
     const minNeighbours = this.opts.hosts > 1 ? 1 : 0;
+    const ringed = (h: SimHost): boolean => h.view.running && h.view.registered && h.view.neighbours.length >= minNeighbours;
     for (;;) {
-      const running = this.hosts.filter((h) => h.fate === "running" && h.np);
-      if (running.every((h) => h.np!.registered && h.np!.watch.neighbours.length >= minNeighbours)) return Date.now() - t0;
+      const running = this.hosts.filter((h) => h.fate === "running");
+      if (running.every(ringed)) return Date.now() - t0;
       if (Date.now() - t0 > timeoutMs) {
-        const waiting = running.filter((h) => !h.np!.registered || h.np!.watch.neighbours.length < minNeighbours).length;
+        const waiting = running.filter((h) => !ringed(h)).length;
         throw new Error(`${waiting} of ${running.length} hosts still without rings after ${timeoutMs} ms`);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -228,57 +290,41 @@ export class Simulator {
   }
 
   async kill(hosts: SimHost[]): Promise<void> {
-    await Promise.all(hosts.map(async (h) => {
-      this.setFate(h, "killed");
-      await h.np?.kill();
-      h.np = undefined;
-    }));
+    for (const h of hosts) this.setFate(h, "killed");
+    await this.act(hosts, (names) => ({ type: "kill", id: 0, names }));
+    for (const h of hosts) h.view = emptyView(h.name);
   }
 
   async leave(hosts: SimHost[]): Promise<void> {
-    await Promise.all(hosts.map(async (h) => {
-      this.setFate(h, "left");
-      await h.np?.stop(true);
-      h.np = undefined;
-    }));
+    for (const h of hosts) this.setFate(h, "left");
+    await this.act(hosts, (names) => ({ type: "leave", id: 0, names }));
+    for (const h of hosts) h.view = emptyView(h.name);
   }
 
   async restart(hosts: SimHost[]): Promise<void> {
-    for (const h of hosts) {
-      await h.np?.kill();
-      this.setFate(h, "running");
-      await this.startHost(h);
-    }
+    for (const h of hosts) this.setFate(h, "running");
+    await this.act(hosts, (names) => ({ type: "restart", id: 0, names }));
   }
 
-  pause(hosts: SimHost[]): void {
-    for (const h of hosts) {
-      this.setFate(h, "paused");
-      h.np?.pause();
-    }
+  async pause(hosts: SimHost[]): Promise<void> {
+    for (const h of hosts) this.setFate(h, "paused");
+    await this.act(hosts, (names) => ({ type: "pause", id: 0, names }));
   }
 
   /** Back to normal after pause, slow or partition. */
-  resume(hosts: SimHost[]): void {
-    for (const h of hosts) {
-      this.setFate(h, "running");
-      h.np?.resume(this.impairmentFor(h));
-    }
+  async resume(hosts: SimHost[]): Promise<void> {
+    for (const h of hosts) this.setFate(h, "running");
+    await this.act(hosts, (names) => ({ type: "resume", id: 0, names }));
   }
 
-  slow(hosts: SimHost[], delayMs: number): void {
-    for (const h of hosts) {
-      this.setFate(h, "slowed");
-      (h as SimHost & { delayMs?: number }).delayMs = delayMs;
-      if (h.np) h.np.endpoint.impairment = this.impairmentFor(h);
-    }
+  async slow(hosts: SimHost[], delayMs: number): Promise<void> {
+    for (const h of hosts) this.setFate(h, "slowed");
+    await this.act(hosts, (names) => ({ type: "slow", id: 0, names, delayMs }));
   }
 
-  partition(hosts: SimHost[]): void {
-    for (const h of hosts) {
-      this.setFate(h, "partitioned");
-      if (h.np) h.np.endpoint.impairment = this.impairmentFor(h);
-    }
+  async partition(hosts: SimHost[]): Promise<void> {
+    for (const h of hosts) this.setFate(h, "partitioned");
+    await this.act(hosts, (names) => ({ type: "partition", id: 0, names }));
   }
 
   segmentHosts(segment: number): SimHost[] {
@@ -323,9 +369,12 @@ export class Simulator {
 
   /** CMA process CPU time so far (ms), from /proc. */
   cmaCpuMs(): number {
-    if (!this.cma?.pid) return NaN;
-    const f = readFileSync(`/proc/${this.cma.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime in clock ticks (100 Hz)
+    return this.cma?.pid ? procCpuMs(this.cma.pid) : NaN;
+  }
+
+  /** CPU time of the worker processes so far (ms), from /proc. */
+  workersCpuMs(): number {
+    return this.workers.reduce((sum, w) => sum + (w.pid && w.exitCode === null ? procCpuMs(w.pid) : 0), 0);
   }
 
   /** The CMA's endpoint counters from its latest status line. */
@@ -335,8 +384,23 @@ export class Simulator {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.np?.kill()));
+    await Promise.all(this.workers.map((child, w) => (child.connected ? this.call(w, { type: "stop", id: 0 }).catch(() => undefined) : undefined)));
+    for (const child of this.workers) if (child.connected) child.disconnect(); // the worker exits on disconnect
     await this.stopCma("SIGTERM");
     writeFileSync(join(this.opts.workDir, "events.json"), JSON.stringify(this.events));
+  }
+}
+
+function emptyView(name: string): HostView {
+  return { name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0 };
+}
+
+/** utime + stime of a process (ms), in clock ticks of 100 Hz */
+function procCpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return 0; // gone
   }
 }

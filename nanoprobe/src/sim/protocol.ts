@@ -1,0 +1,55 @@
+/**
+ * What the simulator (parent process) and its worker processes say to each other over the IPC
+ * channel: the parent starts a share of the hosts in each worker and acts on them by name; each
+ * worker sends back what its hosts know (views) every VIEW_INTERVAL_MS.
+ */
+
+export type HostFate = "running" | "killed" | "left" | "paused" | "partitioned" | "slowed";
+
+/** one simulated host as a worker starts it */
+export interface WorkerHost {
+  name: string;
+  address: string;
+  segment: number;
+}
+
+/** what a worker needs to run its hosts */
+export interface RunnerOptions {
+  keysDir: string;
+  port: number;
+  heartbeatMs: number;
+  warntimeMs: number;
+  deadtimeMs: number;
+  loss: number;
+  seed: number;
+  startBatch: number;
+}
+
+/** what one host knows, as its worker last saw it */
+export interface HostView {
+  name: string;
+  /** its nanoprobe is running (not killed or left) */
+  running: boolean;
+  registered: boolean;
+  /** names of the neighbours it watches */
+  neighbours: string[];
+  heartbeatsSent: number;
+  heartbeatsReceived: number;
+  announcesSent: number;
+  reportsSent: number;
+  alertsSent: number;
+  stalls: number;
+}
+
+/** Views are pushed this often: fresh enough for tests that poll, cheap at 2,500 hosts per worker. */
+export const VIEW_INTERVAL_MS = 250;
+
+export type ToWorker =
+  | { type: "start"; id: number; opts: RunnerOptions; hosts: WorkerHost[] }
+  | { type: "kill" | "leave" | "restart" | "pause" | "resume" | "partition"; id: number; names: string[] }
+  | { type: "slow"; id: number; names: string[]; delayMs: number }
+  | { type: "stop"; id: number };
+
+export type FromWorker =
+  | { type: "done"; id: number; error?: string }
+  | { type: "views"; views: HostView[]; lagMs: number };

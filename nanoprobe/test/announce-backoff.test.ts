@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand } from "@ringwatch/shared";
+import type { InboundMessage, Logger } from "@ringwatch/shared";
+import { pino } from "pino";
+import { Nanoprobe, nanoprobeConfig } from "../src/index.js";
+
+const silent = pino({ level: "silent" }) as Logger;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe("nanoprobe: unanswered announcements back off", function () {
+  this.timeout(20_000);
+
+  it("announces less and less often while no CMA answers (up to joinBackoffMaxMs), and at the first pace again once one does", async () => {
+    const keyring = new Keyring("np-backoff", makeClusterKey(randomBytes(32)));
+    const cmaKeys = generateKeyPairSync("ed25519");
+    const cma = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
+    const heard: number[] = [];
+    cma.on("message", (m: InboundMessage) => {
+      if (decodeEnvelope(m.payload).announce) heard.push(Date.now());
+    });
+    const np = await Nanoprobe.start(
+      nanoprobeConfig({ identity: "hv1", cluster: "np-backoff", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 40, joinBackoffMaxMs: 320, statusIntervalMs: 0, discoveryDir: "" }),
+      { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent },
+    );
+    try {
+      // intervals of 40, 80, 160, 320, 320 … ms (each ×0.5–1.5): ~9 in 2.4 s; every 40 ms it would be ~60
+      await sleep(2400);
+      const unanswered = heard.length;
+      assert.ok(unanswered >= 5 && unanswered <= 16, `${unanswered} announcements in 2.4 s`);
+      assert.equal(np.counters.announcesSent, unanswered);
+      // a CMA asks it to announce again: back to the first pace (the request's own delay, then 40, 80 …)
+      await cma.send(np.endpoint.address(), encodeEnvelope({ command: signCommand(cmaKeys.privateKey, { target: "hv1", reannounce: { maxDelayMs: 10 } }) }));
+      heard.length = 0;
+      await sleep(300);
+      assert.ok(heard.length >= 3, `${heard.length} announcements in the 300 ms after the CMA asked`);
+    } finally {
+      await np.stop(false);
+      await cma.close();
+    }
+  });
+});
