@@ -4,6 +4,7 @@ import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPriva
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
+import { hostCommand } from "./host-command.js";
 import { queryCommand } from "./query-command.js";
 import { writeTemplate } from "./zabbix/config/template-file.js";
 
@@ -22,7 +23,7 @@ const code = await runCli({
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });
         const a = cma.endpoint.address();
-        log.info({ address: `${a.address}:${a.port}`, multicast: cfg.multicastGroup || null, http: cma.http?.url ?? null }, "CMA started");
+        log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null }, "CMA started");
         const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(cma.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);
@@ -32,7 +33,7 @@ const code = await runCli({
     },
     "zabbix-template": {
       summary: "write the Zabbix template export (YAML, Zabbix 6.0+) for libvirt hypervisors monitored by ringwatch",
-      usage: "zabbix-template [--out FILE]   stdout by default; template and group names from the configuration (zabbixHypervisorTemplate, zabbixGuestTemplate, zabbixTemplateGroup)",
+      usage: "zabbix-template [--out FILE]   stdout by default; template, group and CMA host names from the configuration (zabbixHypervisorTemplate, zabbixGuestTemplate, zabbixCmaTemplate, zabbixTemplateGroup, zabbixCmaHost, zabbixHostGroup)",
       options: { out: { type: "string", short: "o" } },
       async run(args) {
         const cfg = loadProcessConfig(cmaSchema, args);
@@ -54,6 +55,7 @@ const code = await runCli({
       },
     },
     query: queryCommand,
+    host: hostCommand,
   },
 });
 process.exit(code);

@@ -24,6 +24,11 @@ import type { GraphStore } from "./graph/graph-store.js";
 import { GraphIngestor } from "./graph/graph-ingestor.js";
 import { openGraphStore } from "./graph/open-store.js";
 import { namedQueries } from "./graph/named-queries.js";
+import { MonitoringErrors } from "./monitoring-errors/monitoring-errors.js";
+import { watchAlerts, watchGraph, watchRemovals, watchSender, watchStats } from "./monitoring-errors/watchers.js";
+import type { StopWatching } from "./monitoring-errors/watchers.js";
+import { ControlServer } from "./control/control-server.js";
+import { controlSocketPath } from "./control/control-protocol.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -33,6 +38,11 @@ export class Cma {
   http: HttpServer | undefined;
   /** configuration sync and the bridge from membership, inventory, stats and alerts to the sender */
   zabbix: ZabbixService | undefined;
+  /** what stops ringwatch from seeing (libvirt unreachable, discovery failing, stats refused, sender drops, graph writes failing) */
+  readonly monitoringErrors: MonitoringErrors;
+  private readonly stopWatching: StopWatching[] = [];
+  /** the operator's commands (maintenance, removal) on a Unix socket; undefined when controlSocket is "off" */
+  control: ControlServer | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -47,11 +57,15 @@ export class Cma {
     readonly graphIngestor?: GraphIngestor,
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
+    this.monitoringErrors = new MonitoringErrors(log);
+    this.stopWatching.push(watchAlerts(this.monitoringErrors, alerts), watchStats(this.monitoringErrors, stats, rings.membership), watchRemovals(this.monitoringErrors, rings.membership));
+    if (graphIngestor) this.stopWatching.push(watchGraph(this.monitoringErrors, graphIngestor.writes, endpoint.identity));
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
     alerts.on("event", (e) => log.info({ host: e.host, change: e.change, ...e.alert }, "alert event"));
     discovery.on("event", (e) => log.info({ host: e.host, script: e.script, discovertype: e.document.discovertype }, "discovery event"));
     rings.membership.on("event", (e) => {
-      if (e.type === "hostLeft" || e.type === "hostDead") stats.forget(e.host);
+      if (e.type === "hostLeft" || e.type === "hostDead" || e.type === "hostRemoved") stats.forget(e.host);
+      if (e.type === "hostRemoved") for (const store of [inventory, alerts, discovery]) store.forget(e.host); // out of the active views
     });
   }
 
@@ -102,8 +116,9 @@ export class Cma {
     const zo = durableSenderOptions(cfg, (pairs) => cma.zabbix?.unknown(pairs));
     if (zo) {
       cma.zabbixSender = DurableSender.start(zo, deps.log);
+      cma.stopWatching.push(watchSender(cma.monitoringErrors, cma.zabbixSender, cfg.identity, cfg.senderDropClearMs));
       try {
-        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts }, cma.zabbixSender, deps.log);
+        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts, monitoringErrors: cma.monitoringErrors }, cma.zabbixSender, deps.log);
       } catch (e) {
         await cma.zabbixSender.stop();
         await endpoint.close();
@@ -112,6 +127,15 @@ export class Cma {
       cma.zabbix.start();
     }
     rings.start();
+    const controlPath = controlSocketPath(cfg);
+    if (controlPath) {
+      try {
+        cma.control = await ControlServer.start(controlPath, rings.control, deps.log.child({ component: "control" }));
+      } catch (e) {
+        await cma.stop();
+        throw e;
+      }
+    }
     if (httpListen) {
       try {
         cma.http = await HttpServer.start(httpListen, cma.apiSources(), {
@@ -129,7 +153,7 @@ export class Cma {
   apiSources(): ApiSources {
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
-      stats: this.stats, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
+      stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
     };
   }
 
@@ -157,9 +181,10 @@ export class Cma {
 
   status(): Record<string, unknown> {
     return {
-      hosts: this.rings.membership.countByState(), counters: this.rings.counters, badMessages: this.counters.badMessages,
-      inventory: this.inventory.counters, alerts: this.alerts.counters, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      hosts: this.rings.membership.countByState(), counters: this.rings.counters, assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
+      inventory: this.inventory.counters, alerts: this.alerts.counters, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters } : {}),
+      ...(this.control ? { control: this.control.counters } : {}),
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
@@ -168,7 +193,10 @@ export class Cma {
   async stop(): Promise<void> {
     await this.http?.close(); // answer no more requests before the parts they read from stop
     this.http = undefined;
+    await this.control?.close();
+    this.control = undefined;
     this.rings.stop();
+    for (const stop of this.stopWatching.splice(0)) stop();
     await this.zabbix?.stop(); // held values go to the sender's spool
     await this.zabbixSender?.stop();
     await this.endpoint.close();

@@ -22,6 +22,7 @@ export const cmaSchema = {
   reannounceGraceMs: { type: "duration", default: 30_000, min: 0, doc: "After a CMA restart, how long hosts have to re-announce before the silent ones are probed." },
   segmentRecheckMs: { type: "duration", default: 5000, min: 100, doc: "While a segment is silent, one of its hosts is probed this often to notice its return." },
   statusIntervalMs: clusterOptions.statusIntervalMs,
+  controlSocket: { type: "path", default: "", doc: 'Unix socket for the operator\'s commands (ringwatch-cma host maintenance|remove). Empty: <dataDir>/control.sock; "off": none. Created mode 0600: only the CMA\'s user and root may use it (the HTTP API has no authentication yet).' },
   // Zabbix sender (durable: spool, batches, replay)
   zabbixServer: { type: "string", default: "", doc: 'Zabbix server (or proxy) trapper as "host:port", e.g. "zabbix.example:10051". Empty: no values are sent to Zabbix.' },
   spoolDir: { type: "path", default: "", doc: "Where values wait for Zabbix (spool, values of items Zabbix does not know yet). Empty: <dataDir>/zabbix-spool. Survives restarts: nothing accepted is lost." },
@@ -34,7 +35,7 @@ export const cmaSchema = {
   senderUnknownHoldMs: { type: "duration", default: 600_000, min: 0, doc: "How long values of items Zabbix does not know yet are kept while the configuration sync creates them (LLD, cache refresh), before they are dropped and counted." },
   senderCompress: { type: "bool", default: false, doc: "zlib-compress sender requests. Off: on a LAN it halved throughput (CPU on both ends, measured); on for a slow or remote link." },
   // ---- HTTP API and web UI (cma/src/http)
-  httpListen: { type: "string", default: "127.0.0.1:1984", doc: "TCP host:port of the HTTP API and web UI (TCP, so sharing 1984 with the UDP channel is fine). Loopback by default: the API has no authentication of its own; expose it only behind a proxy that adds it. Port 0: any free port (logged). Empty or \"off\": no HTTP server (RINGWATCH_HTTP_LISTEN=off, as the environment cannot set an empty value)." },
+  httpListen: { type: "string", default: "127.0.0.1:1984", allowEmpty: true, doc: "TCP host:port of the HTTP API and web UI (TCP, so sharing 1984 with the UDP channel is fine). Loopback by default: the API has no authentication of its own; expose it only behind a proxy that adds it. Port 0: any free port (logged). Empty or \"off\": no HTTP server." },
   httpQueryTimeoutMs: { type: "duration", default: 10_000, min: 100, max: 600_000, doc: "Longest a graph query run over HTTP may take, and the most a caller may ask for: a runaway ad-hoc query must not hold the store." },
   httpMaxRows: { type: "int", default: 10_000, min: 1, max: 1_000_000, doc: "Most rows one query over HTTP returns, and the most a caller may ask for: bounds one answer's memory and size (the answer says when rows were cut)." },
   httpMaxBodyBytes: { type: "int", default: 65_536, min: 1024, max: 16_777_216, doc: "Largest request body accepted (413 above, refused before parsing): a Cypher query and its parameters fit easily." },
@@ -50,14 +51,18 @@ export const cmaSchema = {
   zabbixTemplateGroup: { type: "string", default: "Templates/ringwatch", doc: "Group of the two ringwatch templates (a template group on Zabbix 6.2+, a host group on 6.0)." },
   zabbixHypervisorTemplate: { type: "string", default: "Ringwatch libvirt hypervisor", doc: "Name of the template with the host-level items (membership state, discovery errors, guest counts)." },
   zabbixGuestTemplate: { type: "string", default: "Ringwatch libvirt guests", doc: "Name of the template with the guest discovery rules and their item/trigger prototypes." },
+  zabbixCmaTemplate: { type: "string", default: "Ringwatch CMA", doc: "Name of the template of the CMA's own host (heartbeat, CMA-side monitoring errors)." },
+  zabbixCmaHost: { type: "string", default: "ringwatch-cma", doc: "The CMA's own Zabbix host (in zabbixHostGroup): its heartbeat makes a CMA outage one problem, on which every hypervisor's host-down trigger depends; CMA-side monitoring errors go there too." },
   zabbixHostPerDomain: { type: "bool", default: false, doc: "One Zabbix host per guest (vm-<uuid>) instead of discovering guests on the hypervisor's host: for teams that own VMs, at the cost of one host per guest." },
   zabbixSyncDebounceMs: { type: "duration", default: 2000, min: 0, doc: "Configuration changes (hosts joining, guests appearing) are synced this long after the first one: a full inventory of 30 guests is one sync." },
   zabbixSyncRetryMs: { type: "duration", default: 30_000, min: 100, doc: "A failed sync (API down, permission) is retried this often." },
   zabbixTemplateRecheckMs: { type: "duration", default: 600_000, min: 1000, doc: "The templates are compared with the definitions this often (repairs hand edits; host changes sync at once)." },
-  zabbixStateRefreshMs: { type: "duration", default: 60_000, min: 1000, doc: "Every host's membership state is re-sent this often: the host-down trigger's nodata backstop ({$RINGWATCH.STATE.NODATA}, 5 m) fires only when the CMA stops reporting." },
+  zabbixStateRefreshMs: { type: "duration", default: 60_000, min: 1000, doc: "Every host's membership state is re-sent this often, then the CMA's own heartbeat: the host-down trigger's nodata backstop ({$RINGWATCH.STATE.NODATA}, 5 m) fires only when the CMA stops reporting, and then the CMA's 'not reporting' problem ({$RINGWATCH.CMA.NODATA}, 3 m) stands for it. Keep it well below both." },
   zabbixConfigCacheDelayMs: { type: "duration", default: 65_000, min: 0, doc: "Hosts and items just created are usable after the server's next configuration cache update (CacheUpdateFrequency, 60 s by default) plus LLD time: their values are held this long, keeping their clocks. Set to your CacheUpdateFrequency + 5 s." },
   zabbixMaxHeldValues: { type: "int", default: 2_000_000, min: 0, doc: "Values held for not-yet-usable hosts/items beyond this go to the sender at once (bounds memory; nothing is dropped)." },
   zabbixMaxHoldMs: { type: "duration", default: 600_000, min: 0, doc: "A held value goes to the sender after this long even if its host/item never appeared (the sender reports what Zabbix refuses)." },
+  // ---- monitoring errors (cma/src/monitoring-errors)
+  senderDropClearMs: { type: "duration", default: 600_000, min: 1000, doc: "A Zabbix sender drop stays an active monitoring error until no value was dropped for this long: drops are one-shot, and a problem that flickers off between two drops would hide a steady loss." },
   // ---- graph (topology store, ingestion, root-cause queries)
   graphStore: { type: "string", default: "kuzu", oneOf: ["kuzu", "neo4j", "none"], doc: "The topology graph: kuzu (embedded, on disk at <dataDir>/graph, no server to run), neo4j (also chosen whenever NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are set; credentials stay in the environment), none (no graph and no root-cause queries)." },
   graphBufferPoolMb: { type: "int", default: 256, min: 16, max: 1_048_576, doc: "Kuzu's page cache, once for ingestion and once for queries (a read-only copy). 256 MiB caches a few thousand hosts; 10,000 hosts with 300,000 guests are ~0.4 GB on disk (BENCHMARKS.md: 1,024 MiB)." },

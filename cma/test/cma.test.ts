@@ -24,7 +24,7 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     try {
       const res = await fetch(`${url}/api/hosts`);
       assert.equal(res.status, 200);
-      assert.deepEqual(await res.json(), { hosts: [], counts: { alive: 0, suspect: 0, dead: 0, left: 0, unreachable: 0 } });
+      assert.deepEqual(await res.json(), { hosts: [], counts: { alive: 0, suspect: 0, dead: 0, left: 0, unreachable: 0, maintenance: 0, removed: 0 } });
       assert.equal((await fetch(`${url}/api/nothing`)).status, 404);
       assert.deepEqual(cma.status().http, { requests: 2, rejected: 1, failed: 0 });
     } finally {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { ConfigError, clusterOptions, loadConfig } from "@ringwatch/shared";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, Keyring, clusterOptions, loadConfig, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import type { OptionSpec } from "@ringwatch/shared";
+import { Cma } from "../src/cma.js";
 import { cmaSchema } from "../src/config.js";
 
 /** What a shared option must keep in every schema: all but its sentence. */
@@ -21,5 +26,30 @@ describe("cma/config", () => {
     assert.equal(loadConfig(cmaSchema, { env: {} }).graphStatementRows, 5000);
     assert.equal(loadConfig(cmaSchema, { env: { RINGWATCH_GRAPH_STATEMENT_ROWS: "200" } }).graphStatementRows, 200);
     assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_GRAPH_STATEMENT_ROWS: "0" } }), (e: unknown) => e instanceof ConfigError && /graphStatementRows: expected an integer in \[1, 1000000\]/.test(e.message));
+  });
+
+  it("RINGWATCH_MULTICAST_GROUP= (empty, as scripts/up.sh sets it) keeps the CMA off multicast; an empty number is an error", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-config-"));
+    const env = { RINGWATCH_BIND_ADDRESS: "0.0.0.0", RINGWATCH_PORT: "0", RINGWATCH_HTTP_LISTEN: "", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_DATA_DIR: dataDir };
+    const deps = { keyring: new Keyring("ringwatch", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger() };
+    const joined = async (more: Record<string, string>): Promise<string | undefined> => {
+      const cfg = loadConfig(cmaSchema, { env: { ...env, ...more } });
+      const cma = await Cma.start(cfg, deps);
+      try {
+        assert.equal(cma.http, undefined, "RINGWATCH_HTTP_LISTEN= is off too");
+        return cma.endpoint.joinedGroup;
+      } finally {
+        await cma.stop();
+      }
+    };
+    try {
+      assert.equal(loadConfig(cmaSchema, { env: { RINGWATCH_MULTICAST_GROUP: "" } }).multicastGroup, "");
+      assert.equal(await joined({ RINGWATCH_MULTICAST_GROUP: "" }), undefined);
+      assert.equal(await joined({}), "224.0.2.5", "unset: the default group is joined");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_PROBE_ATTEMPTS: "" } }), (e: unknown) => e instanceof ConfigError && /RINGWATCH_PROBE_ATTEMPTS: probeAttempts: expected an integer, not empty/.test(e.message));
+    assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_IDENTITY: "" } }), (e: unknown) => e instanceof ConfigError && /identity: expected a non-empty string/.test(e.message));
   });
 });

@@ -7,6 +7,7 @@
  * refuses as malformed is split so one bad item cannot hold back the others (the bad one is
  * dropped, counted and logged).
  */
+import { EventEmitter } from "node:events";
 import type { Logger } from "@ringwatch/shared";
 import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
 import type { DiscoveryEvent, DiscoveryStore } from "../intake/discovery-store.js";
@@ -42,9 +43,14 @@ export interface GraphSources {
 
 type Item = { key: string; build: () => Phased };
 
+/** Each write's outcome (monitoring errors watch these): ok, or failed with the store's error. */
+export type GraphWriteOutcome = { ok: true; items: number } | { ok: false; items: number; error: string; code: string };
+
 const MALFORMED: ReadonlySet<string> = new Set(["syntax", "too-large", "write-refused"]);
 
 export class GraphIngestor {
+  /** each write's outcome (monitoring errors watch it) */
+  readonly writes = new EventEmitter<{ write: [GraphWriteOutcome] }>();
   readonly counters = { flushes: 0, itemsWritten: 0, writeFailures: 0, retries: 0, refusedDocuments: 0, badEntries: 0, droppedItems: 0, ignoredDocuments: 0 };
   private readonly pending = new Map<string, Item>();
   private readonly hostsGraph?: MembershipGraph;
@@ -200,10 +206,12 @@ export class GraphIngestor {
       hosts?.committed();
       this.counters.itemsWritten += built.length;
       this.failures = 0;
+      this.writes.emit("write", { ok: true, items: built.length });
     } catch (e) {
       this.counters.writeFailures++;
       const code = e instanceof GraphQueryError ? e.code : "store";
       this.log.warn({ err: e instanceof Error ? e.message : String(e), code, items: built.length }, "graph write failed");
+      this.writes.emit("write", { ok: false, items: built.length, error: (e instanceof Error ? e.message : String(e)).slice(0, 500), code });
       if (MALFORMED.has(code) && built.length + (hosts ? 1 : 0) > 1) return this.writeOneByOne(hosts, built);
       if (MALFORMED.has(code)) {
         this.drop(built.map((b) => b.item), e);

@@ -4,7 +4,8 @@
  * tell a Host from a Domain where a pattern can bind either). Parameters are strings or
  * integers; an empty string means "all". Every collect() is wrapped in coalesce(..., []): Kuzu
  * returns NULL, Neo4j an empty list, when nothing was collected. States: a host is down when "dead" or "unreachable"
- * and up when "alive" or "suspect" (schema.ts DOWN_STATES / UP_STATES).
+ * and up when "alive" or "suspect" (schema.ts DOWN_STATES / UP_STATES); one in "maintenance" is neither (its
+ * silence is planned), and a "removed" one is history: the switch-or-host verdict leaves it out.
  */
 
 export interface NamedQueryParam { type: "string" | "int"; doc: string; default?: string | number }
@@ -49,6 +50,7 @@ RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, $
 
 // One part per grouping (switch, then segment); each host counted once per group.
 const groupVerdict = (kind: string, match: string, group: string, label: string): string => `MATCH ${match}
+WHERE h.state <> 'removed'
 WITH DISTINCT ${group} AS g, h
 WITH g, coalesce(collect(CASE WHEN ${down("h")} THEN h.name ELSE NULL END), []) AS downHosts,
   sum(CASE WHEN ${up("h")} THEN 1 ELSE 0 END) AS upHosts, count(h) AS hosts

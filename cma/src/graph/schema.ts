@@ -50,6 +50,7 @@ export const nodeTables = {
     properties: {
       name: S, machineId: S, address: S, port: I, segment: S, state: S, since: I, joinedAt: I, version: S,
       ringOrder: I, representative: B, os: S, kernel: S, bootTime: I, cpuModel: S, cpus: I, memoryKiB: I, lldpAvailable: B, updatedAt: I,
+      maintenanceUntil: I, maintenanceReason: S, removedAt: I,
     },
   },
   Segment: { key: "name", properties: { name: S, updatedAt: I } },
@@ -113,7 +114,10 @@ export function neo4jDdl(): string[] {
   return [...unique, ...indexes];
 }
 
-/** Host states in which a host is down (the CMA confirmed it dead, or its whole segment went silent). */
+/**
+ * Host states in which a host is down (the CMA confirmed it dead, or its whole segment went silent).
+ * Neither "maintenance" (planned: its silence is no failure) nor "removed" (out of service, kept as history) is down.
+ */
 export const DOWN_STATES = ["dead", "unreachable"] as const;
 /** Host states in which a host is in the rings. */
 export const UP_STATES = ["alive", "suspect"] as const;

@@ -3,6 +3,7 @@
  * rings, and the recent membership events.
  */
 import type { FastifyPluginAsync } from "fastify";
+import { HOST_STATES } from "../membership/membership.js";
 import type { HostRecord, HostState, Membership, MembershipEvent } from "../membership/membership.js";
 import { notFound } from "./errors.js";
 import { hostName, noQuery } from "./schemas.js";
@@ -11,9 +12,9 @@ export interface MembershipPluginOptions {
   membership: Membership;
 }
 
-const HOST_STATES: readonly HostState[] = ["alive", "suspect", "dead", "left", "unreachable"];
 const EVENT_TYPES: readonly MembershipEvent["type"][] = [
   "hostJoined", "hostReturned", "hostLeft", "hostLate", "hostDead", "deathNotConfirmed", "segmentSuspected", "segmentRecovered", "unexpectedHeartbeat", "ringsChanged",
+  "maintenanceStarted", "maintenanceEnded", "hostDownInMaintenance", "hostRemoved",
 ];
 
 /** What a caller sees of a host: the record without the CMA's bookkeeping. */
@@ -41,6 +42,13 @@ export const membershipPlugin: FastifyPluginAsync<MembershipPluginOptions> = asy
     },
   }, async (req) => {
     const { state, segment } = req.query;
+    if (state === "removed") {
+      // removed hosts left membership: only asked for by name of their state
+      const hosts = membership.removedHosts()
+        .filter((t) => !segment || t.segment === segment)
+        .map((t) => ({ name: t.name, state: "removed" as const, since: t.removedAt, segment: t.segment, address: t.address, purge: t.purge }));
+      return { hosts, counts: membership.countByState() };
+    }
     const hosts = membership.hosts()
       .filter((h) => (!state || h.state === state) && (!segment || h.segment === segment))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -52,7 +60,7 @@ export const membershipPlugin: FastifyPluginAsync<MembershipPluginOptions> = asy
     schema: { params: { type: "object", properties: { name: hostName }, required: ["name"], additionalProperties: false }, querystring: noQuery },
   }, async (req) => {
     const h = membership.get(req.params.name);
-    if (!h) throw notFound(`no host named ${req.params.name}`);
+    if (!h) throw notFound(membership.isRemoved(req.params.name) ? `${req.params.name} was removed (GET /api/hosts?state=removed)` : `no host named ${req.params.name}`);
     return hostView(h);
   });
 

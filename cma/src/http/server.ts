@@ -22,6 +22,8 @@ import { inventoryPlugin } from "./inventory-plugin.js";
 import { localUrl } from "./listen-address.js";
 import type { ListenAddress } from "./listen-address.js";
 import { membershipPlugin } from "./membership-plugin.js";
+import { monitoringErrorsPlugin } from "./monitoring-errors-plugin.js";
+import type { MonitoringErrors } from "../monitoring-errors/monitoring-errors.js";
 import { statsPlugin } from "./stats-plugin.js";
 import { statusPlugin } from "./status-plugin.js";
 import type { HttpCounters } from "./status-plugin.js";
@@ -36,6 +38,7 @@ export interface ApiSources {
   alerts: AlertStore;
   discovery: DiscoveryStore;
   stats: StatsStore;
+  monitoringErrors: MonitoringErrors;
   graph: { store: GraphStore; queries: Readonly<Record<string, NamedQuery>> } | undefined;
 }
 
@@ -78,6 +81,7 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   await app.register(inventoryPlugin, { inventory: sources.inventory });
   await app.register(alertsPlugin, { alerts: sources.alerts });
   await app.register(discoveryPlugin, { discovery: sources.discovery });
+  await app.register(monitoringErrorsPlugin, { errors: sources.monitoringErrors });
   await app.register(statsPlugin, { stats: sources.stats, hosts: () => sources.membership.hosts().map((h) => h.name) });
   if (sources.graph) await app.register(graphPlugin, { ...sources.graph, limits: { timeoutMs: o.queryTimeoutMs, maxRows: o.maxRows } });
   else await app.register(graphUnavailablePlugin);

@@ -1,11 +1,13 @@
 /**
- * Alerts from nanoprobes' local analytics (and later discovery errors): the active set per host,
- * validated on the way in, each change an event for Zabbix and the web UI.
+ * Alerts from nanoprobes (local analytics, discovery errors, their own stalls, libvirt unreachable):
+ * the active set per host, validated on the way in, each change an event for Zabbix and the web UI.
  */
 import { EventEmitter } from "node:events";
 import type { Alert, Logger } from "@ringwatch/shared";
 
-export const ALERT_KINDS: ReadonlySet<string> = new Set(["vcpuAbuse", "memoryLeak", "hostMemoryLeak", "microBurst", "discoveryError"]);
+export const ALERT_KINDS: ReadonlySet<string> = new Set(["vcpuAbuse", "memoryLeak", "hostMemoryLeak", "microBurst", "discoveryError", "localStall", "libvirtUnreachable"]);
+/** One-shot findings: raised, never cleared, so nothing stays active (a burst, a stall of the nanoprobe itself). */
+const ONE_SHOT_KINDS: ReadonlySet<string> = new Set(["microBurst", "localStall"]);
 const MAX_EVIDENCE = 16 * 1024;
 
 export function validateAlert(a: Alert): string | undefined {
@@ -42,6 +44,11 @@ export class AlertStore extends EventEmitter<{ event: [AlertEvent] }> {
     return out;
   }
 
+  /** A removed host leaves the active views; no events: the graph keeps its history as it was. */
+  forget(host: string): void {
+    this.activeByHost.delete(host);
+  }
+
   apply(host: string, a: Alert): boolean {
     const err = validateAlert(a);
     if (err) {
@@ -54,7 +61,7 @@ export class AlertStore extends EventEmitter<{ event: [AlertEvent] }> {
     this.activeByHost.set(host, m);
     const key = `${a.kind}|${a.subject}`;
     if (a.active) {
-      if (a.kind !== "microBurst") m.set(key, a); // bursts are one-shot: nothing stays active
+      if (!ONE_SHOT_KINDS.has(a.kind)) m.set(key, a);
       this.emit("event", { host, alert: a, change: "raised" });
     } else if (m.delete(key)) {
       this.emit("event", { host, alert: a, change: "cleared" });

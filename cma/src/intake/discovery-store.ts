@@ -34,6 +34,11 @@ export class DiscoveryStore extends EventEmitter<{ event: [DiscoveryEvent] }> {
     return [...(this.byHost.get(host)?.keys() ?? [])];
   }
 
+  /** A removed host leaves the active views; no events: the graph keeps its history as it was. */
+  forget(host: string): void {
+    this.byHost.delete(host);
+  }
+
   apply(host: string, d: Discovery): boolean {
     const refuse = (err: string): false => {
       this.counters.refused++;

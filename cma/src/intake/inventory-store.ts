@@ -49,6 +49,11 @@ export class InventoryStore extends EventEmitter<{ event: [InventoryEvent] }> {
     return undefined;
   }
 
+  /** A removed host leaves the active views; no events: the graph keeps its history as it was. */
+  forget(host: string): void {
+    this.byHost.delete(host);
+  }
+
   apply(host: string, inv: DomainInventory): boolean {
     const err = validateInventory(inv);
     if (err) {

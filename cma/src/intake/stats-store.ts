@@ -33,7 +33,13 @@ export interface StatsStoreOptions {
 /** A refused batch is asked for again at most this often (the ones behind it are refused the same way). */
 export const RESEND_QUIET_MS = 10_000;
 
-export class StatsStore extends EventEmitter<{ event: [StatsEvent] }> {
+/** A batch this store could not decode (monitoring errors watch these). */
+export interface StatsRefusal {
+  host: string;
+  error: string;
+}
+
+export class StatsStore extends EventEmitter<{ event: [StatsEvent]; refused: [StatsRefusal] }> {
   private readonly receiver = new StatsBatchReceiver();
   private readonly latestByHost = new Map<string, StatsBatch>();
   private readonly asked = new Map<string, { stream: number; fromSeq: number; at: number }>();
@@ -76,6 +82,7 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent] }> {
     } catch (e) {
       this.counters.refused++;
       this.log.warn({ host, err: (e as Error).message, codec: e instanceof BatchCodecError }, "stats batch refused");
+      this.emit("refused", { host, error: (e as Error).message.slice(0, 500) });
       return false;
     }
     if (r.status === "duplicate") {

@@ -4,7 +4,11 @@
  * A DEAD report goes to the suspicion unit (suspicion.ts), which confirms it by the CMA's own probe
  * and places the silence: one host's death, or its whole segment. After a death the ring is
  * repaired: only hosts whose neighbours changed are told.
- * The CMA sends nothing in steady state: all work is driven by announcements and reports.
+ * The CMA sends nothing in steady state: all work is driven by announcements and reports (the one
+ * exception: probes to a host that has no ring neighbour, below).
+ *
+ * A host with no ring neighbour (alone, or left alone by deaths) has nobody to report it: the CMA
+ * probes it itself (lone-host-watch.ts).
  *
  * After a CMA restart, the snapshot says who was there: each is asked to re-announce (and the
  * multicast group is told too). Nobody is declared dead for not answering quickly; after a grace
@@ -15,6 +19,8 @@ import { decodeInbound, encodeEnvelope, parseHostPort, signCommand } from "@ring
 import type { Announce, Endpoint, Envelope, InboundMessage, Logger, Neighbour, PeerAddress, Report } from "@ringwatch/shared";
 import { Membership } from "./membership.js";
 import type { HostRecord, MembershipEvent, MembershipEventInput } from "./membership.js";
+import { LoneHostWatch } from "./lone-host-watch.js";
+import { HostControl } from "./host-control.js";
 import { Prober } from "./prober.js";
 import { NOT_ASSIGNED, neighboursKey } from "./ring-plan.js";
 import { segmentOf } from "./segments.js";
@@ -35,6 +41,8 @@ export interface RingServiceOptions {
   dataDir?: string;
   /** the multicast group to tell after a restart (undefined: unicast only) */
   multicast?: PeerAddress;
+  /** assignments signed and sent per event-loop turn (default ASSIGNMENTS_PER_TURN; tests lower it) */
+  assignmentsPerTurn?: number;
 }
 
 export interface RingServiceCounters {
@@ -47,12 +55,26 @@ export interface RingServiceCounters {
   assignmentsUnacknowledged: number;
   commandsRefusedByHosts: number;
   goodbyes: number;
+  /** DEAD reports about a host still joining (no assignment acknowledged yet), held until its assignment is given up */
+  deadReportsHeld: number;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Replanning 10,000 hosts takes ~10 ms: during a join storm, batch events instead of replanning per event. */
+/** Replanning 10,000 hosts takes ~10–30 ms: during a join storm, batch events instead of replanning per event. */
 const REPLAN_MIN_INTERVAL_MS = 100;
+/** ...and replans take at most ~1/REPLAN_COST_SHARE of the CMA's time, however large the cluster. */
+const REPLAN_COST_SHARE = 10;
+
+/**
+ * Signing and sending one assignment costs ~0.1–0.2 ms: a replan that changes thousands of hosts
+ * (a join storm) goes out in slices of at most this many, and at most ASSIGNMENT_SLICE_MS of work,
+ * per event-loop turn. The socket is read between slices, and libuv reads at most 32 datagrams
+ * per turn: a 30 ms turn caps what the CMA takes in at ~1,000 datagrams/s, and the rest (acks of
+ * these very assignments among them) overflow the socket buffer and are lost.
+ */
+export const ASSIGNMENTS_PER_TURN = 200;
+export const ASSIGNMENT_SLICE_MS = 3;
 
 export function validateAnnounce(a: Announce | undefined): string | undefined {
   if (!a || !a.host) return "no host identity";
@@ -66,14 +88,26 @@ export function validateAnnounce(a: Announce | undefined): string | undefined {
 export class RingService {
   readonly membership: Membership;
   readonly prober: Prober;
+  /** the operator's actions on hosts: maintenance, removal (the control socket calls it) */
+  readonly control: HostControl;
   readonly counters: RingServiceCounters = {
     announcements: 0, refusedAnnouncements: 0, reports: 0, reportsFromUnknownHosts: 0, badMessages: 0, assignmentsSent: 0,
-    assignmentsUnacknowledged: 0, commandsRefusedByHosts: 0, goodbyes: 0,
+    assignmentsUnacknowledged: 0, commandsRefusedByHosts: 0, goodbyes: 0, deadReportsHeld: 0,
   };
   private readonly store: SnapshotStore | undefined;
   private readonly suspicion: Suspicion;
+  private readonly loneHosts: LoneHostWatch;
   private replanScheduled = false;
   private lastReplanAt = 0;
+  /** how long the last replan took (ms) */
+  private lastReplanMs = 0;
+  /** assignments decided but not yet signed and sent, newest per host (sent ASSIGNMENTS_PER_TURN a turn) */
+  private readonly outgoing = new Map<string, { host: HostRecord; neighbours: Neighbour[]; key: string }>();
+  private draining = false;
+  /** joining host -> who reported it dead while its assignment was on its way */
+  private readonly heldDeadReports = new Map<string, string>();
+  /** the most assignments sent in one event-loop turn so far (bounded by ASSIGNMENTS_PER_TURN) */
+  largestAssignmentSlice = 0;
   private saveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -99,6 +133,19 @@ export class RingService {
       },
       { reannounceGraceMs: opts.reannounceGraceMs, segmentRecheckMs: opts.segmentRecheckMs },
     );
+    // a host with no ring neighbour is watched by the CMA itself, at the ring's own timing
+    this.loneHosts = new LoneHostWatch(
+      { membership: this.membership, probe: (to) => this.prober.probe(to), silent: (h) => this.suspicion.onDeadReport(h, "cma-probe", "lone-probe"), log },
+      { probeEveryMs: opts.heartbeatMs, deadtimeMs: opts.deadtimeMs },
+    );
+    this.control = new HostControl({
+      membership: this.membership,
+      suspicion: this.suspicion,
+      event: (e) => this.event(e),
+      replan: () => this.scheduleReplan(),
+      quiet: (h) => void this.sendCommand(h, { setNeighbours: { neighbours: [], heartbeatMs: opts.heartbeatMs, warntimeMs: opts.warntimeMs, deadtimeMs: opts.deadtimeMs } }),
+      log,
+    });
     this.membership.on("event", (e) => this.log.info({ ...e }, "membership event"));
     this.membership.on("change", () => this.scheduleSave());
     if (listen) endpoint.on("message", (m) => this.onMessage(m));
@@ -109,8 +156,10 @@ export class RingService {
     const loaded = this.store?.load();
     if (loaded?.error) this.log.error({ err: loaded.error }, "membership snapshot ignored");
     const snap = loaded?.snapshot;
-    if (!snap || snap.hosts.length === 0) return;
+    if (!snap || (snap.hosts.length === 0 && !snap.removed?.length)) return;
     this.membership.restore(snap);
+    this.loneHosts.refresh();
+    this.control.arm(); // maintenance windows go on across restarts
     const waiting = this.membership.hosts().filter((h) => h.unconfirmed);
     this.log.info({ hosts: snap.hosts.length, awaiting: waiting.length }, "restored membership from the snapshot: asking hosts to re-announce");
     const maxDelayMs = Math.min(10_000, Math.max(1000, waiting.length)); // ~1 answer per ms at most
@@ -129,7 +178,8 @@ export class RingService {
    * and if it never announces itself it is probed after the grace period like any other.
    */
   private learnOf(name: string, hostPort: string): HostRecord | undefined {
-    if (!NAME_RE.test(name)) return undefined;
+    // a removed host named by a neighbour not yet told: it comes back only by announcing itself
+    if (!NAME_RE.test(name) || this.membership.isRemoved(name)) return undefined;
     let at: PeerAddress;
     try {
       at = parseHostPort(hostPort, "neighbour address");
@@ -150,6 +200,8 @@ export class RingService {
   stop(): void {
     this.stopped = true;
     this.suspicion.stop();
+    this.loneHosts.stop();
+    this.control.stop();
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.save();
@@ -231,9 +283,12 @@ export class RingService {
         if (was === "unreachable") this.suspicion.recheckSegment(segment);
       } else if (was === "suspect") {
         this.suspicion.clearSuspicion(h, "alive");
+      } else if (was === "maintenance") {
+        this.backInMaintenance(h);
       }
       if (moved) this.membership.emit("change");
     }
+    h.joining = true; // it announces only while it has no assignment
     // hosts it watches that we do not know (a CMA restarted without a snapshot, or a stale one)
     for (const n of a.neighbours) if (!this.membership.get(n.name)) this.learnOf(n.name, `${n.address}:${n.port}`);
     // it keeps announcing until a signed assignment reaches it: answer, unless one is on its way
@@ -244,6 +299,7 @@ export class RingService {
 
   private onReport(m: InboundMessage, r: Report): void {
     this.counters.reports++;
+    this.log.debug({ kind: r.kind, host: r.subject, reportedBy: m.from.id, silentMs: r.silentMs }, "report received");
     const reporter = this.membership.get(m.from.id);
     if (!reporter || reporter.address !== m.from.address || reporter.port !== m.from.port) {
       // a host this CMA does not know (restarted without snapshot?): ask it to announce
@@ -255,6 +311,14 @@ export class RingService {
     const subject = this.membership.get(r.subject) ?? (r.kind === "DEAD" ? this.learnOf(r.subject, r.subjectAddress) : undefined);
     switch (r.kind) {
       case "DEAD":
+        if (subject?.joining && subject.state === "alive") {
+          // its neighbours were told to watch it before it was told to heartbeat them: its silence
+          // says nothing yet (in a join storm these reports would turn into a probe storm). Judged
+          // if its assignment is never acknowledged; forgotten once it is.
+          this.counters.deadReportsHeld++;
+          this.heldDeadReports.set(subject.name, reporter.name);
+          return;
+        }
         if (subject) this.suspicion.onDeadReport(subject, reporter.name);
         return;
       case "LATE":
@@ -273,13 +337,36 @@ export class RingService {
     const h = this.membership.get(m.from.id);
     if (!h || h.address !== m.from.address || h.port !== m.from.port) return;
     this.counters.goodbyes++;
+    if (h.state === "maintenance" && h.maintenance) {
+      // shut down for its maintenance: out of the rings, still in maintenance
+      this.suspicion.forget(h.name);
+      if (!h.maintenance.down) {
+        h.maintenance.down = true;
+        this.membership.changed();
+      }
+      this.event({ type: "hostLeft", host: h.name });
+      this.scheduleReplan();
+      return;
+    }
     this.suspicion.clearSuspicion(h, "left");
     this.event({ type: "hostLeft", host: h.name });
     this.scheduleReplan();
   }
 
+  /** A host in maintenance speaks: if it was out of the rings, it is back in them (still in maintenance). */
+  private backInMaintenance(h: HostRecord): void {
+    this.suspicion.forget(h.name); // a silence being probed is answered
+    if (!h.maintenance?.down) return;
+    h.maintenance.down = false;
+    this.membership.changed();
+    this.event({ type: "hostReturned", host: h.name, segment: h.segment, was: "maintenance" });
+    h.assignedKey = NOT_ASSIGNED;
+    this.scheduleReplan();
+  }
+
   /** A host we had given up on speaks: it is back. */
   private touch(h: HostRecord): void {
+    if (h.state === "maintenance") return this.backInMaintenance(h);
     if (h.state === "dead" || h.state === "left" || h.state === "unreachable") {
       const was = h.state;
       this.membership.setState(h, "alive");
@@ -292,28 +379,66 @@ export class RingService {
 
   // ------------------------------------------------------------------ assignments
 
-  /** Coalesce: at most one replan per REPLAN_MIN_INTERVAL_MS, however many events arrive. */
+  /** Coalesce: at most one replan per REPLAN_MIN_INTERVAL_MS (or REPLAN_COST_SHARE × its cost), however many events arrive. */
   private scheduleReplan(): void {
     if (this.replanScheduled || this.stopped) return;
     this.replanScheduled = true;
-    const wait = Math.max(0, this.lastReplanAt + REPLAN_MIN_INTERVAL_MS - Date.now());
+    const wait = Math.max(0, this.lastReplanAt + Math.max(REPLAN_MIN_INTERVAL_MS, REPLAN_COST_SHARE * this.lastReplanMs) - Date.now());
     setTimeout(() => {
       this.replanScheduled = false;
       this.lastReplanAt = Date.now();
+      const t0 = performance.now();
       const changed = this.membership.replan();
+      this.lastReplanMs = performance.now() - t0;
+      this.loneHosts.refresh();
       for (const { host, neighbours } of changed) this.assign(host, neighbours);
       if (changed.length > 0) this.event({ type: "ringsChanged", assignmentsSent: changed.length, representatives: this.membership.rings().representativeRing.length });
     }, wait);
   }
 
+  /** assignments waiting for their turn to be signed and sent */
+  get assignmentsPending(): number {
+    return this.outgoing.size;
+  }
+
+  /** Decided now (so the next replan does not decide it again), signed and sent in a later slice. */
   private assign(h: HostRecord, neighbours: Neighbour[]): void {
     const key = neighboursKey(neighbours);
     h.assignedKey = key;
     h.assignmentInFlight = true;
+    this.outgoing.set(h.name, { host: h, neighbours, key });
+    if (!this.draining && !this.stopped) {
+      this.draining = true;
+      setImmediate(() => this.drainAssignments());
+    }
+  }
+
+  private drainAssignments(): void {
+    this.draining = false;
+    if (this.stopped) return;
+    let sent = 0;
+    const until = performance.now() + ASSIGNMENT_SLICE_MS;
+    for (const [name, a] of this.outgoing) {
+      if (sent >= (this.opts.assignmentsPerTurn ?? ASSIGNMENTS_PER_TURN) || (sent > 0 && performance.now() > until)) break;
+      this.outgoing.delete(name);
+      if (a.host.assignedKey !== a.key || this.membership.get(name) !== a.host) continue; // superseded while waiting
+      this.sendAssignment(a.host, a.neighbours, a.key);
+      sent++;
+    }
+    this.largestAssignmentSlice = Math.max(this.largestAssignmentSlice, sent);
+    if (this.outgoing.size > 0) {
+      this.draining = true;
+      setImmediate(() => this.drainAssignments());
+    }
+  }
+
+  private sendAssignment(h: HostRecord, neighbours: Neighbour[], key: string): void {
     this.counters.assignmentsSent++;
     this.sendCommand(h, { setNeighbours: { neighbours, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } }).then(
       () => {
         if (h.assignedKey === key) h.assignmentInFlight = false;
+        h.joining = false;
+        this.heldDeadReports.delete(h.name);
       },
       () => {
         this.counters.assignmentsUnacknowledged++;
@@ -321,6 +446,11 @@ export class RingService {
         if (h.assignedKey === key) {
           h.assignedKey = NOT_ASSIGNED; // resend at the next replan (if it is still in the rings)
           this.scheduleReplan();
+        }
+        const reporter = this.heldDeadReports.get(h.name);
+        if (reporter !== undefined) {
+          this.heldDeadReports.delete(h.name);
+          this.suspicion.onDeadReport(h, reporter); // it never answered: now its silence counts
         }
       },
     );

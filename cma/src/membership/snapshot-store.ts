@@ -5,9 +5,11 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HostState, MembershipSnapshot } from "./membership.js";
+import { HOST_STATES } from "./membership.js";
+import type { HostState, MaintenanceWindow, MembershipSnapshot, RemovedHost } from "./membership.js";
 
-const STATES: ReadonlySet<string> = new Set(["alive", "suspect", "dead", "left", "unreachable"]);
+/** Tombstones are not hosts: "removed" is no state a snapshot's host can be in. */
+const STATES: ReadonlySet<string> = new Set(HOST_STATES.filter((s) => s !== "removed"));
 
 export function validateSnapshot(doc: unknown): MembershipSnapshot {
   const fail = (why: string): never => {
@@ -25,12 +27,27 @@ export function validateSnapshot(doc: unknown): MembershipSnapshot {
     if (!STATES.has(state)) fail(`hosts[${i}].state ${state}`);
     const port = num("port");
     if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`hosts[${i}].port ${port}`);
+    let maintenance: MaintenanceWindow | undefined;
+    if (state === "maintenance") {
+      const m = h.maintenance as Record<string, unknown> | undefined;
+      if (!m || typeof m !== "object") fail(`hosts[${i}] is in maintenance without its window`);
+      const mnum = (k: string): number => (typeof m![k] === "number" && Number.isFinite(m![k]) ? (m![k] as number) : fail(`hosts[${i}].maintenance.${k} is not a number`));
+      if (typeof m!.reason !== "string" || typeof m!.down !== "boolean") fail(`hosts[${i}].maintenance: reason or down missing`);
+      maintenance = { reason: m!.reason as string, until: mnum("until"), startedAt: mnum("startedAt"), down: m!.down as boolean };
+    }
     return {
       name: str("name"), machineId: str("machineId"), address: str("address"), port, segment: str("segment"), state: state as HostState,
-      since: num("since"), joinedAt: num("joinedAt"), version: str("version"), assignedKey: str("assignedKey"),
+      since: num("since"), joinedAt: num("joinedAt"), version: str("version"), assignedKey: str("assignedKey"), ...(maintenance ? { maintenance } : {}),
     };
   });
-  return { version: 1, savedAt: typeof d.savedAt === "number" ? d.savedAt : 0, hosts };
+  if (d.removed !== undefined && !Array.isArray(d.removed)) fail("removed is not a list");
+  const removed: RemovedHost[] = ((d.removed as unknown[] | undefined) ?? []).map((x, i) => {
+    const t = x as Record<string, unknown>;
+    const str = (k: string): string => (typeof t?.[k] === "string" ? (t[k] as string) : fail(`removed[${i}].${k} is not a string`));
+    if (typeof t.removedAt !== "number" || typeof t.purge !== "boolean") fail(`removed[${i}]: removedAt or purge missing`);
+    return { name: str("name"), segment: str("segment"), address: str("address"), removedAt: t.removedAt as number, purge: t.purge as boolean };
+  });
+  return { version: 1, savedAt: typeof d.savedAt === "number" ? d.savedAt : 0, hosts, removed };
 }
 
 export class SnapshotStore {

@@ -10,11 +10,15 @@
  * After a CMA restart nobody is declared dead for not answering quickly: after a grace period, the
  * hosts that have not re-announced are probed, and only those that do not answer are declared dead.
  *
+ * A host in maintenance is judged too, but its confirmed silence is no death: it leaves the rings
+ * (they repair around it) and stays in maintenance. When its maintenance ends while it is still
+ * silent, it is probed then, and declared dead if it does not answer.
+ *
  * No I/O of its own: probes, events, replanning and commands go through what the ring service
  * passes in, so the rules can be driven directly with a fake network.
  */
 import type { Logger, PeerAddress } from "@ringwatch/shared";
-import type { HostRecord, HostState, Membership, MembershipEvent, MembershipEventInput } from "./membership.js";
+import type { HostRecord, HostState, MaintenanceWindow, Membership, MembershipEvent, MembershipEventInput } from "./membership.js";
 import { NOT_ASSIGNED } from "./ring-plan.js";
 
 export interface SuspicionOptions {
@@ -27,7 +31,7 @@ export interface SuspicionOptions {
 /** What the unit needs from the ring service, and nothing more. */
 export interface SuspicionDeps {
   /** the hosts, their segments and rings; every state change goes through it */
-  membership: Pick<Membership, "hosts" | "inSegment" | "rings" | "setState">;
+  membership: Pick<Membership, "hosts" | "inSegment" | "rings" | "setState" | "changed">;
   /** a direct probe: true if the host answered */
   probe: (to: PeerAddress) => Promise<boolean>;
   /** record a membership event (the caller stamps it) */
@@ -42,7 +46,7 @@ export interface SuspicionDeps {
 type ConfirmedBy = Extract<MembershipEvent, { type: "hostDead" }>["confirmedBy"];
 
 export class Suspicion {
-  private readonly suspicion = new Map<string, { reporters: Set<string> }>();
+  private readonly suspicion = new Map<string, { reporters: Set<string>; how: ConfirmedBy }>();
   private readonly segmentChecks = new Map<string, Promise<void>>();
   private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   private graceTimer: NodeJS.Timeout | undefined;
@@ -61,7 +65,9 @@ export class Suspicion {
 
   // ------------------------------------------------------------------ death: confirm, place, declare
 
-  onDeadReport(s: HostRecord, reporter: string): void {
+  /** `how` names what the verdict rests on: a neighbour's report ("probe"), or the CMA's own watch of a lone host. */
+  onDeadReport(s: HostRecord, reporter: string, how: ConfirmedBy = "probe"): void {
+    if (s.state === "maintenance") return this.onSilenceInMaintenance(s, reporter);
     if (s.state !== "alive" && s.state !== "suspect") return; // already handled: declared once
     const sus = this.suspicion.get(s.name);
     if (sus) {
@@ -71,7 +77,7 @@ export class Suspicion {
     // Reports can be stale (queued in a partition, delivered after it healed) or come from inside
     // a partition, so even two of them prove nothing: the CMA's own probe decides.
     this.deps.membership.setState(s, "suspect");
-    const entry = { reporters: new Set([reporter]) };
+    const entry = { reporters: new Set([reporter]), how };
     this.suspicion.set(s.name, entry);
     this.deps.log.debug({ host: s.name, reportedBy: reporter }, "death reported: probing");
     void this.deps.probe(s).then(async (answered) => {
@@ -82,8 +88,67 @@ export class Suspicion {
         this.deps.event({ type: "deathNotConfirmed", host: s.name, reportedBy: [...entry.reporters] });
         return;
       }
-      await this.placeSilence(s, [...entry.reporters]);
+      await this.placeSilence(s, [...entry.reporters], entry.how);
     });
+  }
+
+  // ------------------------------------------------------------------ maintenance: silence is no death
+
+  /** Probed like any reported host; if it does not answer it leaves the rings, still in maintenance. */
+  private onSilenceInMaintenance(s: HostRecord, reporter: string): void {
+    const w = s.maintenance;
+    if (!w || w.down) return; // already out of the rings
+    const sus = this.suspicion.get(s.name);
+    if (sus) {
+      sus.reporters.add(reporter);
+      return;
+    }
+    const entry = { reporters: new Set([reporter]), how: "probe" as ConfirmedBy };
+    this.suspicion.set(s.name, entry);
+    this.deps.log.debug({ host: s.name, reportedBy: reporter }, "silence reported of a host in maintenance: probing");
+    void this.deps.probe(s).then((answered) => {
+      if (this.suspicion.get(s.name) !== entry) return;
+      this.suspicion.delete(s.name);
+      if (answered || s.maintenance !== w || w.down) return; // it answers, or its maintenance changed meanwhile
+      this.downInMaintenance(s, [...entry.reporters]);
+    });
+  }
+
+  /** A host in maintenance fell silent (or said goodbye): out of the rings, no death. */
+  downInMaintenance(h: HostRecord, reporters: string[]): void {
+    if (!h.maintenance || h.maintenance.down) return;
+    this.suspicion.delete(h.name);
+    h.maintenance.down = true;
+    this.deps.membership.changed();
+    this.deps.event({ type: "hostDownInMaintenance", host: h.name, segment: h.segment, reportedBy: reporters });
+    this.deps.replan();
+  }
+
+  /**
+   * Its maintenance ends (window w): if it was silent, it is probed now. Answering (or back in the
+   * rings already) it is alive; silent, it is judged like any silent host: a death, or its segment's.
+   */
+  async endMaintenance(h: HostRecord, w: MaintenanceWindow, how: "expired" | "ended"): Promise<void> {
+    const answered = w.down ? await this.deps.probe(h) : true;
+    if (h.maintenance !== w || h.state !== "maintenance") return; // started again, or removed, meanwhile
+    h.maintenance = undefined;
+    this.suspicion.delete(h.name);
+    const down = w.down; // it may have come back while it was probed
+    if (!down || answered) {
+      this.deps.membership.setState(h, "alive");
+      if (down) h.assignedKey = NOT_ASSIGNED; // out of the rings until now: it needs an assignment
+      this.deps.event({ type: "maintenanceEnded", host: h.name, how, down, answered });
+      this.deps.replan();
+      return;
+    }
+    this.deps.membership.setState(h, "suspect");
+    this.deps.event({ type: "maintenanceEnded", host: h.name, how, down, answered });
+    await this.placeSilence(h, ["cma-probe"], "maintenance-end");
+  }
+
+  /** Forget a host being judged (it was removed): a probe still in flight then changes nothing. */
+  forget(name: string): void {
+    this.suspicion.delete(name);
   }
 
   /** The host's fate is settled elsewhere (it spoke, or said goodbye): no verdict for it here. */
@@ -93,9 +158,9 @@ export class Suspicion {
   }
 
   /** One check per segment at a time: concurrent silences in a segment are judged together. */
-  private placeSilence(s: HostRecord, reporters: string[]): Promise<void> {
+  private placeSilence(s: HostRecord, reporters: string[], how: ConfirmedBy = "probe"): Promise<void> {
     const prev = this.segmentChecks.get(s.segment) ?? Promise.resolve();
-    const next = prev.then(() => this.judgeSegment(s, reporters)).catch((e: Error) => this.deps.log.error({ err: e.message }, "segment check failed"));
+    const next = prev.then(() => this.judgeSegment(s, reporters, how)).catch((e: Error) => this.deps.log.error({ err: e.message }, "segment check failed"));
     this.segmentChecks.set(s.segment, next);
     void next.then(() => {
       if (this.segmentChecks.get(s.segment) === next) this.segmentChecks.delete(s.segment);
@@ -103,8 +168,7 @@ export class Suspicion {
     return next;
   }
 
-  private async judgeSegment(s: HostRecord, reporters: string[]): Promise<void> {
-    const how = "probe";
+  private async judgeSegment(s: HostRecord, reporters: string[], how: ConfirmedBy): Promise<void> {
     if (s.state !== "suspect") return;
     const others = this.deps.membership.inSegment(s.segment).filter((h) => h.name !== s.name && h.state === "alive");
     if (others.length === 0) return this.declareDead(s, reporters, how);
@@ -153,7 +217,7 @@ export class Suspicion {
   }
 
   private async declareDead(s: HostRecord, reporters: string[], how: ConfirmedBy): Promise<void> {
-    if (s.state === "dead" || s.state === "left") return;
+    if (s.state === "dead" || s.state === "left" || s.state === "removed" || s.state === "maintenance") return;
     this.clearSuspicion(s, "dead");
     this.deps.event({ type: "hostDead", host: s.name, segment: s.segment, reportedBy: reporters, confirmedBy: how });
     this.deps.replan();
@@ -206,14 +270,17 @@ export class Suspicion {
   }
 
   private async probeUnconfirmed(): Promise<void> {
-    const waiting = this.deps.membership.hosts().filter((h) => h.unconfirmed && h.state === "alive");
+    const waiting = this.deps.membership.hosts().filter((h) => h.unconfirmed && (h.state === "alive" || h.state === "maintenance"));
     if (waiting.length === 0) return;
     this.deps.log.info({ hosts: waiting.length }, "hosts did not re-announce after the CMA restart: probing them");
     const answers = await Promise.all(waiting.map((h) => this.deps.probe(h)));
     waiting.forEach((h, i) => {
-      if (!h.unconfirmed || h.state !== "alive") return; // re-announced, or its death handled meanwhile
+      if (!h.unconfirmed || (h.state !== "alive" && h.state !== "maintenance")) return; // re-announced, or its death handled meanwhile
       if (answers[i]) this.deps.askToReannounce(h);
-      else {
+      else if (h.state === "maintenance") {
+        h.unconfirmed = false;
+        this.downInMaintenance(h, ["cma-probe"]); // silent in maintenance: no death
+      } else {
         h.unconfirmed = false;
         this.deps.membership.setState(h, "suspect");
         void this.declareDead(h, ["cma-probe"], "restart-probe");

@@ -25,6 +25,8 @@ import { AlertsTranslator } from "./translators/alerts.js";
 import { InventoryTranslator } from "./translators/inventory.js";
 import { MembershipTranslator } from "./translators/membership.js";
 import { StatsTranslator } from "./translators/stats.js";
+import { CmaHealthTranslator } from "./translators/cma-health.js";
+import type { MonitoringErrorEvent, MonitoringErrors } from "../monitoring-errors/monitoring-errors.js";
 import type { BridgeCounters, TranslatorContext } from "./translators/translator-context.js";
 
 export { clockOf } from "./translators/clock.js";
@@ -40,6 +42,8 @@ export interface BridgeOptions {
   configCacheDelayMs: number;
   maxHeldValues: number;
   maxHoldMs: number;
+  /** the CMA's own Zabbix host (heartbeat, CMA-side monitoring errors) */
+  cmaHost: string;
 }
 
 export interface BridgeSources {
@@ -47,7 +51,15 @@ export interface BridgeSources {
   inventory: InventoryStore;
   stats: StatsStore;
   alerts: AlertStore;
+  /** CMA-side monitoring errors go to the CMA's own host (absent: only the heartbeat) */
+  monitoringErrors?: MonitoringErrors;
 }
+
+/**
+ * A removed host's Zabbix host is disabled this long after the removal, so that its last state value
+ * (removed, 5: no trigger fires on it) reaches Zabbix first (the sender sends within senderBatchMs, 1 s).
+ */
+export const RETIRE_AFTER_MS = 5000;
 
 /** Host and key of values Zabbix refused as unknown (from the sender). */
 export interface UnknownPair {
@@ -75,6 +87,7 @@ export class ZabbixBridge {
   private readonly inventory: InventoryTranslator;
   private readonly stats: StatsTranslator;
   private readonly alerts: AlertsTranslator;
+  private readonly cmaHealth: CmaHealthTranslator;
   private readonly warnedNames = new Set<string>();
   private stopped = false;
   private firstSyncDone = false;
@@ -102,11 +115,15 @@ export class ZabbixBridge {
     this.inventory = new InventoryTranslator(sources.inventory, ctx, o.configCacheDelayMs);
     this.stats = new StatsTranslator(ctx);
     this.alerts = new AlertsTranslator(sources.alerts, ctx);
+    this.cmaHealth = new CmaHealthTranslator(ctx, zabbixHostName(o.cmaHost), sources.monitoringErrors);
   }
 
   start(): void {
     const { membership, inventory, stats, alerts } = this.sources;
-    const onMembership = (e: MembershipEvent): void => this.membership.onEvent(e);
+    const onMembership = (e: MembershipEvent): void => {
+      this.membership.onEvent(e);
+      if (e.type === "hostRemoved" && this.sync) setTimeout(() => this.scheduleSync({ templates: false }, 0), RETIRE_AFTER_MS + 100).unref();
+    };
     const onInventory = (e: InventoryEvent): void => this.inventory.onEvent(e);
     const onStats = (e: StatsEvent): void => this.stats.onEvent(e);
     const onAlert = (e: AlertEvent): void => this.alerts.onEvent(e);
@@ -115,13 +132,20 @@ export class ZabbixBridge {
     stats.on("event", onStats);
     alerts.on("event", onAlert);
     this.off.push(() => membership.off("event", onMembership), () => inventory.off("event", onInventory), () => stats.off("event", onStats), () => alerts.off("event", onAlert));
-    this.refreshTimer = setInterval(() => this.membership.pushAllStates(), this.o.stateRefreshMs).unref();
+    const errors = this.sources.monitoringErrors;
+    if (errors) {
+      const onError = (e: MonitoringErrorEvent): void => this.cmaHealth.onEvent(e);
+      errors.on("event", onError);
+      this.off.push(() => errors.off("event", onError));
+    }
+    // the states first, then the heartbeat: the hosts' backstop depends on the CMA's trigger
+    this.refreshTimer = setInterval(() => this.refreshStates(), this.o.stateRefreshMs).unref();
     if (this.sync) {
       this.scheduleSync({ templates: true }, 0);
       this.recheckTimer = setInterval(() => this.scheduleSync({ templates: true }), this.o.templateRecheckMs).unref();
     } else {
       this.holdback.readyForAll();
-      this.membership.pushAllStates();
+      this.refreshStates();
       for (const host of this.sources.inventory.hosts()) this.inventory.pushInventory(host);
     }
     this.flushTimer = setInterval(() => this.holdback.flush(), Math.max(100, Math.min(1000, this.o.configCacheDelayMs / 4))).unref();
@@ -160,13 +184,19 @@ export class ZabbixBridge {
       }
       hypervisors.set(z, z === h.name ? "" : h.name);
     }
+    const retired = new Map<string, boolean>();
+    const now = Date.now();
+    for (const t of this.sources.membership.removedHosts()) {
+      const z = zabbixHostName(t.name);
+      if (!hypervisors.has(z) && t.removedAt <= now - RETIRE_AFTER_MS) retired.set(z, t.purge);
+    }
     const guests = new Map<string, string>();
     if (this.o.hostPerDomain) {
       for (const host of this.sources.inventory.hosts()) {
         for (const d of this.sources.inventory.domains(host)) guests.set(guestHostName(d.uuid), `${d.name} (${d.uuid.toLowerCase()})`);
       }
     }
-    return { hypervisors, guests };
+    return { hypervisors, guests, retired };
   }
 
   /** Coalesce sync requests; one sync at a time; a failed one is retried. */
@@ -209,7 +239,7 @@ export class ZabbixBridge {
         // guests Zabbix already discovered (a CMA restart) take values at once
         const known = await this.sync.discoveredGuests([...report.hostIds.values()]);
         for (const [host, uuids] of known) for (const u of uuids) this.holdback.guestReady(host, u);
-        this.membership.pushAllStates();
+        this.refreshStates();
         for (const host of this.sources.inventory.hosts()) this.inventory.pushInventory(host);
         for (const { host } of this.sources.alerts.active()) this.alerts.pushDiscoveryErrors(host);
       } else {
@@ -233,6 +263,12 @@ export class ZabbixBridge {
       this.log.warn({ err: (e as Error).message, retryInMs: this.o.syncRetryMs }, "Zabbix configuration sync failed");
       if (!this.stopped) setTimeout(() => this.scheduleSync({ templates: true }, 0), this.o.syncRetryMs).unref();
     }
+  }
+
+  /** Every host's state, then the CMA's heartbeat (in that order: see CmaHealthTranslator). */
+  private refreshStates(): void {
+    this.membership.pushAllStates();
+    this.cmaHealth.pushHeartbeat();
   }
 
   // ---------------------------------------------------------------- out

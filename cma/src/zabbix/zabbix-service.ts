@@ -12,11 +12,12 @@ import { ZabbixApi } from "./config/api-client.js";
 import { ZabbixBridge } from "./bridge.js";
 import type { BridgeSources, UnknownPair } from "./bridge.js";
 import { ConfigSync } from "./config/config-sync.js";
+import { zabbixNames } from "./config/names.js";
 import type { ZabbixValueSink } from "./sender/zabbix-value.js";
 
 export type ZabbixApiConfig = Pick<CmaConfig,
   | "zabbixApiUrl" | "zabbixApiToken" | "zabbixApiTokenFile" | "zabbixUser" | "zabbixPassword" | "zabbixPasswordFile" | "zabbixApiTimeoutMs"
-  | "zabbixHostGroup" | "zabbixTemplateGroup" | "zabbixHypervisorTemplate" | "zabbixGuestTemplate" | "zabbixHostPerDomain"
+  | "zabbixHostGroup" | "zabbixTemplateGroup" | "zabbixHypervisorTemplate" | "zabbixGuestTemplate" | "zabbixCmaTemplate" | "zabbixCmaHost" | "zabbixHostPerDomain"
   | "zabbixSyncDebounceMs" | "zabbixSyncRetryMs" | "zabbixTemplateRecheckMs" | "zabbixStateRefreshMs" | "zabbixConfigCacheDelayMs" | "zabbixMaxHeldValues" | "zabbixMaxHoldMs">;
 
 /** First line of a secret file; a clear error naming the option when it cannot be read or is empty. */
@@ -56,13 +57,13 @@ export class ZabbixService {
     const zlog = log.child({ part: "zabbix" });
     this.api = cfg.zabbixApiUrl ? apiFromConfig(cfg, zlog) : undefined;
     this.sync = this.api && new ConfigSync(this.api, {
-      names: { hypervisorTemplate: cfg.zabbixHypervisorTemplate, guestTemplate: cfg.zabbixGuestTemplate, templateGroup: cfg.zabbixTemplateGroup },
+      names: zabbixNames(cfg),
       hostGroup: cfg.zabbixHostGroup, hostPerDomain: cfg.zabbixHostPerDomain, log: zlog,
     });
     this.bridge = new ZabbixBridge(sources, this.sync, sink, {
       hostPerDomain: cfg.zabbixHostPerDomain, syncDebounceMs: cfg.zabbixSyncDebounceMs, syncRetryMs: cfg.zabbixSyncRetryMs,
       stateRefreshMs: cfg.zabbixStateRefreshMs, templateRecheckMs: cfg.zabbixTemplateRecheckMs, configCacheDelayMs: cfg.zabbixConfigCacheDelayMs,
-      maxHeldValues: cfg.zabbixMaxHeldValues, maxHoldMs: cfg.zabbixMaxHoldMs,
+      maxHeldValues: cfg.zabbixMaxHeldValues, maxHoldMs: cfg.zabbixMaxHoldMs, cmaHost: cfg.zabbixCmaHost,
     }, zlog);
   }
 

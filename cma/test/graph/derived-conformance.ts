@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { GraphStore } from "../../src/graph/graph-store.js";
 import { UNSETTLED_ADDRESSES } from "../../src/graph/ingest/derived.js";
-import { Feed, captured } from "./graph-fixtures.js";
+import { captured, freshStoreEachTest } from "./graph-fixtures.js";
 import type { Doc } from "./graph-fixtures.js";
 
 function nics(addresses: string[]): Doc {
@@ -35,17 +35,8 @@ const G1 = "00000000-0000-4000-8000-0000000000a1", G2 = "00000000-0000-4000-8000
 export function derivedConformance(makeStore: () => Promise<GraphStore>): void {
   describe("derived facts (OFFERS, IPAddr.owned)", function () {
     this.timeout(180_000);
-    let store: GraphStore;
-    let feed: Feed;
-    beforeEach(async () => {
-      store = await makeStore();
-      feed = new Feed(store);
-    });
-    afterEach(async () => {
-      await feed?.stop();
-      await store?.close();
-    });
-    const rows = async (cypher: string): Promise<Record<string, unknown>[]> => (await store.read(cypher, {}, { maxRows: 100_000 })).rows;
+    const under = freshStoreEachTest(makeStore);
+    const { rows } = under;
     const offers = async (): Promise<string[]> =>
       (await rows("MATCH (o)-[:OFFERS]->(s:Service) RETURN coalesce(o.uuid, o.name) AS o, s.key AS s")).map((r) => `${String(r.o)} ${String(r.s)}`).sort();
     const owned = async (): Promise<string[]> => (await rows("MATCH (a:IPAddr) WHERE a.owned = true RETURN a.address AS a")).map((r) => String(r.a)).sort();
@@ -60,7 +51,7 @@ export function derivedConformance(makeStore: () => Promise<GraphStore>): void {
       };
     };
     const step = async (what: string, expectOffers: string[], expectOwned: string[]): Promise<void> => {
-      await feed.flush();
+      await under.feed.flush();
       assert.deepEqual(await offers(), [...expectOffers].sort(), `${what}: OFFERS`);
       assert.deepEqual(await owned(), [...expectOwned].sort(), `${what}: owned addresses`);
       assert.deepEqual({ offers: await offers(), owned: await owned() }, await truth(), `${what}: derived facts equal what they derive from`);
@@ -68,78 +59,76 @@ export function derivedConformance(makeStore: () => Promise<GraphStore>): void {
     };
 
     it("stay true as addresses and services appear, move and go, in either order", async () => {
-      feed.host("hvA", "10.9.0.1", "alive");
-      feed.host("hvB", "10.9.0.2", "alive");
-      feed.host("hvC", "10.9.0.3", "alive");
+      under.feed.host("hvA", "10.9.0.1", "alive");
+      under.feed.host("hvB", "10.9.0.2", "alive");
+      under.feed.host("hvC", "10.9.0.3", "alive");
       // a host address first, then a client of a service on it
-      feed.doc("hvA", nics(["10.9.0.1", "10.9.1.1"]));
+      under.feed.doc("hvA", nics(["10.9.0.1", "10.9.1.1"]));
       await step("host addresses", [], ["10.9.0.1", "10.9.1.1"]);
-      feed.doc("hvB", clientOf(["10.9.1.1:5432", "10.9.5.5:6379"]));
+      under.feed.doc("hvB", clientOf(["10.9.1.1:5432", "10.9.5.5:6379"]));
       await step("service on a host address", ["hvA 10.9.1.1:5432"], ["10.9.0.1", "10.9.1.1"]);
       // the service first (nobody holds 10.9.5.5: a forgotten server), then a guest that has its address
-      feed.doc("hvC", guests([{ uuid: G1, name: "g1", mac: "52:54:00:00:00:a1", addresses: ["10.9.5.5"] }]));
+      under.feed.doc("hvC", guests([{ uuid: G1, name: "g1", mac: "52:54:00:00:00:a1", addresses: ["10.9.5.5"] }]));
       await step("guest address after the service", ["hvA 10.9.1.1:5432", `${G1} 10.9.5.5:6379`], ["10.9.0.1", "10.9.1.1", "10.9.5.5"]);
       // the address leaves hvA and moves to hvC's own interface
-      feed.doc("hvA", nics(["10.9.0.1"]));
+      under.feed.doc("hvA", nics(["10.9.0.1"]));
       await step("host address gone", [`${G1} 10.9.5.5:6379`], ["10.9.0.1", "10.9.5.5"]);
-      feed.doc("hvC", nics(["10.9.0.3", "10.9.1.1"]));
+      under.feed.doc("hvC", nics(["10.9.0.3", "10.9.1.1"]));
       await step("host address moved", ["hvC 10.9.1.1:5432", `${G1} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.3", "10.9.1.1", "10.9.5.5"]);
       // a report without an address does not take it away (neighbour entries expire) ...
-      feed.doc("hvC", guests([{ uuid: G1, name: "g1", mac: "52:54:00:00:00:a1", addresses: [] }]), 1_763_700_100_000);
+      under.feed.doc("hvC", guests([{ uuid: G1, name: "g1", mac: "52:54:00:00:00:a1", addresses: [] }]), 1_763_700_100_000);
       await step("guest address not reported", ["hvC 10.9.1.1:5432", `${G1} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.3", "10.9.1.1", "10.9.5.5"]);
       // ... but another guest given the address takes it
-      feed.doc("hvB", guests([{ uuid: G2, name: "g2", mac: "52:54:00:00:00:a2", addresses: ["10.9.5.5"] }]));
+      under.feed.doc("hvB", guests([{ uuid: G2, name: "g2", mac: "52:54:00:00:00:a2", addresses: ["10.9.5.5"] }]));
       await step("address given to another guest", ["hvC 10.9.1.1:5432", `${G2} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.3", "10.9.1.1", "10.9.5.5"]);
       // an address held by two hosts stays owned while one of them still has it
-      feed.doc("hvB", nics(["10.9.0.2", "10.9.1.1"]));
+      under.feed.doc("hvB", nics(["10.9.0.2", "10.9.1.1"]));
       await step("address on two hosts", ["hvB 10.9.1.1:5432", "hvC 10.9.1.1:5432", `${G2} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.1.1", "10.9.5.5"]);
-      feed.doc("hvC", nics(["10.9.0.3"]));
+      under.feed.doc("hvC", nics(["10.9.0.3"]));
       await step("one of the two lets go", ["hvB 10.9.1.1:5432", `${G2} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.1.1", "10.9.5.5"]);
-      feed.doc("hvB", nics(["10.9.0.2"]));
+      under.feed.doc("hvB", nics(["10.9.0.2"]));
       await step("the last one lets go", [`${G2} 10.9.5.5:6379`], ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.5.5"]);
     });
 
     it("are right when a fleet arrives in big batches", async () => {
-      await feed.stop();
-      feed = new Feed(store, 5000); // statements of more rows than Kuzu's 2,048-row vectors
+      await under.restartFeed(5000); // statements of more rows than Kuzu's 2,048-row vectors
       const HOSTS = 240, GUESTS = 30;
       const guestIp = (h: number, g: number): string => `100.64.${h}.${g + 10}`;
       for (let h = 0; h < HOSTS; h++) {
-        if (h === 160) await feed.flush(); // the second batch meets committed nodes too
+        if (h === 160) await under.feed.flush(); // the second batch meets committed nodes too
         const name = `hv${h}`;
-        feed.host(name, `10.10.${h}.1`, "alive");
+        under.feed.host(name, `10.10.${h}.1`, "alive");
         const n = nics([]);
         n.data.interfaces = [
           { name: "eth0", ifindex: 2, mac: "02:00:00:00:00:01", mtu: 1500, state: "up", kind: "physical", master: "br0", speedMbps: 10000, addresses: [] },
           { name: "br0", ifindex: 3, mac: "02:00:00:00:00:01", mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: `10.10.${h}.1`, prefixLength: 16 }] },
         ];
-        feed.doc(name, n);
-        feed.doc(name, guests(Array.from({ length: GUESTS }, (_, g) => ({
+        under.feed.doc(name, n);
+        under.feed.doc(name, guests(Array.from({ length: GUESTS }, (_, g) => ({
           uuid: `00000000-0000-4000-8000-${String(h).padStart(6, "0")}${String(g).padStart(6, "0")}`, name: `${name}-vm${g}`,
           mac: `52:54:00:00:${(h & 255).toString(16).padStart(2, "0")}:${g.toString(16).padStart(2, "0")}`, addresses: [guestIp(h, g)],
         }))));
-        feed.doc(name, clientOf([1, 2, 3].map((k) => `${guestIp((h + k * 37) % HOSTS, (h + k) % GUESTS)}:5432`).concat([`10.10.${(h + 1) % HOSTS}.1:22`])));
+        under.feed.doc(name, clientOf([1, 2, 3].map((k) => `${guestIp((h + k * 37) % HOSTS, (h + k) % GUESTS)}:5432`).concat([`10.10.${(h + 1) % HOSTS}.1:22`])));
       }
-      await feed.flush();
+      await under.feed.flush();
       const facts = { offers: await offers(), owned: await owned() };
       assert.ok(facts.offers.length > HOSTS, `OFFERS were derived (${facts.offers.length})`);
       assert.deepEqual(facts, await truth());
     });
 
     it("are derived again at start for a graph written before they existed, or left stale by a crash between a batch and its derive", async () => {
-      feed.host("hvA", "10.9.0.1", "alive");
-      feed.doc("hvA", nics(["10.9.0.1", "10.9.1.1"]));
-      feed.doc("hvA", guests([{ uuid: G1, name: "g1", mac: "52:54:00:00:00:a1", addresses: ["10.9.5.5"] }]));
-      feed.doc("hvB", clientOf(["10.9.1.1:5432", "10.9.5.5:6379", "10.9.7.7:80"]));
-      await feed.flush();
+      under.feed.host("hvA", "10.9.0.1", "alive");
+      under.feed.doc("hvA", nics(["10.9.0.1", "10.9.1.1"]));
+      under.feed.doc("hvA", guests([{ uuid: G1, name: "g1", mac: "52:54:00:00:00:a1", addresses: ["10.9.5.5"] }]));
+      under.feed.doc("hvB", clientOf(["10.9.1.1:5432", "10.9.5.5:6379", "10.9.7.7:80"]));
+      await under.feed.flush();
       const before = { offers: await offers(), owned: await owned() };
       assert.equal(before.offers.length, 2);
       assert.deepEqual(await rows(UNSETTLED_ADDRESSES), [], "every address settled after its derive transaction");
       // as an older version left it: no OFFERS, no owned
-      await store.write([{ cypher: "MATCH ()-[x:OFFERS]->() DELETE x" }, { cypher: "MATCH (a:IPAddr) SET a.owned = NULL, a.stale = NULL" }]);
+      await under.store.write([{ cypher: "MATCH ()-[x:OFFERS]->() DELETE x" }, { cypher: "MATCH (a:IPAddr) SET a.owned = NULL, a.stale = NULL" }]);
       const restarted = async (): Promise<void> => {
-        await feed.stop();
-        feed = new Feed(store); // a restarted CMA: its ingestor looks for unsettled addresses
+        const feed = await under.restartFeed(); // a restarted CMA: its ingestor looks for unsettled addresses
         for (let i = 0; i < 100 && (await rows(UNSETTLED_ADDRESSES)).length > 0; i++) {
           await feed.ingestor.flush();
           await new Promise((r) => setTimeout(r, 50));
@@ -149,7 +138,7 @@ export function derivedConformance(makeStore: () => Promise<GraphStore>): void {
       assert.deepEqual({ offers: await offers(), owned: await owned() }, before);
       assert.deepEqual(await rows("MATCH (a:IPAddr) WHERE a.owned = false RETURN a.address AS a"), [{ a: "10.9.7.7" }]);
       // a crash after a batch that linked 10.9.5.5 to a guest, before its derive transaction
-      await store.write([
+      await under.store.write([
         { cypher: "MATCH ()-[x:OFFERS]->(s:Service {key: '10.9.5.5:6379'}) DELETE x" },
         { cypher: "MATCH (a:IPAddr {address: '10.9.5.5'}) SET a.owned = false, a.stale = true" },
       ]);

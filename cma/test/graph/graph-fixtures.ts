@@ -67,6 +67,38 @@ export class Feed {
   }
 }
 
+/** A fresh store with a Feed into it for every test of the calling describe block, both closed after it. */
+export interface StoreUnderTest {
+  readonly store: GraphStore;
+  readonly feed: Feed;
+  /** every row a read returns (up to 100,000) */
+  rows(cypher: string, params?: Record<string, unknown>): Promise<Record<string, unknown>[]>;
+  /** a restarted CMA: the feed stopped and a new one (a new ingestor) started on the same store */
+  restartFeed(maxRows?: number): Promise<Feed>;
+}
+
+export function freshStoreEachTest(makeStore: () => Promise<GraphStore>): StoreUnderTest {
+  let store: GraphStore | undefined;
+  let feed: Feed | undefined;
+  beforeEach(async () => {
+    store = await makeStore();
+    feed = new Feed(store);
+  });
+  afterEach(async () => {
+    await feed?.stop();
+    await store?.close();
+  });
+  return {
+    get store() { return store!; },
+    get feed() { return feed!; },
+    rows: async (cypher, params) => (await store!.read(cypher, params ?? {}, { maxRows: 100_000 })).rows,
+    restartFeed: async (maxRows) => {
+      await feed!.stop();
+      return (feed = new Feed(store!, maxRows));
+    },
+  };
+}
+
 /** Everything in the graph as sorted text: two equal snapshots mean nothing changed. */
 export async function snapshot(store: GraphStore): Promise<string[]> {
   const nodes = await store.read("MATCH (n) RETURN n", {}, { maxRows: 1_000_000 });

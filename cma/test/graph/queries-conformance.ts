@@ -136,5 +136,26 @@ export function queriesConformance(makeStore: () => Promise<GraphStore>): void {
       ]);
       assert.deepEqual(await run("ringHealth", { segment: "10.0.1.0/24" }), []);
     });
+
+    it("maintenance and removal: switchVersusHost counts a host in maintenance as neither down nor up, and a removed one not at all; the removed host's history stays", async () => {
+      // segment 3 (last: it changes what the other queries see): s3a died, s3b is in maintenance (down), s3c lives, s3d was removed
+      feed.host("s3a", "10.0.3.11", "dead");
+      feed.host("s3b", "10.0.3.12", "maintenance");
+      feed.membership.get("s3b")!.maintenance = { reason: "firmware", until: 1_763_800_000_000, startedAt: 1_763_700_000_000, down: true };
+      feed.host("s3c", "10.0.3.13", "alive");
+      feed.host("s3d", "10.0.3.14", "alive");
+      await feed.flush();
+      feed.membership.remove("s3d", false, 1_763_700_500_000);
+      await feed.flush();
+      const seg3 = (await run("switchVersusHost")).filter((r) => r.name === "10.0.3.0/24").map(sorted);
+      assert.deepEqual(seg3, [{ kind: "segment", name: "10.0.3.0/24", downHosts: ["s3a"], upHosts: 1, hosts: 2 + 1, suspect: "host" }]);
+      const hosts = (await store.read("MATCH (h:Host) WHERE h.name = 's3b' OR h.name = 's3d' RETURN h.name AS name, h.state AS state, h.address AS address, h.maintenanceReason AS reason, h.maintenanceUntil AS until, h.removedAt AS removedAt ORDER BY name", {}, { maxRows: 10 })).rows;
+      assert.deepEqual(hosts, [
+        { name: "s3b", state: "maintenance", address: "10.0.3.12", reason: "firmware", until: 1_763_800_000_000, removedAt: null },
+        { name: "s3d", state: "removed", address: "10.0.3.14", reason: null, until: null, removedAt: 1_763_700_500_000 },
+      ]);
+      const watches = (await store.read("MATCH (a:Host)-[:WATCHES]-(b:Host) WHERE a.name = 's3d' RETURN count(*) AS n", {}, { maxRows: 10 })).rows;
+      assert.deepEqual(watches, [{ n: 0 }], "a removed host watches nobody and nobody watches it");
+    });
   });
 }

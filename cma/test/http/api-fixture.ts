@@ -4,7 +4,7 @@
  */
 import { StatsBatchSender, compactSamples, metricKind, silentLogger } from "@ringwatch/shared";
 import type { FastifyInstance } from "fastify";
-import { AlertStore, DiscoveryStore, InventoryStore, Membership, StatsStore } from "../../src/index.js";
+import { AlertStore, DiscoveryStore, InventoryStore, Membership, MonitoringErrors, StatsStore } from "../../src/index.js";
 import type { HostRecord, HostState } from "../../src/index.js";
 import { buildApi } from "../../src/http/server.js";
 import type { ApiOptions, ApiSources } from "../../src/http/server.js";
@@ -27,11 +27,12 @@ export interface Parts {
   alerts: AlertStore;
   discovery: DiscoveryStore;
   stats: StatsStore;
+  monitoringErrors: MonitoringErrors;
 }
 
 export function emptyParts(): Parts {
   const log = silentLogger();
-  return { membership: new Membership(1), inventory: new InventoryStore(log), alerts: new AlertStore(log), discovery: new DiscoveryStore(log), stats: new StatsStore(log) };
+  return { membership: new Membership(1), inventory: new InventoryStore(log), alerts: new AlertStore(log), discovery: new DiscoveryStore(log), stats: new StatsStore(log), monitoringErrors: new MonitoringErrors(log) };
 }
 
 /** hv1, hv2 alive on 10.0.1.0/24, hv3 dead on 10.0.2.0/24; hv1 runs two domains, has an alert, a discovery document and a stats batch. */

@@ -7,7 +7,7 @@ describe("cma/http/membership-plugin", () => {
     try {
       const all = (await app.inject("/api/hosts")).json();
       assert.deepEqual(all.hosts.map((h: { name: string; state: string }) => `${h.name}:${h.state}`), ["hv1:alive", "hv2:alive", "hv3:dead"]);
-      assert.deepEqual(all.counts, { alive: 2, suspect: 0, dead: 1, left: 0, unreachable: 0 });
+      assert.deepEqual(all.counts, { alive: 2, suspect: 0, dead: 1, left: 0, unreachable: 0, maintenance: 0, removed: 0 });
       assert.equal(all.hosts[0].assignedKey, undefined);
       assert.equal(all.hosts[0].address, "10.0.1.1");
       const dead = (await app.inject("/api/hosts?state=dead")).json();
@@ -19,6 +19,32 @@ describe("cma/http/membership-plugin", () => {
       const bad = await app.inject("/api/hosts?state=zombie");
       assert.equal(bad.statusCode, 400);
       assert.match(bad.json().message, /querystring\/state must be equal to one of the allowed values/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("a host in maintenance shows its window; a removed host is gone from the hosts and rings, listed only under state=removed", async () => {
+    const p = scenarioParts();
+    const { app } = await api(p);
+    try {
+      const hv1 = p.membership.get("hv1")!;
+      hv1.maintenance = { reason: "kernel upgrade", until: 2_000_000_000_000, startedAt: 1_000, down: false };
+      p.membership.setState(hv1, "maintenance");
+      const m = (await app.inject("/api/hosts?state=maintenance")).json();
+      assert.deepEqual(m.hosts.map((h: { name: string; maintenance: unknown }) => [h.name, h.maintenance]), [["hv1", { reason: "kernel upgrade", until: 2_000_000_000_000, startedAt: 1_000, down: false }]]);
+      p.membership.remove("hv2", false, 5_000);
+      p.membership.replan();
+      const all = (await app.inject("/api/hosts")).json();
+      assert.deepEqual(all.hosts.map((h: { name: string }) => h.name), ["hv1", "hv3"]);
+      assert.deepEqual(all.counts, { alive: 0, suspect: 0, dead: 1, left: 0, unreachable: 0, maintenance: 1, removed: 1 });
+      const rings = (await app.inject("/api/rings")).json();
+      assert.ok(!JSON.stringify(rings).includes("hv2"), JSON.stringify(rings));
+      const removed = (await app.inject("/api/hosts?state=removed")).json();
+      assert.deepEqual(removed.hosts, [{ name: "hv2", state: "removed", since: 5_000, segment: "10.0.1.0/24", address: "10.0.1.2", purge: false }]);
+      const gone = await app.inject("/api/hosts/hv2");
+      assert.equal(gone.statusCode, 404);
+      assert.match(gone.json().message, /hv2 was removed/);
     } finally {
       await app.close();
     }

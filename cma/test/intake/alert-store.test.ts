@@ -6,16 +6,17 @@ import type { AlertEvent } from "../../src/index.js";
 const alert = (over: object = {}) => ({ kind: "memoryLeak", subject: "u1", subjectName: "vm1", active: true, evidenceJson: '{"slopeKiBPerMin":2000}', atMs: 1, ...over });
 
 describe("cma/intake/alert-store", () => {
-  it("keeps the active set; raise and clear are events; bursts never stay active", () => {
+  it("keeps the active set; raise and clear are events; bursts and stalls never stay active", () => {
     const s = new AlertStore(silentLogger());
     const ev: AlertEvent[] = [];
     s.on("event", (e) => ev.push(e));
     s.apply("hv1", alert());
     s.apply("hv1", alert({ kind: "microBurst", subject: "u2" }));
+    s.apply("hv1", alert({ kind: "localStall", subject: "host", subjectName: "", evidenceJson: '{"stallMs":5012}' }));
     assert.deepEqual(s.active().map((x) => x.alert.kind), ["memoryLeak"]);
     s.apply("hv1", alert({ active: false }));
     s.apply("hv1", alert({ active: false })); // clearing twice is one event
-    assert.deepEqual(ev.map((e) => `${e.alert.kind}:${e.change}`), ["memoryLeak:raised", "microBurst:raised", "memoryLeak:cleared"]);
+    assert.deepEqual(ev.map((e) => `${e.alert.kind}:${e.change}`), ["memoryLeak:raised", "microBurst:raised", "localStall:raised", "memoryLeak:cleared"]);
     assert.equal(s.active().length, 0);
   });
 

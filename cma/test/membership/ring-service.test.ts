@@ -98,6 +98,98 @@ describe("cma/membership/ring-service", function () {
     }
   });
 
+  it("maintenance over the wire: a goodbye leaves it in maintenance, out of the rings; announcing again puts it back; a removed host is not brought back by reports, and announcing is a new host", async () => {
+    const cmaEp = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
+    const svc = new RingService(cmaEp, keys.privateKey, opts, silent);
+    const hosts = await Promise.all(["m1", "m2", "m3"].map((id) => Endpoint.open({ identity: id, keyring, bindAddress: "127.0.0.1" })));
+    const members = (): string[] => svc.membership.rings().segments.flatMap((g) => g.members);
+    const of = (type: string, host: string) => svc.membership.events().filter((e) => e.type === type && "host" in e && e.host === host);
+    try {
+      for (const h of hosts) h.sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce(h.identity, h.address().port) }));
+      await waitFor(() => members().length === 3, 5000, "three in the rings");
+      svc.control.startMaintenance("m2", Date.now() + 3600_000, "reboot");
+      await hosts[1].send(cmaEp.address(), encodeEnvelope({ goodbye: { reason: "shutdown" } }));
+      await waitFor(() => svc.membership.get("m2")!.maintenance?.down === true && !members().includes("m2"), 5000, "m2 out of the rings");
+      assert.equal(svc.membership.get("m2")!.state, "maintenance", "a goodbye in maintenance is no leaving");
+      hosts[1].sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce("m2", hosts[1].address().port) }));
+      await waitFor(() => members().includes("m2"), 5000, "m2 back in the rings");
+      assert.deepEqual([svc.membership.get("m2")!.state, svc.membership.get("m2")!.maintenance?.down], ["maintenance", false]);
+      assert.equal(of("hostReturned", "m2").length, 1);
+
+      svc.control.remove("m3", false);
+      await waitFor(() => !members().includes("m3"), 5000, "m3 out of the rings");
+      // a neighbour not yet told reports it dead: that does not bring it back
+      await hosts[0].send(cmaEp.address(), encodeEnvelope({ report: { kind: "DEAD", subject: "m3", subjectAddress: `127.0.0.1:${hosts[2].address().port}`, silentMs: 10_000 } }));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(svc.membership.get("m3"), undefined);
+      hosts[2].sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce("m3", hosts[2].address().port) }));
+      await waitFor(() => members().includes("m3"), 5000, "m3 admitted again");
+      assert.equal(of("hostJoined", "m3").length, 2, "joined twice: once at the start, once as a new host");
+      assert.equal(svc.membership.isRemoved("m3"), false);
+    } finally {
+      svc.stop();
+      await Promise.all([...hosts, cmaEp].map((e) => e.close()));
+    }
+  });
+
+  it("sends the assignments of a join storm in bounded slices, one per event-loop turn, and each host gets its final one", async () => {
+    const cmaEp = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
+    const svc = new RingService(cmaEp, keys.privateKey, { ...opts, assignmentsPerTurn: 3 }, silent);
+    const hosts = await Promise.all(Array.from({ length: 12 }, (_, i) => Endpoint.open({ identity: `st${String(i).padStart(2, "0")}`, keyring, bindAddress: "127.0.0.1" })));
+    const got = new Map<string, Command>();
+    try {
+      for (const h of hosts) {
+        const verifier = new CommandVerifier(keys.publicKey, h.identity, 30_000, 1000, () => true);
+        h.on("message", (m: InboundMessage) => {
+          const env = decodeEnvelope(m.payload);
+          if (env.command) got.set(h.identity, verifier.verify(env.command));
+        });
+      }
+      for (const h of hosts) h.sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce(h.identity, h.address().port) }));
+      await waitFor(() => got.size === 12 && [...got.values()].every((c) => c.setNeighbours?.neighbours.length === 2) && svc.assignmentsPending === 0, 5000, "assignments");
+      assert.equal(svc.largestAssignmentSlice, 3, "never more than 3 in one turn, and the slices were full");
+      assert.ok(svc.counters.assignmentsSent >= 12);
+      // the last assignment each host got is the plan's (one ring of 12 on 127.0.0.1/24)
+      const plan = svc.membership.rings().segments[0].members;
+      for (const [name, c] of got) {
+        const i = plan.indexOf(name);
+        assert.deepEqual(c.setNeighbours!.neighbours.map((n) => n.name).sort(), [plan[(i + 11) % 12], plan[(i + 1) % 12]].sort());
+      }
+    } finally {
+      svc.stop();
+      await Promise.all([...hosts, cmaEp].map((e) => e.close()));
+    }
+  });
+
+  it("holds a DEAD report about a host still joining (no assignment acknowledged) and judges it only once its assignment is given up", async () => {
+    const cmaEp = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1", channel: { giveUpAfterMs: 1500 } });
+    const svc = new RingService(cmaEp, keys.privateKey, opts, silent);
+    const hv1 = await Endpoint.open({ identity: "hv1", keyring, bindAddress: "127.0.0.1" });
+    // hv2 announces, then hears nothing: its assignment never arrives (nor do probes)
+    const hv2 = await Endpoint.open({ identity: "hv2", keyring, bindAddress: "127.0.0.1", impairment: { incoming: () => true } });
+    hv1.on("message", (m) => {
+      const env = decodeEnvelope(m.payload);
+      if (env.probe) hv1.sendDatagram(m.from, encodeEnvelope({ probeReply: { nonce: env.probe.nonce } }));
+    });
+    try {
+      for (const h of [hv1, hv2]) h.sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce(h.identity, h.address().port) }));
+      await waitFor(() => svc.membership.get("hv1")?.joining === false && svc.membership.get("hv2")?.assignmentInFlight === true, 5000, "hv1 registered, hv2 waiting");
+      const probes0 = svc.prober.probesSent;
+      await hv1.send(cmaEp.address(), encodeEnvelope({ report: { kind: "DEAD", subject: "hv2", subjectAddress: "", silentMs: 10_000 } }));
+      await waitFor(() => svc.counters.deadReportsHeld === 1, 3000, "report held");
+      assert.equal(svc.membership.get("hv2")!.state, "alive", "not suspected while joining");
+      assert.equal(svc.prober.probesSent, probes0, "no probe while joining");
+      // its assignment is given up (1.5 s without an ack): now the report counts, confirmed by probe
+      await waitFor(() => svc.membership.events().some((e) => e.type === "hostDead"), 10_000, "hv2 declared dead");
+      const dead = svc.membership.events().filter((e) => e.type === "hostDead");
+      assert.deepEqual(dead.map((e) => [(e as { host: string }).host, (e as { reportedBy: string[] }).reportedBy]), [["hv2", ["hv1"]]]);
+      assert.ok(svc.counters.assignmentsUnacknowledged >= 1);
+    } finally {
+      svc.stop();
+      await Promise.all([hv1, hv2, cmaEp].map((e) => e.close()));
+    }
+  });
+
   it("validates announcements", () => {
     const ok = announce("hv-1.dc1", 1984);
     assert.equal(validateAnnounce(ok), undefined);

@@ -18,12 +18,14 @@ import type { BridgeOptions } from "../../src/zabbix/bridge.js";
 import { ConfigSync } from "../../src/zabbix/config/config-sync.js";
 import { KEYS } from "../../src/zabbix/config/definitions.js";
 import type { ZabbixValue } from "../../src/zabbix/sender/zabbix-value.js";
+import { MonitoringErrors } from "../../src/monitoring-errors/monitoring-errors.js";
+import { CMA_KEYS } from "../../src/zabbix/config/definitions.js";
 import { API_URL, adminApi, cleanup, ensureZabbix, suffix, testNames } from "./zabbix-server.js";
 
 type EventInput = MembershipEvent extends infer E ? (E extends MembershipEvent ? Omit<E, "at"> : never) : never;
 const U1 = "5e1f0000-0000-4000-8000-0000000000b1";
 const U2 = "5e1f0000-0000-4000-8000-0000000000b2";
-const OPTS: BridgeOptions = { hostPerDomain: false, syncDebounceMs: 50, syncRetryMs: 200, stateRefreshMs: 60_000, templateRecheckMs: 600_000, configCacheDelayMs: 0, maxHeldValues: 100_000, maxHoldMs: 600_000 };
+const OPTS: BridgeOptions = { hostPerDomain: false, syncDebounceMs: 50, syncRetryMs: 200, stateRefreshMs: 60_000, templateRecheckMs: 600_000, configCacheDelayMs: 0, maxHeldValues: 100_000, maxHoldMs: 600_000, cmaHost: "rwtest-cma-bridge" };
 
 function host(name: string, state: HostState = "alive"): HostRecord {
   return { name, machineId: name, address: "127.0.0.1", port: 1984, segment: "127.0.0.0/24", state, since: 0, joinedAt: 0, version: "t", assignedKey: "", unconfirmed: false };
@@ -48,6 +50,7 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
   let inventory: InventoryStore;
   let stats: StatsStore;
   let alerts: AlertStore;
+  let errors: MonitoringErrors;
   let bridge: ZabbixBridge;
   const of = (h: string, key: string) => values.filter((v) => v.host === h && v.key === key);
   const event = (e: EventInput) => membership.record({ ...e, at: Date.now() } as MembershipEvent);
@@ -60,15 +63,16 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     inventory = new InventoryStore(log);
     stats = new StatsStore(log);
     alerts = new AlertStore(log);
+    errors = new MonitoringErrors(log);
     inventory.apply(hv1, { full: true, domains: [domain(U1, "web1"), domain(U2, "db1", "shutoff")], removed: [], atMs: 0 });
-    bridge = new ZabbixBridge({ membership, inventory, stats, alerts }, new ConfigSync(api, { names, hostGroup: group, hostPerDomain: false, log }), sink, OPTS, log);
+    bridge = new ZabbixBridge({ membership, inventory, stats, alerts, monitoringErrors: errors }, new ConfigSync(api, { names, hostGroup: group, hostPerDomain: false, log }), sink, { ...OPTS, cmaHost: names.cmaHost }, log);
     bridge.start();
     await waitUntil(() => bridge.counters.syncs >= 1 || bridge.counters.syncFailures > 0, 60_000, "the first sync");
     assert.equal(bridge.lastSyncError, undefined);
   });
   after(async () => {
     await bridge.stop();
-    await cleanup(api, { hostGroups: [group], templates: [names.hypervisorTemplate, names.guestTemplate], groups: [names.templateGroup] });
+    await cleanup(api, { hostGroups: [group], templates: [names.hypervisorTemplate, names.guestTemplate, names.cmaTemplate], groups: [names.templateGroup] });
     await api.close();
   });
 
@@ -84,6 +88,26 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     assert.deepEqual(of(hv1, KEYS.domainsRunning).map((v) => v.value), [1]);
     assert.deepEqual(of(hv1, `ringwatch.vm.state[${U2}]`).map((v) => v.value), ["shutoff"]);
     assert.deepEqual(of(hv2, KEYS.lldDomains), [], "no inventory, no discovery");
+  });
+
+  it("the CMA's own host: its heartbeat after the hosts' states; CMA-side monitoring errors as counts and detail, at once; host-side ones not there", () => {
+    const beat = values.findIndex((v) => v.host === names.cmaHost && v.key === CMA_KEYS.heartbeat);
+    assert.ok(beat > values.map((v) => v.key).lastIndexOf(KEYS.hostState), "states first, then the heartbeat");
+    assert.deepEqual(of(names.cmaHost, CMA_KEYS.graphWrites).map((v) => v.value), [0]);
+    values = [];
+    errors.raise("cma", "graphWrite", "", { error: "disk full" });
+    errors.raise(hv1, "statsRefused", "", { error: "bad table" });
+    errors.raise(hv2, "statsRefused", "", { error: "bad table" });
+    errors.raise(hv1, "discoveryError", "lldp", { exit: 3 });
+    errors.raise(hv1, "statsRefused", "", { error: "bad table", refusedBatches: 2 }); // an update: with the next heartbeat
+    assert.deepEqual(of(names.cmaHost, CMA_KEYS.graphWrites).map((v) => v.value), [1, 1, 1]);
+    assert.deepEqual(of(names.cmaHost, CMA_KEYS.statsRefused).map((v) => v.value), [0, 1, 2], "the host-side error pushed nothing");
+    const detail = JSON.parse(String(of(names.cmaHost, CMA_KEYS.errorsDetail).at(-1)!.value)) as { host: string; source: string }[];
+    assert.deepEqual(detail.map((d) => `${d.host}/${d.source}`), ["cma/graphWrite", `${hv1}/statsRefused`, `${hv2}/statsRefused`]);
+    values = [];
+    errors.clear("cma", "graphWrite");
+    assert.deepEqual(of(names.cmaHost, CMA_KEYS.graphWrites).map((v) => v.value), [0]);
+    assert.deepEqual(of(names.cmaHost, CMA_KEYS.statsRefused).map((v) => v.value), [2]);
   });
 
   it("membership: dead 0, segment unreachable 3, back 1 — at once, with the event as JSON and its clock", () => {
@@ -166,6 +190,10 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     alerts.apply(hv1, { kind: "hostMemoryLeak", subject: "host", subjectName: hv1, active: true, evidenceJson: '{"slopeKiBPerMin":5000}', atMs: at });
     assert.deepEqual(of(hv1, KEYS.hostMemoryLeak).map((v) => v.value), [1]);
     assert.equal(JSON.parse(String(of(hv1, KEYS.hostMemoryLeakEvidence)[0].value)).slopeKiBPerMin, 5000);
+    alerts.apply(hv1, { kind: "libvirtUnreachable", subject: "libvirt", subjectName: "qemu:///system", active: true, evidenceJson: '{"error":"Failed to connect socket"}', atMs: at });
+    alerts.apply(hv1, { kind: "libvirtUnreachable", subject: "libvirt", subjectName: "qemu:///system", active: false, evidenceJson: '{"awayMs":30000}', atMs: at + 30_000 });
+    assert.deepEqual(of(hv1, KEYS.libvirtUnreachable).map((v) => v.value), [1, 0]);
+    assert.equal(JSON.parse(String(of(hv1, KEYS.libvirtUnreachableEvidence)[0].value)).error, "Failed to connect socket");
     const before = values.length;
     alerts.apply(hv1, { kind: "memoryLeak", subject: "not-a-uuid", subjectName: "x", active: true, evidenceJson: "{}", atMs: at });
     assert.equal(values.length, before);

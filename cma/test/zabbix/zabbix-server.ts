@@ -45,7 +45,7 @@ export function suffix(): string {
 
 /** Unique template and group names for one test run. */
 export function testNames(sfx: string): ZabbixNames {
-  return { hypervisorTemplate: `rwtest hv ${sfx}`, guestTemplate: `rwtest guests ${sfx}`, templateGroup: `Templates/rwtest ${sfx}` };
+  return { hypervisorTemplate: `rwtest hv ${sfx}`, guestTemplate: `rwtest guests ${sfx}`, templateGroup: `Templates/rwtest ${sfx}`, cmaTemplate: `rwtest cma ${sfx}`, cmaHost: `rwtest-cma-${sfx}`, hostGroup: `rwtest hosts ${sfx}` };
 }
 
 /** Delete what a test run made: hosts first (they link the templates), then templates, then groups. */

@@ -3,7 +3,9 @@
  * rings as WATCHES (what each live host was last assigned to watch, so a host still assigned a
  * dead neighbour shows as a hole until the repair is sent), and membership events as Event
  * nodes linked to the hosts, segments and addresses they concern. Hosts are never deleted: one
- * that dies or leaves keeps its node with that state.
+ * that dies or leaves keeps its node with that state; one in maintenance carries its window
+ * (maintenanceUntil, maintenanceReason); a removed one (a tombstone in membership) keeps its node,
+ * its guests and events, marked state "removed" with removedAt, and watches nobody.
  *
  * Host rows are diffed against what was last written, so a flush after one death writes one
  * host and the few whose assignments changed, not the whole cluster.
@@ -46,13 +48,14 @@ export class MembershipGraph {
       s.members.forEach((m, i) => order.set(m, i));
       reps.add(s.representative);
     }
-    const hosts: Row[] = [], segments: Row[] = [], inSegment: Row[] = [], watchRows: Row[] = [], unwatch: Row[] = [];
+    const hosts: Row[] = [], tombstones: Row[] = [], segments: Row[] = [], inSegment: Row[] = [], watchRows: Row[] = [], unwatch: Row[] = [];
     const nextHost = new Map<string, string>(), nextWatch = new Map<string, string>();
     const byName = new Map<string, HostRecord>(this.membership.hosts().map((h) => [h.name, h]));
     for (const h of byName.values()) {
       const row: Row = {
         name: h.name, machineId: h.machineId, address: h.address, port: h.port, segment: h.segment, state: h.state, since: h.since,
         joinedAt: h.joinedAt, version: h.version, ringOrder: order.get(h.name) ?? null, representative: reps.has(h.name), updatedAt: h.since,
+        maintenanceUntil: h.maintenance?.until ?? null, maintenanceReason: h.maintenance?.reason ?? null, removedAt: null,
       };
       const text = JSON.stringify(row);
       if (this.lastHost.get(h.name) !== text) {
@@ -70,13 +73,26 @@ export class MembershipGraph {
         for (const n of watched) watchRows.push({ from: h.name, to: n, ring: byName.get(n)!.segment === h.segment ? "segment" : "representatives" });
       }
     }
-    if (!hosts.length && !unwatch.length) {
+    for (const t of this.membership.removedHosts()) {
+      if (byName.has(t.name)) continue;
+      const row: Row = { name: t.name, state: "removed", since: t.removedAt, removedAt: t.removedAt, ringOrder: null, representative: false, maintenanceUntil: null, maintenanceReason: null, updatedAt: t.removedAt };
+      const text = JSON.stringify(row);
+      if (this.lastHost.get(t.name) !== text) {
+        nextHost.set(t.name, text);
+        tombstones.push(row); // a statement of its own: the fields it lacks (address, ...) keep their history
+      }
+      if (!this.synced || (this.lastWatch.get(t.name) ?? "") !== "") {
+        nextWatch.set(t.name, "");
+        unwatch.push({ host: t.name, targets: keySet([]) });
+      }
+    }
+    if (!hosts.length && !tombstones.length && !unwatch.length) {
       this.synced = true;
       return undefined;
     }
     return {
       writes: phased({
-        nodes: [...mergeNodes("Host", hosts), ...mergeNodes("Segment", segments)],
+        nodes: [...mergeNodes("Host", hosts), ...mergeNodes("Host", tombstones), ...mergeNodes("Segment", segments)],
         unlink: [
           ...(inSegment.length ? [{
             cypher: "UNWIND $rows AS r WITH r, r.from AS kv MATCH (h:Host {name: kv})-[x:IN_SEGMENT]->(s:Segment) WHERE s.name <> r.to DELETE x",

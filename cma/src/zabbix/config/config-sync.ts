@@ -4,6 +4,8 @@
  * - Templates (hypervisor + guests) in a template group, with their value maps, macros, trapper
  *   items, triggers, trapper discovery rules, item and trigger prototypes; the same UUIDs as the
  *   YAML export, so a hand import and the sync describe one template.
+ * - The CMA's own host, linked to the CMA template (heartbeat, CMA-side monitoring errors); the
+ *   hypervisors' host-down trigger depends on its "not reporting" trigger.
  * - A host group and one host per hypervisor linked to the templates (optionally one host per guest,
  *   linked to the guest template). A host that already exists (say, watched by the Zabbix agent
  *   under the same name) is adopted: our group, templates and tag are added, nothing of its own is
@@ -12,13 +14,17 @@
  * Idempotent: objects are found by name / key, compared field by field, and created or updated
  * only when they differ, so a second run changes nothing. Deletes only what it owns and no longer
  * defines: items and triggers tagged `ringwatch` and discovery rules keyed `ringwatch.*` on its own
- * templates. Never deletes hosts, groups or anything it did not create. Macros a user retuned on
- * our templates keep their value.
+ * templates. Macros a user retuned on our templates keep their value.
+ *
+ * Hosts removed from ringwatch (`ringwatch-cma host remove`) are disabled and tagged
+ * `ringwatch: removed`; deleted only when the removal asked for a purge. Only hosts carrying the
+ * ringwatch tag are touched. A removed host that joins again is enabled again (when the tag says we
+ * disabled it). Groups and anything it did not create are never deleted.
  */
 import type { Logger } from "@ringwatch/shared";
 import { versionAtLeast } from "./api-client.js";
 import type { ZabbixApi } from "./api-client.js";
-import { KEY_PREFIX, OWNER_TAG, TEMPLATES, stableUuid, templateName, triggerExpression } from "./definitions.js";
+import { KEY_PREFIX, OWNER_TAG, TEMPLATES, stableUuid, templateName, triggerExpression, zabbixHostName } from "./definitions.js";
 import type { DiscoveryRuleDef, ItemDef, Severity, Tag, TemplateDef, TriggerDef, ValueMapDef, ValueType, ZabbixNames } from "./definitions.js";
 
 const VALUE_TYPE: Record<ValueType, string> = { float: "0", char: "1", unsigned: "3", text: "4" };
@@ -36,6 +42,8 @@ export interface SyncOptions {
 /** Hosts Zabbix should have: Zabbix technical name → visible name. */
 export interface DesiredHosts {
   hypervisors: Map<string, string>;
+  /** hypervisors taken out of service: Zabbix technical name → purge (delete) rather than disable */
+  retired?: Map<string, boolean>;
   /** only used when hosts per guest are enabled */
   guests: Map<string, string>;
 }
@@ -95,6 +103,8 @@ interface ZHost {
   hostid: string;
   host: string;
   name: string;
+  /** "0" monitored, "1" disabled */
+  status: string;
   groups: { groupid: string }[];
   parentTemplates: { templateid: string }[];
   tags: ZTag[];
@@ -108,6 +118,8 @@ interface ZValueMap {
 const ITEM_FIELDS = ["itemid", "key_", "name", "type", "value_type", "units", "description", "history", "trends", "valuemapid"];
 const TRIGGER_FIELDS = ["triggerid", "description", "expression", "priority", "comments", "opdata"];
 const HOST_CHUNK = 500;
+/** The tag a host gets when ringwatch disables it (so that only such a host is enabled again on return). */
+const REMOVED_TAG: Tag = { tag: OWNER_TAG, value: "removed" };
 
 const tagKey = (t: ZTag): string => `${t.tag}\u0000${t.value}`;
 /** Tags to set: ours plus any the object carries that we did not define (never drop a user's tag). */
@@ -135,6 +147,7 @@ export class ConfigSync {
   readonly counters = { syncs: 0, failures: 0, changes: 0 };
   /** template name → templateid, once the templates were synced */
   private templateIds = new Map<TemplateDef["role"], string>();
+  private dependenciesDone = false;
 
   constructor(
     private readonly api: ZabbixApi,
@@ -146,8 +159,11 @@ export class ConfigSync {
     this.counters.syncs++;
     const changes: string[] = [];
     try {
-      if (what.templates || this.templateIds.size < TEMPLATES.length) await this.syncTemplates(changes);
+      const templates = what.templates || this.templateIds.size < TEMPLATES.length;
+      if (templates) await this.syncTemplates(changes);
       const hostIds = await this.syncHosts(desired, changes);
+      // the CMA host's triggers exist only once it is linked: dependencies on them come last
+      if (templates || !this.dependenciesDone) await this.syncDependencies(changes);
       this.counters.changes += changes.length;
       if (changes.length) this.o.log.info({ changes: changes.length, first: changes.slice(0, 10) }, "Zabbix configuration changed");
       return { changes, hostIds };
@@ -354,6 +370,46 @@ export class ConfigSync {
     }
   }
 
+  // ---------------------------------------------------------------- dependencies on the CMA's host
+
+  /**
+   * Trigger dependencies: on a trigger of the same template (discovery failing on libvirt
+   * unreachable), or on a trigger of the CMA's own host (the hypervisors' host-down on "ringwatch
+   * CMA is not reporting"): Zabbix 6.0 takes a template trigger's dependency on a host trigger
+   * (tried on 6.0.14) and hands it to every host linked to the template. Dependencies a user added
+   * are kept.
+   */
+  private async syncDependencies(changes: string[]): Promise<void> {
+    const cmaHost = zabbixHostName(this.o.names.cmaHost);
+    const onHost = await this.api.call<{ triggerid: string; description: string }[]>("trigger.get", { output: ["triggerid", "description"], filter: { host: cmaHost } });
+    for (const def of TEMPLATES) {
+      const wants = def.triggers.filter((t) => t.dependsOnCma?.length || t.dependsOn?.length);
+      if (!wants.length) continue;
+      const tpl = templateName(def.role, this.o.names);
+      const have = await this.api.call<{ triggerid: string; description: string; dependencies: { triggerid: string }[]; tags: ZTag[] }[]>("trigger.get", {
+        output: ["triggerid", "description"], templateids: [this.templateIds.get(def.role)!], selectDependencies: ["triggerid"], selectTags: "extend",
+      });
+      const id = (among: { triggerid: string; description: string }[], n: string, where: string): string => {
+        const p = among.find((x) => x.description === n);
+        if (!p) throw new Error(`trigger "${n}" not found on ${where}`);
+        return p.triggerid;
+      };
+      for (const t of wants) {
+        const cur = have.find((x) => x.description === t.name && owned(x.tags));
+        if (!cur) continue;
+        const want = [
+          ...(t.dependsOn ?? []).map((n) => id(have.filter((x) => owned(x.tags)), n, `template ${tpl}`)),
+          ...(t.dependsOnCma ?? []).map((n) => id(onHost, n, `the CMA's host ${cmaHost}`)),
+        ];
+        const missing = want.filter((i) => !cur.dependencies.some((d) => d.triggerid === i));
+        if (!missing.length) continue;
+        await this.api.call("trigger.update", { triggerid: cur.triggerid, dependencies: [...cur.dependencies.map((d) => ({ triggerid: d.triggerid })), ...missing.map((triggerid) => ({ triggerid }))] });
+        changes.push(`trigger.update ${tpl}/${t.name} (dependencies)`);
+      }
+    }
+    this.dependenciesDone = true;
+  }
+
   // ---------------------------------------------------------------- hosts
 
   private async syncHosts(desired: DesiredHosts, changes: string[]): Promise<Map<string, string>> {
@@ -362,11 +418,30 @@ export class ConfigSync {
     const guest = this.templateIds.get("guest")!;
     const hvGroup = await this.ensureGroup("hostgroup", this.o.hostGroup, changes);
     await this.syncHostSet(desired.hypervisors, hvGroup, this.o.hostPerDomain ? [hv] : [hv, guest], "hypervisor", hostIds, changes);
+    await this.syncHostSet(new Map([[zabbixHostName(this.o.names.cmaHost), ""]]), hvGroup, [this.templateIds.get("cma")!], "cma", hostIds, changes);
     if (this.o.hostPerDomain && desired.guests.size > 0) {
       const gGroup = await this.ensureGroup("hostgroup", `${this.o.hostGroup}/guests`, changes);
       await this.syncHostSet(desired.guests, gGroup, [guest], "guest", hostIds, changes);
     }
+    if (desired.retired?.size) await this.retireHosts(desired.retired, changes);
     return hostIds;
+  }
+
+  /** Disable (or, with purge, delete) the Zabbix hosts of removed hypervisors; only hosts carrying our tag. */
+  private async retireHosts(retired: Map<string, boolean>, changes: string[]): Promise<void> {
+    const names = [...retired.keys()];
+    for (let i = 0; i < names.length; i += HOST_CHUNK) {
+      const have = await this.api.call<ZHost[]>("host.get", { output: ["hostid", "host", "status"], filter: { host: names.slice(i, i + HOST_CHUNK) }, selectTags: "extend" });
+      const purge = have.filter((h) => owned(h.tags) && retired.get(h.host) === true);
+      for (const h of have.filter((x) => owned(x.tags) && retired.get(x.host) === false && (x.status !== "1" || !hasTags([REMOVED_TAG], x.tags)))) {
+        await this.api.call("host.update", { hostid: h.hostid, status: "1", tags: tagUnion([REMOVED_TAG], h.tags) });
+        changes.push(`host.update ${h.host} (disabled: removed)`);
+      }
+      if (purge.length > 0) {
+        await this.api.call("host.delete", purge.map((h) => h.hostid));
+        for (const h of purge) changes.push(`host.delete ${h.host} (removed, purged)`);
+      }
+    }
   }
 
   private async syncHostSet(want: Map<string, string>, groupId: string, templateIds: string[], role: string, hostIds: Map<string, string>, changes: string[]): Promise<void> {
@@ -375,7 +450,7 @@ export class ConfigSync {
     for (let i = 0; i < names.length; i += HOST_CHUNK) {
       const chunk = names.slice(i, i + HOST_CHUNK);
       const have = await this.api.call<ZHost[]>("host.get", {
-        output: ["hostid", "host", "name"], filter: { host: chunk }, selectGroups: ["groupid"], selectParentTemplates: ["templateid"], selectTags: "extend",
+        output: ["hostid", "host", "name", "status"], filter: { host: chunk }, selectGroups: ["groupid"], selectParentTemplates: ["templateid"], selectTags: "extend",
       });
       const byName = new Map(have.map((h) => [h.host, h]));
       const creates: Record<string, unknown>[] = [];
@@ -397,7 +472,12 @@ export class ConfigSync {
           });
           changes.push(`host.massadd ${host}${missingGroup ? " group" : ""}${missingTemplates.length ? ` ${missingTemplates.length} template(s)` : ""}`);
         }
-        if (!hasTags(tags, cur.tags)) {
+        if (cur.status === "1" && hasTags([REMOVED_TAG], cur.tags)) {
+          // removed, and admitted again as a new host: we disabled it, we enable it
+          const kept = cur.tags.filter((t) => tagKey(t) !== tagKey(REMOVED_TAG));
+          await this.api.call("host.update", { hostid: cur.hostid, status: "0", tags: tagUnion(tags, kept) });
+          changes.push(`host.update ${host} (enabled: joined again)`);
+        } else if (!hasTags(tags, cur.tags)) {
           await this.api.call("host.update", { hostid: cur.hostid, tags: tagUnion(tags, cur.tags) });
           changes.push(`host.update ${host} (tags)`);
         }

@@ -9,7 +9,8 @@
  * Two templates: the hypervisor template (host-level items: ring membership state, discovery
  * script errors, domain counts) and the guest template (the discovery rules with every per-guest
  * item). A hypervisor host links both; with one Zabbix host per guest (an option) the hypervisor
- * links the first and each guest host the second, fed with its own guest only.
+ * links the first and each guest host the second, fed with its own guest only. A third template,
+ * the CMA's, is linked to the CMA's own host only (see "the CMA's own host" below).
  */
 import { createHash } from "node:crypto";
 import { METRIC_CATALOGUE, catalogued } from "@ringwatch/shared";
@@ -42,6 +43,10 @@ export interface ItemDef {
 export interface TriggerDef {
   /** problem name shown in Zabbix (trigger "description" in the API) */
   name: string;
+  /** names of triggers of the CMA template, as they are on the CMA's own host, this one depends on */
+  dependsOnCma?: string[];
+  /** names of triggers of the same template this one depends on (Zabbix hides it while one of them is a problem) */
+  dependsOn?: string[];
   /** expression with {T} standing for the template's technical name */
   expression: string;
   priority: Severity;
@@ -70,7 +75,7 @@ export interface ValueMapDef {
 
 export interface TemplateDef {
   /** which template: the name comes from the configuration */
-  role: "hypervisor" | "guest";
+  role: "hypervisor" | "guest" | "cma";
   description: string;
   items: ItemDef[];
   triggers: TriggerDef[];
@@ -85,12 +90,21 @@ export interface ZabbixNames {
   hypervisorTemplate: string;
   guestTemplate: string;
   templateGroup: string;
+  /** the template of the CMA's own host (heartbeat, CMA-side monitoring errors) */
+  cmaTemplate: string;
+  /** the CMA's own Zabbix host */
+  cmaHost: string;
+  /** group of the hypervisor hosts and of the CMA's host */
+  hostGroup: string;
 }
 
 export const DEFAULT_NAMES: ZabbixNames = {
   hypervisorTemplate: "Ringwatch libvirt hypervisor",
   guestTemplate: "Ringwatch libvirt guests",
   templateGroup: "Templates/ringwatch",
+  cmaTemplate: "Ringwatch CMA",
+  cmaHost: "ringwatch-cma",
+  hostGroup: "ringwatch",
 };
 
 /** Every object ringwatch creates carries this tag (how the sync finds what it owns). */
@@ -100,8 +114,12 @@ export const KEY_PREFIX = "ringwatch.";
 
 // ------------------------------------------------------------------ host-level items
 
-/** ringwatch.host.state values: what ring membership says about the hypervisor. */
-export const HOST_STATE_VALUE: Record<HostState, number> = { alive: 1, suspect: 1, dead: 0, left: 2, unreachable: 3 };
+/**
+ * ringwatch.host.state values: what ring membership says about the hypervisor. Maintenance (4) and
+ * removed (5) are values no trigger fires on: a planned shutdown creates no problem at all (Zabbix's
+ * own maintenance periods start at minute boundaries and still create suppressed problems).
+ */
+export const HOST_STATE_VALUE: Record<HostState, number> = { alive: 1, suspect: 1, dead: 0, left: 2, unreachable: 3, maintenance: 4, removed: 5 };
 
 export const KEYS = {
   hostState: "ringwatch.host.state",
@@ -112,6 +130,8 @@ export const KEYS = {
   hostMemoryLeakEvidence: "ringwatch.host.memory.leak.evidence",
   discoveryErrors: "ringwatch.discovery.errors",
   discoveryErrorsDetail: "ringwatch.discovery.errors.detail",
+  libvirtUnreachable: "ringwatch.libvirt.unreachable",
+  libvirtUnreachableEvidence: "ringwatch.libvirt.unreachable.evidence",
   lldDomains: "ringwatch.vm.discovery",
   lldVcpus: "ringwatch.vm.vcpu.discovery",
   lldDisks: "ringwatch.vm.disk.discovery",
@@ -119,6 +139,8 @@ export const KEYS = {
 } as const;
 
 const STATE_MAP = "ringwatch host state";
+/** The CMA's outage problem (on its own host); the hypervisors' host-down trigger depends on it. */
+export const CMA_NOT_REPORTING = "ringwatch CMA is not reporting";
 const tag = (t: string, value: string): Tag => ({ tag: t, value });
 const owner = tag(OWNER_TAG, "");
 
@@ -128,7 +150,7 @@ function item(key: string, name: string, valueType: ValueType, units: string, de
 }
 
 const hypervisorItems: ItemDef[] = [
-  item(KEYS.hostState, "Ring membership state", "unsigned", "", "What the ringwatch CMA concludes from the ring: 1 up, 0 dead (neighbours reported it and the CMA's own probes failed), 2 left (said goodbye), 3 unreachable (its whole network segment went silent: switch or link suspected). Pushed at once on every change and refreshed every minute.", "membership", { valueMap: STATE_MAP }),
+  item(KEYS.hostState, "Ring membership state", "unsigned", "", "What the ringwatch CMA concludes from the ring: 1 up, 0 dead (neighbours reported it and the CMA's own probes failed), 2 left (said goodbye), 3 unreachable (its whole network segment went silent: switch or link suspected), 4 maintenance (planned downtime: its silence is no problem), 5 removed (taken out of service; the host is then disabled). Pushed at once on every change and refreshed every minute.", "membership", { valueMap: STATE_MAP }),
   item(KEYS.hostEvent, "Last ring membership event", "text", "", "The last membership event about this hypervisor, as JSON (who reported it, how the death was confirmed).", "membership", { history: "31d" }),
   item(KEYS.domainsTotal, "Guests defined", "unsigned", "", "Domains libvirt knows on this hypervisor (any state).", "guests"),
   item(KEYS.domainsRunning, "Guests running", "unsigned", "", "Domains in the running state.", "guests"),
@@ -136,7 +158,11 @@ const hypervisorItems: ItemDef[] = [
   item(KEYS.hostMemoryLeakEvidence, "Host memory leak evidence", "text", "", "What the detector measured (slope, fit), as JSON.", "analytics"),
   item(KEYS.discoveryErrors, "Discovery scripts failing", "unsigned", "", "How many of the nanoprobe's discovery scripts failed on their last run (0: all fine).", "discovery"),
   item(KEYS.discoveryErrorsDetail, "Discovery script errors", "text", "", "The failing scripts and what went wrong (exit status, output problem, stderr tail), as JSON.", "discovery"),
+  item(KEYS.libvirtUnreachable, "libvirt unreachable", "unsigned", "", "1 while the nanoprobe cannot connect to libvirt on this hypervisor (libvirtd stopped, restarting or hung), 0 once libvirt answers again. Meanwhile guest data stops; the hypervisor itself is still watched by its ring.", "monitoring"),
+  item(KEYS.libvirtUnreachableEvidence, "libvirt unreachable evidence", "text", "", "The URI, libvirt's error and since when (raised), or how long libvirt was away (cleared), as JSON.", "monitoring"),
 ];
+
+const LIBVIRT_UNREACHABLE = "libvirt unreachable on {HOST.NAME}: guests not monitored";
 
 const hypervisorTriggers: TriggerDef[] = [
   {
@@ -144,8 +170,9 @@ const hypervisorTriggers: TriggerDef[] = [
     expression: `last(/{T}/${KEYS.hostState})=0 or nodata(/{T}/${KEYS.hostState},{$RINGWATCH.STATE.NODATA})=1`,
     priority: "high",
     opdata: "State: {ITEM.LASTVALUE1}",
-    description: "Its ring neighbours stopped hearing its heartbeats for deadtime and the CMA's direct probes got no answer: raised the moment the CMA confirms the death, resolved when the host rejoins. Backstop: no state at all for {$RINGWATCH.STATE.NODATA} (the CMA refreshes it every minute) also counts, because then nobody knows the host is up.",
+    description: "Its ring neighbours stopped hearing its heartbeats for deadtime and the CMA's direct probes got no answer: raised the moment the CMA confirms the death, resolved when the host rejoins. Backstop: no state at all for {$RINGWATCH.STATE.NODATA} (the CMA refreshes it every minute) also counts, because then nobody knows the host is up. Depends on 'ringwatch CMA is not reporting' on the CMA's own host: while the CMA is away that one problem stands for the silence, not one per host.",
     tags: [owner, tag("scope", "availability")],
+    dependsOnCma: [CMA_NOT_REPORTING],
   },
   {
     name: "Network segment of {HOST.NAME} unreachable: switch or link suspected",
@@ -168,8 +195,75 @@ const hypervisorTriggers: TriggerDef[] = [
     expression: `last(/{T}/${KEYS.discoveryErrors})>0`,
     priority: "warning",
     opdata: "Failing: {ITEM.LASTVALUE1}",
-    description: "A discovery script of the nanoprobe failed (see the item 'Discovery script errors' for which and why). Resolved when every script runs cleanly again.",
+    description: "A discovery script of the nanoprobe failed (see the item 'Discovery script errors' for which and why). Resolved when every script runs cleanly again. Depends on 'libvirt unreachable': while libvirt is away the libvirt-domains script fails for the same cause, and that one problem stands for both.",
     tags: [owner, tag("scope", "notice")],
+    dependsOn: [LIBVIRT_UNREACHABLE],
+  },
+  {
+    name: LIBVIRT_UNREACHABLE,
+    expression: `last(/{T}/${KEYS.libvirtUnreachable})=1`,
+    priority: "warning",
+    opdata: "",
+    description: "The nanoprobe cannot connect to libvirt (see 'libvirt unreachable evidence'): no guest stats, inventory or lifecycle events until it can. A monitoring error, not a hypervisor failure: the host is still in its ring, and no guest is reported gone. Resolved when libvirt answers again.",
+    tags: [owner, tag("scope", "monitoring")],
+  },
+];
+
+// ------------------------------------------------------------------ the CMA's own host
+
+/**
+ * The CMA reports its own health on a host of its own: a heartbeat every stateRefreshMs (a
+ * nodata trigger says when it stops: one problem for a CMA outage, on which the hypervisors'
+ * host-down trigger depends) and the monitoring errors found on the CMA's side.
+ */
+export const CMA_KEYS = {
+  heartbeat: "ringwatch.cma.heartbeat",
+  statsRefused: "ringwatch.cma.errors.stats",
+  senderDropped: "ringwatch.cma.errors.sender",
+  graphWrites: "ringwatch.cma.errors.graph",
+  errorsDetail: "ringwatch.cma.errors.detail",
+} as const;
+
+const cmaItems: ItemDef[] = [
+  item(CMA_KEYS.heartbeat, "CMA heartbeat (uptime)", "unsigned", "s", "Seconds the ringwatch CMA has been running, sent every zabbixStateRefreshMs right after the hypervisors' states: its silence is the CMA's outage.", "cma"),
+  item(CMA_KEYS.statsRefused, "Hypervisors whose stats batches are refused", "unsigned", "", "How many hypervisors' stats batches the CMA could not decode (cleared per host by its next accepted batch). Their metrics are missing meanwhile.", "monitoring-errors"),
+  item(CMA_KEYS.senderDropped, "Values the Zabbix sender dropped", "unsigned", "", "Values the CMA's Zabbix sender dropped (spool full, disk error, items Zabbix never learnt) since this error was raised; 0 once no value was dropped for senderDropClearMs.", "monitoring-errors"),
+  item(CMA_KEYS.graphWrites, "Graph store failing writes", "unsigned", "", "1 while the CMA's writes to its graph store fail (the changes wait in memory and are retried), 0 after the next successful write.", "monitoring-errors"),
+  item(CMA_KEYS.errorsDetail, "CMA monitoring errors", "text", "", "The CMA-side monitoring errors that are active, with their evidence, as JSON (also GET /api/monitoring-errors).", "monitoring-errors"),
+];
+
+const cmaTriggers: TriggerDef[] = [
+  {
+    name: CMA_NOT_REPORTING,
+    expression: `nodata(/{T}/${CMA_KEYS.heartbeat},{$RINGWATCH.CMA.NODATA})=1`,
+    priority: "high",
+    opdata: "",
+    description: "No heartbeat from the ringwatch CMA for {$RINGWATCH.CMA.NODATA}: it is down, cannot reach Zabbix, or is stuck. Nothing ringwatch watches is reported meanwhile; the hypervisors' host-down triggers depend on this one, so this is the one problem of the outage. Keep {$RINGWATCH.CMA.NODATA} at least 30 s (Zabbix evaluates nodata every 30 s) shorter than {$RINGWATCH.STATE.NODATA}.",
+    tags: [owner, tag("scope", "availability")],
+  },
+  {
+    name: "ringwatch CMA refuses stats batches of {ITEM.LASTVALUE1} hypervisor(s)",
+    expression: `last(/{T}/${CMA_KEYS.statsRefused})>0`,
+    priority: "warning",
+    opdata: "",
+    description: "Stats batches from these hypervisors cannot be decoded: their metrics are missing. Which hosts and why: item 'CMA monitoring errors' or GET /api/monitoring-errors. Resolved when each sends a batch the CMA accepts.",
+    tags: [owner, tag("scope", "monitoring")],
+  },
+  {
+    name: "ringwatch Zabbix sender is dropping values",
+    expression: `last(/{T}/${CMA_KEYS.senderDropped})>0`,
+    priority: "average",
+    opdata: "Dropped: {ITEM.LASTVALUE1}",
+    description: "The CMA's Zabbix sender dropped values (reasons in 'CMA monitoring errors'): history has holes. Resolved once nothing was dropped for senderDropClearMs.",
+    tags: [owner, tag("scope", "monitoring")],
+  },
+  {
+    name: "ringwatch graph store is failing writes",
+    expression: `last(/{T}/${CMA_KEYS.graphWrites})>0`,
+    priority: "warning",
+    opdata: "",
+    description: "The CMA cannot write its topology graph (root-cause queries answer from old data); changes wait in memory and are retried. Resolved by the next successful write.",
+    tags: [owner, tag("scope", "monitoring")],
   },
 ];
 
@@ -299,7 +393,7 @@ export const TEMPLATES: readonly TemplateDef[] = [
     items: hypervisorItems,
     triggers: hypervisorTriggers,
     discoveryRules: [],
-    valueMaps: [{ name: STATE_MAP, mappings: [{ value: "0", newValue: "dead" }, { value: "1", newValue: "up" }, { value: "2", newValue: "left" }, { value: "3", newValue: "unreachable (segment)" }] }],
+    valueMaps: [{ name: STATE_MAP, mappings: [{ value: "0", newValue: "dead" }, { value: "1", newValue: "up" }, { value: "2", newValue: "left" }, { value: "3", newValue: "unreachable (segment)" }, { value: "4", newValue: "maintenance" }, { value: "5", newValue: "removed" }] }],
     macros: [{ macro: "{$RINGWATCH.STATE.NODATA}", value: "5m", description: "Backstop of the host-down trigger: no membership state for this long (the CMA refreshes it every minute) means nobody knows the host is up." }],
     tags: [owner, tag("class", "virtualization")],
   },
@@ -313,10 +407,34 @@ export const TEMPLATES: readonly TemplateDef[] = [
     macros: [{ macro: "{$RINGWATCH.BURST.HOLD}", value: "5m", description: "A micro-burst is a one-shot finding: its problem resolves this long after the last burst." }],
     tags: [owner, tag("class", "virtualization")],
   },
+  {
+    role: "cma",
+    description: "The ringwatch CMA itself, on a host of its own: its heartbeat (one problem when it stops reporting, on which the hypervisors' host-down triggers depend) and the monitoring errors found on the CMA's side (stats batches refused, Zabbix sender dropping values, graph store failing writes). Values arrive by trapper from the CMA.",
+    items: cmaItems,
+    triggers: cmaTriggers,
+    discoveryRules: [],
+    valueMaps: [],
+    macros: [{ macro: "{$RINGWATCH.CMA.NODATA}", value: "3m", description: "No CMA heartbeat for this long (it is sent every zabbixStateRefreshMs, 1 min) is an outage. Keep it at least 30 s shorter than {$RINGWATCH.STATE.NODATA}, so this problem stands before the hosts' backstop would fire." }],
+    tags: [owner, tag("class", "monitoring")],
+  },
 ];
 
 export function templateName(role: TemplateDef["role"], names: ZabbixNames): string {
-  return role === "hypervisor" ? names.hypervisorTemplate : names.guestTemplate;
+  return role === "hypervisor" ? names.hypervisorTemplate : role === "guest" ? names.guestTemplate : names.cmaTemplate;
+}
+
+/** The CMA template's trigger of this name as it is on the CMA's own host (what a dependency names). */
+export function cmaHostTrigger(name: string): TriggerDef {
+  const t = TEMPLATES.find((d) => d.role === "cma")!.triggers.find((x) => x.name === name);
+  if (!t) throw new Error(`no CMA trigger named ${name}`);
+  return t;
+}
+
+/** The trigger of this name on the template of this role (what a same-template dependency names). */
+export function templateTrigger(role: TemplateDef["role"], name: string): TriggerDef {
+  const t = TEMPLATES.find((d) => d.role === role)!.triggers.find((x) => x.name === name);
+  if (!t) throw new Error(`no ${role} trigger named ${name}`);
+  return t;
 }
 
 /** Expression of a trigger on a template with this technical name. */

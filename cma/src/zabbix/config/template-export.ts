@@ -6,7 +6,7 @@
  * Fields at their Zabbix default are left out, as Zabbix's own exporter does.
  */
 import { stringify } from "yaml";
-import { DEFAULT_NAMES, TEMPLATES, stableUuid, templateName, triggerExpression } from "./definitions.js";
+import { DEFAULT_NAMES, OWNER_TAG, TEMPLATES, cmaHostTrigger, stableUuid, templateName, templateTrigger, triggerExpression, zabbixHostName } from "./definitions.js";
 import type { ItemDef, Severity, TemplateDef, TriggerDef, ValueType, ZabbixNames } from "./definitions.js";
 
 const VALUE_TYPE: Record<ValueType, string | undefined> = { float: "FLOAT", unsigned: undefined, char: "CHAR", text: "TEXT" };
@@ -22,7 +22,9 @@ function tags(t: { tag: string; value: string }[]): Yaml[] {
   return t.map((x) => withoutEmpty({ tag: x.tag, value: x.value }));
 }
 
-function trigger(t: TriggerDef, tpl: string): Yaml {
+function trigger(t: TriggerDef, tpl: string, names: ZabbixNames): Yaml {
+  const cmaHost = zabbixHostName(names.cmaHost);
+  const role = TEMPLATES.find((d) => templateName(d.role, names) === tpl)!.role;
   return withoutEmpty({
     uuid: stableUuid(tpl, "trigger", t.name),
     expression: triggerExpression(t, tpl),
@@ -30,11 +32,17 @@ function trigger(t: TriggerDef, tpl: string): Yaml {
     opdata: t.opdata,
     priority: PRIORITY[t.priority],
     description: t.description,
+    // a trigger depended on is named by its name and expression, as Zabbix exports it: one of this
+    // template's, or the CMA host's (below)
+    dependencies: [
+      ...(t.dependsOn ?? []).map((n) => ({ name: n, expression: triggerExpression(templateTrigger(role, n), tpl) })),
+      ...(t.dependsOnCma ?? []).map((n) => ({ name: n, expression: triggerExpression(cmaHostTrigger(n), cmaHost) })),
+    ],
     tags: tags(t.tags),
   });
 }
 
-function item(i: ItemDef, tpl: string, triggers: TriggerDef[]): Yaml {
+function item(i: ItemDef, tpl: string, triggers: TriggerDef[], names: ZabbixNames): Yaml {
   return withoutEmpty({
     uuid: stableUuid(tpl, "item", i.key),
     name: i.name,
@@ -49,7 +57,7 @@ function item(i: ItemDef, tpl: string, triggers: TriggerDef[]): Yaml {
     valuemap: i.valueMap ? { name: i.valueMap } : undefined,
     tags: tags(i.tags),
     // a trigger on one item is exported under that item (Zabbix's own layout)
-    triggers: triggers.filter((t) => referencedKeys(t).length === 1 && referencedKeys(t)[0] === i.key).map((t) => trigger(t, tpl)),
+    triggers: triggers.filter((t) => referencedKeys(t).length === 1 && referencedKeys(t)[0] === i.key).map((t) => trigger(t, tpl, names)),
   });
 }
 
@@ -69,7 +77,7 @@ function template(def: TemplateDef, names: ZabbixNames): Yaml {
     name: tpl,
     description: def.description,
     groups: [{ name: names.templateGroup }],
-    items: def.items.map((i) => item(i, tpl, single(def.triggers))),
+    items: def.items.map((i) => item(i, tpl, single(def.triggers), names)),
     discovery_rules: def.discoveryRules.map((r) => withoutEmpty({
       uuid: stableUuid(tpl, "discovery", r.key),
       name: r.name,
@@ -78,8 +86,8 @@ function template(def: TemplateDef, names: ZabbixNames): Yaml {
       delay: "0",
       lifetime: r.lifetime,
       description: r.description,
-      item_prototypes: r.itemPrototypes.map((p) => renameKey(item(p, tpl, single(r.triggerPrototypes)), "triggers", "trigger_prototypes")),
-      trigger_prototypes: r.triggerPrototypes.filter((t) => referencedKeys(t).length !== 1).map((t) => trigger(t, tpl)),
+      item_prototypes: r.itemPrototypes.map((p) => renameKey(item(p, tpl, single(r.triggerPrototypes), names), "triggers", "trigger_prototypes")),
+      trigger_prototypes: r.triggerPrototypes.filter((t) => referencedKeys(t).length !== 1).map((t) => trigger(t, tpl, names)),
     })),
     tags: tags(def.tags),
     macros: def.macros.map((m) => withoutEmpty({ macro: m.macro, value: m.value, description: m.description })),
@@ -97,14 +105,25 @@ function renameKey(o: Yaml, from: string, to: string): Yaml {
   return { ...rest, [to]: v };
 }
 
-/** The export document (an object; see templateYaml for the text). */
+/**
+ * The export document (an object; see templateYaml for the text). It carries the CMA's own host
+ * too (linked to the CMA template): the hypervisors' host-down trigger depends on its trigger, and
+ * Zabbix resolves such a dependency on import only when that host exists.
+ */
 export function templateExport(names: ZabbixNames = DEFAULT_NAMES): Yaml {
-  const multi = TEMPLATES.flatMap((d) => d.triggers.filter((t) => referencedKeys(t).length !== 1).map((t) => trigger(t, templateName(d.role, names))));
+  const multi = TEMPLATES.flatMap((d) => d.triggers.filter((t) => referencedKeys(t).length !== 1).map((t) => trigger(t, templateName(d.role, names), names)));
+  const cmaHost = zabbixHostName(names.cmaHost);
   return {
     zabbix_export: withoutEmpty({
       version: "6.0",
-      groups: [{ uuid: stableUuid(names.templateGroup, "group"), name: names.templateGroup }],
+      groups: [
+        { uuid: stableUuid(names.templateGroup, "group"), name: names.templateGroup },
+        { uuid: stableUuid(names.hostGroup, "group"), name: names.hostGroup },
+      ],
       templates: TEMPLATES.map((d) => template(d, names)),
+      hosts: [{
+        host: cmaHost, name: cmaHost, templates: [{ name: names.cmaTemplate }], groups: [{ name: names.hostGroup }], tags: [{ tag: OWNER_TAG, value: "cma" }],
+      }],
       triggers: multi,
     }),
   };

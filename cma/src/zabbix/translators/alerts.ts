@@ -1,5 +1,6 @@
 /**
  * Analytics alerts → per-guest problem items (1 raised, 0 cleared) with the evidence as text;
+ * host-level ones (host memory leak, libvirt unreachable) → the same on the hypervisor's host;
  * discovery-script errors → a per-host count and detail.
  */
 import type { AlertEvent, AlertStore } from "../../intake/alert-store.js";
@@ -22,6 +23,7 @@ export class AlertsTranslator {
 
   onEvent(e: AlertEvent): void {
     const a = e.alert;
+    if (a.kind === "localStall") return; // the nanoprobe's own stall: in the CMA's log and alert events, no Zabbix item
     if (a.kind === "discoveryError") {
       this.pushDiscoveryErrors(e.host);
       return;
@@ -29,6 +31,11 @@ export class AlertsTranslator {
     if (a.kind === "hostMemoryLeak") {
       const z = zabbixHostName(e.host);
       this.pushAlert(z, undefined, { flag: KEYS.hostMemoryLeak, evidence: KEYS.hostMemoryLeakEvidence }, e);
+      return;
+    }
+    if (a.kind === "libvirtUnreachable") {
+      const z = zabbixHostName(e.host);
+      this.pushAlert(z, undefined, { flag: KEYS.libvirtUnreachable, evidence: KEYS.libvirtUnreachableEvidence }, e);
       return;
     }
     if (!(a.kind in GUEST_ALERTS)) {

@@ -1,6 +1,7 @@
 /**
- * Ring membership → ringwatch.host.state (1 up, 0 dead, 2 left, 3 segment unreachable) at once,
- * and refreshed every stateRefreshMs (the host-down trigger's nodata backstop), plus the event as JSON.
+ * Ring membership → ringwatch.host.state (1 up, 0 dead, 2 left, 3 segment unreachable, 4 maintenance,
+ * 5 removed) at once, and refreshed every stateRefreshMs (the host-down trigger's nodata backstop),
+ * plus the event as JSON. A removed host gets its last value (removed) before the sync disables it.
  */
 import type { Membership, MembershipEvent } from "../../membership/membership.js";
 import { HOST_STATE_VALUE, KEYS, zabbixHostName } from "../config/definitions.js";
@@ -16,6 +17,10 @@ const MEMBERSHIP_HOSTS: Partial<Record<MembershipEvent["type"], (e: MembershipEv
   deathNotConfirmed: (e) => [(e as { host: string }).host],
   segmentSuspected: (e) => (e as { hosts: string[] }).hosts,
   segmentRecovered: (e) => (e as { hosts: string[] }).hosts,
+  maintenanceStarted: (e) => [(e as { host: string }).host],
+  maintenanceEnded: (e) => [(e as { host: string }).host],
+  hostDownInMaintenance: (e) => [(e as { host: string }).host],
+  hostRemoved: (e) => [(e as { host: string }).host],
 };
 
 export class MembershipTranslator {
@@ -28,13 +33,14 @@ export class MembershipTranslator {
     const hosts = MEMBERSHIP_HOSTS[e.type]?.(e);
     if (!hosts) return;
     for (const host of hosts) {
-      if (!this.ctx.holdback.isReady(zabbixHostName(host))) this.ctx.scheduleSync({ templates: false });
+      // (a removal's sync, which disables the host, comes from the bridge once this value went out)
+      if (e.type !== "hostRemoved" && !this.ctx.holdback.isReady(zabbixHostName(host))) this.ctx.scheduleSync({ templates: false });
       this.pushState(host, e.at, JSON.stringify(e));
     }
   }
 
   pushState(host: string, atMs: number, eventJson?: string): void {
-    const h = this.membership.get(host);
+    const h = this.membership.get(host) ?? (this.membership.isRemoved(host) ? { state: "removed" as const } : undefined);
     if (!h) return;
     const z = zabbixHostName(host);
     const { clock, ns } = clockOf(atMs);

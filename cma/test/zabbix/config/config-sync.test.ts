@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ConfigSync, sameExpression } from "../../../src/zabbix/config/config-sync.js";
 import { DurableSender } from "../../../src/zabbix/sender/durable-sender.js";
 import type { DesiredHosts } from "../../../src/zabbix/config/config-sync.js";
-import { KEYS, TEMPLATES, lldRows } from "../../../src/zabbix/config/definitions.js";
+import { CMA_NOT_REPORTING, KEYS, TEMPLATES, lldRows } from "../../../src/zabbix/config/definitions.js";
 import { API_URL, TRAPPER, adminApi, cleanup, ensureZabbix, eventually, suffix, testNames } from "../zabbix-server.js";
 
 describe("cma/zabbix/config/config-sync (real Zabbix 6.0)", function () {
@@ -24,7 +24,7 @@ describe("cma/zabbix/config/config-sync (real Zabbix 6.0)", function () {
 
   before(ensureZabbix);
   after(async () => {
-    await cleanup(api, { hostGroups: [group, `${group}/guests`, userGroup], templates: [names.hypervisorTemplate, names.guestTemplate], groups: [names.templateGroup] });
+    await cleanup(api, { hostGroups: [group, `${group}/guests`, userGroup], templates: [names.hypervisorTemplate, names.guestTemplate, names.cmaTemplate], groups: [names.templateGroup] });
     await api.close();
   });
 
@@ -35,12 +35,31 @@ describe("cma/zabbix/config/config-sync (real Zabbix 6.0)", function () {
     assert.ok(!sameExpression("last(/T/k2)=0", "last(/T/k)=0"));
   });
 
-  it("creates templates, group and hosts; a second run changes nothing", async () => {
+  it("creates templates, group and hosts, the CMA's own host and the host-down trigger's dependency on it; a second run changes nothing", async () => {
     const s = sync();
     const first = await s.sync(desired([hv(1), hv(2)]));
     const count = TEMPLATES.reduce((n, t) => n + 1 + t.items.length + t.triggers.length + t.valueMaps.length + t.discoveryRules.reduce((m, r) => m + 1 + r.itemPrototypes.length + r.triggerPrototypes.length, 0), 0);
-    assert.equal(first.changes.length, count + 2 /* groups */ + 2 /* hosts */, first.changes.join("\n"));
-    assert.deepEqual([...first.hostIds.keys()].sort(), [hv(1), hv(2)]);
+    assert.equal(first.changes.length, count + 2 /* groups */ + 3 /* hosts, the CMA's too */ + 2 /* dependencies */, first.changes.join("\n"));
+    assert.ok(first.changes.includes(`trigger.update ${names.hypervisorTemplate}/Hypervisor {HOST.NAME} is down (dependencies)`), first.changes.join("\n"));
+    assert.ok(first.changes.includes(`trigger.update ${names.hypervisorTemplate}/Discovery scripts failing on {HOST.NAME} (dependencies)`), first.changes.join("\n"));
+    assert.deepEqual([...first.hostIds.keys()].sort(), [hv(1), hv(2), names.cmaHost].sort());
+    // the CMA's host carries the CMA template; each hypervisor's host-down trigger depends on its not-reporting trigger
+    const [cmaHost] = await api.call<{ parentTemplates: { host: string }[]; tags: { tag: string; value: string }[]; items: { key_: string }[] }[]>("host.get", {
+      output: ["hostid"], filter: { host: [names.cmaHost] }, selectParentTemplates: ["host"], selectTags: "extend", selectItems: ["key_"],
+    });
+    assert.deepEqual(cmaHost.parentTemplates.map((t) => t.host), [names.cmaTemplate]);
+    assert.deepEqual(cmaHost.tags, [{ tag: "ringwatch", value: "cma" }]);
+    assert.deepEqual(cmaHost.items.map((i) => i.key_).sort(), TEMPLATES.find((t) => t.role === "cma")!.items.map((i) => i.key).sort());
+    const [parent] = await api.call<{ triggerid: string }[]>("trigger.get", { output: ["triggerid"], filter: { host: names.cmaHost, description: CMA_NOT_REPORTING } });
+    const onHv = await api.call<{ triggerid: string; description: string; dependencies: { triggerid: string }[] }[]>("trigger.get", {
+      output: ["triggerid", "description"], filter: { host: hv(1) }, selectDependencies: ["triggerid"],
+    });
+    // and discovery failing on the same host's libvirt unreachable (one cause, one problem)
+    const libvirt = onHv.find((t) => t.description.startsWith("libvirt unreachable"))!;
+    assert.deepEqual(onHv.filter((t) => t.dependencies.length).map((t) => [t.description, t.dependencies.map((d) => d.triggerid)]).sort(), [
+      ["Discovery scripts failing on {HOST.NAME}", [libvirt.triggerid]],
+      ["Hypervisor {HOST.NAME} is down", [parent.triggerid]],
+    ]);
     const again = await sync().sync(desired([hv(1), hv(2)]));
     assert.deepEqual(again.changes, []);
     assert.deepEqual(again.hostIds, first.hostIds);
@@ -65,6 +84,8 @@ describe("cma/zabbix/config/config-sync (real Zabbix 6.0)", function () {
     await api.call("item.create", { hostid: hvTpl, name: "obsolete", key_: "ringwatch.obsolete", type: 2, value_type: 3, tags: [{ tag: "ringwatch", value: "" }] });
 
     const r = await sync().sync(desired([hv(1), hv(2), hv(3)]));
+    const inherited = await api.call<{ dependencies: { triggerid: string }[] }[]>("trigger.get", { output: ["triggerid"], hostids: [hid], filter: { description: "Hypervisor {HOST.NAME} is down" }, selectDependencies: ["triggerid"] });
+    assert.equal(inherited[0].dependencies.length, 1, "an adopted host's host-down trigger depends on the CMA's too");
     assert.deepEqual(r.changes.sort(), [`host.massadd ${hv(3)} group 2 template(s)`, `host.update ${hv(3)} (tags)`, `item.delete ${names.hypervisorTemplate}/ringwatch.obsolete`].sort());
     const [host] = await api.call<{ parentTemplates: { host: string }[]; groups: { name: string }[]; tags: { tag: string; value: string }[]; items: { key_: string }[] }[]>("host.get", {
       output: ["hostid"], hostids: [hid], selectParentTemplates: ["host"], selectGroups: ["name"], selectTags: "extend", selectItems: ["key_"],
@@ -89,12 +110,39 @@ describe("cma/zabbix/config/config-sync (real Zabbix 6.0)", function () {
     await api.call("item.update", { itemid: item.itemid, units: "bananas", history: "1d" });
     const [trig] = await api.call<{ triggerid: string }[]>("trigger.get", { output: ["triggerid"], templateids: [hvTpl], filter: { description: "Discovery scripts failing on {HOST.NAME}" } });
     await api.call("trigger.update", { triggerid: trig.triggerid, priority: 5 });
+    const [down] = await api.call<{ triggerid: string }[]>("trigger.get", { output: ["triggerid"], templateids: [hvTpl], filter: { description: "Hypervisor {HOST.NAME} is down" } });
+    await api.call("trigger.update", { triggerid: down.triggerid, dependencies: [] });
     const r = await sync().sync(desired([hv(1)]));
     assert.deepEqual(r.changes.sort(), [
       `item.update ${names.hypervisorTemplate}/ringwatch.host.domains (units, history)`,
       `trigger.update ${names.hypervisorTemplate}/Discovery scripts failing on {HOST.NAME} (priority)`,
+      `trigger.update ${names.hypervisorTemplate}/Hypervisor {HOST.NAME} is down (dependencies)`,
     ].sort());
     assert.deepEqual((await sync().sync(desired([hv(1)]))).changes, []);
+  });
+
+  it("removed hosts: disabled and tagged (deleted with purge), enabled again when they join again; a host without our tag is never touched", async () => {
+    const status = async (h: string) => (await api.call<{ status: string; tags: { tag: string; value: string }[] }[]>("host.get", { output: ["status"], filter: { host: [h] }, selectTags: "extend" }))[0];
+    const { hostids: [foreign] } = await api.call<{ hostids: string[] }>("host.create", { host: hv(4), groups: [{ groupid: (await api.call<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [group] } }))[0].groupid }] });
+    const retire = (h: string[], purge: boolean): DesiredHosts => ({ ...desired([hv(1)]), retired: new Map(h.map((x) => [x, purge])) });
+    const r = await sync().sync(retire([hv(2), hv(4)], false));
+    assert.deepEqual(r.changes, [`host.update ${hv(2)} (disabled: removed)`]);
+    const s2 = await status(hv(2));
+    assert.equal(s2.status, "1");
+    assert.ok(s2.tags.some((t) => t.tag === "ringwatch" && t.value === "removed"));
+    assert.equal((await status(hv(4))).status, "0", "not ours: untouched");
+    assert.deepEqual((await sync().sync(retire([hv(2)], false))).changes, [], "idempotent");
+    const back = await sync().sync(desired([hv(1), hv(2)]));
+    assert.deepEqual(back.changes, [`host.update ${hv(2)} (enabled: joined again)`]);
+    const s3 = await status(hv(2));
+    assert.equal(s3.status, "0");
+    assert.ok(!s3.tags.some((t) => t.value === "removed"));
+    const purged = await sync().sync(retire([hv(2), hv(4)], true));
+    assert.deepEqual(purged.changes, [`host.delete ${hv(2)} (removed, purged)`]);
+    assert.equal(await status(hv(2)), undefined);
+    assert.ok(await status(hv(4)), "not ours: never deleted");
+    await api.call("host.delete", [foreign]);
+    await sync().sync(desired([hv(1), hv(2)])); // the next tests expect hv(2)
   });
 
   it("with a host per guest: guest hosts in <group>/guests linked to the guest template only", async () => {
