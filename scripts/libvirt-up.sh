@@ -7,6 +7,11 @@
 #   scripts/libvirt-up.sh stop      destroy + undefine our domains; stop libvirtd if this state dir
 #                                   started it
 #   scripts/libvirt-up.sh status    libvirtd and our domains (exit 1 if libvirtd does not answer)
+#   scripts/libvirt-up.sh daemon-stop   stop libvirtd alone (SIGTERM), our domains' QEMUs keep running
+#                                   (a libvirtd restart or upgrade); only the libvirtd this state dir
+#                                   started; exit 1 if one of our running domains died with it
+#   scripts/libvirt-up.sh daemon-start  start libvirtd again: it reattaches to the running QEMUs
+#                                   (exit 1 if one of our domains is no longer running)
 #
 # Environment (defaults):
 #   RINGWATCH_LV_STATE_DIR=/tmp/ringwatch-libvirt  disks, XML, libvirtd log and pid
@@ -19,7 +24,7 @@
 # traffic leaves the machine), a virtio memballoon. ACPI reboot/shutdown are accepted but do nothing.
 # Domains are ours by name prefix, so two prefixes (e.g. a test and a benchmark) can share one
 # libvirtd; `stop` stops libvirtd only from the state dir that started it and only when no other
-# prefix's domains remain.
+# prefix's domains are running (shut-off definitions stay on disk either way).
 # Leaves the packages, the libvirt-qemu user and /etc/libvirt/qemu.conf in place.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -267,9 +272,11 @@ do_stop() {
     mapfile -t mine < <(our_domains)
     remove "${mine[@]}"
     log "removed ${#mine[@]} domains"
-    # another prefix's domains still on this libvirtd: it is still in use
-    others=$(vsh list --all --name 2>/dev/null | grep -c . || true)
-    if ((others > 0)) && ours; then log "libvirtd left running: $others other domains on it"
+    # another prefix's domains running on this libvirtd: it is still in use. Domains merely defined
+    # (a benchmark's, shut off) do not count: their definitions outlive libvirtd, and a libvirtd
+    # kept for them would be one the next lab cannot stop (daemon-stop stops only its own).
+    others=$(vsh list --state-running --name 2>/dev/null | grep -c . || true)
+    if ((others > 0)) && ours; then log "libvirtd left running: $others other running domains on it"
     else stop_libvirtd; fi
   else
     rm -f "$S/libvirtd.pid"
@@ -283,6 +290,37 @@ do_stop() {
     fi
   done
   rm -rf "$S/disks" "$S/xml"
+}
+
+# our domains' QEMU processes, by libvirt's pidfiles (they exist while libvirtd is down)
+our_qemus() {
+  local f pid
+  for f in /run/libvirt/qemu/"$PREFIX"[0-9]*.pid; do
+    [[ -s $f ]] || continue
+    pid=$(<"$f")
+    alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "guest=$(basename "$f" .pid)" && echo "$pid"
+  done
+  return 0
+}
+
+do_daemon_stop() {
+  local before after
+  ours || die "no libvirtd started from $S is running (daemon-stop stops only its own)"
+  before=$(our_qemus | wc -l)
+  stop_libvirtd
+  after=$(our_qemus | wc -l)
+  ((after == before)) || die "$((before - after)) of $before ${PREFIX}* QEMU processes died with libvirtd"
+  log "libvirtd stopped; $after ${PREFIX}* QEMU processes still running"
+}
+
+do_daemon_start() {
+  local n running
+  start_libvirtd
+  wait_ready
+  n=$(our_domains | wc -l)
+  running=$(vsh list --state-running --name 2>/dev/null | grep -cE "^${PREFIX}[0-9]+\$" || true)
+  ((running == n)) || die "libvirtd reattached $running of $n ${PREFIX}* domains"
+  log "libvirtd started; it reattached $running running ${PREFIX}* domains"
 }
 
 do_status() {
@@ -301,5 +339,11 @@ case ${1:-} in
     [[ $(id -u) == 0 ]] || die "libvirt-up.sh stop must run as root"
     do_stop ;;
   status) do_status ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  daemon-stop)
+    [[ $(id -u) == 0 ]] || die "libvirt-up.sh daemon-stop must run as root"
+    do_daemon_stop ;;
+  daemon-start)
+    [[ $(id -u) == 0 ]] || die "libvirt-up.sh daemon-start must run as root"
+    mkdir -p "$S"; do_daemon_start ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -42,6 +42,7 @@ describe("system: CMA and nanoprobes as processes on loopback", function () {
       const p = startProcess(id, NANOPROBE_CLI, ["run", "--debug"], {
         ...common, RINGWATCH_STATUS_INTERVAL_MS: "300", RINGWATCH_IDENTITY: id, RINGWATCH_BIND_ADDRESS: `127.0.0.${i + 2}`, RINGWATCH_PORT: String(port),
         RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_JOIN_INTERVAL_MS: "300",
+        RINGWATCH_SCHEDULE_START_WINDOW_MS: "500ms", // first discovery runs within 0.5 s, not 30 s
       });
       procs.push(p);
       return p;

@@ -47,7 +47,7 @@ describe("system: the topology graph from a live cluster", function () {
       for (const id of ["hv1", "hv2", "hv3"]) {
         nps.push(await Nanoprobe.start(nanoprobeConfig({
           identity: id, cluster: "graph", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100,
-          statusIntervalMs: 0, sampleMs: 200, reportIntervalMs: 1000,
+          statusIntervalMs: 0, sampleMs: 200, reportIntervalMs: 1000, scheduleStartWindowMs: 500, // first discovery runs within 0.5 s
           ...(id === "hv1" ? { libvirtUri: fx.uri } : { discoveryDir: "" }),
         }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
       }

@@ -46,6 +46,9 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
       procs.push(startProcess(id, NANOPROBE_CLI, ["run"], {
         ...common, RINGWATCH_IDENTITY: id, RINGWATCH_BIND_ADDRESS: `127.0.0.${i + 2}`, RINGWATCH_PORT: String(port), RINGWATCH_CMA: `127.0.0.1:${port}`,
         RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_JOIN_INTERVAL_MS: "300",
+        // hv2's discovery scripts are missing: each run fails, a monitoring error each
+        ...(id === "hv2" ? { RINGWATCH_DISCOVERY_DIR: mkdtempSync(join(dir, "no-scripts-")) } : {}),
+        RINGWATCH_SCHEDULE_START_WINDOW_MS: "500ms", // first discovery runs within 0.5 s, not 30 s
       }));
     }
   });
@@ -69,6 +72,14 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
     const status = (await (await fetch(`${url}/api/status`)).json()) as { hosts: { alive: number }; http: { requests: number } };
     assert.equal(status.hosts.alive, 2);
     assert.ok(status.http.requests >= 3);
+    // monitoring errors through the whole path: nanoprobe alert → CMA → registry → API
+    type Errors = { errors: { host: string; source: string; subject: string; evidence: { kind?: string } }[]; active: number };
+    let errs: Errors = { errors: [], active: 0 };
+    await poll(async () => {
+      errs = (await (await fetch(`${url}/api/monitoring-errors?host=hv2`)).json()) as Errors;
+      return errs.active === 6;
+    }, 20_000, "hv2's six failing discovery scripts in /api/monitoring-errors");
+    assert.deepEqual(errs.errors.map((e) => `${e.source}/${e.subject}`).sort(), ["cpu-memory", "libvirt-domains", "lldp", "nics", "os", "tcp-services"].map((s) => `discoveryError/${s}`));
     const page = await fetch(`${url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>ringwatch CMA<\/title>/);

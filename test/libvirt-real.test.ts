@@ -1,7 +1,8 @@
 /**
  * The nanoprobe's libvirt binding against a real libvirtd with tiny QEMU (TCG) domains made by
  * scripts/libvirt-up.sh: bulk stats with every group the nanoprobe asks for, lifecycle events for
- * domains made and removed by another client, and every domain action. Needs root. When libvirtd
+ * domains made and removed by another client, every domain action, and libvirt's close callback
+ * when libvirtd alone is stopped (the domains survive it). Needs root. When libvirtd
  * cannot start this fails (it does not skip): CI runs it on this kind of machine.
  */
 import assert from "node:assert/strict";
@@ -160,6 +161,30 @@ describe("system: nanoprobe libvirt binding on a real libvirtd (QEMU/TCG domains
     await conn.reboot(uuid);
     await conn.shutdown(uuid);
     assert.equal(await state(), "running");
+  });
+
+  it("libvirtd stopped alone: libvirt's close callback says eof at once, the domains keep running, and a restarted libvirtd has them all", async () => {
+    const watcher = await LibvirtConnection.open(lab.uri);
+    const closed: string[] = [];
+    watcher.events.on("closed", (r) => closed.push(r));
+    try {
+      await lab.daemonStop(); // the script checks that every QEMU survived
+      await waitUntil(() => closed.length > 0, 5000, "the close callback");
+      assert.deepEqual(closed, ["eof"]);
+      await assert.rejects(watcher.listDomains(), LibvirtError);
+      await lab.daemonStart(); // and that libvirtd reattached to every one
+      const again = await LibvirtConnection.open(lab.uri);
+      try {
+        const running = ours(await again.listDomains()).filter((d) => d.state === "running").map((d) => d.name).sort();
+        assert.deepEqual(running, lab.names);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await watcher.close();
+    }
+    await conn.close(); // it died with libvirtd: the next test takes a new one
+    conn = await LibvirtConnection.open(lab.uri);
   });
 
   it("actions and queries on a nonexistent uuid reject cleanly with NO_DOMAIN", async () => {

@@ -43,7 +43,7 @@ describe("system: rings with the simulator", function () {
     assert.deepEqual(s.segmentEvents, []);
     // the rings were repaired: every survivor still has neighbours, none of them dead
     const gone = new Set([...victims, ...leavers].map((h) => h.name));
-    await until(() => sim!.hosts.filter((h) => h.fate === "running").every((h) => h.np!.watch.neighbours.every((n) => !gone.has(n.name))), 10_000, "ring repair");
+    await until(() => sim!.hosts.filter((h) => h.fate === "running").every((h) => h.view.neighbours.every((n) => !gone.has(n))), 10_000, "ring repair");
     console.log(`      join ${joinMs} ms; detection p50 ${s.detectionMs.p50} ms, p99 ${s.detectionMs.p99} ms (deadtime 10 s)`);
   });
 
@@ -51,7 +51,7 @@ describe("system: rings with the simulator", function () {
     sim = await Simulator.start({ hosts: 200, perSegment: 40, port: 19852, cmaCli: CMA_CLI, workDir: workDir(), seed: 7 });
     await sim.waitForRings(60_000);
     const seg = sim.segmentHosts(3);
-    sim.partition(seg);
+    await sim.partition(seg);
     await until(() => sim!.eventsOf("segmentSuspected").length > 0, 30_000, "segment event");
     await sleep(3000);
     const events = sim.eventsOf("segmentSuspected");
@@ -60,16 +60,16 @@ describe("system: rings with the simulator", function () {
     assert.deepEqual(new Set(events[0].hosts), new Set(seg.map((h) => h.name)));
     assert.deepEqual(sim.eventsOf("hostDead"), [], "no host declared dead");
     // the link comes back: the segment recovers, its hosts rejoin the rings
-    sim.resume(seg);
+    await sim.resume(seg);
     await until(() => sim!.eventsOf("segmentRecovered").length > 0, 30_000, "segment recovery");
-    await until(() => seg.every((h) => h.np!.registered && h.np!.watch.neighbours.length > 0), 30_000, "segment back in the rings");
+    await until(() => seg.every((h) => h.view.registered && h.view.neighbours.length > 0), 30_000, "segment back in the rings");
     assert.deepEqual(sim.eventsOf("hostDead"), []);
   });
 
   it("a CMA crash and restart: no false deaths, rings restored, a death during the outage still found", async () => {
     sim = await Simulator.start({ hosts: 100, perSegment: 25, port: 19853, cmaCli: CMA_CLI, workDir: workDir(), seed: 3, cmaEnv: { RINGWATCH_REANNOUNCE_GRACE_MS: "8000" } });
     await sim.waitForRings(60_000);
-    const before = new Map(sim.hosts.map((h) => [h.name, h.np!.watch.neighbours.map((n) => n.name).join(",")]));
+    const before = new Map(sim.hosts.map((h) => [h.name, h.view.neighbours.join(",")]));
     await sleep(1000); // the snapshot is written within 500 ms of a change
     await sim.stopCma("SIGKILL");
     const [victim] = sim.pickRunning(1);
@@ -83,8 +83,8 @@ describe("system: rings with the simulator", function () {
     assert.deepEqual(after.filter((e) => e.type === "hostDead").map((e) => e.host), [victim.name]);
     assert.deepEqual(after.filter((e) => e.type === "hostJoined"), [], "restored hosts are not new joins");
     // the rings are what they were, minus the victim
-    await until(() => sim!.hosts.filter((h) => h.fate === "running").every((h) => h.np!.registered), 20_000, "re-registration");
-    const changed = sim.hosts.filter((h) => h.fate === "running" && h.np!.watch.neighbours.map((n) => n.name).join(",") !== before.get(h.name));
+    await until(() => sim!.hosts.filter((h) => h.fate === "running").every((h) => h.view.registered), 20_000, "re-registration");
+    const changed = sim.hosts.filter((h) => h.fate === "running" && h.view.neighbours.join(",") !== before.get(h.name));
     assert.ok(changed.every((h) => before.get(h.name)!.includes(victim.name)), `only the victim's neighbours changed: ${changed.map((h) => h.name)}`);
   });
 
@@ -92,14 +92,14 @@ describe("system: rings with the simulator", function () {
     sim = await Simulator.start({ hosts: 60, perSegment: 30, port: 19855, cmaCli: CMA_CLI, workDir: workDir(), seed: 5, heartbeatMs: 500, warntimeMs: 2000, deadtimeMs: 4000 });
     await sim.waitForRings(60_000);
     const [frozen, slow] = sim.pickRunning(2, (h) => h.name.endsWith("h001"));
-    sim.slow([slow], 300); // every datagram it sends arrives 300 ms late
-    sim.pause([frozen]);
+    await sim.slow([slow], 300); // every datagram it sends arrives 300 ms late
+    await sim.pause([frozen]);
     await until(() => sim!.eventsOf("hostDead").length > 0, 15_000, "the frozen host declared dead");
     assert.deepEqual(sim.eventsOf("hostDead").map((e) => e.host), [frozen.name]);
-    sim.resume([frozen]);
-    // its neighbours no longer heartbeat it, so it reports them: the CMA hears it and takes it back
+    await sim.resume([frozen]);
+    // it sees its own stall (past deadtime) and announces again: the CMA takes it back
     await until(() => sim!.eventsOf("hostReturned").some((e) => e.host === frozen.name), 20_000, "the thawed host returns");
-    await until(() => frozen.np!.watch.neighbours.length > 0 && sim!.hosts.some((h) => h.np?.watch.neighbours.some((n) => n.name === frozen.name)), 10_000, "back in the ring");
+    await until(() => frozen.view.neighbours.length > 0 && sim!.hosts.some((h) => h.view.neighbours.includes(frozen.name)), 10_000, "back in the ring");
     await sleep(3000);
     assert.deepEqual(sim.eventsOf("hostDead").map((e) => e.host), [frozen.name], "the slow host was never declared dead");
   });
@@ -107,10 +107,10 @@ describe("system: rings with the simulator", function () {
   it("200 hosts at 5% packet loss for 5 minutes: no false deaths", async () => {
     sim = await Simulator.start({ hosts: 200, perSegment: 50, port: 19854, cmaCli: CMA_CLI, workDir: workDir(), seed: 11, loss: 0.05 });
     await sim.waitForRings(60_000);
-    const sent0 = sim.hosts.reduce((s, h) => s + h.np!.counters.heartbeatsSent, 0);
+    const sent0 = sim.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0);
     await sleep(5 * 60_000);
-    const sent = sim.hosts.reduce((s, h) => s + h.np!.counters.heartbeatsSent, 0) - sent0;
-    const received = sim.hosts.reduce((s, h) => s + h.np!.counters.heartbeatsReceived, 0);
+    const sent = sim.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0) - sent0;
+    const received = sim.hosts.reduce((s, h) => s + h.view.heartbeatsReceived, 0);
     assert.ok(sent > 200 * 2 * 290, `heartbeats sent: ${sent}`);
     assert.ok(received < sent * 0.97, `loss was applied (${received} of ${sent} arrived)`);
     assert.deepEqual(sim.eventsOf("hostDead"), []);

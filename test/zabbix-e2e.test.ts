@@ -18,7 +18,7 @@ import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
-import { ensureZabbix } from "./support/zabbix.js";
+import { cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, testZabbixNames } from "./support/zabbix.js";
 import type { ZabbixSettings } from "./support/zabbix.js";
 
 const DEADTIME_MS = 3000;
@@ -34,7 +34,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
   const sfx = Math.random().toString(16).slice(2, 10);
   const dir = mkdtempSync(join(tmpdir(), "rw-zbx-e2e-"));
   let zbx: ZabbixSettings;
-  const names = { group: `rwtest e2e ${sfx}`, hv: `rwtest e2e hv ${sfx}`, guests: `rwtest e2e guests ${sfx}`, tgroup: `Templates/rwtest e2e ${sfx}` };
+  const names = testZabbixNames("e2e", sfx);
   const A = `rwe2e-a-${sfx}`;
   const B = `rwe2e-b-${sfx}`;
   const C = `rwe2e-c-${sfx}`;
@@ -85,10 +85,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
       ...common(), RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
       RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"), RINGWATCH_HTTP_LISTEN: "127.0.0.1:0",
       RINGWATCH_HEARTBEAT_MS: "300", RINGWATCH_WARNTIME_MS: "1000", RINGWATCH_DEADTIME_MS: String(DEADTIME_MS), RINGWATCH_PROBE_INTERVAL_MS: "200",
-      RINGWATCH_ZABBIX_API_URL: zbx.apiUrl, RINGWATCH_ZABBIX_USER: zbx.user, RINGWATCH_ZABBIX_PASSWORD: zbx.password,
-      RINGWATCH_ZABBIX_HOST_GROUP: names.group, RINGWATCH_ZABBIX_HYPERVISOR_TEMPLATE: names.hv, RINGWATCH_ZABBIX_GUEST_TEMPLATE: names.guests, RINGWATCH_ZABBIX_TEMPLATE_GROUP: names.tgroup,
-      RINGWATCH_ZABBIX_SYNC_DEBOUNCE_MS: "200", RINGWATCH_ZABBIX_CONFIG_CACHE_DELAY_MS: "2500", // the test server syncs its cache every second
-      RINGWATCH_ZABBIX_SERVER: `${zbx.serverHost}:${zbx.serverPort}`, RINGWATCH_SPOOL_DIR: join(dir, "spool"), RINGWATCH_SENDER_BATCH_MS: "200",
+      ...cmaZabbixEnv(zbx, names, join(dir, "spool")),
     });
     procs.push(cma);
     await cma.waitFor((l) => l.msg === "CMA started", 20_000, "CMA started");
@@ -98,13 +95,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
     await npA?.stop(false);
     await Promise.all(procs.map((p) => p.stop()));
     for (const f of fixtures) f.cleanup();
-    const groups = await api.call<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [names.group] } });
-    const hosts = groups.length ? await api.call<{ hostid: string }[]>("host.get", { output: ["hostid"], groupids: groups.map((g) => g.groupid) }) : [];
-    if (hosts.length) await api.call("host.delete", hosts.map((h) => h.hostid));
-    const tpls = await api.call<{ templateid: string }[]>("template.get", { output: ["templateid"], filter: { host: [names.hv, names.guests] } });
-    if (tpls.length) await api.call("template.delete", tpls.map((t) => t.templateid));
-    const g2 = await api.call<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [names.group, names.tgroup] } });
-    if (g2.length) await api.call("hostgroup.delete", g2.map((g) => g.groupid));
+    await deleteTestZabbixObjects(names);
     await api.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -220,6 +211,38 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
       const items = await api.call<{ key_: string }[]>("item.get", { output: ["key_"], hostids: [idB], search: { key_: newGuest } });
       return items.length > 0 ? items : undefined;
     }, 60_000, "items of the guest that appeared");
+  });
+
+  it("a nanoprobe stopped with SIGTERM before its first report: its last, partial batch reaches Zabbix", async () => {
+    // D reports every 10 min, from start (spread 0): the only batch it ever sends is the one made on SIGTERM
+    const D = `rwe2e-d-${sfx}`;
+    const fxD = writeFixture(2);
+    fixtures.push(fxD);
+    const d = startProcess(D, NANOPROBE_CLI, ["run"], {
+      ...common(), RINGWATCH_IDENTITY: D, RINGWATCH_BIND_ADDRESS: "127.0.0.5", RINGWATCH_PORT: String(port), RINGWATCH_CMA: `127.0.0.1:${port}`,
+      RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_JOIN_INTERVAL_MS: "300", RINGWATCH_LIBVIRT_URI: fxD.uri,
+      RINGWATCH_SAMPLE_MS: "200", RINGWATCH_REPORT_INTERVAL_MS: "10m", RINGWATCH_SCHEDULE_SPREAD: "0", RINGWATCH_DISCOVERY_DIR: "", RINGWATCH_ZABBIX_AGENT_CONFIG: "",
+    });
+    procs.push(d);
+    const guest = fxD.domains.find((g) => g.state === "running")!;
+    const key = seriesItem(guest.uuid, "cpu")!.key;
+    const item = await until(async () => {
+      const id = await hostId(D);
+      if (!id) return undefined;
+      const [it] = await api.call<{ itemid: string; value_type: string }[]>("item.get", { output: ["itemid", "value_type"], hostids: [id], filter: { key_: key } });
+      return it;
+    }, 60_000, `the cpu item of ${D}'s guest`);
+    d.child.kill("SIGTERM");
+    assert.equal(await d.exited, 0);
+    const last = d.lines.find((l) => l.msg === "last stats batch before the goodbye") as { intervalStart: number; intervalMs: number; samples: number } | undefined;
+    assert.ok(last && last.samples > 0, "D made a last batch with samples");
+    const values = await until(async () => {
+      const h = await api.call<{ clock: string; ns: string }[]>("history.get", { output: "extend", history: Number(item.value_type), itemids: [item.itemid] });
+      return h.length > 0 ? h : undefined;
+    }, 30_000, `${key} values of ${D} in history.get`);
+    const ns = (v: { clock: string; ns: string }) => Number(v.clock) * 1e9 + Number(v.ns);
+    for (const v of values) assert.ok(ns(v) >= last.intervalStart * 1e6 && ns(v) <= (last.intervalStart + last.intervalMs) * 1e6, "every value lies in the last batch's interval");
+    console.log(`      ${values.length} values of ${key} in Zabbix from the batch made on SIGTERM (${last.samples} samples over ${last.intervalMs} ms)`);
   });
 
   it("the CMA stops cleanly; every series the nanoprobes sent mapped to an item, nothing was dropped", async () => {

@@ -84,6 +84,19 @@ export class LibvirtLab {
     this.count = count;
   }
 
+  /**
+   * Stops libvirtd alone (a libvirtd restart or upgrade): the domains' QEMUs keep running. Only a
+   * libvirtd this lab started; rejects if a domain died with it.
+   */
+  async daemonStop(): Promise<void> {
+    await this.script("daemon-stop");
+  }
+
+  /** Starts libvirtd again; it reattaches to the running domains (rejects if one is not running). */
+  async daemonStart(): Promise<void> {
+    await this.script("daemon-start");
+  }
+
   /** Destroys and undefines this lab's domains; stops libvirtd if this lab's state dir started it. */
   async stop(): Promise<void> {
     if (this.stopped) return;

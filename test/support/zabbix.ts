@@ -168,3 +168,49 @@ export async function historySince(itemids: readonly string[], from: number, val
 export async function reloadZabbixConfig(): Promise<void> {
   await zabbixSh("reload");
 }
+
+/**
+ * The Zabbix names a test run gives the CMA (host group, template group, its three templates, the
+ * CMA's own host), unique to the run: two test files never share a template, and deleting a run's
+ * template group never meets a template another run put in it.
+ */
+export interface TestZabbixNames {
+  group: string;
+  tgroup: string;
+  hv: string;
+  guests: string;
+  cma: string;
+  cmaHost: string;
+}
+
+export function testZabbixNames(stem: string, sfx: string): TestZabbixNames {
+  return {
+    group: `rwtest ${stem} ${sfx}`, tgroup: `Templates/rwtest ${stem} ${sfx}`, hv: `rwtest ${stem} hv ${sfx}`, guests: `rwtest ${stem} guests ${sfx}`,
+    cma: `rwtest ${stem} cma ${sfx}`, cmaHost: `rw${stem}-cma-${sfx}`,
+  };
+}
+
+/**
+ * The CMA's Zabbix environment in a system test: the shared server's API and trapper, these names,
+ * and short delays (the test server syncs its configuration cache every second).
+ */
+export function cmaZabbixEnv(zbx: ZabbixSettings, n: TestZabbixNames, spoolDir: string): Record<string, string> {
+  return {
+    RINGWATCH_ZABBIX_API_URL: zbx.apiUrl, RINGWATCH_ZABBIX_USER: zbx.user, RINGWATCH_ZABBIX_PASSWORD: zbx.password,
+    RINGWATCH_ZABBIX_HOST_GROUP: n.group, RINGWATCH_ZABBIX_TEMPLATE_GROUP: n.tgroup, RINGWATCH_ZABBIX_HYPERVISOR_TEMPLATE: n.hv,
+    RINGWATCH_ZABBIX_GUEST_TEMPLATE: n.guests, RINGWATCH_ZABBIX_CMA_TEMPLATE: n.cma, RINGWATCH_ZABBIX_CMA_HOST: n.cmaHost,
+    RINGWATCH_ZABBIX_SYNC_DEBOUNCE_MS: "200", RINGWATCH_ZABBIX_CONFIG_CACHE_DELAY_MS: "2500",
+    RINGWATCH_ZABBIX_SERVER: `${zbx.serverHost}:${zbx.serverPort}`, RINGWATCH_SPOOL_DIR: spoolDir, RINGWATCH_SENDER_BATCH_MS: "200",
+  };
+}
+
+/** Delete what a run made under these names: the hosts of its group (the CMA's included), its templates, then its groups. */
+export async function deleteTestZabbixObjects(n: TestZabbixNames): Promise<void> {
+  const groups = await api<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [n.group] } });
+  const hosts = groups.length ? await api<{ hostid: string }[]>("host.get", { output: ["hostid"], groupids: groups.map((g) => g.groupid) }) : [];
+  if (hosts.length) await api("host.delete", hosts.map((h) => h.hostid));
+  const tpls = await api<{ templateid: string }[]>("template.get", { output: ["templateid"], filter: { host: [n.hv, n.guests, n.cma] } });
+  if (tpls.length) await api("template.delete", tpls.map((t) => t.templateid));
+  const g2 = await api<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [n.group, n.tgroup] } });
+  if (g2.length) await api("hostgroup.delete", g2.map((g) => g.groupid));
+}
