@@ -14,7 +14,7 @@ import type { ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { AlertStore, DiscoveryStore, InventoryStore, Membership, StatsStore, buildApi, hostView } from "@ringwatch/cma";
+import { AlertStore, DiscoveryStore, InventoryStore, Membership, MonitoringErrors, StatsStore, buildApi, hostView } from "@ringwatch/cma";
 import type { ApiSources, HostRecord } from "@ringwatch/cma";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,7 +49,7 @@ function sources(m: Membership, store: KuzuStore): ApiSources {
   const log = silentLogger();
   return {
     status: () => ({ hosts: m.countByState() }), membership: m, inventory: new InventoryStore(log), alerts: new AlertStore(log), discovery: new DiscoveryStore(log),
-    stats: new StatsStore(log), graph: { store, queries: namedQueries },
+    stats: new StatsStore(log), monitoringErrors: new MonitoringErrors(log), graph: { store, queries: namedQueries },
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * Rings at scale (simulator: in-process nanoprobes on 127.0.S.H against a real CMA process).
+ * Rings at scale (simulator: nanoprobes on 127.0.S.H, spread over worker processes, against a real
+ * CMA process as shipped: graph store on, its default; the table says which store it ran with).
  * For each size: time for all hosts to join and hold their neighbours; packets the CMA sent and
  * received per join; then CMA CPU in steady state; then kills: detection latency (kill → declared
  * dead) p50/p99 and CMA packets per death.
@@ -35,12 +36,16 @@ async function countersAfter(sim: Simulator, after: number): Promise<Counters> {
 }
 
 const rows: string[] = [];
+let graphStore = "?";
+let workers = "";
 for (const n of sizes) {
   const perSegment = n >= 5000 ? 250 : 50;
   const t0 = Date.now();
   const sim = await Simulator.start({ hosts: n, perSegment, port: 19900 + (n % 97), cmaCli, workDir: mkdtempSync(join(tmpdir(), "rw-bench-rings-")), startBatch: 250 });
   const started = Date.now() - t0;
   const joinMs = await sim.waitForRings(600_000);
+  graphStore = String((sim.cmaStatus.at(-1) as { graph?: { store?: string } | null } | undefined)?.graph?.store ?? "none");
+  workers += `${workers ? ", " : ""}${sim.workerCount} at ${n.toLocaleString("en")}`;
   // let assignments settle, then read the CMA's counters
   await sleep(3000);
   const c0 = await countersAfter(sim, Date.now());
@@ -69,7 +74,7 @@ for (const n of sizes) {
   console.error(`done ${n}: ${rows.at(-1)}`);
 }
 
-console.log(`# rings benchmark — ${new Date().toISOString()} — heartbeat 1 s, warntime 5 s, deadtime 10 s, ${kills} kills per size`);
+console.log(`# rings benchmark — ${new Date().toISOString()} — heartbeat 1 s, warntime 5 s, deadtime 10 s, ${kills} kills per size; CMA as shipped, graph store: ${graphStore}; simulator worker processes: ${workers}`);
 console.log("");
 console.log("| hosts | per segment | sockets up s | join → all ringed s | CMA packets per join sent / received | CMA CPU ms/s steady | CMA packets/s steady | detection p50 / p99 ms | CMA packets per death sent / received | missed / false |");
 console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -43,7 +43,7 @@ const api = new ZabbixApi({ url: Z.apiUrl, user: Z.user, password: Z.password })
 const sfx = Math.random().toString(16).slice(2, 8);
 const dir = mkdtempSync(join(tmpdir(), "rw-zbx-bench-"));
 const group = `rwbench ${sfx}`;
-const tpl = { hv: `rwbench hv ${sfx}`, guests: `rwbench guests ${sfx}`, group: `Templates/rwbench ${sfx}` };
+const tpl = { hv: `rwbench hv ${sfx}`, guests: `rwbench guests ${sfx}`, cma: `rwbench cma ${sfx}`, group: `Templates/rwbench ${sfx}` };
 const port = 20000 + Math.floor(Math.random() * 20000);
 const children: ChildProcess[] = [];
 const fixtures = Array.from({ length: HOSTS }, () => writeFixture(30));
@@ -61,6 +61,7 @@ try {
     RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma"), RINGWATCH_ZABBIX_API_URL: Z.apiUrl, RINGWATCH_ZABBIX_USER: Z.user,
     RINGWATCH_ZABBIX_PASSWORD: Z.password, RINGWATCH_ZABBIX_HOST_GROUP: group, RINGWATCH_ZABBIX_HYPERVISOR_TEMPLATE: tpl.hv,
     RINGWATCH_ZABBIX_GUEST_TEMPLATE: tpl.guests, RINGWATCH_ZABBIX_TEMPLATE_GROUP: tpl.group, RINGWATCH_ZABBIX_CONFIG_CACHE_DELAY_MS: "2500",
+    RINGWATCH_ZABBIX_CMA_TEMPLATE: tpl.cma, RINGWATCH_ZABBIX_CMA_HOST: `rwbench-cma-${sfx}`,
     RINGWATCH_ZABBIX_SERVER: Z.server, RINGWATCH_SPOOL_DIR: join(dir, "spool"),
   });
   await sleep(1500);
@@ -128,7 +129,7 @@ try {
   const g = await api.call<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [group] } });
   const hs = g.length ? await api.call<{ hostid: string }[]>("host.get", { output: ["hostid"], groupids: g.map((x) => x.groupid) }) : [];
   if (hs.length) await api.call("host.delete", hs.map((h) => h.hostid));
-  const ts = await api.call<{ templateid: string }[]>("template.get", { output: ["templateid"], filter: { host: [tpl.hv, tpl.guests] } });
+  const ts = await api.call<{ templateid: string }[]>("template.get", { output: ["templateid"], filter: { host: [tpl.hv, tpl.guests, tpl.cma] } });
   if (ts.length) await api.call("template.delete", ts.map((t) => t.templateid));
   const g2 = await api.call<{ groupid: string }[]>("hostgroup.get", { output: ["groupid"], filter: { name: [group, tpl.group] } });
   if (g2.length) await api.call("hostgroup.delete", g2.map((x) => x.groupid));
