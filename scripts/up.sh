@@ -6,8 +6,10 @@
 #
 #   scripts/up.sh [--for SECONDS] [--hosts N] [--debug] [--no-zabbix]
 #
-# Keys are created once in var/demo/keys. Logs are JSON (pino), one line per event, prefixed with
-# the process name. Ctrl-C (or the end of --for) stops every process cleanly.
+# Keys are created once in var/demo/keys. Logs are one line per event, prefixed with the process
+# name: readable (pino-pretty) when this script's output is a terminal, JSON (pino) when it goes to a
+# file or pipe (RINGWATCH_LOG_FORMAT=json|pretty overrides). Ctrl-C (or the end of --for) stops
+# every process cleanly.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,7 +20,7 @@ while (($#)); do
     --hosts) HOSTS=$2; shift 2 ;;
     --debug) DEBUG=(--debug); shift ;;
     --no-zabbix) ZABBIX=0; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
@@ -31,6 +33,8 @@ mkdir -p "$DEMO"
 node cma/dist/src/cli.js keygen --dir "$DEMO/keys" >&2
 export RINGWATCH_CLUSTER_KEY_FILE=$DEMO/keys/cluster.key
 export RINGWATCH_STATUS_INTERVAL_MS=${RINGWATCH_STATUS_INTERVAL_MS:-5s}
+# the processes write into a pipe (the name prefix), so they cannot see the terminal themselves
+[[ -t 1 ]] && export RINGWATCH_LOG_FORMAT=${RINGWATCH_LOG_FORMAT:-pretty}
 
 pids=() zabbix_started=0
 stop_all() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** ringwatch-cma: the collective monitoring authority. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
 import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import type { LogFormat } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
@@ -18,7 +19,7 @@ const code = await runCli({
       summary: "run the CMA in the foreground",
       async run(args) {
         const cfg = loadProcessConfig(cmaSchema, args);
-        const log = createLogger({ name: "cma", level: args.debug ? "debug" : "info" });
+        const log = createLogger({ name: "cma", level: args.debug ? "debug" : "info", format: cfg.logFormat as LogFormat });
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });

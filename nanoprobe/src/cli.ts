@@ -2,6 +2,7 @@
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
 import { favourSize } from "./heap-tuning.js"; // first: before anything else allocates
 import { Keyring, createLogger, loadCommandPublicKey, reloadKeysOnSighup, runCli, untilSignal } from "@ringwatch/shared";
+import type { LogFormat } from "@ringwatch/shared";
 import { loadNanoprobeConfig, nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
 
@@ -14,8 +15,7 @@ const code = await runCli({
     run: {
       summary: "run the nanoprobe in the foreground",
       async run(args) {
-        const log = createLogger({ name: "nanoprobe", level: args.debug ? "debug" : "info" });
-        const cfg = loadNanoprobeConfig(args, log);
+        const { config: cfg, log } = loadNanoprobeConfig(args, (c) => createLogger({ name: "nanoprobe", level: args.debug ? "debug" : "info", format: c.logFormat as LogFormat }));
         favourSize(cfg.v8OptimizeForSize);
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);

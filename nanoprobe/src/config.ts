@@ -41,6 +41,7 @@ export const nanoprobeSchema = {
   scheduleStartWindowMs: { type: "duration", default: 30_000, min: 0, max: 3_600_000, doc: "A job whose random point is later than this gets one early run at a random point within this long of start: a new host's first inventory does not wait a whole 10-minute interval, and hosts booting together are still spread over 30 s. 0: every first run at start." },
   goodbyeTimeoutMs: { type: "duration", default: 2000, min: 0, doc: "On SIGTERM, wait at most this long for the CMA to acknowledge the last stats batch (the samples since the last report) and our goodbye." },
   statusIntervalMs: clusterOptions.statusIntervalMs,
+  logFormat: clusterOptions.logFormat,
   v8OptimizeForSize: { type: "bool", default: true, doc: "Run V8 with --optimize-for-size: the heap grows in 2 MiB steps instead of 8 between full collections, so RSS stays flat and small (30 domains: 79–83 MiB instead of 80–88) for ~1 ms more CPU per sampling pass (nanoprobe/src/heap-tuning.ts). false: V8's default." },
   // stats batches to the CMA (shared/src/metrics)
   statsExactAverages: { type: "bool", default: true, doc: "Send exact sums so the CMA's (and Zabbix's) min, max and average over each interval equal the quantized samples' exactly — the compaction guarantee. false: averages rounded to the quantized unit (0.001 CPU, 1 B/s, 1 KiB), ~6 bits less per series (30 synthetic domains, all 675 series: ~1.1 KB/min instead of ~1.4 KB/min); min and max stay exact." },
@@ -120,9 +121,11 @@ export function applyAgentConfig(cfg: NanoprobeConfig, explicit: ReadonlySet<str
 }
 
 /** The nanoprobe's configuration: file, environment and command line, then the agent config's shared settings. */
-export function loadNanoprobeConfig(args: CommandArgs, log: Logger): NanoprobeConfig {
+export function loadNanoprobeConfig(args: CommandArgs, logFor: (cfg: NanoprobeConfig) => Logger): { config: NanoprobeConfig; log: Logger } {
   const explicit = new Set<string>();
   const cfg = loadConfig(nanoprobeSchema, { file: args.configFile, explicit });
   if (!cfg.cma && !cfg.multicastGroup) throw new ConfigError("multicastGroup is empty and cma is not set: nowhere to announce to (set cma to host:port, or a multicast group)");
-  return applyAgentConfig(cfg, explicit, log).config;
+  // the logger follows the process's own options (logFormat), and then tells what the agent config changed
+  const log = logFor(cfg);
+  return { config: applyAgentConfig(cfg, explicit, log).config, log };
 }

@@ -20,6 +20,7 @@ export const clusterOptions = {
   warntimeMs: { type: "duration", default: 5000, min: 100, doc: "A neighbour silent this long is reported late." },
   deadtimeMs: { type: "duration", default: 10_000, min: 100, doc: "A neighbour silent this long is reported dead (Assimilation: 30 s; we use 10 s)." },
   statusIntervalMs: { type: "duration", default: 60_000, min: 0, doc: "How often to log a one-line status (0: never)." },
+  logFormat: { type: "string", default: "auto", oneOf: ["auto", "json", "pretty"], doc: "Log lines: json (one object per line, for daemons, journald and files), pretty (for a person reading), auto: pretty when stdout is a terminal." },
 } satisfies Schema;
 
 /** A shared option with the sentence one process shows for it; name, type, default and bounds unchanged. */
