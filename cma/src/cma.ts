@@ -7,6 +7,7 @@
  * (`graph`, unless graphStore is "none").
  */
 import type { KeyObject } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
@@ -28,6 +29,9 @@ import { MonitoringErrors } from "./monitoring-errors/monitoring-errors.js";
 import { watchAlerts, watchGraph, watchRemovals, watchSender, watchStats } from "./monitoring-errors/watchers.js";
 import type { StopWatching } from "./monitoring-errors/watchers.js";
 import { ControlServer } from "./control/control-server.js";
+import { AccessStore } from "./access/access-store.js";
+import { bootstrapAdmin } from "./access/bootstrap.js";
+import { loadTls } from "./http/tls-files.js";
 import { controlSocketPath } from "./control/control-protocol.js";
 
 export class Cma {
@@ -69,8 +73,14 @@ export class Cma {
     });
   }
 
+  /** users and API tokens (<dataDir>/access.json); undefined without the HTTP API */
+  access: AccessStore | undefined;
+
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
+    // so do a damaged access file and unreadable TLS files; the first start makes the first admin
+    const tls = httpListen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined;
+    const access = httpListen ? await Cma.openAccess(cfg, deps.log) : undefined;
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
@@ -109,6 +119,7 @@ export class Cma {
       ingestor.start();
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, graph, ingestor);
+    cma.access = access;
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
@@ -140,6 +151,7 @@ export class Cma {
       try {
         cma.http = await HttpServer.start(httpListen, cma.apiSources(), {
           queryTimeoutMs: cfg.httpQueryTimeoutMs, maxRows: cfg.httpMaxRows, maxBodyBytes: cfg.httpMaxBodyBytes,
+          sessionMaxAgeMs: cfg.httpSessionMaxAgeMs, signInMaxFailures: cfg.httpSignInMaxFailures, signInWindowMs: cfg.httpSignInWindowMs, tls,
         }, deps.log.child({ component: "http" }));
       } catch (e) {
         await cma.stop();
@@ -149,11 +161,26 @@ export class Cma {
     return cma;
   }
 
+  private static async openAccess(cfg: CmaConfig, log: Logger): Promise<AccessStore> {
+    mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+    const access = AccessStore.open(cfg.dataDir, log.child({ component: "access" }));
+    const boot = await bootstrapAdmin(access, cfg.adminPasswordFile);
+    if (boot?.generatedPassword) {
+      // printed once: only its hash is kept
+      process.stderr.write(`\nringwatch: first start, created user "${boot.user}" (role admin) with password: ${boot.generatedPassword}\n` +
+        `  sign in at the web UI, or: ringwatch-cma user passwd ${boot.user} --password-file FILE\n\n`);
+      log.warn({ user: boot.user, accessFile: access.path }, "first start: created the admin user with a generated password, printed once to stderr (only its hash is kept)");
+    } else if (boot) log.info({ user: boot.user, from: cfg.adminPasswordFile }, "first start: created the admin user with the password from adminPasswordFile");
+    return access;
+  }
+
   /** What the HTTP API reads. */
   apiSources(): ApiSources {
+    if (!this.access) throw new Error("the HTTP API needs the access store");
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
+      access: this.access, hostControl: this.rings.control,
     };
   }
 
@@ -183,7 +210,7 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
-      ...(this.http ? { http: this.http.counters } : {}),
+      ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,

@@ -22,7 +22,7 @@ export const cmaSchema = {
   reannounceGraceMs: { type: "duration", default: 30_000, min: 0, doc: "After a CMA restart, how long hosts have to re-announce before the silent ones are probed." },
   segmentRecheckMs: { type: "duration", default: 5000, min: 100, doc: "While a segment is silent, one of its hosts is probed this often to notice its return." },
   statusIntervalMs: clusterOptions.statusIntervalMs,
-  controlSocket: { type: "path", default: "", doc: 'Unix socket for the operator\'s commands (ringwatch-cma host maintenance|remove). Empty: <dataDir>/control.sock; "off": none. Created mode 0600: only the CMA\'s user and root may use it (the HTTP API has no authentication yet).' },
+  controlSocket: { type: "path", default: "", doc: 'Unix socket for the operator\'s commands (ringwatch-cma host maintenance|remove). Empty: <dataDir>/control.sock; "off": none. Created mode 0600: only the CMA\'s user and root may use it (the same actions over HTTP need the operator or admin role).' },
   // Zabbix sender (durable: spool, batches, replay)
   zabbixServer: { type: "string", default: "", doc: 'Zabbix server (or proxy) trapper as "host:port", e.g. "zabbix.example:10051". Empty: no values are sent to Zabbix.' },
   spoolDir: { type: "path", default: "", doc: "Where values wait for Zabbix (spool, values of items Zabbix does not know yet). Empty: <dataDir>/zabbix-spool. Survives restarts: nothing accepted is lost." },
@@ -35,7 +35,13 @@ export const cmaSchema = {
   senderUnknownHoldMs: { type: "duration", default: 600_000, min: 0, doc: "How long values of items Zabbix does not know yet are kept while the configuration sync creates them (LLD, cache refresh), before they are dropped and counted." },
   senderCompress: { type: "bool", default: false, doc: "zlib-compress sender requests. Off: on a LAN it halved throughput (CPU on both ends, measured); on for a slow or remote link." },
   // ---- HTTP API and web UI (cma/src/http)
-  httpListen: { type: "string", default: "127.0.0.1:1984", allowEmpty: true, doc: "TCP host:port of the HTTP API and web UI (TCP, so sharing 1984 with the UDP channel is fine). Loopback by default: the API has no authentication of its own; expose it only behind a proxy that adds it. Port 0: any free port (logged). Empty or \"off\": no HTTP server." },
+  httpListen: { type: "string", default: "127.0.0.1:1984", allowEmpty: true, doc: "TCP host:port of the HTTP API and web UI (TCP, so sharing 1984 with the UDP channel is fine). Every /api route but /api/health needs a user or an API token (users in <dataDir>/access.json). Loopback by default; beyond it, set httpsCert/httpsKey. Port 0: any free port (logged). Empty or \"off\": no HTTP server." },
+  httpsCert: { type: "path", default: "", doc: "PEM certificate (chain) for HTTPS, with httpsKey; both or neither. Empty: plain HTTP (keep it on loopback or behind a TLS proxy). Session cookies are Secure under HTTPS." },
+  httpsKey: { type: "path", default: "", doc: "PEM private key of httpsCert (readable by the CMA only)." },
+  adminPasswordFile: { type: "path", default: "", doc: "First start only (no user yet): the password of the first user, admin, from this file's first line. Empty: a random password is generated and printed once to stderr and the log. Never a fixed default." },
+  httpSessionMaxAgeMs: { type: "duration", default: 43_200_000, min: 60_000, max: 2_592_000_000, doc: "A console session ends this long after sign-in (12 h: a working day), whatever happens; sooner when the user's password changes or the user is removed." },
+  httpSignInMaxFailures: { type: "int", default: 5, min: 1, max: 1000, doc: "Failed sign-ins for one user from one address within httpSignInWindowMs before further attempts get 429: slows password guessing to a crawl, while a person who mistypes a few times is not locked out for long." },
+  httpSignInWindowMs: { type: "duration", default: 900_000, min: 1000, max: 86_400_000, doc: "The window of httpSignInMaxFailures (15 min, as the OWASP examples)." },
   httpQueryTimeoutMs: { type: "duration", default: 10_000, min: 100, max: 600_000, doc: "Longest a graph query run over HTTP may take, and the most a caller may ask for: a runaway ad-hoc query must not hold the store." },
   httpMaxRows: { type: "int", default: 10_000, min: 1, max: 1_000_000, doc: "Most rows one query over HTTP returns, and the most a caller may ask for: bounds one answer's memory and size (the answer says when rows were cut)." },
   httpMaxBodyBytes: { type: "int", default: 65_536, min: 1024, max: 16_777_216, doc: "Largest request body accepted (413 above, refused before parsing): a Cypher query and its parameters fit easily." },

@@ -40,3 +40,6 @@ export * from "./graph/neo4j-store.js";
 export * from "./graph/open-store.js";
 export * from "./graph/graph-ingestor.js";
 export * from "./graph/write-batch.js";
+export * from "./access/roles.js";
+export * from "./access/access-store.js";
+export * from "./access/access-file.js";
