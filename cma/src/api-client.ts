@@ -17,7 +17,15 @@ export interface ApiAnswer {
 }
 
 /** A refusal or an unreachable CMA: exit code 1 with this message. */
-export class ApiFailure extends Error {}
+export class ApiFailure extends Error {
+  constructor(
+    message: string,
+    /** the HTTP status when the CMA answered */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
 
 /** The API's origin: --url, else the configured httpListen. */
 export function apiBase(values: CommandArgs["values"], httpListen: string): string {
@@ -74,7 +82,7 @@ export async function apiCall(url: string, init: RequestInit, waitMs: number, to
   if (!res.ok) {
     const b = body as { error?: unknown; message?: unknown };
     const hint = res.status === 401 && !token ? ` (no API token given: --token-file FILE or ${TOKEN_ENV})` : "";
-    throw new ApiFailure(`HTTP ${res.status} ${typeof b.error === "string" ? b.error : "error"}: ${typeof b.message === "string" ? b.message : text.slice(0, 200)}${hint}`);
+    throw new ApiFailure(`HTTP ${res.status} ${typeof b.error === "string" ? b.error : "error"}: ${typeof b.message === "string" ? b.message : text.slice(0, 200)}${hint}`, res.status);
   }
   return { status: res.status, body };
 }

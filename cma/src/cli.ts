@@ -6,6 +6,7 @@ import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
 import { hostCommand } from "./host-command.js";
 import { queryCommand } from "./query-command.js";
+import { tokenCommand, userCommand } from "./access-command.js";
 import { writeTemplate } from "./zabbix/config/template-file.js";
 
 const code = await runCli({
@@ -56,6 +57,8 @@ const code = await runCli({
     },
     query: queryCommand,
     host: hostCommand,
+    user: userCommand,
+    token: tokenCommand,
   },
 });
 process.exit(code);
