@@ -1,7 +1,8 @@
 /**
  * `ringwatch-cma user …` and `ringwatch-cma token …`: local users and API tokens, offline on the
  * CMA's data directory (bootstrap and recovery: works whether or not the CMA runs, which picks the
- * change up at once), or through a running CMA's API with an admin token when --url is given.
+ * change up at once; each change is recorded in its audit log as actor "cli"), or through a running
+ * CMA's API with an admin token when --url is given (audited by the CMA).
  *
  *   user add NAME --role R [--password-file F]   password from the file's first line, else stdin (never a prompt, never an argument)
  *   user passwd NAME [--password-file F]         ends the user's sessions
@@ -12,7 +13,9 @@
  *   token list
  */
 import { readFileSync } from "node:fs";
-import { UsageError, loadProcessConfig } from "@ringwatch/shared";
+import { join } from "node:path";
+import { UsageError, loadProcessConfig, silentLogger } from "@ringwatch/shared";
+import { AuditLog } from "./audit/audit-log.js";
 import type { CommandArgs, CommandSpec } from "@ringwatch/shared";
 import { AccessError, AccessStore } from "./access/access-store.js";
 import type { TokenView, UserView } from "./access/access-store.js";
@@ -37,6 +40,7 @@ type Result = { text: string; json: unknown };
 
 interface Backend {
   where: string;
+  close?: () => void;
   addUser(name: string, role: string, password: string): Promise<UserView>;
   passwd(name: string, password: string): Promise<UserView>;
   removeUser(name: string): Promise<void>;
@@ -46,19 +50,36 @@ interface Backend {
   tokens(): Promise<TokenView[]>;
 }
 
-function offline(dataDir: string): Backend {
+/** Offline: the store itself, each change recorded in the CMA's audit log (<dataDir>/audit) as actor "cli". */
+function offline(dataDir: string, retentionDays: number): Backend {
   const store = AccessStore.open(dataDir);
+  let log: AuditLog | undefined;
+  const audited = async <T>(action: string, target: string, fn: () => T | Promise<T>, detail?: Record<string, unknown>): Promise<T> => {
+    log ??= AuditLog.open(join(dataDir, "audit"), { retentionDays }, silentLogger());
+    const record = (outcome: "ok" | "invalid", more?: Record<string, unknown>) =>
+      log!.record({ actor: "cli", via: "cli", from: "local", action, target, outcome, ...(detail || more ? { detail: { ...detail, ...more } } : {}) });
+    let out: T;
+    try {
+      out = await fn();
+    } catch (e) {
+      if (e instanceof AccessError) record("invalid", { error: e.code });
+      throw e;
+    }
+    record("ok");
+    return out;
+  };
   return {
     where: store.path,
-    addUser: (n, r, p) => store.addUser(n, r, p),
-    passwd: (n, p) => store.setPassword(n, p),
-    removeUser: async (n) => store.removeUser(n),
+    close: () => log?.close(),
+    addUser: (n, r, p) => audited("userAdd", n, () => store.addUser(n, r, p), { role: r }),
+    passwd: (n, p) => audited("userPasswd", n, () => store.setPassword(n, p)),
+    removeUser: (n) => audited("userRemove", n, () => store.removeUser(n)),
     users: async () => store.users(),
-    createToken: async (name, role, expiresAt) => {
+    createToken: (name, role, expiresAt) => audited("tokenCreate", name, () => {
       const made = store.createToken({ name, role, expiresAt, createdBy: "cli" });
       return { ...made.view, token: made.token };
-    },
-    revokeToken: async (id) => store.revokeToken(id),
+    }, { role, expiresAt }),
+    revokeToken: (id) => audited("tokenRevoke", id, () => store.revokeToken(id)),
     tokens: async () => store.tokens(),
   };
 }
@@ -186,8 +207,9 @@ export async function runAccessCommand(kind: "user" | "token", args: CommandArgs
     if (v["data-dir"] !== undefined) throw new UsageError("--url and --data-dir exclude each other (through the API, or offline on the data directory)");
     backend = online(apiBase(v, ""), apiToken(v));
   } else {
-    const dir = typeof v["data-dir"] === "string" && v["data-dir"] ? v["data-dir"] : loadProcessConfig(cmaSchema, args).dataDir;
-    backend = offline(dir);
+    const cfg = loadProcessConfig(cmaSchema, args);
+    const dir = typeof v["data-dir"] === "string" && v["data-dir"] ? v["data-dir"] : cfg.dataDir;
+    backend = offline(dir, cfg.auditRetentionDays);
   }
   try {
     const r = await (kind === "user" ? userAction(backend, args, io) : tokenAction(backend, args, io));
@@ -204,6 +226,8 @@ export async function runAccessCommand(kind: "user" | "token", args: CommandArgs
       return e.status === 400 ? 2 : 1;
     }
     throw e;
+  } finally {
+    backend.close?.();
   }
 }
 

@@ -4,10 +4,13 @@
  * web UI read from those services (when httpListen is set). With zabbixServer
  * set, values go to Zabbix through the durable sender; with zabbixApiUrl too, the configuration
  * sync and the bridge feed it (cma/src/zabbix). What the stores learn is fed to the topology graph
- * (`graph`, unless graphStore is "none").
+ * (`graph`, unless graphStore is "none"). Every state-changing request is recorded in the audit log
+ * (`audit`, <dataDir>/audit), opened first and closed last.
  */
 import type { KeyObject } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
@@ -33,6 +36,21 @@ import { AccessStore } from "./access/access-store.js";
 import { bootstrapAdmin } from "./access/bootstrap.js";
 import { loadTls } from "./http/tls-files.js";
 import { controlSocketPath } from "./control/control-protocol.js";
+import { AuditLog } from "./audit/audit-log.js";
+
+/** The audit log under dataDir; without one, in a temporary directory (warned, left in place: an audit log is never deleted by the CMA). */
+function openAuditLog(cfg: CmaConfig, log: Logger): AuditLog {
+  let dir = cfg.dataDir ? join(cfg.dataDir, "audit") : "";
+  if (!dir) {
+    dir = mkdtempSync(join(tmpdir(), "ringwatch-audit-"));
+    log.warn({ dir }, "no dataDir: the audit log is kept in a temporary directory");
+  }
+  try {
+    return AuditLog.open(dir, { retentionDays: cfg.auditRetentionDays }, log.child({ component: "audit" }));
+  } catch (e) {
+    throw new ConfigError(`audit log: cannot open ${dir}: ${(e as Error).message}`);
+  }
+}
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -56,6 +74,8 @@ export class Cma {
     readonly discovery: DiscoveryStore,
     readonly stats: StatsStore,
     private readonly log: Logger,
+    /** who did what: every state-changing request (record it before reporting success) */
+    readonly audit: AuditLog,
     /** the topology graph (read it with graph.read; the ingestor writes it); undefined when graphStore is "none" */
     readonly graph?: GraphStore,
     readonly graphIngestor?: GraphIngestor,
@@ -81,9 +101,13 @@ export class Cma {
     // so do a damaged access file and unreadable TLS files; the first start makes the first admin
     const tls = httpListen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined;
     const access = httpListen ? await Cma.openAccess(cfg, deps.log) : undefined;
+    const audit = openAuditLog(cfg, deps.log); // an unwritable data directory too
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
+    }).catch((e: unknown) => {
+      audit.close();
+      throw e;
     });
     const rings = new RingService(endpoint, deps.commandKey, {
       heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs, ringsPerSegment: cfg.ringsPerSegment === 2 ? 2 : 1,
@@ -110,6 +134,7 @@ export class Cma {
       rings.stop();
       await endpoint.close();
       await graph?.close().catch(() => undefined);
+      audit.close();
       throw e;
     }
     if (graph) {
@@ -118,10 +143,11 @@ export class Cma {
       }, deps.log);
       ingestor.start();
     }
-    const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, graph, ingestor);
+    const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, audit, graph, ingestor);
     cma.access = access;
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
+      audit.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
     }
     const zo = durableSenderOptions(cfg, (pairs) => cma.zabbix?.unknown(pairs));
@@ -133,6 +159,7 @@ export class Cma {
       } catch (e) {
         await cma.zabbixSender.stop();
         await endpoint.close();
+        audit.close();
         throw e;
       }
       cma.zabbix.start();
@@ -141,7 +168,7 @@ export class Cma {
     const controlPath = controlSocketPath(cfg);
     if (controlPath) {
       try {
-        cma.control = await ControlServer.start(controlPath, rings.control, deps.log.child({ component: "control" }));
+        cma.control = await ControlServer.start(controlPath, rings.control, audit, deps.log.child({ component: "control" }));
       } catch (e) {
         await cma.stop();
         throw e;
@@ -180,7 +207,7 @@ export class Cma {
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
-      access: this.access, hostControl: this.rings.control,
+      access: this.access, hostControl: this.rings.control, audit: this.audit,
     };
   }
 
@@ -212,6 +239,7 @@ export class Cma {
       inventory: this.inventory.counters, alerts: this.alerts.counters, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
+      audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
@@ -229,5 +257,6 @@ export class Cma {
     await this.endpoint.close();
     await this.graphIngestor?.stop();
     await this.graph?.close();
+    this.audit.close(); // last: whatever stopped above may still have recorded
   }
 }

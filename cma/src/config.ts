@@ -22,6 +22,7 @@ export const cmaSchema = {
   reannounceGraceMs: { type: "duration", default: 30_000, min: 0, doc: "After a CMA restart, how long hosts have to re-announce before the silent ones are probed." },
   segmentRecheckMs: { type: "duration", default: 5000, min: 100, doc: "While a segment is silent, one of its hosts is probed this often to notice its return." },
   statusIntervalMs: clusterOptions.statusIntervalMs,
+  auditRetentionDays: { type: "int", default: 400, min: 1, max: 36_600, doc: "Days the audit log (<dataDir>/audit, one file per UTC day) keeps who did what: 400 covers a yearly review with a month to spare; whole days older are deleted." },
   controlSocket: { type: "path", default: "", doc: 'Unix socket for the operator\'s commands (ringwatch-cma host maintenance|remove). Empty: <dataDir>/control.sock; "off": none. Created mode 0600: only the CMA\'s user and root may use it (the same actions over HTTP need the operator or admin role).' },
   // Zabbix sender (durable: spool, batches, replay)
   zabbixServer: { type: "string", default: "", doc: 'Zabbix server (or proxy) trapper as "host:port", e.g. "zabbix.example:10051". Empty: no values are sent to Zabbix.' },

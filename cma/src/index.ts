@@ -11,6 +11,7 @@ export * from "./intake/inventory-store.js";
 export * from "./intake/alert-store.js";
 export * from "./intake/discovery-store.js";
 export * from "./intake/stats-store.js";
+export * from "./audit/audit-log.js";
 export * from "./monitoring-errors/monitoring-errors.js";
 export * from "./monitoring-errors/watchers.js";
 export * from "./http/server.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -11,6 +11,8 @@ import { Cma, cmaConfig } from "../src/index.js";
 import type { CmaConfig } from "../src/index.js";
 import { namedQueries } from "../src/graph/named-queries.js";
 import { prepareAccess } from "./support/access.js";
+import { AuditWriteError } from "../src/audit/audit-log.js";
+import { controlCall } from "../src/host-command.js";
 
 describe("cma/cma: the HTTP API's place in the CMA", function () {
   const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
@@ -95,5 +97,33 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     } finally {
       blocker.close();
     }
+  });
+  it("keeps the audit log under dataDir: control commands recorded, closed on stop, everything there after a restart", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    let cma = await start({ dataDir, httpListen: "" });
+    try {
+      assert.equal(cma.audit.dir, join(dataDir, "audit"));
+      const r = await controlCall(cma.control!.path, { op: "remove", host: "nohost", purge: false });
+      assert.equal(r.ok, false);
+      assert.deepEqual(cma.audit.list({}).map((e) => [e.seq, e.action, e.target, e.outcome]), [[1, "hostRemove", "nohost", "invalid"]]);
+      assert.deepEqual((cma.status().audit as Record<string, number>).records, 1);
+    } finally {
+      await cma.stop();
+    }
+    assert.throws(() => cma.audit.record({ actor: "x", via: "cli", from: "local", action: "userAdd", outcome: "ok" }), AuditWriteError, "closed on stop");
+    assert.equal(readdirSync(join(dataDir, "audit")).length, 1);
+    cma = await start({ dataDir, httpListen: "" });
+    try {
+      assert.equal(cma.audit.list({}).length, 1);
+      assert.equal(cma.audit.record({ actor: "cli", via: "cli", from: "local", action: "userAdd", target: "bob", outcome: "ok" }).seq, 2);
+    } finally {
+      await cma.stop();
+    }
+  });
+
+  it("an audit directory that cannot be made is a configuration error at start", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    writeFileSync(join(dataDir, "audit"), "a file where the directory belongs");
+    await assert.rejects(start({ dataDir, httpListen: "" }), (e: Error) => e instanceof ConfigError && /^audit log: cannot open .*audit/.test(e.message));
   });
 });

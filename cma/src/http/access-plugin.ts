@@ -131,13 +131,13 @@ export async function installAccess(app: FastifyInstance, o: AccessOptions): Pro
       o.counters.unauthenticated++;
       throw e;
     }
+    req.principal = p; // known even when refused: the audit log names who was refused
     const needs = req.routeOptions.config?.role ?? "viewer";
     if (!roleAllows(p.role, needs)) {
       o.counters.forbidden++;
       if (!SAFE_METHODS.has(req.method)) o.onForbidden?.(req, p, needs);
       throw new HttpError(403, "forbidden", `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]} needs the ${needs} role; ${p.name} is ${p.role}`);
     }
-    req.principal = p;
   });
 
   // after the body is parsed (a form's _csrf field), before it is validated against the route's schema

@@ -4,6 +4,7 @@
  * actor, how they came (session, token) and their address come from the request.
  */
 import type { FastifyRequest } from "fastify";
+import type { AuditRecord } from "../audit/audit-log.js";
 
 export type ApiAuditOutcome = "ok" | "denied" | "failed" | "invalid";
 
@@ -20,3 +21,18 @@ export interface ApiAuditEvent {
 export type ApiAudit = (req: FastifyRequest, e: ApiAuditEvent) => void;
 
 export const noAudit: ApiAudit = () => undefined;
+
+/** The hook writing to the CMA's audit log: actor, how and from where come from the request. */
+export function auditTo(log: { record(r: AuditRecord): unknown }): ApiAudit {
+  return (req, e) => {
+    log.record({
+      actor: e.actor ?? req.principal?.name ?? "anonymous",
+      via: req.principal?.via ?? "anonymous",
+      from: req.ip,
+      action: e.action,
+      ...(e.target !== undefined ? { target: e.target } : {}),
+      outcome: e.outcome,
+      ...(e.detail ? { detail: e.detail } : {}),
+    });
+  };
+}

@@ -21,8 +21,9 @@ import type { AccessStore } from "../access/access-store.js";
 import type { HostControl } from "../membership/host-control.js";
 import { accessCounters, installAccess } from "./access-plugin.js";
 import type { AccessCounters } from "./access-plugin.js";
-import { noAudit } from "./audit-hook.js";
-import type { ApiAudit } from "./audit-hook.js";
+import { auditTo, noAudit } from "./audit-hook.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import { auditPlugin } from "./audit-plugin.js";
 import { hostControlPlugin } from "./host-control-plugin.js";
 import { sessionPlugin } from "./session-plugin.js";
 import { usersPlugin } from "./users-plugin.js";
@@ -56,8 +57,8 @@ export interface ApiSources {
   access: AccessStore;
   /** maintenance and removal (the same code as the control socket); no routes without it */
   hostControl?: HostControl;
-  /** where state-changing requests are recorded */
-  audit?: ApiAudit;
+  /** where state-changing requests are recorded, and what GET /api/audit reads (admins) */
+  audit?: AuditLog;
 }
 
 export interface ApiOptions {
@@ -89,7 +90,7 @@ export interface RouteInfo {
 export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger): Promise<{ app: FastifyInstance; counters: HttpCounters; access: AccessCounters; routes: RouteInfo[] }> {
   const counters: HttpCounters = { requests: 0, rejected: 0, failed: 0 };
   const access = accessCounters();
-  const audit = sources.audit ?? noAudit;
+  const audit = sources.audit ? auditTo(sources.audit) : noAudit;
   const app = fastify({
     ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}),
     loggerInstance: log as FastifyBaseLogger, // the plain logger type keeps plugins typed against the default instance
@@ -122,6 +123,7 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   await app.register(sessionPlugin, { store: sources.access, counters: access, audit, signInMaxFailures: o.signInMaxFailures, signInWindowMs: o.signInWindowMs });
   await app.register(usersPlugin, { store: sources.access, audit });
   if (sources.hostControl) await app.register(hostControlPlugin, { control: sources.hostControl, audit });
+  if (sources.audit) await app.register(auditPlugin, { audit: sources.audit });
   await app.register(statusPlugin, { status: sources.status, counters, access });
   await app.register(membershipPlugin, { membership: sources.membership });
   await app.register(inventoryPlugin, { inventory: sources.inventory });

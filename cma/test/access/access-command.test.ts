@@ -10,6 +10,7 @@ import { UsageError, silentLogger } from "@ringwatch/shared";
 import type { CommandArgs } from "@ringwatch/shared";
 import { runAccessCommand } from "../../src/access-command.js";
 import { AccessStore } from "../../src/access/access-store.js";
+import { AuditLog } from "../../src/audit/audit-log.js";
 import { HttpServer } from "../../src/http/server.js";
 import { API_OPTIONS, scenarioParts, sources } from "../http/api-fixture.js";
 
@@ -63,6 +64,14 @@ describe("cma/access-command: ringwatch-cma user and token", function () {
     assert.ok(!tokens.stdout.includes(token.split("_")[2]));
     assert.equal((await run("token", ["revoke", id], { "data-dir": d })).code, 0);
     assert.deepEqual(store.checkToken(token), { ok: false, why: "revoked" });
+    // each change (and each refusal) is in the CMA's audit log, actor "cli"
+    const log = AuditLog.open(join(d, "audit"), { retentionDays: 10 }, silentLogger());
+    const entries = log.list({}).reverse();
+    log.close();
+    assert.deepEqual(entries.map((e) => [e.actor, e.via, e.action, e.target, e.outcome]), [
+      ["cli", "cli", "userAdd", "ann", "ok"], ["cli", "cli", "userAdd", "bob", "ok"], ["cli", "cli", "userPasswd", "bob", "ok"], ["cli", "cli", "userAdd", "bob", "invalid"],
+      ["cli", "cli", "userRemove", "bob", "ok"], ["cli", "cli", "userRemove", "ann", "invalid"], ["cli", "cli", "tokenCreate", "zabbix", "ok"], ["cli", "cli", "tokenRevoke", id, "ok"],
+    ]);
   });
 
   it("bad input is a usage error (exit code 2 from the CLI) with a clear message", async () => {

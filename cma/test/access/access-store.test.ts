@@ -75,7 +75,7 @@ describe("cma/access/access-store", function () {
   it("tokens expire and are revoked; names, roles, expiries and passwords are checked; the last admin cannot be removed", async () => {
     const s = AccessStore.open(dir());
     const now = Date.now();
-    const t = s.createToken({ name: "short-lived", role: "viewer", expiresAt: now + 1000, createdBy: "test" }, now - 5000);
+    const t = s.createToken({ name: "short-lived", role: "viewer", expiresAt: now - 1000, createdBy: "test" }, now - 5000); // made 5 s ago for 4 s
     assert.deepEqual(s.checkToken(t.token), { ok: false, why: "expired" });
     assert.equal(s.tokens().find((x) => x.id === t.view.id)!.state, "expired");
     assert.deepEqual(s.checkToken("rwt_000000000000_" + "A".repeat(43)), { ok: false, why: "unknown" });

@@ -5,12 +5,16 @@
  * later is covered without editing this file.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { HostControl } from "../../src/membership/host-control.js";
 import { Suspicion } from "../../src/membership/suspicion.js";
 import { OPEN_ROUTES, SESSION_COOKIE } from "../../src/http/access-plugin.js";
 import type { Role } from "../../src/access/roles.js";
+import { AuditLog } from "../../src/audit/audit-log.js";
 import { UUID1, api, scenarioParts } from "./api-fixture.js";
 import type { Parts, TestApi } from "./api-fixture.js";
 
@@ -22,9 +26,9 @@ function hostControl(p: Parts): HostControl {
   return new HostControl({ membership, suspicion, event: () => undefined, replan: () => undefined, quiet: () => undefined, log: silentLogger() });
 }
 
-async function controlledApi(): Promise<TestApi & { parts: Parts }> {
+async function controlledApi(audit?: AuditLog): Promise<TestApi & { parts: Parts }> {
   const parts = scenarioParts();
-  const t = await api(parts, {}, undefined, { hostControl: hostControl(parts) });
+  const t = await api(parts, {}, undefined, { hostControl: hostControl(parts), ...(audit ? { audit } : {}) });
   return { ...t, parts };
 }
 
@@ -283,6 +287,50 @@ describe("cma/http/access-plugin", function () {
       assert.equal((await t.app.inject({ method: "DELETE", url: "/api/users/vera" })).statusCode, 200);
     } finally {
       await t.bare.close();
+    }
+  });
+
+  it("records in the audit log: sign-in ok and failed (user tried, address), sign-out, user and token changes, maintenance and removal, refused writes", async () => {
+    const log = AuditLog.open(mkdtempSync(join(tmpdir(), "rw-audit-")), { retentionDays: 10 }, silentLogger());
+    const t = await controlledApi(log);
+    try {
+      await t.credentials.store.addUser("olga", "operator", PASSWORD);
+      assert.equal((await t.bare.inject({ method: "POST", url: "/api/session", payload: { user: "olga", password: "not her password" }, remoteAddress: "10.9.8.7" })).statusCode, 401);
+      const s = await signIn(t.bare, "olga", PASSWORD);
+      const cookies = { [SESSION_COOKIE]: s.cookie };
+      const m = await t.bare.inject({ method: "POST", url: "/api/hosts/hv1/maintenance", cookies, headers: { "x-csrf-token": s.csrf }, payload: { until: Date.now() + 3600_000, reason: "kernel" } });
+      assert.equal(m.statusCode, 200, m.body);
+      assert.equal((await t.bare.inject({ method: "POST", url: "/api/hosts/hv2/remove", cookies, headers: { "x-csrf-token": s.csrf }, payload: {} })).statusCode, 403);
+      assert.equal((await t.bare.inject({ method: "DELETE", url: "/api/session", cookies, headers: { "x-csrf-token": s.csrf } })).statusCode, 200);
+      assert.equal((await t.app.inject({ method: "POST", url: "/api/users", payload: { name: "vera", role: "viewer", password: PASSWORD } })).statusCode, 201);
+      const made = (await t.app.inject({ method: "POST", url: "/api/tokens", payload: { name: "zabbix", role: "viewer", expiresAt: null } })).json();
+      assert.equal((await t.app.inject({ method: "DELETE", url: `/api/tokens/${made.id}` })).statusCode, 200);
+      assert.equal((await t.app.inject({ method: "POST", url: "/api/hosts/hv2/remove", payload: { purge: false } })).statusCode, 200);
+      assert.equal((await t.app.inject({ method: "POST", url: "/api/hosts/nohost/remove", payload: {} })).statusCode, 404);
+
+      const res = await t.app.inject("/api/audit?limit=100");
+      assert.equal(res.statusCode, 200, res.body);
+      const entries = (res.json().entries as { actor: string; via: string; from: string; action: string; target?: string; outcome: string; detail?: Record<string, unknown> }[]).reverse();
+      const admin = `token:${t.credentials.token.split("_")[1]}`;
+      assert.deepEqual(entries.map((e) => [e.actor, e.via, e.action, e.target, e.outcome]), [
+        ["olga", "anonymous", "signIn", "olga", "denied"],
+        ["olga", "anonymous", "signIn", "olga", "ok"],
+        ["olga", "session", "hostMaintenance", "hv1", "ok"],
+        ["olga", "session", "forbidden", "POST /api/hosts/:host/remove", "denied"],
+        ["olga", "session", "signOut", "olga", "ok"],
+        [admin, "token", "userAdd", "vera", "ok"],
+        [admin, "token", "tokenCreate", "zabbix", "ok"],
+        [admin, "token", "tokenRevoke", made.id, "ok"],
+        [admin, "token", "hostRemove", "hv2", "ok"],
+        [admin, "token", "hostRemove", "nohost", "invalid"],
+      ]);
+      assert.equal(entries[0].from, "10.9.8.7", "the address a failed sign-in came from");
+      assert.ok(!JSON.stringify(entries).includes(PASSWORD), "no password in the log");
+      assert.equal(entries[2].detail?.reason, "kernel");
+      assert.equal((await t.bare.inject({ url: "/api/audit", headers: bearer(t, "operator") })).statusCode, 403, "the audit log is for admins");
+    } finally {
+      await t.bare.close();
+      log.close();
     }
   });
 });
