@@ -5,8 +5,8 @@
  * - who: an API token (`Authorization: Bearer rwt_…`) or a session cookie (@fastify/session,
  *   HttpOnly, SameSite=Strict, Secure under TLS, bounded lifetime; a session ends when its user's
  *   password changes or the user is removed). A bad token is refused, never "fall back to the cookie".
- * - may they: one onRequest hook. Every /api route needs a principal except OPEN_ROUTES; the role it
- *   needs is its `config.role` (default viewer). 401 without or with bad credentials, 403 with too
+ * - may they: one onRequest hook. Every route needs a principal except OPEN_ROUTES (health, sign-in,
+ *   the UI's static files), unknown paths included; the role it needs is its `config.role` (default viewer). 401 without or with bad credentials, 403 with too
  *   low a role; both counted. Handlers read `req.principal`.
  * - CSRF (@fastify/csrf-protection): every state-changing request made with a session carries the
  *   token (`x-csrf-token` header, or `_csrf` in a form), checked before the body is validated; the
@@ -15,7 +15,6 @@
  * - form bodies (@fastify/formbody) so a plain HTML form can sign in.
  * - @fastify/rate-limit for the sign-in route (session-plugin.ts uses `app.createRateLimit`).
  *
- * The web UI's static files are open (they hold no data); everything they show comes from /api.
  */
 import { randomBytes } from "node:crypto";
 import fastifyCookie from "@fastify/cookie";
@@ -29,8 +28,11 @@ import { roleAllows } from "../access/roles.js";
 import { HttpError } from "./errors.js";
 import { BoundedSessionStore } from "./session-store.js";
 
-/** Routes anyone may call: liveness for probes, and signing in. */
-export const OPEN_ROUTES: ReadonlySet<string> = new Set(["GET /api/health", "HEAD /api/health", "POST /api/session"]);
+/** Routes anyone may call: liveness for probes, signing in, and the web UI's static files (they hold no data). Everything else needs a principal. */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set([
+  "GET /api/health", "HEAD /api/health", "POST /api/session",
+  ...["/", "/ui/app.js", "/ui/style.css"].flatMap((u) => [`GET ${u}`, `HEAD ${u}`]),
+]);
 export const SESSION_COOKIE = "ringwatch_session";
 /** Sessions kept at once (a few per operator); past it the oldest are signed out. */
 const MAX_SESSIONS = 10_000;
@@ -122,8 +124,8 @@ export async function installAccess(app: FastifyInstance, o: AccessOptions): Pro
   app.decorateRequest("principal", null);
 
   app.addHook("onRequest", async (req: FastifyRequest) => {
-    if (!req.url.startsWith("/api/") && req.url !== "/api") return;
-    if (OPEN_ROUTES.has(`${req.method} ${req.routeOptions.url ?? ""}`)) return;
+    // decided on the route matched, not on the raw URL: an encoded or unusual path cannot slip past
+    if (req.routeOptions.url !== undefined && OPEN_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) return;
     let p: Principal;
     try {
       p = authenticate(req, o);
