@@ -5,7 +5,9 @@
  * their guests, each side by side with the same answer from a direct in-process call (the peer)
  * and through fastify's inject (routing, validation and serialization without a socket).
  * The HTTP server runs in a child process (this file with --serve) so client and server do not
- * share one event loop; it opens the Kuzu store after the parent has closed it.
+ * share one event loop; it opens the Kuzu store after the parent has closed it. Every request carries
+ * a viewer API token (made offline in an access directory both processes open), so the figures
+ * include access control (a token check and a stat of the access file per request).
  *
  *   node bench/dist/http.bench.js [--requests 2000] [--seconds 10] [--concurrency 8] [--domains 10]
  */
@@ -14,9 +16,9 @@ import type { ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { AlertStore, DiscoveryStore, InventoryStore, Membership, MonitoringErrors, StatsStore, buildApi, hostView } from "@ringwatch/cma";
+import { AccessStore, AlertStore, DiscoveryStore, InventoryStore, Membership, MonitoringErrors, StatsStore, buildApi, hostView } from "@ringwatch/cma";
 import type { ApiSources, HostRecord } from "@ringwatch/cma";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "@ringwatch/shared";
@@ -26,7 +28,7 @@ import { chunk, mergeNodes, mergeRels } from "@ringwatch/cma/dist/src/graph/writ
 
 const { values } = parseArgs({
   options: {
-    serve: { type: "boolean" }, graph: { type: "string" }, domains: { type: "string", default: "10" }, requests: { type: "string", default: "2000" }, seconds: { type: "string", default: "10" }, concurrency: { type: "string", default: "8" },
+    serve: { type: "boolean" }, graph: { type: "string" }, access: { type: "string" }, domains: { type: "string", default: "10" }, requests: { type: "string", default: "2000" }, seconds: { type: "string", default: "10" }, concurrency: { type: "string", default: "8" },
   },
 });
 const HOSTS = 1000;
@@ -45,11 +47,11 @@ function filledMembership(): Membership {
   return m;
 }
 
-function sources(m: Membership, store: KuzuStore): ApiSources {
+function sources(m: Membership, store: KuzuStore, accessDir: string): ApiSources {
   const log = silentLogger();
   return {
     status: () => ({ hosts: m.countByState() }), membership: m, inventory: new InventoryStore(log), alerts: new AlertStore(log), discovery: new DiscoveryStore(log),
-    stats: new StatsStore(log), monitoringErrors: new MonitoringErrors(log), graph: { store, queries: namedQueries },
+    stats: new StatsStore(log), monitoringErrors: new MonitoringErrors(log), graph: { store, queries: namedQueries }, access: AccessStore.open(accessDir),
   };
 }
 
@@ -73,10 +75,10 @@ async function fillGraph(store: KuzuStore, m: Membership, perHost: number): Prom
 const QUERY = namedQueries.deadHostImpact;
 const QUERY_HOST = "hv0097"; // a dead host (every 97th)
 
-const API_OPTIONS = { queryTimeoutMs: 10_000, maxRows: 10_000, maxBodyBytes: 65_536 };
+const API_OPTIONS = { queryTimeoutMs: 10_000, maxRows: 10_000, maxBodyBytes: 65_536, sessionMaxAgeMs: 3600_000, signInMaxFailures: 5, signInWindowMs: 900_000 };
 
 if (values.serve) {
-  const { app } = await buildApi(sources(filledMembership(), await openStore(values.graph!)), API_OPTIONS, silentLogger());
+  const { app } = await buildApi(sources(filledMembership(), await openStore(values.graph!), values.access!), API_OPTIONS, silentLogger());
   await app.listen({ host: "127.0.0.1", port: 0 });
   const a = app.server.address();
   process.send!({ port: typeof a === "object" && a ? a.port : 0 });
@@ -118,9 +120,9 @@ async function measure(once: () => Promise<unknown> | unknown, n: number, second
   return { p50: pct(lat, 50), p99: pct(lat, 99), perSecond: done / secs };
 }
 
-function httpGet(agent: Agent, port: number, path: string): Promise<number> {
+function httpGet(agent: Agent, port: number, path: string, authorization: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, agent, headers: { authorization } }, (res) => {
       let bytes = 0;
       res.on("data", (d: Buffer) => (bytes += d.length));
       res.on("end", () => (res.statusCode === 200 ? resolve(bytes) : reject(new Error(`HTTP ${res.statusCode} for ${path}`))));
@@ -144,6 +146,9 @@ async function main(): Promise<void> {
   };
   const dir = mkdtempSync(join(tmpdir(), "rw-bench-http-"));
   const graphPath = join(dir, "graph");
+  const accessDir = join(dir, "access");
+  mkdirSync(accessDir);
+  const authorization = `Bearer ${AccessStore.open(accessDir).createToken({ name: "bench", role: "viewer", expiresAt: null, createdBy: "bench" }).token}`;
   const store = await openStore(graphPath);
   const tFill = Date.now();
   await fillGraph(store, m, perHost);
@@ -156,9 +161,9 @@ async function main(): Promise<void> {
   row("GET /api/hosts: direct in-process call (objects)", await measure(direct, n, seconds, 1), 0);
   row("GET /api/hosts: direct in-process call + JSON.stringify", await measure(() => JSON.stringify(direct()), n, seconds, 1), json.length);
 
-  const { app } = await buildApi(sources(m, store), API_OPTIONS, silentLogger());
+  const { app } = await buildApi(sources(m, store, accessDir), API_OPTIONS, silentLogger());
   let injected = 0;
-  row("GET /api/hosts: fastify inject (no socket)", await measure(async () => (injected = (await app.inject("/api/hosts")).rawPayload.length), n, seconds, concurrency), injected);
+  row("GET /api/hosts: fastify inject (no socket)", await measure(async () => (injected = (await app.inject({ url: "/api/hosts", headers: { authorization } })).rawPayload.length), n, seconds, concurrency), injected);
 
   // the named query: direct store.read() in-process (the peer), then inject
   const limits = { timeoutMs: API_OPTIONS.queryTimeoutMs, maxRows: API_OPTIONS.maxRows };
@@ -168,16 +173,16 @@ async function main(): Promise<void> {
   row(`${QUERY.name}: direct store.read() in-process`, await measure(() => store.read(QUERY.cypher, { host: QUERY_HOST }, limits), n, seconds, 1), queryJson);
   row(`${QUERY.name}: direct store.read() in-process, ${concurrency} in flight`, await measure(() => store.read(QUERY.cypher, { host: QUERY_HOST }, limits), 0, seconds, concurrency), queryJson);
   const path = `/api/queries/${QUERY.name}?host=${QUERY_HOST}`;
-  row(`${QUERY.name}: fastify inject (no socket)`, await measure(async () => (injected = (await app.inject(path)).rawPayload.length), n, seconds, concurrency), injected);
+  row(`${QUERY.name}: fastify inject (no socket)`, await measure(async () => (injected = (await app.inject({ url: path, headers: { authorization } })).rawPayload.length), n, seconds, concurrency), injected);
   await app.close();
   await store.close();
 
-  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ["--serve", "--graph", graphPath], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ["--serve", "--graph", graphPath, "--access", accessDir], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const port = await new Promise<number>((resolve) => server.once("message", (msg) => resolve((msg as { port: number }).port)));
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let got = 0;
-  row(`GET /api/hosts: HTTP over loopback (keep-alive; ${concurrency} connections for req/s)`, await measure(async () => (got = await httpGet(agent, port, "/api/hosts")), n, seconds, concurrency), got);
-  row(`${QUERY.name}: HTTP over loopback (keep-alive; ${concurrency} connections for req/s)`, await measure(async () => (got = await httpGet(agent, port, path)), n, seconds, concurrency), got);
+  row(`GET /api/hosts: HTTP over loopback (keep-alive; ${concurrency} connections for req/s)`, await measure(async () => (got = await httpGet(agent, port, "/api/hosts", authorization)), n, seconds, concurrency), got);
+  row(`${QUERY.name}: HTTP over loopback (keep-alive; ${concurrency} connections for req/s)`, await measure(async () => (got = await httpGet(agent, port, path, authorization)), n, seconds, concurrency), got);
   agent.destroy();
   server.disconnect();
   await new Promise((r) => server.once("exit", r));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # up.sh: install what is missing, build, and run ringwatch as it stands: a CMA and nanoprobes on
 # loopback (CMA 127.0.0.1:1984, nanoprobes hv1..hvN on 127.0.0.2.., all UDP port 1984), the CMA's
-# HTTP API and web UI (http://127.0.0.1:1984/), its embedded graph (Kuzu, in var/demo/cma-state),
+# HTTP API and web UI (http://127.0.0.1:1984/, user admin, password in var/demo/admin-password), its embedded graph (Kuzu, in var/demo/cma-state),
 # and a real Zabbix 6.0 it fills (http://127.0.0.1:8088/, Admin / zabbix; scripts/zabbix.sh).
 #
 #   scripts/up.sh [--for SECONDS] [--hosts N] [--debug] [--no-zabbix]
@@ -35,6 +35,15 @@ export RINGWATCH_CLUSTER_KEY_FILE=$DEMO/keys/cluster.key
 export RINGWATCH_STATUS_INTERVAL_MS=${RINGWATCH_STATUS_INTERVAL_MS:-5s}
 # the processes write into a pipe (the name prefix), so they cannot see the terminal themselves
 [[ -t 1 ]] && export RINGWATCH_LOG_FORMAT=${RINGWATCH_LOG_FORMAT:-pretty}
+# the console's first admin: a random password kept in a file (used only at the CMA's first start)
+# and a viewer token for the query command, both made once
+if [[ ! -s $DEMO/admin-password ]]; then
+  (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(18).toString("base64url") + "\n")' > "$DEMO/admin-password")
+fi
+export RINGWATCH_ADMIN_PASSWORD_FILE=$DEMO/admin-password
+if [[ ! -s $DEMO/viewer.token ]]; then
+  (umask 077; node cma/dist/src/cli.js token create --data-dir "$DEMO/cma-state" --name demo-query --role viewer --expires never > "$DEMO/viewer.token")
+fi
 
 pids=() zabbix_started=0
 stop_all() {
@@ -81,6 +90,7 @@ for ((i = 1; i <= HOSTS; i++)); do
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
 log "running: CMA + $HOSTS nanoprobes ($( ((DURATION)) && echo "for ${DURATION}s" || echo "Ctrl-C to stop"))"
-log "web UI and HTTP API: http://127.0.0.1:1984/   (node cma/dist/src/cli.js query --list)"
+log "web UI and HTTP API: http://127.0.0.1:1984/   sign in as admin, password: $(cat "$DEMO/admin-password")  (in var/demo/admin-password, unless changed since)"
+log "from a shell: RINGWATCH_TOKEN=\$(cat var/demo/viewer.token) node cma/dist/src/cli.js query --list"
 ((ZABBIX)) && log "Zabbix: http://127.0.0.1:8088/ (Admin / zabbix), host group 'ringwatch'"
 if ((DURATION)); then sleep "$DURATION"; else wait; fi

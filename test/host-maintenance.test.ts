@@ -18,6 +18,7 @@ import type { LogLine, RunningProcess } from "./support/processes.js";
 import { cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, testZabbixNames } from "./support/zabbix.js";
 import { waitForValue } from "@ringwatch/shared/testing";
 import type { ZabbixSettings } from "./support/zabbix.js";
+import { offlineToken } from "./support/access.js";
 
 const DEADTIME_MS = 3000;
 
@@ -40,7 +41,9 @@ describe("system: host maintenance and removal (CMA + nanoprobes + Zabbix 6.0 + 
   const t0 = Math.floor(Date.now() / 1000);
   const common = () => ({ RINGWATCH_CLUSTER: `maint${sfx}`, RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0" });
 
+  let auth: { authorization: string } | undefined;
   const startCma = async (): Promise<void> => {
+    auth ??= (await offlineToken(join(dir, "cma-state"), "viewer")).auth;
     cma = startProcess("cma", CMA_CLI, ["run"], {
       ...common(), RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),
       RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(dir, "cma-state"), RINGWATCH_HTTP_LISTEN: "127.0.0.1:0", RINGWATCH_GRAPH_BUFFER_POOL_MB: "64",
@@ -64,7 +67,7 @@ describe("system: host maintenance and removal (CMA + nanoprobes + Zabbix 6.0 + 
 
   const host = (...args: string[]) => runToExit(CMA_CLI, ["host", ...args, "--socket", socket]);
   const event = (type: string, h: string) => (l: LogLine) => l.msg === "membership event" && l.type === type && l.host === h;
-  const json = async <T>(path: string, init?: RequestInit): Promise<T> => (await (await fetch(`${url}${path}`, init)).json()) as T;
+  const json = async <T>(path: string, init?: RequestInit): Promise<T> => (await (await fetch(`${url}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...auth } })).json()) as T;
 
   const until = <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> => waitForValue(check, timeoutMs, what);
   const zhost = async (h: string) => (await api.call<{ hostid: string; status: string }[]>("host.get", { output: ["hostid", "status"], filter: { host: [h] } }))[0];

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { unusedTcpPort } from "@ringwatch/shared/testing";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
+import { offlineToken } from "./support/access.js";
+import type { OfflineToken } from "./support/access.js";
 
 async function poll(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -24,6 +26,7 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
   const dir = mkdtempSync(join(tmpdir(), "rw-http-"));
   const procs: RunningProcess[] = [];
   let url = "";
+  let cred: OfflineToken;
   after(async () => {
     await Promise.all(procs.map((p) => p.stop()));
   });
@@ -31,6 +34,7 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
   before(async () => {
     const keys = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
     assert.equal(keys.code, 0, keys.stderr);
+    cred = await offlineToken(join(dir, "cma-state"), "viewer");
     const port = 20000 + Math.floor(Math.random() * 20000);
     const common = { RINGWATCH_CLUSTER: "httptest", RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0" };
     const cma = startProcess("cma", CMA_CLI, ["run"], {
@@ -57,26 +61,26 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
     type Hosts = { hosts: { name: string; state: string; address: string }[] };
     let hosts: Hosts = { hosts: [] };
     await poll(async () => {
-      hosts = (await (await fetch(`${url}/api/hosts`)).json()) as Hosts;
+      hosts = (await (await fetch(`${url}/api/hosts`, { headers: cred.auth })).json()) as Hosts;
       return hosts.hosts.filter((h) => h.state === "alive").length === 2;
     }, 15_000, "both nanoprobes alive in /api/hosts");
     assert.deepEqual(hosts.hosts.map((h) => `${h.name}@${h.address}`), ["hv1@127.0.0.2", "hv2@127.0.0.3"]);
     // the ring plan follows admissions (it is recomputed after them): wait for it too
     let rings = { segments: [] as { members: string[] }[] };
     await poll(async () => {
-      rings = (await (await fetch(`${url}/api/rings`)).json()) as typeof rings;
+      rings = (await (await fetch(`${url}/api/rings`, { headers: cred.auth })).json()) as typeof rings;
       return rings.segments.length === 1 && rings.segments[0]!.members.length === 2;
     }, 15_000, "one ring of both hosts in /api/rings");
     assert.deepEqual(rings.segments.map((s) => s.members), [["hv1", "hv2"]]);
-    await poll(async () => (await fetch(`${url}/api/discovery/hv1/os`)).status === 200, 20_000, "hv1's os document");
-    const status = (await (await fetch(`${url}/api/status`)).json()) as { hosts: { alive: number }; http: { requests: number } };
+    await poll(async () => (await fetch(`${url}/api/discovery/hv1/os`, { headers: cred.auth })).status === 200, 20_000, "hv1's os document");
+    const status = (await (await fetch(`${url}/api/status`, { headers: cred.auth })).json()) as { hosts: { alive: number }; http: { requests: number } };
     assert.equal(status.hosts.alive, 2);
     assert.ok(status.http.requests >= 3);
     // monitoring errors through the whole path: nanoprobe alert → CMA → registry → API
     type Errors = { errors: { host: string; source: string; subject: string; evidence: { kind?: string } }[]; active: number };
     let errs: Errors = { errors: [], active: 0 };
     await poll(async () => {
-      errs = (await (await fetch(`${url}/api/monitoring-errors?host=hv2`)).json()) as Errors;
+      errs = (await (await fetch(`${url}/api/monitoring-errors?host=hv2`, { headers: cred.auth })).json()) as Errors;
       return errs.active === 6;
     }, 20_000, "hv2's six failing discovery scripts in /api/monitoring-errors");
     assert.deepEqual(errs.errors.map((e) => `${e.source}/${e.subject}`).sort(), ["cpu-memory", "libvirt-domains", "lldp", "nics", "os", "tcp-services"].map((s) => `discoveryError/${s}`));
@@ -86,7 +90,7 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
   });
 
   it("the query subcommand, as a process, against the CMA's graph: list, named, ad-hoc; writes refused", async () => {
-    const query = (...args: string[]) => runToExit(CMA_CLI, ["query", "--url", url, ...args]);
+    const query = (...args: string[]) => runToExit(CMA_CLI, ["query", "--url", url, "--token-file", cred.tokenFile, ...args]);
     const list = await query("--list");
     assert.equal(list.code, 0, list.stderr);
     for (const name of ["deadHostImpact", "switchVersusHost", "forgottenServers", "servicesWithDownDependencies", "ringHealth"]) assert.match(list.stdout, new RegExp(`^${name} +\\|`, "m"));
@@ -121,7 +125,7 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
     const typo = await query("deadHostImpact", "--param", "hots=hv1");
     assert.equal(typo.code, 1);
     assert.match(typo.stderr, /HTTP 400 bad-request: querystring must NOT have additional properties/);
-    const status = (await (await fetch(`${url}/api/status`)).json()) as { http: { rejected: number } };
+    const status = (await (await fetch(`${url}/api/status`, { headers: cred.auth })).json()) as { http: { rejected: number } };
     assert.ok(status.http.rejected >= 3, "the refusals are counted");
   });
 

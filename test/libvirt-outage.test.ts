@@ -24,6 +24,7 @@ import { LibvirtLab } from "./support/libvirt.js";
 import { api, cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, testZabbixNames } from "./support/zabbix.js";
 import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { LogLine, RunningProcess } from "./support/processes.js";
+import { offlineToken } from "./support/access.js";
 
 const VMS = 2;
 /** libvirtd away this long mid-run: three times the default deadtime (10 s), so a nanoprobe that died would be declared dead */
@@ -43,6 +44,7 @@ describe("system: libvirtd stopped and started under a nanoprobe (real libvirtd,
   let hv1: RunningProcess;
   let hv2: RunningProcess;
   let http = "";
+  let auth: { authorization: string } | undefined;
   const sfx = Math.random().toString(16).slice(2, 10);
   const H1 = `rwlvo-hv1-${sfx}`;
   const H2 = `rwlvo-hv2-${sfx}`;
@@ -59,7 +61,7 @@ describe("system: libvirtd stopped and started under a nanoprobe (real libvirtd,
     cmaLines("alert event", from).filter((l) => l.host === H1 && l.kind === "libvirtUnreachable" && l.change === change);
   const statsAccepted = (from = 0): LogLine[] => cmaLines("stats batch accepted", from).filter((l) => l.host === H1);
   const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
-    const r = await fetch(`${http}${path}`);
+    const r = await fetch(`${http}${path}`, { headers: auth });
     return { status: r.status, body: (await r.json()) as T };
   };
   const inventory = async (): Promise<{ name: string; uuid: string; state: string; vcpus: number }[]> => {
@@ -93,6 +95,7 @@ describe("system: libvirtd stopped and started under a nanoprobe (real libvirtd,
     const port = 20000 + Math.floor(Math.random() * 20000);
     const httpPort = await unusedTcpPort();
     http = `http://127.0.0.1:${httpPort}`;
+    auth = (await offlineToken(join(dir, "cma-state"), "viewer")).auth;
     const common = { RINGWATCH_CLUSTER: "lvoutage", RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0" };
     cma = startProcess("cma", CMA_CLI, ["run", "--debug"], {
       ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(port),

@@ -7,6 +7,7 @@ import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
 import { hostCommand } from "./host-command.js";
 import { queryCommand } from "./query-command.js";
+import { tokenCommand, userCommand } from "./access-command.js";
 import { writeTemplate } from "./zabbix/config/template-file.js";
 
 const code = await runCli({
@@ -57,6 +58,8 @@ const code = await runCli({
     },
     query: queryCommand,
     host: hostCommand,
+    user: userCommand,
+    token: tokenCommand,
   },
 });
 process.exit(code);

@@ -4,9 +4,13 @@
  * web UI read from those services (when httpListen is set). With zabbixServer
  * set, values go to Zabbix through the durable sender; with zabbixApiUrl too, the configuration
  * sync and the bridge feed it (cma/src/zabbix). What the stores learn is fed to the topology graph
- * (`graph`, unless graphStore is "none").
+ * (`graph`, unless graphStore is "none"). Every state-changing request is recorded in the audit log
+ * (`audit`, <dataDir>/audit), opened first and closed last.
  */
 import type { KeyObject } from "node:crypto";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
@@ -28,7 +32,25 @@ import { MonitoringErrors } from "./monitoring-errors/monitoring-errors.js";
 import { watchAlerts, watchGraph, watchRemovals, watchSender, watchStats } from "./monitoring-errors/watchers.js";
 import type { StopWatching } from "./monitoring-errors/watchers.js";
 import { ControlServer } from "./control/control-server.js";
+import { AccessStore } from "./access/access-store.js";
+import { bootstrapAdmin } from "./access/bootstrap.js";
+import { loadTls } from "./http/tls-files.js";
 import { controlSocketPath } from "./control/control-protocol.js";
+import { AuditLog } from "./audit/audit-log.js";
+
+/** The audit log under dataDir; without one, in a temporary directory (warned, left in place: an audit log is never deleted by the CMA). */
+function openAuditLog(cfg: CmaConfig, log: Logger): AuditLog {
+  let dir = cfg.dataDir ? join(cfg.dataDir, "audit") : "";
+  if (!dir) {
+    dir = mkdtempSync(join(tmpdir(), "ringwatch-audit-"));
+    log.warn({ dir }, "no dataDir: the audit log is kept in a temporary directory");
+  }
+  try {
+    return AuditLog.open(dir, { retentionDays: cfg.auditRetentionDays }, log.child({ component: "audit" }));
+  } catch (e) {
+    throw new ConfigError(`audit log: cannot open ${dir}: ${(e as Error).message}`);
+  }
+}
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -52,6 +74,8 @@ export class Cma {
     readonly discovery: DiscoveryStore,
     readonly stats: StatsStore,
     private readonly log: Logger,
+    /** who did what: every state-changing request (record it before reporting success) */
+    readonly audit: AuditLog,
     /** the topology graph (read it with graph.read; the ingestor writes it); undefined when graphStore is "none" */
     readonly graph?: GraphStore,
     readonly graphIngestor?: GraphIngestor,
@@ -69,11 +93,21 @@ export class Cma {
     });
   }
 
+  /** users and API tokens (<dataDir>/access.json); undefined without the HTTP API */
+  access: AccessStore | undefined;
+
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
+    // so do a damaged access file and unreadable TLS files; the first start makes the first admin
+    const tls = httpListen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined;
+    const access = httpListen ? await Cma.openAccess(cfg, deps.log) : undefined;
+    const audit = openAuditLog(cfg, deps.log); // an unwritable data directory too
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
+    }).catch((e: unknown) => {
+      audit.close();
+      throw e;
     });
     const rings = new RingService(endpoint, deps.commandKey, {
       heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs, ringsPerSegment: cfg.ringsPerSegment === 2 ? 2 : 1,
@@ -100,6 +134,7 @@ export class Cma {
       rings.stop();
       await endpoint.close();
       await graph?.close().catch(() => undefined);
+      audit.close();
       throw e;
     }
     if (graph) {
@@ -108,9 +143,11 @@ export class Cma {
       }, deps.log);
       ingestor.start();
     }
-    const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, graph, ingestor);
+    const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, audit, graph, ingestor);
+    cma.access = access;
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
+      audit.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
     }
     const zo = durableSenderOptions(cfg, (pairs) => cma.zabbix?.unknown(pairs));
@@ -122,6 +159,7 @@ export class Cma {
       } catch (e) {
         await cma.zabbixSender.stop();
         await endpoint.close();
+        audit.close();
         throw e;
       }
       cma.zabbix.start();
@@ -130,7 +168,7 @@ export class Cma {
     const controlPath = controlSocketPath(cfg);
     if (controlPath) {
       try {
-        cma.control = await ControlServer.start(controlPath, rings.control, deps.log.child({ component: "control" }));
+        cma.control = await ControlServer.start(controlPath, rings.control, audit, deps.log.child({ component: "control" }));
       } catch (e) {
         await cma.stop();
         throw e;
@@ -140,6 +178,7 @@ export class Cma {
       try {
         cma.http = await HttpServer.start(httpListen, cma.apiSources(), {
           queryTimeoutMs: cfg.httpQueryTimeoutMs, maxRows: cfg.httpMaxRows, maxBodyBytes: cfg.httpMaxBodyBytes,
+          sessionMaxAgeMs: cfg.httpSessionMaxAgeMs, signInMaxFailures: cfg.httpSignInMaxFailures, signInWindowMs: cfg.httpSignInWindowMs, tls,
         }, deps.log.child({ component: "http" }));
       } catch (e) {
         await cma.stop();
@@ -149,11 +188,26 @@ export class Cma {
     return cma;
   }
 
+  private static async openAccess(cfg: CmaConfig, log: Logger): Promise<AccessStore> {
+    mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+    const access = AccessStore.open(cfg.dataDir, log.child({ component: "access" }));
+    const boot = await bootstrapAdmin(access, cfg.adminPasswordFile);
+    if (boot?.generatedPassword) {
+      // printed once: only its hash is kept
+      process.stderr.write(`\nringwatch: first start, created user "${boot.user}" (role admin) with password: ${boot.generatedPassword}\n` +
+        `  sign in at the web UI, or: ringwatch-cma user passwd ${boot.user} --password-file FILE\n\n`);
+      log.warn({ user: boot.user, accessFile: access.path }, "first start: created the admin user with a generated password, printed once to stderr (only its hash is kept)");
+    } else if (boot) log.info({ user: boot.user, from: cfg.adminPasswordFile }, "first start: created the admin user with the password from adminPasswordFile");
+    return access;
+  }
+
   /** What the HTTP API reads. */
   apiSources(): ApiSources {
+    if (!this.access) throw new Error("the HTTP API needs the access store");
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
+      access: this.access, hostControl: this.rings.control, audit: this.audit,
     };
   }
 
@@ -183,8 +237,9 @@ export class Cma {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
-      ...(this.http ? { http: this.http.counters } : {}),
+      ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
+      audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
@@ -202,5 +257,6 @@ export class Cma {
     await this.endpoint.close();
     await this.graphIngestor?.stop();
     await this.graph?.close();
+    this.audit.close(); // last: whatever stopped above may still have recorded
   }
 }

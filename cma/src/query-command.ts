@@ -1,6 +1,7 @@
 /**
  * `ringwatch-cma query`: the graph queries from a shell, through the running CMA's HTTP API (so it
- * needs no access to the store and gets the same checks and limits as any other caller).
+ * needs no access to the store and gets the same checks and limits as any other caller), with an
+ * API token from --token-file or RINGWATCH_TOKEN.
  *
  *   query --list                        the named queries and their parameters
  *   query NAME [--param k=v ...]        run a named query (the CMA checks the parameters' types)
@@ -9,7 +10,8 @@
 import { UsageError, loadProcessConfig } from "@ringwatch/shared";
 import type { CommandArgs, CommandSpec } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
-import { localUrl, parseListenAddress } from "./http/listen-address.js";
+import { ApiFailure, apiBase, apiCall, apiToken } from "./api-client.js";
+import type { ApiAnswer } from "./api-client.js";
 import { textTable } from "./http/text-table.js";
 
 export interface QueryOutput {
@@ -20,13 +22,6 @@ export interface QueryOutput {
 const PROGRAM = "ringwatch-cma query";
 /** Beyond the CMA's own query time limit, how long to wait for its answer (network, serialization). */
 const ANSWER_MARGIN_MS = 5000;
-
-interface ApiAnswer {
-  status: number;
-  body: unknown;
-}
-
-class QueryFailure extends Error {}
 
 function params(values: CommandArgs["values"]): [string, string][] {
   const raw = values.param;
@@ -53,30 +48,6 @@ function adHocValue(v: string): unknown {
   } catch {
     return v;
   }
-}
-
-async function call(url: string, init: RequestInit, waitMs: number): Promise<ApiAnswer> {
-  let res: Response;
-  try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(waitMs) });
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } };
-    if (err.name === "TimeoutError") throw new QueryFailure(`no answer from ${url} within ${waitMs} ms`);
-    const why = err.cause?.code ?? err.cause?.message ?? err.message;
-    throw new QueryFailure(`cannot reach the CMA's HTTP API at ${new URL(url).origin} (${why}); is the CMA running with httpListen set? (--url to point elsewhere)`);
-  }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new QueryFailure(`${url}: HTTP ${res.status} with an answer that is not JSON: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) {
-    const b = body as { error?: unknown; message?: unknown };
-    throw new QueryFailure(`HTTP ${res.status} ${typeof b.error === "string" ? b.error : "error"}: ${typeof b.message === "string" ? b.message : text.slice(0, 200)}`);
-  }
-  return { status: res.status, body };
 }
 
 interface ResultBody {
@@ -114,18 +85,8 @@ function renderList(l: QueryListing): string {
 export async function runQueryCommand(args: CommandArgs, out: QueryOutput): Promise<number> {
   const v = args.values;
   const cfg = loadProcessConfig(cmaSchema, args);
-  let base: string;
-  if (typeof v.url === "string") {
-    try {
-      base = new URL(v.url).origin;
-    } catch {
-      throw new UsageError(`--url: not a URL: ${JSON.stringify(v.url)}`);
-    }
-  } else {
-    const listen = parseListenAddress(cfg.httpListen);
-    if (!listen) throw new UsageError('the HTTP API is off in the configuration (httpListen); give the CMA\'s address with --url http://HOST:PORT');
-    base = localUrl(listen);
-  }
+  const base = apiBase(v, cfg.httpListen);
+  const token = apiToken(v);
   const cypher = typeof v.cypher === "string" ? v.cypher : undefined;
   const name = args.positionals[0];
   const modes = [v.list === true, cypher !== undefined, name !== undefined].filter(Boolean).length;
@@ -141,21 +102,21 @@ export async function runQueryCommand(args: CommandArgs, out: QueryOutput): Prom
   try {
     let answer: ApiAnswer;
     if (v.list === true) {
-      answer = await call(`${base}/api/queries`, {}, waitMs);
+      answer = await apiCall(`${base}/api/queries`, {}, waitMs, token);
     } else if (cypher !== undefined) {
       const body = { query: cypher, params: Object.fromEntries(ps.map(([k, x]) => [k, adHocValue(x)])), ...(timeoutMs ? { timeoutMs } : {}), ...(maxRows ? { maxRows } : {}) };
-      answer = await call(`${base}/api/cypher`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, waitMs);
+      answer = await apiCall(`${base}/api/cypher`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, waitMs, token);
     } else {
       const qs = new URLSearchParams(ps).toString();
-      answer = await call(`${base}/api/queries/${encodeURIComponent(name!)}${qs ? `?${qs}` : ""}`, {}, waitMs);
+      answer = await apiCall(`${base}/api/queries/${encodeURIComponent(name!)}${qs ? `?${qs}` : ""}`, {}, waitMs, token);
     }
     if (v.json === true) out.stdout(`${JSON.stringify(answer.body, null, 2)}\n`);
     else if (v.list === true) out.stdout(renderList(answer.body as QueryListing));
     else if (isResult(answer.body)) out.stdout(renderResult(answer.body));
-    else throw new QueryFailure(`unexpected answer: ${JSON.stringify(answer.body).slice(0, 200)}`);
+    else throw new ApiFailure(`unexpected answer: ${JSON.stringify(answer.body).slice(0, 200)}`);
     return 0;
   } catch (e) {
-    if (!(e instanceof QueryFailure)) throw e;
+    if (!(e instanceof ApiFailure)) throw e;
     out.stderr(`${PROGRAM}: ${e.message}\n`);
     return 1;
   }
@@ -168,6 +129,7 @@ export const queryCommand: CommandSpec = {
     "query NAME [--param k=v ...]                   run a named query",
     'query --cypher "MATCH ..." [--param k=v ...]   ad-hoc Cypher, read-only (values parsed as JSON when they are JSON)',
     "  --url URL        the CMA's HTTP API (default: httpListen from the configuration)",
+    "  --token-file F   an API token (viewer or above) in a file; default: the environment's RINGWATCH_TOKEN",
     "  --json           the answer as JSON instead of a table",
     "  --timeout MS, --max-rows N   lower limits for --cypher (the CMA caps them at its own)",
     "exit code: 0 answered, 1 the CMA refused or could not be reached, 2 bad arguments",
@@ -177,6 +139,7 @@ export const queryCommand: CommandSpec = {
     cypher: { type: "string" },
     list: { type: "boolean" },
     url: { type: "string" },
+    "token-file": { type: "string" },
     json: { type: "boolean" },
     timeout: { type: "string" },
     "max-rows": { type: "string" },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -10,22 +10,34 @@ import { ConfigError, Endpoint, Keyring, makeClusterKey, silentLogger } from "@r
 import { Cma, cmaConfig } from "../src/index.js";
 import type { CmaConfig } from "../src/index.js";
 import { namedQueries } from "../src/graph/named-queries.js";
+import { prepareAccess } from "./support/access.js";
+import { AuditWriteError } from "../src/audit/audit-log.js";
+import { controlCall } from "../src/host-command.js";
 
 describe("cma/cma: the HTTP API's place in the CMA", function () {
   const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
   const commandKey = generateKeyPairSync("ed25519").privateKey;
-  const start = (over: Partial<CmaConfig>): Promise<Cma> => Cma.start(cmaConfig({
-    cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-cma-")), graphStore: "none", ...over,
-  }), { keyring, commandKey, log: silentLogger() });
+  /** each started CMA's admin token, made offline in its data directory before it started */
+  const tokens = new WeakMap<Cma, { authorization: string }>();
+  const auth = (c: Cma): { authorization: string } => tokens.get(c)!;
+  const start = async (over: Partial<CmaConfig>): Promise<Cma> => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    const credentials = await prepareAccess(dataDir);
+    const cma = await Cma.start(cmaConfig({
+      cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, graphStore: "none", ...over,
+    }), { keyring, commandKey, log: silentLogger() });
+    tokens.set(cma, credentials.auth);
+    return cma;
+  };
 
   it("starts the API when httpListen is set, counts its requests in the status, and closes it on stop", async () => {
     const cma = await start({ httpListen: "127.0.0.1:0" });
     const url = cma.http!.url;
     try {
-      const res = await fetch(`${url}/api/hosts`);
+      const res = await fetch(`${url}/api/hosts`, { headers: auth(cma) });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { hosts: [], counts: { alive: 0, suspect: 0, dead: 0, left: 0, unreachable: 0, maintenance: 0, removed: 0 } });
-      assert.equal((await fetch(`${url}/api/nothing`)).status, 404);
+      assert.equal((await fetch(`${url}/api/nothing`, { headers: auth(cma) })).status, 404);
       assert.deepEqual(cma.status().http, { requests: 2, rejected: 1, failed: 0 });
     } finally {
       await cma.stop();
@@ -37,9 +49,9 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
   it("the graph routes read the CMA's graph store, and say 503 when it runs without one", async () => {
     const withGraph = await start({ httpListen: "127.0.0.1:0", graphStore: "kuzu", graphBufferPoolMb: 32 });
     try {
-      const list = (await (await fetch(`${withGraph.http!.url}/api/queries`)).json()) as { queries: { name: string }[] };
+      const list = (await (await fetch(`${withGraph.http!.url}/api/queries`, { headers: auth(withGraph) })).json()) as { queries: { name: string }[] };
       assert.deepEqual(list.queries.map((q) => q.name), Object.keys(namedQueries));
-      const res = await fetch(`${withGraph.http!.url}/api/cypher`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "MATCH (h:Host) RETURN count(h) AS n" }) });
+      const res = await fetch(`${withGraph.http!.url}/api/cypher`, { method: "POST", headers: { "content-type": "application/json", ...auth(withGraph) }, body: JSON.stringify({ query: "MATCH (h:Host) RETURN count(h) AS n" }) });
       assert.equal(res.status, 200);
       assert.deepEqual(((await res.json()) as { rows: unknown[] }).rows, [{ n: 0 }]);
     } finally {
@@ -47,7 +59,7 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     }
     const without = await start({ httpListen: "127.0.0.1:0" });
     try {
-      const res = await fetch(`${without.http!.url}/api/queries`);
+      const res = await fetch(`${without.http!.url}/api/queries`, { headers: auth(without) });
       assert.equal(res.status, 503);
       assert.equal(((await res.json()) as { error: string }).error, "unavailable");
     } finally {
@@ -85,5 +97,33 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     } finally {
       blocker.close();
     }
+  });
+  it("keeps the audit log under dataDir: control commands recorded, closed on stop, everything there after a restart", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    let cma = await start({ dataDir, httpListen: "" });
+    try {
+      assert.equal(cma.audit.dir, join(dataDir, "audit"));
+      const r = await controlCall(cma.control!.path, { op: "remove", host: "nohost", purge: false });
+      assert.equal(r.ok, false);
+      assert.deepEqual(cma.audit.list({}).map((e) => [e.seq, e.action, e.target, e.outcome]), [[1, "hostRemove", "nohost", "invalid"]]);
+      assert.deepEqual((cma.status().audit as Record<string, number>).records, 1);
+    } finally {
+      await cma.stop();
+    }
+    assert.throws(() => cma.audit.record({ actor: "x", via: "cli", from: "local", action: "userAdd", outcome: "ok" }), AuditWriteError, "closed on stop");
+    assert.equal(readdirSync(join(dataDir, "audit")).length, 1);
+    cma = await start({ dataDir, httpListen: "" });
+    try {
+      assert.equal(cma.audit.list({}).length, 1);
+      assert.equal(cma.audit.record({ actor: "cli", via: "cli", from: "local", action: "userAdd", target: "bob", outcome: "ok" }).seq, 2);
+    } finally {
+      await cma.stop();
+    }
+  });
+
+  it("an audit directory that cannot be made is a configuration error at start", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    writeFileSync(join(dataDir, "audit"), "a file where the directory belongs");
+    await assert.rejects(start({ dataDir, httpListen: "" }), (e: Error) => e instanceof ConfigError && /^audit log: cannot open .*audit/.test(e.message));
   });
 });

@@ -11,6 +11,7 @@ import { runQueryCommand } from "../src/query-command.js";
 import { HttpServer } from "../src/http/server.js";
 import { API_OPTIONS, UUID1, scenarioParts, sources } from "./http/api-fixture.js";
 import { filledKuzuStore, hostsSince } from "./http/graph-fixture.js";
+import { tokenStore } from "./support/access.js";
 
 interface Captured {
   code: number;
@@ -18,9 +19,13 @@ interface Captured {
   stderr: string;
 }
 
+/** the API token file every query below carries (written when the API under test starts) */
+let tokenFile: string | undefined;
+
 async function runQuery(positionals: string[], values: CommandArgs["values"], configFile?: string): Promise<Captured> {
   let stdout = "";
   let stderr = "";
+  if (tokenFile && values["token-file"] === undefined) values = { ...values, "token-file": tokenFile };
   const code = await runQueryCommand({ values, positionals, debug: false, configFile }, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
   return { code, stdout, stderr };
 }
@@ -72,9 +77,13 @@ describe("cma/query-command (against a real API over the Kuzu store)", function 
   let server: HttpServer;
   before(async () => {
     store = await filledKuzuStore(dir);
-    server = await HttpServer.start({ host: "127.0.0.1", port: 0 }, sources(scenarioParts(), { store, queries: { ...namedQueries, hostsSince } }), API_OPTIONS, silentLogger());
+    const access = tokenStore("viewer");
+    tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${access.token}\n`, { mode: 0o600 });
+    server = await HttpServer.start({ host: "127.0.0.1", port: 0 }, sources(scenarioParts(), { store, queries: { ...namedQueries, hostsSince } }, access), API_OPTIONS, silentLogger());
   });
   after(async () => {
+    tokenFile = undefined;
     await server?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });

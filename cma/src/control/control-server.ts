@@ -4,12 +4,18 @@
  * where `ringwatch-cma host ...` puts hosts in maintenance, ends it, and removes hosts. One JSON
  * request per connection, one JSON line back (control-protocol.ts). Bad input gets a clear error and
  * is counted by reason; nothing a client sends can stop the CMA.
+ *
+ * Every request is audited (actor "local", via "control-socket"): done, refused or failed. The audit
+ * log is checked before acting (a log that cannot be opened: refused, nothing changed); a command
+ * done whose record then fails to write is answered as a failure that says it was done.
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import type { Logger } from "@ringwatch/shared";
 import { ConfigError } from "@ringwatch/shared";
+import { AuditWriteError } from "../audit/audit-log.js";
+import type { AuditLog, AuditOutcome } from "../audit/audit-log.js";
 import { HostControlError } from "../membership/host-control.js";
 import type { HostControl } from "../membership/host-control.js";
 import type { HostRecord } from "../membership/membership.js";
@@ -26,8 +32,18 @@ const MAX_CONNECTIONS = 16;
 export interface ControlCounters {
   requests: number;
   done: number;
-  /** refusals by reason: bad-request, too-large, timeout, unknown-host, bad-time, bad-reason, not-in-maintenance, busy, failed */
+  /** refusals by reason: bad-request, too-large, timeout, unknown-host, bad-time, bad-reason, not-in-maintenance, busy, failed, audit-unavailable, audit-failed */
   refused: Record<string, number>;
+}
+
+/** The audit log's name for each request. */
+const AUDIT_ACTION: Readonly<Record<ControlRequest["op"], string>> = { maintenance: "hostMaintenance", "end-maintenance": "hostMaintenanceEnd", remove: "hostRemove" };
+
+/** What a request asked for, as the audit entry's detail. */
+function requestDetail(req: ControlRequest): Record<string, unknown> {
+  if (req.op === "maintenance") return { until: Number.isFinite(req.until) ? new Date(req.until).toISOString() : String(req.until), reason: req.reason };
+  if (req.op === "remove") return { purge: req.purge };
+  return {};
 }
 
 function hostResult(h: HostRecord): Record<string, unknown> {
@@ -51,7 +67,7 @@ export class ControlServer {
     private readonly server: Server,
   ) {}
 
-  static async start(path: string, control: HostControl, log: Logger): Promise<ControlServer> {
+  static async start(path: string, control: HostControl, audit: AuditLog, log: Logger): Promise<ControlServer> {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new ConfigError(`controlSocket: ${path} is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes); set controlSocket to a shorter path`);
     let stat: ReturnType<typeof lstatSync> | undefined;
     try {
@@ -67,7 +83,7 @@ export class ControlServer {
     const server = createServer({ allowHalfOpen: true }) // a client may half-close after its request and still read the answer;
     server.maxConnections = MAX_CONNECTIONS;
     const cs = new ControlServer(path, server);
-    server.on("connection", (sock) => cs.serve(sock, control, log));
+    server.on("connection", (sock) => cs.serve(sock, control, audit, log));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       // the socket is created with mode 0600 (umask at bind time, then chmod): never a moment open to others
@@ -90,7 +106,27 @@ export class ControlServer {
     this.counters.refused[code] = (this.counters.refused[code] ?? 0) + 1;
   }
 
-  private serve(sock: Socket, control: HostControl, log: Logger): void {
+  /** Record one request's outcome; returns the error when the record could not be written. */
+  private audit(audit: AuditLog, log: Logger, action: string, target: string | undefined, outcome: AuditOutcome, detail: Record<string, unknown>): AuditWriteError | undefined {
+    try {
+      audit.record({ actor: "local", via: "control-socket", from: "local", action, ...(target !== undefined ? { target } : {}), outcome, detail });
+      return undefined;
+    } catch (e) {
+      log.error({ err: (e as Error).message, action, target, outcome }, "control request not audited");
+      return e instanceof AuditWriteError ? e : new AuditWriteError((e as Error).message);
+    }
+  }
+
+  /** The reply to a request that ran (done or refused), once its audit record is written. */
+  private audited(req: ControlRequest, r: ControlReply, audit: AuditLog, log: Logger): ControlReply {
+    const outcome: AuditOutcome = r.ok ? "ok" : r.error === "failed" || r.error === "busy" ? "failed" : "invalid";
+    const detail = { ...requestDetail(req), ...(r.ok ? {} : { error: r.error, message: r.message }) };
+    const failed = this.audit(audit, log, AUDIT_ACTION[req.op], req.host, outcome, detail);
+    if (!failed || !r.ok) return r; // a refusal stays the answer; its missing record is logged
+    return { ok: false, error: "audit-failed", message: `${req.op} ${req.host} was done, but its audit record could not be written (${failed.message}); fix the CMA's data directory` };
+  }
+
+  private serve(sock: Socket, control: HostControl, audit: AuditLog, log: Logger): void {
     let buf = "";
     let taken = false; // one request per connection: what follows it is ignored
     let answered = false;
@@ -113,11 +149,20 @@ export class ControlServer {
       taken = true;
       this.counters.requests++;
       const req = parseControlRequest(text);
-      if (typeof req === "string") return reply({ ok: false, error: "bad-request", message: req });
-      this.run(req, control).then(reply, (e: Error) => {
-        if (e instanceof HostControlError) return reply({ ok: false, error: e.code, message: e.message });
+      if (typeof req === "string") {
+        this.audit(audit, log, "controlRequest", undefined, "invalid", { error: "bad-request", message: req });
+        return reply({ ok: false, error: "bad-request", message: req });
+      }
+      try {
+        audit.ready();
+      } catch (e) {
+        log.error({ err: (e as Error).message, op: req.op }, "control request refused: the audit log cannot be written");
+        return reply({ ok: false, error: "audit-unavailable", message: `${(e as Error).message}; nothing was changed` });
+      }
+      this.run(req, control).then((r) => reply(this.audited(req, r, audit, log)), (e: Error) => {
+        if (e instanceof HostControlError) return reply(this.audited(req, { ok: false, error: e.code, message: e.message }, audit, log));
         log.error({ err: e.message, op: req.op }, "control request failed");
-        reply({ ok: false, error: "failed", message: e.message });
+        reply(this.audited(req, { ok: false, error: "failed", message: e.message }, audit, log));
       });
     };
     sock.on("data", (chunk: string) => {
@@ -127,6 +172,7 @@ export class ControlServer {
       if (nl >= 0) return handle(buf.slice(0, nl));
       if (Buffer.byteLength(buf) > MAX_REQUEST_BYTES) {
         this.counters.requests++;
+        this.audit(audit, log, "controlRequest", undefined, "invalid", { error: "too-large", message: `request over ${MAX_REQUEST_BYTES} bytes` });
         reply({ ok: false, error: "too-large", message: `request over ${MAX_REQUEST_BYTES} bytes` });
       }
     });

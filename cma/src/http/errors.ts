@@ -28,6 +28,8 @@ const FASTIFY_CODES: Readonly<Record<string, string>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "bad-json",
   FST_ERR_CTP_EMPTY_JSON_BODY: "bad-json",
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "bad-request",
+  FST_CSRF_INVALID_TOKEN: "csrf",
+  FST_CSRF_MISSING_SECRET: "csrf",
 };
 
 /** An error a handler throws to refuse a request with a given status and code. */

@@ -23,7 +23,7 @@ export function parseListenAddress(v: string, what = "httpListen"): ListenAddres
 }
 
 /** The base URL a local client uses for a server listening at `a` (a wildcard address means this machine). */
-export function localUrl(a: ListenAddress): string {
+export function localUrl(a: ListenAddress, tls = false): string {
   const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host === "::" ? "::1" : a.host;
-  return `http://${isIPv6(host) ? `[${host}]` : host}:${a.port}`;
+  return `${tls ? "https" : "http"}://${isIPv6(host) ? `[${host}]` : host}:${a.port}`;
 }

@@ -1,7 +1,10 @@
 /**
  * The CMA's HTTP API and web UI (fastify): a small core — validation, JSON errors, counters,
- * limits — and one plugin per concern. Read-only: nothing here changes the CMA's state, and graph
- * queries go only through the store's read path. Listens on loopback unless configured otherwise.
+ * limits, access control (access-plugin.ts: every /api route needs a signed-in user or an API
+ * token with the route's role) — and one plugin per concern. What changes state: sign-in/out,
+ * users and tokens (admin), host maintenance (operator) and removal (admin), each audited. Graph
+ * queries go only through the store's read path. Optional TLS (cert and key files). Listens on
+ * loopback unless configured otherwise.
  */
 import { fastify, LogController } from "fastify";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
@@ -14,6 +17,16 @@ import type { InventoryStore } from "../intake/inventory-store.js";
 import type { Membership } from "../membership/membership.js";
 import type { StatsStore } from "../intake/stats-store.js";
 import type { NamedQuery } from "../graph/named-queries.js";
+import type { AccessStore } from "../access/access-store.js";
+import type { HostControl } from "../membership/host-control.js";
+import { accessCounters, installAccess } from "./access-plugin.js";
+import type { AccessCounters } from "./access-plugin.js";
+import { auditTo, noAudit } from "./audit-hook.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import { auditPlugin } from "./audit-plugin.js";
+import { hostControlPlugin } from "./host-control-plugin.js";
+import { sessionPlugin } from "./session-plugin.js";
+import { usersPlugin } from "./users-plugin.js";
 import { alertsPlugin } from "./alerts-plugin.js";
 import { discoveryPlugin } from "./discovery-plugin.js";
 import { installErrorHandlers } from "./errors.js";
@@ -40,6 +53,12 @@ export interface ApiSources {
   stats: StatsStore;
   monitoringErrors: MonitoringErrors;
   graph: { store: GraphStore; queries: Readonly<Record<string, NamedQuery>> } | undefined;
+  /** users and API tokens */
+  access: AccessStore;
+  /** maintenance and removal (the same code as the control socket); no routes without it */
+  hostControl?: HostControl;
+  /** where state-changing requests are recorded, and what GET /api/audit reads (admins) */
+  audit?: AuditLog;
 }
 
 export interface ApiOptions {
@@ -48,15 +67,32 @@ export interface ApiOptions {
   /** most rows a graph query returns (and the default) */
   maxRows: number;
   maxBodyBytes: number;
+  /** a session ends this long after sign-in */
+  sessionMaxAgeMs: number;
+  /** failed sign-ins per user and address within signInWindowMs before 429 */
+  signInMaxFailures: number;
+  signInWindowMs: number;
+  /** serve HTTPS with this certificate and key (PEM); cookies are then Secure */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** A client has this long to send its whole request (slow senders must not hold sockets forever). */
 const REQUEST_RECEIVE_TIMEOUT_MS = 30_000;
 
 /** The API as a fastify instance, not listening yet (tests use app.inject on it). */
-export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger): Promise<{ app: FastifyInstance; counters: HttpCounters }> {
+/** A registered route and the role it needs (for listing and for tests that must cover every route). */
+export interface RouteInfo {
+  method: string;
+  url: string;
+  role: string;
+}
+
+export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger): Promise<{ app: FastifyInstance; counters: HttpCounters; access: AccessCounters; routes: RouteInfo[] }> {
   const counters: HttpCounters = { requests: 0, rejected: 0, failed: 0 };
+  const access = accessCounters();
+  const audit = sources.audit ? auditTo(sources.audit) : noAudit;
   const app = fastify({
+    ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}),
     loggerInstance: log as FastifyBaseLogger, // the plain logger type keeps plugins typed against the default instance
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.maxBodyBytes,
@@ -68,6 +104,10 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
       counters.rejected++;
       void (reply as FastifyReply).code(400).send({ error: "bad-url", message: err.message.slice(0, 300) });
     },
+  }) as unknown as FastifyInstance; // over https too: the routes do not care which server carries them
+  const routes: RouteInfo[] = [];
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, role: r.config?.role ?? "viewer" });
   });
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandlers(app);
@@ -76,7 +116,15 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
     if (reply.statusCode >= 500) counters.failed++;
     else if (reply.statusCode >= 400) counters.rejected++;
   });
-  await app.register(statusPlugin, { status: sources.status, counters });
+  await installAccess(app, {
+    store: sources.access, counters: access, secureCookies: !!o.tls, sessionMaxAgeMs: o.sessionMaxAgeMs,
+    onForbidden: (req, p, needs) => audit(req, { action: "forbidden", target: `${req.method} ${req.routeOptions.url ?? ""}`, outcome: "denied", detail: { role: p.role, needs } }),
+  });
+  await app.register(sessionPlugin, { store: sources.access, counters: access, audit, signInMaxFailures: o.signInMaxFailures, signInWindowMs: o.signInWindowMs });
+  await app.register(usersPlugin, { store: sources.access, audit });
+  if (sources.hostControl) await app.register(hostControlPlugin, { control: sources.hostControl, audit });
+  if (sources.audit) await app.register(auditPlugin, { audit: sources.audit });
+  await app.register(statusPlugin, { status: sources.status, counters, access });
   await app.register(membershipPlugin, { membership: sources.membership });
   await app.register(inventoryPlugin, { inventory: sources.inventory });
   await app.register(alertsPlugin, { alerts: sources.alerts });
@@ -87,7 +135,7 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   else await app.register(graphUnavailablePlugin);
   await app.register(uiPlugin);
   await app.ready();
-  return { app, counters };
+  return { app, counters, access, routes };
 }
 
 /** The API listening on its configured address. */
@@ -95,16 +143,18 @@ export class HttpServer {
   private constructor(
     readonly app: FastifyInstance,
     readonly counters: HttpCounters,
+    readonly accessCounters: AccessCounters,
+    readonly tls: boolean,
     /** where it listens, with the actual port when 0 was asked for */
     readonly address: ListenAddress,
   ) {}
 
   get url(): string {
-    return localUrl(this.address);
+    return localUrl(this.address, this.tls);
   }
 
   static async start(listen: ListenAddress, sources: ApiSources, o: ApiOptions, log: Logger): Promise<HttpServer> {
-    const { app, counters } = await buildApi(sources, o, log);
+    const { app, counters, access } = await buildApi(sources, o, log);
     try {
       await app.listen({ host: listen.host, port: listen.port });
     } catch (e) {
@@ -114,7 +164,7 @@ export class HttpServer {
     }
     const a = app.server.address();
     const port = a && typeof a === "object" ? a.port : listen.port;
-    return new HttpServer(app, counters, { host: listen.host, port });
+    return new HttpServer(app, counters, access, !!o.tls, { host: listen.host, port });
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@
  * the HTTP API's own counters included.
  */
 import type { FastifyPluginAsync } from "fastify";
+import type { AccessCounters } from "./access-plugin.js";
 import { noQuery } from "./schemas.js";
 
 export interface HttpCounters {
@@ -18,10 +19,12 @@ export interface HttpCounters {
 export interface StatusPluginOptions {
   status: () => Record<string, unknown>;
   counters: HttpCounters;
+  /** refusals and sign-ins (access-plugin.ts) */
+  access: AccessCounters;
 }
 
 export const statusPlugin: FastifyPluginAsync<StatusPluginOptions> = async (app, o) => {
   const started = Date.now();
   app.get("/api/health", { schema: { querystring: noQuery } }, async () => ({ ok: true, uptimeMs: Date.now() - started }));
-  app.get("/api/status", { schema: { querystring: noQuery } }, async () => ({ ...o.status(), http: { ...o.counters } }));
+  app.get("/api/status", { schema: { querystring: noQuery } }, async () => ({ ...o.status(), http: { ...o.counters }, access: { ...o.access, tokensRefused: { ...o.access.tokensRefused } } }));
 };

@@ -3,12 +3,13 @@
  * driven by the CLI's own client (`ringwatch-cma host`) and by raw bad input.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError, silentLogger } from "@ringwatch/shared";
 import type { CommandArgs } from "@ringwatch/shared";
+import { AuditLog } from "../../src/audit/audit-log.js";
 import { ControlServer } from "../../src/control/control-server.js";
 import { HostControl } from "../../src/membership/host-control.js";
 import { Membership } from "../../src/membership/membership.js";
@@ -35,6 +36,7 @@ describe("cma/control: the control socket and ringwatch-cma host", () => {
   membership.upsert({ name: "hv8", machineId: "m", address: "127.0.0.8", port: 1984, segment: "127.0.0.0/24", state: "alive", since: 0, joinedAt: 0, version: "t", assignedKey: "?", unconfirmed: false });
   const suspicion = new Suspicion({ membership, probe: async () => true, event: () => undefined, replan: () => undefined, askToReannounce: () => undefined, log: silentLogger() }, { reannounceGraceMs: 1000, segmentRecheckMs: 1000 });
   const control = new HostControl({ membership, suspicion, event: () => undefined, replan: () => undefined, quiet: () => undefined, log: silentLogger() });
+  const audit = AuditLog.open(join(dir, "audit"), { retentionDays: 400 }, silentLogger());
   let server: ControlServer;
 
   const host = async (positionals: string[], values: CommandArgs["values"]) => {
@@ -49,16 +51,17 @@ describe("cma/control: the control socket and ringwatch-cma host", () => {
     // a stale socket left by a CMA that did not stop cleanly is replaced
     const stale = createServer();
     await new Promise<void>((r) => stale.listen(path, r));
-    await assert.rejects(ControlServer.start(path, control, silentLogger()), /another process listens/);
+    await assert.rejects(ControlServer.start(path, control, audit, silentLogger()), /another process listens/);
     await new Promise<void>((r) => stale.close(() => r()));
     writeFileSync(path, ""); // not a socket: refused, not deleted
-    await assert.rejects(ControlServer.start(path, control, silentLogger()), /not a socket/);
+    await assert.rejects(ControlServer.start(path, control, audit, silentLogger()), /not a socket/);
     rmSync(path);
-    server = await ControlServer.start(path, control, silentLogger());
+    server = await ControlServer.start(path, control, audit, silentLogger());
   });
 
   after(async () => {
     await server.close();
+    audit.close();
     control.stop();
     suspicion.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -115,5 +118,61 @@ describe("cma/control: the control socket and ringwatch-cma host", () => {
     assert.equal(parseUntil("2026-12-24T06:00:00Z"), Date.UTC(2026, 11, 24, 6));
     const gone = await runHostCommand({ values: { socket: join(dir, "plain-file"), remove: undefined }, positionals: ["remove", "hv7"], debug: false }, { stdout: () => undefined, stderr: (t) => assert.match(t, /cannot reach the CMA's control socket/) });
     assert.equal(gone, 1);
+  });
+  it("every command is audited (actor local, via control-socket): done, refused and malformed alike", async () => {
+    const from = audit.lastSeq;
+    membership.upsert({ name: "hv9", machineId: "m", address: "127.0.0.9", port: 1984, segment: "127.0.0.0/24", state: "alive", since: 0, joinedAt: 0, version: "t", assignedKey: "?", unconfirmed: false });
+    assert.equal((await host(["maintenance", "hv9"], { until: "2026-12-24T06:00:00Z", reason: "disk swap" })).code, 0);
+    assert.equal((await host(["maintenance", "hv9"], { end: true })).code, 0);
+    assert.equal((await host(["maintenance", "nohost"], { until: "1h", reason: "x" })).code, 1);
+    assert.equal((await host(["remove", "hv9"], {})).code, 0);
+    await raw(path, "hello\n");
+    const entries = audit.list({}).filter((e) => e.seq > from).reverse();
+    assert.deepEqual(entries.map((e) => [e.action, e.target, e.outcome]), [
+      ["hostMaintenance", "hv9", "ok"], ["hostMaintenanceEnd", "hv9", "ok"], ["hostMaintenance", "nohost", "invalid"], ["hostRemove", "hv9", "ok"], ["controlRequest", undefined, "invalid"],
+    ]);
+    assert.ok(entries.every((e) => e.actor === "local" && e.via === "control-socket" && e.from === "local"));
+    assert.deepEqual(entries[0].detail, { until: "2026-12-24T06:00:00.000Z", reason: "disk swap" });
+    assert.deepEqual(entries[2].detail, { until: entries[2].detail!.until, reason: "x", error: "unknown-host", message: 'no host named "nohost"' });
+    assert.deepEqual(entries[3].detail, { purge: false });
+    assert.equal(entries[4].detail!.error, "bad-request");
+  });
+
+  it("a command is refused, changing nothing, when the audit log cannot be opened; done but answered as failed when its record cannot be written", async () => {
+    membership.upsert({ name: "hv10", machineId: "m", address: "127.0.0.10", port: 1984, segment: "127.0.0.0/24", state: "alive", since: 0, joinedAt: 0, version: "t", assignedKey: "?", unconfirmed: false });
+    // the audit directory replaced by a file: the log cannot be opened, so nothing is done
+    const goneDir = join(dir, "audit-gone");
+    const gone = AuditLog.open(goneDir, { retentionDays: 400 }, silentLogger());
+    rmSync(goneDir, { recursive: true });
+    writeFileSync(goneDir, "not a directory");
+    const path2 = join(dir, "c2.sock");
+    const s2 = await ControlServer.start(path2, control, gone, silentLogger());
+    try {
+      const r = await runHostCommand({ values: { socket: path2, until: "1h", reason: "x" }, positionals: ["maintenance", "hv10"], debug: false }, { stdout: () => undefined, stderr: (t) => assert.match(t, /refused \(audit-unavailable\): audit log: cannot write to .*ENOTDIR.*; nothing was changed/) });
+      assert.equal(r, 1);
+      assert.equal(membership.get("hv10")!.state, "alive", "nothing changed");
+      assert.equal(s2.counters.refused["audit-unavailable"], 1);
+    } finally {
+      await s2.close();
+      gone.close();
+    }
+    // a full disk: today's file is /dev/full — the maintenance is done, and the answer says it was not audited
+    const fullDir = join(dir, "audit-full");
+    mkdirSync(fullDir);
+    symlinkSync("/dev/full", join(fullDir, `audit-${new Date().toISOString().slice(0, 10)}.jsonl`));
+    const full = AuditLog.open(fullDir, { retentionDays: 400 }, silentLogger());
+    const path3 = join(dir, "c3.sock");
+    const s3 = await ControlServer.start(path3, control, full, silentLogger());
+    try {
+      let stderr = "";
+      const r = await runHostCommand({ values: { socket: path3, until: "1h", reason: "x" }, positionals: ["maintenance", "hv10"], debug: false }, { stdout: () => undefined, stderr: (t) => (stderr += t) });
+      assert.equal(r, 1);
+      assert.match(stderr, /refused \(audit-failed\): maintenance hv10 was done, but its audit record could not be written \(audit log: .*ENOSPC/);
+      assert.equal(membership.get("hv10")!.state, "maintenance");
+      assert.equal(full.counters.writeErrors, 1);
+    } finally {
+      await s3.close();
+      full.close();
+    }
   });
 });

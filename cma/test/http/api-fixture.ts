@@ -7,8 +7,11 @@ import type { FastifyInstance } from "fastify";
 import { AlertStore, DiscoveryStore, InventoryStore, Membership, MonitoringErrors, StatsStore } from "../../src/index.js";
 import type { HostRecord, HostState } from "../../src/index.js";
 import { buildApi } from "../../src/http/server.js";
-import type { ApiOptions, ApiSources } from "../../src/http/server.js";
+import type { ApiOptions, ApiSources, RouteInfo } from "../../src/http/server.js";
 import type { HttpCounters } from "../../src/http/status-plugin.js";
+import type { AccessCounters } from "../../src/http/access-plugin.js";
+import { signedIn, tokenStore } from "../support/access.js";
+import type { TestAccess } from "../support/access.js";
 
 export const UUID1 = "6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b";
 export const UUID2 = "0a0b0c0d-0e0f-4a1b-9c2d-3e4f5a6b7c8d";
@@ -60,12 +63,26 @@ export function scenarioParts(): Parts {
   return p;
 }
 
-export function sources(p: Parts, graph?: ApiSources["graph"]): ApiSources {
-  return { ...p, status: () => ({ hosts: p.membership.countByState() }), graph };
+/** The API's sources over the parts; `access` holds the users and tokens (by default a fresh store with one admin token). */
+export function sources(p: Parts, graph?: ApiSources["graph"], access: TestAccess = tokenStore()): ApiSources {
+  return { ...p, status: () => ({ hosts: p.membership.countByState() }), graph, access: access.store };
 }
 
-export const API_OPTIONS: ApiOptions = { queryTimeoutMs: 5000, maxRows: 100, maxBodyBytes: 4096 };
+export const API_OPTIONS: ApiOptions = { queryTimeoutMs: 5000, maxRows: 100, maxBodyBytes: 4096, sessionMaxAgeMs: 3600_000, signInMaxFailures: 5, signInWindowMs: 900_000 };
 
-export async function api(p: Parts, o: Partial<ApiOptions> = {}, graph?: ApiSources["graph"]): Promise<{ app: FastifyInstance; counters: HttpCounters }> {
-  return buildApi(sources(p, graph), { ...API_OPTIONS, ...o }, silentLogger());
+export interface TestApi {
+  /** every inject through it carries an admin token (tests of the routes' behaviour) */
+  app: FastifyInstance;
+  /** the same instance without credentials (tests of access control) */
+  bare: FastifyInstance;
+  counters: HttpCounters;
+  access: AccessCounters;
+  credentials: TestAccess;
+  routes: RouteInfo[];
+}
+
+export async function api(p: Parts, o: Partial<ApiOptions> = {}, graph?: ApiSources["graph"], extra: Partial<ApiSources> = {}): Promise<TestApi> {
+  const credentials = tokenStore();
+  const built = await buildApi({ ...sources(p, graph, credentials), ...extra }, { ...API_OPTIONS, ...o }, silentLogger());
+  return { app: signedIn(built.app, credentials.auth.authorization), bare: built.app, counters: built.counters, access: built.access, credentials, routes: built.routes };
 }

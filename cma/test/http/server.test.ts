@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { ConfigError, silentLogger } from "@ringwatch/shared";
 import { HttpServer } from "../../src/http/server.js";
 import { API_OPTIONS, api, scenarioParts, sources } from "./api-fixture.js";
+import { tokenStore } from "../support/access.js";
 
 describe("cma/http/server", () => {
   it("answers unknown routes with 404 JSON and counts every refusal", async () => {
@@ -74,10 +75,11 @@ describe("cma/http/server", () => {
   });
 
   it("listens on 127.0.0.1 port 0 for real, reports its URL, and closes", async () => {
-    const s = await HttpServer.start({ host: "127.0.0.1", port: 0 }, sources(scenarioParts()), API_OPTIONS, silentLogger());
+    const access = tokenStore("viewer");
+    const s = await HttpServer.start({ host: "127.0.0.1", port: 0 }, sources(scenarioParts(), undefined, access), API_OPTIONS, silentLogger());
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(s.address.port, 0);
-    const res = await fetch(`${s.url}/api/hosts?state=dead`);
+    const res = await fetch(`${s.url}/api/hosts?state=dead`, { headers: access.auth });
     assert.equal(res.status, 200);
     assert.deepEqual(((await res.json()) as { hosts: { name: string }[] }).hosts.map((h) => h.name), ["hv3"]);
     await s.close();

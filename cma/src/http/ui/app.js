@@ -5,11 +5,59 @@
 const $ = (id) => document.getElementById(id);
 const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
 
-async function api(path, init) {
-  const res = await fetch(path, init);
+// the session cookie is HttpOnly (the page never sees it); writes carry the CSRF token from sign-in
+let csrfToken = "";
+let timer;
+
+async function api(path, init = {}) {
+  const method = (init.method || "GET").toUpperCase();
+  const headers = { ...(init.headers || {}), ...(method !== "GET" && csrfToken ? { "x-csrf-token": csrfToken } : {}) };
+  const res = await fetch(path, { ...init, headers, credentials: "same-origin" });
   const body = await res.json().catch(() => ({ error: "bad-response", message: `HTTP ${res.status}` }));
+  if (res.status === 401 && path !== "/api/session") showSignIn("signed out: sign in again");
   if (!res.ok) throw new Error(`${body.error}: ${body.message}`);
   return body;
+}
+
+function showSignIn(message) {
+  clearInterval(timer);
+  csrfToken = "";
+  $("console").hidden = true;
+  $("sign-out").hidden = true;
+  $("whoami").textContent = "";
+  $("sign-in").hidden = false;
+  $("sign-in-error").textContent = message || "";
+}
+
+function showConsole(me) {
+  csrfToken = me.csrfToken || "";
+  $("whoami").textContent = `${me.user} (${me.role})`;
+  $("sign-in").hidden = true;
+  $("sign-out").hidden = false;
+  $("console").hidden = false;
+  void loadQueries();
+  void refresh();
+  clearInterval(timer);
+  timer = setInterval(refresh, 5000);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  try {
+    const me = await api("/api/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: $("sign-in-user").value, password: $("sign-in-password").value }) });
+    $("sign-in-password").value = "";
+    showConsole(me);
+  } catch (e) {
+    $("sign-in-error").textContent = e.message;
+  }
+}
+
+async function signOut() {
+  try {
+    await api("/api/session", { method: "DELETE" });
+  } finally {
+    showSignIn("signed out");
+  }
 }
 
 function cell(tr, text, cls) {
@@ -50,6 +98,7 @@ async function refresh() {
 let queries = {};
 
 async function loadQueries() {
+  if (Object.keys(queries).length) return;
   try {
     const { queries: list } = await api("/api/queries");
     queries = Object.fromEntries(list.map((q) => [q.name, q]));
@@ -109,7 +158,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("state-filter").addEventListener("change", refresh);
   $("named").addEventListener("change", pickNamed);
   $("run").addEventListener("click", run);
-  void loadQueries();
-  void refresh();
-  setInterval(refresh, 5000);
+  $("sign-in").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  api("/api/session").then(showConsole, () => showSignIn(""));
 });
