@@ -92,7 +92,7 @@ async function sqlite(dir: string): Promise<Candidate> {
   const chartStmt = (n: number): Database.Statement => {
     let s = charts.get(n);
     if (!s) {
-      s = db.prepare(`SELECT series, (t - ?) / ? AS b, sum(count) AS count, min(min) AS min, sum(avg * count) / sum(count) AS avg, max(max) AS max FROM points WHERE series IN (${Array(n).fill("?").join(",")}) AND t >= ? AND t < ? GROUP BY series, b ORDER BY series, b`).raw(true);
+      s = db.prepare(`SELECT series, CAST((t - ?) / ? AS INTEGER) AS b, sum(count) AS count, min(min) AS min, sum(avg * count) / sum(count) AS avg, max(max) AS max FROM points WHERE series IN (${Array(n).fill("?").join(",")}) AND t >= ? AND t < ? GROUP BY series, b ORDER BY series, b`).raw(true);
       charts.set(n, s);
     }
     return s;
@@ -163,7 +163,7 @@ async function measure(make: (dir: string) => Promise<Candidate>, root: string):
       perBatch.push(cpuMs(process.cpuUsage(c0)));
       points += rows.series.length;
     }
-    if (m % 240 === 239) console.error(`  minute ${m + 1}: ${points} points, ${((performance.now() - wall0) / 1000).toFixed(0)} s`);
+    if (m % 60 === 59) console.error(`  minute ${m + 1}: ${points} points, ${((performance.now() - wall0) / 1000).toFixed(0)} s`);
   }
   const ingestWallS = (performance.now() - wall0) / 1000;
   await c.checkpoint();
