@@ -7,6 +7,7 @@
  * (`graph`, unless graphStore is "none").
  */
 import type { KeyObject } from "node:crypto";
+import { join } from "node:path";
 import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
@@ -29,6 +30,9 @@ import { watchAlerts, watchGraph, watchRemovals, watchSender, watchStats } from 
 import type { StopWatching } from "./monitoring-errors/watchers.js";
 import { ControlServer } from "./control/control-server.js";
 import { controlSocketPath } from "./control/control-protocol.js";
+import { HistoryStore } from "./history/history-store.js";
+import { HistoryRetention } from "./history/retention.js";
+import { historyBatch } from "./history/from-stats.js";
 
 export class Cma {
   readonly counters = { badMessages: 0 };
@@ -43,6 +47,8 @@ export class Cma {
   private readonly stopWatching: StopWatching[] = [];
   /** the operator's commands (maintenance, removal) on a Unix socket; undefined when controlSocket is "off" */
   control: ControlServer | undefined;
+  /** the metric history (every accepted stats batch) and its retention job; undefined when historyStore is "none" */
+  history: { store: HistoryStore; retention: HistoryRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -109,6 +115,17 @@ export class Cma {
       ingestor.start();
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, graph, ingestor);
+    try {
+      cma.history = openHistory(cfg, deps.log);
+    } catch (e) {
+      await cma.stop();
+      throw e;
+    }
+    if (cma.history) {
+      const { store } = cma.history;
+      stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
+      cma.history.retention.start();
+    }
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
@@ -154,6 +171,7 @@ export class Cma {
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
+      history: this.history,
     };
   }
 
@@ -186,6 +204,7 @@ export class Cma {
       ...(this.http ? { http: this.http.counters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
+      history: this.history ? { ...this.history.store.counters, retention: this.history.retention.counters } : null,
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
   }
@@ -202,5 +221,19 @@ export class Cma {
     await this.endpoint.close();
     await this.graphIngestor?.stop();
     await this.graph?.close();
+    await this.history?.retention.stop();
+    this.history?.store.close();
+    this.history = undefined;
   }
+}
+
+/** The history store the configuration asks for, opened, with its retention job (not started). */
+function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
+  if (cfg.historyStore === "none") return undefined;
+  if (cfg.historyHourlyDays < cfg.historyFullDays) throw new ConfigError(`historyHourlyDays (${cfg.historyHourlyDays}) must be at least historyFullDays (${cfg.historyFullDays}): older ranges are charted from the hourly rollups`);
+  const dir = cfg.historyDir || (cfg.dataDir ? join(cfg.dataDir, "history") : "");
+  if (!dir) throw new ConfigError('historyStore is "sqlite" but neither historyDir nor dataDir is set');
+  const store = new HistoryStore(dir, log.child({ component: "history" }));
+  const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
+  return { store, retention: new HistoryRetention(store, { ...o, everyMs: cfg.historyRetentionCheckMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
 }
