@@ -1,7 +1,8 @@
 /**
  * The CMA's metric history store (issue 13): SQLite (better-sqlite3 12) and DuckDB
  * (@duckdb/node-api) side by side, in one run, on the same synthetic data, each with one row per
- * point (series, interval start, count, min, avg, max):
+ * point (series, interval start, count, min, avg, max): SQLite in two layouts (keyed by host and
+ * time, or by series and time), DuckDB appended in arrival order:
  *
  *  1. ingest: --hosts hypervisors × --guests guests × 20 series (cpu, balloon, 2 vCPUs' time/wait/
  *     delay, disk rd/wr bytes/reqs, NIC rx/tx bytes/pkts/drop: catalogue names), one batch per
@@ -14,7 +15,7 @@
  *     p99): 24 hours of one series, and of a host page's 10 series, bucketed to 300 points
  *     (count-weighted avg, min of mins, max of maxes); and 7 days of one subset series.
  *
- *   node bench/dist/history-store.bench.js [--hosts 100] [--guests 30] [--minutes 1440] [--subset-hosts 1] [--subset-days 7] [--queries 200] [--runs 5] [--only sqlite|duckdb] [--dir DIR]
+ *   node bench/dist/history-store.bench.js [--hosts 100] [--guests 30] [--minutes 1440] [--subset-hosts 1] [--subset-days 7] [--queries 200] [--runs 5] [--only sqlite-host,sqlite-series,duckdb] [--dir DIR]
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -74,8 +75,50 @@ interface Candidate {
   ingest(t: number, rows: Rows): Promise<void>;
   /** bucketed chart query: [bucket, count, min, avg, max] rows */
   chart(series: number[], from: number, to: number, bucketMs: number): Promise<unknown[]>;
+  /** roll up one host's hour (layouts that build rollups by a job) */
+  rollup?(host: number, hour: number): Promise<void>;
   checkpoint(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * SQLite keyed (host, t, series): a batch's rows are contiguous at the end of its host's range (a
+ * few pages per batch instead of one per series); a series' range is read by one seek per interval
+ * (the host's intervals table, CROSS JOIN forcing that order); hourly rollups by a job per host-hour.
+ */
+async function sqliteByHost(dir: string): Promise<Candidate> {
+  const db = new Database(join(dir, "history.sqlite"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("cache_size = -262144"); // 256 MiB
+  db.exec(`CREATE TABLE points (host INTEGER NOT NULL, t INTEGER NOT NULL, series INTEGER NOT NULL, count INTEGER NOT NULL, min REAL NOT NULL, avg REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (host, t, series)) WITHOUT ROWID;
+    CREATE TABLE intervals (host INTEGER NOT NULL, t INTEGER NOT NULL, PRIMARY KEY (host, t)) WITHOUT ROWID;
+    CREATE TABLE hourly (series INTEGER NOT NULL, t INTEGER NOT NULL, count INTEGER NOT NULL, min REAL NOT NULL, avg REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (series, t)) WITHOUT ROWID;`);
+  const ins = db.prepare("INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?, ?)");
+  const insInterval = db.prepare("INSERT OR IGNORE INTO intervals VALUES (?, ?)");
+  const write = db.transaction((t: number, r: Rows) => {
+    const host = Math.floor(r.series[0] / PER_HOST);
+    insInterval.run(host, t);
+    for (let i = 0; i < r.series.length; i++) ins.run(host, t, r.series[i], r.count[i], r.min[i], r.avg[i], r.max[i]);
+  });
+  const roll = db.prepare("INSERT OR REPLACE INTO hourly SELECT series, ? AS t, sum(count), min(min), sum(avg * count) / sum(count), max(max) FROM points WHERE host = ? AND t >= ? AND t < ? GROUP BY series");
+  const charts = new Map<number, Database.Statement>();
+  const chartStmt = (n: number): Database.Statement => {
+    let s = charts.get(n);
+    if (!s) {
+      s = db.prepare(`SELECT p.series, CAST((p.t - ?) / ? AS INTEGER) AS b, sum(p.count), min(p.min), sum(p.avg * p.count) / sum(p.count), max(p.max) FROM intervals i CROSS JOIN points p ON p.host = i.host AND p.t = i.t AND p.series IN (${Array(n).fill("?").join(",")}) WHERE i.host = ? AND i.t >= ? AND i.t < ? GROUP BY p.series, b ORDER BY p.series, b`).raw(true);
+      charts.set(n, s);
+    }
+    return s;
+  };
+  return {
+    name: "SQLite 3.53 (better-sqlite3 12), WITHOUT ROWID, key (host, t, series), hourly rollup job",
+    ingest: async (t, r) => { write(t, r); },
+    rollup: async (host, hour) => { roll.run(hour, host, hour, hour + 3_600_000); },
+    chart: async (series, from, to, bucketMs) => chartStmt(series.length).all(from, bucketMs, ...series, Math.floor(series[0] / PER_HOST), from, to),
+    checkpoint: async () => { db.pragma("wal_checkpoint(TRUNCATE)"); },
+    close: async () => { db.close(); },
+  };
 }
 
 async function sqlite(dir: string): Promise<Candidate> {
@@ -151,6 +194,7 @@ async function measure(make: (dir: string) => Promise<Candidate>, root: string):
   console.error(`${c.name}: ingesting ${HOSTS} hosts × ${MINUTES} min (+ ${SUBSET} hosts to ${SUBSET_MINUTES} min) …`);
   const rand = seededRandom(13); // the same numbers for both engines
   const perBatch: number[] = [];
+  const perRollup: number[] = [];
   const wall0 = performance.now();
   let points = 0;
   const lastMinute = Math.max(MINUTES, SUBSET_MINUTES);
@@ -162,6 +206,13 @@ async function measure(make: (dir: string) => Promise<Candidate>, root: string):
       await c.ingest(T0 + m * MIN, rows);
       perBatch.push(cpuMs(process.cpuUsage(c0)));
       points += rows.series.length;
+    }
+    if (c.rollup && m % 60 === 59) {
+      for (let h = 0; h < hosts; h++) {
+        const c0 = process.cpuUsage();
+        await c.rollup(h, T0 + (m - 59) * MIN);
+        perRollup.push(cpuMs(process.cpuUsage(c0)));
+      }
     }
     if (m % 60 === 59) console.error(`  minute ${m + 1}: ${points} points, ${((performance.now() - wall0) / 1000).toFixed(0)} s`);
   }
@@ -205,6 +256,7 @@ async function measure(make: (dir: string) => Promise<Candidate>, root: string):
     batchCpuMsMean: +(perBatch.reduce((s, x) => s + x, 0) / perBatch.length).toFixed(3),
     batchCpuMsP50: +pct(perBatch, 50).toFixed(3),
     batchCpuMsP99: +pct(perBatch, 99).toFixed(3),
+    ...(perRollup.length > 0 ? { rollupCpuMsPerHostHourP50: +pct(perRollup, 50).toFixed(2), rollupCpuMsPerHostHourP99: +pct(perRollup, 99).toFixed(2) } : {}),
     diskBytes: bytes,
     bytesPerPoint: +(bytes / points).toFixed(1),
     bytesPerSeriesDay: Math.round(bytes / seriesDays),
@@ -216,6 +268,6 @@ async function measure(make: (dir: string) => Promise<Candidate>, root: string):
 const root = args.dir ?? tmpdir();
 console.error(`${new Date().toISOString()}: ${HOSTS} hosts × ${GUESTS} guests × ${GUEST_SERIES.length} series = ${SERIES} series; ${MINUTES} min for all, ${SUBSET_MINUTES} min for ${SUBSET} host(s); ${RUNS} runs × ${QUERIES} queries`);
 const results: Record<string, unknown>[] = [];
-if (args.only !== "duckdb") results.push(await measure(sqlite, root));
-if (args.only !== "sqlite") results.push(await measure(duckdb, root));
+const candidates: Record<string, (dir: string) => Promise<Candidate>> = { "sqlite-host": sqliteByHost, "sqlite-series": sqlite, duckdb };
+for (const name of (args.only ?? Object.keys(candidates).join(",")).split(",")) results.push(await measure(candidates[name], root));
 console.log(JSON.stringify({ date: new Date().toISOString(), hosts: HOSTS, guests: GUESTS, series: SERIES, minutes: MINUTES, subsetHosts: SUBSET, subsetMinutes: SUBSET_MINUTES, runs: RUNS, queriesPerRun: QUERIES, results }, null, 2));
