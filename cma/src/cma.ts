@@ -31,7 +31,7 @@ import type { StopWatching } from "./monitoring-errors/watchers.js";
 import { ControlServer } from "./control/control-server.js";
 import { controlSocketPath } from "./control/control-protocol.js";
 import { HistoryStore } from "./history/history-store.js";
-import { HistoryRetention } from "./history/retention.js";
+import { HistoryRollupRetention } from "./history/rollup-retention.js";
 import { historyBatch } from "./history/from-stats.js";
 
 export class Cma {
@@ -48,7 +48,7 @@ export class Cma {
   /** the operator's commands (maintenance, removal) on a Unix socket; undefined when controlSocket is "off" */
   control: ControlServer | undefined;
   /** the metric history (every accepted stats batch) and its retention job; undefined when historyStore is "none" */
-  history: { store: HistoryStore; retention: HistoryRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
+  history: { store: HistoryStore; retention: HistoryRollupRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -235,5 +235,5 @@ function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
   if (!dir) throw new ConfigError('historyStore is "sqlite" but neither historyDir nor dataDir is set');
   const store = new HistoryStore(dir, log.child({ component: "history" }));
   const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
-  return { store, retention: new HistoryRetention(store, { ...o, everyMs: cfg.historyRetentionCheckMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
+  return { store, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
 }

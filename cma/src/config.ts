@@ -68,7 +68,7 @@ export const cmaSchema = {
   historyDir: { type: "path", default: "", doc: "Directory of the history store. Empty: <dataDir>/history. ~55 KB per series-day at full resolution (BENCHMARKS.md): 60,000 series for 7 days ≈ 23 GB." },
   historyFullDays: { type: "int", default: 7, min: 1, max: 366, doc: "Days each report interval is kept at full resolution; older ranges are charted from the hourly rollups." },
   historyHourlyDays: { type: "int", default: 90, min: 1, max: 3650, doc: "Days the hourly min/avg/max rollups are kept (at least historyFullDays; ~2 KB per series-day)." },
-  historyRetentionCheckMs: { type: "duration", default: 3_600_000, min: 1000, max: 86_400_000, doc: "How often expired history is deleted (and once at start): hourly keeps each pass short (an hour of rows per series)." },
+  historyRollupMs: { type: "duration", default: 300_000, min: 1000, max: 3_600_000, doc: "How often the hourly rollups are brought up to date and expired history is deleted (and once at start): the hour under way reaches the rollups at most this late; each pass costs ~20 ms of CPU per host-hour (BENCHMARKS.md)." },
   historyMaxPoints: { type: "int", default: 5000, min: 10, max: 100_000, doc: "Most rows one /api/series answer may hold (the points a caller asks for; default 1000 or this if lower): bounds one answer's size." },
   // ---- graph (topology store, ingestion, root-cause queries)
   graphStore: { type: "string", default: "kuzu", oneOf: ["kuzu", "neo4j", "none"], doc: "The topology graph: kuzu (embedded, on disk at <dataDir>/graph, no server to run), neo4j (also chosen whenever NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are set; credentials stay in the environment), none (no graph and no root-cause queries)." },

@@ -41,6 +41,6 @@ export * from "./graph/open-store.js";
 export * from "./graph/graph-ingestor.js";
 export * from "./graph/write-batch.js";
 export * from "./history/history-store.js";
-export * from "./history/retention.js";
+export * from "./history/rollup-retention.js";
 export * from "./history/series-query.js";
 export * from "./history/from-stats.js";

@@ -4,13 +4,13 @@
  * then whole days) from `from` on, each the min of mins, max of maxes, and the count-weighted
  * average (the mean of every raw sample in it). A range that starts before the full resolution's
  * retention is answered from the hourly rollups as a whole (one resolution per answer; hours
- * starting in the range).
+ * starting in the range; the hour under way once the rollup job has been over it).
  */
 import { catalogued } from "@ringwatch/shared";
 import type { MetricKind } from "@ringwatch/shared";
 import { HOUR_MS } from "./history-store.js";
 import type { HistoryRow, HistoryStore, SeriesRef } from "./history-store.js";
-import { retentionCutoffs } from "./retention.js";
+import { retentionCutoffs } from "./rollup-retention.js";
 
 const MIN_MS = 60_000;
 /** Bucket lengths a chart reads easily; past the last, whole days. */
@@ -51,11 +51,11 @@ export function querySeries(store: HistoryStore, q: SeriesRange, retention: { fu
   const hourly = q.from < retentionCutoffs(retention, now).pointsSince;
   const table = hourly ? "hourly" : "points";
   const from = hourly ? Math.floor(q.from / HOUR_MS) * HOUR_MS : q.from;
-  const fits = store.count(table, s.id, from, q.to) <= q.points;
+  const fits = store.count(table, s, from, q.to) <= q.points;
   const bucketMs = fits ? null : Math.max(bucketLength(q.to - from, q.points), hourly ? HOUR_MS : 0);
   return {
     host: s.host, domain: s.domain, metric: s.metric, kind: s.kind, unit: catalogued(s.metric)?.entry.unit ?? null,
     from: q.from, to: q.to, resolution: hourly ? "hourly" : "interval", bucketMs,
-    rows: bucketMs === null ? store.rows(table, s.id, from, q.to) : store.buckets(table, s.id, from, q.to, bucketMs),
+    rows: bucketMs === null ? store.rows(table, s, from, q.to) : store.buckets(table, s, from, q.to, bucketMs),
   };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { silentLogger } from "@ringwatch/shared";
-import { HistoryRetention, HistoryStore, querySeries } from "../../src/index.js";
+import { HistoryRollupRetention, HistoryStore, querySeries } from "../../src/index.js";
 import type { HistoryRow } from "../../src/index.js";
 import { DAY, GUEST, HOUR, Host, MIN, T0, intake, tempDir } from "./history-fixture.js";
 
@@ -75,13 +75,20 @@ describe("cma/history/history-store", () => {
     }
   });
 
-  it("keeps hourly rollups as it writes, and the retention job expires points, then rollups, then the series", async () => {
+  it("the job rolls up each hour (once, late batches included) and expires points, then rollups, then the series", async () => {
     const { stats, history } = intake(dir);
-    const retention = new HistoryRetention(history, { fullDays: 1, hourlyDays: 2, everyMs: HOUR }, silentLogger());
+    const retention = new HistoryRollupRetention(history, { fullDays: 1, hourlyDays: 2, everyMs: HOUR }, silentLogger());
     try {
       const hv1 = new Host("hv1");
-      for (let k = 0; k < 180; k++) stats.apply("hv1", hv1.batch(T0 + k * MIN, { cpu: cpuSamples(k) }));
-      const id = history.series(ref("cpu"))!.id;
+      for (let k = 0; k < 180; k++) if (k !== 30) stats.apply("hv1", hv1.batch(T0 + k * MIN, { cpu: cpuSamples(k) }));
+      const id = history.series(ref("cpu"))!;
+      await retention.run(T0 + 3 * HOUR);
+      assert.deepEqual(history.pendingRollups(), []);
+      // interval 30 arrives late (a resend after an outage): its hour is rolled up again, once
+      history.write({ host: "hv1", intervalStart: T0 + 30 * MIN, intervalMs: MIN, points: [{ domain: GUEST, metric: "cpu", kind: "cpu", count: 6, min: 0.001, avg: 0.002, max: 3 }] });
+      assert.equal(history.pendingRollups().length, 1);
+      await retention.run(T0 + 3 * HOUR);
+      await retention.run(T0 + 3 * HOUR);
       const points = history.rows("points", id, T0, T0 + 3 * HOUR);
       const hours = history.rows("hourly", id, T0, T0 + 3 * HOUR);
       assert.equal(hours.length, 3);
@@ -93,7 +100,7 @@ describe("cma/history/history-store", () => {
       }
       // a day and 90 minutes later: the first 90 intervals are past the full resolution's day
       await retention.run(T0 + DAY + 90 * MIN);
-      assert.equal(history.count("points", id, 0, T0 + 4 * HOUR), 90);
+      assert.equal(history.rows("points", id, 0, T0 + 4 * HOUR).length, 90);
       assert.equal(history.rows("points", id, 0, T0 + 4 * HOUR)[0].t, T0 + 90 * MIN);
       assert.equal(history.count("hourly", id, 0, T0 + 4 * HOUR), 3);
       // a range reaching back before that day is charted from the rollups
@@ -102,10 +109,10 @@ describe("cma/history/history-store", () => {
       assert.deepEqual(old.rows, hours);
       // past two days: everything goes, and with it the series
       await retention.run(T0 + 2 * DAY + 3 * HOUR + 1);
-      assert.equal(history.count("points", id, 0, T0 + 4 * HOUR), 0);
+      assert.equal(history.rows("points", id, 0, T0 + 4 * HOUR).length, 0);
       assert.equal(history.count("hourly", id, 0, T0 + 4 * HOUR), 0);
       assert.deepEqual(history.list("hv1"), []);
-      assert.equal(retention.counters.rowsDeleted, 183);
+      assert.deepEqual({ points: retention.counters.pointsDeleted, rollups: retention.counters.rollupsDeleted, hours: retention.counters.hoursRolledUp }, { points: 180, rollups: 3, hours: 4 });
     } finally {
       await retention.stop();
       history.close();
@@ -119,12 +126,13 @@ describe("cma/history/history-store", () => {
     first.history.close();
     const again = new HistoryStore(dir, silentLogger());
     try {
-      const id = again.series(ref("cpu"))!.id;
+      const id = again.series(ref("cpu"))!;
       assert.deepEqual(again.rows("points", id, T0, T0 + MIN), [{ t: T0, count: 2, min: 0.1, avg: 0.2, max: 0.3 }]);
       // the same interval again (a crash between the event and the saved stream position)
       again.write({ host: "hv1", intervalStart: T0, intervalMs: MIN, points: [{ domain: GUEST, metric: "cpu", kind: "cpu", count: 2, min: 0.1, avg: 0.2, max: 0.3 }] });
       assert.equal(again.counters.duplicatePoints, 1);
-      assert.deepEqual(again.rows("hourly", id, T0, T0 + HOUR), [{ t: T0, count: 2, min: 0.1, avg: 0.2, max: 0.3 }]);
+      assert.equal(again.counters.pointsWritten, 0);
+      assert.deepEqual(again.rows("points", id, T0, T0 + HOUR), [{ t: T0, count: 2, min: 0.1, avg: 0.2, max: 0.3 }]);
       // a new series after reopening gets its own id
       again.write({ host: "hv1", intervalStart: T0 + MIN, intervalMs: MIN, points: [{ domain: GUEST, metric: "balloon.rss", kind: "memory", count: 1, min: 5, avg: 5, max: 5 }] });
       assert.deepEqual(again.list("hv1").map((s) => s.metric), ["balloon.rss", "cpu"]);
@@ -146,7 +154,7 @@ describe("cma/history/history-store", () => {
       other.exec("COMMIT");
       assert.equal(stats.apply("hv1", hv1.batch(T0 + MIN, { cpu: [200] })), true);
       assert.deepEqual({ errors: history.counters.writeErrors, pending: history.counters.pending, written: history.counters.batchesWritten }, { errors: 1, pending: 0, written: 2 });
-      const id = history.series(ref("cpu"))!.id;
+      const id = history.series(ref("cpu"))!;
       assert.deepEqual(history.rows("points", id, T0, T0 + 2 * MIN).map((r) => r.avg), [0.1, 0.2]);
     } finally {
       other.close();
