@@ -10,7 +10,7 @@ import { ConfigError, Endpoint, Keyring, makeClusterKey, silentLogger } from "@r
 import { Cma, cmaConfig } from "../src/index.js";
 import type { CmaConfig } from "../src/index.js";
 import { namedQueries } from "../src/graph/named-queries.js";
-import { GUEST, Host, MIN, T0 } from "./history/history-fixture.js";
+import { GUEST, Host, MIN } from "./history/history-fixture.js";
 
 describe("cma/cma: the HTTP API's place in the CMA", function () {
   const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
@@ -59,6 +59,7 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
   it("keeps every accepted stats batch in its history, across a restart; historyStore none answers 503", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
     const hv1 = new Host("hv1");
+    const T0 = Math.floor(Date.now() / MIN) * MIN - 10 * MIN; // within the retention the CMA enforces at start
     const series = `/api/series?host=hv1&domain=${GUEST}&metric=cpu&from=${T0}&to=${T0 + MIN}`;
     const first = await start({ httpListen: "127.0.0.1:0", dataDir });
     try {
