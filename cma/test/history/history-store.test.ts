@@ -80,7 +80,7 @@ describe("cma/history/history-store", () => {
     const retention = new HistoryRollupRetention(history, { fullDays: 1, hourlyDays: 2, everyMs: HOUR }, silentLogger());
     try {
       const hv1 = new Host("hv1");
-      for (let k = 0; k < 180; k++) if (k !== 30) stats.apply("hv1", hv1.batch(T0 + k * MIN, { cpu: cpuSamples(k) }));
+      for (let k = 0; k < 180; k++) if (k !== 30) stats.apply("hv1", hv1.batch(T0 + k * MIN, { cpu: cpuSamples(k).slice(0, 1 + (k % 6)) })); // counts 1…6
       const id = history.series(ref("cpu"))!;
       await retention.run(T0 + 3 * HOUR);
       assert.deepEqual(history.pendingRollups(), []);
