@@ -10,6 +10,7 @@
 import type { KeyObject } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
+
 import { join } from "node:path";
 import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
@@ -52,6 +53,10 @@ function openAuditLog(cfg: CmaConfig, log: Logger): AuditLog {
   }
 }
 
+import { HistoryStore } from "./history/history-store.js";
+import { HistoryRollupRetention } from "./history/rollup-retention.js";
+import { historyBatch } from "./history/from-stats.js";
+
 export class Cma {
   readonly counters = { badMessages: 0 };
   /** values to Zabbix (spooled, batched, replayed) when zabbixServer is set */
@@ -65,6 +70,8 @@ export class Cma {
   private readonly stopWatching: StopWatching[] = [];
   /** the operator's commands (maintenance, removal) on a Unix socket; undefined when controlSocket is "off" */
   control: ControlServer | undefined;
+  /** the metric history (every accepted stats batch) and its retention job; undefined when historyStore is "none" */
+  history: { store: HistoryStore; retention: HistoryRollupRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -145,6 +152,17 @@ export class Cma {
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, audit, graph, ingestor);
     cma.access = access;
+    try {
+      cma.history = openHistory(cfg, deps.log);
+    } catch (e) {
+      await cma.stop();
+      throw e;
+    }
+    if (cma.history) {
+      const { store } = cma.history;
+      stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
+      cma.history.retention.start();
+    }
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       audit.close();
@@ -208,6 +226,7 @@ export class Cma {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
       access: this.access, hostControl: this.rings.control, audit: this.audit,
+      history: this.history,
     };
   }
 
@@ -241,6 +260,7 @@ export class Cma {
       ...(this.control ? { control: this.control.counters } : {}),
       audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
+      history: this.history ? { ...this.history.store.counters, retention: this.history.retention.counters } : null,
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
   }
@@ -257,6 +277,20 @@ export class Cma {
     await this.endpoint.close();
     await this.graphIngestor?.stop();
     await this.graph?.close();
+    await this.history?.retention.stop();
+    this.history?.store.close();
+    this.history = undefined;
     this.audit.close(); // last: whatever stopped above may still have recorded
   }
+}
+
+/** The history store the configuration asks for, opened, with its retention job (not started). */
+function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
+  if (cfg.historyStore === "none") return undefined;
+  if (cfg.historyHourlyDays < cfg.historyFullDays) throw new ConfigError(`historyHourlyDays (${cfg.historyHourlyDays}) must be at least historyFullDays (${cfg.historyFullDays}): older ranges are charted from the hourly rollups`);
+  const dir = cfg.historyDir || (cfg.dataDir ? join(cfg.dataDir, "history") : "");
+  if (!dir) throw new ConfigError('historyStore is "sqlite" but neither historyDir nor dataDir is set');
+  const store = new HistoryStore(dir, log.child({ component: "history" }));
+  const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
+  return { store, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
 }

@@ -71,6 +71,13 @@ export const cmaSchema = {
   zabbixMaxHoldMs: { type: "duration", default: 600_000, min: 0, doc: "A held value goes to the sender after this long even if its host/item never appeared (the sender reports what Zabbix refuses)." },
   // ---- monitoring errors (cma/src/monitoring-errors)
   senderDropClearMs: { type: "duration", default: 600_000, min: 1000, doc: "A Zabbix sender drop stays an active monitoring error until no value was dropped for this long: drops are one-shot, and a problem that flickers off between two drops would hide a steady loss." },
+  // ---- metric history (cma/src/history): what the nanoprobes send, for charts
+  historyStore: { type: "string", default: "sqlite", oneOf: ["sqlite", "none"], doc: "Where each series' min/avg/max per report interval is kept for charts (GET /api/series): sqlite (embedded, on disk; chosen over DuckDB by measurement, BENCHMARKS.md) or none (no history; /api/series answers 503)." },
+  historyDir: { type: "path", default: "", doc: "Directory of the history store. Empty: <dataDir>/history. ~55 KB per series-day at full resolution (BENCHMARKS.md): 60,000 series for 7 days ≈ 23 GB." },
+  historyFullDays: { type: "int", default: 7, min: 1, max: 366, doc: "Days each report interval is kept at full resolution; older ranges are charted from the hourly rollups." },
+  historyHourlyDays: { type: "int", default: 90, min: 1, max: 3650, doc: "Days the hourly min/avg/max rollups are kept (at least historyFullDays; ~2 KB per series-day)." },
+  historyRollupMs: { type: "duration", default: 300_000, min: 1000, max: 3_600_000, doc: "How often the hourly rollups are brought up to date and expired history is deleted (and once at start): the hour under way reaches the rollups at most this late; each pass costs ~20 ms of CPU per host-hour (BENCHMARKS.md)." },
+  historyMaxPoints: { type: "int", default: 5000, min: 10, max: 100_000, doc: "Most rows one /api/series answer may hold (the points a caller asks for; default 1000 or this if lower): bounds one answer's size." },
   // ---- graph (topology store, ingestion, root-cause queries)
   graphStore: { type: "string", default: "kuzu", oneOf: ["kuzu", "neo4j", "none"], doc: "The topology graph: kuzu (embedded, on disk at <dataDir>/graph, no server to run), neo4j (also chosen whenever NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are set; credentials stay in the environment), none (no graph and no root-cause queries)." },
   graphBufferPoolMb: { type: "int", default: 256, min: 16, max: 1_048_576, doc: "Kuzu's page cache, once for ingestion and once for queries (a read-only copy). 256 MiB caches a few thousand hosts; 10,000 hosts with 300,000 guests are ~0.4 GB on disk (BENCHMARKS.md: 1,024 MiB)." },

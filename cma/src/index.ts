@@ -44,3 +44,7 @@ export * from "./graph/write-batch.js";
 export * from "./access/roles.js";
 export * from "./access/access-store.js";
 export * from "./access/access-file.js";
+export * from "./history/history-store.js";
+export * from "./history/rollup-retention.js";
+export * from "./history/series-query.js";
+export * from "./history/from-stats.js";

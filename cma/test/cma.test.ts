@@ -13,6 +13,7 @@ import { namedQueries } from "../src/graph/named-queries.js";
 import { prepareAccess } from "./support/access.js";
 import { AuditWriteError } from "../src/audit/audit-log.js";
 import { controlCall } from "../src/host-command.js";
+import { GUEST, Host, MIN } from "./history/history-fixture.js";
 
 describe("cma/cma: the HTTP API's place in the CMA", function () {
   const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
@@ -65,6 +66,35 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     } finally {
       await without.stop();
     }
+  });
+
+  it("keeps every accepted stats batch in its history, across a restart; historyStore none answers 503", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    const hv1 = new Host("hv1");
+    const T0 = Math.floor(Date.now() / MIN) * MIN - 10 * MIN; // within the retention the CMA enforces at start
+    const series = `/api/series?host=hv1&domain=${GUEST}&metric=cpu&from=${T0}&to=${T0 + MIN}`;
+    const first = await start({ httpListen: "127.0.0.1:0", dataDir });
+    try {
+      assert.equal(first.stats.apply("hv1", hv1.batch(T0, { cpu: [250, 500, 1500] })), true);
+      assert.deepEqual(((await (await fetch(`${first.http!.url}${series}`)).json()) as { rows: unknown[] }).rows, [{ t: T0, count: 3, min: 0.25, avg: 0.75, max: 1.5 }]);
+      assert.equal((first.status().history as { batchesWritten: number }).batchesWritten, 1);
+    } finally {
+      await first.stop();
+    }
+    const again = await start({ httpListen: "127.0.0.1:0", dataDir });
+    try {
+      assert.deepEqual(((await (await fetch(`${again.http!.url}${series}`)).json()) as { rows: unknown[] }).rows, [{ t: T0, count: 3, min: 0.25, avg: 0.75, max: 1.5 }]);
+    } finally {
+      await again.stop();
+    }
+    const none = await start({ httpListen: "127.0.0.1:0", historyStore: "none" });
+    try {
+      assert.equal((await fetch(`${none.http!.url}${series}`)).status, 503);
+      assert.equal(none.status().history, null);
+    } finally {
+      await none.stop();
+    }
+    await assert.rejects(start({ historyFullDays: 30, historyHourlyDays: 7 }), (e: unknown) => e instanceof ConfigError && /historyHourlyDays \(7\) must be at least historyFullDays \(30\)/.test(e.message));
   });
 
   it("no HTTP server when httpListen is empty or off", async () => {

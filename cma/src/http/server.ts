@@ -38,6 +38,8 @@ import { membershipPlugin } from "./membership-plugin.js";
 import { monitoringErrorsPlugin } from "./monitoring-errors-plugin.js";
 import type { MonitoringErrors } from "../monitoring-errors/monitoring-errors.js";
 import { statsPlugin } from "./stats-plugin.js";
+import { seriesPlugin, seriesUnavailablePlugin } from "./series-plugin.js";
+import type { HistoryStore } from "../history/history-store.js";
 import { statusPlugin } from "./status-plugin.js";
 import type { HttpCounters } from "./status-plugin.js";
 import { uiPlugin } from "./ui-plugin.js";
@@ -59,6 +61,8 @@ export interface ApiSources {
   hostControl?: HostControl;
   /** where state-changing requests are recorded, and what GET /api/audit reads (admins) */
   audit?: AuditLog;
+  /** the metric history and its retention (GET /api/series); absent: 503 */
+  history?: { store: HistoryStore; fullDays: number; hourlyDays: number; maxPoints: number; now?: () => number };
 }
 
 export interface ApiOptions {
@@ -133,6 +137,8 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   await app.register(statsPlugin, { stats: sources.stats, hosts: () => sources.membership.hosts().map((h) => h.name) });
   if (sources.graph) await app.register(graphPlugin, { ...sources.graph, limits: { timeoutMs: o.queryTimeoutMs, maxRows: o.maxRows } });
   else await app.register(graphUnavailablePlugin);
+  if (sources.history) await app.register(seriesPlugin, sources.history);
+  else await app.register(seriesUnavailablePlugin);
   await app.register(uiPlugin);
   await app.ready();
   return { app, counters, access, routes };
