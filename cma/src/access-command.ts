@@ -12,7 +12,7 @@
  *   token revoke ID
  *   token list
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, loadProcessConfig, silentLogger } from "@ringwatch/shared";
 import { AuditLog } from "./audit/audit-log.js";
@@ -52,6 +52,7 @@ interface Backend {
 
 /** Offline: the store itself, each change recorded in the CMA's audit log (<dataDir>/audit) as actor "cli". */
 function offline(dataDir: string, retentionDays: number): Backend {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // before the CMA's first start too (tokens for it to find)
   const store = AccessStore.open(dataDir);
   let log: AuditLog | undefined;
   const audited = async <T>(action: string, target: string, fn: () => T | Promise<T>, detail?: Record<string, unknown>): Promise<T> => {
