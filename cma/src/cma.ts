@@ -233,7 +233,12 @@ function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
   if (cfg.historyHourlyDays < cfg.historyFullDays) throw new ConfigError(`historyHourlyDays (${cfg.historyHourlyDays}) must be at least historyFullDays (${cfg.historyFullDays}): older ranges are charted from the hourly rollups`);
   const dir = cfg.historyDir || (cfg.dataDir ? join(cfg.dataDir, "history") : "");
   if (!dir) throw new ConfigError('historyStore is "sqlite" but neither historyDir nor dataDir is set');
-  const store = new HistoryStore(dir, log.child({ component: "history" }));
+  let store: HistoryStore;
+  try {
+    store = new HistoryStore(dir, log.child({ component: "history" }));
+  } catch (e) {
+    throw new ConfigError(`history store: cannot open ${dir}: ${(e as Error).message} (set historyDir, or historyStore "none")`);
+  }
   const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
   return { store, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
 }
