@@ -115,17 +115,6 @@ export class Cma {
       ingestor.start();
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, graph, ingestor);
-    try {
-      cma.history = openHistory(cfg, deps.log);
-    } catch (e) {
-      await cma.stop();
-      throw e;
-    }
-    if (cma.history) {
-      const { store } = cma.history;
-      stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
-      cma.history.retention.start();
-    }
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
@@ -142,6 +131,18 @@ export class Cma {
         throw e;
       }
       cma.zabbix.start();
+    }
+    // after the parts that may refuse to start without closing it; no batch can arrive before (no await since new Cma)
+    try {
+      cma.history = openHistory(cfg, deps.log);
+    } catch (e) {
+      await cma.stop();
+      throw e;
+    }
+    if (cma.history) {
+      const { store } = cma.history;
+      stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
+      cma.history.retention.start();
     }
     rings.start();
     const controlPath = controlSocketPath(cfg);

@@ -10,7 +10,7 @@
  * avg, min of mins, max of maxes), built by rollup-retention.ts from the host-hours a write marks
  * pending; series-query.ts reads.
  *
- * Writes are synchronous (better-sqlite3), one transaction per batch (~600 series, ~1.9 ms CPU).
+ * Writes are synchronous (better-sqlite3), one transaction per batch (~600 series, ~2.5 ms CPU).
  * A point already stored (the same series and interval start: a batch delivered again after a
  * crash between the event and the saved stream position) is ignored, and counted. A write that
  * fails (disk full, locked by another process) is logged and counted and its batch kept in memory
