@@ -13,9 +13,10 @@
  *  3. disk bytes after a checkpoint, per series-day written;
  *  4. chart queries, --queries per run, --runs runs (the figure is the median of the runs' p50 and
  *     p99): 24 hours of one series, and of a host page's 10 series, bucketed to 300 points
+ *     (cma-store: its own round bucket lengths, 288 for a day)
  *     (count-weighted avg, min of mins, max of maxes); and 7 days of one subset series.
  *
- *   node bench/dist/history-store.bench.js [--hosts 100] [--guests 30] [--minutes 1440] [--subset-hosts 1] [--subset-days 7] [--queries 200] [--runs 5] [--only sqlite-host,sqlite-series,duckdb] [--dir DIR]
+ *   node bench/dist/history-store.bench.js [--hosts 100] [--guests 30] [--minutes 1440] [--subset-hosts 1] [--subset-days 7] [--queries 200] [--runs 5] [--only sqlite-host,sqlite-series,duckdb,cma-store] [--dir DIR]
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,7 +25,9 @@ import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { seededRandom } from "@ringwatch/shared";
+import { seededRandom, silentLogger } from "@ringwatch/shared";
+import { HistoryStore, querySeries } from "@ringwatch/cma";
+import type { HistoryPoint } from "@ringwatch/cma";
 
 const { values: args } = parseArgs({
   options: {
@@ -118,6 +121,33 @@ async function sqliteByHost(dir: string): Promise<Candidate> {
     chart: async (series, from, to, bucketMs) => chartStmt(series.length).all(from, bucketMs, ...series, Math.floor(series[0] / PER_HOST), from, to),
     checkpoint: async () => { db.pragma("wal_checkpoint(TRUNCATE)"); },
     close: async () => { db.close(); },
+  };
+}
+
+/** The CMA's own HistoryStore class (cma/src/history): its writes, its rollups, its query (round buckets). */
+async function cmaStore(dir: string): Promise<Candidate> {
+  const store = new HistoryStore(dir, silentLogger());
+  const ref = (id: number) => {
+    const host = Math.floor(id / PER_HOST), i = id % PER_HOST;
+    return { host: `hv${host}`, domain: `guest-${host}-${Math.floor(i / GUEST_SERIES.length)}`, metric: GUEST_SERIES[i % GUEST_SERIES.length] };
+  };
+  return {
+    name: "the CMA's HistoryStore (SQLite, key (host, t, series), pending_rollups, querySeries)",
+    ingest: async (t, r) => {
+      const points: HistoryPoint[] = [];
+      for (let i = 0; i < r.series.length; i++) {
+        const { domain, metric } = ref(r.series[i]);
+        points.push({ domain, metric, kind: metric.includes("cpu") ? "cpu" : metric.startsWith("balloon") ? "memory" : "rate", count: r.count[i], min: r.min[i], avg: r.avg[i], max: r.max[i] });
+      }
+      store.write({ host: ref(r.series[0]).host, intervalStart: t, intervalMs: MIN, points });
+      if (store.counters.writeErrors > 0) throw new Error("history write failed");
+    },
+    rollup: async (host, hour) => {
+      for (const p of store.pendingRollups()) if (p.hour === hour && p.host === host + 1) store.rollup(p, true);
+    },
+    chart: async (series, from, to) => series.flatMap((id) => querySeries(store, { ...ref(id), from, to, points: CHART_POINTS }, { fullDays: 7, hourlyDays: 90 }, to)!.rows),
+    checkpoint: async () => undefined,
+    close: async () => { store.close(); },
   };
 }
 
@@ -268,6 +298,6 @@ async function measure(make: (dir: string) => Promise<Candidate>, root: string):
 const root = args.dir ?? tmpdir();
 console.error(`${new Date().toISOString()}: ${HOSTS} hosts × ${GUESTS} guests × ${GUEST_SERIES.length} series = ${SERIES} series; ${MINUTES} min for all, ${SUBSET_MINUTES} min for ${SUBSET} host(s); ${RUNS} runs × ${QUERIES} queries`);
 const results: Record<string, unknown>[] = [];
-const candidates: Record<string, (dir: string) => Promise<Candidate>> = { "sqlite-host": sqliteByHost, "sqlite-series": sqlite, duckdb };
+const candidates: Record<string, (dir: string) => Promise<Candidate>> = { "sqlite-host": sqliteByHost, "sqlite-series": sqlite, duckdb, "cma-store": cmaStore };
 for (const name of (args.only ?? Object.keys(candidates).join(",")).split(",")) results.push(await measure(candidates[name], root));
 console.log(JSON.stringify({ date: new Date().toISOString(), hosts: HOSTS, guests: GUESTS, series: SERIES, minutes: MINUTES, subsetHosts: SUBSET, subsetMinutes: SUBSET_MINUTES, runs: RUNS, queriesPerRun: QUERIES, results }, null, 2));

@@ -152,17 +152,6 @@ export class Cma {
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, audit, graph, ingestor);
     cma.access = access;
-    try {
-      cma.history = openHistory(cfg, deps.log);
-    } catch (e) {
-      await cma.stop();
-      throw e;
-    }
-    if (cma.history) {
-      const { store } = cma.history;
-      stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
-      cma.history.retention.start();
-    }
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       audit.close();
@@ -181,6 +170,18 @@ export class Cma {
         throw e;
       }
       cma.zabbix.start();
+    }
+    // after the parts that may refuse to start without closing it; no batch can arrive before (no await since new Cma)
+    try {
+      cma.history = openHistory(cfg, deps.log);
+    } catch (e) {
+      await cma.stop();
+      throw e;
+    }
+    if (cma.history) {
+      const { store } = cma.history;
+      stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
+      cma.history.retention.start();
     }
     rings.start();
     const controlPath = controlSocketPath(cfg);
@@ -290,7 +291,12 @@ function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
   if (cfg.historyHourlyDays < cfg.historyFullDays) throw new ConfigError(`historyHourlyDays (${cfg.historyHourlyDays}) must be at least historyFullDays (${cfg.historyFullDays}): older ranges are charted from the hourly rollups`);
   const dir = cfg.historyDir || (cfg.dataDir ? join(cfg.dataDir, "history") : "");
   if (!dir) throw new ConfigError('historyStore is "sqlite" but neither historyDir nor dataDir is set');
-  const store = new HistoryStore(dir, log.child({ component: "history" }));
+  let store: HistoryStore;
+  try {
+    store = new HistoryStore(dir, log.child({ component: "history" }));
+  } catch (e) {
+    throw new ConfigError(`history store: cannot open ${dir}: ${(e as Error).message} (set historyDir, or historyStore "none")`);
+  }
   const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
   return { store, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
 }

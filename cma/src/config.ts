@@ -73,9 +73,9 @@ export const cmaSchema = {
   senderDropClearMs: { type: "duration", default: 600_000, min: 1000, doc: "A Zabbix sender drop stays an active monitoring error until no value was dropped for this long: drops are one-shot, and a problem that flickers off between two drops would hide a steady loss." },
   // ---- metric history (cma/src/history): what the nanoprobes send, for charts
   historyStore: { type: "string", default: "sqlite", oneOf: ["sqlite", "none"], doc: "Where each series' min/avg/max per report interval is kept for charts (GET /api/series): sqlite (embedded, on disk; chosen over DuckDB by measurement, BENCHMARKS.md) or none (no history; /api/series answers 503)." },
-  historyDir: { type: "path", default: "", doc: "Directory of the history store. Empty: <dataDir>/history. ~55 KB per series-day at full resolution (BENCHMARKS.md): 60,000 series for 7 days ≈ 23 GB." },
+  historyDir: { type: "path", default: "", doc: "Directory of the history store. Empty: <dataDir>/history. ~60 KB per series-day at full resolution (BENCHMARKS.md): 60,000 series for 7 days ≈ 25 GB." },
   historyFullDays: { type: "int", default: 7, min: 1, max: 366, doc: "Days each report interval is kept at full resolution; older ranges are charted from the hourly rollups." },
-  historyHourlyDays: { type: "int", default: 90, min: 1, max: 3650, doc: "Days the hourly min/avg/max rollups are kept (at least historyFullDays; ~2 KB per series-day)." },
+  historyHourlyDays: { type: "int", default: 90, min: 1, max: 3650, doc: "Days the hourly min/avg/max rollups are kept (at least historyFullDays; 24 rows per series-day)." },
   historyRollupMs: { type: "duration", default: 300_000, min: 1000, max: 3_600_000, doc: "How often the hourly rollups are brought up to date and expired history is deleted (and once at start): the hour under way reaches the rollups at most this late; each pass costs ~20 ms of CPU per host-hour (BENCHMARKS.md)." },
   historyMaxPoints: { type: "int", default: 5000, min: 10, max: 100_000, doc: "Most rows one /api/series answer may hold (the points a caller asks for; default 1000 or this if lower): bounds one answer's size." },
   // ---- graph (topology store, ingestion, root-cause queries)

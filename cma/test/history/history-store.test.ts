@@ -119,6 +119,27 @@ describe("cma/history/history-store", () => {
     }
   });
 
+  it("forgets a guest's series once its rollups expire while its host goes on; series with points not yet rolled up stay", async () => {
+    const { stats, history } = intake(dir);
+    const job = new HistoryRollupRetention(history, { fullDays: 1, hourlyDays: 1, everyMs: HOUR }, silentLogger());
+    const point = (domain: string, t: number) => history.write({ host: "hv1", intervalStart: t, intervalMs: MIN, points: [{ domain, metric: "cpu", kind: "cpu", count: 1, min: 1, avg: 1, max: 1 }] });
+    try {
+      stats.apply("hv1", new Host("hv1").batch(T0, { cpu: [100] }, "gone-guest"));
+      await job.run(T0 + HOUR);
+      // two days on the host reports two other guests, in hours not rolled up yet (the last one under way)
+      point(GUEST, T0 + 2 * DAY);
+      point(GUEST, T0 + 2 * DAY + HOUR);
+      point("new-guest", T0 + 2 * DAY + HOUR);
+      for (const id of history.seriesIds(0, 100)) history.expireSeries(id, T0 + DAY + 2 * HOUR);
+      assert.deepEqual(history.list("hv1").map((s) => s.domain), [GUEST, "new-guest"]);
+      await job.run(T0 + 2 * DAY + HOUR + MIN);
+      assert.deepEqual(history.list("hv1").map((s) => s.domain), [GUEST, "new-guest"]);
+    } finally {
+      await job.stop();
+      history.close();
+    }
+  });
+
   it("keeps its history across close and reopen, and a batch delivered again is not counted twice", () => {
     const hv1 = new Host("hv1");
     const first = intake(dir);
