@@ -22,10 +22,10 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
   const tokens = new WeakMap<Cma, { authorization: string }>();
   const auth = (c: Cma): { authorization: string } => tokens.get(c)!;
   const start = async (over: Partial<CmaConfig>): Promise<Cma> => {
-    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    const dataDir = over.dataDir ?? mkdtempSync(join(tmpdir(), "rw-cma-"));
     const credentials = await prepareAccess(dataDir);
     const cma = await Cma.start(cmaConfig({
-      cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, graphStore: "none", ...over,
+      cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", ...over, dataDir,
     }), { keyring, commandKey, log: silentLogger() });
     tokens.set(cma, credentials.auth);
     return cma;
@@ -76,20 +76,20 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     const first = await start({ httpListen: "127.0.0.1:0", dataDir });
     try {
       assert.equal(first.stats.apply("hv1", hv1.batch(T0, { cpu: [250, 500, 1500] })), true);
-      assert.deepEqual(((await (await fetch(`${first.http!.url}${series}`)).json()) as { rows: unknown[] }).rows, [{ t: T0, count: 3, min: 0.25, avg: 0.75, max: 1.5 }]);
+      assert.deepEqual(((await (await fetch(`${first.http!.url}${series}`, { headers: auth(first) })).json()) as { rows: unknown[] }).rows, [{ t: T0, count: 3, min: 0.25, avg: 0.75, max: 1.5 }]);
       assert.equal((first.status().history as { batchesWritten: number }).batchesWritten, 1);
     } finally {
       await first.stop();
     }
     const again = await start({ httpListen: "127.0.0.1:0", dataDir });
     try {
-      assert.deepEqual(((await (await fetch(`${again.http!.url}${series}`)).json()) as { rows: unknown[] }).rows, [{ t: T0, count: 3, min: 0.25, avg: 0.75, max: 1.5 }]);
+      assert.deepEqual(((await (await fetch(`${again.http!.url}${series}`, { headers: auth(again) })).json()) as { rows: unknown[] }).rows, [{ t: T0, count: 3, min: 0.25, avg: 0.75, max: 1.5 }]);
     } finally {
       await again.stop();
     }
     const none = await start({ httpListen: "127.0.0.1:0", historyStore: "none" });
     try {
-      assert.equal((await fetch(`${none.http!.url}${series}`)).status, 503);
+      assert.equal((await fetch(`${none.http!.url}${series}`, { headers: auth(none) })).status, 503);
       assert.equal(none.status().history, null);
     } finally {
       await none.stop();

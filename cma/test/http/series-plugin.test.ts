@@ -8,6 +8,7 @@ import { buildApi } from "../../src/http/server.js";
 import type { HttpCounters } from "../../src/http/status-plugin.js";
 import type { HistoryStore } from "../../src/index.js";
 import { API_OPTIONS, emptyParts, sources } from "./api-fixture.js";
+import { signedIn, tokenStore } from "../support/access.js";
 import { GUEST, HOUR, Host, MIN, T0, intake, tempDir } from "../history/history-fixture.js";
 
 describe("cma/http/series-plugin", () => {
@@ -23,7 +24,10 @@ describe("cma/http/series-plugin", () => {
     // two hours of a guest's cpu; the first interval's samples 250, 500, 1500 per-mille of a CPU
     for (let k = 0; k < 120; k++) i.stats.apply("hv1", hv1.batch(T0 + k * MIN, { cpu: k === 0 ? [250, 500, 1500] : [k, 2 * k], "net.tap0.rx.bytes": [k * 10] }));
     parts.stats = i.stats;
-    ({ app, counters } = await buildApi({ ...sources(parts), history: { store: history, fullDays: 7, hourlyDays: 90, maxPoints: 500, now: () => NOW } }, API_OPTIONS, silentLogger()));
+    const viewer = tokenStore("viewer"); // the routes' role: a viewer reads history
+    const built = await buildApi({ ...sources(parts, undefined, viewer), history: { store: history, fullDays: 7, hourlyDays: 90, maxPoints: 500, now: () => NOW } }, API_OPTIONS, silentLogger());
+    app = signedIn(built.app, viewer.auth.authorization);
+    counters = built.counters;
   });
   after(async () => {
     await app.close();
@@ -93,7 +97,8 @@ describe("cma/http/series-plugin", () => {
   });
 
   it("without a history store: 503 with a clear error", async () => {
-    const { app: none } = await buildApi(sources(emptyParts()), API_OPTIONS, silentLogger());
+    const viewer = tokenStore("viewer");
+    const none = signedIn((await buildApi(sources(emptyParts(), undefined, viewer), API_OPTIONS, silentLogger())).app, viewer.auth.authorization);
     try {
       for (const url of [`/api/series?host=hv1&metric=cpu&from=${T0}`, "/api/series/list?host=hv1"]) {
         const r = await none.inject(url);
