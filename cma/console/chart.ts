@@ -15,6 +15,9 @@ window.__ringwatchCharts ??= {};
 export interface ChartSource { host: string; domain: string; metric: string }
 export type ZoomListener = (from: number, to: number) => void;
 
+/** an axis label that fits: 2.1M, 950k, 0.25 */
+const short = (v: number): string => (Math.abs(v) >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : Math.abs(v) >= 1e3 ? `${+(v / 1e3).toPrecision(3)}k` : `${+v.toPrecision(3)}`);
+
 const POINTS = 300; // about one bucket per 2–3 pixels of a 700-pixel chart
 
 export class Chart {
@@ -34,6 +37,7 @@ export class Chart {
       width: 720, height: 200,
       cursor: { drag: { x: true, y: false, setScale: false } },
       scales: { x: { time: true } },
+      axes: [{}, { size: 60, values: (_u, ticks) => ticks.map(short) }],
       series: [{}, { label: "min", stroke: "#9bb7e0" }, { label: "avg", stroke: "#23395d", width: 1.5 }, { label: "max", stroke: "#9bb7e0" }],
       bands: [{ series: [3, 1], fill: "rgba(35,57,93,0.15)" }],
       hooks: { setSelect: [(u) => this.selected(u)] },
@@ -47,10 +51,12 @@ export class Chart {
     try {
       const a = await api<SeriesAnswer>(`/api/series?${q}`);
       if (seq !== this.seq) return;
-      const rows = a.rows;
-      this.plot.setData([rows.map((r) => r.t / 1000), rows.map((r) => r.min), rows.map((r) => r.avg), rows.map((r) => r.max)], false);
+      this.plot.setData([a.rows.map((r) => r.t / 1000), a.rows.map((r) => r.min), a.rows.map((r) => r.avg), a.rows.map((r) => r.max)], false);
       this.plot.setScale("x", { min: from / 1000, max: to / 1000 });
-      this.info.textContent = `${a.unit ?? ""} · ${a.resolution} (${a.bucketMs / 1000} s buckets) · ${rows.length} points`;
+      this.info.textContent = `${a.unit ?? ""} · ${a.bucketMs ? `${a.resolution} (${a.bucketMs / 1000} s buckets)` : "each report interval"} · ${a.rows.length} points`;
+      // what the chart holds now, read back from uPlot: a test sees what is drawn, not what was fetched
+      const [ts, mins, avgs, maxs] = this.plot.data as unknown as number[][];
+      const rows = ts.map((t, i) => ({ t: t * 1000, count: a.rows[i].count, min: mins[i], avg: avgs[i], max: maxs[i] }));
       window.__ringwatchCharts[this.id] = { from, to, resolution: a.resolution, bucketMs: a.bucketMs, rows };
     } catch (e) {
       if (seq === this.seq) this.info.textContent = (e as Error).message;
