@@ -12,6 +12,10 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 # build tools and libvirt headers for native addons (npm ci builds the libvirt binding, libvirt/), iproute2 for network-namespace tests
 apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
 
+# Debian's chromium, for the console's browser tests (test/console-browser.test.ts drive it through
+# playwright-core, which never downloads a browser of its own)
+apt_install chromium
+
 # lldpd, for the test that runs the lldp discovery script against real lldpd instances it starts in
 # network namespaces. Only the binaries are wanted: its postinst would start the daemon (invoke-rc.d,
 # or systemd where it runs) and enable it at boot, sending LLDP frames on every interface. A

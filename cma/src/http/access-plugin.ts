@@ -33,6 +33,9 @@ export const OPEN_ROUTES: ReadonlySet<string> = new Set([
   "GET /api/health", "HEAD /api/health", "POST /api/session",
   ...["/", "/ui/app.js", "/ui/style.css"].flatMap((u) => [`GET ${u}`, `HEAD ${u}`]),
 ]);
+/** OPEN_ROUTES, and the console's static files (console-plugin.ts: page, modules, stylesheets; they hold no data, like the classic page's) */
+export const isOpenRoute = (method: string, url: string): boolean =>
+  OPEN_ROUTES.has(`${method} ${url}`) || ((method === "GET" || method === "HEAD") && (url === "/console" || url.startsWith("/console/")));
 export const SESSION_COOKIE = "ringwatch_session";
 /** Sessions kept at once (a few per operator); past it the oldest are signed out. */
 const MAX_SESSIONS = 10_000;
@@ -125,7 +128,7 @@ export async function installAccess(app: FastifyInstance, o: AccessOptions): Pro
 
   app.addHook("onRequest", async (req: FastifyRequest) => {
     // decided on the route matched, not on the raw URL: an encoded or unusual path cannot slip past
-    if (req.routeOptions.url !== undefined && OPEN_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) return;
+    if (req.routeOptions.url !== undefined && isOpenRoute(req.method, req.routeOptions.url)) return;
     let p: Principal;
     try {
       p = authenticate(req, o);

@@ -42,6 +42,7 @@ import { seriesPlugin, seriesUnavailablePlugin } from "./series-plugin.js";
 import type { HistoryStore } from "../history/history-store.js";
 import { statusPlugin } from "./status-plugin.js";
 import type { HttpCounters } from "./status-plugin.js";
+import { consolePlugin } from "./console-plugin.js";
 import { uiPlugin } from "./ui-plugin.js";
 import { validatorCompiler } from "./validation.js";
 
@@ -140,6 +141,7 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   if (sources.history) await app.register(seriesPlugin, sources.history);
   else await app.register(seriesUnavailablePlugin);
   await app.register(uiPlugin);
+  await app.register(consolePlugin);
   await app.ready();
   return { app, counters, access, routes };
 }

@@ -12,7 +12,7 @@ import { silentLogger } from "@ringwatch/shared";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { HostControl } from "../../src/membership/host-control.js";
 import { Suspicion } from "../../src/membership/suspicion.js";
-import { OPEN_ROUTES, SESSION_COOKIE } from "../../src/http/access-plugin.js";
+import { SESSION_COOKIE, isOpenRoute } from "../../src/http/access-plugin.js";
 import type { Role } from "../../src/access/roles.js";
 import { AuditLog } from "../../src/audit/audit-log.js";
 import { UUID1, api, scenarioParts } from "./api-fixture.js";
@@ -68,7 +68,7 @@ describe("cma/http/access-plugin", function () {
       }
       let refused = 0;
       for (const r of routes) {
-        const open = OPEN_ROUTES.has(`${r.method} ${r.url}`);
+        const open = isOpenRoute(r.method, r.url);
         const res = await t.bare.inject({ method: r.method as "GET", url: concrete(r.url) });
         if (open) {
           assert.notEqual(res.statusCode, 401, `${r.method} ${r.url} is open`);
@@ -84,6 +84,7 @@ describe("cma/http/access-plugin", function () {
       assert.equal((await t.bare.inject("/api/nope")).statusCode, 401, "an unknown path says nothing without credentials");
       assert.equal((await t.bare.inject("/%61pi/hosts")).statusCode, 401, "nor does an encoded one");
       assert.equal((await t.bare.inject("/")).statusCode, 200, "the UI page itself is open (its data is not)");
+      assert.equal((await t.bare.inject("/console/")).statusCode, 200, "so is the console's page");
     } finally {
       await t.bare.close();
     }

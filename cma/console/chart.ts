@@ -1,0 +1,80 @@
+// One metric's chart: min/max as a band, avg as the line, for the range it was asked; dragging
+// across it asks /api/series again for the dragged from/to (the resolution follows the range).
+// What it plots is on window.__ringwatchCharts[id] so a browser test reads data, not pixels.
+import uPlot from "./vendor/uPlot.esm.js";
+import { api } from "./api.js";
+import { el } from "./dom.js";
+
+export interface SeriesRow { t: number; count: number; min: number; avg: number; max: number }
+export interface SeriesAnswer { kind: string; unit: string | null; resolution: string; bucketMs: number; rows: SeriesRow[] }
+export interface Plotted { from: number; to: number; resolution: string; bucketMs: number; rows: SeriesRow[] }
+
+declare global { interface Window { __ringwatchCharts: Record<string, Plotted> } }
+window.__ringwatchCharts ??= {};
+
+export interface ChartSource { host: string; domain: string; metric: string }
+export type ZoomListener = (from: number, to: number) => void;
+
+/** an axis label that fits: 2.1M, 950k, 0.25 */
+const short = (v: number): string => (Math.abs(v) >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : Math.abs(v) >= 1e3 ? `${+(v / 1e3).toPrecision(3)}k` : `${+v.toPrecision(3)}`);
+
+const POINTS = 300; // about one bucket per 2–3 pixels of a 700-pixel chart
+
+export class Chart {
+  readonly id: string;
+  readonly element: HTMLElement;
+  private readonly plot: uPlot;
+  private readonly info: HTMLElement;
+  private seq = 0; // answers to older requests are dropped
+
+  constructor(private readonly src: ChartSource, title: string, private readonly onZoom: ZoomListener) {
+    this.id = `${src.domain}/${src.metric}`;
+    this.info = el("span", { className: "chart-info" });
+    const holder = el("div", { className: "chart-plot" });
+    this.element = el("figure", { className: "chart" }, el("figcaption", {}, el("strong", { textContent: title }), " ", this.info), holder);
+    this.element.dataset.chart = this.id;
+    this.plot = new uPlot({
+      width: 720, height: 200,
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      scales: { x: { time: true } },
+      axes: [{}, { size: 60, values: (_u, ticks) => ticks.map(short) }],
+      series: [{}, { label: "min", stroke: "#9bb7e0" }, { label: "avg", stroke: "#23395d", width: 1.5 }, { label: "max", stroke: "#9bb7e0" }],
+      bands: [{ series: [3, 1], fill: "rgba(35,57,93,0.15)" }],
+      hooks: { setSelect: [(u) => this.selected(u)] },
+    }, [[], [], [], []], holder);
+  }
+
+  /** the chart asks for [from, to) and draws the answer */
+  async load(from: number, to: number): Promise<void> {
+    const seq = ++this.seq;
+    const q = new URLSearchParams({ host: this.src.host, domain: this.src.domain, metric: this.src.metric, from: String(Math.floor(from)), to: String(Math.ceil(to)), points: String(POINTS) });
+    try {
+      const a = await api<SeriesAnswer>(`/api/series?${q}`);
+      if (seq !== this.seq) return;
+      this.plot.setData([a.rows.map((r) => r.t / 1000), a.rows.map((r) => r.min), a.rows.map((r) => r.avg), a.rows.map((r) => r.max)], false);
+      this.plot.setScale("x", { min: from / 1000, max: to / 1000 });
+      this.info.textContent = `${a.unit ?? ""} · ${a.bucketMs ? `${a.resolution} (${a.bucketMs / 1000} s buckets)` : "each report interval"} · ${a.rows.length} points`;
+      // what the chart holds now, read back from uPlot: a test sees what is drawn, not what was fetched
+      const [ts, mins, avgs, maxs] = this.plot.data as unknown as number[][];
+      const rows = ts.map((t, i) => ({ t: t * 1000, count: a.rows[i].count, min: mins[i], avg: avgs[i], max: maxs[i] }));
+      window.__ringwatchCharts[this.id] = { from, to, resolution: a.resolution, bucketMs: a.bucketMs, rows };
+    } catch (e) {
+      if (seq === this.seq) this.info.textContent = (e as Error).message;
+    }
+  }
+
+  destroy(): void {
+    this.seq++;
+    this.plot.destroy();
+    delete window.__ringwatchCharts[this.id];
+  }
+
+  private selected(u: uPlot): void {
+    const { left, width } = u.select;
+    if (width < 2) return;
+    const from = u.posToVal(left, "x") * 1000;
+    const to = u.posToVal(left + width, "x") * 1000;
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    if (to > from) this.onZoom(from, to);
+  }
+}

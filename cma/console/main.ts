@@ -1,0 +1,98 @@
+// The console's entry: sign-in, navigation by the URL's hash (#/, #/host/<name>, #/audit), and a
+// refresh every REFRESH_MS of the page shown, without reloading it.
+import { api, postJson, setCsrfToken, whenSignedOut } from "./api.js";
+import type { Me } from "./api.js";
+import { renderAudit } from "./audit.js";
+import { $ } from "./dom.js";
+import { HostPage } from "./host.js";
+import { renderOverview } from "./overview.js";
+
+const REFRESH_MS = 10_000;
+let me: Me | undefined;
+let timer: ReturnType<typeof setInterval> | undefined;
+let hostPage: HostPage | undefined;
+
+function showSignIn(message: string): void {
+  clearInterval(timer);
+  me = undefined;
+  setCsrfToken("");
+  hostPage?.destroy();
+  hostPage = undefined;
+  $("nav").hidden = true;
+  $("sign-out").hidden = true;
+  $("page").hidden = true;
+  $("whoami").textContent = "";
+  $("sign-in").hidden = false;
+  $("sign-in-error").textContent = message;
+}
+
+function showConsole(who: Me): void {
+  me = who;
+  setCsrfToken(who.csrfToken ?? "");
+  $("whoami").textContent = `${who.user} (${who.role})`;
+  $("sign-in").hidden = true;
+  $("nav").hidden = false;
+  $("sign-out").hidden = false;
+  $("page").hidden = false;
+  for (const a of document.querySelectorAll<HTMLElement>("[data-role=admin]")) a.hidden = who.role !== "admin";
+  void route();
+  clearInterval(timer);
+  timer = setInterval(() => void refresh(), REFRESH_MS);
+}
+
+async function route(): Promise<void> {
+  if (!me) return;
+  hostPage?.destroy();
+  hostPage = undefined;
+  const main = $("page");
+  const hash = location.hash.replace(/^#\/?/, "");
+  try {
+    $("error").textContent = "";
+    if (hash.startsWith("host/")) {
+      hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main);
+      await hostPage.render();
+    } else if (hash === "audit" && me.role === "admin") {
+      await renderAudit(main);
+    } else {
+      await renderOverview(main);
+    }
+  } catch (e) {
+    $("error").textContent = (e as Error).message;
+  }
+}
+
+async function refresh(): Promise<void> {
+  try {
+    if (hostPage) await hostPage.refresh();
+    else await route();
+  } catch (e) {
+    $("error").textContent = `refresh failed: ${(e as Error).message}`;
+  }
+}
+
+async function signIn(event: Event): Promise<void> {
+  event.preventDefault();
+  const user = $<HTMLInputElement>("sign-in-user").value;
+  const password = $<HTMLInputElement>("sign-in-password");
+  try {
+    const who = await postJson<Me>("/api/session", { user, password: password.value });
+    password.value = "";
+    showConsole(who);
+  } catch (e) {
+    $("sign-in-error").textContent = (e as Error).message;
+  }
+}
+
+async function signOut(): Promise<void> {
+  try {
+    await api("/api/session", { method: "DELETE" });
+  } finally {
+    showSignIn("signed out");
+  }
+}
+
+whenSignedOut(showSignIn);
+$("sign-in").addEventListener("submit", (e) => void signIn(e));
+$("sign-out").addEventListener("click", () => void signOut());
+window.addEventListener("hashchange", () => void route());
+api<Me>("/api/session").then(showConsole, () => showSignIn(""));

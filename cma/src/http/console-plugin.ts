@@ -1,0 +1,45 @@
+/**
+ * The operator console (cma/console/, TypeScript built by the project's `tsc -b` into
+ * cma/dist/console/): its page and stylesheet from the source directory, its ES modules from the
+ * build, and uPlot's ESM build and stylesheet read from the installed `uplot` package. All read once
+ * at start (nothing from the network: the console works offline) and served under the same policy
+ * as the classic page, which lets a page run only this origin's scripts and styles.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyPluginAsync } from "fastify";
+
+const SOURCE_DIR = fileURLToPath(new URL("../../../console/", import.meta.url));
+const BUILD_DIR = fileURLToPath(new URL("../../console/", import.meta.url));
+const UPLOT_DIR = dirname(createRequire(import.meta.url).resolve("uplot")); // node_modules/uplot/dist
+const TYPES: Readonly<Record<string, string>> = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
+export const CONSOLE_CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/** route → file on disk: the page, its stylesheet, every compiled module, uPlot */
+function consoleFiles(): Record<string, string> {
+  const files: Record<string, string> = {
+    "/console/": join(SOURCE_DIR, "index.html"),
+    "/console/console.css": join(SOURCE_DIR, "console.css"),
+    "/console/vendor/uPlot.esm.js": join(UPLOT_DIR, "uPlot.esm.js"),
+    "/console/vendor/uPlot.min.css": join(UPLOT_DIR, "uPlot.min.css"),
+  };
+  for (const f of readdirSync(BUILD_DIR)) if (f.endsWith(".js")) files[`/console/${f}`] = join(BUILD_DIR, f);
+  return files;
+}
+
+export const consolePlugin: FastifyPluginAsync = async (app) => {
+  for (const [route, file] of Object.entries(consoleFiles())) {
+    const body = readFileSync(file);
+    const type = TYPES[file.split(".").pop()!];
+    app.get(route, { schema: { querystring: { type: "object", additionalProperties: false } } }, async (_req, reply) =>
+      reply
+        .header("content-type", type)
+        .header("content-security-policy", CONSOLE_CSP)
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "no-cache")
+        .send(body));
+  }
+  app.get("/console", async (_req, reply) => reply.redirect("/console/"));
+};

@@ -1,0 +1,177 @@
+/**
+ * The operator console in a real browser (Debian's Chromium through playwright-core, one browser
+ * shared by every test: support/browser.ts) against a real CMA started in-process with its HTTP
+ * API, history store and users made offline in its data directory. Stats batches go through the
+ * shared encoder into cma.stats.apply, so every raw sample a chart stands for is known.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Page, Request } from "playwright-core";
+import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
+import { Keyring, StatsBatchSender, compactSamples, makeClusterKey, metricKind, silentLogger } from "@ringwatch/shared";
+import { newContext, screenshotPath } from "./support/browser.js";
+
+const MIN = 60_000;
+const GUEST = "0b6f7c1e-2d3a-4b5c-9d8e-7f6a5b4c3d2e";
+const HOST = "hv-console-1";
+const CPU_CHART = `${GUEST}/cpu`;
+const ADMIN = { user: "ada", password: "admin password for the console test" };
+const VIEWER = { user: "vic", password: "viewer password for the console test" };
+const WAIT = { timeout: 20_000 };
+
+interface Row { t: number; count: number; min: number; avg: number; max: number }
+interface Plotted { from: number; to: number; rows: Row[] }
+/** the page's global object as the console sets it (this project compiles without the DOM library) */
+type ConsoleWindow = { __ringwatchCharts?: Record<string, Plotted> };
+
+/** twenty report intervals of a guest's CPU (per-mille quanta: 250 = 0.25 CPU) and memory, ending ten minutes ago */
+const T0 = Math.floor(Date.now() / MIN) * MIN - 30 * MIN;
+const INTERVALS = Array.from({ length: 20 }, (_, i) => ({
+  start: T0 + i * MIN,
+  cpu: [100 + ((i * 37) % 400), 900 + ((i * 53) % 700), 400 + i * 10, 150 + ((i * 71) % 300)],
+  rss: [2_000_000 + i * 1000, 2_000_500 + i * 1000],
+}));
+
+function batch(tx: StatsBatchSender, start: number, samples: Record<string, number[]>): Uint8Array {
+  const series = Object.entries(samples).map(([metric, xs]) => ({ domain: GUEST, metric, kind: metricKind(metric), data: compactSamples(xs, start, start + 1000 * (xs.length - 1)) }));
+  tx.add({ intervalStart: start, intervalMs: MIN, series });
+  return tx.drain()[0].bytes;
+}
+
+async function signIn(page: Page, url: string, who: { user: string; password: string }): Promise<void> {
+  await page.goto(`${url}/console/`);
+  await page.locator("#sign-in").waitFor({ state: "visible", ...WAIT });
+  await page.fill("#sign-in-user", who.user);
+  await page.fill("#sign-in-password", who.password);
+  await page.click("#sign-in button[type=submit]");
+  await page.locator("#whoami").filter({ hasText: who.user }).waitFor(WAIT);
+}
+
+const plotted = (page: Page, id: string): Promise<Plotted | undefined> => page.evaluate((i) => (globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[i], id) as Promise<Plotted | undefined>;
+
+
+describe("console in a real browser (Chromium, playwright-core)", function () {
+  this.timeout(120_000);
+  let cma: Cma;
+  let url: string;
+
+  before(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-console-"));
+    const access = AccessStore.open(dataDir);
+    await access.addUser(ADMIN.user, "admin", ADMIN.password);
+    await access.addUser(VIEWER.user, "viewer", VIEWER.password);
+    cma = await Cma.start(cmaConfig({ cluster: "consoletest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", dataDir, httpListen: "127.0.0.1:0" }), {
+      keyring: new Keyring("consoletest", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger(),
+    });
+    url = cma.http!.url;
+    const tx = new StatsBatchSender();
+    for (const iv of INTERVALS) assert.equal(cma.stats.apply(HOST, batch(tx, iv.start, { cpu: iv.cpu, "balloon.rss": iv.rss })), true);
+  });
+
+  after(async () => {
+    await cma?.stop();
+  });
+
+  it("an admin signs in through the form, sees the fleet and the audit link, and the host page charts the raw samples' min/max", async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      await signIn(page, url, ADMIN);
+      await page.locator("#state-counts").waitFor(WAIT);
+      assert.equal(await page.locator("#nav-audit").isVisible(), true, "admins see the audit log link");
+      await page.screenshot({ path: screenshotPath("console-overview"), fullPage: true });
+
+      await page.goto(`${url}/console/#/host/${HOST}`);
+      await page.waitForFunction((id) => ((globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[id]?.rows.length ?? 0) > 0, CPU_CHART, WAIT);
+      const chart = (await plotted(page, CPU_CHART))!;
+      // each plotted bucket (1 min at this range: one report interval) spans exactly its samples
+      for (const iv of INTERVALS) {
+        const row = chart.rows.find((r) => r.t === iv.start);
+        assert.ok(row, `a point at ${new Date(iv.start).toISOString()}`);
+        assert.deepEqual([row.min, row.max], [Math.min(...iv.cpu) / 1000, Math.max(...iv.cpu) / 1000]);
+      }
+      // and over the whole interval charted, the band's extremes are the raw samples'
+      const all = INTERVALS.flatMap((iv) => iv.cpu);
+      assert.equal(Math.min(...chart.rows.map((r) => r.min)), Math.min(...all) / 1000);
+      assert.equal(Math.max(...chart.rows.map((r) => r.max)), Math.max(...all) / 1000);
+      await page.locator(".chart").first().scrollIntoViewIfNeeded();
+      await page.screenshot({ path: screenshotPath("console-host"), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("dragging across a chart zooms it and asks /api/series for the dragged from/to", async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      await signIn(page, url, ADMIN);
+      await page.goto(`${url}/console/#/host/${HOST}`);
+      await page.waitForFunction((id) => ((globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[id]?.rows.length ?? 0) > 0, CPU_CHART, WAIT);
+      const before = (await plotted(page, CPU_CHART))!;
+      const asked: URL[] = [];
+      page.on("request", (r: Request) => {
+        const u = new URL(r.url());
+        if (u.pathname === "/api/series" && u.searchParams.get("metric") === "cpu") asked.push(u);
+      });
+      const over = page.locator(`[data-chart="${CPU_CHART}"] .u-over`);
+      const box = (await over.boundingBox())!;
+      const y = box.y + box.height / 2;
+      await page.mouse.move(box.x + box.width * 0.5, y);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.7, y, { steps: 5 });
+      await page.mouse.move(box.x + box.width * 0.9, y, { steps: 5 });
+      await page.mouse.up();
+      await page.waitForFunction(([id, span]) => { const c = (globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[id as string]; return !!c && c.to - c.from < (span as number) * 0.6; }, [CPU_CHART, before.to - before.from] as const, WAIT);
+      const after = (await plotted(page, CPU_CHART))!;
+      assert.ok(after.from > before.from && after.to <= before.to, "the zoomed range lies within the one dragged on");
+      assert.ok(asked.some((u) => u.searchParams.get("from") === String(after.from) && u.searchParams.get("to") === String(after.to)), `a /api/series request for from=${after.from} to=${after.to} (asked: ${asked.map((u) => u.search).join(" ")})`);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("a viewer sees no admin navigation, and its write through the API gets 403", async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      await signIn(page, url, VIEWER);
+      await page.locator("#state-counts").waitFor(WAIT);
+      assert.equal(await page.locator("#nav-audit").isVisible(), false, "no audit log link for a viewer");
+      const status = await page.evaluate(async (host) => {
+        const { csrfToken } = (await (await fetch("/api/session")).json()) as { csrfToken: string };
+        const res = await fetch(`/api/hosts/${host}/maintenance`, { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrfToken }, body: JSON.stringify({ until: Date.now() + 3_600_000, reason: "viewer tries" }) });
+        return res.status;
+      }, HOST);
+      assert.equal(status, 403);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("five wrong passwords, then the sixth attempt shows the rate-limit message", async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${url}/console/`);
+      await page.locator("#sign-in").waitFor({ state: "visible", ...WAIT });
+      const answers: number[] = [];
+      page.on("response", (r) => { if (new URL(r.url()).pathname === "/api/session" && r.request().method() === "POST") answers.push(r.status()); });
+      for (let i = 1; i <= 6; i++) {
+        await page.fill("#sign-in-user", ADMIN.user);
+        await page.fill("#sign-in-password", `wrong ${i}`);
+        await page.locator("#sign-in-error").evaluate((e) => { e.textContent = ""; });
+        await page.click("#sign-in button[type=submit]");
+        await page.locator("#sign-in-error").filter({ hasText: /\S/ }).waitFor(WAIT);
+      }
+      assert.deepEqual(answers, [401, 401, 401, 401, 401, 429]);
+      assert.match(await page.locator("#sign-in-error").innerText(), /rate-limited: too many failed sign-ins/);
+      assert.equal(await page.locator("#page").isVisible(), false);
+    } finally {
+      await context.close();
+    }
+  });
+});
