@@ -108,6 +108,8 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     const context = await newContext();
     try {
       const page = await context.newPage();
+      // no refresh during the test: the request for the zoomed range can only be the zoom's own
+      await page.addInitScript(() => { (globalThis as { __ringwatchRefreshMs?: number }).__ringwatchRefreshMs = 3_600_000; });
       await signIn(page, url, ADMIN);
       await page.goto(`${url}/console/#/host/${HOST}`);
       await page.waitForFunction((id) => ((globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[id]?.rows.length ?? 0) > 0, CPU_CHART, WAIT);
