@@ -20,6 +20,7 @@ const HOST = "hv-console-1";
 const CPU_CHART = `${GUEST}/cpu`;
 const ADMIN = { user: "ada", password: "admin password for the console test" };
 const VIEWER = { user: "vic", password: "viewer password for the console test" };
+const OPERATOR = { user: "otto", password: "operator password for the console test" };
 const WAIT = { timeout: 20_000 };
 
 interface Row { t: number; count: number; min: number; avg: number; max: number }
@@ -63,6 +64,7 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     const access = AccessStore.open(dataDir);
     await access.addUser(ADMIN.user, "admin", ADMIN.password);
     await access.addUser(VIEWER.user, "viewer", VIEWER.password);
+    await access.addUser(OPERATOR.user, "operator", OPERATOR.password);
     cma = await Cma.start(cmaConfig({ cluster: "consoletest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", dataDir, httpListen: "127.0.0.1:0" }), {
       keyring: new Keyring("consoletest", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger(),
     });
@@ -151,6 +153,68 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
       assert.equal(status, 403);
     } finally {
       await context.close();
+    }
+  });
+
+  // before the rate-limit test: that one locks the admin's sign-in, and this one needs it
+  it("an operator puts the host in maintenance through the form, the host and fleet pages show it, the admin's audit log names the operator; a viewer gets no form", async () => {
+    // no nanoprobe runs in this test: the host is put into membership as its announcement would
+    // (HostControl accepts maintenance only for a host it knows)
+    const now = Date.now();
+    cma.rings.membership.upsert({ name: HOST, machineId: "console-test", address: "127.0.0.9", port: 1984, segment: "default", state: "alive", since: now, joinedAt: now, version: "test", assignedKey: "", unconfirmed: false });
+    const reason = "firmware update (console test)";
+    const operator = await newContext();
+    try {
+      const page = await operator.newPage();
+      await signIn(page, url, OPERATOR);
+      await page.goto(`${url}/console/#/host/${HOST}`);
+      await page.locator("#host-state[data-state=alive]").waitFor(WAIT);
+      assert.equal(await page.locator("#host-remove").count(), 0, "removal is for admins only");
+      await page.fill("#maintenance-until", "2h");
+      await page.fill("#maintenance-reason", reason);
+      await page.click("#maintenance-form button[type=submit]");
+      await page.locator("#host-control-confirm").filter({ hasText: "in maintenance until" }).waitFor(WAIT);
+      assert.equal(cma.rings.membership.get(HOST)?.state, "alive", "nothing is sent before the confirmation");
+      await page.click("#confirm-yes");
+      await page.locator("#host-state[data-state=maintenance]").filter({ hasText: reason }).waitFor(WAIT);
+      assert.equal(await page.locator("#host-control-error").innerText(), "");
+      const planned = cma.rings.membership.get(HOST)?.maintenance;
+      assert.equal(planned?.reason, reason);
+      assert.ok(planned!.until > now + 119 * MIN && planned!.until <= Date.now() + 120 * MIN, `until is 2 h from the click: ${new Date(planned!.until).toISOString()}`);
+      assert.equal(await page.locator("#maintenance-end").isVisible(), true, "end maintenance is offered while in maintenance");
+      await page.screenshot({ path: screenshotPath("console-maintenance"), fullPage: true });
+
+      await page.goto(`${url}/console/#/`);
+      await page.locator("#maintenance tbody tr").filter({ hasText: HOST }).filter({ hasText: reason }).waitFor(WAIT);
+    } finally {
+      await operator.close();
+    }
+
+    const admin = await newContext();
+    try {
+      const page = await admin.newPage();
+      await signIn(page, url, ADMIN);
+      await page.goto(`${url}/console/#/audit`);
+      const row = page.locator("#audit tbody tr").filter({ hasText: "hostMaintenance" }).filter({ hasText: HOST });
+      await row.first().waitFor(WAIT);
+      const cells = await row.first().locator("td").allInnerTexts();
+      // time, actor, via, from, action, target, outcome
+      assert.deepEqual([cells[1], cells[4], cells[5], cells[6]], [OPERATOR.user, "hostMaintenance", HOST, "ok"]);
+      assert.equal(await page.locator("#host-remove").count(), 0);
+    } finally {
+      await admin.close();
+    }
+
+    const viewer = await newContext();
+    try {
+      const page = await viewer.newPage();
+      await signIn(page, url, VIEWER);
+      await page.goto(`${url}/console/#/host/${HOST}`);
+      await page.locator("#host-state[data-state=maintenance]").waitFor(WAIT);
+      assert.equal(await page.locator("#maintenance-form").count(), 0, "no maintenance form for a viewer");
+      assert.equal(await page.locator("#host-remove").count(), 0, "no removal for a viewer");
+    } finally {
+      await viewer.close();
     }
   });
 

@@ -1,9 +1,12 @@
 // A host page: its guests (the inventory) and, per guest, charts of CPU, memory, disk and NIC
 // rates from the metric history. A range preset charts the last 1 h … 7 d and follows "now" on
-// each refresh; a drag-zoom fixes the range until zoom out or reset.
+// each refresh; a drag-zoom fixes the range until zoom out or reset. Above them, the host's state
+// and (operators, admins) its maintenance and removal: host-control.ts.
 import { api } from "./api.js";
+import type { Me } from "./api.js";
 import { Chart } from "./chart.js";
 import { el, table } from "./dom.js";
+import { HostControlSection } from "./host-control.js";
 
 interface Domain { uuid: string; name: string; state: string }
 interface SeriesInfo { domain: string; metric: string; kind: string; unit: string | null }
@@ -20,12 +23,17 @@ export class HostPage {
   private zoom: { from: number; to: number } | undefined;
   private readonly rangeInfo = el("span", { id: "range-info" });
 
-  constructor(private readonly host: string, private readonly main: HTMLElement) {}
+  private readonly control: HostControlSection;
+
+  constructor(private readonly host: string, private readonly main: HTMLElement, role: Me["role"]) {
+    this.control = new HostControlSection(host, role);
+  }
 
   async render(): Promise<void> {
     const [inventory, list] = await Promise.all([
       api<{ domains: Domain[] }>(`/api/inventory/${encodeURIComponent(this.host)}`).catch(() => ({ domains: [] as Domain[] })),
       api<{ series: SeriesInfo[] }>(`/api/series/list?host=${encodeURIComponent(this.host)}`),
+      this.control.render(),
     ]);
     const names = new Map(inventory.domains.map((d) => [d.uuid.toLowerCase(), d.name]));
     const presets = Object.entries(PRESETS).map(([label, ms]) => {
@@ -43,6 +51,7 @@ export class HostPage {
       .map((s) => new Chart({ host: this.host, domain: s.domain, metric: s.metric }, `${names.get(s.domain.toLowerCase()) ?? s.domain} · ${s.metric}${s.unit ? ` (${s.unit})` : ""}`, (from, to) => this.setZoom(from, to)));
     this.main.replaceChildren(
       el("h2", { textContent: `Host ${this.host}` }),
+      this.control.element,
       el("h3", { textContent: `Guests (${inventory.domains.length})` }),
       table(["name", "uuid", "state"], inventory.domains.map((d) => [d.name, d.uuid, d.state]), "guests"),
       el("h3", { textContent: "Charts" }),
@@ -57,7 +66,7 @@ export class HostPage {
   async refresh(): Promise<void> {
     const { from, to } = this.range();
     this.rangeInfo.textContent = `${new Date(from).toLocaleString()} – ${new Date(to).toLocaleString()}${this.zoom ? " (zoomed)" : ""}`;
-    await Promise.all(this.charts.map((c) => c.load(from, to)));
+    await Promise.all([this.control.refresh(), ...this.charts.map((c) => c.load(from, to))]);
   }
 
   destroy(): void { for (const c of this.charts) c.destroy(); this.charts = []; }

@@ -50,7 +50,7 @@ async function route(): Promise<void> {
   try {
     $("error").textContent = "";
     if (hash.startsWith("host/")) {
-      hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main);
+      hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main, me.role);
       await hostPage.render();
     } else if (hash === "audit" && me.role === "admin") {
       await renderAudit(main);

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { el, table, when } from "./dom.js";
 
-interface Host { name: string; state: string; since: number; address: string; port: number; segment: string; version: string }
+interface Host { name: string; state: string; since: number; address: string; port: number; segment: string; version: string; maintenance?: { until: number; reason: string } }
 interface Alert { host: string; kind: string; subject: string; subjectName?: string; at: number }
 interface MonitoringError { host: string; source: string; subject: string; since: number }
 
@@ -25,7 +25,7 @@ export async function renderOverview(main: HTMLElement): Promise<void> {
     el("h2", { textContent: "Fleet" }), counts,
     ...(byState.length ? byState : [el("p", { textContent: "no hosts have joined yet" })]),
     el("h2", { textContent: `Hosts in maintenance (${maintenance.length})` }),
-    table(["host", "since"], maintenance.map((h) => [hostLink(h.name), when(h.since)]), "maintenance"),
+    table(["host", "since", "until", "reason"], maintenance.map((h) => [hostLink(h.name), when(h.since), when(h.maintenance?.until), h.maintenance?.reason ?? ""]), "maintenance"),
     el("h2", { textContent: `Active alerts (${alerts.alerts.length})` }),
     table(["host", "kind", "subject", "since"], alerts.alerts.map((a) => [hostLink(a.host), a.kind, a.subjectName || a.subject, when(a.at)]), "alerts"),
     el("h2", { textContent: `Monitoring errors (${errors.errors.length})` }),
