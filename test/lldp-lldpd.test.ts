@@ -70,7 +70,9 @@ describe("system: the lldp discovery script against a real lldpd", function () {
   const sock = (k: "a" | "b"): string => join(dir, `${k}.sock`);
 
   async function startLldpd(k: "a" | "b", hostname: string): Promise<ChildProcess> {
-    const d = spawn("ip", ["netns", "exec", ns[k], "lldpd", "-d", "-u", sock(k), "-I", ifs[k], "-S", `ringwatch test ${k}`], { stdio: ["ignore", "ignore", "pipe"] });
+    // its own UTS namespace with the hostname it should announce: lldpd reads the system's name at
+    // start and may send it before a configured one takes effect (seen in CI-like runs: "vm")
+    const d = spawn("ip", ["netns", "exec", ns[k], "unshare", "--uts", "sh", "-c", 'hostname "$0" && exec lldpd -d -u "$1" -I "$2" -S "$3"', hostname, sock(k), ifs[k], `ringwatch test ${k}`], { stdio: ["ignore", "ignore", "pipe"] });
     daemons.push(d);
     let stderr = "";
     d.stderr!.on("data", (b: Buffer) => (stderr += b));
