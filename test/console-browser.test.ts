@@ -24,7 +24,7 @@ const OPERATOR = { user: "otto", password: "operator password for the console te
 const WAIT = { timeout: 20_000 };
 
 interface Row { t: number; count: number; min: number; avg: number; max: number }
-interface Plotted { from: number; to: number; rows: Row[] }
+interface Plotted { from: number; to: number; rows: Row[]; markers: { t: number; kind: string; change: string }[] }
 /** the page's global object as the console sets it (this project compiles without the DOM library) */
 type ConsoleWindow = { __ringwatchCharts?: Record<string, Plotted> };
 
@@ -34,7 +34,12 @@ const INTERVALS = Array.from({ length: 20 }, (_, i) => ({
   start: T0 + i * MIN,
   cpu: [100 + ((i * 37) % 400), 900 + ((i * 53) % 700), 400 + i * 10, 150 + ((i * 71) % 300)],
   rss: [2_000_000 + i * 1000, 2_000_500 + i * 1000],
+  // each vCPU's steal (vcpu.N.delay, per-mille of a CPU spent waiting for a physical one)
+  steal0: [i * 3, i * 5],
+  steal1: [40 + i, 90 + ((i * 13) % 50)],
 }));
+/** a vCPU abuse alert on the guest raised and cleared inside the charted intervals */
+const RAISED_AT = T0 + 5 * MIN + 30_000, CLEARED_AT = T0 + 12 * MIN + 15_000;
 
 function batch(tx: StatsBatchSender, start: number, samples: Record<string, number[]>): Uint8Array {
   const series = Object.entries(samples).map(([metric, xs]) => ({ domain: GUEST, metric, kind: metricKind(metric), data: compactSamples(xs, start, start + 1000 * (xs.length - 1)) }));
@@ -70,7 +75,10 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     });
     url = cma.http!.url;
     const tx = new StatsBatchSender();
-    for (const iv of INTERVALS) assert.equal(cma.stats.apply(HOST, batch(tx, iv.start, { cpu: iv.cpu, "balloon.rss": iv.rss })), true);
+    for (const iv of INTERVALS) assert.equal(cma.stats.apply(HOST, batch(tx, iv.start, { cpu: iv.cpu, "balloon.rss": iv.rss, "vcpu.0.delay": iv.steal0, "vcpu.1.delay": iv.steal1 })), true);
+    for (const [active, atMs] of [[true, RAISED_AT], [false, CLEARED_AT]] as const) {
+      assert.equal(cma.alerts.apply(HOST, { kind: "vcpuAbuse", subject: GUEST, subjectName: "miner", active, evidenceJson: "{}", atMs }), true);
+    }
   });
 
   after(async () => {
@@ -101,6 +109,33 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
       assert.equal(Math.max(...chart.rows.map((r) => r.max)), Math.max(...all) / 1000);
       await page.locator(".chart").first().scrollIntoViewIfNeeded();
       await page.screenshot({ path: screenshotPath("console-host"), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("a guest page charts each vCPU's steal from the raw samples, and marks the alert raised and cleared at their times", async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      await signIn(page, url, VIEWER);
+      await page.goto(`${url}/console/#/host/${HOST}`);
+      await page.locator(`details[data-guest="${GUEST}"] summary a`).click(); // the inventory is empty here: the charts section links the guest
+      for (const [n, key] of [[0, "steal0"], [1, "steal1"]] as const) {
+        const id = `${GUEST}/vcpu.${n}.delay`;
+        await page.waitForFunction((i) => ((globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[i]?.rows.length ?? 0) > 0, id, WAIT);
+        const chart = (await plotted(page, id))!;
+        for (const iv of INTERVALS) {
+          const row = chart.rows.find((r) => r.t === iv.start);
+          assert.deepEqual(row && [row.min, row.max], [Math.min(...iv[key]) / 1000, Math.max(...iv[key]) / 1000], `vCPU ${n} at ${new Date(iv.start).toISOString()}`);
+        }
+      }
+      assert.equal(new URL(page.url()).hash, `#/host/${HOST}/guest/${GUEST}`);
+      assert.deepEqual(await page.locator("figure.chart figcaption strong").allInnerTexts(), ["CPU", "vCPU 0 steal (waiting for a physical CPU)", "vCPU 1 steal (waiting for a physical CPU)", "memory in use (RSS)"]);
+      const markers = (await plotted(page, CPU_CHART))!.markers;
+      assert.deepEqual(markers.map((m) => [m.t, m.kind, m.change]), [[RAISED_AT, "vcpuAbuse", "raised"], [CLEARED_AT, "vcpuAbuse", "cleared"]]);
+      assert.equal(await page.locator(`[data-chart="${CPU_CHART}"] .marker-raised`).count(), 1);
+      await page.screenshot({ path: screenshotPath("console-guest"), fullPage: true });
     } finally {
       await context.close();
     }

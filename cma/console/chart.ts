@@ -1,13 +1,17 @@
 // One metric's chart: min/max as a band, avg as the line, for the range it was asked; dragging
 // across it asks /api/series again for the dragged from/to (the resolution follows the range).
-// What it plots is on window.__ringwatchCharts[id] so a browser test reads data, not pixels.
+// Alert changes in the range are drawn as vertical markers on the time axis (red raised, green
+// cleared) and listed under the chart. What it plots, markers included, is on
+// window.__ringwatchCharts[id] so a browser test reads data, not pixels.
 import uPlot from "./vendor/uPlot.esm.js";
 import { api } from "./api.js";
 import { el } from "./dom.js";
 
 export interface SeriesRow { t: number; count: number; min: number; avg: number; max: number }
 export interface SeriesAnswer { kind: string; unit: string | null; resolution: string; bucketMs: number; rows: SeriesRow[] }
-export interface Plotted { from: number; to: number; resolution: string; bucketMs: number; rows: SeriesRow[] }
+/** an alert change (GET /api/alerts/history) */
+export interface AlertMarker { t: number; kind: string; change: "raised" | "cleared"; subject: string; subjectName: string }
+export interface Plotted { from: number; to: number; resolution: string; bucketMs: number; rows: SeriesRow[]; markers: AlertMarker[] }
 
 declare global { interface Window { __ringwatchCharts: Record<string, Plotted> } }
 window.__ringwatchCharts ??= {};
@@ -25,13 +29,16 @@ export class Chart {
   readonly element: HTMLElement;
   private readonly plot: uPlot;
   private readonly info: HTMLElement;
+  private readonly markerList: HTMLElement;
+  private markers: AlertMarker[] = [];
   private seq = 0; // answers to older requests are dropped
 
   constructor(private readonly src: ChartSource, title: string, private readonly onZoom: ZoomListener) {
     this.id = `${src.domain}/${src.metric}`;
     this.info = el("span", { className: "chart-info" });
     const holder = el("div", { className: "chart-plot" });
-    this.element = el("figure", { className: "chart" }, el("figcaption", {}, el("strong", { textContent: title }), " ", this.info), holder);
+    this.markerList = el("div", { className: "chart-markers" });
+    this.element = el("figure", { className: "chart" }, el("figcaption", {}, el("strong", { textContent: title }), " ", this.info), holder, this.markerList);
     this.element.dataset.chart = this.id;
     this.plot = new uPlot({
       width: 720, height: 200,
@@ -40,24 +47,26 @@ export class Chart {
       axes: [{}, { size: 60, values: (_u, ticks) => ticks.map(short) }],
       series: [{}, { label: "min", stroke: "#9bb7e0" }, { label: "avg", stroke: "#23395d", width: 1.5 }, { label: "max", stroke: "#9bb7e0" }],
       bands: [{ series: [3, 1], fill: "rgba(35,57,93,0.15)" }],
-      hooks: { setSelect: [(u) => this.selected(u)] },
+      hooks: { setSelect: [(u) => this.selected(u)], draw: [(u) => this.drawMarkers(u)] },
     }, [[], [], [], []], holder);
   }
 
-  /** the chart asks for [from, to) and draws the answer */
-  async load(from: number, to: number): Promise<void> {
+  /** the chart asks for [from, to) and draws the answer with the alert changes given (those in the range) */
+  async load(from: number, to: number, markers: AlertMarker[] = []): Promise<void> {
     const seq = ++this.seq;
     const q = new URLSearchParams({ host: this.src.host, domain: this.src.domain, metric: this.src.metric, from: String(Math.floor(from)), to: String(Math.ceil(to)), points: String(POINTS) });
     try {
       const a = await api<SeriesAnswer>(`/api/series?${q}`);
       if (seq !== this.seq) return;
+      this.markers = markers.filter((m) => m.t >= from && m.t < to);
+      this.markerList.replaceChildren(...this.markers.map((m) => el("span", { className: `marker marker-${m.change}`, textContent: `${m.change === "raised" ? "▲" : "▽"} ${m.kind} ${m.change} ${new Date(m.t).toLocaleTimeString()}${m.subjectName ? ` (${m.subjectName})` : ""}` })));
       this.plot.setData([a.rows.map((r) => r.t / 1000), a.rows.map((r) => r.min), a.rows.map((r) => r.avg), a.rows.map((r) => r.max)], false);
       this.plot.setScale("x", { min: from / 1000, max: to / 1000 });
       this.info.textContent = `${a.unit ?? ""} · ${a.bucketMs ? `${a.resolution} (${a.bucketMs / 1000} s buckets)` : "each report interval"} · ${a.rows.length} points`;
       // what the chart holds now, read back from uPlot: a test sees what is drawn, not what was fetched
       const [ts, mins, avgs, maxs] = this.plot.data as unknown as number[][];
       const rows = ts.map((t, i) => ({ t: t * 1000, count: a.rows[i].count, min: mins[i], avg: avgs[i], max: maxs[i] }));
-      window.__ringwatchCharts[this.id] = { from, to, resolution: a.resolution, bucketMs: a.bucketMs, rows };
+      window.__ringwatchCharts[this.id] = { from, to, resolution: a.resolution, bucketMs: a.bucketMs, rows, markers: this.markers };
     } catch (e) {
       if (seq === this.seq) this.info.textContent = (e as Error).message;
     }
@@ -67,6 +76,23 @@ export class Chart {
     this.seq++;
     this.plot.destroy();
     delete window.__ringwatchCharts[this.id];
+  }
+
+  /** a vertical line per alert change inside the plotting area */
+  private drawMarkers(u: uPlot): void {
+    const { ctx, bbox } = u;
+    ctx.save();
+    ctx.lineWidth = 2;
+    for (const m of this.markers) {
+      const x = Math.round(u.valToPos(m.t / 1000, "x", true));
+      if (x < bbox.left || x > bbox.left + bbox.width) continue;
+      ctx.strokeStyle = m.change === "raised" ? "#c0262d" : "#17803d";
+      ctx.beginPath();
+      ctx.moveTo(x, bbox.top);
+      ctx.lineTo(x, bbox.top + bbox.height);
+      ctx.stroke();
+    }
+    ctx.restore();
   }
 
   private selected(u: uPlot): void {

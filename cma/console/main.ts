@@ -1,9 +1,11 @@
-// The console's entry: sign-in, navigation by the URL's hash (#/, #/host/<name>, #/audit), and a
+// The console's entry: sign-in, navigation by the URL's hash (#/, #/host/<name>,
+// #/host/<name>/guest/<uuid>, #/audit), and a
 // refresh every REFRESH_MS of the page shown, without reloading it.
 import { api, postJson, setCsrfToken, whenSignedOut } from "./api.js";
 import type { Me } from "./api.js";
 import { renderAudit } from "./audit.js";
 import { $ } from "./dom.js";
+import { GuestPage } from "./guest.js";
 import { HostPage } from "./host.js";
 import { renderOverview } from "./overview.js";
 
@@ -11,7 +13,8 @@ import { renderOverview } from "./overview.js";
 const REFRESH_MS = (globalThis as { __ringwatchRefreshMs?: number }).__ringwatchRefreshMs ?? 10_000;
 let me: Me | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
-let hostPage: HostPage | undefined;
+/** the page shown when it refreshes itself (charts keep their zoom); other pages are rebuilt */
+let hostPage: HostPage | GuestPage | undefined;
 
 function showSignIn(message: string): void {
   clearInterval(timer);
@@ -49,7 +52,11 @@ async function route(): Promise<void> {
   const hash = location.hash.replace(/^#\/?/, "");
   try {
     $("error").textContent = "";
-    if (hash.startsWith("host/")) {
+    const guest = hash.match(/^host\/([^/]+)\/guest\/([^/]+)$/);
+    if (guest) {
+      hostPage = new GuestPage(decodeURIComponent(guest[1]), decodeURIComponent(guest[2]), main);
+      await hostPage.render();
+    } else if (hash.startsWith("host/")) {
       hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main, me.role);
       await hostPage.render();
     } else if (hash === "audit" && me.role === "admin") {

@@ -55,6 +55,7 @@ function openAuditLog(cfg: CmaConfig, log: Logger): AuditLog {
 
 import { HistoryStore } from "./history/history-store.js";
 import { HistoryRollupRetention } from "./history/rollup-retention.js";
+import { AlertEventLog } from "./history/alert-events.js";
 import { historyBatch } from "./history/from-stats.js";
 
 export class Cma {
@@ -71,7 +72,7 @@ export class Cma {
   /** the operator's commands (maintenance, removal) on a Unix socket; undefined when controlSocket is "off" */
   control: ControlServer | undefined;
   /** the metric history (every accepted stats batch) and its retention job; undefined when historyStore is "none" */
-  history: { store: HistoryStore; retention: HistoryRollupRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
+  history: { store: HistoryStore; alertEvents: AlertEventLog; retention: HistoryRollupRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -179,8 +180,9 @@ export class Cma {
       throw e;
     }
     if (cma.history) {
-      const { store } = cma.history;
+      const { store, alertEvents } = cma.history;
       stats.on("event", (e) => store.write(historyBatch(e))); // never throws: failures are counted and retried
+      cma.alerts.on("event", (e) => alertEvents.add({ host: e.host, subject: e.alert.subject, subjectName: e.alert.subjectName, kind: e.alert.kind, change: e.change, t: e.alert.atMs }));
       cma.history.retention.start();
     }
     rings.start();
@@ -261,7 +263,7 @@ export class Cma {
       ...(this.control ? { control: this.control.counters } : {}),
       audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
-      history: this.history ? { ...this.history.store.counters, retention: this.history.retention.counters } : null,
+      history: this.history ? { ...this.history.store.counters, alertEvents: this.history.alertEvents.counters, retention: this.history.retention.counters } : null,
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
     };
   }
@@ -280,6 +282,7 @@ export class Cma {
     await this.graph?.close();
     await this.history?.retention.stop();
     this.history?.store.close();
+    this.history?.alertEvents.close();
     this.history = undefined;
     this.audit.close(); // last: whatever stopped above may still have recorded
   }
@@ -291,12 +294,16 @@ function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
   if (cfg.historyHourlyDays < cfg.historyFullDays) throw new ConfigError(`historyHourlyDays (${cfg.historyHourlyDays}) must be at least historyFullDays (${cfg.historyFullDays}): older ranges are charted from the hourly rollups`);
   const dir = cfg.historyDir || (cfg.dataDir ? join(cfg.dataDir, "history") : "");
   if (!dir) throw new ConfigError('historyStore is "sqlite" but neither historyDir nor dataDir is set');
-  let store: HistoryStore;
+  const hlog = log.child({ component: "history" });
+  let store: HistoryStore | undefined;
+  let alertEvents: AlertEventLog;
   try {
-    store = new HistoryStore(dir, log.child({ component: "history" }));
+    store = new HistoryStore(dir, hlog);
+    alertEvents = new AlertEventLog(dir, hlog);
   } catch (e) {
+    store?.close();
     throw new ConfigError(`history store: cannot open ${dir}: ${(e as Error).message} (set historyDir, or historyStore "none")`);
   }
   const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
-  return { store, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, log.child({ component: "history" })), ...o, maxPoints: cfg.historyMaxPoints };
+  return { store, alertEvents, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, hlog, alertEvents), ...o, maxPoints: cfg.historyMaxPoints };
 }

@@ -9,6 +9,7 @@
 import type { Logger } from "@ringwatch/shared";
 import { HOUR_MS } from "./history-store.js";
 import type { HistoryStore } from "./history-store.js";
+import type { AlertEventLog } from "./alert-events.js";
 
 export const DAY_MS = 86_400_000;
 /** Series per event-loop turn (each an index range delete of an hour or so of rollups). */
@@ -28,7 +29,7 @@ export function retentionCutoffs(o: { fullDays: number; hourlyDays: number }, no
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export class HistoryRollupRetention {
-  readonly counters = { runs: 0, hoursRolledUp: 0, pointsDeleted: 0, rollupsDeleted: 0, errors: 0 };
+  readonly counters = { runs: 0, hoursRolledUp: 0, pointsDeleted: 0, rollupsDeleted: 0, alertEventsDeleted: 0, errors: 0 };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -37,6 +38,8 @@ export class HistoryRollupRetention {
     private readonly store: HistoryStore,
     private readonly o: RollupRetentionOptions,
     private readonly log: Logger,
+    /** the alerts' history (chart markers): kept as long as the hourly rollups */
+    private readonly alertEvents?: AlertEventLog,
   ) {}
 
   start(): void {
@@ -73,6 +76,7 @@ export class HistoryRollupRetention {
         after = ids[ids.length - 1];
         await nextTurn();
       }
+      if (this.alertEvents) this.counters.alertEventsDeleted += this.alertEvents.expire(hoursSince);
       this.counters.runs++;
       this.log.debug({ pointsSince: new Date(pointsSince).toISOString(), hoursSince: new Date(hoursSince).toISOString(), ...this.counters }, "history rollup and retention pass done");
     } catch (e) {

@@ -40,6 +40,8 @@ import type { MonitoringErrors } from "../monitoring-errors/monitoring-errors.js
 import { statsPlugin } from "./stats-plugin.js";
 import { seriesPlugin, seriesUnavailablePlugin } from "./series-plugin.js";
 import type { HistoryStore } from "../history/history-store.js";
+import type { AlertEventLog } from "../history/alert-events.js";
+import { alertHistoryPlugin, alertHistoryUnavailablePlugin } from "./alert-history-plugin.js";
 import { statusPlugin } from "./status-plugin.js";
 import type { HttpCounters } from "./status-plugin.js";
 import { consolePlugin } from "./console-plugin.js";
@@ -63,7 +65,7 @@ export interface ApiSources {
   /** where state-changing requests are recorded, and what GET /api/audit reads (admins) */
   audit?: AuditLog;
   /** the metric history and its retention (GET /api/series); absent: 503 */
-  history?: { store: HistoryStore; fullDays: number; hourlyDays: number; maxPoints: number; now?: () => number };
+  history?: { store: HistoryStore; alertEvents?: AlertEventLog; fullDays: number; hourlyDays: number; maxPoints: number; now?: () => number };
 }
 
 export interface ApiOptions {
@@ -140,6 +142,8 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   else await app.register(graphUnavailablePlugin);
   if (sources.history) await app.register(seriesPlugin, sources.history);
   else await app.register(seriesUnavailablePlugin);
+  if (sources.history?.alertEvents) await app.register(alertHistoryPlugin, { alertEvents: sources.history.alertEvents, now: sources.history.now });
+  else await app.register(alertHistoryUnavailablePlugin);
   await app.register(uiPlugin);
   await app.register(consolePlugin);
   await app.ready();
