@@ -141,7 +141,7 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     }
   });
 
-  it("dragging across a chart zooms it and asks /api/series for the dragged from/to", async () => {
+  it("dragging across a chart zooms it and asks /api/series/batch for the dragged from/to", async () => {
     const context = await newContext();
     try {
       const page = await context.newPage();
@@ -154,7 +154,7 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
       const asked: URL[] = [];
       page.on("request", (r: Request) => {
         const u = new URL(r.url());
-        if (u.pathname === "/api/series" && u.searchParams.get("metric") === "cpu") asked.push(u);
+        if (u.pathname === "/api/series/batch" && u.searchParams.getAll("series").includes(CPU_CHART)) asked.push(u);
       });
       const over = page.locator(`[data-chart="${CPU_CHART}"] .u-over`);
       const box = (await over.boundingBox())!;
@@ -167,7 +167,7 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
       await page.waitForFunction(([id, span]) => { const c = (globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[id as string]; return !!c && c.to - c.from < (span as number) * 0.6; }, [CPU_CHART, before.to - before.from] as const, WAIT);
       const after = (await plotted(page, CPU_CHART))!;
       assert.ok(after.from > before.from && after.to <= before.to, "the zoomed range lies within the one dragged on");
-      assert.ok(asked.some((u) => u.searchParams.get("from") === String(after.from) && u.searchParams.get("to") === String(after.to)), `a /api/series request for from=${after.from} to=${after.to} (asked: ${asked.map((u) => u.search).join(" ")})`);
+      assert.ok(asked.some((u) => u.searchParams.get("from") === String(after.from) && u.searchParams.get("to") === String(after.to)), `a /api/series/batch request for from=${after.from} to=${after.to} (asked: ${asked.map((u) => u.search).join(" ")})`);
     } finally {
       await context.close();
     }

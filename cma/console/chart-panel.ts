@@ -5,7 +5,7 @@
 // refresh: a section's charts are built and loaded only while it is open (the first few start open).
 import { api } from "./api.js";
 import { Chart } from "./chart.js";
-import type { AlertMarker } from "./chart.js";
+import type { AlertMarker, SeriesAnswer } from "./chart.js";
 import { el } from "./dom.js";
 
 export interface SeriesInfo { domain: string; metric: string; kind: string; unit: string | null }
@@ -14,6 +14,10 @@ const HOUR = 3_600_000;
 export const PRESETS: Readonly<Record<string, number>> = { "1 h": HOUR, "6 h": 6 * HOUR, "24 h": 24 * HOUR, "7 d": 168 * HOUR };
 /** sections open at first on a host page; more start closed */
 const OPEN_SECTIONS = 3;
+/** rows per chart: about one bucket per 2–3 pixels of a 700-pixel chart */
+const POINTS = 300;
+/** series per /api/series/batch request (the API's most) */
+const BATCH = 100;
 
 /** the series charted, in this order, each with the title an operator reads */
 const CHARTED: readonly [RegExp, (m: RegExpMatchArray) => string][] = [
@@ -33,7 +37,9 @@ function charted(metric: string): { title: string; rank: string } | undefined {
   return undefined;
 }
 
-interface Section { domain: string; series: SeriesInfo[]; charts: Chart[]; details: HTMLDetailsElement; body: HTMLElement }
+/** loadedSeq: the refresh (this.seq) that last loaded it; a section opened since loads on its own */
+interface Section { domain: string; series: SeriesInfo[]; charts: Chart[]; details: HTMLDetailsElement; body: HTMLElement; loadedSeq: number }
+interface Loaded { section: Section; chart: Chart; answer: SeriesAnswer }
 
 export class ChartPanel {
   readonly element: HTMLElement;
@@ -44,6 +50,7 @@ export class ChartPanel {
   private readonly sections: Section[] = [];
   private markers: AlertMarker[] = [];
   private guests = new Set<string>();
+  private seq = 0; // answers to older requests are dropped
 
   /**
    * @param host the host whose series are charted
@@ -82,7 +89,7 @@ export class ChartPanel {
       if (this.guestLink && !this.domain) summary.append(" · ", el("a", { href: this.guestLink(domain), textContent: "guest page" }));
       const body = el("div");
       details.append(summary, body);
-      const section: Section = { domain, series: byDomain.get(domain)!.sort((a, b) => (charted(a.metric)!.rank < charted(b.metric)!.rank ? -1 : 1)), charts: [], details, body };
+      const section: Section = { domain, series: byDomain.get(domain)!.sort((a, b) => (charted(a.metric)!.rank < charted(b.metric)!.rank ? -1 : 1)), charts: [], details, body, loadedSeq: -1 };
       details.addEventListener("toggle", () => void this.toggled(section));
       this.sections.push(section);
       this.element.append(details);
@@ -97,8 +104,43 @@ export class ChartPanel {
     const { from, to } = this.range();
     this.rangeInfo.textContent = `${new Date(from).toLocaleString()} – ${new Date(to).toLocaleString()}${this.zoom ? " (zoomed)" : ""}`;
     const q = new URLSearchParams({ host: this.host, from: String(Math.floor(from)), to: String(Math.ceil(to)), ...(this.domain ? { domain: this.domain } : {}) });
-    this.markers = (await api<{ events: AlertMarker[] }>(`/api/alerts/history?${q}`).catch(() => ({ events: [] as AlertMarker[] }))).events;
-    await Promise.all(this.sections.filter((s) => s.details.open).flatMap((s) => s.charts.map((c) => c.load(from, to, this.markersFor(s.domain)))));
+    const seq = ++this.seq;
+    const open = this.sections.filter((s) => s.details.open);
+    for (const s of open) s.loadedSeq = seq;
+    const [events, answers] = await Promise.all([
+      api<{ events: AlertMarker[] }>(`/api/alerts/history?${q}`).then((a) => a.events, () => [] as AlertMarker[]),
+      this.load(open, from, to, seq),
+    ]);
+    if (seq !== this.seq) return;
+    this.markers = events;
+    this.draw(answers, from, to);
+  }
+
+  /** asks for the sections' charts over [from, to), BATCH series per request; an error is shown on its charts at once */
+  private async load(sections: Section[], from: number, to: number, seq: number): Promise<Loaded[]> {
+    const wanted = sections.flatMap((section) => section.charts.map((chart) => ({ section, chart })));
+    const loaded: Loaded[] = [];
+    await Promise.all(Array.from({ length: Math.ceil(wanted.length / BATCH) }, async (_, i) => {
+      const part = wanted.slice(i * BATCH, (i + 1) * BATCH);
+      const q = new URLSearchParams({ host: this.host, from: String(Math.floor(from)), to: String(Math.ceil(to)), points: String(POINTS) });
+      for (const w of part) q.append("series", `${w.chart.source.domain}/${w.chart.source.metric}`);
+      try {
+        const a = await api<{ series: (SeriesAnswer & { error?: string; message?: string })[] }>(`/api/series/batch?${q}`);
+        if (seq !== this.seq) return;
+        a.series.forEach((answer, k) => {
+          if (answer.error) part[k].chart.showError(answer.message ?? answer.error);
+          else loaded.push({ ...part[k], answer });
+        });
+      } catch (e) {
+        if (seq === this.seq) for (const w of part) w.chart.showError((e as Error).message);
+      }
+    }));
+    return loaded;
+  }
+
+  /** draws a refresh's answers together, with the markers (one refresh: one picture) */
+  private draw(loaded: Loaded[], from: number, to: number): void {
+    for (const l of loaded) l.chart.show(l.answer, from, to, this.markersFor(l.section.domain));
   }
 
   destroy(): void {
@@ -123,10 +165,14 @@ export class ChartPanel {
   }
 
   private async toggled(s: Section): Promise<void> {
-    if (!s.details.open) return;
+    // opening fires "toggle" too when the page builds a section open: the refresh under way loads it
+    if (!s.details.open || s.loadedSeq === this.seq) return;
     this.build(s);
     const { from, to } = this.range();
-    await Promise.all(s.charts.map((c) => c.load(from, to, this.markersFor(s.domain))));
+    const seq = this.seq; // a refresh or zoom meanwhile draws this section itself
+    s.loadedSeq = seq;
+    const loaded = await this.load([s], from, to, seq);
+    if (seq === this.seq) this.draw(loaded, from, to);
   }
 
   private range(): { from: number; to: number } {

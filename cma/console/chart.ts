@@ -1,17 +1,18 @@
-// One metric's chart: min/max as a band, avg as the line, for the range it was asked; dragging
-// across it asks /api/series again for the dragged from/to (the resolution follows the range).
+// One metric's chart: min/max as a band, avg as the line, for the range its panel loaded
+// (chart-panel.ts asks /api/series/batch for all its open charts at once); dragging across it
+// tells the panel the dragged from/to, which loads them again (the resolution follows the range).
 // Alert changes in the range are drawn as vertical markers on the time axis (red raised, green
 // cleared) and listed under the chart. What it plots, markers included, is on
 // window.__ringwatchCharts[id] so a browser test reads data, not pixels.
 import uPlot from "./vendor/uPlot.esm.js";
-import { api } from "./api.js";
 import { el } from "./dom.js";
 
 export interface SeriesRow { t: number; count: number; min: number; avg: number; max: number }
-export interface SeriesAnswer { kind: string; unit: string | null; resolution: string; bucketMs: number; rows: SeriesRow[] }
+export interface SeriesAnswer { domain: string; metric: string; kind: string; unit: string | null; resolution: string; bucketMs: number; rows: SeriesRow[] }
 /** an alert change (GET /api/alerts/history) */
 export interface AlertMarker { t: number; kind: string; change: "raised" | "cleared"; subject: string; subjectName: string }
-export interface Plotted { from: number; to: number; resolution: string; bucketMs: number; rows: SeriesRow[]; markers: AlertMarker[] }
+/** loadedAt: performance.now() when drawn (the console benchmark times a zoom's round trip with it) */
+export interface Plotted { from: number; to: number; resolution: string; bucketMs: number; rows: SeriesRow[]; markers: AlertMarker[]; loadedAt: number }
 
 declare global { interface Window { __ringwatchCharts: Record<string, Plotted> } }
 window.__ringwatchCharts ??= {};
@@ -22,8 +23,6 @@ export type ZoomListener = (from: number, to: number) => void;
 /** an axis label that fits: 2.1M, 950k, 0.25 */
 const short = (v: number): string => (Math.abs(v) >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : Math.abs(v) >= 1e3 ? `${+(v / 1e3).toPrecision(3)}k` : `${+v.toPrecision(3)}`);
 
-const POINTS = 300; // about one bucket per 2–3 pixels of a 700-pixel chart
-
 export class Chart {
   readonly id: string;
   readonly element: HTMLElement;
@@ -31,10 +30,9 @@ export class Chart {
   private readonly info: HTMLElement;
   private readonly markerList: HTMLElement;
   private markers: AlertMarker[] = [];
-  private seq = 0; // answers to older requests are dropped
 
-  constructor(private readonly src: ChartSource, title: string, private readonly onZoom: ZoomListener) {
-    this.id = `${src.domain}/${src.metric}`;
+  constructor(readonly source: ChartSource, title: string, private readonly onZoom: ZoomListener) {
+    this.id = `${source.domain}/${source.metric}`;
     this.info = el("span", { className: "chart-info" });
     const holder = el("div", { className: "chart-plot" });
     this.markerList = el("div", { className: "chart-markers" });
@@ -51,29 +49,25 @@ export class Chart {
     }, [[], [], [], []], holder);
   }
 
-  /** the chart asks for [from, to) and draws the answer with the alert changes given (those in the range) */
-  async load(from: number, to: number, markers: AlertMarker[] = []): Promise<void> {
-    const seq = ++this.seq;
-    const q = new URLSearchParams({ host: this.src.host, domain: this.src.domain, metric: this.src.metric, from: String(Math.floor(from)), to: String(Math.ceil(to)), points: String(POINTS) });
-    try {
-      const a = await api<SeriesAnswer>(`/api/series?${q}`);
-      if (seq !== this.seq) return;
-      this.markers = markers.filter((m) => m.t >= from && m.t < to);
-      this.markerList.replaceChildren(...this.markers.map((m) => el("span", { className: `marker marker-${m.change}`, textContent: `${m.change === "raised" ? "▲" : "▽"} ${m.kind} ${m.change} ${new Date(m.t).toLocaleTimeString()}${m.subjectName ? ` (${m.subjectName})` : ""}` })));
-      this.plot.setData([a.rows.map((r) => r.t / 1000), a.rows.map((r) => r.min), a.rows.map((r) => r.avg), a.rows.map((r) => r.max)], false);
-      this.plot.setScale("x", { min: from / 1000, max: to / 1000 });
-      this.info.textContent = `${a.unit ?? ""} · ${a.bucketMs ? `${a.resolution} (${a.bucketMs / 1000} s buckets)` : "each report interval"} · ${a.rows.length} points`;
-      // what the chart holds now, read back from uPlot: a test sees what is drawn, not what was fetched
-      const [ts, mins, avgs, maxs] = this.plot.data as unknown as number[][];
-      const rows = ts.map((t, i) => ({ t: t * 1000, count: a.rows[i].count, min: mins[i], avg: avgs[i], max: maxs[i] }));
-      window.__ringwatchCharts[this.id] = { from, to, resolution: a.resolution, bucketMs: a.bucketMs, rows, markers: this.markers };
-    } catch (e) {
-      if (seq === this.seq) this.info.textContent = (e as Error).message;
-    }
+  /** draws one /api/series answer for [from, to) with the alert changes given (those in the range) */
+  show(a: SeriesAnswer, from: number, to: number, markers: AlertMarker[] = []): void {
+    this.markers = markers.filter((m) => m.t >= from && m.t < to);
+    this.markerList.replaceChildren(...this.markers.map((m) => el("span", { className: `marker marker-${m.change}`, textContent: `${m.change === "raised" ? "▲" : "▽"} ${m.kind} ${m.change} ${new Date(m.t).toLocaleTimeString()}${m.subjectName ? ` (${m.subjectName})` : ""}` })));
+    this.plot.setData([a.rows.map((r) => r.t / 1000), a.rows.map((r) => r.min), a.rows.map((r) => r.avg), a.rows.map((r) => r.max)], false);
+    this.plot.setScale("x", { min: from / 1000, max: to / 1000 });
+    this.info.textContent = `${a.unit ?? ""} · ${a.bucketMs ? `${a.resolution} (${a.bucketMs / 1000} s buckets)` : "each report interval"} · ${a.rows.length} points`;
+    // what the chart holds now, read back from uPlot: a test sees what is drawn, not what was fetched
+    const [ts, mins, avgs, maxs] = this.plot.data as unknown as number[][];
+    const rows = ts.map((t, i) => ({ t: t * 1000, count: a.rows[i].count, min: mins[i], avg: avgs[i], max: maxs[i] }));
+    window.__ringwatchCharts[this.id] = { from, to, resolution: a.resolution, bucketMs: a.bucketMs, rows, markers: this.markers, loadedAt: performance.now() };
+  }
+
+  /** says why nothing new is drawn (what was drawn stays) */
+  showError(message: string): void {
+    this.info.textContent = message;
   }
 
   destroy(): void {
-    this.seq++;
     this.plot.destroy();
     delete window.__ringwatchCharts[this.id];
   }

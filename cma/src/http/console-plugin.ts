@@ -29,9 +29,19 @@ function consoleFiles(): Record<string, string> {
   return files;
 }
 
+/** Where index.html lists the modules to fetch at once (else each import level is a round trip). */
+const PRELOAD_MARK = "<!-- modulepreload -->";
+
+/** the page with a modulepreload link for every module: the browser fetches them in parallel with main.js */
+function pageWithPreloads(html: string, files: Record<string, string>): string {
+  const modules = Object.keys(files).filter((r) => r.endsWith(".js") && r !== "/console/main.js");
+  return html.replace(PRELOAD_MARK, modules.map((r) => `<link rel="modulepreload" href="${r}">`).join("\n"));
+}
+
 export const consolePlugin: FastifyPluginAsync = async (app) => {
-  for (const [route, file] of Object.entries(consoleFiles())) {
-    const body = readFileSync(file);
+  const files = consoleFiles();
+  for (const [route, file] of Object.entries(files)) {
+    const body = route === "/console/" ? pageWithPreloads(readFileSync(file, "utf8"), files) : readFileSync(file);
     const type = TYPES[file.split(".").pop()!];
     app.get(route, { schema: { querystring: { type: "object", additionalProperties: false } } }, async (_req, reply) =>
       reply

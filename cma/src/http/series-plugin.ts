@@ -1,7 +1,9 @@
 /**
  * Metric history over HTTP, for charts: GET /api/series (one series over a range, min/avg/max per
- * bucket at the resolution the range needs, history/series-query.ts) and GET /api/series/list
- * (the series a host, or one of its guests, has history for). Both are viewer routes (the access
+ * bucket at the resolution the range needs, history/series-query.ts), GET /api/series/batch (up
+ * to MAX_BATCH series of one host over one range in one request: a page of charts is one round
+ * trip, not one per chart) and GET /api/series/list (the series a host, or one of its guests, has
+ * history for). Both are viewer routes (the access
  * control reads `config.role`). Without a history store they answer 503.
  */
 import type { FastifyPluginAsync } from "fastify";
@@ -23,6 +25,8 @@ export interface SeriesPluginOptions {
 
 /** Rows when the caller does not say (a chart a thousand pixels wide). */
 export const DEFAULT_POINTS = 1000;
+/** Series one batch request may name (a host page's open charts: ~10 per guest). */
+export const MAX_BATCH = 100;
 
 const EPOCH_MS = /^\d{1,16}$/;
 /** ISO 8601 date-time with a zone (Z or ±hh:mm): a time without one would depend on the CMA's zone. */
@@ -69,6 +73,39 @@ export const seriesPlugin: FastifyPluginAsync<SeriesPluginOptions> = async (app,
     return answer;
   });
 
+  app.get<{ Querystring: Omit<SeriesQuerystring, "domain" | "metric"> & { series: string[] } }>("/api/series/batch", {
+    config: { role: "viewer" },
+    schema: {
+      querystring: {
+        type: "object",
+        properties: {
+          host: hostName,
+          // "<domain UUID>/<metric>"; "/<metric>" for the host's own series
+          series: { type: "array", minItems: 1, maxItems: MAX_BATCH, items: { type: "string", pattern: "^[^/]{0,255}/[^/]{1,255}$" } },
+          from: timeParam,
+          to: timeParam,
+          points: { type: "integer", minimum: 1, maximum: o.maxPoints },
+        },
+        required: ["host", "series", "from"],
+        additionalProperties: false,
+      },
+    },
+  }, async (req) => {
+    const q = req.query;
+    const t = now();
+    const from = parseTime("from", q.from);
+    const to = q.to === undefined ? t : parseTime("to", q.to);
+    if (from >= to) throw new HttpError(400, "bad-request", `querystring/from must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`);
+    const points = q.points ?? Math.min(DEFAULT_POINTS, o.maxPoints);
+    return {
+      host: q.host, from, to,
+      series: q.series.map((name) => {
+        const [domain, metric] = name.split("/");
+        return querySeries(o.store, { host: q.host, domain, metric, from, to, points }, o, t) ?? { host: q.host, domain, metric, error: "not-found", message: `no history for series ${JSON.stringify(metric)}${domain ? ` of guest ${domain}` : ""}` };
+      }),
+    };
+  });
+
   app.get<{ Querystring: { host: string; domain?: string } }>("/api/series/list", {
     config: { role: "viewer" },
     schema: {
@@ -87,4 +124,5 @@ export const seriesUnavailablePlugin: FastifyPluginAsync = async (app) => {
   };
   app.get("/api/series", { config: { role: "viewer" } }, unavailable);
   app.get("/api/series/list", { config: { role: "viewer" } }, unavailable);
+  app.get("/api/series/batch", { config: { role: "viewer" } }, unavailable);
 };

@@ -22,6 +22,9 @@ describe("cma/http/console-plugin", () => {
         for (const m of res.body.matchAll(/^import .* from "(\.\/[^"]+)";$/gm)) queue.push(new URL(m[1], `http://x${url}`).pathname);
       }
       assert.ok(seen.has("/console/vendor/uPlot.esm.js"), `uPlot is imported (${[...seen].join(" ")})`);
+      // the page asks for every imported module at once (no round trip per import level)
+      const preloaded = new Set([...page.body.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]));
+      for (const m of seen) if (m !== "/console/main.js") assert.ok(preloaded.has(m), `${m} is preloaded`);
       for (const css of ["/console/console.css", "/console/vendor/uPlot.min.css"]) assert.match((await app.inject(css)).headers["content-type"] as string, /^text\/css/, css);
       assert.equal((await app.inject("/console/missing.js")).statusCode, 404);
     } finally {

@@ -59,6 +59,22 @@ describe("cma/http/series-plugin", () => {
     assert.equal(all.rows.length, 120); // fits the default points: the intervals themselves
   });
 
+  it("answers several series of a host over one range in one request, each as /api/series would, an unknown one marked", async () => {
+    const q = `host=hv1&from=${T0}&to=${T0 + HOUR}&points=10`;
+    const r = await app.inject(`/api/series/batch?${q}&series=${GUEST}/cpu&series=${GUEST}/net.tap0.rx.bytes&series=${GUEST}/balloon.rss`);
+    assert.equal(r.statusCode, 200);
+    const [cpu, net, none] = r.json().series;
+    assert.deepEqual(cpu, (await get(`${q}&domain=${GUEST}&metric=cpu`)).json());
+    assert.deepEqual(net, (await get(`${q}&domain=${GUEST}&metric=net.tap0.rx.bytes`)).json());
+    assert.equal(net.rows.length, 6); // an hour in 10-minute buckets (the round length that fits 10 points)
+    assert.deepEqual(none, { host: "hv1", domain: GUEST, metric: "balloon.rss", error: "not-found", message: `no history for series "balloon.rss" of guest ${GUEST}` });
+    const one = await app.inject(`/api/series/batch?${q}&series=${GUEST}/cpu`);
+    assert.deepEqual(one.json().series, [cpu], "a single series is a list of one");
+    for (const bad of [`${q}`, `${q}&series=cpu`, `${q}&series=${GUEST}/`, `${q}&series=a/b/c`, `${q}${"&series=x/cpu".repeat(101)}`]) {
+      assert.equal((await app.inject(`/api/series/batch?${bad}`)).statusCode, 400, bad.slice(0, 120));
+    }
+  });
+
   it("lists the series with history; an unknown series is 404", async () => {
     assert.deepEqual((await app.inject(`/api/series/list?host=hv1`)).json(), {
       host: "hv1", series: [{ domain: GUEST, metric: "cpu", kind: "cpu", unit: "CPU" }, { domain: GUEST, metric: "net.tap0.rx.bytes", kind: "rate", unit: "B/s" }],
@@ -119,7 +135,7 @@ describe("cma/http/series-plugin", () => {
       });
       await f.register(plugin as FastifyPluginAsync<typeof o>, o);
       await f.close();
-      assert.deepEqual(seen, ["/api/series viewer", "/api/series/list viewer"]);
+      assert.deepEqual(seen.sort(), ["/api/series viewer", "/api/series/batch viewer", "/api/series/list viewer"]);
     }
   });
 });
