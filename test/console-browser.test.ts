@@ -253,6 +253,39 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     }
   });
 
+  // after the maintenance test (the host is in maintenance), before the rate-limit test (it locks the admin out)
+  it("an admin ends the maintenance, cancels a removal (nothing sent), then removes the host; each confirmed write is in the audit log", async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      await signIn(page, url, ADMIN);
+      await page.goto(`${url}/console/#/host/${HOST}`);
+      await page.locator("#host-state[data-state=maintenance]").waitFor(WAIT);
+      await page.click("#maintenance-end");
+      await page.click("#confirm-yes");
+      await page.locator("#host-state:not([data-state=maintenance])").waitFor(WAIT);
+      assert.equal(cma.rings.membership.get(HOST)?.maintenance, undefined, "maintenance ended");
+
+      await page.click("#host-remove");
+      await page.locator("#host-control-confirm").filter({ hasText: `Remove ${HOST} from service?` }).waitFor(WAIT);
+      await page.click("#confirm-no");
+      assert.ok(cma.rings.membership.get(HOST), "a cancelled removal sends nothing");
+      await page.click("#host-remove");
+      await page.click("#confirm-yes");
+      await page.locator("#host-state[data-state=unknown]").waitFor(WAIT);
+      assert.equal(await page.locator("#host-control-error").innerText(), "");
+      assert.equal(cma.rings.membership.get(HOST), undefined, "the host left membership");
+
+      await page.goto(`${url}/console/#/audit`);
+      await page.locator("#audit tbody tr").filter({ hasText: "hostRemove" }).first().waitFor(WAIT);
+      const rows = await page.locator("#audit tbody tr").filter({ hasText: HOST }).filter({ hasText: ADMIN.user }).allInnerTexts();
+      const actions = rows.map((r) => r.split("\t")[4]);
+      assert.deepEqual(actions.sort(), ["hostMaintenanceEnd", "hostRemove"], rows.join("\n"));
+    } finally {
+      await context.close();
+    }
+  });
+
   it("five wrong passwords, then the sixth attempt shows the rate-limit message", async () => {
     const context = await newContext();
     try {
