@@ -1,6 +1,9 @@
 /**
- * `ringwatch-cma host`: an operator's actions on hosts, sent to the running CMA over its control
- * socket (a Unix socket only the CMA's user and root may open; control/control-server.ts).
+ * `ringwatch-cma host`: an operator's actions on hosts, sent to the running CMA. With an API token
+ * (--token-file FILE or RINGWATCH_TOKEN; an operator's for maintenance, an admin's for removal)
+ * through the HTTP API (--url, else httpListen), audited under the token; without one, over the
+ * control socket (a Unix socket only the CMA's user and root may open; control/control-server.ts),
+ * audited as the local user: the way in when the HTTP API is off or no token exists yet.
  *
  *   host maintenance NAME --until TIME --reason TEXT   planned downtime: its silence is no death
  *   host maintenance NAME --end                        end it now (a silent host is probed, then judged)
@@ -9,6 +12,7 @@
 import { connect } from "node:net";
 import { UsageError, loadProcessConfig } from "@ringwatch/shared";
 import type { CommandArgs, CommandSpec } from "@ringwatch/shared";
+import { ApiFailure, apiBase, apiCall, apiToken } from "./api-client.js";
 import { cmaSchema } from "./config.js";
 import { controlSocketPath } from "./control/control-protocol.js";
 import type { ControlReply, ControlRequest } from "./control/control-protocol.js";
@@ -83,6 +87,9 @@ export async function runHostCommand(args: CommandArgs, out: HostCommandOutput):
     if (v.purge !== undefined) throw new UsageError("--purge goes with host remove");
     req = { op: "maintenance", host: name, until: parseUntil(v.until), reason: v.reason };
   }
+  if (typeof v.socket === "string" && (v.url !== undefined || v["token-file"] !== undefined)) throw new UsageError("--socket goes without --url and --token-file: one way to the CMA");
+  const token = typeof v.socket === "string" ? undefined : apiToken(v);
+  if (token !== undefined || v.url !== undefined) return viaHttp(req, apiBase(v, loadProcessConfig(cmaSchema, args).httpListen), token, out);
   let path: string | undefined;
   if (typeof v.socket === "string" && v.socket) path = v.socket;
   else path = controlSocketPath(loadProcessConfig(cmaSchema, args));
@@ -101,15 +108,36 @@ export async function runHostCommand(args: CommandArgs, out: HostCommandOutput):
   }
 }
 
+/** The same request through the HTTP API: its routes judge it with the same HostControl. */
+async function viaHttp(req: ControlRequest, base: string, token: string | undefined, out: HostCommandOutput): Promise<number> {
+  const host = encodeURIComponent(req.host);
+  const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const [path, init] = req.op === "remove" ? [`/api/hosts/${host}/remove`, json({ purge: req.purge })]
+    : req.op === "end-maintenance" ? [`/api/hosts/${host}/maintenance`, { method: "DELETE" }]
+      : [`/api/hosts/${host}/maintenance`, json({ until: req.until, reason: req.reason })];
+  try {
+    const r = await apiCall(`${base}${path}`, init, ANSWER_WAIT_MS, token);
+    out.stdout(`${describe(r.body as Record<string, unknown>)}\n`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ApiFailure)) throw e;
+    out.stderr(`${PROGRAM}: the CMA refused or could not be reached: ${e.message}\n`);
+    return 1;
+  }
+}
+
 export const hostCommand: CommandSpec = {
-  summary: "put a host in maintenance, end it, or remove a host, on the running CMA (over its control socket)",
+  summary: "put a host in maintenance, end it, or remove a host, on the running CMA (HTTP API with a token, else its control socket)",
   usage: [
     "host maintenance NAME --until TIME --reason TEXT   planned downtime: its silence is no death, Zabbix gets state 'maintenance' (no problem)",
     "host maintenance NAME --end                        end it now; a host still silent is probed and declared dead if it does not answer",
     "host remove NAME [--purge]                         out of service: leaves membership and the rings, history kept in the graph,",
     "                                                   its Zabbix host disabled (deleted with --purge); announcing again it joins as new",
     "  TIME: ISO 8601 (2026-12-24T06:00:00Z) or a duration from now (90m, 2h, 1d)",
-    "  --socket PATH    the CMA's control socket (default: controlSocket, else <dataDir>/control.sock)",
+    "  --token-file F   an API token (operator; admin to remove) in a file, default the environment's RINGWATCH_TOKEN:",
+    "                   with one, the command goes through the HTTP API (audited as the token)",
+    "  --url URL        the CMA's HTTP API (default: from httpListen)",
+    "  --socket PATH    without a token: the CMA's control socket (default: controlSocket, else <dataDir>/control.sock)",
     "exit code: 0 done, 1 the CMA refused or could not be reached, 2 bad arguments",
   ].join("\n"),
   options: {
@@ -118,6 +146,8 @@ export const hostCommand: CommandSpec = {
     end: { type: "boolean" },
     purge: { type: "boolean" },
     socket: { type: "string" },
+    url: { type: "string" },
+    "token-file": { type: "string" },
   },
   run: (args) => runHostCommand(args, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }),
 };
