@@ -11,6 +11,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import type { Page } from "playwright-core";
 import { AccessStore, Cma, cmaConfig, namedQueries } from "@ringwatch/cma";
 import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
@@ -155,25 +156,26 @@ describe("console: rings and queries pages in a real browser", function () {
       await page.locator("#named-query").waitFor(WAIT);
       const shown = (): Promise<ShownQuery | undefined> => page.evaluate(() => (globalThis as unknown as ConsoleWindow).__ringwatchQuery);
 
-      // ringHealth for segment A: what the graph answers for that parameter, and only that segment
+      // ringHealth for segment A: a1 and a3 are left there; a3 is watched by a1 only (a1's other
+      // neighbour is b1, in the representatives' ring), a1 by a3 and b1. Segment B has the same
+      // thin spot (b2), which the parameter keeps out.
+      const thin = [{ host: "a3", segment: SEG_A, ringOrder: 1, watchers: 1, watchingDown: [], problem: "under-watched" }];
       const health = async (segment: string): Promise<Record<string, unknown>[]> => (await cma.graph!.read(namedQueries.ringHealth.cypher, { segment })).rows;
-      await waitForValue(async () => ((await health(SEG_A)).length > 0 && (await health("")).some((r) => r.segment !== SEG_A) ? true : undefined), 20_000, "thin rings in both segments in the graph", 200);
+      await waitForValue(async () => (isDeepStrictEqual(await health(SEG_A), thin) && (await health("")).some((r) => r.host === "b2") ? true : undefined), 20_000, "the repaired rings in the graph", 200);
       await page.selectOption("#named-query", "ringHealth");
       await page.fill("#param-segment", SEG_A);
       await page.click("#named-run");
       await page.waitForFunction(() => (globalThis as unknown as ConsoleWindow).__ringwatchQuery?.source === "ringHealth", undefined, WAIT);
-      const named = (await shown()) as Extract<ShownQuery, { rows: unknown[] }>;
-      assert.deepEqual(named.rows, await health(SEG_A));
-      assert.ok(named.rows.length > 0 && named.rows.every((r) => r.segment === SEG_A), JSON.stringify(named.rows));
-      assert.equal(await page.locator("#query-result tbody tr").count(), named.rows.length);
-      assert.match(await page.locator("#query-info").innerText(), new RegExp(`^ringHealth: ${named.rows.length} rows? in \\d+ ms$`));
+      assert.deepEqual(await shown(), { source: "ringHealth", columns: ["host", "segment", "ringOrder", "watchers", "watchingDown", "problem"], rows: thin, truncated: false });
+      assert.deepEqual(await page.locator("#query-result tbody tr td").allInnerTexts(), ["a3", SEG_A, "1", "1", "[]", "under-watched"]);
+      assert.match(await page.locator("#query-info").innerText(), /^ringHealth: 1 row in \d+ ms$/);
+      await page.screenshot({ path: screenshotPath("console-queries"), fullPage: true });
 
       await page.fill("#cypher-text", "MATCH (h:Host) WHERE h.state = 'dead' RETURN h.name AS host, h.segment AS segment");
       await page.click("#cypher-run");
       await page.waitForFunction(() => (globalThis as unknown as ConsoleWindow).__ringwatchQuery?.source === "Cypher", undefined, WAIT);
       assert.deepEqual((await shown()) as unknown, { source: "Cypher", columns: ["host", "segment"], rows: [{ host: DEAD, segment: SEG_A }], truncated: false });
       assert.deepEqual(await page.locator("#query-result tbody tr td").allInnerTexts(), [DEAD, SEG_A]);
-      await page.screenshot({ path: screenshotPath("console-queries"), fullPage: true });
 
       await page.fill("#cypher-text", "CREATE (h:Host {name: 'intruder', state: 'alive'}) RETURN h");
       await page.click("#cypher-run");
@@ -183,6 +185,38 @@ describe("console: rings and queries pages in a real browser", function () {
       assert.deepEqual((await cma.graph!.read("MATCH (h:Host {name: 'intruder'}) RETURN h.name AS n")).rows, [], "nothing was written");
     } finally {
       await context.close();
+    }
+  });
+
+  it("without a graph store the rings page still draws and says why there are no verdicts; the queries page says the queries are unavailable", async () => {
+    // a second CMA, the graph store off (no Kuzu: it starts in a moment); its one host is put into
+    // membership dead, as the console test puts its host in (no nanoprobe runs here)
+    const bare = mkdtempSync(join(tmpdir(), "rw-topology-bare-"));
+    await (AccessStore.open(bare)).addUser(VIEWER.user, "viewer", VIEWER.password);
+    const plain = await Cma.start(cmaConfig({ cluster: "topology", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: bare, graphStore: "none", statusIntervalMs: 0, httpListen: "127.0.0.1:0" }),
+      { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    const context = await newContext();
+    try {
+      const now = Date.now();
+      plain.rings.membership.upsert({ name: "z1", machineId: "topology-test", address: "127.0.3.1", port: 1984, segment: "127.0.3.0/24", state: "dead", since: now, joinedAt: now, version: "test", assignedKey: "", unconfirmed: false });
+      const page = await context.newPage();
+      await signIn(page, plain.http!.url, VIEWER);
+      await page.click("#nav-rings");
+      await page.locator("#verdicts-unavailable").waitFor(WAIT);
+      assert.equal(await page.locator("#verdicts-unavailable").innerText(), "verdicts unavailable: unavailable: this CMA has no graph store: graph queries cannot run");
+      const drawn = (await page.evaluate(() => (globalThis as unknown as ConsoleWindow).__ringwatchRings))!;
+      assert.deepEqual(drawn.rings.map((r) => [r.id, r.hosts.length, r.outOfRings]), [["segment 127.0.3.0/24", 0, [{ name: "z1", state: "dead" }]], ["representatives", 0, []]]);
+      assert.equal(drawn.verdictsUnavailable, "unavailable: this CMA has no graph store: graph queries cannot run");
+      assert.deepEqual(await page.locator("#verdict-table tbody tr td").allInnerTexts(), ["z1", "dead", "unavailable", ""]);
+      assert.equal(await page.locator("a.out-node[data-host=z1]").getAttribute("data-state"), "dead");
+      assert.equal(await page.locator("#error").innerText(), "", "the page did not fail");
+      await page.click("#nav-queries");
+      await page.locator("#queries-unavailable").waitFor(WAIT);
+      assert.equal(await page.locator("#queries-unavailable").innerText(), "graph queries unavailable: unavailable: this CMA has no graph store: graph queries cannot run");
+    } finally {
+      await context.close();
+      await plain.stop();
+      rmSync(bare, { recursive: true, force: true });
     }
   });
 });

@@ -113,6 +113,7 @@ export async function renderRings(main: HTMLElement): Promise<void> {
 
 function legend(): HTMLElement {
   const states = ["alive", "suspect", "dead", "unreachable", "maintenance", "left"];
-  return el("ul", { className: "counts ring-legend", id: "ring-legend" }, ...states.map((s) =>
-    el("li", { className: `state-${s}` }, el("span", { className: `legend-dot dot-${s}` }), ` ${s}${s === "alive" ? " (name only)" : " (name and state)"}`)));
+  return el("div", { className: "row" },
+    el("ul", { className: "counts ring-legend", id: "ring-legend" }, ...states.map((s) => el("li", { className: `state-${s}` }, el("span", { className: `legend-dot dot-${s}` }), ` ${s}`))),
+    el("span", { className: "hint", textContent: "a host that is not alive has its state in its label, e.g. hv7 (dead)" }));
 }
