@@ -151,6 +151,8 @@ describe("console: rings and queries pages in a real browser", function () {
     const context = await newContext();
     try {
       const page = await context.newPage();
+      // a refresh every 200 ms: the queries page must keep what is typed and shown through it
+      await page.addInitScript(() => { (globalThis as { __ringwatchRefreshMs?: number }).__ringwatchRefreshMs = 200; });
       await signIn(page, url, VIEWER);
       await page.click("#nav-queries");
       await page.locator("#named-query").waitFor(WAIT);
@@ -176,6 +178,9 @@ describe("console: rings and queries pages in a real browser", function () {
       await page.waitForFunction(() => (globalThis as unknown as ConsoleWindow).__ringwatchQuery?.source === "Cypher", undefined, WAIT);
       assert.deepEqual((await shown()) as unknown, { source: "Cypher", columns: ["host", "segment"], rows: [{ host: DEAD, segment: SEG_A }], truncated: false });
       assert.deepEqual(await page.locator("#query-result tbody tr td").allInnerTexts(), [DEAD, SEG_A]);
+      await page.waitForTimeout(1000); // five refresh periods
+      assert.deepEqual(await page.locator("#query-result tbody tr td").allInnerTexts(), [DEAD, SEG_A], "the result outlives the refresh");
+      assert.equal(await page.inputValue("#param-segment"), SEG_A, "so does the form");
 
       await page.fill("#cypher-text", "CREATE (h:Host {name: 'intruder', state: 'alive'}) RETURN h");
       await page.click("#cypher-run");
