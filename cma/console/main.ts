@@ -8,6 +8,8 @@ import { $ } from "./dom.js";
 import { GuestPage } from "./guest.js";
 import { HostPage } from "./host.js";
 import { renderOverview } from "./overview.js";
+import { renderQueries } from "./queries.js";
+import { renderRings } from "./rings.js";
 
 /** Every 10 s; a test may set `window.__ringwatchRefreshMs` before the page loads (to tell a zoom's own request from a refresh). */
 const REFRESH_MS = (globalThis as { __ringwatchRefreshMs?: number }).__ringwatchRefreshMs ?? 10_000;
@@ -59,6 +61,10 @@ async function route(): Promise<void> {
     } else if (hash.startsWith("host/")) {
       hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main, me.role);
       await hostPage.render();
+    } else if (hash === "rings") {
+      await renderRings(main);
+    } else if (hash === "queries") {
+      await renderQueries(main);
     } else if (hash === "audit" && me.role === "admin") {
       await renderAudit(main);
     } else {
@@ -72,7 +78,7 @@ async function route(): Promise<void> {
 async function refresh(): Promise<void> {
   try {
     if (hostPage) await hostPage.refresh();
-    else await route();
+    else if (location.hash.replace(/^#\/?/, "") !== "queries") await route(); // the queries page keeps its form and result
   } catch (e) {
     $("error").textContent = `refresh failed: ${(e as Error).message}`;
   }

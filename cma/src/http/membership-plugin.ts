@@ -1,6 +1,6 @@
 /**
  * Membership over HTTP: hosts with their state (filtered by state or segment), one host, the
- * rings, and the recent membership events.
+ * rings (with who watches whom, as the ring plan assigned it), and the recent membership events.
  */
 import type { FastifyPluginAsync } from "fastify";
 import { HOST_STATES } from "../membership/membership.js";
@@ -23,6 +23,14 @@ export type HostView = Omit<HostRecord, "assignedKey" | "assignmentInFlight">;
 export function hostView(h: HostRecord): HostView {
   const { assignedKey: _k, assignmentInFlight: _f, ...v } = h;
   return v;
+}
+
+/** The rings, and for each host in them the hosts it heartbeats and watches (the plan's neighbour
+ * list, the same one sent to the host): the console draws this, it does not re-derive it. */
+export function ringsView(membership: Membership): ReturnType<Membership["rings"]> & { watches: Record<string, string[]> } {
+  const rings = membership.rings();
+  const inRings = [...new Set([...rings.segments.flatMap((s) => s.members), ...rings.representativeRing])].sort();
+  return { ...rings, watches: Object.fromEntries(inRings.map((h) => [h, (membership.neighboursOf(h) ?? []).map((n) => n.name)])) };
 }
 
 function eventMentions(e: MembershipEvent, host: string): boolean {
@@ -64,7 +72,7 @@ export const membershipPlugin: FastifyPluginAsync<MembershipPluginOptions> = asy
     return hostView(h);
   });
 
-  app.get("/api/rings", { schema: { querystring: noQuery } }, async () => membership.rings());
+  app.get("/api/rings", { schema: { querystring: noQuery } }, async () => ringsView(membership));
 
   app.get<{ Querystring: { since: number; type?: MembershipEvent["type"]; host?: string; limit: number } }>("/api/events", {
     schema: {

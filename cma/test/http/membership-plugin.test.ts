@@ -68,6 +68,7 @@ describe("cma/http/membership-plugin", () => {
     try {
       const rings = (await app.inject("/api/rings")).json();
       assert.deepEqual(rings.segments, [{ segment: "10.0.1.0/24", representative: "hv1", members: ["hv1", "hv2"] }]);
+      assert.deepEqual(rings.watches, { hv1: ["hv2"], hv2: ["hv1"] }, "who watches whom, as the plan assigned it");
       const ev = (await app.inject("/api/events")).json();
       assert.deepEqual(ev.events.map((e: { type: string }) => e.type), ["hostJoined", "hostJoined", "hostDead"]);
       assert.equal(ev.more, false);
