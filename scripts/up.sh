@@ -90,7 +90,7 @@ for ((i = 1; i <= HOSTS; i++)); do
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
 log "running: CMA + $HOSTS nanoprobes ($( ((DURATION)) && echo "for ${DURATION}s" || echo "Ctrl-C to stop"))"
-log "console: http://127.0.0.1:1984/console/   classic web UI and HTTP API: http://127.0.0.1:1984/   sign in as admin, password: $(cat "$DEMO/admin-password")  (in var/demo/admin-password, unless changed since)"
+log "console: http://127.0.0.1:1984/console/   HTTP API: http://127.0.0.1:1984/api/   sign in as admin, password: $(cat "$DEMO/admin-password")  (in var/demo/admin-password, unless changed since)"
 log "from a shell: RINGWATCH_TOKEN=\$(cat var/demo/viewer.token) node cma/dist/src/cli.js query --list"
 ((ZABBIX)) && log "Zabbix: http://127.0.0.1:8088/ (Admin / zabbix), host group 'ringwatch'"
 if ((DURATION)); then sleep "$DURATION"; else wait; fi

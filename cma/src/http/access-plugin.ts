@@ -31,9 +31,9 @@ import { BoundedSessionStore } from "./session-store.js";
 /** Routes anyone may call: liveness for probes, signing in, and the web UI's static files (they hold no data). Everything else needs a principal. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set([
   "GET /api/health", "HEAD /api/health", "POST /api/session",
-  ...["/", "/ui/app.js", "/ui/style.css"].flatMap((u) => [`GET ${u}`, `HEAD ${u}`]),
+  ...["/"].flatMap((u) => [`GET ${u}`, `HEAD ${u}`]), // a redirect to the console
 ]);
-/** OPEN_ROUTES, and the console's static files (console-plugin.ts: page, modules, stylesheets; they hold no data, like the classic page's) */
+/** OPEN_ROUTES, and the console's static files (console-plugin.ts: page, modules, stylesheets; they hold no data) */
 export const isOpenRoute = (method: string, url: string): boolean =>
   OPEN_ROUTES.has(`${method} ${url}`) || ((method === "GET" || method === "HEAD") && (url === "/console" || url.startsWith("/console/")));
 export const SESSION_COOKIE = "ringwatch_session";

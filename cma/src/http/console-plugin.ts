@@ -2,8 +2,9 @@
  * The operator console (cma/console/, TypeScript built by the project's `tsc -b` into
  * cma/dist/console/): its page and stylesheet from the source directory, its ES modules from the
  * build, and uPlot's ESM build and stylesheet read from the installed `uplot` package. All read once
- * at start (nothing from the network: the console works offline) and served under the same policy
- * as the classic page, which lets a page run only this origin's scripts and styles.
+ * at start (nothing from the network: the console works offline) and served under a policy that
+ * lets a page run only this origin's scripts and styles. `/` leads to the console (the classic
+ * one-page UI it replaced is gone: one sign-in form, one set of pages).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -52,4 +53,5 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
         .send(body));
   }
   app.get("/console", async (_req, reply) => reply.redirect("/console/"));
+  app.get("/", { schema: { querystring: { type: "object", additionalProperties: false } } }, async (_req, reply) => reply.redirect("/console/"));
 };

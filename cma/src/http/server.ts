@@ -45,7 +45,6 @@ import { alertHistoryPlugin, alertHistoryUnavailablePlugin } from "./alert-histo
 import { statusPlugin } from "./status-plugin.js";
 import type { HttpCounters } from "./status-plugin.js";
 import { consolePlugin } from "./console-plugin.js";
-import { uiPlugin } from "./ui-plugin.js";
 import { validatorCompiler } from "./validation.js";
 
 /** What the API reads from: the CMA's parts. */
@@ -144,7 +143,6 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   else await app.register(seriesUnavailablePlugin);
   if (sources.history?.alertEvents) await app.register(alertHistoryPlugin, { alertEvents: sources.history.alertEvents, now: sources.history.now });
   else await app.register(alertHistoryUnavailablePlugin);
-  await app.register(uiPlugin);
   await app.register(consolePlugin);
   await app.ready();
   return { app, counters, access, routes };

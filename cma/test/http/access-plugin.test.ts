@@ -83,7 +83,8 @@ describe("cma/http/access-plugin", function () {
       assert.equal((await t.bare.inject("/api/health")).statusCode, 200, "health stays open");
       assert.equal((await t.bare.inject("/api/nope")).statusCode, 401, "an unknown path says nothing without credentials");
       assert.equal((await t.bare.inject("/%61pi/hosts")).statusCode, 401, "nor does an encoded one");
-      assert.equal((await t.bare.inject("/")).statusCode, 200, "the UI page itself is open (its data is not)");
+      assert.equal((await t.bare.inject("/")).headers.location, "/console/", "/ leads to the console, open (its data is not)");
+      assert.equal((await t.bare.inject("/console/")).statusCode, 200, "the console's page itself is open");
       assert.equal((await t.bare.inject("/console/")).statusCode, 200, "so is the console's page");
     } finally {
       await t.bare.close();
