@@ -76,6 +76,8 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     url = cma.http!.url;
     const tx = new StatsBatchSender();
     for (const iv of INTERVALS) assert.equal(cma.stats.apply(HOST, batch(tx, iv.start, { cpu: iv.cpu, "balloon.rss": iv.rss, "vcpu.0.delay": iv.steal0, "vcpu.1.delay": iv.steal1 })), true);
+    // the guest as the nanoprobe's inventory would name it
+    assert.equal(cma.inventory.apply(HOST, { full: true, removed: [], atMs: Date.now(), domains: [{ uuid: GUEST, name: "miner", state: "running", vcpus: 2, memoryKib: 2 << 20, disks: [], nics: [] }] }), true);
     for (const [active, atMs] of [[true, RAISED_AT], [false, CLEARED_AT]] as const) {
       assert.equal(cma.alerts.apply(HOST, { kind: "vcpuAbuse", subject: GUEST, subjectName: "miner", active, evidenceJson: "{}", atMs }), true);
     }
@@ -120,7 +122,8 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
       const page = await context.newPage();
       await signIn(page, url, VIEWER);
       await page.goto(`${url}/console/#/host/${HOST}`);
-      await page.locator(`details[data-guest="${GUEST}"] summary a`).click(); // the inventory is empty here: the charts section links the guest
+      await page.locator(`#guests a[href$="/guest/${GUEST}"]`).click();
+      await page.locator("#guest-facts").filter({ hasText: `state running · uuid ${GUEST}` }).waitFor(WAIT);
       for (const [n, key] of [[0, "steal0"], [1, "steal1"]] as const) {
         const id = `${GUEST}/vcpu.${n}.delay`;
         await page.waitForFunction((i) => ((globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[i]?.rows.length ?? 0) > 0, id, WAIT);
