@@ -125,6 +125,13 @@ describe("console admin pages and account in a real browser (Chromium, playwrigh
     await page.locator("#token-create").waitFor(WAIT);
     await page.fill("#token-name", "ci script");
     await page.selectOption("#token-role", "viewer");
+    await page.selectOption("#token-expiry", "until a date…");
+    await page.click("#token-create button[type=submit]");
+    await page.locator("#tokens-error").filter({ hasText: "choose the expiry date and time" }).waitFor(WAIT);
+    await page.fill("#token-expiry-date", "2020-01-01T00:00");
+    await page.click("#token-create button[type=submit]");
+    await page.locator("#tokens-error").filter({ hasText: "bad-expiry: the expiry is not in the future" }).waitFor(WAIT);
+    assert.equal(cma.access!.tokens().length, 0, "neither was made");
     await page.selectOption("#token-expiry", "30 days");
     await page.click("#token-create button[type=submit]");
     const shown = page.locator("#token-secret-value");

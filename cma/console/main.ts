@@ -83,7 +83,7 @@ async function route(): Promise<void> {
       await page.render();
     } else if (hash === "account") {
       renderAccount(main, me);
-      formPage = { refresh: async () => undefined };
+      formPage = { refresh: async () => { await api<Me>("/api/session"); } }; // only notices a session that ended
     } else {
       await renderOverview(main);
     }

@@ -56,7 +56,8 @@ export class UsersPage {
     const fields = new NewPasswordFields("user-password", `new password for ${name}`);
     const cancel = el("button", { type: "button", textContent: "cancel" });
     cancel.addEventListener("click", () => { this.setPassword.hidden = true; });
-    this.setPassword.replaceChildren(...fields.elements, el("button", { type: "submit", textContent: "set password" }), cancel);
+    const self = name === this.me.user ? [el("span", { className: "hint", textContent: "that is you: this signs you out (Account keeps this session)" })] : [];
+    this.setPassword.replaceChildren(...fields.elements, el("button", { type: "submit", textContent: "set password" }), cancel, ...self);
     this.setPassword.onsubmit = (e) => {
       e.preventDefault();
       void (async () => {
