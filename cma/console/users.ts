@@ -27,11 +27,15 @@ export class UsersPage {
       el("h3", { textContent: "Add a user" }), this.addForm(),
       this.tokens.element,
     );
-    await Promise.all([this.refresh(), this.tokens.render()]);
+    await Promise.all([this.loadUsers(), this.tokens.render()]);
   }
 
   async refresh(): Promise<void> {
-    const [{ users }] = await Promise.all([api<{ users: User[] }>("/api/users"), this.tokens.refresh()]);
+    await Promise.all([this.loadUsers(), this.tokens.refresh()]);
+  }
+
+  private async loadUsers(): Promise<void> {
+    const { users } = await api<{ users: User[] }>("/api/users");
     const t = table(["name", "role", "created", "password changed", ""], users.map((u) => [
       u.name, u.role, when(u.createdAt), when(u.passwordChangedAt), this.rowActions(u),
     ]), "users");
@@ -46,7 +50,7 @@ export class UsersPage {
     del.addEventListener("click", () => {
       this.note.textContent = "";
       this.confirm.ask(`Delete user ${u.name} (${u.role})? Their sessions end at once.${u.name === this.me.user ? " That is you: you will be signed out." : ""}`,
-        () => api(`/api/users/${encodeURIComponent(u.name)}`, { method: "DELETE" }), async () => { this.note.textContent = `user ${u.name} deleted`; await this.refresh(); });
+        () => api(`/api/users/${encodeURIComponent(u.name)}`, { method: "DELETE" }), async () => { this.note.textContent = `user ${u.name} deleted`; await this.loadUsers(); });
     });
     return el("span", { className: "row" }, set, del);
   }
@@ -66,7 +70,7 @@ export class UsersPage {
           await api(`/api/users/${encodeURIComponent(name)}/password`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ password: fields.value() }) });
           this.setPassword.hidden = true;
           this.note.textContent = `password of ${name} set; their sessions were signed out`;
-          await this.refresh();
+          await this.loadUsers();
         } catch (err) {
           this.error.textContent = (err as Error).message;
         }
@@ -91,7 +95,7 @@ export class UsersPage {
           name.value = "";
           fields.clear();
           this.note.textContent = `user ${made.name} (${made.role}) added`;
-          await this.refresh();
+          await this.loadUsers();
         } catch (err) {
           this.error.textContent = (err as Error).message;
         }
