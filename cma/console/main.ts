@@ -1,15 +1,17 @@
 // The console's entry: sign-in, navigation by the URL's hash (#/, #/host/<name>,
-// #/host/<name>/guest/<uuid>, #/audit), and a
+// #/host/<name>/guest/<uuid>, #/audit, #/users, #/account), and a
 // refresh every REFRESH_MS of the page shown, without reloading it.
 import { api, postJson, setCsrfToken, whenSignedOut } from "./api.js";
 import type { Me } from "./api.js";
+import { renderAccount } from "./account.js";
 import { renderAudit } from "./audit.js";
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 import { GuestPage } from "./guest.js";
 import { HostPage } from "./host.js";
 import { renderOverview } from "./overview.js";
 import { renderQueries } from "./queries.js";
 import { renderRings } from "./rings.js";
+import { UsersPage } from "./users.js";
 
 /** Every 10 s; a test may set `window.__ringwatchRefreshMs` before the page loads (to tell a zoom's own request from a refresh). */
 const REFRESH_MS = (globalThis as { __ringwatchRefreshMs?: number }).__ringwatchRefreshMs ?? 10_000;
@@ -17,6 +19,8 @@ let me: Me | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 /** the page shown when it refreshes itself (charts keep their zoom); other pages are rebuilt */
 let hostPage: HostPage | GuestPage | undefined;
+/** a page whose refresh re-reads its data and keeps its forms (users and tokens; the account page: nothing to re-read) */
+let formPage: { refresh(): Promise<void> } | undefined;
 
 function showSignIn(message: string): void {
   clearInterval(timer);
@@ -24,6 +28,7 @@ function showSignIn(message: string): void {
   setCsrfToken("");
   hostPage?.destroy();
   hostPage = undefined;
+  formPage = undefined;
   $("nav").hidden = true;
   $("sign-out").hidden = true;
   $("page").hidden = true;
@@ -50,6 +55,7 @@ async function route(): Promise<void> {
   if (!me) return;
   hostPage?.destroy();
   hostPage = undefined;
+  formPage = undefined;
   const main = $("page");
   const hash = location.hash.replace(/^#\/?/, "");
   try {
@@ -67,6 +73,17 @@ async function route(): Promise<void> {
       await renderQueries(main);
     } else if (hash === "audit" && me.role === "admin") {
       await renderAudit(main);
+    } else if (hash === "users") {
+      if (me.role !== "admin") {
+        main.replaceChildren(el("h2", { textContent: "Users and tokens" }), el("p", { id: "admins-only", textContent: "admins only" }));
+        return;
+      }
+      const page = new UsersPage(main, me);
+      formPage = page;
+      await page.render();
+    } else if (hash === "account") {
+      renderAccount(main, me);
+      formPage = { refresh: async () => { await api<Me>("/api/session"); } }; // only notices a session that ended
     } else {
       await renderOverview(main);
     }
@@ -78,6 +95,7 @@ async function route(): Promise<void> {
 async function refresh(): Promise<void> {
   try {
     if (hostPage) await hostPage.refresh();
+    else if (formPage) await formPage.refresh();
     else if (location.hash.replace(/^#\/?/, "") !== "queries") await route(); // the queries page keeps its form and result
   } catch (e) {
     $("error").textContent = `refresh failed: ${(e as Error).message}`;

@@ -106,10 +106,15 @@ export class Cma {
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
-    // so do a damaged access file and unreadable TLS files; the first start makes the first admin
+    // so do a damaged access file and unreadable TLS files
     const tls = httpListen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined;
-    const access = httpListen ? await Cma.openAccess(cfg, deps.log) : undefined;
+    const access = httpListen ? Cma.openAccess(cfg, deps.log) : undefined;
     const audit = openAuditLog(cfg, deps.log); // an unwritable data directory too
+    // the first start makes the first admin, once the audit log is open to record it
+    if (access) await Cma.bootstrapAdmin(access, cfg, audit, deps.log).catch((e: unknown) => {
+      audit.close();
+      throw e;
+    });
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
@@ -209,17 +214,21 @@ export class Cma {
     return cma;
   }
 
-  private static async openAccess(cfg: CmaConfig, log: Logger): Promise<AccessStore> {
+  private static openAccess(cfg: CmaConfig, log: Logger): AccessStore {
     mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
-    const access = AccessStore.open(cfg.dataDir, log.child({ component: "access" }));
-    const boot = await bootstrapAdmin(access, cfg.adminPasswordFile);
+    return AccessStore.open(cfg.dataDir, log.child({ component: "access" }));
+  }
+
+  /** With no user yet: the admin, recorded in the audit log (never its password). */
+  private static async bootstrapAdmin(access: AccessStore, cfg: CmaConfig, audit: AuditLog, log: Logger): Promise<void> {
+    const boot = await bootstrapAdmin(access, cfg.adminPasswordFile, audit);
     if (boot?.generatedPassword) {
       // printed once: only its hash is kept
       process.stderr.write(`\nringwatch: first start, created user "${boot.user}" (role admin) with password: ${boot.generatedPassword}\n` +
         `  sign in at the web UI, or: ringwatch-cma user passwd ${boot.user} --password-file FILE\n\n`);
       log.warn({ user: boot.user, accessFile: access.path }, "first start: created the admin user with a generated password, printed once to stderr (only its hash is kept)");
     } else if (boot) log.info({ user: boot.user, from: cfg.adminPasswordFile }, "first start: created the admin user with the password from adminPasswordFile");
-    return access;
+    if (boot?.auditError) log.error({ user: boot.user, err: boot.auditError }, "first start: the admin user was created but its creation could not be recorded in the audit log");
   }
 
   /** What the HTTP API reads. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -146,6 +146,34 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     try {
       assert.equal(cma.audit.list({}).length, 1);
       assert.equal(cma.audit.record({ actor: "cli", via: "cli", from: "local", action: "userAdd", target: "bob", outcome: "ok" }).seq, 2);
+    } finally {
+      await cma.stop();
+    }
+  });
+
+  it("the first start's admin is recorded in the audit log (actor system, via startup; the password's source, never the password), once", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    const password = "the first admin's long password";
+    writeFileSync(join(dataDir, "admin-password"), `${password}\n`);
+    const first = () => Cma.start(cmaConfig({
+      cluster: "cmatest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", dataDir, httpListen: "127.0.0.1:0", adminPasswordFile: join(dataDir, "admin-password"),
+    }), { keyring, commandKey, log: silentLogger() });
+    let cma = await first();
+    try {
+      assert.deepEqual(cma.audit.list({}).map((e) => [e.seq, e.actor, e.via, e.from, e.action, e.target, e.outcome, e.detail]), [
+        [1, "system", "startup", "local", "userAdd", "admin", "ok", { role: "admin", firstStart: true, password: "adminPasswordFile" }],
+      ]);
+      const signIn = await fetch(`${cma.http!.url}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "admin", password }) });
+      assert.equal(signIn.status, 200, "that admin signs in");
+      assert.equal(cma.audit.list({ action: "signIn" }).length, 1, "and the log goes on after it");
+    } finally {
+      await cma.stop();
+    }
+    const files = readdirSync(join(dataDir, "audit"));
+    assert.ok(files.every((f) => !readFileSync(join(dataDir, "audit", f), "utf8").includes(password)), "no password in the log");
+    cma = await first();
+    try {
+      assert.equal(cma.audit.list({ action: "userAdd" }).length, 1, "users exist: no second bootstrap, no second record");
     } finally {
       await cma.stop();
     }

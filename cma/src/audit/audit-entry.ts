@@ -9,9 +9,9 @@ export type AuditOutcome = "ok" | "denied" | "failed" | "invalid";
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ["ok", "denied", "failed", "invalid"];
 
 export interface AuditRecord {
-  /** user name, "token:<id>", "local" (control socket) or "cli" (offline command) */
+  /** user name, "token:<id>", "local" (control socket), "cli" (offline command) or "system" (the first start's admin) */
   actor: string;
-  /** "session" | "token" | "control-socket" | "cli" | "anonymous" */
+  /** "session" | "token" | "control-socket" | "cli" | "startup" | "anonymous" */
   via: string;
   /** client address, or "local" */
   from: string;

@@ -5,6 +5,8 @@
  *                                          user and address (429 once too many attempts failed)
  *   GET    /api/session                    who am I: name, role, how (session or token), the CSRF token
  *   DELETE /api/session                    sign out (needs the CSRF token like every write)
+ *   PUT    /api/session/password {current, password}   change one's own password (own-password-route.ts;
+ *                                          its wrong current passwords count in the same limiter)
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { AccessStore } from "../access/access-store.js";
@@ -12,6 +14,7 @@ import { MAX_PASSWORD_CHARS } from "../access/passwords.js";
 import type { AccessCounters } from "./access-plugin.js";
 import type { ApiAudit } from "./audit-hook.js";
 import { HttpError } from "./errors.js";
+import { ownPasswordRoute } from "./own-password-route.js";
 import { noQuery } from "./schemas.js";
 
 export interface SessionPluginOptions {
@@ -27,8 +30,10 @@ export const sessionPlugin: FastifyPluginAsync<SessionPluginOptions> = async (ap
   const failures = app.createRateLimit({
     max: o.signInMaxFailures,
     timeWindow: o.signInWindowMs,
-    keyGenerator: (req) => `${String((req.body as { user?: unknown } | undefined)?.user ?? "").slice(0, 64)}|${req.ip}`,
+    // the user signing in, or (changing their password) the session's user: the same count for both
+    keyGenerator: (req) => `${req.principal?.via === "session" ? req.principal.name : String((req.body as { user?: unknown } | undefined)?.user ?? "").slice(0, 64)}|${req.ip}`,
   });
+  ownPasswordRoute(app, { store: o.store, audit: o.audit, failures, onLimited: () => o.counters.signInsLimited++ });
 
   app.post<{ Body: { user: string; password: string } }>("/api/session", {
     schema: {

@@ -113,4 +113,14 @@ describe("cma/access/access-store", function () {
     writeFileSync(join(d, "short"), "abc\n");
     await assert.rejects(bootstrapAdmin(AccessStore.open(dir()), join(d, "short")), (e: Error) => e instanceof ConfigError && /adminPasswordFile/.test(e.message));
   });
+
+  it("the first admin's creation is recorded (never its password); an audit log refusing it does not lose the generated password", async () => {
+    const records: unknown[] = [];
+    const made = await bootstrapAdmin(AccessStore.open(dir()), "", { record: (r) => records.push(r) });
+    assert.deepEqual(records, [{ actor: "system", via: "startup", from: "local", action: "userAdd", target: "admin", outcome: "ok", detail: { role: "admin", firstStart: true, password: "generated" } }]);
+    assert.ok(!JSON.stringify(records).includes(made!.generatedPassword!));
+    const refused = await bootstrapAdmin(AccessStore.open(dir()), "", { record: () => { throw new Error("audit log: disk full"); } });
+    assert.ok(refused?.generatedPassword, "still handed back to be printed");
+    assert.equal(refused.auditError, "audit log: disk full");
+  });
 });

@@ -293,6 +293,81 @@ describe("cma/http/access-plugin", function () {
     }
   });
 
+  it("a signed-in user changes their own password (PUT /api/session/password): current one checked (403), CSRF needed, tokens refused, rules as for new users; their other sessions end, this one goes on; audited", async () => {
+    const log = AuditLog.open(mkdtempSync(join(tmpdir(), "rw-audit-")), { retentionDays: 10 }, silentLogger());
+    const t = await controlledApi(log);
+    try {
+      await t.credentials.store.addUser("vera", "viewer", PASSWORD);
+      const s = await signIn(t.bare, "vera", PASSWORD), other = await signIn(t.bare, "vera", PASSWORD);
+      const cookies = { [SESSION_COOKIE]: s.cookie };
+      const change = (payload: object, headers: Record<string, string> = { "x-csrf-token": s.csrf }, c: Record<string, string> | undefined = cookies) =>
+        t.bare.inject({ method: "PUT", url: "/api/session/password", cookies: c, headers, payload });
+      const NEW = "vera's brand new password";
+
+      const noCsrf = await change({ current: PASSWORD, password: NEW }, {});
+      assert.equal(noCsrf.statusCode, 403, noCsrf.body);
+      assert.equal(noCsrf.json().error, "csrf");
+      const wrong = await change({ current: "not vera's password", password: NEW });
+      assert.equal(wrong.statusCode, 403, wrong.body);
+      assert.deepEqual([wrong.json().error, wrong.json().message], ["wrong-password", "the current password is not right; the password was not changed"]);
+      const admin = bearer(t, "admin"), adminName = `token:${admin.authorization.split("_")[1]}`;
+      const token = await change({ current: PASSWORD, password: NEW }, admin, undefined);
+      assert.equal(token.statusCode, 403, token.body);
+      assert.equal(token.json().error, "no-password", "an API token holds no password");
+      for (const [body, code] of [[{ current: PASSWORD, password: "short" }, "bad-password"], [{ current: PASSWORD, password: PASSWORD }, "bad-password"], [{ current: PASSWORD }, "bad-request"], [{ current: PASSWORD, password: NEW, user: "ann" }, "bad-request"]] as const) {
+        const r = await change(body);
+        assert.equal(r.statusCode, 400, `${JSON.stringify(body)}: ${r.body}`);
+        assert.equal(r.json().error, code);
+      }
+      assert.ok(await t.credentials.store.checkPassword("vera", PASSWORD), "nothing changed so far");
+
+      const ok = await change({ current: PASSWORD, password: NEW });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.deepEqual([ok.json().user, ok.json().role, ok.json().via], ["vera", "viewer", "session"]);
+      const renewed = { [SESSION_COOKIE]: sessionCookie(ok) };
+      assert.notEqual(renewed[SESSION_COOKIE], s.cookie, "this session has a new id");
+      assert.equal((await t.bare.inject({ url: "/api/hosts", cookies: renewed })).statusCode, 200, "this session goes on");
+      const write = await t.bare.inject({ method: "DELETE", url: "/api/session", cookies: renewed, headers: { "x-csrf-token": ok.json().csrfToken } });
+      assert.equal(write.statusCode, 200, `the CSRF token in the answer works: ${write.body}`);
+      const ended = await t.bare.inject({ url: "/api/hosts", cookies: { [SESSION_COOKIE]: other.cookie } });
+      assert.equal(ended.statusCode, 401, "the other session ended");
+      assert.match(ended.json().message, /password was changed/);
+      assert.equal((await t.bare.inject({ method: "POST", url: "/api/session", payload: { user: "vera", password: PASSWORD } })).statusCode, 401, "the old password fails");
+      await signIn(t.bare, "vera", NEW);
+
+      const entries = log.list({ action: "passwordChange" }).reverse(); // oldest first
+      assert.deepEqual(entries.map((e) => [e.actor, e.via, e.target, e.outcome, e.detail?.reason ?? e.detail?.error ?? ""]), [
+        ["vera", "session", "vera", "denied", "wrong current password"],
+        [adminName, "token", adminName, "denied", "API token"],
+        ["vera", "session", "vera", "invalid", "bad-password"],
+        ["vera", "session", "vera", "invalid", "same-password"],
+        ["vera", "session", "vera", "ok", ""],
+      ]);
+      assert.ok(!JSON.stringify(log.list({})).includes(NEW) && !JSON.stringify(log.list({})).includes(PASSWORD), "no password in the log");
+    } finally {
+      await t.bare.close();
+      log.close();
+    }
+  });
+
+  it("wrong current passwords count with failed sign-ins of that user from that address: either route is 429 once the limit is reached", async () => {
+    const t = await controlledApi();
+    try {
+      await t.credentials.store.addUser("walt", "operator", PASSWORD);
+      const s = await signIn(t.bare, "walt", PASSWORD);
+      const change = (current: string) => t.bare.inject({ method: "PUT", url: "/api/session/password", cookies: { [SESSION_COOKIE]: s.cookie }, headers: { "x-csrf-token": s.csrf }, payload: { current, password: "walt's next long password" } });
+      for (let i = 1; i <= 3; i++) assert.equal((await change(`wrong guess ${i}`)).statusCode, 403, `attempt ${i}`);
+      for (let i = 4; i <= 5; i++) assert.equal((await t.bare.inject({ method: "POST", url: "/api/session", payload: { user: "walt", password: `wrong guess ${i}` } })).statusCode, 401);
+      const limited = await change(PASSWORD);
+      assert.equal(limited.statusCode, 429, limited.body);
+      assert.equal(limited.json().error, "rate-limited");
+      assert.equal((await t.bare.inject({ method: "POST", url: "/api/session", payload: { user: "walt", password: PASSWORD } })).statusCode, 429, "sign-in too");
+      assert.ok(await t.credentials.store.checkPassword("walt", PASSWORD), "not changed");
+    } finally {
+      await t.bare.close();
+    }
+  });
+
   it("records in the audit log: sign-in ok and failed (user tried, address), sign-out, user and token changes, maintenance and removal, refused writes", async () => {
     const log = AuditLog.open(mkdtempSync(join(tmpdir(), "rw-audit-")), { retentionDays: 10 }, silentLogger());
     const t = await controlledApi(log);
