@@ -138,7 +138,7 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
       const markers = (await plotted(page, CPU_CHART))!.markers;
       assert.deepEqual(markers.map((m) => [m.t, m.kind, m.change]), [[RAISED_AT, "vcpuAbuse", "raised"], [CLEARED_AT, "vcpuAbuse", "cleared"]]);
       assert.equal(await page.locator(`[data-chart="${CPU_CHART}"] .marker-raised`).count(), 1);
-      await page.screenshot({ path: screenshotPath("console-guest"), fullPage: true });
+      await page.screenshot({ path: screenshotPath("console-guest") }); // the viewport: docs/console-guest.png is this one
     } finally {
       await context.close();
     }
