@@ -69,15 +69,19 @@ export class ChartPanel {
     zoomOut.addEventListener("click", () => { const { from, to } = this.range(); const w = to - from; this.setZoom(from - w / 2, Math.min(Date.now(), to + w / 2)); });
     const reset = el("button", { textContent: "reset", id: "zoom-reset" });
     reset.addEventListener("click", () => { this.zoom = undefined; void this.refresh(); });
+    this.listing = api<{ series: SeriesInfo[] }>(`/api/series/list?${new URLSearchParams({ host: this.host, ...(this.domain ? { domain: this.domain } : {}) })}`);
+    this.listing.catch(() => undefined); // rejected before render() awaits it: no unhandled rejection
     this.element = el("section", { className: "chart-panel" },
       el("div", { className: "row" }, ...presets, zoomOut, reset, this.rangeInfo),
       el("p", { className: "hint", textContent: "drag across a chart to zoom; min–max band, avg line; red marks an alert raised, green one cleared" }));
   }
 
-  /** reads which series exist and lays out a section per guest */
+  /** which series exist: asked at once, while the page reads what else it shows */
+  private readonly listing: Promise<{ series: SeriesInfo[] }>;
+
+  /** lays out a section per guest (names read from the map now: the page may fill it after construction) */
   async render(): Promise<void> {
-    const q = new URLSearchParams({ host: this.host, ...(this.domain ? { domain: this.domain } : {}) });
-    const { series } = await api<{ series: SeriesInfo[] }>(`/api/series/list?${q}`);
+    const { series } = await this.listing;
     const byDomain = new Map<string, SeriesInfo[]>();
     for (const s of series) if (s.domain && charted(s.metric)) byDomain.set(s.domain, [...(byDomain.get(s.domain) ?? []), s]);
     this.guests = new Set([...byDomain.keys()].map((d) => d.toLowerCase()));

@@ -19,12 +19,13 @@ export class HostPage {
   }
 
   async render(): Promise<void> {
+    const names = new Map<string, string>();
+    this.panel = new ChartPanel(this.host, undefined, names, (uuid) => guestHref(this.host, uuid)); // asks for its series list now
     const [inventory] = await Promise.all([
       api<{ domains: Domain[] }>(`/api/inventory/${encodeURIComponent(this.host)}`).catch(() => ({ domains: [] as Domain[] })),
       this.control.render(),
     ]);
-    const names = new Map(inventory.domains.map((d) => [d.uuid.toLowerCase(), d.name]));
-    this.panel = new ChartPanel(this.host, undefined, names, (uuid) => guestHref(this.host, uuid));
+    for (const d of inventory.domains) names.set(d.uuid.toLowerCase(), d.name);
     this.main.replaceChildren(
       el("h2", { textContent: `Host ${this.host}` }),
       this.control.element,
@@ -33,8 +34,7 @@ export class HostPage {
       el("h3", { textContent: "Charts" }),
       this.panel.element,
     );
-    await this.panel.render();
-    await this.control.refresh();
+    await this.panel.render(); // the state was read by control.render() above
   }
 
   async refresh(): Promise<void> {
