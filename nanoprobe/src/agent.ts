@@ -46,6 +46,8 @@ import type { Stall } from "./ring/local-stall.js";
 import { CmaOutbox } from "./outbox/cma-outbox.js";
 import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
 import { CmaRegistration } from "./outbox/cma-registration.js";
+import { DomainActionError, executeDomainAction } from "./hypervisor/domain-actions.js";
+import type { DomainActionFailure } from "./hypervisor/domain-actions.js";
 
 export const NANOPROBE_VERSION = "0.2.0";
 
@@ -54,6 +56,9 @@ export interface NanoprobeCounters extends CmaOutboxCounters {
   announcesSent: number;
   commandsAccepted: number;
   commandsRefused: number;
+  /** signed DomainActions carried out, and those not carried out by reason */
+  domainActionsDone: number;
+  domainActionsFailed: Record<DomainActionFailure, number>;
   badMessages: number;
   heartbeatsSent: number;
   heartbeatsReceived: number;
@@ -98,7 +103,7 @@ const MIN_DEADTIME_MS = clusterOptions.deadtimeMs.min;
 
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
-    announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
+    announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, domainActionsDone: 0, domainActionsFailed: { badAction: 0, noHypervisor: 0, unknownDomain: 0, libvirtError: 0 }, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
     unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0, statsBatchesSent: 0, statsBatchesUnacknowledged: 0, statsBatchesInvalid: 0,
   };
   /** this hypervisor's guests (when libvirtUri is set) */
@@ -325,6 +330,10 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           this.outbox.welcome();
         }
         this.outbox.flush();
+      } else if (cmd.domainAction) {
+        this.counters.commandsAccepted++;
+        void this.actOnDomain(m, id, cmd.domainAction);
+        return; // answered when libvirt is done
       } else if (cmd.statsResend) {
         this.outbox.stats.resend(cmd.statsResend.stream, cmd.statsResend.fromSeq);
       } else if (cmd.reannounce) {
@@ -347,7 +356,22 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
   }
 
-  private reply(m: InboundMessage, r: { id: string; ok: boolean; error: string }): void {
+  /** a verified DomainAction: carried out here, its result (the domain's state after it, or why not) sent back */
+  private async actOnDomain(m: InboundMessage, id: string, a: { uuid: string; action: string }): Promise<void> {
+    try {
+      const { state } = await executeDomainAction(this.hypervisor, a);
+      this.counters.domainActionsDone++;
+      this.log.info({ id, uuid: a.uuid, action: a.action, state }, "domain action done");
+      this.reply(m, { id, ok: true, error: "", domainState: state });
+    } catch (e) {
+      const reason = e instanceof DomainActionError ? e.reason : "libvirtError";
+      this.counters.domainActionsFailed[reason]++;
+      this.log.warn({ id, uuid: a.uuid, action: a.action, reason }, (e as Error).message);
+      this.reply(m, { id, ok: false, error: (e as Error).message });
+    }
+  }
+
+  private reply(m: InboundMessage, r: { id: string; ok: boolean; error: string; domainState?: string }): void {
     this.endpoint.send(m.from, encodeEnvelope({ commandResult: r })).catch((e: Error) => this.log.debug({ err: e.message }, "command result not acknowledged"));
   }
 

@@ -109,11 +109,21 @@ export interface Command {
   setNeighbours?: SetNeighbours;
   reannounce?: Reannounce;
   statsResend?: StatsResend;
+  domainAction?: DomainActionCommand;
+}
+/** what a DomainAction may ask libvirt to do */
+export const DOMAIN_ACTIONS = ["reboot", "shutdown", "reset", "destroy", "start", "suspend", "resume"] as const;
+export type DomainActionName = (typeof DOMAIN_ACTIONS)[number];
+export interface DomainActionCommand {
+  uuid: string;
+  action: string;
 }
 export interface CommandResult {
   id: string;
   ok: boolean;
   error: string;
+  /** a DomainAction's result: the domain's state after it, when known */
+  domainState?: string;
 }
 
 export interface Envelope {

@@ -1,0 +1,44 @@
+/**
+ * A signed DomainAction from the CMA, carried out on this hypervisor through libvirt. The command
+ * was verified before (signature, target, expiry, replay: shared/src/wire/command-signing.ts); this
+ * checks what only the hypervisor can: that libvirt answers and runs (or defines) the domain. A
+ * domain this hypervisor does not have is refused, never looked for elsewhere. The answer carries
+ * the domain's state after the action, read back from libvirt.
+ */
+import { LibvirtError, LibvirtErrorCode } from "@ringwatch/libvirt";
+import { DOMAIN_ACTIONS } from "@ringwatch/shared";
+import type { DomainActionCommand } from "@ringwatch/shared";
+import type { HypervisorMonitor } from "./hypervisor-monitor.js";
+
+/** Why an action was not carried out (counted per reason). */
+export type DomainActionFailure = "badAction" | "noHypervisor" | "unknownDomain" | "libvirtError";
+
+export class DomainActionError extends Error {
+  constructor(readonly reason: DomainActionFailure, message: string) {
+    super(message);
+  }
+}
+
+/** libvirt's name for the start of a defined domain */
+const LIBVIRT_ACTION = { reboot: "reboot", shutdown: "shutdown", reset: "reset", destroy: "destroy", start: "create", suspend: "suspend", resume: "resume" } as const;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: DomainActionCommand): Promise<{ state: string }> {
+  if (!(DOMAIN_ACTIONS as readonly string[]).includes(a.action)) throw new DomainActionError("badAction", `unknown action ${JSON.stringify(a.action).slice(0, 40)} (one of ${DOMAIN_ACTIONS.join(", ")})`);
+  if (!UUID_RE.test(a.uuid)) throw new DomainActionError("unknownDomain", `not a domain UUID: ${JSON.stringify(a.uuid).slice(0, 60)}`);
+  const conn = hv?.conn;
+  if (!hv || !conn) throw new DomainActionError("noHypervisor", hv ? "libvirt does not answer on this host now" : "this nanoprobe watches no hypervisor (libvirtUri is off)");
+  try {
+    await conn.domainInfo(a.uuid);
+  } catch (e) {
+    if (e instanceof LibvirtError && e.code === LibvirtErrorCode.NO_DOMAIN) throw new DomainActionError("unknownDomain", `this hypervisor has no domain ${a.uuid}`);
+    throw new DomainActionError("libvirtError", `libvirt could not look up ${a.uuid}: ${(e as Error).message}`);
+  }
+  try {
+    await conn.action(a.uuid, LIBVIRT_ACTION[a.action as keyof typeof LIBVIRT_ACTION]);
+  } catch (e) {
+    throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}`);
+  }
+  const after = await conn.domainInfo(a.uuid).catch(() => undefined);
+  return { state: after?.state ?? "unknown" };
+}
