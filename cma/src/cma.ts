@@ -56,6 +56,7 @@ function openAuditLog(cfg: CmaConfig, log: Logger): AuditLog {
 import { HistoryStore } from "./history/history-store.js";
 import { HistoryRollupRetention } from "./history/rollup-retention.js";
 import { AlertEventLog } from "./history/alert-events.js";
+import { DomainActions } from "./actions/domain-actions.js";
 import { historyBatch } from "./history/from-stats.js";
 
 export class Cma {
@@ -74,6 +75,9 @@ export class Cma {
   /** the metric history (every accepted stats batch) and its retention job; undefined when historyStore is "none" */
   history: { store: HistoryStore; alertEvents: AlertEventLog; retention: HistoryRollupRetention; fullDays: number; hourlyDays: number; maxPoints: number } | undefined;
 
+  /** actions on guests through their hypervisors' nanoprobes (POST /api/domains/:uuid/actions) */
+  readonly domainActions: DomainActions;
+
   private constructor(
     readonly endpoint: Endpoint,
     readonly rings: RingService,
@@ -90,6 +94,7 @@ export class Cma {
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
     this.monitoringErrors = new MonitoringErrors(log);
+    this.domainActions = new DomainActions({ inventory, membership: rings.membership, send: (to, draft) => rings.sendCommand(to, draft), log: log.child({ component: "actions" }) });
     this.stopWatching.push(watchAlerts(this.monitoringErrors, alerts), watchStats(this.monitoringErrors, stats, rings.membership), watchRemovals(this.monitoringErrors, rings.membership));
     if (graphIngestor) this.stopWatching.push(watchGraph(this.monitoringErrors, graphIngestor.writes, endpoint.identity));
     inventory.on("event", (e) => log.info({ ...e }, "inventory event"));
@@ -237,7 +242,7 @@ export class Cma {
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
-      access: this.access, hostControl: this.rings.control, audit: this.audit,
+      access: this.access, hostControl: this.rings.control, audit: this.audit, domainActions: this.domainActions,
       history: this.history,
     };
   }
@@ -258,6 +263,7 @@ export class Cma {
       else this.stats.apply(h.name, env.stats!.batch);
       return;
     }
+    if (env.commandResult && m.reliable && this.domainActions.onResult(m.from, env.commandResult)) return;
     if (!this.rings.handle(m, env)) {
       this.counters.badMessages++;
       this.log.debug({ from: m.from.id, body: env.body, reliable: m.reliable }, "unexpected message dropped");
@@ -267,7 +273,7 @@ export class Cma {
   status(): Record<string, unknown> {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
-      inventory: this.inventory.counters, alerts: this.alerts.counters, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
       audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },

@@ -49,3 +49,4 @@ export * from "./history/rollup-retention.js";
 export * from "./history/series-query.js";
 export * from "./history/from-stats.js";
 export { AlertEventLog, MAX_EVENTS as MAX_ALERT_EVENTS } from "./history/alert-events.js";
+export * from "./actions/domain-actions.js";

@@ -457,7 +457,8 @@ export class RingService {
     this.log.debug({ host: h.name, neighbours: neighbours.map((n) => n.name) }, "neighbours assigned");
   }
 
-  private sendCommand(to: { name: string; address: string; port: number }, action: Parameters<typeof signCommand>[1] extends infer D ? Omit<D & object, "target"> : never): Promise<void> {
+  /** Signs a command for `to` with the CMA's key and sends it reliably; resolves when the host acknowledged it (also used by actions/). */
+  sendCommand(to: { name: string; address: string; port: number }, action: Parameters<typeof signCommand>[1] extends infer D ? Omit<D & object, "target"> : never): Promise<void> {
     const command = signCommand(this.commandKey, { ...(action as object), target: to.name });
     const p = this.endpoint.send({ address: to.address, port: to.port }, encodeEnvelope({ command }));
     p.catch((e: Error) => this.log.debug({ host: to.name, err: e.message }, "command not acknowledged"));

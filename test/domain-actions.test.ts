@@ -1,0 +1,101 @@
+/**
+ * Actions on guests end to end, in one process over real UDP and real HTTP: a real CMA with its
+ * HTTP API, two nanoprobes reading libvirt's test driver (each its own fixture of domains). An
+ * operator's token resets/destroys/starts a guest through the API: the CMA signs the command for
+ * the hypervisor that runs that guest (found in the inventory), that nanoprobe does it, the answer
+ * carries the domain's state and the audit log the request. Refused before anything is sent: a
+ * viewer (403), an unknown guest (404), a guest whose hypervisor is in maintenance or dead (409).
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
+import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
+import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
+
+describe("system: actions on guests through the CMA's API and the hypervisor's nanoprobe", function () {
+  this.timeout(60_000);
+  const keyring = new Keyring("act", makeClusterKey(randomBytes(32)));
+  const keys = generateKeyPairSync("ed25519");
+  const fx: Fixture[] = [];
+  const nps: Nanoprobe[] = [];
+  let cma: Cma, url: string, operator: string, viewer: string;
+
+  before(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-act-"));
+    const access = AccessStore.open(dataDir);
+    await access.addUser("ops", "admin", "a long enough password");
+    operator = access.createToken({ name: "test operator", role: "operator", expiresAt: null, createdBy: "test" }).token;
+    viewer = access.createToken({ name: "test viewer", role: "viewer", expiresAt: null, createdBy: "test" }).token;
+    cma = await Cma.start(cmaConfig({ cluster: "act", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", historyStore: "none", dataDir, httpListen: "127.0.0.1:0" }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    url = cma.http!.url;
+    for (const name of ["hv1", "hv2"]) {
+      const f = writeFixture(3);
+      // each fixture numbers its domains alike: hv2's get their own UUIDs (a UUID is one guest fleet-wide)
+      if (name === "hv2") writeFileSync(f.file, readFileSync(f.file, "utf8").replaceAll("5e1f0000-", "5e2f0000-"));
+      fx.push(f);
+      nps.push(await Nanoprobe.start(nanoprobeConfig({ identity: name, cluster: "act", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: f.uri, statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
+    }
+    await waitUntil(() => cma.inventory.domains("hv1").length === 3 && cma.inventory.domains("hv2").length === 3, 15_000, "both inventories at the CMA");
+  });
+  after(async () => {
+    for (const np of nps) await np.stop(false);
+    await cma?.stop();
+    for (const f of fx) f.cleanup();
+  });
+
+  const act = (uuid: string, body: unknown, token = operator) => fetch(`${url}/api/domains/${uuid}/actions`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const guestOn = (host: string) => cma.inventory.domains(host).find((d) => d.state === "running")!;
+  const stateOn = async (np: Nanoprobe, uuid: string) => (await np.hypervisor!.conn!.domainInfo(uuid)).state;
+
+  it("an operator destroys and starts a guest on hv2: the command goes to hv2 only, each answer has the state after, each is audited", async () => {
+    const g = guestOn("hv2");
+    const [hv1, hv2] = nps;
+    const r = await act(g.uuid, { action: "destroy", reason: "test: stuck guest" });
+    assert.equal(r.status, 200, await r.clone().text());
+    const body = await r.json() as Record<string, unknown>;
+    assert.deepEqual({ ...body, commandId: typeof body.commandId }, { uuid: g.uuid, name: g.name, host: "hv2", action: "destroy", state: "shutoff", commandId: "string" });
+    assert.equal(await stateOn(hv2, g.uuid), "shutoff");
+    const s = await act(g.uuid.toUpperCase(), { action: "start" });
+    assert.equal(s.status, 200);
+    assert.equal((await s.json() as { state: string }).state, "running");
+    assert.equal(await stateOn(hv2, g.uuid), "running");
+    assert.deepEqual([hv1.counters.domainActionsDone, hv2.counters.domainActionsDone], [0, 2], "hv1 was never asked");
+    const entries = cma.audit.list({ action: "domainAction" }).reverse();
+    assert.deepEqual(entries.map((e) => [e.actor, e.target, e.outcome, (e.detail as { action: string }).action, (e.detail as { host: string }).host, (e.detail as { state: string }).state]), [
+      ["token:" + operator.split("_")[1], g.uuid, "ok", "destroy", "hv2", "shutoff"], ["token:" + operator.split("_")[1], g.uuid.toUpperCase(), "ok", "start", "hv2", "running"],
+    ]);
+    assert.equal((entries[0].detail as { reason: string }).reason, "test: stuck guest");
+  });
+
+  it("refuses before sending anything: a viewer, an unknown guest or action, a guest whose host is in maintenance or dead", async () => {
+    const g = guestOn("hv1");
+    const hv1 = nps[0];
+    const done0 = hv1.counters.domainActionsDone;
+    assert.equal((await act(g.uuid, { action: "reset" }, viewer)).status, 403);
+    const unknown = await act("00000000-0000-4000-8000-00000000beef", { action: "reset" });
+    assert.deepEqual([unknown.status, (await unknown.json() as { error: string }).error], [404, "unknown-domain"]);
+    assert.equal((await act(g.uuid, { action: "format" })).status, 400);
+    assert.equal((await act(g.uuid, { action: "reset", extra: 1 })).status, 400);
+    assert.equal((await act("not-a-uuid", { action: "reset" })).status, 400);
+
+    cma.rings.control.startMaintenance("hv1", Date.now() + 3_600_000, "test: firmware");
+    const m = await act(g.uuid, { action: "reset" });
+    assert.deepEqual([m.status, (await m.json() as { error: string }).error], [409, "host-in-maintenance"]);
+    cma.rings.control.endMaintenance("hv1");
+    await waitUntil(() => cma.rings.membership.get("hv1")?.state === "alive", 10_000, "hv1 alive again");
+
+    await hv1.stop(false); // dies without a goodbye: its ring neighbour reports it, the CMA confirms
+    await waitUntil(() => cma.rings.membership.get("hv1")?.state === "dead", 30_000, "hv1 declared dead");
+    const d = await act(g.uuid, { action: "reset" });
+    assert.deepEqual([d.status, (await d.json() as { error: string }).error], [409, "host-not-alive"]);
+    assert.equal(hv1.counters.domainActionsDone, done0, "nothing reached hv1");
+    const outcomes = cma.audit.list({ action: "domainAction" }).filter((e) => e.outcome !== "ok").map((e) => (e.detail as { error?: string }).error);
+    assert.deepEqual(outcomes.sort(), ["host-in-maintenance", "host-not-alive", "unknown-domain"]);
+  });
+});
