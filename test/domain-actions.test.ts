@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
+import { runActionCommand } from "@ringwatch/cma/dist/src/action-command.js";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -71,6 +72,34 @@ describe("system: actions on guests through the CMA's API and the hypervisor's n
       ["token:" + operator.split("_")[1], g.uuid, "ok", "destroy", "hv2", "shutoff"], ["token:" + operator.split("_")[1], g.uuid.toUpperCase(), "ok", "start", "hv2", "running"],
     ]);
     assert.equal((entries[0].detail as { reason: string }).reason, "test: stuck guest");
+  });
+
+  it("ringwatch-cma action: by unique name with --yes (a token file), confirmation asked on a terminal, none without one", async () => {
+    const g = guestOn("hv2");
+    const dir = mkdtempSync(join(tmpdir(), "rw-act-cli-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${operator}\n`, { mode: 0o600 });
+    const run = async (positionals: string[], values: Record<string, unknown>, confirm?: (q: string) => Promise<boolean>) => {
+      let stdout = "", stderr = "";
+      const code = await runActionCommand({ values: { url, "token-file": tokenFile, ...values }, positionals, debug: false } as Parameters<typeof runActionCommand>[0], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm });
+      return { code, stdout, stderr };
+    };
+    const questions: string[] = [];
+    const no = await run(["reset", g.uuid], {}, async (q) => { questions.push(q); return false; });
+    assert.deepEqual([no.code, no.stderr], [1, "ringwatch-cma action: not confirmed; nothing done\n"]);
+    assert.match(questions[0], new RegExp(`^reset guest ${g.name} \\(${g.uuid}, running\\) on hv2\\? \\[y/N\\] $`));
+    await assert.rejects(run(["reset", g.uuid], {}), /no terminal to confirm on; give --yes/);
+    const done0 = nps[1].counters.domainActionsDone;
+    assert.equal(nps[1].counters.domainActionsDone, done0, "nothing sent unconfirmed");
+    // hv1 and hv2 both have guests named like the fixture's: a name held twice needs the UUID
+    const twice = await run(["reset", g.name], { yes: true });
+    assert.deepEqual([twice.code, /2 guests are named/.test(twice.stderr)], [1, true], twice.stderr);
+    const ok = await run(["suspend", g.uuid], { yes: true, reason: "cli test" });
+    assert.deepEqual([ok.code, ok.stdout], [0, `${g.name} on hv2: suspend done, now paused\n`], ok.stderr);
+    const back = await run(["resume", g.uuid], { yes: true }, async () => { throw new Error("--yes must not ask"); });
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await stateOn(nps[1], g.uuid), "running");
+    await assert.rejects(run(["explode", g.uuid], { yes: true }), /give one of reboot, shutdown, reset, destroy, start, suspend, resume/);
   });
 
   it("refuses before sending anything: a viewer, an unknown guest or action, a guest whose host is in maintenance or dead", async () => {

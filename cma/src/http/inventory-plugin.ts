@@ -22,6 +22,12 @@ export const inventoryPlugin: FastifyPluginAsync<InventoryPluginOptions> = async
     return { host, domains: inventory.domains(host).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
   });
 
+  app.get<{ Querystring: { name: string } }>("/api/domains", {
+    schema: { querystring: { type: "object", properties: { name: { type: "string", minLength: 1, maxLength: 255 } }, required: ["name"], additionalProperties: false } },
+  }, async (req) => ({
+    domains: inventory.hosts().sort().flatMap((host) => inventory.domains(host).filter((d) => d.name === req.query.name).map((domain) => ({ host, domain }))),
+  }));
+
   app.get<{ Params: { uuid: string } }>("/api/domains/:uuid", {
     schema: {
       params: { type: "object", properties: { uuid: { type: "string", pattern: "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$" } }, required: ["uuid"], additionalProperties: false },
