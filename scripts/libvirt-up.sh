@@ -100,7 +100,12 @@ start_libvirtd() {
   rm -f /run/libvirtd.pid   # stale: nothing answers
   # setsid: its own session, so it outlives the caller's process group (a test runner's Ctrl-C).
   # Expected noise in its log: dnsmasq, D-Bus and DMI errors.
-  setsid /usr/sbin/libvirtd </dev/null >>"$S/libvirtd.log" 2>&1 &
+  # Every other descriptor is closed first: a daemon that inherits one keeps what it stands for
+  # (a caller's `flock` held on a lock file stayed held for as long as libvirtd ran).
+  (
+    for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
+    exec setsid /usr/sbin/libvirtd </dev/null >>"$S/libvirtd.log" 2>&1
+  ) &
   pid=$!
   # setsid forks when the caller is a group leader, so $! may not be libvirtd: use its pidfile
   for ((i = 0; i < 50; i++)); do
