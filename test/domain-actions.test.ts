@@ -15,6 +15,7 @@ import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
 import { runActionCommand } from "@ringwatch/cma/dist/src/action-command.js";
+import { newContext, screenshotPath } from "./support/browser.js";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -31,6 +32,8 @@ describe("system: actions on guests through the CMA's API and the hypervisor's n
     const dataDir = mkdtempSync(join(tmpdir(), "rw-act-"));
     const access = AccessStore.open(dataDir);
     await access.addUser("ops", "admin", "a long enough password");
+    await access.addUser("olga", "operator", "olga's long enough password");
+    await access.addUser("vera", "viewer", "vera's long enough password");
     operator = access.createToken({ name: "test operator", role: "operator", expiresAt: null, createdBy: "test" }).token;
     viewer = access.createToken({ name: "test viewer", role: "viewer", expiresAt: null, createdBy: "test" }).token;
     cma = await Cma.start(cmaConfig({ cluster: "act", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", historyStore: "none", dataDir, httpListen: "127.0.0.1:0" }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
@@ -100,6 +103,52 @@ describe("system: actions on guests through the CMA's API and the hypervisor's n
     assert.equal(back.code, 0, back.stderr);
     assert.equal(await stateOn(nps[1], g.uuid), "running");
     await assert.rejects(run(["explode", g.uuid], { yes: true }), /give one of reboot, shutdown, reset, destroy, start, suspend, resume/);
+  });
+
+  it("in the console: an operator suspends a guest from its page after confirming (cancel sends nothing); a viewer gets no actions", async () => {
+    const g = guestOn("hv2");
+    const WAIT = { timeout: 20_000 };
+    const signIn = async (user: string, password: string) => {
+      const context = await newContext();
+      const page = await context.newPage();
+      await page.goto(`${url}/console/`);
+      await page.fill("#sign-in-user", user);
+      await page.fill("#sign-in-password", password);
+      await page.click("#sign-in button[type=submit]");
+      await page.locator("#whoami").filter({ hasText: user }).waitFor(WAIT);
+      await page.goto(`${url}/console/#/host/hv2/guest/${g.uuid}`);
+      await page.locator("#guest-facts").filter({ hasText: "state running" }).waitFor(WAIT);
+      return { context, page };
+    };
+    const done0 = nps[1].counters.domainActionsDone;
+    const { context, page } = await signIn("olga", "olga's long enough password");
+    try {
+      await page.click("#guest-actions button[data-action=suspend]");
+      await page.locator("#guest-action-confirm").filter({ hasText: `suspend ${g.name}` }).waitFor(WAIT);
+      await page.click("#guest-action-confirm .confirm-no");
+      assert.equal(nps[1].counters.domainActionsDone, done0, "a cancelled action sends nothing");
+      await page.fill("#guest-action-reason", "console test");
+      await page.click("#guest-actions button[data-action=suspend]");
+      await page.click("#guest-action-confirm .confirm-yes");
+      await page.locator("#guest-action-result[data-state=paused]").filter({ hasText: "suspend done on hv2: now paused" }).waitFor(WAIT);
+      assert.equal(await stateOn(nps[1], g.uuid), "paused");
+      await page.locator("#guest-facts").filter({ hasText: "state paused" }).waitFor(WAIT); // the page re-read the inventory
+      await page.screenshot({ path: screenshotPath("console-guest-actions") });
+      await page.click("#guest-actions button[data-action=resume]");
+      await page.click("#guest-action-confirm .confirm-yes");
+      await page.locator("#guest-action-result[data-state=running]").waitFor(WAIT);
+      const last = cma.audit.list({ action: "domainAction", limit: 2 });
+      assert.deepEqual(last.map((e) => [e.actor, e.via, (e.detail as { action: string }).action, e.outcome]), [["olga", "session", "resume", "ok"], ["olga", "session", "suspend", "ok"]]);
+      assert.equal((last[1].detail as { reason: string }).reason, "console test");
+    } finally {
+      await context.close();
+    }
+    const viewer = await signIn("vera", "vera's long enough password");
+    try {
+      assert.equal(await viewer.page.locator("#guest-actions").count(), 0, "no actions for a viewer");
+    } finally {
+      await viewer.context.close();
+    }
   });
 
   it("refuses before sending anything: a viewer, an unknown guest or action, a guest whose host is in maintenance or dead", async () => {

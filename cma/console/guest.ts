@@ -1,8 +1,10 @@
 // A guest page: the guest as the inventory knows it (name, state, the host running it now), its
-// active alerts, and its charts — CPU, each vCPU's steal, memory, disk and NIC rates — with alert
+// active alerts, (operators, admins) actions on it (guest-actions.ts), and its charts — CPU, each vCPU's steal, memory, disk and NIC rates — with alert
 // markers (chart-panel.ts). Reached from its host's page; after a migration the inventory names
 // the new host, and the page says so (history stays with the host that recorded it).
 import { api } from "./api.js";
+import type { Me } from "./api.js";
+import { GuestActionsSection } from "./guest-actions.js";
 import { ChartPanel } from "./chart-panel.js";
 import { el, table, when } from "./dom.js";
 import type { Domain } from "./host.js";
@@ -15,15 +17,20 @@ export class GuestPage {
   private panel: ChartPanel | undefined;
   private readonly facts = el("div", { id: "guest-facts" });
 
-  constructor(private readonly host: string, private readonly uuid: string, private readonly main: HTMLElement) {}
+  private name = "";
+
+  constructor(private readonly host: string, private readonly uuid: string, private readonly main: HTMLElement, private readonly role: Me["role"]) {}
 
   async render(): Promise<void> {
     const found = await api<{ host: string; domain: Domain }>(`/api/domains/${encodeURIComponent(this.uuid)}`).catch(() => undefined);
     const name = found?.domain.name ?? this.uuid;
+    this.name = name;
+    const actions = this.role === "viewer" ? [] : [new GuestActionsSection(this.uuid, () => this.name, () => this.refresh()).element];
     this.panel = new ChartPanel(this.host, this.uuid, new Map([[this.uuid.toLowerCase(), name]]));
     this.main.replaceChildren(
       el("h2", {}, `Guest ${name} on host `, hostLink(this.host)),
       this.facts,
+      ...actions,
       el("h3", { textContent: "Charts" }),
       this.panel.element,
     );

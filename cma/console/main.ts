@@ -62,7 +62,7 @@ async function route(): Promise<void> {
     $("error").textContent = "";
     const guest = hash.match(/^host\/([^/]+)\/guest\/([^/]+)$/);
     if (guest) {
-      hostPage = new GuestPage(decodeURIComponent(guest[1]), decodeURIComponent(guest[2]), main);
+      hostPage = new GuestPage(decodeURIComponent(guest[1]), decodeURIComponent(guest[2]), main, me.role);
       await hostPage.render();
     } else if (hash.startsWith("host/")) {
       hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main, me.role);
