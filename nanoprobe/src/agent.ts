@@ -47,6 +47,7 @@ import { CmaOutbox } from "./outbox/cma-outbox.js";
 import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
 import { CmaRegistration } from "./outbox/cma-registration.js";
 import { DomainActionError, executeDomainAction } from "./hypervisor/domain-actions.js";
+import { loadGuestChecks } from "./health/guest-checks-file.js";
 import type { DomainActionFailure } from "./hypervisor/domain-actions.js";
 
 export const NANOPROBE_VERSION = "0.2.0";
@@ -172,6 +173,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   }
 
   static async start(cfg: NanoprobeConfig, deps: NanoprobeDeps): Promise<Nanoprobe> {
+    const guestChecks = cfg.guestChecksFile ? loadGuestChecks(cfg.guestChecksFile) : []; // a bad file stops the start (ConfigError) before anything opens
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel,
@@ -180,7 +182,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
     if (cfg.libvirtUri) {
-      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg) }, deps.log, analyticsThresholds(cfg));
+      np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg), guestChecks }, deps.log, analyticsThresholds(cfg));
       np.outbox.watchHypervisor(np.hypervisor);
       void np.hypervisor.start(); // never fails: an unreachable libvirt is retried and alerted, the ring goes on
     }

@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import type { Alert, Logger } from "@ringwatch/shared";
 
-export const ALERT_KINDS: ReadonlySet<string> = new Set(["vcpuAbuse", "memoryLeak", "hostMemoryLeak", "microBurst", "discoveryError", "localStall", "libvirtUnreachable"]);
+export const ALERT_KINDS: ReadonlySet<string> = new Set(["vcpuAbuse", "memoryLeak", "hostMemoryLeak", "microBurst", "discoveryError", "localStall", "libvirtUnreachable", "guestUnhealthy"]);
 /** One-shot findings: raised, never cleared, so nothing stays active (a burst, a stall of the nanoprobe itself). */
 const ONE_SHOT_KINDS: ReadonlySet<string> = new Set(["microBurst", "localStall"]);
 const MAX_EVIDENCE = 16 * 1024;

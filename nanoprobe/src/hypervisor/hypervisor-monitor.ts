@@ -23,6 +23,8 @@ import type { DomainChange, TrackedDomain } from "./domain-tracker.js";
 import { Sampler } from "./sampler.js";
 import { readHostMemory } from "./host-memory.js";
 import { IN_STEP, SpreadSchedule } from "../spread-schedule.js";
+import { GuestHealth } from "../health/guest-health.js";
+import type { GuestCheckSpec } from "../health/guest-checks-file.js";
 import type { SpreadOptions } from "../spread-schedule.js";
 
 export interface HypervisorOptions {
@@ -41,6 +43,8 @@ export interface HypervisorOptions {
   meminfoPath?: string;
   /** where in its interval the stats report runs (spread-schedule.ts); default: in step from start */
   reportSpread?: SpreadOptions;
+  /** service checks of guests (guestChecksFile), run while each guest runs */
+  guestChecks?: readonly GuestCheckSpec[];
 }
 
 export interface HypervisorEvents {
@@ -102,6 +106,8 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   readonly resendSchedule: SpreadSchedule;
   private intervalStart = Date.now();
   readonly analytics: Analytics;
+  /** guests unhealthy from the hypervisor's side: lifecycle faults and failing service checks */
+  readonly health: GuestHealth;
   readonly counters: HypervisorCounters = { hostMemoryReadErrors: 0, libvirtConnects: 0, libvirtConnectFailures: 0, libvirtConnectionsLost: 0 };
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** failures since libvirt last answered: the backoff's exponent */
@@ -121,6 +127,8 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
     this.reportSchedule = new SpreadSchedule(opts.reportIntervalMs ?? 60_000, opts.reportSpread ?? IN_STEP);
     this.resendSchedule = new SpreadSchedule(opts.inventoryResendMs, { ...(opts.reportSpread ?? IN_STEP), startWindowMs: opts.inventoryResendMs });
     this.analytics = new Analytics(thresholds);
+    this.health = new GuestHealth(opts.guestChecks ?? [], log);
+    this.health.on("alert", (a) => this.emit("alert", a));
     this.analytics.on("alert", (a) => {
       this.log.info({ kind: a.kind, domain: a.subjectName, active: a.active, evidence: a.evidenceJson }, "local analytics alert");
       this.emit("alert", a);
@@ -186,8 +194,12 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
     // libvirt's close callback (EOF, keepalive timeout): reconnect without waiting for a call to fail
     conn.events.on("closed", (reason) => this.lost(opened, new Error(`libvirt closed the connection (${reason})`)));
     const tracker = new DomainTracker(conn, this.log);
+    conn.events.on("lifecycle", (e) => {
+      if (this.conn === opened) this.health.lifecycle(e);
+    });
     tracker.on("changes", (c) => {
       if (this.conn !== opened) return;
+      this.health.setGuests(tracker.snapshot());
       for (const ch of c) {
         if (ch.kind === "disappeared") this.analytics.forget(ch.uuid);
         else this.analytics.setName(ch.domain.uuid, ch.domain.name);
@@ -209,6 +221,7 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
     conn.unref(); // the event subscription must not keep a stopping process alive
     this.tracker = tracker;
     for (const d of tracker.snapshot()) this.analytics.setName(d.uuid, d.name);
+    this.health.setGuests(tracker.snapshot());
     this.sampler.attach(conn); // counters re-based: the first pass is a baseline
     this.answered = true;
     this.failuresInRow = 0;
@@ -322,6 +335,7 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.health.stop();
     this.sampler.stop();
     this.resendSchedule.stop();
     if (this.evaluateTimer) clearInterval(this.evaluateTimer);

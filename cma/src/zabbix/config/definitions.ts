@@ -293,6 +293,7 @@ export const GUEST_ALERTS = {
   vcpuAbuse: { key: "ringwatch.vm.abuse", name: "vCPU abuse" },
   memoryLeak: { key: "ringwatch.vm.leak", name: "Memory leak" },
   microBurst: { key: "ringwatch.vm.burst", name: "Network micro-burst" },
+  guestUnhealthy: { key: "ringwatch.vm.unhealthy", name: "Guest unhealthy" },
 } as const;
 export type GuestAlertKind = keyof typeof GUEST_ALERTS;
 
@@ -328,6 +329,14 @@ const domainRule: DiscoveryRuleDef = {
       opdata: "",
       description: "The guest's memory on the host grows steadily (least-squares slope over 30 min, R² ≥ 0.8). Evidence in the item 'Memory leak evidence'.",
       tags: [owner, tag("scope", "capacity"), tag("vm", VM_NAME)],
+    },
+    {
+      name: `Guest ${VM_NAME} on {HOST.NAME} is unhealthy: crashed, panicked, watchdog, I/O-error pause or failing service checks`,
+      expression: `last(/{T}/${GUEST_ALERTS.guestUnhealthy.key}[${VM_UUID}])=1`,
+      priority: "high",
+      opdata: "",
+      description: "Seen from the hypervisor, nothing inside the guest: a libvirt lifecycle fault (crash, pvpanic, watchdog, paused on an I/O error) or a configured TCP/HTTP check of its service failing its count in a row. A guest shut down on purpose is never unhealthy. Evidence (every cause) in the item 'Guest unhealthy evidence'.",
+      tags: [owner, tag("scope", "availability"), tag("vm", VM_NAME)],
     },
     {
       name: `Network micro-burst on guest ${VM_NAME} on {HOST.NAME}`,

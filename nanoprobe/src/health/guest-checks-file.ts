@@ -1,0 +1,99 @@
+/**
+ * The guest checks an operator configures (`guestChecksFile`, JSON), validated whole at start: a bad
+ * file stops the nanoprobe with a message naming the entry, never a silently partial set.
+ *
+ *   { "defaults": { "intervalMs": 10000, "timeoutMs": 2000, "failures": 3 },
+ *     "checks": [ { "guest": "web1", "http": "http://10.0.5.7/health", "expectStatus": 200 },
+ *                 { "guest": "6f1c2a9e-…", "tcp": "10.0.5.8:5432", "failures": 5 } ] }
+ *
+ * `guest` is a domain UUID or name on this hypervisor; each check is a TCP connect (`tcp`:
+ * host:port) or an HTTP GET (`http`: URL, `expectStatus` default 200, redirects not followed).
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError } from "@ringwatch/shared";
+
+export interface GuestCheckSpec {
+  /** a domain UUID or name */
+  guest: string;
+  kind: "tcp" | "http";
+  /** host:port (tcp) or the URL (http) */
+  target: string;
+  expectStatus: number;
+  intervalMs: number;
+  timeoutMs: number;
+  /** consecutive failures before the guest is unhealthy */
+  failures: number;
+}
+
+export const CHECK_DEFAULTS = { intervalMs: 10_000, timeoutMs: 2000, failures: 3 } as const;
+const BOUNDS = { intervalMs: [100, 3_600_000], timeoutMs: [50, 60_000], failures: [1, 100] } as const;
+/** a file listing more is a mistake, not a fleet: each check holds a timer and sockets */
+export const MAX_CHECKS = 1000;
+
+function int(where: string, name: keyof typeof BOUNDS, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  const [lo, hi] = BOUNDS[name];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw new ConfigError(`${where}: ${name} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function tcpTarget(where: string, v: unknown): string {
+  const m = typeof v === "string" ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(v) : null;
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(`${where}: tcp must be host:port (port 1–65535), got ${JSON.stringify(v)}`);
+  return v as string;
+}
+
+function httpTarget(where: string, v: unknown): string {
+  let u: URL;
+  try {
+    u = new URL(String(v));
+  } catch {
+    throw new ConfigError(`${where}: http must be an http:// or https:// URL, got ${JSON.stringify(v)}`);
+  }
+  if (typeof v !== "string" || (u.protocol !== "http:" && u.protocol !== "https:")) throw new ConfigError(`${where}: http must be an http:// or https:// URL, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The checks in a parsed document. Throws ConfigError naming what is wrong. */
+export function parseGuestChecks(doc: unknown, source: string): GuestCheckSpec[] {
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`${source}: expected a JSON object with "checks"`);
+  const { defaults = {}, checks, ...rest } = doc as Record<string, unknown>;
+  if (Object.keys(rest).length) throw new ConfigError(`${source}: unknown key ${JSON.stringify(Object.keys(rest)[0])} (known: defaults, checks)`);
+  if (!defaults || typeof defaults !== "object" || Array.isArray(defaults)) throw new ConfigError(`${source}: defaults must be an object`);
+  const d = defaults as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (!(k in BOUNDS)) throw new ConfigError(`${source}: defaults: unknown key ${JSON.stringify(k)} (known: ${Object.keys(BOUNDS).join(", ")})`);
+  const base = { intervalMs: int(`${source}: defaults`, "intervalMs", d.intervalMs, CHECK_DEFAULTS.intervalMs), timeoutMs: int(`${source}: defaults`, "timeoutMs", d.timeoutMs, CHECK_DEFAULTS.timeoutMs), failures: int(`${source}: defaults`, "failures", d.failures, CHECK_DEFAULTS.failures) };
+  if (!Array.isArray(checks)) throw new ConfigError(`${source}: checks must be a list`);
+  if (checks.length > MAX_CHECKS) throw new ConfigError(`${source}: ${checks.length} checks, at most ${MAX_CHECKS}`);
+  return checks.map((c: unknown, i) => {
+    const where = `${source}: checks[${i}]`;
+    if (!c || typeof c !== "object" || Array.isArray(c)) throw new ConfigError(`${where}: expected an object`);
+    const { guest, tcp, http, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
+    if (Object.keys(extra).length) throw new ConfigError(`${where}: unknown key ${JSON.stringify(Object.keys(extra)[0])}`);
+    if (typeof guest !== "string" || !guest || guest.length > 255) throw new ConfigError(`${where}: guest must be a domain UUID or name`);
+    if ((tcp === undefined) === (http === undefined)) throw new ConfigError(`${where}: give exactly one of tcp (host:port) or http (URL)`);
+    if (expectStatus !== undefined && (http === undefined || typeof expectStatus !== "number" || !Number.isInteger(expectStatus) || expectStatus < 100 || expectStatus > 599)) throw new ConfigError(`${where}: expectStatus must be an HTTP status (100–599), with http`);
+    const spec: GuestCheckSpec = {
+      guest, kind: tcp !== undefined ? "tcp" : "http", target: tcp !== undefined ? tcpTarget(where, tcp) : httpTarget(where, http), expectStatus: (expectStatus as number | undefined) ?? 200,
+      intervalMs: int(where, "intervalMs", intervalMs, base.intervalMs), timeoutMs: int(where, "timeoutMs", timeoutMs, base.timeoutMs), failures: int(where, "failures", failures, base.failures),
+    };
+    if (spec.timeoutMs >= spec.intervalMs) throw new ConfigError(`${where}: timeoutMs (${spec.timeoutMs}) must be below intervalMs (${spec.intervalMs})`);
+    return spec;
+  });
+}
+
+export function loadGuestChecks(file: string): GuestCheckSpec[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`guestChecksFile ${file}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`guestChecksFile ${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  return parseGuestChecks(doc, `guestChecksFile ${file}`);
+}

@@ -1,0 +1,195 @@
+/**
+ * Guest health, agentless (issue 14, item 2): per guest of this hypervisor, the causes that make it
+ * unhealthy — a lifecycle event (lifecycle-verdict.ts: crash, panic, watchdog, I/O-error pause) or
+ * a service check failing its configured number of times in a row (guest-checks-file.ts,
+ * service-probe.ts) — raised as one `guestUnhealthy` alert with every cause as evidence, cleared
+ * when none holds. Checks run only while the guest runs: a guest shut off, paused or gone is not
+ * checked, and its check causes are dropped (a guest stopped on purpose is never unhealthy).
+ *
+ * Not here yet: the guest agent's ping, checks per tag or from the services discovered on the
+ * guest's addresses.
+ */
+import { EventEmitter } from "node:events";
+import type { Alert, Logger } from "@ringwatch/shared";
+import type { LifecycleEvent } from "@ringwatch/libvirt";
+import type { GuestCheckSpec } from "./guest-checks-file.js";
+import { lifecycleVerdict } from "./lifecycle-verdict.js";
+import { probeService } from "./service-probe.js";
+import type { ProbeAnswer } from "./service-probe.js";
+
+/** errors of this host's own resources (descriptors, buffers, memory, local addresses), not of the guest's service */
+const OWN_ERRORS = /^(EMFILE|ENFILE|ENOBUFS|ENOMEM|EADDRNOTAVAIL|EAI_AGAIN)$/;
+
+export interface GuestView {
+  uuid: string;
+  name: string;
+  state: string;
+}
+
+interface CheckState {
+  spec: GuestCheckSpec;
+  timer: NodeJS.Timeout;
+  /** consecutive failures while the guest runs */
+  failures: number;
+  last?: ProbeAnswer & { at: number };
+  running: boolean;
+}
+
+interface Cause {
+  cause: string;
+  since: number;
+  detail: Record<string, unknown>;
+}
+
+export interface GuestHealthCounters {
+  checksRun: number;
+  checksFailed: number;
+  /** checks whose guest is not on this hypervisor (or not running) when their turn came */
+  checksSkipped: number;
+  /** failures that are this host's own (out of sockets or memory), not the guest's: not counted against it */
+  checksOwnErrors: number;
+  unhealthyRaised: number;
+  unhealthyCleared: number;
+}
+
+export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
+  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
+  private guests = new Map<string, GuestView>();
+  /** uuid → cause key → cause */
+  private readonly causes = new Map<string, Map<string, Cause>>();
+  private readonly checks: CheckState[] = [];
+  private stopped = false;
+
+  constructor(specs: readonly GuestCheckSpec[], private readonly log: Logger) {
+    super();
+    for (const spec of specs) {
+      const c: CheckState = { spec, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
+      c.timer.unref();
+      this.checks.push(c);
+    }
+  }
+
+  /** The hypervisor's guests now (the domain tracker's view). */
+  setGuests(guests: Iterable<GuestView>): void {
+    this.guests = new Map([...guests].map((g) => [g.uuid.toLowerCase(), g]));
+    for (const [uuid] of this.causes) {
+      const g = this.guests.get(uuid);
+      if (!g) this.clearAll(uuid, "the guest is gone from this hypervisor");
+      else if (g.state !== "running") this.dropChecks(uuid, `the guest is ${g.state}`);
+    }
+  }
+
+  lifecycle(e: LifecycleEvent): void {
+    const v = lifecycleVerdict(e);
+    const uuid = e.uuid.toLowerCase();
+    if (!v) return;
+    if ("unhealthy" in v) this.raise(uuid, e.name, `lifecycle:${v.unhealthy}`, { cause: v.unhealthy, evidence: v.evidence });
+    else if ("runs" in v) this.dropLifecycle(uuid);
+    else this.clearAll(uuid, `stopped on purpose (${e.event}/${e.detailName})`);
+  }
+
+  /** Unhealthy guests now: uuid → their causes. */
+  unhealthy(): Map<string, string[]> {
+    return new Map([...this.causes].map(([u, m]) => [u, [...m.keys()]]));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.checks) clearInterval(c.timer);
+  }
+
+  private guestOf(ref: string): GuestView | undefined {
+    const byUuid = this.guests.get(ref.toLowerCase());
+    if (byUuid) return byUuid;
+    for (const g of this.guests.values()) if (g.name === ref) return g;
+    return undefined;
+  }
+
+  private async run(c: CheckState): Promise<void> {
+    if (c.running || this.stopped) return; // a slow check does not overlap itself
+    const g = this.guestOf(c.spec.guest);
+    if (!g || g.state !== "running") {
+      this.counters.checksSkipped++;
+      c.failures = 0;
+      return;
+    }
+    c.running = true;
+    try {
+      const a = await probeService(c.spec);
+      if (this.stopped) return;
+      this.counters.checksRun++;
+      c.last = { ...a, at: Date.now() };
+      const now = this.guestOf(c.spec.guest);
+      if (!now || now.uuid !== g.uuid || now.state !== "running") return; // it stopped meanwhile: the answer says nothing
+      const key = `check:${c.spec.kind}:${c.spec.target}`;
+      if (a.ok) {
+        c.failures = 0;
+        this.drop(g.uuid.toLowerCase(), key);
+        return;
+      }
+      if (OWN_ERRORS.test(a.error ?? "")) {
+        // the monitor's own trouble must not become an alarm about the guest
+        this.counters.checksOwnErrors++;
+        this.log.warn({ uuid: g.uuid, target: c.spec.target, err: a.error }, "guest check could not run here; not counted against the guest");
+        return;
+      }
+      this.counters.checksFailed++;
+      c.failures++;
+      if (c.failures >= c.spec.failures) this.raise(g.uuid.toLowerCase(), g.name, key, { cause: "check", check: c.spec.kind, target: c.spec.target, failures: c.failures, lastError: a.error, ms: a.ms });
+    } finally {
+      c.running = false;
+    }
+  }
+
+  private raise(uuid: string, name: string, key: string, detail: Record<string, unknown>): void {
+    let m = this.causes.get(uuid);
+    const first = !m || m.size === 0;
+    if (!m) this.causes.set(uuid, (m = new Map()));
+    const known = m.get(key);
+    m.set(key, { cause: key, since: known?.since ?? Date.now(), detail });
+    if (known) return; // raised for this cause already: no new event per failing interval
+    if (first) this.counters.unhealthyRaised++;
+    this.log.warn({ uuid, name, cause: key, ...detail }, "guest unhealthy");
+    this.emitAlert(uuid, name, true);
+  }
+
+  private drop(uuid: string, key: string): void {
+    const m = this.causes.get(uuid);
+    if (!m?.delete(key)) return;
+    if (m.size === 0) this.cleared(uuid, `${key} holds no longer`);
+    else this.emitAlert(uuid, this.guests.get(uuid)?.name ?? uuid, true); // fewer causes: the evidence changes
+  }
+
+  private dropChecks(uuid: string, why: string): void {
+    const m = this.causes.get(uuid);
+    if (!m) return;
+    for (const k of [...m.keys()]) if (k.startsWith("check:")) m.delete(k);
+    if (m.size === 0) this.cleared(uuid, why);
+  }
+
+  private dropLifecycle(uuid: string): void {
+    const m = this.causes.get(uuid);
+    if (!m) return;
+    for (const k of [...m.keys()]) if (k.startsWith("lifecycle:")) m.delete(k);
+    if (m.size === 0) this.cleared(uuid, "the guest runs again");
+  }
+
+  private clearAll(uuid: string, why: string): void {
+    const m = this.causes.get(uuid);
+    if (!m || m.size === 0) return;
+    m.clear();
+    this.cleared(uuid, why);
+  }
+
+  private cleared(uuid: string, why: string): void {
+    this.causes.delete(uuid);
+    this.counters.unhealthyCleared++;
+    this.log.info({ uuid, why }, "guest healthy again");
+    this.emitAlert(uuid, this.guests.get(uuid)?.name ?? uuid, false, why);
+  }
+
+  private emitAlert(uuid: string, name: string, active: boolean, why?: string): void {
+    const causes = [...(this.causes.get(uuid)?.values() ?? [])].map((c) => ({ ...c.detail, key: c.cause, since: c.since }));
+    this.emit("alert", { kind: "guestUnhealthy", subject: uuid, subjectName: name, active, evidenceJson: JSON.stringify(active ? { causes } : { cleared: why }), atMs: Date.now() });
+  }
+}
