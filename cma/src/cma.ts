@@ -57,6 +57,11 @@ import { HistoryStore } from "./history/history-store.js";
 import { HistoryRollupRetention } from "./history/rollup-retention.js";
 import { AlertEventLog } from "./history/alert-events.js";
 import { DomainActions } from "./actions/domain-actions.js";
+import { Ladders } from "./actions/ladder.js";
+import { loadLadderPolicy } from "./actions/ladder-policy.js";
+import type { LadderPolicy } from "./actions/ladder-policy.js";
+import { LadderStore } from "./actions/ladder-store.js";
+import { LadderWebhooks } from "./actions/ladder-webhooks.js";
 import { historyBatch } from "./history/from-stats.js";
 
 export class Cma {
@@ -77,6 +82,8 @@ export class Cma {
 
   /** actions on guests through their hypervisors' nanoprobes (POST /api/domains/:uuid/actions) */
   readonly domainActions: DomainActions;
+  /** the escalation ladders (actionPolicyFile); undefined without a policy */
+  ladders: Ladders | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -111,6 +118,9 @@ export class Cma {
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
+    const policy = openLadderPolicy(cfg); // so does a bad ladder policy, or a damaged ladder state
+    const ladderStore = policy ? new LadderStore(cfg.dataDir) : undefined;
+    ladderStore?.load();
     // so do a damaged access file and unreadable TLS files
     const tls = httpListen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined;
     const access = httpListen ? Cma.openAccess(cfg, deps.log) : undefined;
@@ -195,6 +205,9 @@ export class Cma {
       cma.alerts.on("event", (e) => alertEvents.add({ host: e.host, subject: e.alert.subject, subjectName: e.alert.subjectName, kind: e.alert.kind, change: e.change, t: e.alert.atMs }));
       cma.history.retention.start();
     }
+    if (policy && ladderStore) {
+      cma.ladders = new Ladders({ policy, store: ladderStore, alerts: cma.alerts, membership: rings.membership, actions: cma.domainActions, audit: cma.audit, webhooks: new LadderWebhooks(policy.webhooks, deps.log.child({ component: "ladder" })), log: deps.log.child({ component: "ladder" }), tickMs: cfg.ladderTickMs });
+    }
     rings.start();
     const controlPath = controlSocketPath(cfg);
     if (controlPath) {
@@ -242,7 +255,7 @@ export class Cma {
     return {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
-      access: this.access, hostControl: this.rings.control, audit: this.audit, domainActions: this.domainActions,
+      access: this.access, hostControl: this.rings.control, audit: this.audit, domainActions: this.domainActions, ladders: this.ladders,
       history: this.history,
     };
   }
@@ -273,7 +286,7 @@ export class Cma {
   status(): Record<string, unknown> {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
-      inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, ladders: this.ladders ? { ...this.ladders.counters } : null, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
       audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },
@@ -288,6 +301,7 @@ export class Cma {
     this.http = undefined;
     await this.control?.close();
     this.control = undefined;
+    await this.ladders?.stop(); // before the parts its steps use
     this.rings.stop();
     for (const stop of this.stopWatching.splice(0)) stop();
     await this.zabbix?.stop(); // held values go to the sender's spool
@@ -301,6 +315,13 @@ export class Cma {
     this.history = undefined;
     this.audit.close(); // last: whatever stopped above may still have recorded
   }
+}
+
+/** The ladder policy, when a file is configured (it needs dataDir for the ladders' state). */
+function openLadderPolicy(cfg: CmaConfig): LadderPolicy | undefined {
+  if (!cfg.actionPolicyFile) return undefined;
+  if (!cfg.dataDir) throw new ConfigError("actionPolicyFile needs dataDir: the ladders' state is kept there across restarts");
+  return loadLadderPolicy(cfg.actionPolicyFile);
 }
 
 /** The history store the configuration asks for, opened, with its retention job (not started). */

@@ -77,6 +77,9 @@ export const cmaSchema = {
   historyFullDays: { type: "int", default: 7, min: 1, max: 366, doc: "Days each report interval is kept at full resolution; older ranges are charted from the hourly rollups." },
   historyHourlyDays: { type: "int", default: 90, min: 1, max: 3650, doc: "Days the hourly min/avg/max rollups are kept (at least historyFullDays; 24 rows per series-day)." },
   historyRollupMs: { type: "duration", default: 300_000, min: 1000, max: 3_600_000, doc: "How often the hourly rollups are brought up to date and expired history is deleted (and once at start): the hour under way reaches the rollups at most this late; each pass costs ~20 ms of CPU per host-hour (BENCHMARKS.md)." },
+  // ---- recovery actions (cma/src/actions)
+  actionPolicyFile: { type: "path", allowEmpty: true, default: "", doc: "JSON file of the escalation ladder (steps such as notify, wait, reboot, reset, escalate; per guest or default; limits; webhooks; dry-run): README 'Actions on guests'. Empty: no guest is ever acted on automatically (people and scripts still can, through the API)." },
+  ladderTickMs: { type: "duration", default: 1000, min: 50, max: 60_000, doc: "How often due ladder steps are looked for: a wait lasts up to this much longer than configured." },
   historyMaxPoints: { type: "int", default: 5000, min: 10, max: 100_000, doc: "Most rows one /api/series answer may hold (the points a caller asks for; default 1000 or this if lower): bounds one answer's size." },
   // ---- graph (topology store, ingestion, root-cause queries)
   graphStore: { type: "string", default: "kuzu", oneOf: ["kuzu", "neo4j", "none"], doc: "The topology graph: kuzu (embedded, on disk at <dataDir>/graph, no server to run), neo4j (also chosen whenever NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are set; credentials stay in the environment), none (no graph and no root-cause queries)." },

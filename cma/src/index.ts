@@ -50,3 +50,6 @@ export * from "./history/series-query.js";
 export * from "./history/from-stats.js";
 export { AlertEventLog, MAX_EVENTS as MAX_ALERT_EVENTS } from "./history/alert-events.js";
 export * from "./actions/domain-actions.js";
+export * from "./actions/ladder.js";
+export * from "./actions/ladder-policy.js";
+export * from "./actions/ladder-store.js";

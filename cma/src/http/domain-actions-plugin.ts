@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { DOMAIN_ACTIONS } from "@ringwatch/shared";
 import { DomainActionError } from "../actions/domain-actions.js";
 import type { DomainActionErrorCode, DomainActions } from "../actions/domain-actions.js";
+import type { Ladders } from "../actions/ladder.js";
 import type { ApiAudit } from "./audit-hook.js";
 import { HttpError } from "./errors.js";
 import { noQuery } from "./schemas.js";
@@ -15,6 +16,8 @@ import { noQuery } from "./schemas.js";
 export interface DomainActionsPluginOptions {
   actions: DomainActions;
   audit: ApiAudit;
+  /** the escalation ladders (GET /api/ladders); absent: the route says there is no policy */
+  ladders?: Ladders;
 }
 
 const STATUS: Record<DomainActionErrorCode, number> = {
@@ -23,7 +26,16 @@ const STATUS: Record<DomainActionErrorCode, number> = {
 /** the reason a person or a script gives, kept in the audit log */
 const MAX_REASON = 256;
 
-export const domainActionsPlugin: FastifyPluginAsync<DomainActionsPluginOptions> = async (app, { actions, audit }) => {
+export const domainActionsPlugin: FastifyPluginAsync<DomainActionsPluginOptions> = async (app, { actions, audit, ladders }) => {
+  // the ladders under way, escalated, and the last ended ones, each with its steps and history
+  app.get<{ Querystring: { uuid?: string } }>("/api/ladders", {
+    schema: { querystring: { type: "object", properties: { uuid: { type: "string", maxLength: 36 } }, additionalProperties: false } },
+  }, async (req) => {
+    if (!ladders) return { policy: false, ladders: [] };
+    const all = ladders.list();
+    return { policy: true, ladders: req.query.uuid ? all.filter((l) => l.uuid === req.query.uuid!.toLowerCase()) : all };
+  });
+
   app.post<{ Params: { uuid: string }; Body: { action: string; reason: string } }>("/api/domains/:uuid/actions", {
     config: { role: "operator" },
     schema: {

@@ -27,6 +27,7 @@ import { auditPlugin } from "./audit-plugin.js";
 import { hostControlPlugin } from "./host-control-plugin.js";
 import { domainActionsPlugin } from "./domain-actions-plugin.js";
 import type { DomainActions } from "../actions/domain-actions.js";
+import type { Ladders } from "../actions/ladder.js";
 import { sessionPlugin } from "./session-plugin.js";
 import { usersPlugin } from "./users-plugin.js";
 import { alertsPlugin } from "./alerts-plugin.js";
@@ -65,6 +66,7 @@ export interface ApiSources {
   hostControl?: HostControl;
   /** actions on guests (POST /api/domains/:uuid/actions); absent: no such route */
   domainActions?: DomainActions;
+  ladders?: Ladders;
   /** where state-changing requests are recorded, and what GET /api/audit reads (admins) */
   audit?: AuditLog;
   /** the metric history and its retention (GET /api/series); absent: 503 */
@@ -133,7 +135,7 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   await app.register(sessionPlugin, { store: sources.access, counters: access, audit, signInMaxFailures: o.signInMaxFailures, signInWindowMs: o.signInWindowMs });
   await app.register(usersPlugin, { store: sources.access, audit });
   if (sources.hostControl) await app.register(hostControlPlugin, { control: sources.hostControl, audit });
-  if (sources.domainActions) await app.register(domainActionsPlugin, { actions: sources.domainActions, audit });
+  if (sources.domainActions) await app.register(domainActionsPlugin, { actions: sources.domainActions, audit, ladders: sources.ladders });
   if (sources.audit) await app.register(auditPlugin, { audit: sources.audit });
   await app.register(statusPlugin, { status: sources.status, counters, access });
   await app.register(membershipPlugin, { membership: sources.membership });

@@ -35,12 +35,16 @@ export interface CmaOutboxCounters extends StatsSenderCounters {
 const MAX_PENDING_REPORTS = 64;
 /** Alerts still to deliver, per (kind, subject): as many as reports. */
 const MAX_PENDING_ALERTS = MAX_PENDING_REPORTS;
+/** findings raised once and never cleared (a burst, the nanoprobe's own stall): nothing stands to tell again */
+const ONE_SHOT_KINDS: ReadonlySet<string> = new Set(["microBurst", "localStall"]);
 
 const now = (): number => performance.now();
 
 export class CmaOutbox {
   readonly reports: KeyedOutbox<Report>;
   readonly alerts: KeyedOutbox<Alert>;
+  /** the alerts raised and not cleared (one-shot findings aside): told again to a CMA that registers us */
+  private readonly activeAlerts = new Map<string, Alert>();
   readonly stats: StatsSender;
   private hypervisor: { monitor: HypervisorMonitor; inventory: InventorySender } | undefined;
   private discovery: { runner: DiscoveryRunner; sender: DiscoverySender } | undefined;
@@ -80,7 +84,13 @@ export class CmaOutbox {
 
   /** Alerts to the CMA; while it cannot be reached the latest state per (kind, subject) waits (bounded). */
   alert(a: Alert): void {
-    this.alerts.add(`${a.kind}|${a.subject}`, a, now());
+    const key = `${a.kind}|${a.subject}`;
+    if (a.active && !ONE_SHOT_KINDS.has(a.kind)) {
+      this.activeAlerts.delete(key); // re-inserted last: the oldest is dropped first past the bound
+      this.activeAlerts.set(key, a);
+      if (this.activeAlerts.size > MAX_PENDING_ALERTS) this.activeAlerts.delete(this.activeAlerts.keys().next().value!);
+    } else this.activeAlerts.delete(key);
+    this.alerts.add(key, a, now());
   }
 
   /** Send what this hypervisor's monitor finds: stats, inventory, alerts. */
@@ -103,6 +113,8 @@ export class CmaOutbox {
   /** A CMA registered us; it may be a new one, which needs everything once. */
   welcome(): void {
     this.hypervisor?.inventory.sendFull(); // a (re)started CMA needs all of it
+    // so do the alerts that stand: a restarted CMA knows none (a guest's ladder waits for its alert)
+    for (const [key, a] of this.activeAlerts) this.alerts.add(key, a, now());
     this.discovery?.runner.resend(); // documents go only when changed: a new CMA must get them once
     this.stats.restart(); // it may be a new CMA: the next stats batch goes self-contained
   }

@@ -1,0 +1,264 @@
+/**
+ * The escalation ladder (issue 14, item 3): per unhealthy guest, the policy's steps in order —
+ * notify, waits, soft reboot, hard reset, escalate — run by the CMA as a state machine kept on disk
+ * (ladder-store.ts). A guestUnhealthy alert starts a ladder; its clearing ends it at once (the
+ * guest is healthy again). A step is recorded as in flight before it is carried out: after a CMA
+ * restart it is marked interrupted and never repeated. Actions go through the guards
+ * (ladder-guards.ts) and then the same path as a person's (actions/domain-actions.ts); every step,
+ * refusal and end goes to the audit log (actor "ladder", via "policy") and to the policy's
+ * webhooks (ladder-webhooks.ts). In dry-run mode actions are recorded as what they would do.
+ *
+ * Not here yet: Zabbix problems of rising severity per step (Zabbix sees the guest's
+ * guestUnhealthy problem, not the ladder's steps), the graph's record of steps.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "@ringwatch/shared";
+import type { AuditRecord } from "../audit/audit-entry.js";
+import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
+import type { Membership } from "../membership/membership.js";
+import { DomainActionError } from "./domain-actions.js";
+import type { DomainActions } from "./domain-actions.js";
+import { guardAction } from "./ladder-guards.js";
+import { stepsFor } from "./ladder-policy.js";
+import type { LadderPolicy, LadderStep } from "./ladder-policy.js";
+import type { ActionMark, LadderFile, LadderState, LadderStore, StepOutcome } from "./ladder-store.js";
+import type { LadderNotice, LadderWebhooks } from "./ladder-webhooks.js";
+
+/** Ended ladders kept for the record (the API, the console), newest last. */
+export const KEEP_ENDED = 200;
+/** After a restart, how long a ladder waits for its guest's alert to be reported again before it ends. */
+export const RESTART_GRACE_MS = 120_000;
+
+export interface LadderDeps {
+  policy: LadderPolicy;
+  store: LadderStore;
+  alerts: AlertStore;
+  membership: Membership;
+  actions: DomainActions;
+  audit: { record(r: AuditRecord): unknown };
+  webhooks: LadderWebhooks;
+  log: Logger;
+  /** how often due steps are looked for (default 1 s) */
+  tickMs?: number;
+  now?: () => number;
+}
+
+const stepName = (s: LadderStep): string => ("wait" in s ? `wait ${s.wait} ms` : s.do);
+const stepOf = (name: string): LadderStep => (name.startsWith("wait ") ? { wait: Number(name.split(" ")[1]) } : { do: name as "notify" });
+
+export class Ladders {
+  readonly counters = { started: 0, stepsRun: 0, actionsDone: 0, refusals: 0, escalated: 0, endedHealthy: 0, interruptedSteps: 0, saveErrors: 0 };
+  private readonly state: LadderFile;
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt: number;
+  private busy = false;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly onAlert = (e: AlertEvent): void => this.alertChanged(e);
+
+  constructor(private readonly d: LadderDeps) {
+    this.now = d.now ?? Date.now;
+    this.startedAt = this.now();
+    this.state = d.store.load();
+    for (const l of this.state.ladders) {
+      if (l.inFlight === undefined) continue;
+      // it may or may not have been done: never again
+      l.history.push({ step: l.inFlight, what: l.steps[l.inFlight], at: this.now(), outcome: "interrupted", detail: "the CMA stopped while it was under way: not repeated" });
+      l.next = l.inFlight + 1;
+      l.inFlight = undefined;
+      l.dueAt = this.now();
+      this.counters.interruptedSteps++;
+    }
+    this.save();
+    d.alerts.on("event", this.onAlert);
+    this.timer = setInterval(() => void this.tick(), d.tickMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Ladders under way or escalated, and the last ended ones. */
+  list(): LadderState[] {
+    return this.state.ladders.map((l) => ({ ...l, history: [...l.history] }));
+  }
+
+  active(uuid: string): LadderState | undefined {
+    return this.state.ladders.find((l) => l.uuid === uuid.toLowerCase() && l.status !== "ended");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.d.alerts.off("event", this.onAlert);
+    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private alertChanged(e: AlertEvent): void {
+    if (e.alert.kind !== "guestUnhealthy" || this.stopped) return;
+    const uuid = e.alert.subject.toLowerCase();
+    const running = this.active(uuid);
+    if (e.change === "cleared") {
+      if (running) this.end(running, "healthy again", "ok");
+      return;
+    }
+    if (running) return; // one ladder per guest: more evidence does not start another
+    const steps = stepsFor(this.d.policy, uuid, e.alert.subjectName);
+    if (!steps) return;
+    const now = this.now();
+    const l: LadderState = { id: randomUUID(), uuid, name: e.alert.subjectName, host: e.host, startedAt: now, steps: steps.map(stepName), next: 0, dueAt: now, status: "running", history: [], evidence: e.alert.evidenceJson };
+    this.state.ladders.push(l);
+    this.counters.started++;
+    this.d.log.warn({ ladder: l.id, uuid, name: l.name, host: l.host, steps: l.steps }, "ladder started");
+    this.record(l, "ladderStart", "ok", { steps: l.steps, evidence: safeJson(l.evidence) });
+    this.save();
+    void this.tick();
+  }
+
+  /** Runs every due step, one at a time (each saved before and after). */
+  private async tick(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      for (const l of this.state.ladders) {
+        if (this.stopped) break;
+        if (l.status !== "running" || l.inFlight !== undefined || l.dueAt > this.now()) continue;
+        await this.step(l);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async step(l: LadderState): Promise<void> {
+    if (l.next >= l.steps.length) {
+      this.end(l, "every step done", "ok");
+      return;
+    }
+    if (!this.stillUnhealthy(l)) {
+      // after a CMA restart the nanoprobes report their alerts again within seconds: wait for that
+      if (this.now() - this.startedAt < RESTART_GRACE_MS) return;
+      this.end(l, "no longer reported unhealthy", "ok");
+      return;
+    }
+    const i = l.next;
+    const s = stepOf(l.steps[i]);
+    if ("wait" in s) {
+      l.next = i + 1;
+      l.dueAt = this.now() + s.wait;
+      this.save();
+      return;
+    }
+    l.inFlight = i;
+    if (!this.save()) {
+      l.inFlight = undefined; // not recorded: not done (tried again next tick)
+      return;
+    }
+    this.counters.stepsRun++;
+    let outcome: StepOutcome = "ok";
+    let detail: string | undefined;
+    let escalateNow = false;
+    if (s.do === "notify" || s.do === "escalate") {
+      detail = await this.notify(l, s.do === "notify" ? "unhealthy" : "escalated");
+    } else {
+      const g = guardAction(this.d.membership, this.d.policy.limits, this.state.actions, { ladder: l.id, uuid: l.uuid, host: l.host }, this.now());
+      if (g) {
+        outcome = "refused";
+        detail = `${g.refusal}: ${g.why}`;
+        this.counters.refusals++;
+        escalateNow = g.refusal === "fleet-limit";
+      } else if (this.d.policy.mode === "dry-run") {
+        outcome = "dry-run";
+        detail = `would ${s.do} ${l.name} on ${l.host}`;
+      } else {
+        try {
+          const r = await this.d.actions.request(l.uuid, s.do);
+          l.host = r.host;
+          detail = `${s.do} done on ${r.host}: now ${r.state}`;
+          this.counters.actionsDone++;
+          this.state.actions.push({ ladder: l.id, uuid: l.uuid, host: r.host, at: this.now() });
+        } catch (e) {
+          outcome = "failed";
+          detail = e instanceof DomainActionError ? `${e.code}: ${e.message}` : (e as Error).message;
+        }
+      }
+    }
+    l.history.push({ step: i, what: l.steps[i], at: this.now(), outcome, ...(detail ? { detail } : {}) });
+    l.inFlight = undefined;
+    l.next = i + 1;
+    l.dueAt = this.now();
+    this.d.log.warn({ ladder: l.id, uuid: l.uuid, name: l.name, step: l.steps[i], outcome, detail }, "ladder step");
+    this.record(l, s.do === "notify" || s.do === "escalate" ? `ladder${s.do === "notify" ? "Notify" : "Escalate"}` : "ladderAction",
+      outcome === "ok" || outcome === "dry-run" ? "ok" : outcome === "refused" ? "denied" : "failed", { step: l.steps[i], outcome, detail });
+    if (s.do === "escalate") {
+      l.status = "escalated";
+      this.counters.escalated++;
+    } else if (escalateNow) {
+      const esc = l.steps.indexOf("escalate", i + 1);
+      l.next = esc >= 0 ? esc : l.steps.length;
+      if (esc < 0) {
+        detail = await this.notify(l, "escalated");
+        l.status = "escalated";
+        this.counters.escalated++;
+        this.record(l, "ladderEscalate", "ok", { step: "escalate (fleet limit)", detail });
+      }
+    }
+    this.forgetOldMarks();
+    this.save();
+  }
+
+  private stillUnhealthy(l: LadderState): boolean {
+    return this.d.alerts.active(l.host).some((a) => a.alert.kind === "guestUnhealthy" && a.alert.subject.toLowerCase() === l.uuid)
+      || this.d.alerts.active().some((a) => a.alert.kind === "guestUnhealthy" && a.alert.subject.toLowerCase() === l.uuid); // migrated: reported by its new host
+  }
+
+  private end(l: LadderState, why: string, outcome: "ok"): void {
+    const wasEscalated = l.status === "escalated";
+    l.status = "ended";
+    l.endedAt = this.now();
+    l.endReason = why;
+    if (why === "healthy again") this.counters.endedHealthy++;
+    this.d.log.info({ ladder: l.id, uuid: l.uuid, name: l.name, why }, "ladder ended");
+    this.record(l, "ladderEnd", outcome, { why, steps: l.history.length, escalated: wasEscalated });
+    void this.d.webhooks.send({ event: "resolved", ladder: l.id, guest: { uuid: l.uuid, name: l.name }, host: l.host, detail: why, at: this.now() });
+    const ended = this.state.ladders.filter((x) => x.status === "ended");
+    if (ended.length > KEEP_ENDED) this.state.ladders.splice(this.state.ladders.indexOf(ended[0]), 1);
+    this.save();
+  }
+
+  private async notify(l: LadderState, event: LadderNotice["event"]): Promise<string> {
+    const r = await this.d.webhooks.send({ event, ladder: l.id, guest: { uuid: l.uuid, name: l.name }, host: l.host, detail: l.evidence, at: this.now(), steps: l.steps, done: l.history.map((h) => `${h.what}: ${h.outcome}`) });
+    return r;
+  }
+
+  private forgetOldMarks(): void {
+    const keep = Math.max(this.d.policy.limits.windowMs, this.d.policy.limits.guestCooldownMs);
+    const now = this.now();
+    this.state.actions = this.state.actions.filter((m: ActionMark) => now - m.at < keep);
+  }
+
+  private record(l: LadderState, action: string, outcome: "ok" | "denied" | "failed", detail: Record<string, unknown>): void {
+    try {
+      this.d.audit.record({ actor: "ladder", via: "policy", from: "cma", action, target: l.uuid, outcome, detail: { ladder: l.id, name: l.name, host: l.host, ...detail } });
+    } catch (e) {
+      this.d.log.error({ err: (e as Error).message, ladder: l.id, action }, "ladder: audit record failed");
+    }
+  }
+
+  /** false (logged, counted) when the state could not be written */
+  private save(): boolean {
+    try {
+      this.d.store.save(this.state);
+      return true;
+    } catch (e) {
+      this.counters.saveErrors++;
+      this.d.log.error({ err: (e as Error).message, path: this.d.store.path }, "ladder state not saved: the next step waits until it can be");
+      return false;
+    }
+  }
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The escalation ladder end to end, in one process over real UDP and HTTP: a real CMA with a ladder
+ * policy (waits of a second), a real nanoprobe on libvirt's test driver whose guest check targets
+ * a real HTTP server on loopback standing for the guest's service (the test sets its status), and
+ * a real webhook receiver. The service fails → guestUnhealthy → notify → soft reboot → (kept down)
+ * → hard reset → escalate; the service answers → healthy → the ladder ends. A reboot that helps
+ * ends it at that step. A CMA restart in the middle continues at the right step without repeating
+ * one. Guards: a host in maintenance, and the fleet-wide limit (a storm escalates).
+ * The test driver's guests have no OS: the test plays the guest's service, libvirt does the rest.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
+import { Cma, cmaConfig } from "@ringwatch/cma";
+import type { LadderState } from "@ringwatch/cma";
+import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
+
+const listen = (s: Server): Promise<number> => new Promise((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)));
+const close = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
+const body = (req: IncomingMessage): Promise<string> => new Promise((r) => { let b = ""; req.on("data", (c: Buffer) => (b += c)); req.on("end", () => r(b)); });
+
+describe("system: the escalation ladder (guest health → notify → reboot → reset → escalate)", function () {
+  this.timeout(90_000);
+  const keyring = new Keyring("ladder", makeClusterKey(randomBytes(32)));
+  const keys = generateKeyPairSync("ed25519");
+  let fx: Fixture, service: Server, webhook: Server, servicePort: number, hookPort: number;
+  /** the guests' service status, per guest name (the check's path names the guest) */
+  const status = new Map<string, number>();
+  const notices: { event: string; guest: { name: string }; done?: string[] }[] = [];
+  let web: { uuid: string; name: string }, app: { uuid: string; name: string };
+
+  before(async () => {
+    fx = writeFixture(4);
+    [web, app] = fx.domains.filter((d) => d.state === "running");
+    service = createServer((req, res) => { res.statusCode = status.get(req.url!.slice(1)) ?? 200; res.end(); });
+    servicePort = await listen(service);
+    webhook = createServer((req, res) => void body(req).then((b) => { notices.push(JSON.parse(b)); res.end(); }));
+    hookPort = await listen(webhook);
+  });
+  after(async () => {
+    await close(service);
+    await close(webhook);
+    fx.cleanup();
+  });
+
+  /** a CMA with the policy, and a nanoprobe checking both guests' services every 150 ms */
+  async function start(policy: unknown, dataDir = mkdtempSync(join(tmpdir(), "rw-ladder-")), port = 0): Promise<{ cma: Cma; np: Nanoprobe; dataDir: string; stopAll(): Promise<void> }> {
+    const policyFile = join(dataDir, "policy.json");
+    writeFileSync(policyFile, JSON.stringify({ webhooks: [`http://127.0.0.1:${hookPort}/hook`], ...policy as object }));
+    const checks = join(dataDir, "checks.json");
+    writeFileSync(checks, JSON.stringify({ defaults: { intervalMs: 150, timeoutMs: 100, failures: 2 }, checks: [web, app].map((g) => ({ guest: g.uuid, http: `http://127.0.0.1:${servicePort}/${g.name}` })) }));
+    const cma = await Cma.start(cmaConfig({ cluster: "ladder", bindAddress: "127.0.0.1", port, multicastGroup: "", graphStore: "none", historyStore: "none", httpListen: "off", dataDir, actionPolicyFile: policyFile, ladderTickMs: 50 }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "ladder", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", guestChecksFile: checks }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
+    await waitUntil(() => cma.inventory.domains("hv1").length === 4, 15_000, "the inventory at the CMA");
+    return { cma, np, dataDir, stopAll: async () => { await np.stop(false); await cma.stop(); } };
+  }
+  const ladderOf = (cma: Cma, uuid: string): LadderState | undefined => cma.ladders!.list().filter((l) => l.uuid === uuid).pop();
+  const steps = (l: LadderState | undefined) => l?.history.map((h) => `${h.what}:${h.outcome}`);
+
+  it("kept down: notify → reboot → reset → escalate, each done once and audited; healthy again ends it and says so", async () => {
+    notices.length = 0;
+    status.set(web.name, 503);
+    const { cma, np, stopAll } = await start({ default: ["notify", { wait: "1s" }, "reboot", { wait: "1s" }, "reset", { wait: "1s" }, "escalate"] });
+    try {
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "escalated", 30_000, "the ladder escalated");
+      assert.deepEqual(steps(ladderOf(cma, web.uuid)), ["notify:ok", "reboot:ok", "reset:ok", "escalate:ok"]);
+      assert.equal(np.counters.domainActionsDone, 2, "one reboot, one reset, on the hypervisor");
+      assert.deepEqual(notices.map((n) => [n.event, n.guest.name]), [["unhealthy", web.name], ["escalated", web.name]]);
+      status.set(web.name, 200);
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "ended", 15_000, "healthy again");
+      assert.equal(ladderOf(cma, web.uuid)!.endReason, "healthy again");
+      await waitUntil(() => notices.length === 3, 5000, "the resolved notice");
+      assert.equal(notices[2].event, "resolved");
+      const audit = cma.audit.list({ actor: "ladder" }).reverse().map((e) => `${e.action}:${e.outcome}`);
+      assert.deepEqual(audit, ["ladderStart:ok", "ladderNotify:ok", "ladderAction:ok", "ladderAction:ok", "ladderEscalate:ok", "ladderEnd:ok"]);
+      assert.equal(ladderOf(cma, app.uuid), undefined, "the healthy guest never had a ladder");
+    } finally {
+      await stopAll();
+    }
+  });
+
+  it("a soft reboot that brings the service back ends the ladder at that step (no reset)", async () => {
+    status.set(web.name, 503);
+    const { cma, np, stopAll } = await start({ default: ["notify", { wait: "500ms" }, "reboot", { wait: "3s" }, "reset", "escalate"] });
+    try {
+      await waitUntil(() => np.counters.domainActionsDone === 1, 20_000, "the reboot");
+      status.set(web.name, 200); // the reboot helped
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "ended", 15_000, "healthy again");
+      assert.deepEqual(steps(ladderOf(cma, web.uuid)), ["notify:ok", "reboot:ok"]);
+      await new Promise((r) => setTimeout(r, 3500));
+      assert.equal(np.counters.domainActionsDone, 1, "no reset after it ended");
+    } finally {
+      await stopAll();
+    }
+  });
+
+  it("a CMA restart during a wait: the ladder goes on at the next step and repeats none", async () => {
+    status.set(web.name, 503);
+    const first = await start({ default: ["notify", { wait: "4s" }, "reboot", { wait: "500ms" }, "escalate"] });
+    const port = first.cma.endpoint.address().port;
+    await waitUntil(() => steps(ladderOf(first.cma, web.uuid))?.length === 1, 20_000, "notified");
+    await first.cma.stop(); // the nanoprobe stays: it re-registers with the new CMA and reports its alert again
+    const cma = await Cma.start(cmaConfig({ cluster: "ladder", bindAddress: "127.0.0.1", port, multicastGroup: "", graphStore: "none", historyStore: "none", httpListen: "off", dataDir: first.dataDir, actionPolicyFile: join(first.dataDir, "policy.json"), ladderTickMs: 50 }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    try {
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "escalated", 30_000, "escalated after the restart");
+      assert.deepEqual(steps(ladderOf(cma, web.uuid)), ["notify:ok", "reboot:ok", "escalate:ok"], "one notify, one reboot");
+      assert.equal(first.np.counters.domainActionsDone, 1);
+    } finally {
+      status.set(web.name, 200);
+      await first.np.stop(false);
+      await cma.stop();
+    }
+  });
+
+  it("guards: nothing is done to the guests of a host in maintenance; past the fleet limit a storm escalates at once", async () => {
+    status.set(web.name, 200);
+    status.set(app.name, 200);
+    const { cma, np, stopAll } = await start({ default: ["reboot", { wait: "300ms" }, "reset", { wait: "10s" }, "escalate"], limits: { fleet: 1, perHost: 5, window: "10m" } });
+    try {
+      cma.rings.control.startMaintenance("hv1", Date.now() + 3_600_000, "test: storage work");
+      status.set(web.name, 503);
+      await waitUntil(() => ladderOf(cma, web.uuid)?.history.length === 2, 20_000, "reboot and reset tried");
+      assert.deepEqual(ladderOf(cma, web.uuid)!.history.map((h) => [h.what, h.outcome, h.detail?.split(":")[0]]), [["reboot", "refused", "host-in-maintenance"], ["reset", "refused", "host-in-maintenance"]]);
+      assert.equal(np.counters.domainActionsDone, 0);
+      cma.rings.control.endMaintenance("hv1");
+      await waitUntil(() => cma.rings.membership.get("hv1")?.state === "alive", 10_000, "hv1 alive");
+      status.set(web.name, 200);
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "ended", 15_000, "web healthy");
+
+      // two guests fail: the first one's reboot is the fleet's one action in the window; the second escalates at once
+      status.set(web.name, 503);
+      await waitUntil(() => np.counters.domainActionsDone === 1, 20_000, "web rebooted");
+      status.set(app.name, 503);
+      await waitUntil(() => ladderOf(cma, app.uuid)?.status === "escalated", 20_000, "app escalated");
+      assert.deepEqual(ladderOf(cma, app.uuid)!.history.map((h) => [h.what, h.outcome, h.detail?.split(":")[0]]), [["reboot", "refused", "fleet-limit"], ["escalate", "ok", "escalated"]]);
+      assert.equal(np.counters.domainActionsDone, 1, "nothing done to app");
+      const refusals = cma.audit.list({ actor: "ladder", action: "ladderAction" }).filter((e) => e.outcome === "denied").map((e) => String((e.detail as { detail: string }).detail).split(":")[0]);
+      // web's own reset came after its reboot used the fleet's one action: refused too (and web escalated)
+      assert.deepEqual(refusals.sort(), ["fleet-limit", "fleet-limit", "host-in-maintenance", "host-in-maintenance"]);
+    } finally {
+      status.set(web.name, 200);
+      status.set(app.name, 200);
+      await stopAll();
+    }
+  });
+});
