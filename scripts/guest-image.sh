@@ -104,11 +104,6 @@ if [ -n "$IP" ]; then
 fi
 say "eth0 ${IP:-unconfigured}"
 
-BOOT_ID=$(cat /proc/sys/kernel/random/boot_id)
-echo "rwguest boot_id=$BOOT_ID" >/www/index.html
-start_httpd() { httpd -p 80 -h /www && say "httpd started, boot_id=$BOOT_ID"; }
-[ "$(flag httpd)" = off ] && say "httpd off" || start_httpd
-
 # power button: a clean poweroff (libvirt restarts the guest when it asked for a reboot)
 mkdir -p /etc/acpi/PWRF
 cat >/etc/acpi/PWRF/00000080 <<'EOF'
@@ -124,11 +119,23 @@ CTL=$CTL
 flags() { [ -n "\$CTL" ] || return 0; blockdev --flushbufs "\$CTL" 2>/dev/null; dd if="\$CTL" bs=4096 count=1 2>/dev/null | tr -d '\\000' | grep -E '^[a-z]+=[A-Za-z0-9._-]*\$'; }
 flag() { flags | sed -n "s/^\$1=//p" | tail -n 1; }
 EOF
-acpid -c /etc/acpi -l /var/log/acpid.log && say "acpid started"
+acpid -c /etc/acpi -l /var/log/acpid.log
+# acpid opens the input devices after it forks: wait until it holds one (at most ~2 s)
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  ls -l /proc/$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event && break
+  sleep 0.2
+done
+say "acpid started"
 
 if [ "$(flag watchdog)" = on ] && [ -c /dev/watchdog ]; then
   watchdog -T 10 -t 2 /dev/watchdog && say "watchdog armed (10 s)"
 fi
+
+# the service last: once it answers, acpid already listens (a power button press before that is lost)
+BOOT_ID=$(cat /proc/sys/kernel/random/boot_id)
+echo "rwguest boot_id=$BOOT_ID" >/www/index.html
+start_httpd() { httpd -p 80 -h /www && say "httpd started, boot_id=$BOOT_ID"; }
+[ "$(flag httpd)" = off ] && say "httpd off" || start_httpd
 
 # busybox poweroff/reboot/halt signal PID 1 (USR2/TERM/USR1): this shell is PID 1, so it stops the
 # services and powers off or reboots itself (the traps run between two sleeps of the loop below)

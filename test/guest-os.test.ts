@@ -2,7 +2,8 @@
  * A real guest OS under a real libvirtd (QEMU/TCG), the ground the recovery actions of issue 14
  * stand on: one tiny Debian-kernel + busybox guest (scripts/guest-image.sh) whose HTTP service
  * answers, from inside a network namespace this test makes, with the guest's boot id. A soft
- * reboot (ACPI) and a hard reset each give a new boot id through the project's libvirt binding;
+ * reboot (ACPI) and a hard reset each give a new boot id through the project's libvirt binding
+ * (and a guest told to ignore the power button does not reboot);
  * the service can be switched off while the guest keeps running; a guest kernel panic reaches
  * libvirt through pvpanic as a crashed/panicked lifecycle event, and a reset recovers it. Needs
  * root; fails (does not skip) when libvirtd cannot start.
@@ -68,6 +69,14 @@ describe("system: a real guest OS under libvirt (QEMU/TCG): reboot, reset, servi
     const next = await guest.waitForBoot(bootId, BOOT_MS);
     assert.notEqual(next, bootId);
     bootId = next;
+  });
+
+  it("a guest that ignores the power button (a hung guest) does not reboot on a soft reboot", async () => {
+    guest.writeFlags({ acpi: "ignore" });
+    await conn.reboot(uuid);
+    await waitUntil(() => /rwguest: power button ignored/.test(guest.console()), 30_000, "the guest ignoring the power button", 200);
+    assert.equal(await guest.bootId(), bootId);
+    guest.writeFlags({});
   });
 
   it("a guest kernel panic is reported by libvirt as crashed/panicked, and a reset recovers it", async () => {
