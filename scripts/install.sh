@@ -11,6 +11,9 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 
 # build tools and libvirt headers for native addons (npm ci builds the libvirt binding, libvirt/), iproute2 for network-namespace tests
 apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
+# curl: tests check a tiny real guest's HTTP service from inside the network namespace it is on
+# (test/support/guest-os.ts); the guest image's own packages come with scripts/guest-image.sh
+apt_install curl
 
 # Debian's chromium, for the console's browser tests (test/console-browser.test.ts drive it through
 # playwright-core, which never downloads a browser of its own)
