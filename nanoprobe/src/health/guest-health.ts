@@ -84,8 +84,10 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     const uuid = e.uuid.toLowerCase();
     if (!v) return;
     if ("unhealthy" in v) this.raise(uuid, e.name, `lifecycle:${v.unhealthy}`, { cause: v.unhealthy, evidence: v.evidence });
-    else if ("runs" in v) this.dropLifecycle(uuid);
-    else this.clearAll(uuid, `stopped on purpose (${e.event}/${e.detailName})`);
+    // stopped on purpose: a fault seen before is someone's business now. Failing checks stay until
+    // the guest's state says it is not running (setGuests): an ACPI reboot also says "shutdown",
+    // and the guest runs on through it, its service down
+    else this.dropLifecycle(uuid);
   }
 
   /** Unhealthy guests now: uuid → their causes. */
