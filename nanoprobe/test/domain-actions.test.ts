@@ -66,6 +66,13 @@ describe("nanoprobe: signed domain actions on libvirt (test driver)", function (
     assert.equal(np.counters.domainActionsDone, 2);
   });
 
+  it("a reset of a paused guest (as a crashed one stays) resumes it too", async () => {
+    assert.equal((await act(signed(other, "suspend"))).domainState, "paused");
+    const r = await act(signed(other, "reset"));
+    assert.deepEqual([r.ok, r.domainState], [true, "running"]);
+    assert.equal(await stateOf(other), "running");
+  });
+
   it("refuses, doing nothing: a rogue signature, another host's command, an expired one, a domain not here, an unknown action", async () => {
     const refusedBefore = np.counters.commandsRefused;
     const rogue = await act(signCommand(generateKeyPairSync("ed25519").privateKey, { target: "hv1", domainAction: { uuid: other, action: "destroy" } }));

@@ -3,7 +3,8 @@
  * was verified before (signature, target, expiry, replay: shared/src/wire/command-signing.ts); this
  * checks what only the hypervisor can: that libvirt answers and runs (or defines) the domain. A
  * domain this hypervisor does not have is refused, never looked for elsewhere. The answer carries
- * the domain's state after the action, read back from libvirt.
+ * the domain's state after the action, read back from libvirt. A reset of a paused guest (crashed,
+ * or paused on an I/O error: libvirt keeps its vCPUs paused through a reset) resumes it too.
  */
 import { LibvirtError, LibvirtErrorCode } from "@ringwatch/libvirt";
 import { DOMAIN_ACTIONS } from "@ringwatch/shared";
@@ -39,6 +40,11 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
   } catch (e) {
     throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}`);
   }
-  const after = await conn.domainInfo(a.uuid).catch(() => undefined);
+  let after = await conn.domainInfo(a.uuid).catch(() => undefined);
+  if (a.action === "reset" && after?.state === "paused") {
+    // a guest that crashed (pvpanic) or paused on an I/O error stays paused through a reset: run it
+    await conn.action(a.uuid, "resume").catch(() => undefined);
+    after = await conn.domainInfo(a.uuid).catch(() => undefined);
+  }
   return { state: after?.state ?? "unknown" };
 }
