@@ -57,6 +57,7 @@ import { HistoryStore } from "./history/history-store.js";
 import { HistoryRollupRetention } from "./history/rollup-retention.js";
 import { AlertEventLog } from "./history/alert-events.js";
 import { DomainActions } from "./actions/domain-actions.js";
+import { ServiceToken } from "./access/service-token.js";
 import { Ladders } from "./actions/ladder.js";
 import { loadLadderPolicy } from "./actions/ladder-policy.js";
 import type { LadderPolicy } from "./actions/ladder-policy.js";
@@ -178,12 +179,25 @@ export class Cma {
       audit.close();
       throw new ConfigError('zabbixApiUrl is set but zabbixServer is not: values reach Zabbix through the sender (set zabbixServer to "host:port")');
     }
+    if (cfg.zabbixScriptsCmaUrl && (!cfg.zabbixApiUrl || !access || !cfg.dataDir)) {
+      await endpoint.close();
+      audit.close();
+      throw new ConfigError("zabbixScriptsCmaUrl needs zabbixApiUrl (to create the scripts), httpListen (the API they call) and dataDir (their token)");
+    }
+    if (cfg.zabbixScriptsCmaUrl && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(cfg.zabbixScriptsCmaUrl)) {
+      await endpoint.close();
+      audit.close();
+      throw new ConfigError(`zabbixScriptsCmaUrl: expected the CMA's HTTP API URL as Zabbix reaches it (http://host:port), got ${JSON.stringify(cfg.zabbixScriptsCmaUrl)}`);
+    }
+    const scriptsToken = cfg.zabbixScriptsCmaUrl && access ? new ServiceToken(access, cfg.dataDir, "zabbix-scripts", "operator", deps.log.child({ component: "zabbix-scripts" }), (id) => {
+      audit.record({ actor: "system", via: "startup", from: "local", action: "tokenCreate", target: id, outcome: "ok", detail: { name: "zabbix-scripts", role: "operator", for: "the Zabbix global scripts" } });
+    }) : undefined;
     const zo = durableSenderOptions(cfg, (pairs) => cma.zabbix?.unknown(pairs));
     if (zo) {
       cma.zabbixSender = DurableSender.start(zo, deps.log);
       cma.stopWatching.push(watchSender(cma.monitoringErrors, cma.zabbixSender, cfg.identity, cfg.senderDropClearMs));
       try {
-        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts, monitoringErrors: cma.monitoringErrors }, cma.zabbixSender, deps.log);
+        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts, monitoringErrors: cma.monitoringErrors }, cma.zabbixSender, deps.log, scriptsToken && (() => scriptsToken.secret()));
       } catch (e) {
         await cma.zabbixSender.stop();
         await endpoint.close();

@@ -18,7 +18,7 @@ import type { ZabbixValueSink } from "./sender/zabbix-value.js";
 export type ZabbixApiConfig = Pick<CmaConfig,
   | "zabbixApiUrl" | "zabbixApiToken" | "zabbixApiTokenFile" | "zabbixUser" | "zabbixPassword" | "zabbixPasswordFile" | "zabbixApiTimeoutMs"
   | "zabbixHostGroup" | "zabbixTemplateGroup" | "zabbixHypervisorTemplate" | "zabbixGuestTemplate" | "zabbixCmaTemplate" | "zabbixCmaHost" | "zabbixHostPerDomain"
-  | "zabbixSyncDebounceMs" | "zabbixSyncRetryMs" | "zabbixTemplateRecheckMs" | "zabbixStateRefreshMs" | "zabbixConfigCacheDelayMs" | "zabbixMaxHeldValues" | "zabbixMaxHoldMs">;
+  | "zabbixScriptsCmaUrl" | "zabbixSyncDebounceMs" | "zabbixSyncRetryMs" | "zabbixTemplateRecheckMs" | "zabbixStateRefreshMs" | "zabbixConfigCacheDelayMs" | "zabbixMaxHeldValues" | "zabbixMaxHoldMs">;
 
 /** First line of a secret file; a clear error naming the option when it cannot be read or is empty. */
 function secretFrom(file: string, option: string): string {
@@ -53,12 +53,13 @@ export class ZabbixService {
   readonly sync: ConfigSync | undefined;
   readonly bridge: ZabbixBridge;
 
-  constructor(cfg: ZabbixApiConfig, sources: BridgeSources, sink: ZabbixValueSink, log: Logger) {
+  constructor(cfg: ZabbixApiConfig, sources: BridgeSources, sink: ZabbixValueSink, log: Logger, scriptsToken?: () => string) {
     const zlog = log.child({ part: "zabbix" });
     this.api = cfg.zabbixApiUrl ? apiFromConfig(cfg, zlog) : undefined;
     this.sync = this.api && new ConfigSync(this.api, {
       names: zabbixNames(cfg),
       hostGroup: cfg.zabbixHostGroup, hostPerDomain: cfg.zabbixHostPerDomain, log: zlog,
+      ...(cfg.zabbixScriptsCmaUrl && scriptsToken ? { scripts: { cmaUrl: cfg.zabbixScriptsCmaUrl, token: scriptsToken, prefix: "ringwatch" } } : {}),
     });
     this.bridge = new ZabbixBridge(sources, this.sync, sink, {
       hostPerDomain: cfg.zabbixHostPerDomain, syncDebounceMs: cfg.zabbixSyncDebounceMs, syncRetryMs: cfg.zabbixSyncRetryMs,

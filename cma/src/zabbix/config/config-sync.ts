@@ -24,6 +24,8 @@
 import type { Logger } from "@ringwatch/shared";
 import { versionAtLeast } from "./api-client.js";
 import type { ZabbixApi } from "./api-client.js";
+import { syncScripts } from "./scripts-sync.js";
+import type { ScriptsOptions } from "./scripts-sync.js";
 import { KEY_PREFIX, OWNER_TAG, TEMPLATES, stableUuid, templateName, triggerExpression, zabbixHostName } from "./definitions.js";
 import type { DiscoveryRuleDef, ItemDef, Severity, Tag, TemplateDef, TriggerDef, ValueMapDef, ValueType, ZabbixNames } from "./definitions.js";
 
@@ -37,6 +39,8 @@ export interface SyncOptions {
   hostGroup: string;
   hostPerDomain: boolean;
   log: Logger;
+  /** global scripts calling the CMA's API (manual event actions on guests' problems); absent: none */
+  scripts?: ScriptsOptions;
 }
 
 /** Hosts Zabbix should have: Zabbix technical name → visible name. */
@@ -148,6 +152,8 @@ export class ConfigSync {
   /** template name → templateid, once the templates were synced */
   private templateIds = new Map<TemplateDef["role"], string>();
   private dependenciesDone = false;
+  /** the global scripts' ids by action, once synced */
+  scriptIds = new Map<string, string>();
 
   constructor(
     private readonly api: ZabbixApi,
@@ -161,6 +167,7 @@ export class ConfigSync {
     try {
       const templates = what.templates || this.templateIds.size < TEMPLATES.length;
       if (templates) await this.syncTemplates(changes);
+      if (templates && this.o.scripts) this.scriptIds = await syncScripts(this.api, this.o.scripts, changes);
       const hostIds = await this.syncHosts(desired, changes);
       // the CMA host's triggers exist only once it is linked: dependencies on them come last
       if (templates || !this.dependenciesDone) await this.syncDependencies(changes);

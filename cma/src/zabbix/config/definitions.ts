@@ -273,7 +273,7 @@ const VM_UUID = "{#VM.UUID}";
 const VM_NAME = "{#VM.NAME}";
 
 function protoTags(component: string): Tag[] {
-  return [owner, tag("component", component), tag("vm", VM_NAME)];
+  return [owner, tag("component", component), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)];
 }
 
 function proto(key: string, name: string, valueType: ValueType, units: string, description: string, component: string, extra: Partial<ItemDef> = {}): ItemDef {
@@ -320,7 +320,7 @@ const domainRule: DiscoveryRuleDef = {
       priority: "average",
       opdata: "",
       description: "The guest's vCPUs have been saturated for minutes while other guests' vCPUs wait for a physical CPU (steal): a miner or a runaway job. Evidence in the item 'vCPU abuse evidence'.",
-      tags: [owner, tag("scope", "performance"), tag("vm", VM_NAME)],
+      tags: [owner, tag("scope", "performance"), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)],
     },
     {
       name: `Memory leak suspected in guest ${VM_NAME} on {HOST.NAME}`,
@@ -328,7 +328,7 @@ const domainRule: DiscoveryRuleDef = {
       priority: "warning",
       opdata: "",
       description: "The guest's memory on the host grows steadily (least-squares slope over 30 min, R² ≥ 0.8). Evidence in the item 'Memory leak evidence'.",
-      tags: [owner, tag("scope", "capacity"), tag("vm", VM_NAME)],
+      tags: [owner, tag("scope", "capacity"), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)],
     },
     {
       name: `Guest ${VM_NAME} on {HOST.NAME} is unhealthy: crashed, panicked, watchdog, I/O-error pause or failing service checks`,
@@ -336,7 +336,7 @@ const domainRule: DiscoveryRuleDef = {
       priority: "high",
       opdata: "",
       description: "Seen from the hypervisor, nothing inside the guest: a libvirt lifecycle fault (crash, pvpanic, watchdog, paused on an I/O error) or a configured TCP/HTTP check of its service failing its count in a row. A guest shut down on purpose is never unhealthy. Evidence (every cause) in the item 'Guest unhealthy evidence'.",
-      tags: [owner, tag("scope", "availability"), tag("vm", VM_NAME)],
+      tags: [owner, tag("scope", "availability"), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)],
     },
     {
       name: `Network micro-burst on guest ${VM_NAME} on {HOST.NAME}`,
@@ -344,7 +344,7 @@ const domainRule: DiscoveryRuleDef = {
       priority: "info",
       opdata: "",
       description: "A traffic burst shorter than a second, many times the NIC's usual rate, visible only at sub-second sampling. Bursts are one-shot findings: the problem resolves {$RINGWATCH.BURST.HOLD} after the last one.",
-      tags: [owner, tag("scope", "performance"), tag("vm", VM_NAME)],
+      tags: [owner, tag("scope", "performance"), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)],
     },
   ],
 };
