@@ -84,9 +84,10 @@ describe("system: the CMA's HTTP API and the query subcommand", function () {
       return errs.active === 6;
     }, 20_000, "hv2's six failing discovery scripts in /api/monitoring-errors");
     assert.deepEqual(errs.errors.map((e) => `${e.source}/${e.subject}`).sort(), ["cpu-memory", "libvirt-domains", "lldp", "nics", "os", "tcp-services"].map((s) => `discoveryError/${s}`));
-    const page = await fetch(`${url}/`);
+    const page = await fetch(`${url}/`); // leads to the operator console
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /<title>ringwatch CMA<\/title>/);
+    assert.equal(new URL(page.url).pathname, "/console/");
+    assert.match(await page.text(), /<title>ringwatch console<\/title>/);
   });
 
   it("the query subcommand, as a process, against the CMA's graph: list, named, ad-hoc; writes refused", async () => {

