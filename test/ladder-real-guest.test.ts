@@ -88,7 +88,10 @@ describe("system: the ladder on a real guest OS (service down → notify → sof
     assert.notEqual(await guest.bootId(), firstBoot, "the guest serves from a new boot");
     assert.ok(!cma.lines.some(step("escalate")), "no escalation");
 
-    const state = JSON.parse(readFileSync(join(dir, "cma/ladders.json"), "utf8")) as { ladders: { name: string; status: string; history: { what: string; outcome: string }[] }[] };
+    type Saved = { ladders: { name: string; status: string; history: { what: string; outcome: string }[] }[] };
+    const saved = (): Saved => JSON.parse(readFileSync(join(dir, "cma/ladders.json"), "utf8")) as Saved;
+    await waitUntil(() => saved().ladders[0]?.status === "ended", 10_000, "the end written (at the ladder's next tick)", 100);
+    const state = saved();
     assert.deepEqual(state.ladders.map((l) => [l.name, l.status, l.history.map((h) => `${h.what}:${h.outcome}`)]), [[guest.name, "ended", ["notify:ok", "reboot:ok", "reset:ok"]]]);
     const audit = readdirSync(join(dir, "cma/audit")).filter((f) => f.endsWith(".jsonl")).sort()
       .flatMap((f) => readFileSync(join(dir, "cma/audit", f), "utf8").split("\n").filter(Boolean).map((t) => JSON.parse(t) as { actor: string; action: string; outcome: string }))

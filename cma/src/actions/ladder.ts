@@ -3,7 +3,7 @@
  * notify, waits, soft reboot, hard reset, escalate — run by the CMA as a state machine kept on disk
  * (ladder-store.ts). A guestUnhealthy alert starts a ladder; its clearing ends it at once (the
  * guest is healthy again). A step is recorded as in flight before it is carried out: after a CMA
- * restart it is marked interrupted and never repeated. Actions go through the guards
+ * restart it is marked interrupted and never repeated. Writes are per tick, not per step. Actions go through the guards
  * (ladder-guards.ts) and then the same path as a person's (actions/domain-actions.ts); every step,
  * refusal and end goes to the audit log (actor "ladder", via "policy") and to the policy's
  * webhooks (ladder-webhooks.ts). In dry-run mode actions are recorded as what they would do.
@@ -52,6 +52,8 @@ export class Ladders {
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt: number;
   private busy = false;
+  /** changed since the last save (a start, a wait passed, an end): written at the next tick */
+  private dirty = false;
   private stopped = false;
   private readonly now: () => number;
   private readonly onAlert = (e: AlertEvent): void => this.alertChanged(e);
@@ -89,6 +91,7 @@ export class Ladders {
     clearInterval(this.timer);
     this.d.alerts.off("event", this.onAlert);
     while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    if (this.dirty) this.save();
   }
 
   private alertChanged(e: AlertEvent): void {
@@ -108,76 +111,99 @@ export class Ladders {
     this.counters.started++;
     this.d.log.warn({ ladder: l.id, uuid, name: l.name, host: l.host, steps: l.steps }, "ladder started");
     this.record(l, "ladderStart", "ok", { steps: l.steps, evidence: safeJson(l.evidence) });
-    this.save();
+    this.dirty = true; // written with the tick's first phase (a storm starts a thousand ladders: one write)
     void this.tick();
   }
 
-  /** Runs every due step, one at a time (each saved before and after). */
+  /**
+   * Runs every due step. Two phases, one durable write each (not one per step: a storm of 1,000
+   * ladders would rewrite the state file thousands of times): first every due ladder advances past
+   * its waits and ends, and each due action step is marked in flight — saved; then the marked
+   * steps are carried out (guards in order, then the actions at once) — saved again.
+   */
   private async tick(): Promise<void> {
     if (this.busy || this.stopped) return;
     this.busy = true;
     try {
+      const marked: LadderState[] = [];
       for (const l of this.state.ladders) {
-        if (this.stopped) break;
         if (l.status !== "running" || l.inFlight !== undefined || l.dueAt > this.now()) continue;
-        await this.step(l);
+        if (this.advance(l)) marked.push(l);
       }
+      if (marked.length && !this.save()) {
+        for (const l of marked) l.inFlight = undefined; // not recorded: not done (tried again next tick)
+        return;
+      }
+      if (this.dirty) this.save();
+      if (marked.length === 0 || this.stopped) return;
+      const runs = marked.map((l) => this.decide(l)); // guards in order: each counts the actions before it
+      await Promise.all(runs.map((r) => this.finish(r)));
+      this.forgetOldMarks();
+      this.save();
     } finally {
       this.busy = false;
     }
   }
 
-  private async step(l: LadderState): Promise<void> {
-    if (l.next >= l.steps.length) {
-      this.end(l, "every step done", "ok");
-      return;
-    }
-    if (!this.stillUnhealthy(l)) {
-      // after a CMA restart the nanoprobes report their alerts again within seconds: wait for that
-      if (this.now() - this.startedAt < RESTART_GRACE_MS) return;
-      this.end(l, "no longer reported unhealthy", "ok");
-      return;
-    }
-    const i = l.next;
-    const s = stepOf(l.steps[i]);
-    if ("wait" in s) {
-      l.next = i + 1;
+  /** Moves a due ladder past its waits, or ends it; true when its next step is an action, now marked in flight. */
+  private advance(l: LadderState): boolean {
+    for (;;) {
+      if (l.next >= l.steps.length) {
+        this.end(l, "every step done", "ok");
+        return false;
+      }
+      if (!this.stillUnhealthy(l)) {
+        // after a CMA restart the nanoprobes report their alerts again within seconds: wait for that
+        if (this.now() - this.startedAt < RESTART_GRACE_MS) return false;
+        this.end(l, "no longer reported unhealthy", "ok");
+        return false;
+      }
+      const s = stepOf(l.steps[l.next]);
+      if (!("wait" in s)) {
+        l.inFlight = l.next;
+        return true;
+      }
+      l.next++;
       l.dueAt = this.now() + s.wait;
-      this.save();
-      return;
+      this.dirty = true;
+      if (s.wait > 0) return false;
     }
-    l.inFlight = i;
-    if (!this.save()) {
-      l.inFlight = undefined; // not recorded: not done (tried again next tick)
-      return;
-    }
+  }
+
+  /** What a marked step will do: a notice, a refusal by the guards, a dry run, or an action (its mark taken now). */
+  private decide(l: LadderState): { l: LadderState; i: number; s: { do: string }; refusal?: { refusal: string; why: string } } {
+    const i = l.inFlight!;
+    const s = stepOf(l.steps[i]) as { do: string };
+    if (s.do === "notify" || s.do === "escalate") return { l, i, s };
+    const g = guardAction(this.d.membership, this.d.policy.limits, this.state.actions, { ladder: l.id, uuid: l.uuid, host: l.host }, this.now());
+    if (!g && this.d.policy.mode === "act") this.state.actions.push({ ladder: l.id, uuid: l.uuid, host: l.host, at: this.now() }); // counted before it is done: the next guard sees it
+    return { l, i, s, refusal: g };
+  }
+
+  /** Carries out a decided step and records it. */
+  private async finish(r: { l: LadderState; i: number; s: { do: string }; refusal?: { refusal: string; why: string } }): Promise<void> {
+    const { l, i, s } = r;
     this.counters.stepsRun++;
     let outcome: StepOutcome = "ok";
     let detail: string | undefined;
-    let escalateNow = false;
     if (s.do === "notify" || s.do === "escalate") {
       detail = await this.notify(l, s.do === "notify" ? "unhealthy" : "escalated");
+    } else if (r.refusal) {
+      outcome = "refused";
+      detail = `${r.refusal.refusal}: ${r.refusal.why}`;
+      this.counters.refusals++;
+    } else if (this.d.policy.mode === "dry-run") {
+      outcome = "dry-run";
+      detail = `would ${s.do} ${l.name} on ${l.host}`;
     } else {
-      const g = guardAction(this.d.membership, this.d.policy.limits, this.state.actions, { ladder: l.id, uuid: l.uuid, host: l.host }, this.now());
-      if (g) {
-        outcome = "refused";
-        detail = `${g.refusal}: ${g.why}`;
-        this.counters.refusals++;
-        escalateNow = g.refusal === "fleet-limit";
-      } else if (this.d.policy.mode === "dry-run") {
-        outcome = "dry-run";
-        detail = `would ${s.do} ${l.name} on ${l.host}`;
-      } else {
-        try {
-          const r = await this.d.actions.request(l.uuid, s.do);
-          l.host = r.host;
-          detail = `${s.do} done on ${r.host}: now ${r.state}`;
-          this.counters.actionsDone++;
-          this.state.actions.push({ ladder: l.id, uuid: l.uuid, host: r.host, at: this.now() });
-        } catch (e) {
-          outcome = "failed";
-          detail = e instanceof DomainActionError ? `${e.code}: ${e.message}` : (e as Error).message;
-        }
+      try {
+        const a = await this.d.actions.request(l.uuid, s.do);
+        l.host = a.host;
+        detail = `${s.do} done on ${a.host}: now ${a.state}`;
+        this.counters.actionsDone++;
+      } catch (e) {
+        outcome = "failed";
+        detail = e instanceof DomainActionError ? `${e.code}: ${e.message}` : (e as Error).message;
       }
     }
     l.history.push({ step: i, what: l.steps[i], at: this.now(), outcome, ...(detail ? { detail } : {}) });
@@ -190,7 +216,8 @@ export class Ladders {
     if (s.do === "escalate") {
       l.status = "escalated";
       this.counters.escalated++;
-    } else if (escalateNow) {
+    } else if (r.refusal?.refusal === "fleet-limit") {
+      // a storm has a common cause: straight to the escalation
       const esc = l.steps.indexOf("escalate", i + 1);
       l.next = esc >= 0 ? esc : l.steps.length;
       if (esc < 0) {
@@ -200,8 +227,6 @@ export class Ladders {
         this.record(l, "ladderEscalate", "ok", { step: "escalate (fleet limit)", detail });
       }
     }
-    this.forgetOldMarks();
-    this.save();
   }
 
   private stillUnhealthy(l: LadderState): boolean {
@@ -220,7 +245,7 @@ export class Ladders {
     void this.d.webhooks.send({ event: "resolved", ladder: l.id, guest: { uuid: l.uuid, name: l.name }, host: l.host, detail: why, at: this.now() });
     const ended = this.state.ladders.filter((x) => x.status === "ended");
     if (ended.length > KEEP_ENDED) this.state.ladders.splice(this.state.ladders.indexOf(ended[0]), 1);
-    this.save();
+    this.dirty = true; // written at the next tick
   }
 
   private async notify(l: LadderState, event: LadderNotice["event"]): Promise<string> {
@@ -246,6 +271,7 @@ export class Ladders {
   private save(): boolean {
     try {
       this.d.store.save(this.state);
+      this.dirty = false;
       return true;
     } catch (e) {
       this.counters.saveErrors++;
