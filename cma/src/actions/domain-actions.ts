@@ -112,7 +112,7 @@ export class DomainActions {
       () => new Promise<never>(() => undefined), // acknowledged: wait for the answer
       (e: Error) => { throw new DomainActionError("unreachable", `the command did not reach ${hostName}: ${e.message}`, hostName); },
     );
-    this.deps.log.info({ id, host: hostName, uuid: domain.uuid, name: domain.name, action }, "domain action sent");
+    this.deps.log.info({ id, host: hostName, uuid: domain.uuid, guest: domain.name, action }, "domain action sent");
     try {
       const r = await Promise.race([answered, timeout, unreachable]);
       if (!r.ok) throw new DomainActionError("refused-by-host", `${hostName} did not ${action} ${domain.name}: ${r.error}`, hostName);

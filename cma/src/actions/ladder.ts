@@ -109,7 +109,7 @@ export class Ladders {
     const l: LadderState = { id: randomUUID(), uuid, name: e.alert.subjectName, host: e.host, startedAt: now, steps: steps.map(stepName), next: 0, dueAt: now, status: "running", history: [], evidence: e.alert.evidenceJson };
     this.state.ladders.push(l);
     this.counters.started++;
-    this.d.log.warn({ ladder: l.id, uuid, name: l.name, host: l.host, steps: l.steps }, "ladder started");
+    this.d.log.warn({ ladder: l.id, uuid, guest: l.name, host: l.host, steps: l.steps }, "ladder started");
     this.record(l, "ladderStart", "ok", { steps: l.steps, evidence: safeJson(l.evidence) });
     this.dirty = true; // written with the tick's first phase (a storm starts a thousand ladders: one write)
     void this.tick();
@@ -143,6 +143,8 @@ export class Ladders {
     } finally {
       this.busy = false;
     }
+    // a step that follows at once (no wait between) need not wait for the next tick
+    if (!this.stopped && this.state.ladders.some((l) => l.status === "running" && l.inFlight === undefined && l.dueAt <= this.now())) setImmediate(() => void this.tick());
   }
 
   /** Moves a due ladder past its waits, or ends it; true when its next step is an action, now marked in flight. */
@@ -154,7 +156,10 @@ export class Ladders {
       }
       if (!this.stillUnhealthy(l)) {
         // after a CMA restart the nanoprobes report their alerts again within seconds: wait for that
-        if (this.now() - this.startedAt < RESTART_GRACE_MS) return false;
+        if (this.now() - this.startedAt < RESTART_GRACE_MS) {
+          l.dueAt = this.now() + (this.d.tickMs ?? 1000); // looked at again next tick, not spun on
+          return false;
+        }
         this.end(l, "no longer reported unhealthy", "ok");
         return false;
       }
@@ -210,7 +215,7 @@ export class Ladders {
     l.inFlight = undefined;
     l.next = i + 1;
     l.dueAt = this.now();
-    this.d.log.warn({ ladder: l.id, uuid: l.uuid, name: l.name, step: l.steps[i], outcome, detail }, "ladder step");
+    this.d.log.warn({ ladder: l.id, uuid: l.uuid, guest: l.name, step: l.steps[i], outcome, detail }, "ladder step");
     this.record(l, s.do === "notify" || s.do === "escalate" ? `ladder${s.do === "notify" ? "Notify" : "Escalate"}` : "ladderAction",
       outcome === "ok" || outcome === "dry-run" ? "ok" : outcome === "refused" ? "denied" : "failed", { step: l.steps[i], outcome, detail });
     if (s.do === "escalate") {
@@ -240,7 +245,7 @@ export class Ladders {
     l.endedAt = this.now();
     l.endReason = why;
     if (why === "healthy again") this.counters.endedHealthy++;
-    this.d.log.info({ ladder: l.id, uuid: l.uuid, name: l.name, why }, "ladder ended");
+    this.d.log.info({ ladder: l.id, uuid: l.uuid, guest: l.name, why }, "ladder ended");
     this.record(l, "ladderEnd", outcome, { why, steps: l.history.length, escalated: wasEscalated });
     void this.d.webhooks.send({ event: "resolved", ladder: l.id, guest: { uuid: l.uuid, name: l.name }, host: l.host, detail: why, at: this.now() });
     const ended = this.state.ladders.filter((x) => x.status === "ended");

@@ -151,7 +151,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     m.set(key, { cause: key, since: known?.since ?? Date.now(), detail });
     if (known) return; // raised for this cause already: no new event per failing interval
     if (first) this.counters.unhealthyRaised++;
-    this.log.warn({ uuid, name, cause: key, ...detail }, "guest unhealthy");
+    this.log.warn({ uuid, guest: name, cause: key, ...detail }, "guest unhealthy");
     this.emitAlert(uuid, name, true);
   }
 

@@ -1,0 +1,152 @@
+/**
+ * Recovery actions (issue 14): how long from a guest's service failing to each step, and what the
+ * CMA pays for guest health and ladders. Real processes (the CMA and nanoprobe CLIs, default
+ * configuration but for the options named), libvirt's test driver (its guests have no OS: the
+ * bench serves the guests' service itself on loopback and flips it), times from the processes'
+ * own JSON log lines (pino `time`, ms) against the moment the bench flipped the service.
+ *
+ *  1. latency (--runs runs): service 503 → the nanoprobe's `guest unhealthy` → the CMA's
+ *     `ladder started` → `domain action sent` (reboot) → the nanoprobe's `domain action done` →
+ *     the CMA's `ladder step` reboot → the same for the reset → escalate. Checks every 1 s, 3
+ *     failures in a row; policy notify, reboot, wait 2 s, reset, wait 2 s, escalate; ladderTickMs
+ *     1 s (the default). The first term is the configuration's (failures × interval), by design.
+ *  2. cost (--guests guests, default 1,000): one nanoprobe with that many domains, a TCP check
+ *     each; the CMA's CPU (/proc/<pid>/stat utime+stime) over --window seconds with every guest
+ *     healthy, then with every guest unhealthy and its ladder running (dry-run: no action is
+ *     sent, every step still decided, audited and saved), and the ladder state file's size.
+ *
+ *   node bench/dist/ladder.bench.js [--runs 5] [--guests 1000] [--window 60]
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import { createServer as createTcpServer } from "node:net";
+import type { AddressInfo, Server as TcpServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import type * as ProcessSupport from "../test/dist/support/processes.js";
+import type { LogLine, RunningProcess } from "../test/dist/support/processes.js";
+
+// the tests' process helpers, from the built tests (bench/dist sits one level deeper than the sources)
+const { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } = (await import(new URL("../../test/dist/support/processes.js", import.meta.url).href)) as typeof ProcessSupport;
+
+const { values: args } = parseArgs({ options: { runs: { type: "string", default: "5" }, guests: { type: "string", default: "1000" }, window: { type: "string", default: "60" } } });
+const listen = (s: Server | TcpServer): Promise<number> => new Promise((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; };
+const cpuMs = (pid: number): number => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10; }; // clock ticks of 10 ms
+
+interface Cluster { cma: RunningProcess; np: RunningProcess; dir: string; stop(): Promise<void> }
+
+async function cluster(name: string, guests: number, checks: (uuids: { uuid: string; name: string }[]) => unknown, policy: unknown): Promise<Cluster & { domains: { uuid: string; name: string }[] }> {
+  const dir = mkdtempSync(join(tmpdir(), `rw-ladder-bench-${name}-`));
+  const kg = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
+  if (kg.code !== 0) throw new Error(kg.stderr);
+  const fx = writeFixture(guests);
+  const running = fx.domains.filter((d) => d.state === "running");
+  writeFileSync(join(dir, "checks.json"), JSON.stringify(checks(running)));
+  writeFileSync(join(dir, "policy.json"), JSON.stringify(policy));
+  const port = 21000 + Math.floor(Math.random() * 20000);
+  const common = { RINGWATCH_CLUSTER: `lb${name}`, RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0", RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_LOG_FORMAT: "json" };
+  const cma = startProcess("cma", CMA_CLI, ["run"], {
+    ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_PORT: String(port), RINGWATCH_MULTICAST_GROUP: "",
+    RINGWATCH_DATA_DIR: join(dir, "cma"), RINGWATCH_HTTP_LISTEN: "off", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_HISTORY_STORE: "none", RINGWATCH_ACTION_POLICY_FILE: join(dir, "policy.json"),
+  });
+  await cma.waitFor((l) => l.msg === "CMA started", 30_000, "CMA started");
+  const np = startProcess("nanoprobe", NANOPROBE_CLI, ["run"], {
+    ...common, RINGWATCH_IDENTITY: `hv-${name}`, RINGWATCH_PORT: String(port + 1), RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
+    RINGWATCH_DISCOVERY_DIR: "", RINGWATCH_ZABBIX_AGENT_CONFIG: "", RINGWATCH_LIBVIRT_URI: fx.uri, RINGWATCH_GUEST_CHECKS_FILE: join(dir, "checks.json"),
+  });
+  await np.waitFor((l) => l.msg === "registered with the CMA", 30_000, "registered");
+  return { cma, np, dir, domains: running, stop: async () => { await np.stop(); await cma.stop(); fx.cleanup(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** a log line's time in ms (the processes log ISO times) */
+const at = (l: LogLine): number => Date.parse(String(l.time));
+/** the first line at or after `since` (ms) that matches */
+const after = (p: RunningProcess, since: number, match: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> =>
+  p.waitFor((l) => at(l) >= since && match(l), timeoutMs, what);
+
+async function latency(runs: number): Promise<void> {
+  let status = 200;
+  const service = createServer((_q, r) => { r.statusCode = status; r.end(); });
+  const port = await listen(service);
+  const c = await cluster("lat", 4, (ds) => ({ defaults: { intervalMs: 1000, timeoutMs: 500, failures: 3 }, checks: [{ guest: ds[0].uuid, http: `http://127.0.0.1:${port}/` }] }),
+    { default: ["notify", "reboot", { wait: "2s" }, "reset", { wait: "2s" }, "escalate"], limits: { guestCooldown: "1s", fleet: 1000, perHost: 1000 } });
+  const rows: Record<string, number[]> = {};
+  const add = (k: string, v: number) => (rows[k] ??= []).push(v);
+  try {
+    await sleep(3000);
+    for (let i = 0; i < runs; i++) {
+      const t0 = Date.now();
+      status = 503;
+      const unhealthy = await after(c.np, t0, (l) => l.msg === "guest unhealthy", 30_000, "guest unhealthy").catch((e: Error) => {
+        throw new Error(`${e.message}; nanoprobe said: ${c.np.lines.slice(-8).map((l) => JSON.stringify(l).slice(0, 200)).join("\n")}`);
+      });
+      const started = await after(c.cma, t0, (l) => l.msg === "ladder started", 30_000, "ladder started");
+      const t = async (action: string) => {
+        const sent = await after(c.cma, t0, (l) => l.msg === "domain action sent" && l.action === action, 30_000, `${action} sent`);
+        const done = await after(c.np, t0, (l) => l.msg === "domain action done" && l.action === action, 30_000, `${action} done`);
+        const step = await after(c.cma, t0, (l) => l.msg === "ladder step" && l.step === action, 30_000, `${action} step`);
+        add(`${action} issued (command sent)`, at(sent) - t0);
+        add(`${action} done on the hypervisor`, at(done) - t0);
+        add(`${action} step recorded at the CMA`, at(step) - t0);
+      };
+      add("unhealthy (nanoprobe)", at(unhealthy) - t0);
+      add("ladder started (CMA)", at(started) - t0);
+      await t("reboot");
+      await t("reset");
+      const esc = await after(c.cma, t0, (l) => l.msg === "ladder step" && l.step === "escalate", 30_000, "escalate");
+      add("escalated", at(esc) - t0);
+      status = 200;
+      const t1 = Date.now();
+      await after(c.cma, t1, (l) => l.msg === "ladder ended", 30_000, "ended");
+      await sleep(2000); // past the guest's cooldown
+    }
+  } finally {
+    await c.stop();
+    service.close();
+  }
+  console.log(`\n1. From the service failing (checks every 1 s, 3 failures; ladder notify → reboot → 2 s → reset → 2 s → escalate; ladderTickMs 1 s), ${runs} runs, ms`);
+  console.log("| stage | p50 | p95 | min | max |\n|---|---:|---:|---:|---:|");
+  for (const [k, v] of Object.entries(rows)) console.log(`| ${k} | ${quantile(v, 0.5)} | ${quantile(v, 0.95)} | ${Math.min(...v)} | ${Math.max(...v)} |`);
+}
+
+async function cost(guests: number, windowS: number): Promise<void> {
+  const open = createTcpServer((s) => s.end());
+  const port = await listen(open);
+  // every guest's check points at the bench's listener: closing it makes them all fail at once
+  const c = await cluster("cost", guests, (ds) => ({ defaults: { intervalMs: 5000, timeoutMs: 1000, failures: 2 }, checks: ds.map((d) => ({ guest: d.uuid, tcp: `127.0.0.1:${port}` })) }),
+    { mode: "dry-run", default: ["notify", { wait: "10s" }, "reboot", { wait: "10s" }, "reset", { wait: "10s" }, "escalate"] });
+  const pid = c.cma.child.pid!;
+  try {
+    await sleep(15_000); // settled: inventory in, checks passing
+    const idle0 = cpuMs(pid);
+    await sleep(windowS * 1000);
+    const idle = cpuMs(pid) - idle0;
+    open.close(); // every guest's service down
+    const n = c.domains.length;
+    const t0 = Date.now();
+    const seen = new Set<string>();
+    await c.cma.waitFor((l) => { if (l.msg === "ladder started") seen.add(String(l.uuid)); return seen.size >= n; }, 120_000, `${n} ladders started`);
+    const startedMs = Date.now() - t0;
+    const busy0 = cpuMs(pid);
+    await sleep(windowS * 1000);
+    const busy = cpuMs(pid) - busy0;
+    const file = statSync(join(c.dir, "cma/ladders.json")).size;
+    const steps = c.cma.lines.filter((l) => l.msg === "ladder step").length;
+    console.log(`\n2. The CMA with ${n} running guests (one TCP check each, every 5 s, 2 failures) of ${guests} domains, ${windowS} s windows`);
+    console.log("| CMA process | CPU ms per s | note |\n|---|---:|---|");
+    console.log(`| every guest healthy | ${(idle / windowS).toFixed(1)} | inventory, stats and heartbeats of one nanoprobe |`);
+    console.log(`| every guest unhealthy, ${n} ladders under way (dry-run) | ${(busy / windowS).toFixed(1)} | ${steps} steps decided, audited and saved in the window; ladders.json ${(file / 1024).toFixed(0)} KiB |`);
+    console.log(`all ${n} ladders started ${startedMs} ms after the last check could pass (the checks' failures × interval is most of it)`);
+  } finally {
+    await c.stop();
+  }
+}
+
+console.log(`ladder bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0].model}, Node ${process.version}`);
+await latency(Number(args.runs));
+await cost(Number(args.guests), Number(args.window));
