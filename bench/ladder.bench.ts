@@ -10,8 +10,8 @@
  *     the CMA's `ladder step` reboot → the same for the reset → escalate. Checks every 1 s, 3
  *     failures in a row; policy notify, reboot, wait 2 s, reset, wait 2 s, escalate; ladderTickMs
  *     1 s (the default). The first term is the configuration's (failures × interval), by design.
- *  2. cost (--guests guests, default 1,000): one nanoprobe with that many domains, a TCP check
- *     each; the CMA's CPU (/proc/<pid>/stat utime+stime) over --window seconds with every guest
+ *  2. cost (--guests guests, default 1,000): nanoprobes of 250 domains each (the test driver's
+ *     fixture numbers at most 255), a TCP check per running guest; the CMA's CPU (/proc/<pid>/stat utime+stime) over --window seconds with every guest
  *     healthy, then with every guest unhealthy and its ladder running (dry-run: no action is
  *     sent, every step still decided, audited and saved), and the ladder state file's size.
  *
@@ -40,13 +40,11 @@ const cpuMs = (pid: number): number => { const f = readFileSync(`/proc/${pid}/st
 
 interface Cluster { cma: RunningProcess; np: RunningProcess; dir: string; stop(): Promise<void> }
 
-async function cluster(name: string, guests: number, checks: (uuids: { uuid: string; name: string }[]) => unknown, policy: unknown): Promise<Cluster & { domains: { uuid: string; name: string }[] }> {
+/** a CMA and `hosts` nanoprobes, each on its own test-driver fixture of `guests` domains (UUIDs made distinct per host) */
+async function cluster(name: string, guests: number, checks: (uuids: { uuid: string; name: string }[]) => unknown, policy: unknown, hosts = 1): Promise<Cluster & { domains: { uuid: string; name: string }[]; nps: RunningProcess[] }> {
   const dir = mkdtempSync(join(tmpdir(), `rw-ladder-bench-${name}-`));
   const kg = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
   if (kg.code !== 0) throw new Error(kg.stderr);
-  const fx = writeFixture(guests);
-  const running = fx.domains.filter((d) => d.state === "running");
-  writeFileSync(join(dir, "checks.json"), JSON.stringify(checks(running)));
   writeFileSync(join(dir, "policy.json"), JSON.stringify(policy));
   const port = 21000 + Math.floor(Math.random() * 20000);
   const common = { RINGWATCH_CLUSTER: `lb${name}`, RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0", RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_LOG_FORMAT: "json" };
@@ -55,12 +53,25 @@ async function cluster(name: string, guests: number, checks: (uuids: { uuid: str
     RINGWATCH_DATA_DIR: join(dir, "cma"), RINGWATCH_HTTP_LISTEN: "off", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_HISTORY_STORE: "none", RINGWATCH_ACTION_POLICY_FILE: join(dir, "policy.json"),
   });
   await cma.waitFor((l) => l.msg === "CMA started", 30_000, "CMA started");
-  const np = startProcess("nanoprobe", NANOPROBE_CLI, ["run"], {
-    ...common, RINGWATCH_IDENTITY: `hv-${name}`, RINGWATCH_PORT: String(port + 1), RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
-    RINGWATCH_DISCOVERY_DIR: "", RINGWATCH_ZABBIX_AGENT_CONFIG: "", RINGWATCH_LIBVIRT_URI: fx.uri, RINGWATCH_GUEST_CHECKS_FILE: join(dir, "checks.json"),
-  });
-  await np.waitFor((l) => l.msg === "registered with the CMA", 30_000, "registered");
-  return { cma, np, dir, domains: running, stop: async () => { await np.stop(); await cma.stop(); fx.cleanup(); rmSync(dir, { recursive: true, force: true }); } };
+  const nps: RunningProcess[] = [];
+  const fixtures: ReturnType<typeof writeFixture>[] = [];
+  const domains: { uuid: string; name: string }[] = [];
+  for (let h = 0; h < hosts; h++) {
+    const fx = writeFixture(guests);
+    const tag = `5e${h.toString(16).padStart(2, "0")}0000-`;
+    writeFileSync(fx.file, readFileSync(fx.file, "utf8").replaceAll("5e1f0000-", tag));
+    fixtures.push(fx);
+    const running = fx.domains.filter((d) => d.state === "running").map((d) => ({ uuid: d.uuid.replace("5e1f0000-", tag), name: d.name }));
+    domains.push(...running);
+    writeFileSync(join(dir, `checks-${h}.json`), JSON.stringify(checks(running)));
+    const np = startProcess(`nanoprobe${h}`, NANOPROBE_CLI, ["run"], {
+      ...common, RINGWATCH_IDENTITY: `hv-${name}-${h}`, RINGWATCH_PORT: String(port + 1 + h), RINGWATCH_CMA: `127.0.0.1:${port}`, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
+      RINGWATCH_DISCOVERY_DIR: "", RINGWATCH_ZABBIX_AGENT_CONFIG: "", RINGWATCH_LIBVIRT_URI: fx.uri, RINGWATCH_GUEST_CHECKS_FILE: join(dir, `checks-${h}.json`),
+    });
+    await np.waitFor((l) => l.msg === "registered with the CMA", 30_000, "registered");
+    nps.push(np);
+  }
+  return { cma, np: nps[0], nps, dir, domains, stop: async () => { for (const np of nps) await np.stop(); await cma.stop(); for (const f of fixtures) f.cleanup(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** a log line's time in ms (the processes log ISO times) */
@@ -118,8 +129,9 @@ async function cost(guests: number, windowS: number): Promise<void> {
   const open = createTcpServer((s) => s.end());
   const port = await listen(open);
   // every guest's check points at the bench's listener: closing it makes them all fail at once
-  const c = await cluster("cost", guests, (ds) => ({ defaults: { intervalMs: 5000, timeoutMs: 1000, failures: 2 }, checks: ds.map((d) => ({ guest: d.uuid, tcp: `127.0.0.1:${port}` })) }),
-    { mode: "dry-run", default: ["notify", { wait: "10s" }, "reboot", { wait: "10s" }, "reset", { wait: "10s" }, "escalate"] });
+  const perHost = 250; // the test driver's fixture numbers at most 255 domains
+  const c = await cluster("cost", perHost, (ds) => ({ defaults: { intervalMs: 5000, timeoutMs: 1000, failures: 2 }, checks: ds.map((d) => ({ guest: d.uuid, tcp: `127.0.0.1:${port}` })) }),
+    { mode: "dry-run", default: ["notify", { wait: "10s" }, "reboot", { wait: "10s" }, "reset", { wait: "10s" }, "escalate"] }, Math.ceil(guests / perHost));
   const pid = c.cma.child.pid!;
   try {
     await sleep(15_000); // settled: inventory in, checks passing
@@ -130,16 +142,18 @@ async function cost(guests: number, windowS: number): Promise<void> {
     const n = c.domains.length;
     const t0 = Date.now();
     const seen = new Set<string>();
-    await c.cma.waitFor((l) => { if (l.msg === "ladder started") seen.add(String(l.uuid)); return seen.size >= n; }, 120_000, `${n} ladders started`);
+    await c.cma.waitFor((l) => { if (l.msg === "ladder started") seen.add(String(l.uuid)); return seen.size >= n; }, 120_000, `${n} ladders started`).catch((e: Error) => {
+      throw new Error(`${e.message} (${seen.size} started); nanoprobe said: ${c.np.lines.filter((l) => (l.level as number) >= 40 && l.msg !== "guest unhealthy").slice(-5).map((l) => JSON.stringify(l).slice(0, 300)).join("\n")}`);
+    });
     const startedMs = Date.now() - t0;
     const busy0 = cpuMs(pid);
     await sleep(windowS * 1000);
     const busy = cpuMs(pid) - busy0;
     const file = statSync(join(c.dir, "cma/ladders.json")).size;
     const steps = c.cma.lines.filter((l) => l.msg === "ladder step").length;
-    console.log(`\n2. The CMA with ${n} running guests (one TCP check each, every 5 s, 2 failures) of ${guests} domains, ${windowS} s windows`);
+    console.log(`\n2. The CMA with ${n} running guests (one TCP check each, every 5 s, 2 failures) on ${c.nps.length} nanoprobes of ${perHost} domains each, ${windowS} s windows`);
     console.log("| CMA process | CPU ms per s | note |\n|---|---:|---|");
-    console.log(`| every guest healthy | ${(idle / windowS).toFixed(1)} | inventory, stats and heartbeats of one nanoprobe |`);
+    console.log(`| every guest healthy | ${(idle / windowS).toFixed(1)} | inventory, stats and heartbeats of ${c.nps.length} nanoprobes |`);
     console.log(`| every guest unhealthy, ${n} ladders under way (dry-run) | ${(busy / windowS).toFixed(1)} | ${steps} steps decided, audited and saved in the window; ladders.json ${(file / 1024).toFixed(0)} KiB |`);
     console.log(`all ${n} ladders started ${startedMs} ms after the last check could pass (the checks' failures × interval is most of it)`);
   } finally {
@@ -148,5 +162,5 @@ async function cost(guests: number, windowS: number): Promise<void> {
 }
 
 console.log(`ladder bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0].model}, Node ${process.version}`);
-await latency(Number(args.runs));
+if (Number(args.runs) > 0) await latency(Number(args.runs));
 await cost(Number(args.guests), Number(args.window));

@@ -33,8 +33,12 @@ export interface CmaOutboxCounters extends StatsSenderCounters {
 
 /** Reports about one subject still to deliver: only the latest matters. */
 const MAX_PENDING_REPORTS = 64;
-/** Alerts still to deliver, per (kind, subject): as many as reports. */
-const MAX_PENDING_ALERTS = MAX_PENDING_REPORTS;
+/**
+ * Alerts still to deliver (and standing, to tell a new CMA), per (kind, subject): every guest of a
+ * hypervisor can be unhealthy at once (a storage outage pauses them all) — a few kinds for each of
+ * hundreds of guests; ~1 KB each at most.
+ */
+const MAX_PENDING_ALERTS = 2048;
 /** findings raised once and never cleared (a burst, the nanoprobe's own stall): nothing stands to tell again */
 const ONE_SHOT_KINDS: ReadonlySet<string> = new Set(["microBurst", "localStall"]);
 
