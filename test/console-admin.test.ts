@@ -13,21 +13,14 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
 import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
-import { newContext, screenshotPath } from "./support/browser.js";
+import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const ADMIN = { user: "adele", password: "admin password for the admin pages test" };
 const VIEWER = { user: "vince", password: "viewer password for the admin pages test" };
 const PAULA = { user: "paula", password: "paula's first password, long enough" };
 const WAIT = { timeout: 20_000 };
 
-async function signIn(page: Page, url: string, who: { user: string; password: string }): Promise<void> {
-  await page.goto(`${url}/console/`);
-  await page.locator("#sign-in").waitFor({ state: "visible", ...WAIT });
-  await page.fill("#sign-in-user", who.user);
-  await page.fill("#sign-in-password", who.password);
-  await page.click("#sign-in button[type=submit]");
-  await page.locator("#whoami").filter({ hasText: who.user }).waitFor(WAIT);
-}
+const signIn = signInThroughForm;
 
 /** a fetch from the page itself: its session cookie, and for writes the CSRF token a GET /api/session gives */
 const pageFetch = (page: Page, path: string): Promise<number> => page.evaluate(async (p) => (await fetch(p)).status, path);

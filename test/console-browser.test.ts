@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Page, Request } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
 import { Keyring, StatsBatchSender, compactSamples, makeClusterKey, metricKind, silentLogger } from "@ringwatch/shared";
-import { newContext, screenshotPath } from "./support/browser.js";
+import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const MIN = 60_000;
 const GUEST = "0b6f7c1e-2d3a-4b5c-9d8e-7f6a5b4c3d2e";
@@ -47,14 +47,7 @@ function batch(tx: StatsBatchSender, start: number, samples: Record<string, numb
   return tx.drain()[0].bytes;
 }
 
-async function signIn(page: Page, url: string, who: { user: string; password: string }): Promise<void> {
-  await page.goto(`${url}/console/`);
-  await page.locator("#sign-in").waitFor({ state: "visible", ...WAIT });
-  await page.fill("#sign-in-user", who.user);
-  await page.fill("#sign-in-password", who.password);
-  await page.click("#sign-in button[type=submit]");
-  await page.locator("#whoami").filter({ hasText: who.user }).waitFor(WAIT);
-}
+const signIn = signInThroughForm;
 
 const plotted = (page: Page, id: string): Promise<Plotted | undefined> => page.evaluate((i) => (globalThis as unknown as ConsoleWindow).__ringwatchCharts?.[i], id) as Promise<Plotted | undefined>;
 

@@ -17,7 +17,7 @@ import { AccessStore, Cma, cmaConfig, namedQueries } from "@ringwatch/cma";
 import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import { waitForValue, waitUntil } from "@ringwatch/shared/testing";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
-import { newContext, screenshotPath } from "./support/browser.js";
+import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const VIEWER = { user: "vic", password: "viewer password for the topology test" };
 const WAIT = { timeout: 20_000 };
@@ -33,14 +33,7 @@ type ShownQuery = { source: string; columns: string[]; rows: Record<string, unkn
 /** the page's global object as the console sets it (this project compiles without the DOM library) */
 type ConsoleWindow = { __ringwatchRings?: DrawnRings; __ringwatchQuery?: ShownQuery };
 
-async function signIn(page: Page, url: string, who: { user: string; password: string }): Promise<void> {
-  await page.goto(`${url}/console/`);
-  await page.locator("#sign-in").waitFor({ state: "visible", ...WAIT });
-  await page.fill("#sign-in-user", who.user);
-  await page.fill("#sign-in-password", who.password);
-  await page.click("#sign-in button[type=submit]");
-  await page.locator("#whoami").filter({ hasText: who.user }).waitFor(WAIT);
-}
+const signIn = signInThroughForm;
 
 const byGroup = (rows: VerdictRow[]): VerdictRow[] => [...rows].sort((a, b) => (`${a.kind} ${a.name}` < `${b.kind} ${b.name}` ? -1 : 1)).map((r) => ({ ...r, downHosts: [...r.downHosts].sort() }));
 

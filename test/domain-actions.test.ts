@@ -15,7 +15,7 @@ import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
 import { runActionCommand } from "@ringwatch/cma/dist/src/action-command.js";
-import { newContext, screenshotPath } from "./support/browser.js";
+import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -111,11 +111,7 @@ describe("system: actions on guests through the CMA's API and the hypervisor's n
     const signIn = async (user: string, password: string) => {
       const context = await newContext();
       const page = await context.newPage();
-      await page.goto(`${url}/console/`);
-      await page.fill("#sign-in-user", user);
-      await page.fill("#sign-in-password", password);
-      await page.click("#sign-in button[type=submit]");
-      await page.locator("#whoami").filter({ hasText: user }).waitFor(WAIT);
+      await signInThroughForm(page, url, { user, password });
       await page.goto(`${url}/console/#/host/hv2/guest/${g.uuid}`);
       await page.locator("#guest-facts").filter({ hasText: "state running" }).waitFor(WAIT);
       return { context, page };

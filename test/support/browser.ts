@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 /** where tests put their screenshots (gitignored) */
@@ -46,3 +46,13 @@ export const mochaHooks = {
     await closeBrowser();
   },
 };
+
+/** Signs in through the console's own form, as a person would, and waits for the header to name the user. */
+export async function signInThroughForm(page: Page, url: string, who: { user: string; password: string }, timeout = 20_000): Promise<void> {
+  await page.goto(`${url}/console/`);
+  await page.locator("#sign-in").waitFor({ state: "visible", timeout });
+  await page.fill("#sign-in-user", who.user);
+  await page.fill("#sign-in-password", who.password);
+  await page.click("#sign-in button[type=submit]");
+  await page.locator("#whoami").filter({ hasText: who.user }).waitFor({ timeout });
+}

@@ -8,14 +8,13 @@ import type { AlertEventLog } from "../history/alert-events.js";
 import { MAX_READ } from "../history/alert-events.js";
 import { HttpError } from "./errors.js";
 import { hostName } from "./schemas.js";
-import { parseTime } from "./series-plugin.js";
+import { timeParam as time, timeRange } from "./series-plugin.js";
 
 export interface AlertHistoryPluginOptions {
   alertEvents: AlertEventLog;
   now?: () => number;
 }
 
-const time = { type: "string", minLength: 1, maxLength: 40, description: "ISO 8601 time with a zone, or ms since the epoch" } as const;
 
 export const alertHistoryPlugin: FastifyPluginAsync<AlertHistoryPluginOptions> = async (app, o) => {
   const now = o.now ?? Date.now;
@@ -37,9 +36,7 @@ export const alertHistoryPlugin: FastifyPluginAsync<AlertHistoryPluginOptions> =
     },
   }, async (req) => {
     const q = req.query;
-    const from = parseTime("from", q.from);
-    const to = q.to === undefined ? now() : parseTime("to", q.to);
-    if (from >= to) throw new HttpError(400, "bad-request", `querystring/from must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`);
+    const { from, to } = timeRange(q, now());
     const events = o.alertEvents.read({ host: q.host, subject: q.domain, from, to, limit: q.limit });
     return { host: q.host, domain: q.domain ?? null, from, to, events, truncated: events.length === q.limit };
   });

@@ -31,7 +31,7 @@ export const MAX_BATCH = 100;
 const EPOCH_MS = /^\d{1,16}$/;
 /** ISO 8601 date-time with a zone (Z or ±hh:mm): a time without one would depend on the CMA's zone. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const timeParam = { type: "string", minLength: 1, maxLength: 40, description: "ISO 8601 time with a zone, or ms since the epoch" } as const;
+export const timeParam = { type: "string", minLength: 1, maxLength: 40, description: "ISO 8601 time with a zone, or ms since the epoch" } as const;
 const domainParam = { type: "string", maxLength: 255, description: "guest (domain UUID); empty or absent: the host's own series" } as const;
 
 /** A time parameter as ms since the epoch, or a 400 naming the parameter. */
@@ -39,6 +39,14 @@ export function parseTime(name: string, v: string): number {
   const ms = EPOCH_MS.test(v) ? Number(v) : ISO_TIME.test(v) ? Date.parse(v) : NaN;
   if (!Number.isSafeInteger(ms) || ms > 8.64e15) throw new HttpError(400, "bad-request", `querystring/${name} must be an ISO 8601 time with a zone (2026-12-06T01:00:00Z) or ms since the epoch, not ${JSON.stringify(v.slice(0, 40))}`);
   return ms;
+}
+
+/** [from, to) from a query's `from` and optional `to` (now by default), or a 400 naming what is wrong. */
+export function timeRange(q: { from: string; to?: string }, now: number): { from: number; to: number } {
+  const from = parseTime("from", q.from);
+  const to = q.to === undefined ? now : parseTime("to", q.to);
+  if (from >= to) throw new HttpError(400, "bad-request", `querystring/from must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`);
+  return { from, to };
 }
 
 interface SeriesQuerystring { host: string; domain: string; metric: string; from: string; to?: string; points?: number }
@@ -65,9 +73,7 @@ export const seriesPlugin: FastifyPluginAsync<SeriesPluginOptions> = async (app,
   }, async (req) => {
     const q = req.query;
     const t = now();
-    const from = parseTime("from", q.from);
-    const to = q.to === undefined ? t : parseTime("to", q.to);
-    if (from >= to) throw new HttpError(400, "bad-request", `querystring/from must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`);
+    const { from, to } = timeRange(q, t);
     const answer = querySeries(o.store, { host: q.host, domain: q.domain, metric: q.metric, from, to, points: q.points ?? Math.min(DEFAULT_POINTS, o.maxPoints) }, o, t);
     if (!answer) throw notFound(`no history for series ${JSON.stringify(q.metric)} of ${q.domain ? `guest ${q.domain} on ` : ""}host ${q.host} (GET /api/series/list?host=${q.host} lists them)`);
     return answer;
@@ -93,9 +99,7 @@ export const seriesPlugin: FastifyPluginAsync<SeriesPluginOptions> = async (app,
   }, async (req) => {
     const q = req.query;
     const t = now();
-    const from = parseTime("from", q.from);
-    const to = q.to === undefined ? t : parseTime("to", q.to);
-    if (from >= to) throw new HttpError(400, "bad-request", `querystring/from must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`);
+    const { from, to } = timeRange(q, t);
     const points = q.points ?? Math.min(DEFAULT_POINTS, o.maxPoints);
     return {
       host: q.host, from, to,
