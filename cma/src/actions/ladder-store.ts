@@ -38,6 +38,8 @@ export interface LadderState {
   history: LadderRecord[];
   /** the alert's evidence when the ladder started */
   evidence: string;
+  /** how far it has gone (ladder.ts LADDER_LEVELS): Zabbix's problem severity follows it */
+  level?: number;
 }
 
 export interface ActionMark {

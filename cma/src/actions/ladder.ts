@@ -8,10 +8,11 @@
  * refusal and end goes to the audit log (actor "ladder", via "policy") and to the policy's
  * webhooks (ladder-webhooks.ts). In dry-run mode actions are recorded as what they would do.
  *
- * Not here yet: Zabbix problems of rising severity per step (Zabbix sees the guest's
- * guestUnhealthy problem, not the ladder's steps), the graph's record of steps.
+ * Each step raises the ladder's level (LADDER_LEVELS), announced as a "level" event: the Zabbix
+ * bridge turns it into problems of rising severity (translators/ladders.ts); its end announces 0.
  */
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import type { Logger } from "@ringwatch/shared";
 import type { AuditRecord } from "../audit/audit-entry.js";
 import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
@@ -43,10 +44,38 @@ export interface LadderDeps {
   now?: () => number;
 }
 
+/**
+ * How far a ladder has gone, for Zabbix (one problem per level, severity rising): 1 people were
+ * notified, 2 the guest was asked (reboot, shutdown, start, resume…), 3 forced (reset, destroy),
+ * 4 escalated to a person. A level never goes down while the ladder runs; its end is 0.
+ */
+export const LADDER_LEVELS = { ended: 0, notified: 1, asked: 2, forced: 3, escalated: 4 } as const;
+
+export function levelOfStep(step: string): number {
+  if (step === "notify") return LADDER_LEVELS.notified;
+  if (step === "escalate") return LADDER_LEVELS.escalated;
+  if (step === "reset" || step === "destroy") return LADDER_LEVELS.forced;
+  return LADDER_LEVELS.asked;
+}
+
+/** A ladder's level changed: after a step (with that step's outcome) or at its end (level 0). */
+export interface LadderLevelEvent {
+  ladder: string;
+  uuid: string;
+  name: string;
+  host: string;
+  level: number;
+  step: string;
+  outcome: string;
+  detail: string;
+  at: number;
+}
+
 const stepName = (s: LadderStep): string => ("wait" in s ? `wait ${s.wait} ms` : s.do);
 const stepOf = (name: string): LadderStep => (name.startsWith("wait ") ? { wait: Number(name.split(" ")[1]) } : { do: name as "notify" });
 
 export class Ladders {
+  readonly events = new EventEmitter<{ level: [LadderLevelEvent] }>();
   readonly counters = { started: 0, stepsRun: 0, actionsDone: 0, refusals: 0, escalated: 0, endedHealthy: 0, interruptedSteps: 0, saveErrors: 0 };
   private readonly state: LadderFile;
   private readonly timer: NodeJS.Timeout;
@@ -218,6 +247,7 @@ export class Ladders {
     this.d.log.warn({ ladder: l.id, uuid: l.uuid, guest: l.name, step: l.steps[i], outcome, detail }, "ladder step");
     this.record(l, s.do === "notify" || s.do === "escalate" ? `ladder${s.do === "notify" ? "Notify" : "Escalate"}` : "ladderAction",
       outcome === "ok" || outcome === "dry-run" ? "ok" : outcome === "refused" ? "denied" : "failed", { step: l.steps[i], outcome, detail });
+    this.raise(l, s.do, outcome, detail ?? "");
     if (s.do === "escalate") {
       l.status = "escalated";
       this.counters.escalated++;
@@ -230,6 +260,7 @@ export class Ladders {
         l.status = "escalated";
         this.counters.escalated++;
         this.record(l, "ladderEscalate", "ok", { step: "escalate (fleet limit)", detail });
+        this.raise(l, "escalate", "ok", "fleet-wide limit reached: escalated");
       }
     }
   }
@@ -247,6 +278,7 @@ export class Ladders {
     if (why === "healthy again") this.counters.endedHealthy++;
     this.d.log.info({ ladder: l.id, uuid: l.uuid, guest: l.name, why }, "ladder ended");
     this.record(l, "ladderEnd", outcome, { why, steps: l.history.length, escalated: wasEscalated });
+    this.announce({ ladder: l.id, uuid: l.uuid, name: l.name, host: l.host, level: LADDER_LEVELS.ended, step: "end", outcome: "ok", detail: why, at: this.now() });
     void this.d.webhooks.send({ event: "resolved", ladder: l.id, guest: { uuid: l.uuid, name: l.name }, host: l.host, detail: why, at: this.now() });
     const ended = this.state.ladders.filter((x) => x.status === "ended");
     if (ended.length > KEEP_ENDED) this.state.ladders.splice(this.state.ladders.indexOf(ended[0]), 1);
@@ -256,6 +288,20 @@ export class Ladders {
   private async notify(l: LadderState, event: LadderNotice["event"]): Promise<string> {
     const r = await this.d.webhooks.send({ event, ladder: l.id, guest: { uuid: l.uuid, name: l.name }, host: l.host, detail: l.evidence, at: this.now(), steps: l.steps, done: l.history.map((h) => `${h.what}: ${h.outcome}`) });
     return r;
+  }
+
+  /** The ladder's level after a step: never lower than it was (a refused reset still forced nothing, but the ladder has come that far). */
+  private raise(l: LadderState, step: string, outcome: string, detail: string): void {
+    l.level = Math.max(l.level ?? 0, levelOfStep(step));
+    this.announce({ ladder: l.id, uuid: l.uuid, name: l.name, host: l.host, level: l.level, step, outcome, detail, at: this.now() });
+  }
+
+  private announce(e: LadderLevelEvent): void {
+    try {
+      this.events.emit("level", e);
+    } catch (err) {
+      this.d.log.error({ err: (err as Error).message, ladder: e.ladder }, "ladder: a level listener failed");
+    }
   }
 
   private forgetOldMarks(): void {

@@ -15,6 +15,7 @@
  * also when another process (the offline CLI) appended meanwhile: before each write the file's
  * size is compared with what this process wrote, and lines it did not write are read for their seq.
  */
+import { EventEmitter } from "node:events";
 import { closeSync, createReadStream, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Logger } from "@ringwatch/shared";
@@ -96,6 +97,8 @@ function dayInRange(f: DayFile, q: AuditQuery): boolean {
 }
 
 export class AuditLog {
+  /** each entry once it is durable (the graph and Zabbix record actions on guests from here) */
+  readonly entries = new EventEmitter<{ entry: [AuditEntry] }>();
   readonly counters: AuditCounters = { records: 0, writeErrors: 0, tornTailsCut: 0, expiredFiles: 0, corruptLines: 0, detailsTrimmed: 0, refused: 0 };
   private seq: number;
   /** the file being appended to: its day, descriptor and the size this process knows it has */
@@ -257,6 +260,7 @@ export class AuditLog {
       c.size += bytes.length;
       this.seq = entry.seq;
       this.counters.records++;
+      this.announce(entry);
       return entry;
     } catch (e) {
       this.counters.writeErrors++;
@@ -264,6 +268,15 @@ export class AuditLog {
       const err = e as NodeJS.ErrnoException;
       this.log.error({ err: err.message, code: err.code, dir: this.dir, action: r.action }, "audit log: entry not written");
       throw new AuditWriteError(`cannot write to ${this.dir}: ${err.message}`);
+    }
+  }
+
+  /** A listener's failure is logged, never the recorder's: the entry is on disk already. */
+  private announce(entry: AuditEntry): void {
+    try {
+      this.entries.emit("entry", entry);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, seq: entry.seq }, "audit log: a listener failed");
     }
   }
 
