@@ -7,6 +7,7 @@
  * (`graph`, unless graphStore is "none"). Every state-changing request is recorded in the audit log
  * (`audit`, <dataDir>/audit), opened first and closed last.
  */
+import { EventEmitter } from "node:events";
 import type { KeyObject } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,6 +60,7 @@ import { AlertEventLog } from "./history/alert-events.js";
 import { DomainActions } from "./actions/domain-actions.js";
 import { ServiceToken } from "./access/service-token.js";
 import { Ladders } from "./actions/ladder.js";
+import type { LadderLevelEvent } from "./actions/ladder.js";
 import { loadLadderPolicy } from "./actions/ladder-policy.js";
 import type { LadderPolicy } from "./actions/ladder-policy.js";
 import { LadderStore } from "./actions/ladder-store.js";
@@ -122,6 +124,8 @@ export class Cma {
     const policy = openLadderPolicy(cfg); // so does a bad ladder policy, or a damaged ladder state
     const ladderStore = policy ? new LadderStore(cfg.dataDir) : undefined;
     ladderStore?.load();
+    // made before the ladders, which start last: the Zabbix bridge listens from its start
+    const ladderLevels = new EventEmitter<{ level: [LadderLevelEvent] }>();
     // so do a damaged access file and unreadable TLS files
     const tls = httpListen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined;
     const access = httpListen ? Cma.openAccess(cfg, deps.log) : undefined;
@@ -197,7 +201,7 @@ export class Cma {
       cma.zabbixSender = DurableSender.start(zo, deps.log);
       cma.stopWatching.push(watchSender(cma.monitoringErrors, cma.zabbixSender, cfg.identity, cfg.senderDropClearMs));
       try {
-        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts, monitoringErrors: cma.monitoringErrors }, cma.zabbixSender, deps.log, scriptsToken && (() => scriptsToken.secret()));
+        cma.zabbix = new ZabbixService(cfg, { membership: rings.membership, inventory: cma.inventory, stats, alerts: cma.alerts, monitoringErrors: cma.monitoringErrors, ladderLevels, auditEntries: audit.entries }, cma.zabbixSender, deps.log, scriptsToken && (() => scriptsToken.secret()));
       } catch (e) {
         await cma.zabbixSender.stop();
         await endpoint.close();
@@ -220,7 +224,7 @@ export class Cma {
       cma.history.retention.start();
     }
     if (policy && ladderStore) {
-      cma.ladders = new Ladders({ policy, store: ladderStore, alerts: cma.alerts, membership: rings.membership, actions: cma.domainActions, audit: cma.audit, webhooks: new LadderWebhooks(policy.webhooks, deps.log.child({ component: "ladder" })), log: deps.log.child({ component: "ladder" }), tickMs: cfg.ladderTickMs });
+      cma.ladders = new Ladders({ policy, store: ladderStore, events: ladderLevels, alerts: cma.alerts, membership: rings.membership, actions: cma.domainActions, audit: cma.audit, webhooks: new LadderWebhooks(policy.webhooks, deps.log.child({ component: "ladder" })), log: deps.log.child({ component: "ladder" }), tickMs: cfg.ladderTickMs });
     }
     rings.start();
     const controlPath = controlSocketPath(cfg);

@@ -39,6 +39,8 @@ export interface LadderDeps {
   audit: { record(r: AuditRecord): unknown };
   webhooks: LadderWebhooks;
   log: Logger;
+  /** where level changes are announced (default: an emitter of its own) */
+  events?: EventEmitter<{ level: [LadderLevelEvent] }>;
   /** how often due steps are looked for (default 1 s) */
   tickMs?: number;
   now?: () => number;
@@ -75,7 +77,8 @@ const stepName = (s: LadderStep): string => ("wait" in s ? `wait ${s.wait} ms` :
 const stepOf = (name: string): LadderStep => (name.startsWith("wait ") ? { wait: Number(name.split(" ")[1]) } : { do: name as "notify" });
 
 export class Ladders {
-  readonly events = new EventEmitter<{ level: [LadderLevelEvent] }>();
+  /** each level change (the Zabbix bridge listens; it may be made before the ladders are) */
+  readonly events: EventEmitter<{ level: [LadderLevelEvent] }>;
   readonly counters = { started: 0, stepsRun: 0, actionsDone: 0, refusals: 0, escalated: 0, endedHealthy: 0, interruptedSteps: 0, saveErrors: 0 };
   private readonly state: LadderFile;
   private readonly timer: NodeJS.Timeout;
@@ -89,6 +92,7 @@ export class Ladders {
 
   constructor(private readonly d: LadderDeps) {
     this.now = d.now ?? Date.now;
+    this.events = d.events ?? new EventEmitter();
     this.startedAt = this.now();
     this.state = d.store.load();
     for (const l of this.state.ladders) {

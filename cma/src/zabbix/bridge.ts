@@ -12,7 +12,10 @@
  * the sender reports values Zabbix did not know, and every templateRecheckMs. Without a sync (no API
  * credentials: Zabbix configured from the template file by hand) values go out as they come.
  */
+import type { EventEmitter } from "node:events";
 import type { Logger } from "@ringwatch/shared";
+import type { LadderLevelEvent } from "../actions/ladder.js";
+import type { AuditEntry } from "../audit/audit-entry.js";
 import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
 import type { InventoryEvent, InventoryStore } from "../intake/inventory-store.js";
 import type { Membership, MembershipEvent } from "../membership/membership.js";
@@ -26,6 +29,7 @@ import { InventoryTranslator } from "./translators/inventory.js";
 import { MembershipTranslator } from "./translators/membership.js";
 import { StatsTranslator } from "./translators/stats.js";
 import { CmaHealthTranslator } from "./translators/cma-health.js";
+import { RecoveryTranslator } from "./translators/recovery.js";
 import type { MonitoringErrorEvent, MonitoringErrors } from "../monitoring-errors/monitoring-errors.js";
 import type { BridgeCounters, TranslatorContext } from "./translators/translator-context.js";
 
@@ -53,6 +57,10 @@ export interface BridgeSources {
   alerts: AlertStore;
   /** CMA-side monitoring errors go to the CMA's own host (absent: only the heartbeat) */
   monitoringErrors?: MonitoringErrors;
+  /** the escalation ladders' levels (absent: no policy) */
+  ladderLevels?: EventEmitter<{ level: [LadderLevelEvent] }>;
+  /** the audit log's durable entries: actions on guests */
+  auditEntries?: EventEmitter<{ entry: [AuditEntry] }>;
 }
 
 /**
@@ -69,7 +77,7 @@ export interface UnknownPair {
 
 export class ZabbixBridge {
   readonly counters: BridgeCounters = {
-    values: 0, stateValues: 0, lldValues: 0, statValues: 0, alertValues: 0,
+    values: 0, stateValues: 0, lldValues: 0, statValues: 0, alertValues: 0, recoveryValues: 0,
     unmappedSeries: 0, skippedDevices: 0, badAlerts: 0, syncs: 0, syncFailures: 0, unknownReports: 0,
   };
   readonly holdback: Holdback;
@@ -88,6 +96,7 @@ export class ZabbixBridge {
   private readonly stats: StatsTranslator;
   private readonly alerts: AlertsTranslator;
   private readonly cmaHealth: CmaHealthTranslator;
+  private readonly recovery: RecoveryTranslator;
   private readonly warnedNames = new Set<string>();
   private stopped = false;
   private firstSyncDone = false;
@@ -116,6 +125,7 @@ export class ZabbixBridge {
     this.stats = new StatsTranslator(ctx);
     this.alerts = new AlertsTranslator(sources.alerts, ctx);
     this.cmaHealth = new CmaHealthTranslator(ctx, zabbixHostName(o.cmaHost), sources.monitoringErrors);
+    this.recovery = new RecoveryTranslator(ctx);
   }
 
   start(): void {
@@ -137,6 +147,17 @@ export class ZabbixBridge {
       const onError = (e: MonitoringErrorEvent): void => this.cmaHealth.onEvent(e);
       errors.on("event", onError);
       this.off.push(() => errors.off("event", onError));
+    }
+    const { ladderLevels, auditEntries } = this.sources;
+    if (ladderLevels) {
+      const onLevel = (e: LadderLevelEvent): void => this.recovery.onLevel(e);
+      ladderLevels.on("level", onLevel);
+      this.off.push(() => ladderLevels.off("level", onLevel));
+    }
+    if (auditEntries) {
+      const onEntry = (e: AuditEntry): void => this.recovery.onAudit(e);
+      auditEntries.on("entry", onEntry);
+      this.off.push(() => auditEntries.off("entry", onEntry));
     }
     // the states first, then the heartbeat: the hosts' backstop depends on the CMA's trigger
     this.refreshTimer = setInterval(() => this.refreshStates(), this.o.stateRefreshMs).unref();

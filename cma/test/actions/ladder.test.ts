@@ -66,6 +66,8 @@ describe("cma/actions/ladder", () => {
     } });
     const audit: { action: string; outcome: string }[] = [];
     const ladders = new Ladders({ policy: parseLadderPolicy({ default: ["notify"] }, "p"), store: new LadderStore(dir), alerts, membership, actions, audit: { record: (r) => audit.push(r) }, webhooks: new LadderWebhooks([], silentLogger()), log: silentLogger(), tickMs: 20 });
+    const levels: string[] = [];
+    ladders.events.on("level", (e) => levels.push(`${e.step}:${e.level}`));
     try {
       const after = () => ladders.list()[0];
       for (let i = 0; i < 100 && after().status === "running"; i++) await new Promise((r) => setTimeout(r, 20));
@@ -73,6 +75,7 @@ describe("cma/actions/ladder", () => {
       assert.deepEqual(sent, ["reset"], "the interrupted reboot was not sent again");
       assert.equal(after().status, "ended");
       assert.equal(ladders.counters.interruptedSteps, 1);
+      assert.deepEqual(levels, ["reset:3", "end:0"], "Zabbix hears the level of each step done here, and 0 at the end");
       // and what was found on disk says so too
       assert.equal(new LadderStore(dir).load().ladders[0].history[1].outcome, "interrupted");
     } finally {

@@ -4,6 +4,7 @@
  * tested on its own; the end-to-end test uses it).
  */
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { compactSamples, encodeStatsBatch, silentLogger } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { GuestDomain, StatsBatch } from "@ringwatch/shared";
@@ -19,7 +20,9 @@ import { ConfigSync } from "../../src/zabbix/config/config-sync.js";
 import { KEYS } from "../../src/zabbix/config/definitions.js";
 import type { ZabbixValue } from "../../src/zabbix/sender/zabbix-value.js";
 import { MonitoringErrors } from "../../src/monitoring-errors/monitoring-errors.js";
-import { CMA_KEYS } from "../../src/zabbix/config/definitions.js";
+import { CMA_KEYS, recoveryItemKeys } from "../../src/zabbix/config/definitions.js";
+import type { LadderLevelEvent } from "../../src/actions/ladder.js";
+import type { AuditEntry } from "../../src/audit/audit-entry.js";
 import { API_URL, adminApi, cleanup, ensureZabbix, suffix, testNames } from "./zabbix-server.js";
 
 type EventInput = MembershipEvent extends infer E ? (E extends MembershipEvent ? Omit<E, "at"> : never) : never;
@@ -52,6 +55,8 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
   let alerts: AlertStore;
   let errors: MonitoringErrors;
   let bridge: ZabbixBridge;
+  const ladderLevels = new EventEmitter<{ level: [LadderLevelEvent] }>();
+  const auditEntries = new EventEmitter<{ entry: [AuditEntry] }>();
   const of = (h: string, key: string) => values.filter((v) => v.host === h && v.key === key);
   const event = (e: EventInput) => membership.record({ ...e, at: Date.now() } as MembershipEvent);
 
@@ -65,7 +70,7 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     alerts = new AlertStore(log);
     errors = new MonitoringErrors(log);
     inventory.apply(hv1, { full: true, domains: [domain(U1, "web1"), domain(U2, "db1", "shutoff")], removed: [], atMs: 0 });
-    bridge = new ZabbixBridge({ membership, inventory, stats, alerts, monitoringErrors: errors }, new ConfigSync(api, { names, hostGroup: group, hostPerDomain: false, log }), sink, { ...OPTS, cmaHost: names.cmaHost }, log);
+    bridge = new ZabbixBridge({ membership, inventory, stats, alerts, monitoringErrors: errors, ladderLevels, auditEntries }, new ConfigSync(api, { names, hostGroup: group, hostPerDomain: false, log }), sink, { ...OPTS, cmaHost: names.cmaHost }, log);
     bridge.start();
     await waitUntil(() => bridge.counters.syncs >= 1 || bridge.counters.syncFailures > 0, 60_000, "the first sync");
     assert.equal(bridge.lastSyncError, undefined);
@@ -198,6 +203,31 @@ describe("cma/zabbix/bridge (real stores, real Zabbix config sync, values collec
     alerts.apply(hv1, { kind: "memoryLeak", subject: "not-a-uuid", subjectName: "x", active: true, evidenceJson: "{}", atMs: at });
     assert.equal(values.length, before);
     assert.equal(bridge.counters.badAlerts, 1);
+  });
+
+  it("recovery: the ladder's level and step at each step (0 at its end); actions on a guest from the audit log, by anyone; others ignored", () => {
+    values = [];
+    const k = recoveryItemKeys(U1);
+    const level = (lv: number, step: string, outcome = "ok") => ladderLevels.emit("level", { ladder: "L1", uuid: U1.toUpperCase(), name: "web1", host: hv1, level: lv, step, outcome, detail: `${step} detail`, at: Date.now() });
+    level(1, "notify");
+    level(2, "reboot", "refused");
+    level(4, "escalate");
+    level(0, "end");
+    assert.deepEqual(of(hv1, k.level).map((v) => v.value), [1, 2, 4, 0]);
+    const steps = of(hv1, k.step).map((v) => JSON.parse(String(v.value)) as { step: string; outcome: string; guest: string });
+    assert.deepEqual(steps.map((x) => `${x.step}:${x.outcome}`), ["notify:ok", "reboot:refused", "escalate:ok", "end:ok"]);
+    assert.equal(steps[0].guest, "web1");
+    const entry = (e: Partial<AuditEntry>): void => void auditEntries.emit("entry", { seq: 7, time: new Date().toISOString(), actor: "token:zbx", via: "token", from: "10.0.0.9", action: "domainAction", target: U1, outcome: "ok", detail: { action: "reset", reason: "Zabbix user Admin, event 42", host: hv1, state: "running" }, ...e });
+    entry({});
+    entry({ action: "signIn", target: "alice" }); // not an action on a guest
+    entry({ target: "not-a-uuid" });
+    entry({ outcome: "failed", detail: { action: "reset", error: "unknown-domain", message: "no such guest" } }); // no hypervisor named: no item to put it on
+    entry({ actor: "ladder", via: "policy", action: "ladderAction", outcome: "denied", detail: { step: "reset", outcome: "refused", detail: "host-in-maintenance: hv1 is in maintenance", host: hv1 } });
+    const acts = of(hv1, k.action).map((v) => JSON.parse(String(v.value)) as Record<string, string>);
+    assert.deepEqual(acts.map((a) => `${a.actor}:${a.action}:${a.outcome}`), ["token:zbx:reset:ok", "ladder:reset:denied"]);
+    assert.equal(acts[0].reason, "Zabbix user Admin, event 42");
+    assert.equal(acts[0].state, "running");
+    assert.match(acts[1].detail, /^host-in-maintenance/);
   });
 
   it("inventory changes push the discovery again (once per burst of events)", async () => {

@@ -297,6 +297,26 @@ export const GUEST_ALERTS = {
 } as const;
 export type GuestAlertKind = keyof typeof GUEST_ALERTS;
 
+/**
+ * Recovery on a guest (issue 14): the escalation ladder's level (actions/ladder.ts LADDER_LEVELS:
+ * 0 none, 1 notified, 2 asked, 3 forced, 4 escalated), its last step, and the last action on the
+ * guest by anyone (person, policy, Zabbix script) with its result. One trigger per level, each
+ * matching its level exactly: as the ladder climbs, each step resolves the problem below and opens
+ * one of higher severity, so Zabbix media page as the seed-001 operator's escalation does.
+ */
+export const RECOVERY_KEYS = { level: "ringwatch.vm.ladder", step: "ringwatch.vm.ladder.step", action: "ringwatch.vm.action" } as const;
+const LADDER_MAP = "ringwatch ladder level";
+const LADDER_TRIGGERS: readonly { level: number; priority: Severity; what: string }[] = [
+  { level: 1, priority: "warning", what: "people notified" },
+  { level: 2, priority: "average", what: "guest asked to restart (soft reboot)" },
+  { level: 3, priority: "high", what: "guest forced (hard reset)" },
+  { level: 4, priority: "disaster", what: "escalated: the guest needs a person" },
+];
+
+export function recoveryItemKeys(uuid: string): { level: string; step: string; action: string } {
+  return { level: `${RECOVERY_KEYS.level}[${uuid}]`, step: `${RECOVERY_KEYS.step}[${uuid}]`, action: `${RECOVERY_KEYS.action}[${uuid}]` };
+}
+
 const domainRule: DiscoveryRuleDef = {
   key: KEYS.lldDomains,
   name: "Guests (libvirt domains)",
@@ -312,6 +332,9 @@ const domainRule: DiscoveryRuleDef = {
       proto(`${a.key}[${VM_UUID}]`, `Guest ${VM_NAME}: ${a.name}`, "unsigned", "", `1 while the nanoprobe's local analytics see ${a.name.toLowerCase()} on this guest, 0 when it cleared.`, "analytics"),
       proto(`${a.key}.evidence[${VM_UUID}]`, `Guest ${VM_NAME}: ${a.name} evidence`, "text", "", "What the detector measured, as JSON.", "analytics"),
     ]),
+    { ...proto(`${RECOVERY_KEYS.level}[${VM_UUID}]`, `Guest ${VM_NAME}: recovery ladder level`, "unsigned", "", "How far ringwatch's escalation ladder has gone on this guest: 0 none (or ended), 1 notified, 2 asked to restart, 3 forced (reset), 4 escalated to a person. Sent at each step and at the end.", "recovery"), valueMap: LADDER_MAP },
+    proto(`${RECOVERY_KEYS.step}[${VM_UUID}]`, `Guest ${VM_NAME}: recovery ladder step`, "text", "", "The ladder's last step and how it went (ok, refused by a guard and why, failed, dry-run), as JSON.", "recovery"),
+    proto(`${RECOVERY_KEYS.action}[${VM_UUID}]`, `Guest ${VM_NAME}: last recovery action`, "text", "", "The last action on the guest (reboot, reset, start…) by anyone — a person in the console or CLI, the ladder, a Zabbix script — who asked, why, and the result, as JSON (the CMA's audit log has every one).", "recovery"),
   ],
   triggerPrototypes: [
     {
@@ -338,6 +361,14 @@ const domainRule: DiscoveryRuleDef = {
       description: "Seen from the hypervisor, nothing inside the guest: a libvirt lifecycle fault (crash, pvpanic, watchdog, paused on an I/O error) or a configured TCP/HTTP check of its service failing its count in a row. A guest shut down on purpose is never unhealthy. Evidence (every cause) in the item 'Guest unhealthy evidence'.",
       tags: [owner, tag("scope", "availability"), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)],
     },
+    ...LADDER_TRIGGERS.map((t) => ({
+      name: `Recovery of guest ${VM_NAME} on {HOST.NAME}: ${t.what}`,
+      expression: `last(/{T}/${RECOVERY_KEYS.level}[${VM_UUID}])=${t.level}`,
+      priority: t.priority,
+      opdata: "",
+      description: `ringwatch's escalation ladder on this guest has reached level ${t.level} (${t.what}); its last step is in the item 'recovery ladder step'. Each step resolves the problem of the level below and opens this one; the ladder's end (the guest healthy again) resolves it.`,
+      tags: [owner, tag("scope", "recovery"), tag("vm", VM_NAME), tag("vm_uuid", VM_UUID)],
+    })),
     {
       name: `Network micro-burst on guest ${VM_NAME} on {HOST.NAME}`,
       expression: `nodata(/{T}/${GUEST_ALERTS.microBurst.key}[${VM_UUID}],{$RINGWATCH.BURST.HOLD})=0`,
@@ -412,7 +443,7 @@ export const TEMPLATES: readonly TemplateDef[] = [
     items: [],
     triggers: [],
     discoveryRules: [domainRule, vcpuRule, diskRule, nicRule],
-    valueMaps: [],
+    valueMaps: [{ name: LADDER_MAP, mappings: [{ value: "0", newValue: "none" }, { value: "1", newValue: "notified" }, { value: "2", newValue: "asked (soft reboot)" }, { value: "3", newValue: "forced (hard reset)" }, { value: "4", newValue: "escalated" }] }],
     macros: [{ macro: "{$RINGWATCH.BURST.HOLD}", value: "5m", description: "A micro-burst is a one-shot finding: its problem resolves this long after the last burst." }],
     tags: [owner, tag("class", "virtualization")],
   },

@@ -15,6 +15,8 @@ export interface BridgeCounters {
   lldValues: number;
   statValues: number;
   alertValues: number;
+  /** ladder levels and steps, actions on guests */
+  recoveryValues: number;
   unmappedSeries: number;
   skippedDevices: number;
   badAlerts: number;
