@@ -61,15 +61,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
   const hostId = async (host: string): Promise<string | undefined> =>
     (await api.call<{ hostid: string }[]>("host.get", { output: ["hostid"], filter: { host: [host] } }))[0]?.hostid;
 
-  const until = async <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await check().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; CMA said: ${cma.lines.filter((l) => (l.level as number) >= 40).slice(-3).map((l) => JSON.stringify(l)).join(" | ")}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
+  const until = <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> => cma.until(check, timeoutMs, what);
 
   const downProblems = async (host: string) => {
     const id = await hostId(host);

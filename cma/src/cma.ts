@@ -25,7 +25,7 @@ import { DurableSender, durableSenderOptions } from "./zabbix/sender/durable-sen
 import { HttpServer } from "./http/server.js";
 import type { ApiSources } from "./http/server.js";
 import { parseListenAddress } from "./http/listen-address.js";
-import { ZabbixService } from "./zabbix/zabbix-service.js";
+import { ZabbixService, actionOptions } from "./zabbix/zabbix-service.js";
 import type { GraphStore } from "./graph/graph-store.js";
 import { GraphIngestor } from "./graph/graph-ingestor.js";
 import { openGraphStore } from "./graph/open-store.js";
@@ -122,6 +122,7 @@ export class Cma {
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
     const policy = openLadderPolicy(cfg); // so does a bad ladder policy, or a damaged ladder state
+    checkZabbixAction(cfg, policy);
     const ladderStore = policy ? new LadderStore(cfg.dataDir) : undefined;
     ladderStore?.load();
     // made before the ladders, which start last: the Zabbix bridge listens from its start
@@ -336,6 +337,18 @@ export class Cma {
 }
 
 /** The ladder policy, when a file is configured (it needs dataDir for the ladders' state). */
+/**
+ * The Zabbix escalation action runs the ladder inside Zabbix: it needs the scripts it runs, waits
+ * Zabbix accepts, and no ladder of ringwatch's own acting beside it (two ladders would reboot and
+ * reset the same guest twice; ringwatch's in dry-run beside it is fine).
+ */
+function checkZabbixAction(cfg: CmaConfig, policy: LadderPolicy | undefined): void {
+  if (!cfg.zabbixCreateActions) return;
+  if (!cfg.zabbixScriptsCmaUrl) throw new ConfigError("zabbixCreateActions needs zabbixScriptsCmaUrl: the action's steps run the scripts that call the CMA");
+  if (policy?.mode === "act") throw new ConfigError(`zabbixCreateActions with actionPolicyFile in mode "act": two ladders would act on the same guests; use one (or ringwatch's in mode "dry-run")`);
+  actionOptions(cfg);
+}
+
 function openLadderPolicy(cfg: CmaConfig): LadderPolicy | undefined {
   if (!cfg.actionPolicyFile) return undefined;
   if (!cfg.dataDir) throw new ConfigError("actionPolicyFile needs dataDir: the ladders' state is kept there across restarts");

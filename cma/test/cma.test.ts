@@ -97,6 +97,25 @@ describe("cma/cma: the HTTP API's place in the CMA", function () {
     await assert.rejects(start({ historyFullDays: 30, historyHourlyDays: 7 }), (e: unknown) => e instanceof ConfigError && /historyHourlyDays \(7\) must be at least historyFullDays \(30\)/.test(e.message));
   });
 
+  it("the Zabbix escalation action: needs the scripts, takes waits Zabbix accepts, and never acts beside a ladder of ringwatch's own that acts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rw-cma-"));
+    const policy = (mode: string) => {
+      const f = join(dir, `${mode}.json`);
+      writeFileSync(f, JSON.stringify({ mode, default: ["notify", { wait: "1m" }, "reset", "escalate"] }));
+      return f;
+    };
+    const zbx = { zabbixApiUrl: "http://127.0.0.1:9/api_jsonrpc.php", zabbixServer: "127.0.0.1:9", zabbixUser: "u", zabbixPassword: "p", httpListen: "127.0.0.1:0" };
+    const refused = async (over: Partial<CmaConfig>, why: RegExp) => assert.rejects(start({ ...zbx, zabbixCreateActions: true, ...over }), (e: Error) => e instanceof ConfigError && why.test(e.message));
+    await refused({}, /^zabbixCreateActions needs zabbixScriptsCmaUrl/);
+    await refused({ zabbixScriptsCmaUrl: "http://127.0.0.1:1984", actionPolicyFile: policy("act") }, /two ladders would act on the same guests/);
+    await refused({ zabbixScriptsCmaUrl: "http://127.0.0.1:1984", zabbixActionWaits: "30s,3m,5m" }, /^zabbixActionWaits: "30s": each wait must be between 60 s/);
+    await refused({ zabbixScriptsCmaUrl: "http://127.0.0.1:1984", zabbixActionWaits: "2m,3m" }, /^zabbixActionWaits: expected three waits/);
+    await refused({ zabbixScriptsCmaUrl: "http://127.0.0.1:1984", zabbixActionWaits: "2m,3x,5m" }, /^zabbixActionWaits: "3x" is not a duration/);
+    // beside a ladder in dry-run it starts (Zabbix unreachable here: the sync retries in the background)
+    const cma = await start({ ...zbx, zabbixCreateActions: true, zabbixScriptsCmaUrl: "http://127.0.0.1:1984", actionPolicyFile: policy("dry-run") });
+    await cma.stop();
+  });
+
   it("no HTTP server when httpListen is empty or off", async () => {
     for (const httpListen of ["", "off"]) {
       const cma = await start({ httpListen });

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { waitForValue } from "@ringwatch/shared/testing";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const CMA_CLI = `${REPO}cma/dist/src/cli.js`;
@@ -55,6 +56,16 @@ export class RunningProcess {
       const t = setTimeout(() => reject(new Error(`${this.name}: no log line "${what}" within ${timeoutMs} ms; stderr: ${this.stderr.slice(-5).join(" | ")}`)), timeoutMs);
       this.waiters.push({ match, resolve: (l) => (clearTimeout(t), resolve(l)) });
     });
+  }
+
+  /** check() until it answers a value, within timeoutMs; a timeout names this process's last warnings. */
+  async until<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string, pollMs = 250): Promise<T> {
+    try {
+      return await waitForValue(check, timeoutMs, what, pollMs);
+    } catch (e) {
+      const warnings = this.lines.filter((l) => (l.level as number) >= 40).slice(-3).map((l) => JSON.stringify(l));
+      throw new Error(`${(e as Error).message}; ${this.name} said: ${warnings.join(" | ") || "(no warning)"}`);
+    }
   }
 
   async stop(timeoutMs = 5000): Promise<number | null> {

@@ -12,13 +12,15 @@ import { ZabbixApi } from "./config/api-client.js";
 import { ZabbixBridge } from "./bridge.js";
 import type { BridgeSources, UnknownPair } from "./bridge.js";
 import { ConfigSync } from "./config/config-sync.js";
+import { parseActionWaits } from "./config/action-sync.js";
+import type { ActionOptions } from "./config/action-sync.js";
 import { zabbixNames } from "./config/names.js";
 import type { ZabbixValueSink } from "./sender/zabbix-value.js";
 
 export type ZabbixApiConfig = Pick<CmaConfig,
   | "zabbixApiUrl" | "zabbixApiToken" | "zabbixApiTokenFile" | "zabbixUser" | "zabbixPassword" | "zabbixPasswordFile" | "zabbixApiTimeoutMs"
   | "zabbixHostGroup" | "zabbixTemplateGroup" | "zabbixHypervisorTemplate" | "zabbixGuestTemplate" | "zabbixCmaTemplate" | "zabbixCmaHost" | "zabbixHostPerDomain"
-  | "zabbixScriptsCmaUrl" | "zabbixSyncDebounceMs" | "zabbixSyncRetryMs" | "zabbixTemplateRecheckMs" | "zabbixStateRefreshMs" | "zabbixConfigCacheDelayMs" | "zabbixMaxHeldValues" | "zabbixMaxHoldMs">;
+  | "zabbixScriptsCmaUrl" | "zabbixCreateActions" | "zabbixActionWaits" | "zabbixActionNotifyGroup" | "zabbixActionEscalateGroup" | "zabbixSyncDebounceMs" | "zabbixSyncRetryMs" | "zabbixTemplateRecheckMs" | "zabbixStateRefreshMs" | "zabbixConfigCacheDelayMs" | "zabbixMaxHeldValues" | "zabbixMaxHoldMs">;
 
 /** First line of a secret file; a clear error naming the option when it cannot be read or is empty. */
 function secretFrom(file: string, option: string): string {
@@ -31,6 +33,17 @@ function secretFrom(file: string, option: string): string {
   const first = text.split(/\r?\n/)[0].trim();
   if (!first) throw new ConfigError(`${option}: ${file} is empty`);
   return first;
+}
+
+/** The escalation action the configuration asks for (throws ConfigError for waits Zabbix would refuse). */
+export function actionOptions(cfg: Pick<CmaConfig, "zabbixActionWaits" | "zabbixActionNotifyGroup" | "zabbixActionEscalateGroup">): ActionOptions {
+  let waits: ActionOptions["waits"];
+  try {
+    waits = parseActionWaits(cfg.zabbixActionWaits);
+  } catch (e) {
+    throw new ConfigError(`zabbixActionWaits: ${(e as Error).message}`);
+  }
+  return { name: "ringwatch: guest recovery (seed 001)", waits, notifyGroup: cfg.zabbixActionNotifyGroup, escalateGroup: cfg.zabbixActionEscalateGroup };
 }
 
 /** The API client the configuration describes (throws ConfigError for incomplete credentials). */
@@ -60,6 +73,7 @@ export class ZabbixService {
       names: zabbixNames(cfg),
       hostGroup: cfg.zabbixHostGroup, hostPerDomain: cfg.zabbixHostPerDomain, log: zlog,
       ...(cfg.zabbixScriptsCmaUrl && scriptsToken ? { scripts: { cmaUrl: cfg.zabbixScriptsCmaUrl, token: scriptsToken, prefix: "ringwatch" } } : {}),
+      ...(cfg.zabbixCreateActions ? { action: actionOptions(cfg) } : {}),
     });
     this.bridge = new ZabbixBridge(sources, this.sync, sink, {
       hostPerDomain: cfg.zabbixHostPerDomain, syncDebounceMs: cfg.zabbixSyncDebounceMs, syncRetryMs: cfg.zabbixSyncRetryMs,

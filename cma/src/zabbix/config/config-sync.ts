@@ -26,6 +26,8 @@ import { versionAtLeast } from "./api-client.js";
 import type { ZabbixApi } from "./api-client.js";
 import { syncScripts } from "./scripts-sync.js";
 import type { ScriptsOptions } from "./scripts-sync.js";
+import { syncAction } from "./action-sync.js";
+import type { ActionOptions } from "./action-sync.js";
 import { KEY_PREFIX, OWNER_TAG, TEMPLATES, stableUuid, templateName, triggerExpression, zabbixHostName } from "./definitions.js";
 import type { DiscoveryRuleDef, ItemDef, Severity, Tag, TemplateDef, TriggerDef, ValueMapDef, ValueType, ZabbixNames } from "./definitions.js";
 
@@ -41,6 +43,8 @@ export interface SyncOptions {
   log: Logger;
   /** global scripts calling the CMA's API (manual event actions on guests' problems); absent: none */
   scripts?: ScriptsOptions;
+  /** the action running seed 001's escalation with those scripts (zabbixCreateActions); absent: none */
+  action?: ActionOptions;
 }
 
 /** Hosts Zabbix should have: Zabbix technical name → visible name. */
@@ -154,6 +158,8 @@ export class ConfigSync {
   private dependenciesDone = false;
   /** the global scripts' ids by action, once synced */
   scriptIds = new Map<string, string>();
+  /** the escalation action's id, once synced */
+  actionId: string | undefined;
 
   constructor(
     private readonly api: ZabbixApi,
@@ -168,6 +174,7 @@ export class ConfigSync {
       const templates = what.templates || this.templateIds.size < TEMPLATES.length;
       if (templates) await this.syncTemplates(changes);
       if (templates && this.o.scripts) this.scriptIds = await syncScripts(this.api, this.o.scripts, changes);
+      if (templates && this.o.action) this.actionId = await syncAction(this.api, this.o.action, this.scriptIds, changes);
       const hostIds = await this.syncHosts(desired, changes);
       // the CMA host's triggers exist only once it is linked: dependencies on them come last
       if (templates || !this.dependenciesDone) await this.syncDependencies(changes);

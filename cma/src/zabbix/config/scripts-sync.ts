@@ -5,15 +5,16 @@
  * so a Zabbix user's click goes through the same checks and the same audit log as the console's
  * (the reason names the Zabbix user and event). The guest comes from the problem's `vm_uuid` tag
  * (the guest trigger prototypes carry it). Created or brought up to date with the templates; a
- * token that no longer verifies is replaced (scripts-token.ts).
- *
- * Not here: scripts scoped as action operations, and the action with seed 001's escalation steps.
+ * token that no longer verifies is replaced (service-token.ts). A Zabbix script has one scope, so
+ * the two an escalation runs by itself (soft reboot, hard reset) exist once more scoped as action
+ * operations, for actions of the operator's own and for the one action-sync.ts can create.
  */
 import type { ZabbixApi } from "./api-client.js";
 
 /** Zabbix script types and scopes (script.create) */
 const WEBHOOK = "5";
 const MANUAL_EVENT_ACTION = "4";
+const ACTION_OPERATION = "1";
 
 export interface ScriptsOptions {
   /** the CMA's HTTP API as the Zabbix server reaches it */
@@ -27,14 +28,22 @@ export interface ScriptsOptions {
 export interface ScriptDef {
   name: string;
   action: "reboot" | "reset" | "start";
+  /** a person's click on a problem (asks first), or a step of an action's escalation */
+  scope: "event" | "operation";
+  /** asked before a person's click runs it (manual scope only: Zabbix refuses it on operations) */
   confirmation: string;
 }
 
 export const SCRIPT_DEFS: readonly ScriptDef[] = [
-  { name: "soft reboot VM", action: "reboot", confirmation: "Ask guest {EVENT.TAGS.vm} to reboot (ACPI)?" },
-  { name: "hard reset VM", action: "reset", confirmation: "Reset guest {EVENT.TAGS.vm} (the reset button: unsaved work in it is lost)?" },
-  { name: "start VM", action: "start", confirmation: "Start guest {EVENT.TAGS.vm}?" },
+  { name: "soft reboot VM", action: "reboot", scope: "event", confirmation: "Ask guest {EVENT.TAGS.vm} to reboot (ACPI)?" },
+  { name: "hard reset VM", action: "reset", scope: "event", confirmation: "Reset guest {EVENT.TAGS.vm} (the reset button: unsaved work in it is lost)?" },
+  { name: "start VM", action: "start", scope: "event", confirmation: "Start guest {EVENT.TAGS.vm}?" },
+  { name: "soft reboot VM (escalation step)", action: "reboot", scope: "operation", confirmation: "" },
+  { name: "hard reset VM (escalation step)", action: "reset", scope: "operation", confirmation: "" },
 ];
+
+/** The key of a script's id in the map syncScripts answers: "reset", or "reset:operation". */
+export const scriptKey = (d: Pick<ScriptDef, "action" | "scope">): string => (d.scope === "event" ? d.action : `${d.action}:operation`);
 
 /** The webhook's code (Zabbix runs it in its Duktape engine): one POST, the CMA's answer or its error. */
 export const WEBHOOK_JS = [
@@ -43,7 +52,7 @@ export const WEBHOOK_JS = [
   "var req = new HttpRequest();",
   "req.addHeader('Content-Type: application/json');",
   "req.addHeader('Authorization: Bearer ' + p.token);",
-  "var body = JSON.stringify({ action: p.action, reason: 'Zabbix user ' + p.user + ', event ' + p.event });",
+  "var body = JSON.stringify({ action: p.action, reason: 'Zabbix ' + p.by + ', event ' + p.event });",
   "var resp = req.post(p.url.replace(/\\/+$/, '') + '/api/domains/' + p.uuid + '/actions', body);",
   "if (req.getStatus() !== 200) throw 'ringwatch refused (HTTP ' + req.getStatus() + '): ' + resp;",
   "var r = JSON.parse(resp);",
@@ -59,12 +68,16 @@ interface ZScript {
 }
 
 function wanted(o: ScriptsOptions, d: ScriptDef, token: string): Record<string, unknown> {
+  const manual = d.scope === "event";
   return {
-    name: `${o.prefix}: ${d.name}`, type: WEBHOOK, scope: MANUAL_EVENT_ACTION, command: WEBHOOK_JS, timeout: "30s", menu_path: o.prefix,
-    confirmation: d.confirmation, description: `ringwatch: ${d.action} the problem's guest through the CMA (${o.cmaUrl}), audited there as this script's API token with the Zabbix user's name.`,
+    name: `${o.prefix}: ${d.name}`, type: WEBHOOK, scope: manual ? MANUAL_EVENT_ACTION : ACTION_OPERATION, command: WEBHOOK_JS, timeout: "30s",
+    ...(manual ? { menu_path: o.prefix, confirmation: d.confirmation } : {}),
+    description: manual
+      ? `ringwatch: ${d.action} the problem's guest through the CMA (${o.cmaUrl}), audited there as this script's API token with the Zabbix user's name.`
+      : `ringwatch: ${d.action} the problem's guest through the CMA (${o.cmaUrl}) as a step of an action's escalation, audited there as this script's API token with the action's name.`,
     parameters: [
       { name: "url", value: o.cmaUrl }, { name: "token", value: token }, { name: "action", value: d.action },
-      { name: "uuid", value: "{EVENT.TAGS.vm_uuid}" }, { name: "event", value: "{EVENT.ID}" }, { name: "user", value: "{USER.USERNAME}" },
+      { name: "uuid", value: "{EVENT.TAGS.vm_uuid}" }, { name: "event", value: "{EVENT.ID}" }, { name: "by", value: manual ? "user {USER.USERNAME}" : "action {ACTION.NAME}" },
     ],
   };
 }
@@ -72,7 +85,7 @@ function wanted(o: ScriptsOptions, d: ScriptDef, token: string): Record<string, 
 const sameParams = (a: { name: string; value: string }[], b: { name: string; value: string }[]): boolean =>
   JSON.stringify([...a].sort((x, y) => x.name.localeCompare(y.name))) === JSON.stringify([...b].sort((x, y) => x.name.localeCompare(y.name)));
 
-/** Creates or updates the scripts; answers their ids by action. */
+/** Creates or updates the scripts; answers their ids by scriptKey. */
 export async function syncScripts(api: ZabbixApi, o: ScriptsOptions, changes: string[]): Promise<Map<string, string>> {
   const token = o.token();
   const names = SCRIPT_DEFS.map((d) => `${o.prefix}: ${d.name}`);
@@ -83,11 +96,11 @@ export async function syncScripts(api: ZabbixApi, o: ScriptsOptions, changes: st
     const cur = have.find((s) => s.name === w.name);
     if (!cur) {
       const r = await api.call<{ scriptids: string[] }>("script.create", w);
-      ids.set(d.action, r.scriptids[0]);
+      ids.set(scriptKey(d), r.scriptids[0]);
       changes.push(`script ${w.name as string} created`);
     } else {
-      ids.set(d.action, cur.scriptid);
-      if (cur.command !== WEBHOOK_JS || cur.confirmation !== d.confirmation || !sameParams(cur.parameters ?? [], w.parameters as { name: string; value: string }[])) {
+      ids.set(scriptKey(d), cur.scriptid);
+      if (cur.command !== WEBHOOK_JS || (cur.confirmation ?? "") !== d.confirmation || !sameParams(cur.parameters ?? [], w.parameters as { name: string; value: string }[])) {
         await api.call("script.update", { scriptid: cur.scriptid, ...w });
         changes.push(`script ${w.name as string} updated`);
       }
