@@ -37,7 +37,8 @@ function duration(ms: number): string {
   if (a < 1000) return `${Math.round(a)} ms`;
   if (a < 60_000) return `${Math.round(a / 1000)} s`;
   if (a < 3_600_000) return `${Math.round(a / 60_000)} min`;
-  return `${(a / 3_600_000).toFixed(1)} h`;
+  const h = a / 3_600_000;
+  return `${Number.isInteger(h) ? h : h.toFixed(1)} h`;
 }
 
 const relative = (at: number, now = Date.now()): string => (Math.abs(at - now) < 1000 ? "now" : at > now ? `in ${duration(at - now)}` : `${duration(now - at)} ago`);
