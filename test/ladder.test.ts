@@ -2,27 +2,24 @@
  * The escalation ladder end to end, in one process over real UDP and HTTP: a real CMA with a ladder
  * policy (waits of a second), a real nanoprobe on libvirt's test driver whose guest check targets
  * a real HTTP server on loopback standing for the guest's service (the test sets its status), and
- * a real webhook receiver. The service fails → guestUnhealthy → notify → soft reboot → (kept down)
- * → hard reset → escalate; the service answers → healthy → the ladder ends. A reboot that helps
- * ends it at that step. A CMA restart in the middle continues at the right step without repeating
- * one. Guards: a host in maintenance, and the fleet-wide limit (a storm escalates).
+ * a real webhook receiver (support/ladder-cluster.ts). The service fails → guestUnhealthy → notify
+ * → soft reboot → (kept down) → hard reset → escalate; the service answers → healthy → the ladder
+ * ends. A reboot that helps ends it at that step. A CMA restart in the middle continues at the
+ * right step without repeating one. Guards: a host in maintenance, and the fleet-wide limit (a storm escalates).
  * The test driver's guests have no OS: the test plays the guest's service, libvirt does the rest.
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
-import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { LadderState } from "@ringwatch/cma";
-import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { guestServices, ladderOf, startLadderCluster, startLadderCma } from "./support/ladder-cluster.js";
+import type { GuestServices, LadderCluster } from "./support/ladder-cluster.js";
 
 const listen = (s: Server): Promise<number> => new Promise((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)));
 const close = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
@@ -32,38 +29,29 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
   this.timeout(90_000);
   const keyring = new Keyring("ladder", makeClusterKey(randomBytes(32)));
   const keys = generateKeyPairSync("ed25519");
-  let fx: Fixture, service: Server, webhook: Server, servicePort: number, hookPort: number;
+  let fx: Fixture, services: GuestServices, webhook: Server, hookPort: number;
   /** the guests' service status, per guest name (the check's path names the guest) */
-  const status = new Map<string, number>();
+  let status: Map<string, number>;
   const notices: { event: string; guest: { name: string }; done?: string[] }[] = [];
   let web: { uuid: string; name: string }, app: { uuid: string; name: string };
 
   before(async () => {
     fx = writeFixture(4);
     [web, app] = fx.domains.filter((d) => d.state === "running");
-    service = createServer((req, res) => { res.statusCode = status.get(req.url!.slice(1)) ?? 200; res.end(); });
-    servicePort = await listen(service);
+    services = await guestServices();
+    status = services.status;
     webhook = createServer((req, res) => void body(req).then((b) => { notices.push(JSON.parse(b)); res.end(); }));
     hookPort = await listen(webhook);
   });
   after(async () => {
-    await close(service);
+    await services.close();
     await close(webhook);
     fx.cleanup();
   });
 
-  /** a CMA with the policy, and a nanoprobe checking both guests' services every 150 ms */
-  async function start(policy: unknown, dataDir = mkdtempSync(join(tmpdir(), "rw-ladder-")), port = 0): Promise<{ cma: Cma; np: Nanoprobe; dataDir: string; stopAll(): Promise<void> }> {
-    const policyFile = join(dataDir, "policy.json");
-    writeFileSync(policyFile, JSON.stringify({ webhooks: [`http://127.0.0.1:${hookPort}/hook`], ...policy as object }));
-    const checks = join(dataDir, "checks.json");
-    writeFileSync(checks, JSON.stringify({ defaults: { intervalMs: 150, timeoutMs: 100, failures: 2 }, checks: [web, app].map((g) => ({ guest: g.uuid, http: `http://127.0.0.1:${servicePort}/${g.name}` })) }));
-    const cma = await Cma.start(cmaConfig({ cluster: "ladder", bindAddress: "127.0.0.1", port, multicastGroup: "", graphStore: "none", historyStore: "none", httpListen: "off", dataDir, actionPolicyFile: policyFile, ladderTickMs: 50 }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
-    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "ladder", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", guestChecksFile: checks }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
-    await waitUntil(() => cma.inventory.domains("hv1").length === 4, 15_000, "the inventory at the CMA");
-    return { cma, np, dataDir, stopAll: async () => { await np.stop(false); await cma.stop(); } };
-  }
-  const ladderOf = (cma: Cma, uuid: string): LadderState | undefined => cma.ladders!.list().filter((l) => l.uuid === uuid).pop();
+  /** a CMA with the policy (and the webhook receiver), and a nanoprobe checking both guests' services every 150 ms */
+  const start = (policy: object): Promise<LadderCluster> =>
+    startLadderCluster({ cluster: "ladder", keyring, commandKey: keys.privateKey, cmaPublicKey: keys.publicKey, fx, guests: [web, app], services, policy: { webhooks: [`http://127.0.0.1:${hookPort}/hook`], ...policy } });
   const steps = (l: LadderState | undefined) => l?.history.map((h) => `${h.what}:${h.outcome}`);
 
   it("kept down: notify → reboot → reset → escalate, each done once and audited; healthy again ends it and says so", async () => {
@@ -109,7 +97,7 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
     const port = first.cma.endpoint.address().port;
     await waitUntil(() => steps(ladderOf(first.cma, web.uuid))?.length === 1, 20_000, "notified");
     await first.cma.stop(); // the nanoprobe stays: it re-registers with the new CMA and reports its alert again
-    const cma = await Cma.start(cmaConfig({ cluster: "ladder", bindAddress: "127.0.0.1", port, multicastGroup: "", graphStore: "none", historyStore: "none", httpListen: "off", dataDir: first.dataDir, actionPolicyFile: join(first.dataDir, "policy.json"), ladderTickMs: 50 }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
+    const cma = await startLadderCma({ cluster: "ladder", keyring, commandKey: keys.privateKey, dataDir: first.dataDir, port });
     try {
       await waitUntil(() => ladderOf(cma, web.uuid)?.status === "escalated", 30_000, "escalated after the restart");
       assert.deepEqual(steps(ladderOf(cma, web.uuid)), ["notify:ok", "reboot:ok", "escalate:ok"], "one notify, one reboot");

@@ -1,7 +1,9 @@
-// A guest page: the guest as the inventory knows it (name, state, the host running it now), its
-// active alerts, (operators, admins) actions on it (guest-actions.ts), and its charts — CPU, each vCPU's steal, memory, disk and NIC rates — with alert
-// markers (chart-panel.ts). Reached from its host's page; after a migration the inventory names
-// the new host, and the page says so (history stays with the host that recorded it).
+// A guest page: the guest as the inventory knows it (name, state, the host running it now), a
+// banner while an escalation ladder runs for it (ladders.ts), its active alerts, (operators,
+// admins) actions on it (guest-actions.ts), and its charts — CPU, each vCPU's steal, memory, disk
+// and NIC rates — with alert markers (chart-panel.ts). Reached from its host's page; after a
+// migration the inventory names the new host, and the page says so (history stays with the host
+// that recorded it).
 import { api } from "./api.js";
 import type { Me } from "./api.js";
 import { GuestActionsSection } from "./guest-actions.js";
@@ -9,6 +11,7 @@ import { ChartPanel } from "./chart-panel.js";
 import { el, table, when } from "./dom.js";
 import type { Domain } from "./host.js";
 import { guestHref } from "./host.js";
+import { ladderBanner } from "./ladders.js";
 import { hostLink } from "./overview.js";
 
 interface Alert { host: string; kind: string; subject: string; subjectName?: string; at: number }
@@ -45,12 +48,15 @@ export class GuestPage {
   destroy(): void { this.panel?.destroy(); }
 
   private async showFacts(found: { host: string; domain: Domain } | undefined): Promise<void> {
-    const { alerts } = await api<{ alerts: Alert[] }>(`/api/alerts?host=${encodeURIComponent(this.host)}`).catch(() => ({ alerts: [] as Alert[] }));
+    const [{ alerts }, banner] = await Promise.all([
+      api<{ alerts: Alert[] }>(`/api/alerts?host=${encodeURIComponent(this.host)}`).catch(() => ({ alerts: [] as Alert[] })),
+      ladderBanner(this.uuid),
+    ]);
     const mine = alerts.filter((a) => a.subject.toLowerCase() === this.uuid.toLowerCase());
     const where = !found ? el("p", { className: "form-error", textContent: "not in the inventory now (shut off and undefined, or its host is gone): its history is below" })
       : found.host !== this.host ? el("p", {}, "now runs on ", el("a", { href: guestHref(found.host, this.uuid), textContent: found.host }), "; the charts below are its history on ", this.host)
         : el("p", { textContent: `state ${found.domain.state} · uuid ${this.uuid}` });
-    this.facts.replaceChildren(where,
+    this.facts.replaceChildren(banner ?? "", where,
       el("h3", { textContent: `Active alerts (${mine.length})` }),
       table(["kind", "since"], mine.map((a) => [a.kind, when(a.at)]), "guest-alerts"));
   }

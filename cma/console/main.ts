@@ -1,5 +1,5 @@
 // The console's entry: sign-in, navigation by the URL's hash (#/, #/host/<name>,
-// #/host/<name>/guest/<uuid>, #/audit, #/users, #/account), and a
+// #/host/<name>/guest/<uuid>, #/rings, #/ladders, #/queries, #/audit, #/users, #/account), and a
 // refresh every REFRESH_MS of the page shown, without reloading it.
 import { api, postJson, setCsrfToken, whenSignedOut } from "./api.js";
 import type { Me } from "./api.js";
@@ -8,6 +8,7 @@ import { renderAudit } from "./audit.js";
 import { $, el } from "./dom.js";
 import { GuestPage } from "./guest.js";
 import { HostPage } from "./host.js";
+import { renderLadders } from "./ladders.js";
 import { renderOverview } from "./overview.js";
 import { renderQueries } from "./queries.js";
 import { renderRings } from "./rings.js";
@@ -69,6 +70,8 @@ async function route(): Promise<void> {
       await hostPage.render();
     } else if (hash === "rings") {
       await renderRings(main);
+    } else if (hash === "ladders") {
+      await renderLadders(main);
     } else if (hash === "queries") {
       await renderQueries(main);
     } else if (hash === "audit" && me.role === "admin") {

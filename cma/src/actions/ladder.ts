@@ -110,6 +110,9 @@ export class Ladders {
     this.timer.unref();
   }
 
+  /** "dry-run": every action step is recorded as what it would do, none is done */
+  get mode(): LadderPolicy["mode"] { return this.d.policy.mode; }
+
   /** Ladders under way or escalated, and the last ended ones. */
   list(): LadderState[] {
     return this.state.ladders.map((l) => ({ ...l, history: [...l.history] }));

@@ -27,13 +27,13 @@ const STATUS: Record<DomainActionErrorCode, number> = {
 const MAX_REASON = 256;
 
 export const domainActionsPlugin: FastifyPluginAsync<DomainActionsPluginOptions> = async (app, { actions, audit, ladders }) => {
-  // the ladders under way, escalated, and the last ended ones, each with its steps and history
+  // the ladders under way, escalated, and the last ended ones, each with its steps and history; the policy's mode (act, dry-run)
   app.get<{ Querystring: { uuid?: string } }>("/api/ladders", {
     schema: { querystring: { type: "object", properties: { uuid: { type: "string", maxLength: 36 } }, additionalProperties: false } },
   }, async (req) => {
     if (!ladders) return { policy: false, ladders: [] };
     const all = ladders.list();
-    return { policy: true, ladders: req.query.uuid ? all.filter((l) => l.uuid === req.query.uuid!.toLowerCase()) : all };
+    return { policy: true, mode: ladders.mode, ladders: req.query.uuid ? all.filter((l) => l.uuid === req.query.uuid!.toLowerCase()) : all };
   });
 
   app.post<{ Params: { uuid: string }; Body: { action: string; reason: string } }>("/api/domains/:uuid/actions", {
