@@ -172,7 +172,7 @@ export class Cma {
       throw e;
     }
     if (graph) {
-      ingestor = new GraphIngestor(graph, { membership: rings.membership, inventory, alerts, discovery }, {
+      ingestor = new GraphIngestor(graph, { membership: rings.membership, inventory, alerts, discovery, audit: audit.entries }, {
         flushMs: cfg.graphFlushMs, maxItems: cfg.graphFlushItems, maxRows: cfg.graphStatementRows, retryMaxMs: cfg.graphRetryMaxMs,
       }, deps.log);
       ingestor.start();

@@ -1,7 +1,8 @@
 /**
  * Feeds the graph from the CMA's in-process stores: membership (hosts, rings, events),
- * inventory, alerts and discovery documents. Handlers only file the latest item per key (a newer
- * document of a type from a host supersedes one still waiting), so the UDP path never waits on
+ * inventory, alerts, discovery documents, and recovery actions on guests from the audit log.
+ * Handlers only file the latest item per key (a newer document of a type from a host supersedes
+ * one still waiting), so the UDP path never waits on
  * the graph. Every flushMs, or sooner once maxItems wait, the items become one write (one
  * transaction). A failed write is retried with backoff and nothing is lost; a write the store
  * refuses as malformed is split so one bad item cannot hold back the others (the bad one is
@@ -9,6 +10,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "@ringwatch/shared";
+import type { AuditEntry } from "../audit/audit-entry.js";
 import type { AlertEvent, AlertStore } from "../intake/alert-store.js";
 import type { DiscoveryEvent, DiscoveryStore } from "../intake/discovery-store.js";
 import type { InventoryEvent, InventoryStore } from "../intake/inventory-store.js";
@@ -19,6 +21,7 @@ import { alertKey, alertWrites } from "./ingest/alerts.js";
 import { discoveryPlugins } from "./ingest/discovery-plugins.js";
 import { IngestError } from "./ingest/input.js";
 import { inventoryWrites } from "./ingest/inventory.js";
+import { RECOVERY_ENTRIES, recoveryActionWrites } from "./ingest/recovery-actions.js";
 import { MembershipGraph, eventId, membershipEventWrites } from "./ingest/membership.js";
 import type { PendingWrite } from "./ingest/membership.js";
 import { UNSETTLED_ADDRESSES, rederive } from "./ingest/derived.js";
@@ -39,6 +42,8 @@ export interface GraphSources {
   inventory?: InventoryStore;
   alerts?: AlertStore;
   discovery?: DiscoveryStore;
+  /** the audit log's durable entries (AuditLog.entries): recovery actions on guests */
+  audit?: EventEmitter<{ entry: [AuditEntry] }>;
 }
 
 type Item = { key: string; build: () => Phased };
@@ -51,7 +56,7 @@ const MALFORMED: ReadonlySet<string> = new Set(["syntax", "too-large", "write-re
 export class GraphIngestor {
   /** each write's outcome (monitoring errors watch it) */
   readonly writes = new EventEmitter<{ write: [GraphWriteOutcome] }>();
-  readonly counters = { flushes: 0, itemsWritten: 0, writeFailures: 0, retries: 0, refusedDocuments: 0, badEntries: 0, droppedItems: 0, ignoredDocuments: 0 };
+  readonly counters = { flushes: 0, itemsWritten: 0, writeFailures: 0, retries: 0, refusedDocuments: 0, badEntries: 0, droppedItems: 0, ignoredDocuments: 0, recoveryActions: 0, ignoredActions: 0 };
   private readonly pending = new Map<string, Item>();
   private readonly hostsGraph?: MembershipGraph;
   private hostsDirty = false;
@@ -75,7 +80,7 @@ export class GraphIngestor {
   }
 
   start(): void {
-    const { membership, inventory, alerts, discovery } = this.sources;
+    const { membership, inventory, alerts, discovery, audit } = this.sources;
     if (membership) {
       const onChange = (): void => this.markHosts();
       const onEvent = (e: MembershipEvent): void => {
@@ -106,6 +111,24 @@ export class GraphIngestor {
       discovery.on("event", on);
       this.off.push(() => discovery.off("event", on));
     }
+    if (audit) {
+      const on = (e: AuditEntry): void => this.addAuditEntry(e);
+      audit.on("entry", on);
+      this.off.push(() => audit.off("entry", on));
+    }
+  }
+
+  /** One audit entry: a recovery action on a guest becomes an item; other entries are not the graph's. */
+  addAuditEntry(e: AuditEntry): void {
+    if (!e || typeof e !== "object" || !RECOVERY_ENTRIES.has(e.action)) return;
+    const writes = recoveryActionWrites(e);
+    if (!writes) {
+      this.counters.ignoredActions++;
+      this.log.debug({ seq: e.seq, action: e.action, target: e.target }, "recovery action names no guest the graph can link: left out");
+      return;
+    }
+    this.counters.recoveryActions++;
+    this.add({ key: `r|${e.seq}`, build: () => writes });
   }
 
   /**

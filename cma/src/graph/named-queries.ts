@@ -127,6 +127,19 @@ RETURN h.name AS host, h.segment AS segment, h.ringOrder AS ringOrder, watchers,
 ORDER BY segment, ringOrder, host`,
 };
 
+const guestActions: NamedQuery = {
+  name: "guestActions",
+  description:
+    "Recovery actions on a guest, newest first: what a person, a token, a Zabbix script or the escalation ladder did or tried (reboot, reset, a ladder's notices and steps, refusals by its guards, dry runs), with who, how, the outcome, why and what came of it. The graph keeps a guest's 50 newest; the audit log has them all.",
+  params: { uuid: { type: "string", doc: "the guest's uuid (any case)" } },
+  // uuids are stored lower-case (ingest/recovery-actions.ts); toLower is spelled the same on both stores
+  cypher: `WITH toLower($uuid) AS u
+MATCH (d:Domain {uuid: u})<-[:ACTED_ON]-(a:RecoveryAction)
+RETURN a.seq AS seq, a.time AS time, a.kind AS kind, a.action AS action, a.actor AS actor, a.via AS via, a.outcome AS outcome,
+  a.dryRun AS dryRun, a.reason AS reason, a.result AS result, a.state AS state, a.host AS host, a.ladder AS ladder
+ORDER BY seq DESC`,
+};
+
 export const namedQueries: Readonly<Record<string, NamedQuery>> = Object.freeze(
-  Object.fromEntries([deadHostImpact, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth].map((q) => [q.name, q])),
+  Object.fromEntries([deadHostImpact, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth, guestActions].map((q) => [q.name, q])),
 );

@@ -14,17 +14,20 @@
  *                                            (ingest/derived.ts keeps both true)
  *   (Service|Host)-[:DEPENDS_ON {clientHost, process, count}]->(Service)   client connections
  *   (Event|Alert)-[:CONCERNS]->(Host|Domain|Segment|IPAddr)
+ *   (RecoveryAction)-[:ACTED_ON]->(Domain)   an action on a guest, from the audit log (ingest/recovery-actions.ts)
  *
  * Keys (every write is a MERGE on them, so ingesting twice changes nothing): Host.name (the host
  * identity the CMA admitted), Domain.uuid, NIC.key (a guest NIC's MAC; a host interface is
  * "host/ifname" because bridges and bonds share their ports' MACs), IPAddr.address,
  * Service.key ("ip:port", "[v6]:port"; listeners on a wildcard or loopback address are
  * "host|ip:port" because every host has them), Disk.key ("uuid/target"), Switch.id (chassis id,
- * else name), Segment.name, Event.id, Alert.key ("host|kind|subject").
+ * else name), Segment.name, Event.id, Alert.key ("host|kind|subject"), RecoveryAction.seq (the audit
+ * entry's seq).
  *
  * Nothing that disappears is deleted: hosts keep their membership state (dead, left ...),
  * domains, disks, NICs and services get present=false and goneAt; relationships that describe
- * the current shape (RUNS after a migration, WATCHES after a ring change) are replaced.
+ * the current shape (RUNS after a migration, WATCHES after a ring change) are replaced. The one
+ * exception: a guest keeps only its newest recovery actions (the audit log keeps them all).
  *
  * Properties are scalars only (no lists): Kuzu cannot type an empty or all-null list parameter.
  */
@@ -65,6 +68,10 @@ export const nodeTables = {
   Service: { key: "key", properties: { key: S, ip: S, port: I, process: S, pid: I, cmdline: S, present: B, goneAt: I, updatedAt: I } },
   Event: { key: "id", properties: { id: S, type: S, at: I, detail: S } },
   Alert: { key: "key", properties: { key: S, host: S, kind: S, subject: S, subjectName: S, active: B, raisedAt: I, clearedAt: I, evidence: S, updatedAt: I } },
+  RecoveryAction: {
+    key: "seq",
+    properties: { seq: I, at: I, time: S, kind: S, action: S, actor: S, via: S, outcome: S, dryRun: B, reason: S, result: S, state: S, host: S, ladder: S, guest: S },
+  },
 } as const satisfies Record<string, NodeTable>;
 
 export type NodeLabel = keyof typeof nodeTables;
@@ -86,6 +93,7 @@ export const relTables = {
     pairs: [["Event", "Host"], ["Event", "Segment"], ["Event", "IPAddr"], ["Alert", "Host"], ["Alert", "Domain"]],
     properties: {},
   },
+  ACTED_ON: { pairs: [["RecoveryAction", "Domain"]], properties: {} },
 } as const satisfies Record<string, RelTable>;
 
 export type RelType = keyof typeof relTables;

@@ -3,10 +3,12 @@
  * to feed them, inventory, alerts and membership through the real CMA stores and GraphIngestor
  * into a store under test.
  */
+import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "@ringwatch/shared";
 import type { GuestDomain } from "@ringwatch/shared";
+import type { AuditEntry } from "../../src/audit/audit-entry.js";
 import { AlertStore } from "../../src/intake/alert-store.js";
 import { DiscoveryStore } from "../../src/intake/discovery-store.js";
 import { InventoryStore } from "../../src/intake/inventory-store.js";
@@ -29,10 +31,12 @@ export class Feed {
   readonly inventory = new InventoryStore(silentLogger());
   readonly alerts = new AlertStore(silentLogger());
   readonly discovery = new DiscoveryStore(silentLogger());
+  /** audit entries as AuditLog.entries announces them (forward a real log's here, or emit one) */
+  readonly auditEntries = new EventEmitter<{ entry: [AuditEntry] }>();
   readonly ingestor: GraphIngestor;
 
   constructor(store: GraphStore, maxRows = 2000) {
-    this.ingestor = new GraphIngestor(store, { membership: this.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery },
+    this.ingestor = new GraphIngestor(store, { membership: this.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery, audit: this.auditEntries },
       { flushMs: 60_000, maxItems: 1_000_000, maxRows, retryMaxMs: 1000 }, silentLogger());
     this.ingestor.start();
   }
@@ -103,7 +107,7 @@ export function freshStoreEachTest(makeStore: () => Promise<GraphStore>): StoreU
 export async function snapshot(store: GraphStore): Promise<string[]> {
   const nodes = await store.read("MATCH (n) RETURN n", {}, { maxRows: 1_000_000 });
   const rels = await store.read("MATCH (a)-[e]->(b) RETURN a, e, b", {}, { maxRows: 1_000_000 });
-  const key = (n: Record<string, unknown>): string => `${String(n._label)}:${String(n.name ?? n.uuid ?? n.key ?? n.address ?? n.id)}`;
+  const key = (n: Record<string, unknown>): string => `${String(n._label)}:${String(n.name ?? n.uuid ?? n.key ?? n.address ?? n.id ?? n.seq)}`;
   return [
     ...nodes.rows.map((r) => JSON.stringify(r.n, Object.keys(r.n as object).sort())),
     ...rels.rows.map((r) => `${key(r.a as Record<string, unknown>)} ${JSON.stringify(r.e, Object.keys(r.e as object).sort())} ${key(r.b as Record<string, unknown>)}`),

@@ -11,6 +11,7 @@ import { chunk, mergeNodes, mergeRels } from "../../src/graph/write-batch.js";
 import { ingestConformance } from "./ingest-conformance.js";
 import { queriesConformance } from "./queries-conformance.js";
 import { derivedConformance } from "./derived-conformance.js";
+import { actionsConformance } from "./actions-conformance.js";
 
 export interface ConformanceOptions {
   /** a procedure call that would write if the read path allowed it */
@@ -203,5 +204,6 @@ export function conformanceSuite(name: string, makeStore: () => Promise<GraphSto
     ingestConformance(makeStore);
     queriesConformance(makeStore);
     derivedConformance(makeStore);
+    actionsConformance(makeStore);
   });
 }
