@@ -15,7 +15,10 @@
  *     healthy, then with every guest unhealthy and its ladder running (dry-run: no action is
  *     sent, every step still decided, audited and saved), and the ladder state file's size.
  *
- *   node bench/dist/ladder.bench.js [--runs 5] [--guests 1000] [--window 60]
+ *  3. --versus N: the same ladder through Zabbix's own action escalation beside ringwatch's (below;
+ *     needs the Zabbix of scripts/zabbix.sh, ~4 min).
+ *
+ *   node bench/dist/ladder.bench.js [--runs 5] [--guests 1000] [--window 60] [--versus 3]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -26,13 +29,15 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { unusedTcpPort } from "@ringwatch/shared/testing";
 import type * as ProcessSupport from "../test/dist/support/processes.js";
 import type { LogLine, RunningProcess } from "../test/dist/support/processes.js";
+import type * as ZabbixSupport from "../test/dist/support/zabbix.js";
 
 // the tests' process helpers, from the built tests (bench/dist sits one level deeper than the sources)
 const { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } = (await import(new URL("../../test/dist/support/processes.js", import.meta.url).href)) as typeof ProcessSupport;
 
-const { values: args } = parseArgs({ options: { runs: { type: "string", default: "5" }, guests: { type: "string", default: "1000" }, window: { type: "string", default: "60" } } });
+const { values: args } = parseArgs({ options: { runs: { type: "string", default: "5" }, guests: { type: "string", default: "1000" }, window: { type: "string", default: "60" }, versus: { type: "string", default: "0" } } });
 const listen = (s: Server | TcpServer): Promise<number> => new Promise((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; };
@@ -41,16 +46,17 @@ const cpuMs = (pid: number): number => { const f = readFileSync(`/proc/${pid}/st
 interface Cluster { cma: RunningProcess; np: RunningProcess; dir: string; stop(): Promise<void> }
 
 /** a CMA and `hosts` nanoprobes, each on its own test-driver fixture of `guests` domains (UUIDs made distinct per host) */
-async function cluster(name: string, guests: number, checks: (uuids: { uuid: string; name: string }[]) => unknown, policy: unknown, hosts = 1): Promise<Cluster & { domains: { uuid: string; name: string }[]; nps: RunningProcess[] }> {
+async function cluster(name: string, guests: number, checks: (uuids: { uuid: string; name: string }[]) => unknown, policy: unknown, hosts = 1, cmaEnv: Record<string, string> = {}): Promise<Cluster & { domains: { uuid: string; name: string }[]; nps: RunningProcess[] }> {
   const dir = mkdtempSync(join(tmpdir(), `rw-ladder-bench-${name}-`));
   const kg = await runToExit(CMA_CLI, ["keygen", "--dir", join(dir, "keys")]);
   if (kg.code !== 0) throw new Error(kg.stderr);
-  writeFileSync(join(dir, "policy.json"), JSON.stringify(policy));
+  if (policy) writeFileSync(join(dir, "policy.json"), JSON.stringify(policy));
   const port = 21000 + Math.floor(Math.random() * 20000);
   const common = { RINGWATCH_CLUSTER: `lb${name}`, RINGWATCH_CLUSTER_KEY_FILE: join(dir, "keys/cluster.key"), RINGWATCH_STATUS_INTERVAL_MS: "0", RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_LOG_FORMAT: "json" };
   const cma = startProcess("cma", CMA_CLI, ["run"], {
     ...common, RINGWATCH_COMMAND_KEY_FILE: join(dir, "keys/cma-command.key"), RINGWATCH_PORT: String(port), RINGWATCH_MULTICAST_GROUP: "",
-    RINGWATCH_DATA_DIR: join(dir, "cma"), RINGWATCH_HTTP_LISTEN: "off", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_HISTORY_STORE: "none", RINGWATCH_ACTION_POLICY_FILE: join(dir, "policy.json"),
+    RINGWATCH_DATA_DIR: join(dir, "cma"), RINGWATCH_HTTP_LISTEN: "off", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_HISTORY_STORE: "none", RINGWATCH_ACTION_POLICY_FILE: policy ? join(dir, "policy.json") : "",
+    ...cmaEnv,
   });
   await cma.waitFor((l) => l.msg === "CMA started", 30_000, "CMA started");
   const nps: RunningProcess[] = [];
@@ -161,6 +167,92 @@ async function cost(guests: number, windowS: number): Promise<void> {
   }
 }
 
+/**
+ * 3. The same ladder through Zabbix's own action escalation, side by side with ringwatch's, both at
+ * once: two clusters of one nanoprobe each, `--versus` guests each whose checks (every 1 s, 3
+ * failures) point at one service per cluster, flipped at the same moment. ringwatch: policy notify
+ * → 60 s → reboot → 60 s → reset → 60 s → escalate (no Zabbix). Zabbix (the shared test server,
+ * scripts/zabbix.sh): the CMA with zabbixScriptsCmaUrl and zabbixCreateActions, waits 1m,1m,1m
+ * (Zabbix's shortest step), no ladder of its own; the problem and each step's time from Zabbix's
+ * event and alert records (whole seconds), the actions done from the nanoprobe's log.
+ */
+async function versusZabbix(guests: number): Promise<void> {
+  const Z = (await import(new URL("../../test/dist/support/zabbix.js", import.meta.url).href)) as typeof ZabbixSupport;
+  const zbx = await Z.ensureZabbix();
+  const sfx = Math.random().toString(16).slice(2, 8);
+  const names = Z.testZabbixNames("lad", sfx);
+  const statuses = { rw: 200, zbx: 200 };
+  const services = { rw: createServer((_q, r) => { r.statusCode = statuses.rw; r.end(); }), zbx: createServer((_q, r) => { r.statusCode = statuses.zbx; r.end(); }) };
+  const ports = { rw: await listen(services.rw), zbx: await listen(services.zbx) };
+  const checks = (port: number) => (ds: { uuid: string }[]) => ({ defaults: { intervalMs: 1000, timeoutMs: 500, failures: 3 }, checks: ds.slice(0, guests).map((d) => ({ guest: d.uuid, http: `http://127.0.0.1:${port}/` })) });
+  const spool = mkdtempSync(join(tmpdir(), "rw-ladder-bench-spool-"));
+  const httpPort = await unusedTcpPort();
+  const rw = await cluster("vrw", guests + 2, checks(ports.rw), { default: ["notify", { wait: "60s" }, "reboot", { wait: "60s" }, "reset", { wait: "60s" }, "escalate"], limits: { guestCooldown: "1s", fleet: 1000, perHost: 1000 } });
+  const zc = await cluster("vzbx", guests + 2, checks(ports.zbx), undefined, 1, {
+    ...Z.cmaZabbixEnv(zbx, names, spool), RINGWATCH_HTTP_LISTEN: `127.0.0.1:${httpPort}`, RINGWATCH_ZABBIX_SCRIPTS_CMA_URL: `http://127.0.0.1:${httpPort}`,
+    RINGWATCH_ZABBIX_CREATE_ACTIONS: "true", RINGWATCH_ZABBIX_ACTION_WAITS: "1m,1m,1m",
+  });
+  const uuids = { rw: rw.domains.slice(0, guests).map((d) => d.uuid), zbx: zc.domains.slice(0, guests).map((d) => d.uuid) };
+  const stages = ["unhealthy (nanoprobe)", "problem in Zabbix", "notified", "reboot issued", "reboot done on the hypervisor", "reset issued", "reset done on the hypervisor", "escalated"];
+  const rows: Record<string, { rw: number[]; zbx: number[] }> = Object.fromEntries(stages.map((k) => [k, { rw: [], zbx: [] }]));
+  const add = (k: string, who: "rw" | "zbx", v: number) => rows[k][who].push(v);
+  try {
+    // Zabbix must know every guest's items (low-level discovery, then its configuration cache) before a problem can open
+    await zc.cma.until(async () => {
+      const items = await Z.api<{ key_: string }[]>("item.get", { output: ["key_"], search: { key_: "ringwatch.vm.unhealthy[" }, startSearch: true, filter: { status: 0 } });
+      return uuids.zbx.every((u) => items.some((i) => i.key_ === `ringwatch.vm.unhealthy[${u}]`)) ? true : undefined;
+    }, 180_000, "the guests' items in Zabbix", 1000);
+    const [action] = await zc.cma.until(async () => {
+      const a = await Z.api<{ actionid: string }[]>("action.get", { output: ["actionid"], filter: { name: "ringwatch: guest recovery (seed 001)" } });
+      return a.length ? a : undefined;
+    }, 60_000, "the Zabbix action");
+    await sleep(5000);
+    const t0 = Date.now();
+    statuses.rw = 503;
+    statuses.zbx = 503;
+    for (const u of uuids.rw) {
+      const line = (p: RunningProcess, m: (l: LogLine) => boolean, what: string) => after(p, t0, (l) => l.uuid === u && m(l), 300_000, what).then(at);
+      add("unhealthy (nanoprobe)", "rw", (await line(rw.np, (l) => l.msg === "guest unhealthy", "unhealthy")) - t0);
+      add("notified", "rw", (await line(rw.cma, (l) => l.msg === "ladder step" && l.step === "notify", "notify")) - t0);
+      for (const a of ["reboot", "reset"]) {
+        add(`${a} issued`, "rw", (await line(rw.cma, (l) => l.msg === "domain action sent" && l.action === a, `${a} sent`)) - t0);
+        add(`${a} done on the hypervisor`, "rw", (await line(rw.np, (l) => l.msg === "domain action done" && l.action === a, `${a} done`)) - t0);
+      }
+      add("escalated", "rw", (await line(rw.cma, (l) => l.msg === "ladder step" && l.step === "escalate", "escalate")) - t0);
+    }
+    for (const u of uuids.zbx) {
+      const line = (m: (l: LogLine) => boolean, what: string) => after(zc.np, t0, (l) => l.uuid === u && m(l), 300_000, what).then(at);
+      add("unhealthy (nanoprobe)", "zbx", (await line((l) => l.msg === "guest unhealthy", "unhealthy")) - t0);
+      const ev = await zc.cma.until(async () => (await Z.api<{ eventid: string; clock: string; ns: string }[]>("event.get", {
+        output: ["eventid", "clock", "ns"], source: 0, object: 0, value: 1, time_from: Math.floor(t0 / 1000), tags: [{ tag: "vm_uuid", value: u, operator: "1" }], search: { name: "is unhealthy" },
+      }))[0], 60_000, "the guest's problem");
+      add("problem in Zabbix", "zbx", Number(ev.clock) * 1000 + Math.round(Number(ev.ns) / 1e6) - t0);
+      const step = (n: number) => zc.cma.until(async () => (await Z.api<{ clock: string }[]>("alert.get", { output: ["clock"], actionids: [action.actionid], eventids: [ev.eventid], filter: { esc_step: n } }))[0], 300_000, `step ${n}`, 1000);
+      add("notified", "zbx", Number((await step(1)).clock) * 1000 - t0);
+      for (const [n, a] of [[2, "reboot"], [3, "reset"]] as const) {
+        add(`${a} issued`, "zbx", Number((await step(n)).clock) * 1000 - t0);
+        add(`${a} done on the hypervisor`, "zbx", (await line((l) => l.msg === "domain action done" && l.action === a, `${a} done`)) - t0);
+      }
+      add("escalated", "zbx", Number((await step(4)).clock) * 1000 - t0);
+    }
+  } finally {
+    await rw.stop();
+    await zc.stop();
+    for (const sv of Object.values(services)) sv.close();
+    const a = await Z.api<{ actionid: string }[]>("action.get", { output: ["actionid"], filter: { name: "ringwatch: guest recovery (seed 001)" } });
+    if (a.length) await Z.api("action.delete", a.map((x) => x.actionid));
+    const sc = await Z.api<{ scriptid: string }[]>("script.get", { output: ["scriptid"], search: { name: "ringwatch:" }, startSearch: true });
+    if (sc.length) await Z.api("script.delete", sc.map((x) => x.scriptid));
+    await Z.deleteTestZabbixObjects(names);
+    rmSync(spool, { recursive: true, force: true });
+  }
+  console.log(`\n3. The same ladder, ringwatch's and Zabbix's own action escalation side by side, at once: ${guests} guests each, checks every 1 s (3 failures), waits 60 s (Zabbix's shortest step), ms after the service failed (Zabbix's records in whole seconds); median (min–max) over the guests`);
+  console.log("| stage | ringwatch ladder | Zabbix action escalation |\n|---|---:|---:|");
+  const cell = (v: number[]) => (v.length ? `${quantile(v, 0.5)} (${Math.min(...v)}–${Math.max(...v)})` : "—");
+  for (const [k, v] of Object.entries(rows)) console.log(`| ${k} | ${cell(v.rw)} | ${cell(v.zbx)} |`);
+}
+
 console.log(`ladder bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0].model}, Node ${process.version}`);
 if (Number(args.runs) > 0) await latency(Number(args.runs));
-await cost(Number(args.guests), Number(args.window));
+if (Number(args.guests) > 0) await cost(Number(args.guests), Number(args.window));
+if (Number(args.versus) > 0) await versusZabbix(Number(args.versus));
