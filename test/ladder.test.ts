@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -141,6 +142,31 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
       status.set(web.name, 200);
       status.set(app.name, 200);
       await stopAll();
+    }
+  });
+
+  it("a policy by tag: a guest tagged in its libvirt metadata gets its tag's steps (or none), the others the default", async () => {
+    // tags as an operator sets them (virsh metadata --uri urn:ringwatch:tags), read by the nanoprobe from libvirt, carried to the CMA
+    const tagged = writeFixture(4);
+    const tag = (name: string, words: string) => `<name>${name}</name><metadata><rw:tags xmlns:rw="urn:ringwatch:tags">${words}</rw:tags></metadata>`;
+    writeFileSync(tagged.file, readFileSync(tagged.file, "utf8").replace(`<name>${web.name}</name>`, tag(web.name, "batch web")).replace(`<name>${app.name}</name>`, tag(app.name, "database")));
+    const { cma, stopAll } = await startLadderCluster({
+      cluster: "ladder", keyring, commandKey: keys.privateKey, cmaPublicKey: keys.publicKey, fx: tagged, guests: [web, app], services,
+      policy: { mode: "dry-run", default: ["notify", { wait: "1h" }, "reset"], tags: { database: "off", batch: ["notify", { wait: "1s" }, "escalate"] } },
+    });
+    try {
+      assert.deepEqual(cma.inventory.domains("hv1").filter((d) => d.tags?.length).map((d) => [d.name, d.tags]).sort(), [[app.name, ["database"]], [web.name, ["batch", "web"]]].sort());
+      status.set(web.name, 503);
+      status.set(app.name, 503);
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "escalated", 20_000, "web's ladder (tag batch) escalated");
+      assert.deepEqual(steps(ladderOf(cma, web.uuid)), ["notify:ok", "escalate:ok"]);
+      await waitUntil(() => cma.alerts.active("hv1").some((a) => a.alert.kind === "guestUnhealthy" && a.alert.subject.toLowerCase() === app.uuid), 10_000, "app unhealthy");
+      assert.equal(ladderOf(cma, app.uuid), undefined, "tag database: off, no ladder");
+    } finally {
+      status.set(web.name, 200);
+      status.set(app.name, 200);
+      await stopAll();
+      tagged.cleanup();
     }
   });
 });

@@ -1,6 +1,7 @@
 // Devices of a domain from its XML: the disk and NIC targets drive per-device stats, the
 // sources/MACs/bridges feed the inventory.
 import { child, children, parseXml } from "./xml.js";
+import type { XmlElement } from "./xml.js";
 
 export interface DiskDevice {
   /** Guest device name, e.g. vda: the name block stats are asked for. */
@@ -28,8 +29,21 @@ export interface NicDevice {
   model?: string;
 }
 
+/**
+ * The namespace of ringwatch's element in a domain's <metadata>: operators tag guests with
+ * `virsh metadata DOMAIN --uri urn:ringwatch:tags --key ringwatch --set '<tags>web prod</tags>'`
+ * (libvirt keeps custom metadata per namespace), and ladder policies name those tags.
+ */
+export const TAGS_NAMESPACE = "urn:ringwatch:tags";
+/** A tag: a word of letters, digits and . _ : - (the same bounds as @ringwatch/shared's guest-tags.ts, which the CMA checks again). */
+export const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+/** At most this many tags per guest are kept: a policy needs a few, not a document. */
+export const MAX_TAGS = 32;
+
 export interface DomainDevices {
   name: string;
+  /** ringwatch tags from the domain's metadata (TAGS_NAMESPACE), valid ones only, in order, at most MAX_TAGS */
+  tags: string[];
   uuid: string;
   /** <vcpu> value: the maximum vCPU count */
   maxVcpus: number;
@@ -78,9 +92,18 @@ export function parseDomainXml(xml: string): DomainDevices {
   }
   return {
     name: child(dom, "name")?.text.trim() ?? "",
+    tags: tagsOf(child(dom, "metadata")),
     uuid: child(dom, "uuid")?.text.trim() ?? "",
     maxVcpus: Number(child(dom, "vcpu")?.text.trim() ?? 0),
     disks,
     nics,
   };
+}
+
+/** The words of ringwatch's metadata element (whatever prefix libvirt gave its namespace); invalid words are skipped. */
+function tagsOf(metadata: XmlElement | undefined): string[] {
+  const el = metadata?.children.find((c) => Object.entries(c.attrs).some(([k, v]) => k.startsWith("xmlns") && v === TAGS_NAMESPACE) && c.name.replace(/^.*:/, "") === "tags");
+  if (!el) return [];
+  const words = el.text.split(/[\s,]+/).filter((w) => TAG_RE.test(w));
+  return [...new Set(words)].slice(0, MAX_TAGS);
 }

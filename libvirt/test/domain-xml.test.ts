@@ -5,6 +5,14 @@ import { parseXml } from "../src/xml.js";
 import { useTestDriver } from "./fixtures/test-driver-connection.js";
 
 describe("libvirt/domain-xml", () => {
+  it("reads ringwatch's tags from the domain's metadata, whatever prefix its namespace has; invalid words skipped, duplicates once", () => {
+    const xml = (meta: string) => `<domain type="kvm"><name>t</name><uuid>11111111-2222-3333-4444-555555555555</uuid><metadata>${meta}</metadata><devices/></domain>`;
+    assert.deepEqual(parseDomainXml(xml(`<other:tags xmlns:other="urn:someone:else">not ours</other:tags><rw:tags xmlns:rw="urn:ringwatch:tags">web prod, web bad/tag ${"x".repeat(65)}</rw:tags>`)).tags, ["web", "prod"]);
+    assert.deepEqual(parseDomainXml(xml(`<ringwatch:tags xmlns:ringwatch="urn:ringwatch:tags">${Array.from({ length: 40 }, (_, i) => `t${i}`).join(" ")}</ringwatch:tags>`)).tags.length, 32);
+    assert.deepEqual(parseDomainXml(xml("")).tags, []);
+    assert.deepEqual(parseDomainXml(`<domain><name>t</name><devices/></domain>`).tags, []);
+  });
+
   it("parses disks (target, source) and NICs (target, MAC, bridge or network)", () => {
     const d = parseDomainXml(`<?xml version="1.0"?>
       <domain type="kvm"><!-- a comment with <tags> -->

@@ -27,3 +27,4 @@ export * from "./metrics/batch-stream.js";
 export * from "./messages/inbound.js";
 export { processAlive } from "./process-alive.js";
 export { seededRandom } from "./seeded-random.js";
+export * from "./messages/guest-tags.js";

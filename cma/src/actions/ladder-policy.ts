@@ -5,17 +5,20 @@
  *   { "mode": "act",                       // or "dry-run": every step recorded as what it would do
  *     "default": ["notify", {"wait": "2m"}, "reboot", {"wait": "3m"}, "reset", {"wait": "5m"}, "escalate"],
  *     "guests": { "db1": "off", "6f1c…": ["notify", {"wait": "10m"}, "escalate"] },
+ *     "tags": { "database": "off", "batch": ["notify", {"wait": "30m"}, "reset", "escalate"] },
  *     "limits": { "guestCooldown": "30m", "perHost": 3, "fleet": 10, "window": "10m" },
  *     "webhooks": ["https://chat.example/hooks/ringwatch"] }
  *
  * Steps: notify (a notification), reboot (ACPI, the guest asked), reset (the reset button),
  * escalate (a higher-severity notification; the ladder ends there), and waits between them. Guests
- * are named by UUID or name. Limits: a guest acted on is not acted on again within guestCooldown;
+ * are named by UUID or name; tags are the guest's ringwatch tags (libvirt metadata, README "Actions
+ * on guests"): a guest's own entry wins, then the first tag in the file's order it carries, then
+ * the default. Limits: a guest acted on is not acted on again within guestCooldown;
  * at most perHost actions per host and fleet actions in all within window — past the fleet limit
  * the cause is common (a storage outage pauses every guest on it), so ladders escalate instead.
  */
 import { readFileSync } from "node:fs";
-import { ConfigError } from "@ringwatch/shared";
+import { ConfigError, TAG_RE } from "@ringwatch/shared";
 
 export type LadderStep = { do: "notify" | "reboot" | "reset" | "escalate" } | { wait: number };
 
@@ -31,6 +34,8 @@ export interface LadderPolicy {
   default: LadderStep[];
   /** guest UUID (lower case) or name → its steps, or "off" */
   guests: Map<string, LadderStep[] | "off">;
+  /** tag → its steps, or "off"; the file's order decides between two tags of one guest */
+  tags: Map<string, LadderStep[] | "off">;
   limits: LadderLimits;
   webhooks: string[];
 }
@@ -77,14 +82,20 @@ function count(where: string, v: unknown, dflt: number): number {
 
 export function parseLadderPolicy(doc: unknown, source: string): LadderPolicy {
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`${source}: expected a JSON object`);
-  const { mode = "act", default: dflt, guests = {}, limits = {}, webhooks = [], ...rest } = doc as Record<string, unknown>;
-  if (Object.keys(rest).length) throw new ConfigError(`${source}: unknown key ${JSON.stringify(Object.keys(rest)[0])} (known: mode, default, guests, limits, webhooks)`);
+  const { mode = "act", default: dflt, guests = {}, tags = {}, limits = {}, webhooks = [], ...rest } = doc as Record<string, unknown>;
+  if (Object.keys(rest).length) throw new ConfigError(`${source}: unknown key ${JSON.stringify(Object.keys(rest)[0])} (known: mode, default, guests, tags, limits, webhooks)`);
   if (mode !== "act" && mode !== "dry-run") throw new ConfigError(`${source}: mode must be "act" or "dry-run", got ${JSON.stringify(mode)}`);
   if (!guests || typeof guests !== "object" || Array.isArray(guests)) throw new ConfigError(`${source}: guests must be an object (UUID or name → steps or "off")`);
   const g = new Map<string, LadderStep[] | "off">();
   for (const [k, v] of Object.entries(guests as Record<string, unknown>)) {
     if (!k || k.length > 255) throw new ConfigError(`${source}: guests: a key must be a UUID or name`);
     g.set(/^[0-9a-f-]{36}$/i.test(k) ? k.toLowerCase() : k, v === "off" ? "off" : steps(`${source}: guests.${k}`, v));
+  }
+  if (!tags || typeof tags !== "object" || Array.isArray(tags)) throw new ConfigError(`${source}: tags must be an object (tag → steps or "off")`);
+  const t = new Map<string, LadderStep[] | "off">();
+  for (const [k, v] of Object.entries(tags as Record<string, unknown>)) {
+    if (!TAG_RE.test(k)) throw new ConfigError(`${source}: tags: ${JSON.stringify(k)} is not a tag (letters, digits and . _ : -, at most 64)`);
+    t.set(k, v === "off" ? "off" : steps(`${source}: tags.${k}`, v));
   }
   if (!limits || typeof limits !== "object" || Array.isArray(limits)) throw new ConfigError(`${source}: limits must be an object`);
   const { guestCooldown, perHost, fleet, window, ...lrest } = limits as Record<string, unknown>;
@@ -96,7 +107,7 @@ export function parseLadderPolicy(doc: unknown, source: string): LadderPolicy {
     if (typeof u !== "string" || !url || (url.protocol !== "http:" && url.protocol !== "https:")) throw new ConfigError(`${source}: webhooks[${i}]: expected an http:// or https:// URL, got ${JSON.stringify(u)}`);
   }
   return {
-    mode, default: dflt === undefined ? [] : steps(`${source}: default`, dflt), guests: g, webhooks: webhooks as string[],
+    mode, default: dflt === undefined ? [] : steps(`${source}: default`, dflt), guests: g, tags: t, webhooks: webhooks as string[],
     limits: {
       guestCooldownMs: guestCooldown === undefined ? DEFAULT_LIMITS.guestCooldownMs : duration(`${source}: limits.guestCooldown`, guestCooldown),
       perHost: count(`${source}: limits.perHost`, perHost, DEFAULT_LIMITS.perHost),
@@ -116,9 +127,9 @@ export function loadLadderPolicy(file: string): LadderPolicy {
   return parseLadderPolicy(doc, `actionPolicyFile ${file}`);
 }
 
-/** The steps for a guest: its own (by UUID, then name), else the default; undefined: none (off, or no default) */
-export function stepsFor(p: LadderPolicy, uuid: string, name: string): LadderStep[] | undefined {
-  const own = p.guests.get(uuid.toLowerCase()) ?? p.guests.get(name);
+/** The steps for a guest: its own (by UUID, then name), else its first tag's in the file's order, else the default; undefined: none (off, or no default) */
+export function stepsFor(p: LadderPolicy, uuid: string, name: string, tags: readonly string[] = []): LadderStep[] | undefined {
+  const own = p.guests.get(uuid.toLowerCase()) ?? p.guests.get(name) ?? [...p.tags].find(([tag]) => tags.includes(tag))?.[1];
   if (own === "off") return undefined;
   const s = own ?? p.default;
   return s.length ? s : undefined;

@@ -41,6 +41,8 @@ export interface LadderDeps {
   log: Logger;
   /** where level changes are announced (default: an emitter of its own) */
   events?: EventEmitter<{ level: [LadderLevelEvent] }>;
+  /** the guest's ringwatch tags as its hypervisor reports them (the policy may choose by tag); default: none */
+  tagsOf?: (host: string, uuid: string) => readonly string[];
   /** how often due steps are looked for (default 1 s) */
   tickMs?: number;
   now?: () => number;
@@ -139,7 +141,7 @@ export class Ladders {
       return;
     }
     if (running) return; // one ladder per guest: more evidence does not start another
-    const steps = stepsFor(this.d.policy, uuid, e.alert.subjectName);
+    const steps = stepsFor(this.d.policy, uuid, e.alert.subjectName, this.d.tagsOf?.(e.host, uuid));
     if (!steps) return;
     const now = this.now();
     const l: LadderState = { id: randomUUID(), uuid, name: e.alert.subjectName, host: e.host, startedAt: now, steps: steps.map(stepName), next: 0, dueAt: now, status: "running", history: [], evidence: e.alert.evidenceJson };

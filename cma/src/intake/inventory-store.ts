@@ -4,6 +4,7 @@
  * for the graph, Zabbix LLD and the web UI: appeared, changed (state, devices), removed.
  */
 import { EventEmitter } from "node:events";
+import { MAX_TAGS, TAG_RE } from "@ringwatch/shared";
 import type { DomainInventory, GuestDomain, Logger } from "@ringwatch/shared";
 
 export type InventoryEvent =
@@ -20,6 +21,7 @@ export function validateInventory(inv: DomainInventory): string | undefined {
     if (!UUID_RE.test(d.uuid)) return `bad domain uuid ${JSON.stringify(d.uuid).slice(0, 60)}`;
     if (!d.name || d.name.length > 255) return `bad domain name for ${d.uuid}`;
     if (d.disks.length > INVENTORY_LIMITS.devicesPerDomain || d.nics.length > INVENTORY_LIMITS.devicesPerDomain) return `too many devices on ${d.name}`;
+    if (d.tags && (d.tags.length > MAX_TAGS || d.tags.some((t) => !TAG_RE.test(t)))) return `bad tags on ${d.name}`;
     const texts = [d.state, ...d.disks.flatMap((x) => [x.target, x.source]), ...d.nics.flatMap((x) => [x.target, x.mac, x.bridge, x.network])];
     if (texts.some((t) => t.length > INVENTORY_LIMITS.textLength)) return `oversized field on ${d.name}`;
   }

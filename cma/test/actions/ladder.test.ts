@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, silentLogger } from "@ringwatch/shared";
-import { AlertStore, DomainActions, InventoryStore, Ladders, LadderStore, Membership, parseLadderPolicy } from "../../src/index.js";
+import { AlertStore, DomainActions, InventoryStore, Ladders, LadderStore, Membership, parseLadderPolicy, stepsFor } from "../../src/index.js";
 import type { LadderState } from "../../src/index.js";
 import { guardAction } from "../../src/actions/ladder-guards.js";
 import { DEFAULT_LIMITS } from "../../src/actions/ladder-policy.js";
@@ -25,12 +25,25 @@ describe("cma/actions/ladder", () => {
       [{ limits: { burst: 1 } }, /limits: unknown key "burst"/],
       [{ webhooks: ["ftp://x/"] }, /webhooks\[0\]: expected an http/],
       [{ colour: 1 }, /unknown key "colour"/],
+      [{ tags: ["db"] }, /tags must be an object/],
+      [{ tags: { "no spaces": "off" } }, /tags: "no spaces" is not a tag/],
+      [{ tags: { db: "never" } }, /tags\.db: expected a list/],
     ];
     for (const [doc, re] of bad) assert.throws(() => parseLadderPolicy(doc, "p"), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(doc));
     const p = parseLadderPolicy({ default: ["notify", { wait: "2m" }, "reboot"], guests: { [UUID.toUpperCase()]: "off" }, limits: { window: "5m" } }, "p");
     assert.deepEqual(p.default, [{ do: "notify" }, { wait: 120_000 }, { do: "reboot" }]);
     assert.equal(p.guests.get(UUID), "off");
     assert.deepEqual(p.limits, { ...DEFAULT_LIMITS, windowMs: 300_000 });
+  });
+
+  it("a guest's steps: its own entry, else its first tag in the file's order, else the default", () => {
+    const p = parseLadderPolicy({ default: ["notify"], guests: { web1: ["reset"] }, tags: { database: "off", batch: ["reboot"], web: ["escalate"] } }, "p");
+    const steps = (name: string, tags: string[]) => stepsFor(p, UUID, name, tags)?.map((s) => ("do" in s ? s.do : "wait"));
+    assert.deepEqual(steps("web1", ["database"]), ["reset"], "the guest's own entry wins over its tags");
+    assert.equal(steps("db1", ["web", "database"]), undefined, "database comes first in the file: off");
+    assert.deepEqual(steps("job1", ["web", "batch"]), ["reboot"], "batch before web in the file");
+    assert.deepEqual(steps("other", ["unknown"]), ["notify"], "no tag of the policy: the default");
+    assert.deepEqual(steps("other", []), ["notify"]);
   });
 
   it("guards: a segment with two other hosts down, a guest in its cooldown, a host past its limit", () => {

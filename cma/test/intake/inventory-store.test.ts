@@ -32,7 +32,9 @@ describe("cma/intake/inventory-store", () => {
     assert.equal(s.apply("hv1", { full: false, domains: [], removed: ["../../x"], atMs: 2 }), false);
     assert.equal(s.apply("hv1", { full: true, domains: [{ ...dom(2), name: "" }], removed: [], atMs: 2 }), false);
     assert.equal(s.apply("hv1", { full: true, domains: [{ ...dom(2), state: "x".repeat(5000) }], removed: [], atMs: 2 }), false);
-    assert.equal(s.counters.refused, 4);
+    assert.equal(s.apply("hv1", { full: true, domains: [{ ...dom(2), tags: ["ok", "not a tag"] }], removed: [], atMs: 2 }), false);
+    assert.equal(s.apply("hv1", { full: true, domains: [{ ...dom(2), tags: Array.from({ length: 33 }, (_, i) => `t${i}`) }], removed: [], atMs: 2 }), false);
+    assert.equal(s.counters.refused, 6);
     assert.deepEqual(s.domains("hv1").map((d) => d.name), ["vm1"]);
     assert.match(validateInventory({ full: true, domains: Array.from({ length: 10_001 }, (_, i) => dom(i)), removed: [], atMs: 0 })!, /too many domains/);
   });

@@ -16,6 +16,7 @@ export interface TrackedDomain {
   memoryKiB: number;
   disks: { target: string; source: string }[];
   nics: { target: string; mac: string; bridge: string; network: string }[];
+  tags: string[];
 }
 
 export type DomainChange =
@@ -106,6 +107,7 @@ export class DomainTracker extends EventEmitter<DomainTrackerEvents> {
         uuid: d.uuid, name: d.name, state: d.state, vcpus: d.vcpus, memoryKiB: d.memoryKiB,
         disks: d.devices.disks.map((x) => ({ target: x.target, source: x.source ?? "" })),
         nics: d.devices.nics.map((x) => ({ target: x.target ?? "", mac: x.mac ?? "", bridge: x.bridge ?? "", network: x.network ?? "" })),
+        tags: d.devices.tags,
       });
     }
     const changes: DomainChange[] = [];

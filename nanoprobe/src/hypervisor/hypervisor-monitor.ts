@@ -90,7 +90,7 @@ interface Outage {
 }
 
 function guest(d: TrackedDomain): GuestDomain {
-  return { uuid: d.uuid, name: d.name, state: d.state, vcpus: d.vcpus, memoryKib: d.memoryKiB, disks: d.disks, nics: d.nics };
+  return { uuid: d.uuid, name: d.name, state: d.state, vcpus: d.vcpus, memoryKib: d.memoryKiB, disks: d.disks, nics: d.nics, tags: d.tags };
 }
 
 export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {

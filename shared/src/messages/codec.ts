@@ -78,6 +78,8 @@ export interface GuestDomain {
   memoryKib: number;
   disks: { target: string; source: string }[];
   nics: { target: string; mac: string; bridge: string; network: string }[];
+  /** ringwatch tags from the domain's metadata (decoded: always a list, empty from a nanoprobe older than the field) */
+  tags?: string[];
 }
 export interface Alert {
   kind: string;
