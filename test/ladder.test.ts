@@ -14,7 +14,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Keyring, makeClusterKey } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { LadderState } from "@ringwatch/cma";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -51,8 +52,8 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
   });
 
   /** a CMA with the policy (and the webhook receiver), and a nanoprobe checking both guests' services every 150 ms */
-  const start = (policy: object): Promise<LadderCluster> =>
-    startLadderCluster({ cluster: "ladder", keyring, commandKey: keys.privateKey, cmaPublicKey: keys.publicKey, fx, guests: [web, app], services, policy: { webhooks: [`http://127.0.0.1:${hookPort}/hook`], ...policy } });
+  const start = (policy: object, detection?: { warntimeMs: number; deadtimeMs: number }): Promise<LadderCluster> =>
+    startLadderCluster({ cluster: "ladder", keyring, commandKey: keys.privateKey, cmaPublicKey: keys.publicKey, fx, guests: [web, app], services, policy: { webhooks: [`http://127.0.0.1:${hookPort}/hook`], ...policy }, detection });
   const steps = (l: LadderState | undefined) => l?.history.map((h) => `${h.what}:${h.outcome}`);
 
   it("kept down: notify → reboot → reset → escalate, each done once and audited; healthy again ends it and says so", async () => {
@@ -167,6 +168,46 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
       status.set(app.name, 200);
       await stopAll();
       tagged.cleanup();
+    }
+  });
+
+  it("guards on a real ring: a segment with two hosts killed refuses the reboot and the reset; a guest's hypervisor killed mid-ladder refuses its reset; both recorded, nothing done", async () => {
+    const { cma, np, stopAll } = await start({
+      default: ["notify", { wait: "1s" }, "reboot", { wait: "1s" }, "reset", "escalate"],
+      // app's wait leaves time to kill its hypervisor and have the ring declare it dead (deadtime 2 s, then the CMA's probe) before the reset is due
+      guests: { [app.name]: ["notify", { wait: "8s" }, "reset", "escalate"] },
+    }, { warntimeMs: 1000, deadtimeMs: 2000 });
+    // three more hypervisors in hv1's segment (all on 127.0.0.1), rings only
+    const others: Nanoprobe[] = [];
+    for (const identity of ["hv2", "hv3", "hv4"]) others.push(await Nanoprobe.start(nanoprobeConfig({ identity, cluster: "ladder", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: "", statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
+    const state = (h: string) => cma.rings.membership.get(h)?.state;
+    const history = (uuid: string) => ladderOf(cma, uuid)?.history.map((h) => (h.outcome === "refused" ? [h.what, h.outcome, h.detail?.split(":")[0]] : [h.what, h.outcome]));
+    try {
+      // in the ring: each acknowledged its neighbours (a host still joining is not judged on its silence)
+      await waitUntil(() => ["hv1", "hv2", "hv3", "hv4"].every((h) => state(h) === "alive" && !cma.rings.membership.get(h)?.joining), 15_000, "four hosts in the ring");
+      await others[1].stop(false);
+      await others[2].stop(false);
+      await waitUntil(() => state("hv3") === "dead" && state("hv4") === "dead", 30_000, "hv3 and hv4 declared dead");
+      status.set(web.name, 503);
+      await waitUntil(() => ladderOf(cma, web.uuid)?.status === "escalated", 20_000, "web's ladder escalated");
+      assert.deepEqual(history(web.uuid), [["notify", "ok"], ["reboot", "refused", "segment-suspect"], ["reset", "refused", "segment-suspect"], ["escalate", "ok"]]);
+
+      status.set(app.name, 503);
+      await waitUntil(() => ladderOf(cma, app.uuid)?.history.length === 1, 20_000, "app notified");
+      const killedAt = Date.now();
+      await np.stop(false);
+      await waitUntil(() => state("hv1") === "dead", 30_000, "hv1 declared dead");
+      const deadAfterMs = Date.now() - killedAt;
+      await waitUntil(() => ladderOf(cma, app.uuid)?.status === "escalated", 20_000, "app's ladder escalated");
+      assert.deepEqual(history(app.uuid), [["notify", "ok"], ["reset", "refused", "host-not-alive"], ["escalate", "ok"]], `hv1 declared dead ${deadAfterMs} ms after it was killed`);
+      assert.equal(np.counters.domainActionsDone, 0, "nothing was done to either guest");
+      const refusals = cma.audit.list({ actor: "ladder", action: "ladderAction" }).filter((e) => e.outcome === "denied").map((e) => `${e.target === web.uuid ? "web" : "app"}:${String((e.detail as { detail: string }).detail).split(":")[0]}`);
+      assert.deepEqual(refusals.sort(), ["app:host-not-alive", "web:segment-suspect", "web:segment-suspect"]);
+    } finally {
+      status.set(web.name, 200);
+      status.set(app.name, 200);
+      for (const o of others) await o.stop(false).catch(() => undefined);
+      await stopAll();
     }
   });
 });

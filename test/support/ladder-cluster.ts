@@ -42,13 +42,15 @@ export interface LadderCmaOptions {
   port?: number;
   /** the HTTP API and console on a free loopback port (default: off) */
   http?: boolean;
+  /** how long a silent neighbour takes to be reported late and dead (default: the cluster's, 5 s and 10 s) */
+  detection?: { warntimeMs: number; deadtimeMs: number };
 }
 
 /** A CMA with `<dataDir>/policy.json` as its ladder policy, looking for due steps every 50 ms. */
 export function startLadderCma(o: LadderCmaOptions): Promise<Cma> {
   return Cma.start(cmaConfig({
     cluster: o.cluster, bindAddress: "127.0.0.1", port: o.port ?? 0, multicastGroup: "", graphStore: "none", historyStore: "none",
-    httpListen: o.http ? "127.0.0.1:0" : "off", dataDir: o.dataDir, actionPolicyFile: join(o.dataDir, "policy.json"), ladderTickMs: 50,
+    httpListen: o.http ? "127.0.0.1:0" : "off", dataDir: o.dataDir, actionPolicyFile: join(o.dataDir, "policy.json"), ladderTickMs: 50, ...o.detection,
   }), { keyring: o.keyring, commandKey: o.commandKey, log: silentLogger() });
 }
 
