@@ -29,6 +29,8 @@ export const agentTimeoutSeconds = (timeoutMs: number): number => Math.max(1, Ma
 export class GuestAgentPinger {
   private readonly channels = new Map<string, { at: number; has: boolean }>();
   private inFlight = 0;
+  /** guest-pings sent to libvirt */
+  sent = 0;
 
   /** conn: the monitor's current connection, undefined while libvirt is away */
   constructor(private readonly conn: () => LibvirtConnection | undefined) {}
@@ -43,6 +45,7 @@ export class GuestAgentPinger {
       const seconds = agentTimeoutSeconds(timeoutMs);
       const t0 = performance.now();
       try {
+        this.sent++;
         await conn.agentPing(uuid, seconds);
         return { outcome: "answered", ms: Math.round(performance.now() - t0) };
       } catch (e) {

@@ -71,6 +71,11 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   private readonly checks: CheckState[] = [];
   private stopped = false;
   private readonly agent: GuestAgentPinger;
+  /** guest-pings sent to libvirt by agent checks */
+  get agentPings(): number {
+    return this.agent.sent;
+  }
+
   /** uuid → whether its agent answered the last ping (the agent reboot asks only such a guest) */
   private readonly agentAnswers = new Map<string, boolean>();
 

@@ -57,7 +57,8 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
     if (reboot.via !== "agent") await conn.action(a.uuid, LIBVIRT_ACTION[a.action as keyof typeof LIBVIRT_ACTION]);
     if (a.action === "reboot" && reboot.via !== "agent") reboot.via = "acpi";
   } catch (e) {
-    throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}`);
+    const agent = reboot.agentError ? ` (the guest agent was asked first: ${reboot.agentError})` : "";
+    throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}${agent}`);
   }
   let after = await conn.domainInfo(a.uuid).catch(() => undefined);
   if (a.action === "reset" && after?.state === "paused") {
