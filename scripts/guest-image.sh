@@ -23,12 +23,18 @@
 #     watchdog=starve the feeder is killed without the magic close: the watchdog fires after ~10 s
 #     panic=TOKEN     a kernel panic (sysrq c) when TOKEN differs from its value at boot (pvpanic
 #                     tells QEMU/libvirt); a reboot does not panic again while TOKEN is unchanged
+#     agent=on        a tiny QEMU guest agent (a shell loop) on the virtio-serial port
+#                     org.qemu.guest_agent.0, when the domain has that channel: it answers
+#                     guest-sync and guest-sync-delimited (the id echoed), guest-ping, and
+#                     guest-shutdown (mode reboot: a reboot, else a poweroff); errors for the rest
+#     agent=hang      the port is held open and read, nothing answered (a hung agent)
+#     agent=off       (or absent) no agent: the port stays closed. Takes effect within ~1 s.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
 
 # modules /init loads, in this order (each after its dependencies, resolved from modules.dep)
-MODULES=(virtio_pci virtio_net virtio_blk evdev button pvpanic-mmio i6300esb)
+MODULES=(virtio_pci virtio_net virtio_blk virtio_console evdev button pvpanic-mmio i6300esb)
 
 usage() { sed -n '7,8p' "$0" >&2; exit 2; }
 
@@ -144,12 +150,54 @@ trap 'down poweroff' USR2
 trap 'down poweroff' USR1
 trap 'down reboot' TERM
 
+# guest agent: one JSON command per line in, one reply per line out, on the port's device
+agent_port() {
+  for n in /sys/class/virtio-ports/*/name; do
+    [ -f "$n" ] && [ "$(cat "$n")" = org.qemu.guest_agent.0 ] && echo "/dev/$(basename "$(dirname "$n")")"
+  done
+}
+run_agent() { # run_agent on|hang
+  P=$(agent_port)
+  [ -n "$P" ] || { say "agent: no org.qemu.guest_agent.0 port"; exit 0; }
+  exec 3<>"$P" || { say "agent: cannot open $P"; exit 1; }
+  say "agent $1 on $P"
+  # a read gives end-of-file while the host side is not connected (libvirt reconnects after the
+  # port opens): keep the port open and read again
+  while true; do
+  while IFS= read -r line <&3; do
+    [ "$1" = hang ] && continue
+    id=$(echo "$line" | sed -n 's/.*"id" *: *\([0-9][0-9]*\).*/\1/p')
+    case $line in
+      *guest-sync-delimited*) printf '\377{"return": %s}\n' "$id" >&3 ;;
+      *guest-sync*) printf '{"return": %s}\n' "$id" >&3 ;;
+      *guest-ping*) printf '{"return": {}}\n' >&3 ;;
+      *guest-shutdown*reboot*) say "agent: guest-shutdown reboot"; reboot ;;
+      *guest-shutdown*) say "agent: guest-shutdown"; poweroff ;;
+      *) printf '{"error": {"class": "CommandNotFound", "desc": "rwguest agent: not supported"}}\n' >&3 ;;
+    esac
+  done
+  sleep 0.2
+  done
+}
+AGENT_MODE=off AGENT_PID=
+agent_apply() { # start, stop or switch the agent to the control disk's mode
+  A=$(echo "$1" | sed -n 's/^agent=//p' | tail -n 1)
+  case $A in on|hang) ;; *) A=off ;; esac
+  [ "$A" = "$AGENT_MODE" ] && return 0
+  # the port takes one opener: the old agent must be gone before the next opens it
+  if [ -n "$AGENT_PID" ]; then kill -9 "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; say "agent stopped"; fi
+  AGENT_MODE=$A
+  if [ "$A" != off ]; then run_agent "$A" & AGENT_PID=$!; fi
+}
+agent_apply "$(flags)"
+
 PANIC0=$(flag panic)
 say "ready at uptime $(cut -d' ' -f1 /proc/uptime)"
 # control loop: apply runtime flags
 while true; do
   sleep 1
   F=$(flags)
+  agent_apply "$F"
   case "$F" in *httpd=off*) if pidof httpd >/dev/null; then killall httpd; say "httpd stopped"; fi ;; esac
   case "$F" in *watchdog=starve*) if pidof watchdog >/dev/null; then killall -9 watchdog; say "watchdog starved"; fi ;; esac
   P=$(echo "$F" | sed -n 's/^panic=//p' | tail -n 1)

@@ -11,8 +11,8 @@
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                    "<!@(pkg-config --cflags libvirt)"],
-      "libraries": ["<!@(pkg-config --libs libvirt)"],
+                    "<!@(pkg-config --cflags libvirt libvirt-qemu)"],
+      "libraries": ["<!@(pkg-config --libs libvirt libvirt-qemu)"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

@@ -45,7 +45,10 @@ export interface NativeConnection {
   domainFallbackStats(
     uuid: string, sections: { cpu: boolean; balloon: boolean; vcpu: boolean }, disks: string[], nics: string[],
   ): Promise<NativeFallback>;
-  domainAction(uuid: string, action: string): Promise<void>;
+  /** flags: virDomainRebootFlagValues, reboot only */
+  domainAction(uuid: string, action: string, flags?: number): Promise<void>;
+  /** virDomainQemuAgentCommand: the agent's reply (JSON text) */
+  agentCommand(uuid: string, json: string, timeoutSeconds: number): Promise<string>;
   startLifecycleEvents(listener: (ev: NativeLifecycleEvent) => void): Promise<void>;
   stopLifecycleEvents(): Promise<void>;
   refEvents(): void;

@@ -2,13 +2,14 @@
 import { EventEmitter } from "node:events";
 import { loadBinding, type NativeConnection, type NativeDomainSummary } from "./binding.js";
 import { parseDomainXml, type DomainDevices } from "./domain-xml.js";
-import { call } from "./errors.js";
+import { LibvirtError, call } from "./errors.js";
+import { REBOOT_GUEST_AGENT } from "./guest-agent.js";
 import { lifecycleDetailName } from "./lifecycle.js";
 import { fallbackParams, fallbackTargets, needsFallback } from "./stats-fallback.js";
 import {
   DEFAULT_STATS_GROUPS, STATS_NOWAIT,
   type BlockStats, type DomainAction, type DomainStatsRecord, type DomainSummary, type InterfaceStats,
-  type LifecycleEvent, type MemoryStats, type StatParams, type StatsGroup, type VcpuStats,
+  type LifecycleEvent, type MemoryStats, type RebootMode, type StatParams, type StatsGroup, type VcpuStats,
 } from "./types.js";
 
 export interface OpenOptions {
@@ -217,8 +218,34 @@ export class LibvirtConnection {
     return call(this.native.domainAction(uuid, action));
   }
 
-  /** ACPI reboot request: needs a cooperating guest OS. */
-  reboot(uuid: string): Promise<void> { return this.action(uuid, "reboot"); }
+  /**
+   * Reboot request: needs a cooperating guest OS. "acpi" (default) presses the power button;
+   * "agent" asks the QEMU guest agent (guest-shutdown, mode reboot), which fails when the domain
+   * has no agent channel or nothing answers on it (see agentFailure()).
+   */
+  reboot(uuid: string, options: { mode?: RebootMode } = {}): Promise<void> {
+    return call(this.native.domainAction(uuid, "reboot", options.mode === "agent" ? REBOOT_GUEST_AGENT : 0));
+  }
+
+  /**
+   * One command to the QEMU guest agent (virDomainQemuAgentCommand), e.g. {"execute":"guest-ping"},
+   * on a libuv pool thread. Resolves with the agent's reply (parsed JSON). libvirt first syncs
+   * with the agent (guest-sync), so a silent agent holds the call up to about twice
+   * timeoutSeconds. Failures are LibvirtErrors with libvirt's code: agentFailure() sorts them.
+   */
+  async agentCommand(uuid: string, command: string | Record<string, unknown>, timeoutSeconds: number): Promise<unknown> {
+    const text = await call(this.native.agentCommand(uuid, typeof command === "string" ? command : JSON.stringify(command), timeoutSeconds));
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new LibvirtError(`the guest agent's reply is not JSON: ${text.slice(0, 200)}`, -1, -1);
+    }
+  }
+
+  /** guest-ping through the agent: resolves when it answered within timeoutSeconds. */
+  async agentPing(uuid: string, timeoutSeconds: number): Promise<void> {
+    await this.agentCommand(uuid, { execute: "guest-ping" }, timeoutSeconds);
+  }
   /** ACPI shutdown request: needs a cooperating guest OS. */
   shutdown(uuid: string): Promise<void> { return this.action(uuid, "shutdown"); }
   /** Hard reset, like the reset button. */

@@ -12,6 +12,9 @@ export const LibvirtErrorCode = {
   NO_DOMAIN: 42,
   OPERATION_INVALID: 55,
   AUTH_FAILED: 45,
+  ARGUMENT_UNSUPPORTED: 74,
+  AGENT_UNRESPONSIVE: 86,
+  AGENT_UNSYNCED: 97,
 } as const;
 
 export class LibvirtError extends Error {

@@ -5,5 +5,6 @@ export * from "./domain-xml.js";
 export * from "./stats-fallback.js";
 export * from "./lifecycle.js";
 export * from "./connection.js";
+export * from "./guest-agent.js";
 export { addonPath, loadBinding } from "./binding.js";
 export type { NativeBinding, NativeConnection, NativeFallback, NativeLifecycleEvent } from "./binding.js";

@@ -78,3 +78,6 @@ export interface LifecycleEvent {
 }
 
 export type DomainAction = "reboot" | "shutdown" | "reset" | "destroy" | "create" | "suspend" | "resume";
+
+/** How a reboot is asked of the guest: the ACPI power button (default) or the QEMU guest agent. */
+export type RebootMode = "acpi" | "agent";

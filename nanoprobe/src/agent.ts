@@ -361,9 +361,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   /** a verified DomainAction: carried out here, its result (the domain's state after it, or why not) sent back */
   private async actOnDomain(m: InboundMessage, id: string, a: { uuid: string; action: string }): Promise<void> {
     try {
-      const { state } = await executeDomainAction(this.hypervisor, a);
+      const { state, via, agentError } = await executeDomainAction(this.hypervisor, a);
       this.counters.domainActionsDone++;
-      this.log.info({ id, uuid: a.uuid, action: a.action, state }, "domain action done");
+      this.log.info({ id, uuid: a.uuid, action: a.action, state, via, agentError }, "domain action done");
       this.reply(m, { id, ok: true, error: "", domainState: state });
     } catch (e) {
       const reason = e instanceof DomainActionError ? e.reason : "libvirtError";

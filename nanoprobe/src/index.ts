@@ -11,3 +11,5 @@ export * from "./hypervisor/hypervisor-monitor.js";
 export * from "./hypervisor/host-memory.js";
 export * from "./discovery/index.js";
 export * from "./spread-schedule.js";
+export * from "./health/guest-checks-file.js";
+export * from "./hypervisor/domain-actions.js";

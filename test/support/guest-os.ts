@@ -42,6 +42,8 @@ export interface GuestDomainOptions {
   /** what libvirt does after a guest kernel panic (pvpanic); default preserve: the domain stays crashed */
   onCrash?: OnCrash;
   memoryMiB?: number;
+  /** a QEMU guest-agent channel (virtio-serial port org.qemu.guest_agent.0; libvirt picks the host socket) */
+  agentChannel?: boolean;
 }
 
 const xmlText = (s: string): string =>
@@ -85,7 +87,10 @@ export function guestDomainXml(o: GuestDomainOptions): string {
       <source path='${x(o.consoleLog)}' append='on'/>
       <target type='serial' port='0'/>
     </console>
-    <panic model='isa'/>
+${o.agentChannel ? `    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+` : ""}    <panic model='isa'/>
     <watchdog model='i6300esb' action='reset'/>
     <memballoon model='none'/>
   </devices>
@@ -122,6 +127,10 @@ export interface GuestOsOptions {
   /** third octet of 10.213.N.0/30 (host side .1, guest .2): only inside this guest's namespace */
   subnet?: number;
   onCrash?: OnCrash;
+  /** a guest-agent channel in the domain (the guest runs its agent with the flag agent=on) */
+  agentChannel?: boolean;
+  /** control-disk flags at first boot */
+  flags?: Record<string, string>;
 }
 
 /** One guest domain, its control disk, console log and network namespace. */
@@ -155,11 +164,11 @@ export class GuestOs {
       const image = await buildGuestImage();
       rmSync(g.dir, { recursive: true, force: true });
       mkdirSync(g.dir, { recursive: true });
-      g.writeFlags({});
+      g.writeFlags(opts.flags ?? {});
       const xml = `${g.dir}/domain.xml`;
       writeFileSync(xml, guestDomainXml({
         name: g.name, ...image, tap: g.tap, ip: `${g.guestIp}/30`, gateway: g.hostIp,
-        controlDisk: g.controlDisk, consoleLog: g.consoleLog, onCrash: opts.onCrash,
+        controlDisk: g.controlDisk, consoleLog: g.consoleLog, onCrash: opts.onCrash, agentChannel: opts.agentChannel,
       }));
       await g.virsh("define", xml);
       await run("ip", ["netns", "add", g.ns]);

@@ -1,4 +1,5 @@
 #include "connection.h"
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <cstring>
 #include <string>
@@ -363,13 +364,13 @@ bool ParseAction(const std::string& s, Action& a) {
 
 class ActionWorker : public DomainWorker {
  public:
-  ActionWorker(Napi::Env env, virConnectPtr conn, std::string uuid, Action action)
-      : DomainWorker(env, conn, std::move(uuid)), action_(action) {}
+  ActionWorker(Napi::Env env, virConnectPtr conn, std::string uuid, Action action, unsigned int flags)
+      : DomainWorker(env, conn, std::move(uuid)), action_(action), flags_(flags) {}
 
  protected:
   bool RunOn(virDomainPtr dom) override {
     switch (action_) {
-      case Action::Reboot: return virDomainReboot(dom, 0) == 0;
+      case Action::Reboot: return virDomainReboot(dom, flags_) == 0;
       case Action::Shutdown: return virDomainShutdown(dom) == 0;
       case Action::Reset: return virDomainReset(dom, 0) == 0;
       case Action::Destroy: return virDomainDestroy(dom) == 0;
@@ -382,6 +383,30 @@ class ActionWorker : public DomainWorker {
 
  private:
   Action action_;
+  unsigned int flags_;  // virDomainRebootFlagValues (reboot only)
+};
+
+// One command to the QEMU guest agent (virDomainQemuAgentCommand): blocks this pool thread up to
+// libvirt's sync wait plus `timeout` seconds, never the JS thread.
+class AgentCommandWorker : public DomainWorker {
+ public:
+  AgentCommandWorker(Napi::Env env, virConnectPtr conn, std::string uuid, std::string cmd, int timeout)
+      : DomainWorker(env, conn, std::move(uuid)), cmd_(std::move(cmd)), timeout_(timeout) {}
+
+ protected:
+  bool RunOn(virDomainPtr dom) override {
+    char* out = virDomainQemuAgentCommand(dom, cmd_.c_str(), timeout_, 0);
+    if (out == nullptr) return false;
+    reply_ = out;
+    free(out);
+    return true;
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, reply_); }
+
+ private:
+  std::string cmd_;
+  int timeout_;
+  std::string reply_;
 };
 
 class RegisterEventsWorker : public PromiseWorker {
@@ -448,6 +473,7 @@ Napi::Function Connection::Define(Napi::Env env) {
        InstanceMethod<&Connection::InterfaceStats>("interfaceStats"),
        InstanceMethod<&Connection::DomainFallbackStats>("domainFallbackStats"),
        InstanceMethod<&Connection::DomainAction>("domainAction"),
+       InstanceMethod<&Connection::AgentCommand>("agentCommand"),
        InstanceMethod<&Connection::StartLifecycleEvents>("startLifecycleEvents"),
        InstanceMethod<&Connection::StopLifecycleEvents>("stopLifecycleEvents"),
        InstanceMethod<&Connection::RefEvents>("refEvents"),
@@ -678,7 +704,33 @@ Napi::Value Connection::DomainAction(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[1].IsString() || !ParseAction(info[1].As<Napi::String>().Utf8Value(), action)) {
     return RejectTypeError(info.Env(), "domainAction(uuid, action): action must be one of reboot, shutdown, reset, destroy, create, suspend, resume");
   }
-  return (new ActionWorker(info.Env(), conn_, uuid, action))->Start();
+  unsigned int flags = 0;
+  if (info.Length() >= 3 && !info[2].IsUndefined()) {
+    double f = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+    if (action != Action::Reboot || !(f >= 0 && f <= 4294967295.0) || f != static_cast<double>(static_cast<unsigned int>(f))) {
+      return RejectTypeError(info.Env(), "domainAction(uuid, action, flags): flags (a 32-bit unsigned integer) are for reboot only");
+    }
+    flags = static_cast<unsigned int>(f);
+  }
+  return (new ActionWorker(info.Env(), conn_, uuid, action, flags))->Start();
+}
+
+// agentCommand(uuid, json, timeoutSeconds): the agent's reply as JSON text. timeoutSeconds as
+// libvirt takes it: seconds > 0, or -2 (block), -1 (libvirt's default), 0 (do not wait).
+Napi::Value Connection::AgentCommand(const Napi::CallbackInfo& info) {
+  std::string uuid;
+  Napi::Value rej;
+  if (!UuidArg(info, uuid, rej)) return rej;
+  if (info.Length() < 3 || !info[1].IsString() || !info[2].IsNumber()) {
+    return RejectTypeError(info.Env(), "agentCommand(uuid, json, timeoutSeconds): json must be a string, timeoutSeconds a number");
+  }
+  std::string cmd = info[1].As<Napi::String>().Utf8Value();
+  double t = info[2].As<Napi::Number>().DoubleValue();
+  if (cmd.empty() || cmd.size() > 65536) return RejectTypeError(info.Env(), "agentCommand: json must be 1 to 65536 bytes");
+  if (!(t >= -2 && t <= 3600) || t != static_cast<double>(static_cast<int>(t))) {
+    return RejectTypeError(info.Env(), "agentCommand: timeoutSeconds must be an integer from -2 to 3600");
+  }
+  return (new AgentCommandWorker(info.Env(), conn_, uuid, std::move(cmd), static_cast<int>(t)))->Start();
 }
 
 // startLifecycleEvents(listener): one subscription per connection; the TS layer fans out.

@@ -29,6 +29,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value InterfaceStats(const Napi::CallbackInfo& info);
   Napi::Value DomainFallbackStats(const Napi::CallbackInfo& info);
   Napi::Value DomainAction(const Napi::CallbackInfo& info);
+  Napi::Value AgentCommand(const Napi::CallbackInfo& info);
   Napi::Value StartLifecycleEvents(const Napi::CallbackInfo& info);
   Napi::Value StopLifecycleEvents(const Napi::CallbackInfo& info);
   Napi::Value RefEvents(const Napi::CallbackInfo& info);

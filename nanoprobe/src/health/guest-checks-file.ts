@@ -7,7 +7,9 @@
  *                 { "guest": "6f1c2a9e-…", "tcp": "10.0.5.8:5432", "failures": 5 } ] }
  *
  * `guest` is a domain UUID or name on this hypervisor; each check is a TCP connect (`tcp`:
- * host:port) or an HTTP GET (`http`: URL, `expectStatus` default 200, redirects not followed).
+ * host:port), an HTTP GET (`http`: URL, `expectStatus` default 200, redirects not followed) or a
+ * ping of the QEMU guest agent through libvirt (`"agent": true`; libvirt counts its timeout in whole
+ * seconds, so timeoutMs is rounded up to one; a guest without an agent channel is not pinged).
  */
 import { readFileSync } from "node:fs";
 import { ConfigError } from "@ringwatch/shared";
@@ -15,8 +17,8 @@ import { ConfigError } from "@ringwatch/shared";
 export interface GuestCheckSpec {
   /** a domain UUID or name */
   guest: string;
-  kind: "tcp" | "http";
-  /** host:port (tcp) or the URL (http) */
+  kind: "tcp" | "http" | "agent";
+  /** host:port (tcp), the URL (http), or "guest-agent" */
   target: string;
   expectStatus: number;
   intervalMs: number;
@@ -25,6 +27,8 @@ export interface GuestCheckSpec {
   failures: number;
 }
 
+/** the target of every agent check (one agent per guest) */
+export const AGENT_TARGET = "guest-agent";
 export const CHECK_DEFAULTS = { intervalMs: 10_000, timeoutMs: 2000, failures: 3 } as const;
 const BOUNDS = { intervalMs: [100, 3_600_000], timeoutMs: [50, 60_000], failures: [1, 100] } as const;
 /** a file listing more is a mistake, not a fleet: each check holds a timer and sockets */
@@ -68,13 +72,15 @@ export function parseGuestChecks(doc: unknown, source: string): GuestCheckSpec[]
   return checks.map((c: unknown, i) => {
     const where = `${source}: checks[${i}]`;
     if (!c || typeof c !== "object" || Array.isArray(c)) throw new ConfigError(`${where}: expected an object`);
-    const { guest, tcp, http, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
+    const { guest, tcp, http, agent, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
     if (Object.keys(extra).length) throw new ConfigError(`${where}: unknown key ${JSON.stringify(Object.keys(extra)[0])}`);
     if (typeof guest !== "string" || !guest || guest.length > 255) throw new ConfigError(`${where}: guest must be a domain UUID or name`);
-    if ((tcp === undefined) === (http === undefined)) throw new ConfigError(`${where}: give exactly one of tcp (host:port) or http (URL)`);
+    if ([tcp, http, agent].filter((k) => k !== undefined).length !== 1) throw new ConfigError(`${where}: give exactly one of tcp (host:port), http (URL) or agent (true)`);
+    if (agent !== undefined && agent !== true) throw new ConfigError(`${where}: agent must be true (a ping of the QEMU guest agent), got ${JSON.stringify(agent)}`);
     if (expectStatus !== undefined && (http === undefined || typeof expectStatus !== "number" || !Number.isInteger(expectStatus) || expectStatus < 100 || expectStatus > 599)) throw new ConfigError(`${where}: expectStatus must be an HTTP status (100–599), with http`);
     const spec: GuestCheckSpec = {
-      guest, kind: tcp !== undefined ? "tcp" : "http", target: tcp !== undefined ? tcpTarget(where, tcp) : httpTarget(where, http), expectStatus: (expectStatus as number | undefined) ?? 200,
+      guest, kind: tcp !== undefined ? "tcp" : http !== undefined ? "http" : "agent",
+      target: tcp !== undefined ? tcpTarget(where, tcp) : http !== undefined ? httpTarget(where, http) : AGENT_TARGET, expectStatus: (expectStatus as number | undefined) ?? 200,
       intervalMs: int(where, "intervalMs", intervalMs, base.intervalMs), timeoutMs: int(where, "timeoutMs", timeoutMs, base.timeoutMs), failures: int(where, "failures", failures, base.failures),
     };
     if (spec.timeoutMs >= spec.intervalMs) throw new ConfigError(`${where}: timeoutMs (${spec.timeoutMs}) must be below intervalMs (${spec.intervalMs})`);

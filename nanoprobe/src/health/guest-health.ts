@@ -6,12 +6,17 @@
  * when none holds. Checks run only while the guest runs: a guest shut off, paused or gone is not
  * checked, and its check causes are dropped (a guest stopped on purpose is never unhealthy).
  *
- * Not here yet: the guest agent's ping, checks per tag or from the services discovered on the
- * guest's addresses.
+ * An agent check (`"agent": true`) pings the QEMU guest agent through libvirt (agent-ping.ts): no
+ * answer within the timeout is a failure like a refused connection; a guest without an agent
+ * channel is not pinged (logged once per check, counted), and libvirt's own failures count as the
+ * monitor's (checksOwnErrors), never against the guest.
+ *
+ * Not here yet: checks per tag or from the services discovered on the guest's addresses.
  */
 import { EventEmitter } from "node:events";
 import type { Alert, Logger } from "@ringwatch/shared";
-import type { LifecycleEvent } from "@ringwatch/libvirt";
+import type { LibvirtConnection, LifecycleEvent } from "@ringwatch/libvirt";
+import { GuestAgentPinger } from "./agent-ping.js";
 import type { GuestCheckSpec } from "./guest-checks-file.js";
 import { lifecycleVerdict } from "./lifecycle-verdict.js";
 import { probeService } from "./service-probe.js";
@@ -33,6 +38,8 @@ interface CheckState {
   failures: number;
   last?: ProbeAnswer & { at: number };
   running: boolean;
+  /** agent checks: the guest's lack of an agent channel was logged */
+  noChannelLogged?: boolean;
 }
 
 interface Cause {
@@ -48,20 +55,34 @@ export interface GuestHealthCounters {
   checksSkipped: number;
   /** failures that are this host's own (out of sockets or memory), not the guest's: not counted against it */
   checksOwnErrors: number;
+  /** agent checks not run: the guest has no agent channel (never unhealthy for it) */
+  agentNoChannel: number;
+  /** agent checks left to their next interval: enough pings were under way */
+  agentDeferred: number;
   unhealthyRaised: number;
   unhealthyCleared: number;
 }
 
 export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
-  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
+  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, agentNoChannel: 0, agentDeferred: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
   private guests = new Map<string, GuestView>();
   /** uuid → cause key → cause */
   private readonly causes = new Map<string, Map<string, Cause>>();
   private readonly checks: CheckState[] = [];
   private stopped = false;
+  private readonly agent: GuestAgentPinger;
+  /** guest-pings sent to libvirt by agent checks */
+  get agentPings(): number {
+    return this.agent.sent;
+  }
 
-  constructor(specs: readonly GuestCheckSpec[], private readonly log: Logger) {
+  /** uuid → whether its agent answered the last ping (the agent reboot asks only such a guest) */
+  private readonly agentAnswers = new Map<string, boolean>();
+
+  /** conn: the hypervisor's connection now (undefined while libvirt is away), for agent checks */
+  constructor(specs: readonly GuestCheckSpec[], private readonly log: Logger, conn: () => LibvirtConnection | undefined = () => undefined) {
     super();
+    this.agent = new GuestAgentPinger(conn);
     for (const spec of specs) {
       const c: CheckState = { spec, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
       c.timer.unref();
@@ -72,6 +93,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   /** The hypervisor's guests now (the domain tracker's view). */
   setGuests(guests: Iterable<GuestView>): void {
     this.guests = new Map([...guests].map((g) => [g.uuid.toLowerCase(), g]));
+    for (const uuid of [...this.agentAnswers.keys()]) if (this.guests.get(uuid)?.state !== "running") this.agentAnswers.delete(uuid);
     for (const [uuid] of this.causes) {
       const g = this.guests.get(uuid);
       if (!g) this.clearAll(uuid, "the guest is gone from this hypervisor");
@@ -93,6 +115,11 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   /** Unhealthy guests now: uuid → their causes. */
   unhealthy(): Map<string, string[]> {
     return new Map([...this.causes].map(([u, m]) => [u, [...m.keys()]]));
+  }
+
+  /** Whether the guest's agent answered its last ping (false without an agent check). */
+  agentAnswered(uuid: string): boolean {
+    return this.agentAnswers.get(uuid.toLowerCase()) === true;
   }
 
   stop(): void {
@@ -117,8 +144,8 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     }
     c.running = true;
     try {
-      const a = await probeService(c.spec);
-      if (this.stopped) return;
+      const a = c.spec.kind === "agent" ? await this.pingAgent(c, g) : await probeService(c.spec);
+      if (!a || this.stopped) return;
       this.counters.checksRun++;
       c.last = { ...a, at: Date.now() };
       const now = this.guestOf(c.spec.guest);
@@ -140,6 +167,39 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       if (c.failures >= c.spec.failures) this.raise(g.uuid.toLowerCase(), g.name, key, { cause: "check", check: c.spec.kind, target: c.spec.target, failures: c.failures, lastError: a.error, ms: a.ms });
     } finally {
       c.running = false;
+    }
+  }
+
+  /** An agent check's ping as a probe answer; undefined when it says nothing about the guest. */
+  private async pingAgent(c: CheckState, g: GuestView): Promise<ProbeAnswer | undefined> {
+    const uuid = g.uuid.toLowerCase();
+    const p = await this.agent.ping(g.uuid, c.spec.timeoutMs);
+    if (p.outcome !== "answered" && p.outcome !== "noAnswer") this.agentAnswers.delete(uuid);
+    switch (p.outcome) {
+      case "answered":
+        this.agentAnswers.set(uuid, true);
+        return { ok: true, ms: p.ms };
+      case "noAnswer":
+        this.agentAnswers.set(uuid, false);
+        return { ok: false, error: p.error, ms: p.ms };
+      case "noChannel":
+        this.counters.agentNoChannel++;
+        c.failures = 0;
+        if (!c.noChannelLogged) this.log.info({ uuid: g.uuid, guest: g.name, why: p.why }, "guest has no guest-agent channel: its agent check does not run");
+        c.noChannelLogged = true;
+        this.drop(uuid, `check:agent:${c.spec.target}`);
+        return undefined;
+      case "notRunning":
+        this.counters.checksSkipped++;
+        return undefined;
+      case "deferred":
+        this.counters.agentDeferred++;
+        return undefined;
+      case "ownError":
+        // libvirt's trouble (or ours), not the guest's: never an alarm about it
+        this.counters.checksOwnErrors++;
+        this.log.warn({ uuid: g.uuid, err: p.error }, "guest agent check could not run here; not counted against the guest");
+        return undefined;
     }
   }
 

@@ -4,7 +4,9 @@
  * checks what only the hypervisor can: that libvirt answers and runs (or defines) the domain. A
  * domain this hypervisor does not have is refused, never looked for elsewhere. The answer carries
  * the domain's state after the action, read back from libvirt. A reset of a paused guest (crashed,
- * or paused on an I/O error: libvirt keeps its vCPUs paused through a reset) resumes it too.
+ * or paused on an I/O error: libvirt keeps its vCPUs paused through a reset) resumes it too. A
+ * reboot asks the guest agent first where the guest's agent answered its last ping (an agent
+ * check), and the ACPI power button when that fails or there is no such agent; `via` says which.
  */
 import { LibvirtError, LibvirtErrorCode } from "@ringwatch/libvirt";
 import { DOMAIN_ACTIONS } from "@ringwatch/shared";
@@ -24,7 +26,14 @@ export class DomainActionError extends Error {
 const LIBVIRT_ACTION = { reboot: "reboot", shutdown: "shutdown", reset: "reset", destroy: "destroy", start: "create", suspend: "suspend", resume: "resume" } as const;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: DomainActionCommand): Promise<{ state: string }> {
+export interface DomainActionDone {
+  state: string;
+  /** reboot only: how the guest was asked, and why not through its agent when that failed */
+  via?: "agent" | "acpi";
+  agentError?: string;
+}
+
+export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: DomainActionCommand): Promise<DomainActionDone> {
   if (!(DOMAIN_ACTIONS as readonly string[]).includes(a.action)) throw new DomainActionError("badAction", `unknown action ${JSON.stringify(a.action).slice(0, 40)} (one of ${DOMAIN_ACTIONS.join(", ")})`);
   if (!UUID_RE.test(a.uuid)) throw new DomainActionError("unknownDomain", `not a domain UUID: ${JSON.stringify(a.uuid).slice(0, 60)}`);
   const conn = hv?.conn;
@@ -35,10 +44,21 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
     if (e instanceof LibvirtError && e.code === LibvirtErrorCode.NO_DOMAIN) throw new DomainActionError("unknownDomain", `this hypervisor has no domain ${a.uuid}`);
     throw new DomainActionError("libvirtError", `libvirt could not look up ${a.uuid}: ${(e as Error).message}`);
   }
+  let reboot: Pick<DomainActionDone, "via" | "agentError"> = {};
+  if (a.action === "reboot" && hv.health.agentAnswered(a.uuid)) {
+    try {
+      await conn.reboot(a.uuid, { mode: "agent" });
+      reboot = { via: "agent" };
+    } catch (e) {
+      reboot = { agentError: (e as Error).message };
+    }
+  }
   try {
-    await conn.action(a.uuid, LIBVIRT_ACTION[a.action as keyof typeof LIBVIRT_ACTION]);
+    if (reboot.via !== "agent") await conn.action(a.uuid, LIBVIRT_ACTION[a.action as keyof typeof LIBVIRT_ACTION]);
+    if (a.action === "reboot" && reboot.via !== "agent") reboot.via = "acpi";
   } catch (e) {
-    throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}`);
+    const agent = reboot.agentError ? ` (the guest agent was asked first: ${reboot.agentError})` : "";
+    throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}${agent}`);
   }
   let after = await conn.domainInfo(a.uuid).catch(() => undefined);
   if (a.action === "reset" && after?.state === "paused") {
@@ -46,5 +66,5 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
     await conn.action(a.uuid, "resume").catch(() => undefined);
     after = await conn.domainInfo(a.uuid).catch(() => undefined);
   }
-  return { state: after?.state ?? "unknown" };
+  return { state: after?.state ?? "unknown", ...reboot };
 }

@@ -127,7 +127,7 @@ export class HypervisorMonitor extends EventEmitter<HypervisorEvents> {
     this.reportSchedule = new SpreadSchedule(opts.reportIntervalMs ?? 60_000, opts.reportSpread ?? IN_STEP);
     this.resendSchedule = new SpreadSchedule(opts.inventoryResendMs, { ...(opts.reportSpread ?? IN_STEP), startWindowMs: opts.inventoryResendMs });
     this.analytics = new Analytics(thresholds);
-    this.health = new GuestHealth(opts.guestChecks ?? [], log);
+    this.health = new GuestHealth(opts.guestChecks ?? [], log, () => (this.answered ? this.conn : undefined));
     this.health.on("alert", (a) => this.emit("alert", a));
     this.analytics.on("alert", (a) => {
       this.log.info({ kind: a.kind, domain: a.subjectName, active: a.active, evidence: a.evidenceJson }, "local analytics alert");
