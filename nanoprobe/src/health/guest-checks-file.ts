@@ -4,21 +4,35 @@
  *
  *   { "defaults": { "intervalMs": 10000, "timeoutMs": 2000, "failures": 3 },
  *     "checks": [ { "guest": "web1", "http": "http://10.0.5.7/health", "expectStatus": 200 },
- *                 { "guest": "6f1c2a9e-…", "tcp": "10.0.5.8:5432", "failures": 5 } ] }
+ *                 { "guest": "6f1c2a9e-…", "tcp": "10.0.5.8:5432", "failures": 5 },
+ *                 { "tag": "web", "http": "http://{name}.guests.example/health" } ] }
  *
- * `guest` is a domain UUID or name on this hypervisor; each check is a TCP connect (`tcp`:
+ * `guest` is a domain UUID or name on this hypervisor; `tag` instead checks every guest carrying
+ * that ringwatch tag (libvirt metadata), one check per guest, made and dropped as tags and guests
+ * change. A target may name the guest: `{name}` and `{uuid}` are replaced by the guest's (a guest
+ * name that cannot stand in a host name or URL makes that guest's check fail, never the file). Each check is a TCP connect (`tcp`:
  * host:port), an HTTP GET (`http`: URL, `expectStatus` default 200, redirects not followed) or a
  * ping of the QEMU guest agent through libvirt (`"agent": true`; libvirt counts its timeout in whole
  * seconds, so timeoutMs is rounded up to one; a guest without an agent channel is not pinged).
  */
 import { readFileSync } from "node:fs";
-import { ConfigError } from "@ringwatch/shared";
+import { ConfigError, TAG_RE } from "@ringwatch/shared";
+
+/** The target for one guest: {name} and {uuid} replaced (a name is put into a URL encoded). */
+export function targetFor(spec: Pick<GuestCheckSpec, "kind" | "target">, guest: { name: string; uuid: string }): string {
+  const name = spec.kind === "http" ? encodeURIComponent(guest.name) : guest.name;
+  return spec.target.replaceAll("{name}", name).replaceAll("{uuid}", guest.uuid.toLowerCase());
+}
+/** a name and UUID a target is validated with: a template must make a valid target for a plain guest */
+const SAMPLE_GUEST = { name: "guest", uuid: "00000000-0000-4000-8000-000000000000" };
 
 export interface GuestCheckSpec {
-  /** a domain UUID or name */
-  guest: string;
+  /** a domain UUID or name (undefined: every guest with `tag`) */
+  guest?: string;
+  /** a ringwatch tag: the check runs for every guest of this hypervisor carrying it */
+  tag?: string;
   kind: "tcp" | "http" | "agent";
-  /** host:port (tcp), the URL (http), or "guest-agent" */
+  /** host:port (tcp), the URL (http), or "guest-agent"; may hold {name} and {uuid} */
   target: string;
   expectStatus: number;
   intervalMs: number;
@@ -72,15 +86,22 @@ export function parseGuestChecks(doc: unknown, source: string): GuestCheckSpec[]
   return checks.map((c: unknown, i) => {
     const where = `${source}: checks[${i}]`;
     if (!c || typeof c !== "object" || Array.isArray(c)) throw new ConfigError(`${where}: expected an object`);
-    const { guest, tcp, http, agent, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
+    const { guest, tag, tcp, http, agent, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
     if (Object.keys(extra).length) throw new ConfigError(`${where}: unknown key ${JSON.stringify(Object.keys(extra)[0])}`);
-    if (typeof guest !== "string" || !guest || guest.length > 255) throw new ConfigError(`${where}: guest must be a domain UUID or name`);
+    if ((guest === undefined) === (tag === undefined)) throw new ConfigError(`${where}: give exactly one of guest (a domain UUID or name) or tag (every guest carrying it)`);
+    if (guest !== undefined && (typeof guest !== "string" || !guest || guest.length > 255)) throw new ConfigError(`${where}: guest must be a domain UUID or name`);
+    if (tag !== undefined && (typeof tag !== "string" || !TAG_RE.test(tag))) throw new ConfigError(`${where}: tag must be a ringwatch tag (letters, digits and . _ : -, at most 64), got ${JSON.stringify(tag)}`);
     if ([tcp, http, agent].filter((k) => k !== undefined).length !== 1) throw new ConfigError(`${where}: give exactly one of tcp (host:port), http (URL) or agent (true)`);
     if (agent !== undefined && agent !== true) throw new ConfigError(`${where}: agent must be true (a ping of the QEMU guest agent), got ${JSON.stringify(agent)}`);
     if (expectStatus !== undefined && (http === undefined || typeof expectStatus !== "number" || !Number.isInteger(expectStatus) || expectStatus < 100 || expectStatus > 599)) throw new ConfigError(`${where}: expectStatus must be an HTTP status (100–599), with http`);
+    const kind = tcp !== undefined ? "tcp" : http !== undefined ? "http" : "agent";
+    const template = (tcp ?? http) as unknown;
+    // validated as it would be for a plain guest: {name} and {uuid} must stand where a name can
+    if (kind === "tcp") tcpTarget(where, typeof template === "string" ? targetFor({ kind, target: template }, SAMPLE_GUEST) : template);
+    if (kind === "http") httpTarget(where, typeof template === "string" ? targetFor({ kind, target: template }, SAMPLE_GUEST) : template);
     const spec: GuestCheckSpec = {
-      guest, kind: tcp !== undefined ? "tcp" : http !== undefined ? "http" : "agent",
-      target: tcp !== undefined ? tcpTarget(where, tcp) : http !== undefined ? httpTarget(where, http) : AGENT_TARGET, expectStatus: (expectStatus as number | undefined) ?? 200,
+      ...(guest !== undefined ? { guest: guest as string } : { tag: tag as string }), kind,
+      target: kind === "agent" ? AGENT_TARGET : (template as string), expectStatus: (expectStatus as number | undefined) ?? 200,
       intervalMs: int(where, "intervalMs", intervalMs, base.intervalMs), timeoutMs: int(where, "timeoutMs", timeoutMs, base.timeoutMs), failures: int(where, "failures", failures, base.failures),
     };
     if (spec.timeoutMs >= spec.intervalMs) throw new ConfigError(`${where}: timeoutMs (${spec.timeoutMs}) must be below intervalMs (${spec.intervalMs})`);

@@ -11,12 +11,17 @@
  * channel is not pinged (logged once per check, counted), and libvirt's own failures count as the
  * monitor's (checksOwnErrors), never against the guest.
  *
- * Not here yet: checks per tag or from the services discovered on the guest's addresses.
+ * A check by tag runs once per guest carrying the tag (libvirt metadata): made when a guest gets
+ * the tag or appears with it, dropped (its cause too) when it loses it or goes; at most
+ * MAX_TAG_CHECKS of them at once (counted beyond). `{name}` and `{uuid}` in a target are the guest's.
+ *
+ * Not here yet: checks from the services discovered on the guest's addresses.
  */
 import { EventEmitter } from "node:events";
 import type { Alert, Logger } from "@ringwatch/shared";
 import type { LibvirtConnection, LifecycleEvent } from "@ringwatch/libvirt";
 import { GuestAgentPinger } from "./agent-ping.js";
+import { targetFor } from "./guest-checks-file.js";
 import type { GuestCheckSpec } from "./guest-checks-file.js";
 import { lifecycleVerdict } from "./lifecycle-verdict.js";
 import { probeService } from "./service-probe.js";
@@ -29,10 +34,17 @@ export interface GuestView {
   uuid: string;
   name: string;
   state: string;
+  /** ringwatch tags from libvirt metadata: checks by tag follow them */
+  tags?: readonly string[];
 }
+
+/** Checks by tag alive at once at most: each holds a timer and, when it runs, a socket. */
+export const MAX_TAG_CHECKS = 10_000;
 
 interface CheckState {
   spec: GuestCheckSpec;
+  /** the guest it checks: the spec's, or (a check by tag) the guest's UUID */
+  guest: string;
   timer: NodeJS.Timeout;
   /** consecutive failures while the guest runs */
   failures: number;
@@ -59,16 +71,21 @@ export interface GuestHealthCounters {
   agentNoChannel: number;
   /** agent checks left to their next interval: enough pings were under way */
   agentDeferred: number;
+  /** checks by tag not made: MAX_TAG_CHECKS were running */
+  tagChecksOverLimit: number;
   unhealthyRaised: number;
   unhealthyCleared: number;
 }
 
 export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
-  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, agentNoChannel: 0, agentDeferred: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
+  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, agentNoChannel: 0, agentDeferred: 0, tagChecksOverLimit: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
   private guests = new Map<string, GuestView>();
   /** uuid → cause key → cause */
   private readonly causes = new Map<string, Map<string, Cause>>();
   private readonly checks: CheckState[] = [];
+  private readonly tagSpecs: GuestCheckSpec[];
+  /** checks by tag now: `<spec index>:<uuid>` → its state */
+  private readonly tagChecks = new Map<string, CheckState>();
   private stopped = false;
   private readonly agent: GuestAgentPinger;
   /** guest-pings sent to libvirt by agent checks */
@@ -83,11 +100,45 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   constructor(specs: readonly GuestCheckSpec[], private readonly log: Logger, conn: () => LibvirtConnection | undefined = () => undefined) {
     super();
     this.agent = new GuestAgentPinger(conn);
-    for (const spec of specs) {
-      const c: CheckState = { spec, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
-      c.timer.unref();
-      this.checks.push(c);
+    for (const spec of specs) if (spec.guest !== undefined) this.checks.push(this.startCheck(spec, spec.guest));
+    this.tagSpecs = specs.filter((s) => s.tag !== undefined);
+  }
+
+  private startCheck(spec: GuestCheckSpec, guest: string): CheckState {
+    const c: CheckState = { spec, guest, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
+    c.timer.unref();
+    return c;
+  }
+
+  /** Checks by tag follow the guests' tags: one per guest carrying a spec's tag, no more. */
+  private followTags(): void {
+    if (this.tagSpecs.length === 0 || this.stopped) return;
+    const want = new Set<string>();
+    for (const [i, spec] of this.tagSpecs.entries()) {
+      for (const g of this.guests.values()) {
+        if (!g.tags?.includes(spec.tag!)) continue;
+        const id = `${i}:${g.uuid.toLowerCase()}`;
+        want.add(id);
+        if (this.tagChecks.has(id)) continue;
+        if (this.tagChecks.size >= MAX_TAG_CHECKS) {
+          this.counters.tagChecksOverLimit++;
+          continue;
+        }
+        this.tagChecks.set(id, this.startCheck(spec, g.uuid.toLowerCase()));
+      }
     }
+    for (const [id, c] of this.tagChecks) {
+      if (want.has(id)) continue;
+      clearInterval(c.timer);
+      this.tagChecks.delete(id);
+      const g = this.guests.get(c.guest);
+      // the tag is gone (or the guest): what this check found holds no longer
+      if (g) this.drop(c.guest, this.causeKey(c.spec, g));
+    }
+  }
+
+  private causeKey(spec: GuestCheckSpec, g: GuestView): string {
+    return `check:${spec.kind}:${targetFor(spec, g)}`;
   }
 
   /** The hypervisor's guests now (the domain tracker's view). */
@@ -99,6 +150,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       if (!g) this.clearAll(uuid, "the guest is gone from this hypervisor");
       else if (g.state !== "running") this.dropChecks(uuid, `the guest is ${g.state}`);
     }
+    this.followTags();
   }
 
   lifecycle(e: LifecycleEvent): void {
@@ -125,6 +177,13 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   stop(): void {
     this.stopped = true;
     for (const c of this.checks) clearInterval(c.timer);
+    for (const c of this.tagChecks.values()) clearInterval(c.timer);
+    this.tagChecks.clear();
+  }
+
+  /** Checks running now: by guest, and by tag (one per tagged guest). */
+  checkCount(): { byGuest: number; byTag: number } {
+    return { byGuest: this.checks.length, byTag: this.tagChecks.size };
   }
 
   private guestOf(ref: string): GuestView | undefined {
@@ -136,7 +195,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
 
   private async run(c: CheckState): Promise<void> {
     if (c.running || this.stopped) return; // a slow check does not overlap itself
-    const g = this.guestOf(c.spec.guest);
+    const g = this.guestOf(c.guest);
     if (!g || g.state !== "running") {
       this.counters.checksSkipped++;
       c.failures = 0;
@@ -144,13 +203,15 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     }
     c.running = true;
     try {
-      const a = c.spec.kind === "agent" ? await this.pingAgent(c, g) : await probeService(c.spec);
+      const target = targetFor(c.spec, g);
+      const a = c.spec.kind === "agent" ? await this.pingAgent(c, g) : await probeService({ ...c.spec, target });
       if (!a || this.stopped) return;
       this.counters.checksRun++;
       c.last = { ...a, at: Date.now() };
-      const now = this.guestOf(c.spec.guest);
+      const now = this.guestOf(c.guest);
       if (!now || now.uuid !== g.uuid || now.state !== "running") return; // it stopped meanwhile: the answer says nothing
-      const key = `check:${c.spec.kind}:${c.spec.target}`;
+      if (c.spec.tag !== undefined && !this.tagChecks.has(`${this.tagSpecs.indexOf(c.spec)}:${c.guest}`)) return; // its tag went meanwhile
+      const key = `check:${c.spec.kind}:${target}`;
       if (a.ok) {
         c.failures = 0;
         this.drop(g.uuid.toLowerCase(), key);
@@ -159,12 +220,12 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       if (OWN_ERRORS.test(a.error ?? "")) {
         // the monitor's own trouble must not become an alarm about the guest
         this.counters.checksOwnErrors++;
-        this.log.warn({ uuid: g.uuid, target: c.spec.target, err: a.error }, "guest check could not run here; not counted against the guest");
+        this.log.warn({ uuid: g.uuid, target, err: a.error }, "guest check could not run here; not counted against the guest");
         return;
       }
       this.counters.checksFailed++;
       c.failures++;
-      if (c.failures >= c.spec.failures) this.raise(g.uuid.toLowerCase(), g.name, key, { cause: "check", check: c.spec.kind, target: c.spec.target, failures: c.failures, lastError: a.error, ms: a.ms });
+      if (c.failures >= c.spec.failures) this.raise(g.uuid.toLowerCase(), g.name, key, { cause: "check", check: c.spec.kind, target, ...(c.spec.tag !== undefined ? { tag: c.spec.tag } : {}), failures: c.failures, lastError: a.error, ms: a.ms });
     } finally {
       c.running = false;
     }
