@@ -72,6 +72,17 @@ if ((ZABBIX)); then
     RINGWATCH_ZABBIX_CONFIG_CACHE_DELAY_MS=5s   # the test server updates its configuration cache every second
 fi
 
+# recovery actions, shown without touching a guest: hv1 checks one guest's service where nothing
+# listens, so that guest turns unhealthy; the CMA's escalation ladder runs in dry-run (each step
+# recorded as what it would do: console #/ladders, the audit log, and with Zabbix the recovery
+# problems of rising severity); Zabbix gets the webhook scripts and seed 001's action beside it
+cat > "$DEMO/ladder-policy.json" <<'JSON'
+{ "mode": "dry-run",
+  "default": ["notify", {"wait": "30s"}, "reboot", {"wait": "30s"}, "reset", {"wait": "30s"}, "escalate"] }
+JSON
+export RINGWATCH_ACTION_POLICY_FILE=$DEMO/ladder-policy.json
+if ((ZABBIX)); then export RINGWATCH_ZABBIX_SCRIPTS_CMA_URL=http://127.0.0.1:1984 RINGWATCH_ZABBIX_CREATE_ACTIONS=true; fi
+
 # loopback has no multicast: the nanoprobes are given the CMA's address (on a real network they find
 # it by multicast with no configuration at all)
 RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127.0.0.1 RINGWATCH_MULTICAST_GROUP= \
@@ -84,13 +95,21 @@ for ((i = 1; i <= HOSTS; i++)); do
   node -e 'import("@ringwatch/libvirt/test-driver-fixture").then((m) => require("fs").writeFileSync(process.argv[1], m.testDriverXml(m.fixtureDomains(5))))' "$DEMO/hv$i.xml"
   sed -i -E "s#<uuid>[0-9a-f]{8}#<uuid>$(printf '%08x' "$i")#" "$DEMO/hv$i.xml"   # guests of each host are distinct
   uri="test://$DEMO/hv$i.xml"
-  ((i == 1)) && [[ -n ${LIBVIRT_URI:-} ]] && uri=$LIBVIRT_URI
+  checks=
+  if ((i == 1)); then
+    [[ -n ${LIBVIRT_URI:-} ]] && uri=$LIBVIRT_URI
+    # the first running guest of the demo hypervisor, its service "down" (nothing listens on port 9)
+    sick=$(node -e 'import("@ringwatch/libvirt/test-driver-fixture").then((m) => console.log(m.fixtureDomains(5).find((d) => d.state === "running").name))')
+    printf '{ "defaults": { "intervalMs": 5000, "timeoutMs": 1000, "failures": 2 },\n  "checks": [ { "guest": "%s", "tcp": "127.0.0.1:9" } ] }\n' "$sick" > "$DEMO/guest-checks.json"
+    [[ -z ${LIBVIRT_URI:-} ]] && checks=$DEMO/guest-checks.json
+  fi
   RINGWATCH_IDENTITY=hv$i RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=127.0.0.1:1984 \
-  RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub RINGWATCH_LIBVIRT_URI=$uri \
+  RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub RINGWATCH_LIBVIRT_URI=$uri RINGWATCH_GUEST_CHECKS_FILE=$checks \
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
 log "running: CMA + $HOSTS nanoprobes ($( ((DURATION)) && echo "for ${DURATION}s" || echo "Ctrl-C to stop"))"
 log "console: http://127.0.0.1:1984/console/   HTTP API: http://127.0.0.1:1984/api/   sign in as admin, password: $(cat "$DEMO/admin-password")  (in var/demo/admin-password, unless changed since)"
 log "from a shell: RINGWATCH_TOKEN=\$(cat var/demo/viewer.token) node cma/dist/src/cli.js query --list"
 ((ZABBIX)) && log "Zabbix: http://127.0.0.1:8088/ (Admin / zabbix), host group 'ringwatch'"
+[[ -z ${LIBVIRT_URI:-} ]] && log "recovery (dry-run): guest $sick on hv1 fails its service check on purpose; its ladder steps every 30 s: console #/ladders$( ((ZABBIX)) && echo ", Zabbix problems 'Recovery of guest …' and the action 'ringwatch: guest recovery (seed 001)'")"
 if ((DURATION)); then sleep "$DURATION"; else wait; fi
