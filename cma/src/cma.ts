@@ -337,7 +337,6 @@ export class Cma {
   }
 }
 
-/** The ladder policy, when a file is configured (it needs dataDir for the ladders' state). */
 /**
  * The Zabbix escalation action runs the ladder inside Zabbix: it needs the scripts it runs, waits
  * Zabbix accepts, and no ladder of ringwatch's own acting beside it (two ladders would reboot and
@@ -350,6 +349,7 @@ function checkZabbixAction(cfg: CmaConfig, policy: LadderPolicy | undefined): vo
   actionOptions(cfg);
 }
 
+/** The ladder policy, when a file is configured (it needs dataDir for the ladders' state). */
 function openLadderPolicy(cfg: CmaConfig): LadderPolicy | undefined {
   if (!cfg.actionPolicyFile) return undefined;
   if (!cfg.dataDir) throw new ConfigError("actionPolicyFile needs dataDir: the ladders' state is kept there across restarts");

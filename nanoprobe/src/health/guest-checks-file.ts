@@ -10,10 +10,11 @@
  * `guest` is a domain UUID or name on this hypervisor; `tag` instead checks every guest carrying
  * that ringwatch tag (libvirt metadata), one check per guest, made and dropped as tags and guests
  * change. A target may name the guest: `{name}` and `{uuid}` are replaced by the guest's (a guest
- * name that cannot stand in a host name or URL makes that guest's check fail, never the file). Each check is a TCP connect (`tcp`:
- * host:port), an HTTP GET (`http`: URL, `expectStatus` default 200, redirects not followed) or a
- * ping of the QEMU guest agent through libvirt (`"agent": true`; libvirt counts its timeout in whole
- * seconds, so timeoutMs is rounded up to one; a guest without an agent channel is not pinged).
+ * name that cannot stand in a host name or URL makes that guest's check fail, never the file).
+ * Each check is a TCP connect (`tcp`: host:port), an HTTP GET (`http`: URL, `expectStatus`
+ * default 200, redirects not followed) or a ping of the QEMU guest agent through libvirt
+ * (`"agent": true`; libvirt counts its timeout in whole seconds, so timeoutMs is rounded up to one;
+ * a guest without an agent channel is not pinged).
  */
 import { readFileSync } from "node:fs";
 import { ConfigError, TAG_RE } from "@ringwatch/shared";
@@ -55,21 +56,26 @@ function int(where: string, name: keyof typeof BOUNDS, v: unknown, dflt: number)
   return v;
 }
 
-function tcpTarget(where: string, v: unknown): string {
-  const m = typeof v === "string" ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(v) : null;
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(`${where}: tcp must be host:port (port 1–65535), got ${JSON.stringify(v)}`);
+/** A target as written (it may name the guest), checked as the target it makes for a plain guest; errors show it as written. */
+function targetTemplate(where: string, kind: "tcp" | "http", v: unknown): string {
+  const made = typeof v === "string" ? targetFor({ kind, target: v }, SAMPLE_GUEST) : v;
+  (kind === "tcp" ? tcpTarget : httpTarget)(where, made, v);
   return v as string;
 }
 
-function httpTarget(where: string, v: unknown): string {
+function tcpTarget(where: string, made: unknown, v: unknown): void {
+  const m = typeof made === "string" ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(made) : null;
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(`${where}: tcp must be host:port (port 1–65535), got ${JSON.stringify(v)}`);
+}
+
+function httpTarget(where: string, made: unknown, v: unknown): void {
   let u: URL;
   try {
-    u = new URL(String(v));
+    u = new URL(String(made));
   } catch {
     throw new ConfigError(`${where}: http must be an http:// or https:// URL, got ${JSON.stringify(v)}`);
   }
   if (typeof v !== "string" || (u.protocol !== "http:" && u.protocol !== "https:")) throw new ConfigError(`${where}: http must be an http:// or https:// URL, got ${JSON.stringify(v)}`);
-  return v;
 }
 
 /** The checks in a parsed document. Throws ConfigError naming what is wrong. */
@@ -95,13 +101,9 @@ export function parseGuestChecks(doc: unknown, source: string): GuestCheckSpec[]
     if (agent !== undefined && agent !== true) throw new ConfigError(`${where}: agent must be true (a ping of the QEMU guest agent), got ${JSON.stringify(agent)}`);
     if (expectStatus !== undefined && (http === undefined || typeof expectStatus !== "number" || !Number.isInteger(expectStatus) || expectStatus < 100 || expectStatus > 599)) throw new ConfigError(`${where}: expectStatus must be an HTTP status (100–599), with http`);
     const kind = tcp !== undefined ? "tcp" : http !== undefined ? "http" : "agent";
-    const template = (tcp ?? http) as unknown;
-    // validated as it would be for a plain guest: {name} and {uuid} must stand where a name can
-    if (kind === "tcp") tcpTarget(where, typeof template === "string" ? targetFor({ kind, target: template }, SAMPLE_GUEST) : template);
-    if (kind === "http") httpTarget(where, typeof template === "string" ? targetFor({ kind, target: template }, SAMPLE_GUEST) : template);
     const spec: GuestCheckSpec = {
       ...(guest !== undefined ? { guest: guest as string } : { tag: tag as string }), kind,
-      target: kind === "agent" ? AGENT_TARGET : (template as string), expectStatus: (expectStatus as number | undefined) ?? 200,
+      target: kind === "agent" ? AGENT_TARGET : targetTemplate(where, kind, kind === "tcp" ? tcp : http), expectStatus: (expectStatus as number | undefined) ?? 200,
       intervalMs: int(where, "intervalMs", intervalMs, base.intervalMs), timeoutMs: int(where, "timeoutMs", timeoutMs, base.timeoutMs), failures: int(where, "failures", failures, base.failures),
     };
     if (spec.timeoutMs >= spec.intervalMs) throw new ConfigError(`${where}: timeoutMs (${spec.timeoutMs}) must be below intervalMs (${spec.intervalMs})`);

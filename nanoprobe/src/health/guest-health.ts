@@ -45,6 +45,8 @@ interface CheckState {
   spec: GuestCheckSpec;
   /** the guest it checks: the spec's, or (a check by tag) the guest's UUID */
   guest: string;
+  /** a check by tag: its key in tagChecks (gone from there: the guest lost the tag) */
+  tagCheckId?: string;
   timer: NodeJS.Timeout;
   /** consecutive failures while the guest runs */
   failures: number;
@@ -104,8 +106,8 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     this.tagSpecs = specs.filter((s) => s.tag !== undefined);
   }
 
-  private startCheck(spec: GuestCheckSpec, guest: string): CheckState {
-    const c: CheckState = { spec, guest, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
+  private startCheck(spec: GuestCheckSpec, guest: string, tagCheckId?: string): CheckState {
+    const c: CheckState = { spec, guest, tagCheckId, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
     c.timer.unref();
     return c;
   }
@@ -124,7 +126,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
           this.counters.tagChecksOverLimit++;
           continue;
         }
-        this.tagChecks.set(id, this.startCheck(spec, g.uuid.toLowerCase()));
+        this.tagChecks.set(id, this.startCheck(spec, g.uuid.toLowerCase(), id));
       }
     }
     for (const [id, c] of this.tagChecks) {
@@ -210,8 +212,8 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       c.last = { ...a, at: Date.now() };
       const now = this.guestOf(c.guest);
       if (!now || now.uuid !== g.uuid || now.state !== "running") return; // it stopped meanwhile: the answer says nothing
-      if (c.spec.tag !== undefined && !this.tagChecks.has(`${this.tagSpecs.indexOf(c.spec)}:${c.guest}`)) return; // its tag went meanwhile
-      const key = `check:${c.spec.kind}:${target}`;
+      if (c.tagCheckId !== undefined && this.tagChecks.get(c.tagCheckId) !== c) return; // its tag went meanwhile
+      const key = this.causeKey(c.spec, g);
       if (a.ok) {
         c.failures = 0;
         this.drop(g.uuid.toLowerCase(), key);
@@ -248,7 +250,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
         c.failures = 0;
         if (!c.noChannelLogged) this.log.info({ uuid: g.uuid, guest: g.name, why: p.why }, "guest has no guest-agent channel: its agent check does not run");
         c.noChannelLogged = true;
-        this.drop(uuid, `check:agent:${c.spec.target}`);
+        this.drop(uuid, this.causeKey(c.spec, g));
         return undefined;
       case "notRunning":
         this.counters.checksSkipped++;

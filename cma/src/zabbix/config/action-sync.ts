@@ -11,6 +11,7 @@
  * undone: an action of the operator's own should carry another name).
  */
 import type { ZabbixApi } from "./api-client.js";
+import { scriptKey } from "./scripts-sync.js";
 
 /** action.create constants (Zabbix 6.0 API) */
 const TRIGGER_EVENTS = "0";
@@ -131,8 +132,8 @@ async function groupId(api: ZabbixApi, name: string): Promise<string> {
 
 /** Creates the action, or brings it back to its definition; answers its id. */
 export async function syncAction(api: ZabbixApi, o: ActionOptions, scriptIds: Map<string, string>, changes: string[]): Promise<string> {
-  const reboot = scriptIds.get("reboot:operation");
-  const reset = scriptIds.get("reset:operation");
+  const reboot = scriptIds.get(scriptKey({ action: "reboot", scope: "operation" }));
+  const reset = scriptIds.get(scriptKey({ action: "reset", scope: "operation" }));
   if (!reboot || !reset) throw new Error("the escalation-step scripts are missing: the action needs zabbixScriptsCmaUrl");
   const w = wanted(o, { reboot, reset }, { notify: await groupId(api, o.notifyGroup), escalate: await groupId(api, o.escalateGroup) });
   const have = await api.call<ZAction[]>("action.get", {

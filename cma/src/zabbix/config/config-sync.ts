@@ -158,8 +158,6 @@ export class ConfigSync {
   private dependenciesDone = false;
   /** the global scripts' ids by action, once synced */
   scriptIds = new Map<string, string>();
-  /** the escalation action's id, once synced */
-  actionId: string | undefined;
 
   constructor(
     private readonly api: ZabbixApi,
@@ -174,7 +172,7 @@ export class ConfigSync {
       const templates = what.templates || this.templateIds.size < TEMPLATES.length;
       if (templates) await this.syncTemplates(changes);
       if (templates && this.o.scripts) this.scriptIds = await syncScripts(this.api, this.o.scripts, changes);
-      if (templates && this.o.action) this.actionId = await syncAction(this.api, this.o.action, this.scriptIds, changes);
+      if (templates && this.o.action) await syncAction(this.api, this.o.action, this.scriptIds, changes);
       const hostIds = await this.syncHosts(desired, changes);
       // the CMA host's triggers exist only once it is linked: dependencies on them come last
       if (templates || !this.dependenciesDone) await this.syncDependencies(changes);
