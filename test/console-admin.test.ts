@@ -111,6 +111,20 @@ describe("console admin pages and account in a real browser (Chromium, playwrigh
     assert.equal(await pageFetch(other, "/api/hosts"), 401, "their session ended");
   });
 
+  it("a page asked for while the previous one still loads is not painted over when the previous one's answers arrive", async () => {
+    const page = await (await context()).newPage();
+    let held = 0;
+    // the fleet overview (shown on signing in) answers late: its render finishes after the users page's
+    await page.route("**/api/hosts", async (r) => { held++; await new Promise((res) => setTimeout(res, 1_500)); await r.continue(); });
+    await signIn(page, url, ADMIN); // returns on #whoami, set before the overview has its answers
+    await page.evaluate("location.hash = '#/users'");
+    await page.locator("#token-create").waitFor(WAIT);
+    await page.waitForTimeout(2_500); // the overview's late answers have arrived by now
+    assert.ok(held >= 1, "the overview did ask for /api/hosts");
+    assert.equal(await page.locator("#token-create").isVisible(), true, "the users page is still shown");
+    assert.equal(await page.locator("#state-counts").count(), 0, "the late overview was not shown over it");
+  });
+
   it("an admin creates a token: its secret is shown once and works as 'Authorization: Bearer'; revoked in the page (confirmed), the same call gets 401", async () => {
     const page = await (await context()).newPage();
     await signIn(page, url, ADMIN);

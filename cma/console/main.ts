@@ -52,46 +52,59 @@ function showConsole(who: Me): void {
   timer = setInterval(() => void refresh(), REFRESH_MS);
 }
 
+/** which route() call is the latest: an earlier one still waiting on the API must not paint over it */
+let routeSeq = 0;
+
 async function route(): Promise<void> {
   if (!me) return;
   hostPage?.destroy();
   hostPage = undefined;
   formPage = undefined;
-  const main = $("page");
+  const seq = ++routeSeq;
+  // Each route renders into its own view, shown as soon as it is first painted (a host or guest
+  // page paints before its charts load) and only if no later route started meanwhile: signing in
+  // routes to the overview, and a hash change right after must not be painted over by it.
+  const view = el("div", { className: "view" });
+  const show = (): void => { if (seq === routeSeq && view.parentNode !== $("page")) $("page").replaceChildren(view); };
+  const painted = new MutationObserver(show);
+  painted.observe(view, { childList: true });
   const hash = location.hash.replace(/^#\/?/, "");
   try {
     $("error").textContent = "";
     const guest = hash.match(/^host\/([^/]+)\/guest\/([^/]+)$/);
     if (guest) {
-      hostPage = new GuestPage(decodeURIComponent(guest[1]), decodeURIComponent(guest[2]), main, me.role);
+      hostPage = new GuestPage(decodeURIComponent(guest[1]), decodeURIComponent(guest[2]), view, me.role);
       await hostPage.render();
     } else if (hash.startsWith("host/")) {
-      hostPage = new HostPage(decodeURIComponent(hash.slice(5)), main, me.role);
+      hostPage = new HostPage(decodeURIComponent(hash.slice(5)), view, me.role);
       await hostPage.render();
     } else if (hash === "rings") {
-      await renderRings(main);
+      await renderRings(view);
     } else if (hash === "ladders") {
-      await renderLadders(main);
+      await renderLadders(view);
     } else if (hash === "queries") {
-      await renderQueries(main);
+      await renderQueries(view);
     } else if (hash === "audit" && me.role === "admin") {
-      await renderAudit(main);
+      await renderAudit(view);
     } else if (hash === "users") {
       if (me.role !== "admin") {
-        main.replaceChildren(el("h2", { textContent: "Users and tokens" }), el("p", { id: "admins-only", textContent: "admins only" }));
-        return;
+        view.replaceChildren(el("h2", { textContent: "Users and tokens" }), el("p", { id: "admins-only", textContent: "admins only" }));
+      } else {
+        const page = new UsersPage(view, me);
+        formPage = page;
+        await page.render();
       }
-      const page = new UsersPage(main, me);
-      formPage = page;
-      await page.render();
     } else if (hash === "account") {
-      renderAccount(main, me);
+      renderAccount(view, me);
       formPage = { refresh: async () => { await api<Me>("/api/session"); } }; // only notices a session that ended
     } else {
-      await renderOverview(main);
+      await renderOverview(view);
     }
   } catch (e) {
-    $("error").textContent = (e as Error).message;
+    if (seq === routeSeq) $("error").textContent = (e as Error).message; // a page that never painted leaves the last one shown
+  } finally {
+    painted.disconnect(); // drops records not yet delivered: a page painted without waiting shows here
+    if (view.hasChildNodes()) show();
   }
 }
 
