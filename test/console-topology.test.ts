@@ -18,6 +18,7 @@ import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import { waitForValue, waitUntil } from "@ringwatch/shared/testing";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
+import { testHostKeys } from "./support/host-keys.js";
 
 const VIEWER = { user: "vic", password: "viewer password for the topology test" };
 const WAIT = { timeout: 20_000 };
@@ -57,7 +58,7 @@ describe("console: rings and queries pages in a real browser", function () {
     for (const [id, address] of Object.entries(HOSTS)) {
       nps.set(id, await Nanoprobe.start(nanoprobeConfig({
         identity: id, cluster: "topology", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: address, port: 0, joinIntervalMs: 100, statusIntervalMs: 0, discoveryDir: "",
-      }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
+      }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger(), hostKeys: testHostKeys(id) }));
     }
     const m = cma.rings.membership;
     await waitUntil(() => m.rings().segments.reduce((n, s) => n + s.members.length, 0) === 5, 20_000, "five hosts in the rings", 100);

@@ -19,6 +19,7 @@ import { newContext, screenshotPath, signInThroughForm } from "./support/browser
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { testHostKeys } from "./support/host-keys.js";
 
 describe("system: actions on guests through the CMA's API and the hypervisor's nanoprobe", function () {
   this.timeout(60_000);
@@ -43,7 +44,7 @@ describe("system: actions on guests through the CMA's API and the hypervisor's n
       // each fixture numbers its domains alike: hv2's get their own UUIDs (a UUID is one guest fleet-wide)
       if (name === "hv2") writeFileSync(f.file, readFileSync(f.file, "utf8").replaceAll("5e1f0000-", "5e2f0000-"));
       fx.push(f);
-      nps.push(await Nanoprobe.start(nanoprobeConfig({ identity: name, cluster: "act", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: f.uri, statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
+      nps.push(await Nanoprobe.start(nanoprobeConfig({ identity: name, cluster: "act", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: f.uri, statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger(), hostKeys: testHostKeys(name) }));
     }
     await waitUntil(() => cma.inventory.domains("hv1").length === 3 && cma.inventory.domains("hv2").length === 3, 15_000, "both inventories at the CMA");
   });

@@ -15,6 +15,7 @@ import { Cma, KuzuStore, cmaConfig, namedQueries } from "@ringwatch/cma";
 import type { GraphStore } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { testHostKeys } from "./support/host-keys.js";
 
 async function poll(store: GraphStore, cypher: string, ok: (rows: Record<string, unknown>[]) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>[]> {
   let last: Record<string, unknown>[] = [];
@@ -49,7 +50,7 @@ describe("system: the topology graph from a live cluster", function () {
           identity: id, cluster: "graph", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100,
           statusIntervalMs: 0, sampleMs: 200, reportIntervalMs: 1000, scheduleStartWindowMs: 500, // first discovery runs within 0.5 s
           ...(id === "hv1" ? { libvirtUri: fx.uri } : { discoveryDir: "" }),
-        }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
+        }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger(), hostKeys: testHostKeys(id) }));
       }
       await poll(graph, "MATCH (h:Host) WHERE h.state = 'alive' RETURN h.name AS name", (r) => r.length === 3, 20_000, "three live hosts");
       await poll(graph, "MATCH (:Host {name: 'hv1'})-[:RUNS]->(d:Domain) RETURN d.name AS name", (r) => r.length === 6, 20_000, "hv1's six guests");

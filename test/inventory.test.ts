@@ -14,6 +14,7 @@ import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { InventoryEvent } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { testHostKeys } from "./support/host-keys.js";
 
 describe("system: guest inventory from libvirt to the CMA", function () {
   this.timeout(30_000);
@@ -25,7 +26,7 @@ describe("system: guest inventory from libvirt to the CMA", function () {
     const cma = await Cma.start(cmaConfig({ cluster: "inv", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir: mkdtempSync(join(tmpdir(), "rw-inv-")), httpListen: "off" }), { keyring, commandKey: keys.privateKey, log: silentLogger() });
     const events: InventoryEvent[] = [];
     cma.inventory.on("event", (e) => events.push(e));
-    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "inv", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", sampleMs: 100, reportIntervalMs: 1000, analyticsLeakSlopeKiBPerMin: 512 }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
+    const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: "inv", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", sampleMs: 100, reportIntervalMs: 1000, analyticsLeakSlopeKiBPerMin: 512 }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger(), hostKeys: testHostKeys("hv1") });
     try {
       assert.equal(np.hypervisor!.analytics.thresholds.leakSlopeKiBPerMin, 512, "the configured thresholds reach the analytics");
       await waitUntil(() => cma.inventory.domains("hv1").length === 30, 10_000, "30 domains at the CMA");

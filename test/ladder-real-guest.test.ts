@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { GuestOs } from "./support/guest-os.js";
 import { LibvirtLab } from "./support/libvirt.js";
-import { CMA_CLI, NANOPROBE_CLI, RunningProcess, runToExit } from "./support/processes.js";
+import { CMA_CLI, NANOPROBE_CLI, RunningProcess, runToExit, testIdentityKeyFile } from "./support/processes.js";
 import type { LogLine } from "./support/processes.js";
 
 const BOOT_MS = 90_000;
@@ -55,7 +55,7 @@ describe("system: the ladder on a real guest OS (service down → notify → sof
     });
     await cma.waitFor((l) => l.msg === "CMA started", 30_000, "CMA started");
     np = inNamespace(guest.ns, "hv-lad", NANOPROBE_CLI, {
-      ...common, RINGWATCH_IDENTITY: "hv-lad", RINGWATCH_PORT: String(CMA_PORT + 1), RINGWATCH_CMA: `127.0.0.1:${CMA_PORT}`,
+      ...common, RINGWATCH_IDENTITY: "hv-lad", RINGWATCH_IDENTITY_KEY_FILE: testIdentityKeyFile("hv-lad"), RINGWATCH_PORT: String(CMA_PORT + 1), RINGWATCH_CMA: `127.0.0.1:${CMA_PORT}`,
       RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_JOIN_INTERVAL_MS: "300", RINGWATCH_DISCOVERY_DIR: "", RINGWATCH_ZABBIX_AGENT_CONFIG: "",
       RINGWATCH_LIBVIRT_URI: lab.uri, RINGWATCH_GUEST_CHECKS_FILE: join(dir, "checks.json"),
     });

@@ -22,6 +22,7 @@ import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
 import { guestServices, ladderOf, startLadderCluster, startLadderCma } from "./support/ladder-cluster.js";
 import type { GuestServices, LadderCluster } from "./support/ladder-cluster.js";
+import { testHostKeys } from "./support/host-keys.js";
 
 const listen = (s: Server): Promise<number> => new Promise((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)));
 const close = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
@@ -179,7 +180,7 @@ describe("system: the escalation ladder (guest health → notify → reboot → 
     }, { warntimeMs: 1000, deadtimeMs: 2000 });
     // three more hypervisors in hv1's segment (all on 127.0.0.1), rings only
     const others: Nanoprobe[] = [];
-    for (const identity of ["hv2", "hv3", "hv4"]) others.push(await Nanoprobe.start(nanoprobeConfig({ identity, cluster: "ladder", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: "", statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() }));
+    for (const identity of ["hv2", "hv3", "hv4"]) others.push(await Nanoprobe.start(nanoprobeConfig({ identity, cluster: "ladder", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: "", statusIntervalMs: 0, discoveryDir: "" }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger(), hostKeys: testHostKeys(identity) }));
     const state = (h: string) => cma.rings.membership.get(h)?.state;
     const history = (uuid: string) => ladderOf(cma, uuid)?.history.map((h) => (h.outcome === "refused" ? [h.what, h.outcome, h.detail?.split(":")[0]] : [h.what, h.outcome]));
     try {

@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsTopology, uniquePrefix } from "./support/netns.js";
-import { CMA_CLI, NANOPROBE_CLI, RunningProcess, runToExit } from "./support/processes.js";
+import { CMA_CLI, NANOPROBE_CLI, RunningProcess, runToExit, testIdentityKeyFile } from "./support/processes.js";
 import type { LogLine } from "./support/processes.js";
 
 const TIMING = { heartbeatMs: 500, warntimeMs: 2000, deadtimeMs: 4000 };
@@ -38,7 +38,7 @@ describe("system: rings across network namespaces (separate processes, multicast
     const h = topo.hosts[i + 1];
     const p = new RunningProcess(names[i], topo.spawnIn(h.ns, process.execPath, [NANOPROBE_CLI, "run"], {
       ...common(), RINGWATCH_IDENTITY: names[i], RINGWATCH_BIND_ADDRESS: h.address, RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"),
-      RINGWATCH_JOIN_INTERVAL_MS: "1000", // no RINGWATCH_CMA: the CMA is found by multicast
+      RINGWATCH_IDENTITY_KEY_FILE: testIdentityKeyFile(names[i]), RINGWATCH_JOIN_INTERVAL_MS: "1000", // no RINGWATCH_CMA: the CMA is found by multicast
     }));
     nanoprobes.set(names[i], p);
     return p;

@@ -16,6 +16,7 @@ import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { StatsEvent } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { testHostKeys } from "./support/host-keys.js";
 
 describe("system: the CMA asks a nanoprobe to resend its stats", function () {
   this.timeout(60_000);
@@ -30,7 +31,7 @@ describe("system: the CMA asks a nanoprobe to resend its stats", function () {
     const np = await Nanoprobe.start(nanoprobeConfig({
       identity: "hv1", cluster: "resend", cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100,
       libvirtUri: fx.uri, statusIntervalMs: 0, discoveryDir: "", sampleMs: 200, reportIntervalMs: 1000,
-    }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger() });
+    }), { keyring, cmaPublicKey: keys.publicKey, log: silentLogger(), hostKeys: testHostKeys("hv1") });
     try {
       await waitUntil(() => events.length >= 2, 15_000, "two batches at the CMA");
       cma.stats.forget("hv1");

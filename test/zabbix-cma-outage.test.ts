@@ -18,6 +18,7 @@ import { CMA_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
 import { cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, testZabbixNames } from "./support/zabbix.js";
 import { waitForValue } from "@ringwatch/shared/testing";
+import { testHostKeys } from "./support/host-keys.js";
 
 const STATE_NODATA_S = 60;
 const CMA_NODATA_S = 30;
@@ -86,7 +87,7 @@ describe("system: a CMA outage is one problem in Zabbix 6.0, not one per host", 
       nanoprobes.push(await Nanoprobe.start(nanoprobeConfig({
         identity, cluster: `out${sfx}`, cma: `127.0.0.1:${port}`, bindAddress: `127.0.0.${i + 2}`, port, joinIntervalMs: 300, libvirtUri: "",
         statusIntervalMs: 0, discoveryDir: "", zabbixAgentConfig: "",
-      }), { keyring, cmaPublicKey, log: silentLogger() }));
+      }), { keyring, cmaPublicKey, log: silentLogger(), hostKeys: testHostKeys(identity) }));
     }
   });
 

@@ -20,6 +20,7 @@ import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/proce
 import type { RunningProcess } from "./support/processes.js";
 import { cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, testZabbixNames } from "./support/zabbix.js";
 import type { ZabbixSettings } from "./support/zabbix.js";
+import { testHostKeys } from "./support/host-keys.js";
 
 const DEADTIME_MS = 3000;
 const REPORT_MS = 2000;
@@ -102,7 +103,7 @@ describe("system: nanoprobes on libvirt → CMA → Zabbix 6.0", function () {
     npA = await Nanoprobe.start(nanoprobeConfig({
       identity: A, cluster: `e2e${sfx}`, cma: `127.0.0.1:${port}`, bindAddress: "127.0.0.2", port, joinIntervalMs: 300, libvirtUri: fxA.uri,
       statusIntervalMs: 0, discoveryDir: "", sampleMs: 200, reportIntervalMs: REPORT_MS, zabbixAgentConfig: "",
-    }), { keyring: Keyring.fromFile(`e2e${sfx}`, join(dir, "keys/cluster.key")), cmaPublicKey: loadCommandPublicKey(join(dir, "keys/cma-command.pub")), log: silentLogger() });
+    }), { keyring: Keyring.fromFile(`e2e${sfx}`, join(dir, "keys/cluster.key")), cmaPublicKey: loadCommandPublicKey(join(dir, "keys/cma-command.pub")), log: silentLogger(), hostKeys: testHostKeys(A) });
     await until(async () => (npA!.hypervisor?.sampler ? true : undefined), 20_000, "A's sampler");
     // raw samples of A, cut into report intervals exactly where the nanoprobe cuts them
     const hv = npA.hypervisor!;

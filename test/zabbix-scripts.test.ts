@@ -21,6 +21,7 @@ import { offlineToken } from "./support/access.js";
 import { CMA_CLI, runToExit, startProcess } from "./support/processes.js";
 import type { RunningProcess } from "./support/processes.js";
 import { cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, testZabbixNames } from "./support/zabbix.js";
+import { testHostKeys } from "./support/host-keys.js";
 
 const SCRIPT_NAMES = ["ringwatch: soft reboot VM", "ringwatch: hard reset VM", "ringwatch: start VM", "ringwatch: soft reboot VM (escalation step)", "ringwatch: hard reset VM (escalation step)"];
 const ACTION_NAME = "ringwatch: guest recovery (seed 001)";
@@ -80,7 +81,7 @@ describe("system: Zabbix scripts act on a guest through the CMA (real Zabbix 6.0
     np = await Nanoprobe.start(nanoprobeConfig({
       identity: HV, cluster: `scr${sfx}`, cma: `127.0.0.1:${port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 300, libvirtUri: fx.uri,
       statusIntervalMs: 0, discoveryDir: "", zabbixAgentConfig: "", reportIntervalMs: 2000, guestChecksFile: checks,
-    }), { keyring: Keyring.fromFile(`scr${sfx}`, join(dir, "keys/cluster.key")), cmaPublicKey: loadCommandPublicKey(join(dir, "keys/cma-command.pub")), log: silentLogger() });
+    }), { keyring: Keyring.fromFile(`scr${sfx}`, join(dir, "keys/cluster.key")), cmaPublicKey: loadCommandPublicKey(join(dir, "keys/cma-command.pub")), log: silentLogger(), hostKeys: testHostKeys(HV) });
   });
 
   after(async () => {

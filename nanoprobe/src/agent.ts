@@ -28,10 +28,10 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, clusterOptions, decodeInbound, encodeEnvelope, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, parseHostPort,
 } from "@ringwatch/shared";
 import type {
-  ChannelOptions, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
+  ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
 } from "@ringwatch/shared";
 import { analyticsThresholds, spread } from "./config.js";
 import type { NanoprobeConfig } from "./config.js";
@@ -69,6 +69,8 @@ export interface NanoprobeCounters extends CmaOutboxCounters {
 
 export interface NanoprobeDeps {
   keyring: Keyring;
+  /** this host's identity keys; default: read (or created on first start) from cfg.identityKeyFile */
+  hostKeys?: HostKeys;
   cmaPublicKey: KeyObject;
   log: Logger;
   channel?: Partial<ChannelOptions>;
@@ -80,6 +82,13 @@ export interface NanoprobeEvents {
   neighbours: [Neighbour[]];
   commandRefused: [{ reason: CommandRefusal; detail: string }];
   report: [Report];
+}
+
+/** The host's identity keys from their file, created there on first start (logged with the fingerprint an admin compares). */
+function openHostKeys(path: string, log: Logger): HostKeys {
+  const { keys, created } = loadOrCreateHostKeys(path);
+  log.info({ identityKeyFile: path, fingerprint: keyFingerprint(keys.identityPublic) }, created ? "host identity key created" : "host identity key loaded");
+  return keys;
 }
 
 function machineId(): string {
@@ -154,6 +163,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     private readonly cfg: NanoprobeConfig,
     private readonly log: Logger,
     cmaPublicKey: KeyObject,
+    /** this host's identity: every announcement proves it holds it */
+    readonly hostKeys: HostKeys,
   ) {
     super();
     this.announceTo = cfg.cma ? parseHostPort(cfg.cma, "cma") : { address: cfg.multicastGroup, port: cfg.multicastPort };
@@ -174,13 +185,14 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   static async start(cfg: NanoprobeConfig, deps: NanoprobeDeps): Promise<Nanoprobe> {
     const guestChecks = cfg.guestChecksFile ? loadGuestChecks(cfg.guestChecksFile) : []; // a bad file stops the start (ConfigError) before anything opens
+    const hostKeys = deps.hostKeys ?? openHostKeys(cfg.identityKeyFile, deps.log);
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel,
       impairment: deps.impairment, reuseAddr: true,
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
-    const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey);
+    const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey, hostKeys);
     if (cfg.libvirtUri) {
       np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg), guestChecks }, deps.log, analyticsThresholds(cfg));
       np.outbox.watchHypervisor(np.hypervisor);
@@ -214,6 +226,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
         announce: {
           host: { name: this.endpoint.identity, machineId: this.machineId, addresses: [a.address] },
           version: NANOPROBE_VERSION, startedAtMs: this.endpoint.session.startMs, port: a.port, neighbours: this.watch.neighbours,
+          proof: makeAnnounceProof({ cluster: this.endpoint.keyring.clusterName, host: this.endpoint.identity, session: this.endpoint.session }, this.hostKeys),
         },
       };
       // a CMA that answered before is asked directly; the group (or configured address) otherwise

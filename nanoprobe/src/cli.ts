@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
 import { favourSize } from "./heap-tuning.js"; // first: before anything else allocates
-import { Keyring, createLogger, loadCommandPublicKey, reloadKeysOnSighup, runCli, untilSignal } from "@ringwatch/shared";
+import { Keyring, UsageError, createLogger, keyFingerprint, loadCommandPublicKey, loadConfig, readHostKeys, reloadKeysOnSighup, runCli, untilSignal, writeNewHostKeys } from "@ringwatch/shared";
 import type { LogFormat } from "@ringwatch/shared";
 import { loadNanoprobeConfig, nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
@@ -12,6 +12,19 @@ const code = await runCli({
   schema: nanoprobeSchema,
   defaultCommand: "run",
   commands: {
+    keygen: {
+      summary: "create this host's identity key (identityKeyFile) and print its fingerprint; with --show, print the fingerprint of the one there",
+      options: { show: { type: "boolean" } },
+      async run(args) {
+        const cfg = loadConfig(nanoprobeSchema, { file: args.configFile });
+        try {
+          const keys = args.values.show ? readHostKeys(cfg.identityKeyFile) : writeNewHostKeys(cfg.identityKeyFile);
+          process.stdout.write(`${cfg.identityKeyFile}: ${keyFingerprint(keys.identityPublic)}\n`);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+      },
+    },
     run: {
       summary: "run the nanoprobe in the foreground",
       async run(args) {

@@ -3,6 +3,8 @@ export * from "./wire/keyring.js";
 export * from "./wire/compress.js";
 export * from "./wire/fragment.js";
 export * from "./wire/command-signing.js";
+export * from "./identity/host-keys.js";
+export * from "./identity/announce-proof.js";
 export * from "./messages/codec.js";
 export * from "./channel/counters.js";
 export * from "./channel/options.js";

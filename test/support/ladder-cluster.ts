@@ -18,6 +18,7 @@ import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { LadderState } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
+import { testHostKeys } from "./host-keys.js";
 
 /** The guests' services: GET /<guest name> answers the status set for that name (200 when none). */
 export interface GuestServices {
@@ -80,7 +81,7 @@ export async function startLadderCluster(o: LadderClusterOptions): Promise<Ladde
   const checks = join(dataDir, "checks.json");
   writeFileSync(checks, JSON.stringify({ defaults: { intervalMs: 150, timeoutMs: 100, failures: 2 }, checks: o.guests.map((g) => ({ guest: g.uuid, http: `http://127.0.0.1:${o.services.port}/${g.name}` })) }));
   const cma = await startLadderCma({ ...o, dataDir });
-  const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: o.cluster, cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: o.fx.uri, statusIntervalMs: 0, discoveryDir: "", guestChecksFile: checks }), { keyring: o.keyring, cmaPublicKey: o.cmaPublicKey, log: silentLogger() });
+  const np = await Nanoprobe.start(nanoprobeConfig({ identity: "hv1", cluster: o.cluster, cma: `127.0.0.1:${cma.endpoint.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 100, heartbeatMs: 200, libvirtUri: o.fx.uri, statusIntervalMs: 0, discoveryDir: "", guestChecksFile: checks }), { keyring: o.keyring, cmaPublicKey: o.cmaPublicKey, log: silentLogger(), hostKeys: testHostKeys("hv1") });
   await waitUntil(() => cma.inventory.domains("hv1").length === o.fx.domains.length, 15_000, "the inventory at the CMA");
   return { cma, np, dataDir, stopAll: async () => { await np.stop(false); await cma.stop(); } };
 }

@@ -6,6 +6,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { waitForValue } from "@ringwatch/shared/testing";
 
@@ -78,10 +80,16 @@ export class RunningProcess {
   }
 }
 
+/** where a test nanoprobe keeps its identity key: one per name for the whole run (a restarted host keeps its key), never /var/lib */
+export function testIdentityKeyFile(name: string): string {
+  return join(tmpdir(), `ringwatch-test-keys-${process.pid}`, `${name.replace(/[^A-Za-z0-9._-]/g, "_")}.key`);
+}
+const testIdentityKey = (script: string, name: string): Record<string, string> => (script === NANOPROBE_CLI ? { RINGWATCH_IDENTITY_KEY_FILE: testIdentityKeyFile(name) } : {});
+
 export function startProcess(name: string, script: string, args: string[], env: Record<string, string>): RunningProcess {
   // a test CMA serves HTTP on a free port unless told otherwise: never the default 1984 another run may hold
   const http = script === CMA_CLI && env.RINGWATCH_HTTP_LISTEN === undefined ? { RINGWATCH_HTTP_LISTEN: "127.0.0.1:0" } : {};
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...http, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...http, ...testIdentityKey(script, name), ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return new RunningProcess(name, child);
 }
 

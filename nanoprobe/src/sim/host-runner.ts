@@ -4,8 +4,8 @@
  * What each host knows (registered, neighbours, counters) is read back as a compact view.
  */
 import { join } from "node:path";
-import { Keyring, loadCommandPublicKey, seededRandom, silentLogger } from "@ringwatch/shared";
-import type { EndpointImpairment } from "@ringwatch/shared";
+import { Keyring, generateHostKeys, loadCommandPublicKey, seededRandom, silentLogger } from "@ringwatch/shared";
+import type { EndpointImpairment, HostKeys } from "@ringwatch/shared";
 import type { KeyObject } from "node:crypto";
 import { Nanoprobe } from "../agent.js";
 import { nanoprobeConfig } from "../config.js";
@@ -15,6 +15,8 @@ interface RunningHost extends WorkerHost {
   fate: HostFate;
   delayMs: number;
   np?: Nanoprobe;
+  /** its identity, made at its first start and kept across its restarts (as a real host's key file) */
+  keys?: HostKeys;
 }
 
 export class HostRunner {
@@ -50,7 +52,7 @@ export class HostRunner {
       joinIntervalMs: 1000, joinBackoffMaxMs: 8000, discoveryDir: "", heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
     });
     h.np = await Nanoprobe.start(cfg, {
-      keyring: this.keyring, cmaPublicKey: this.cmaPublicKey, log: silentLogger(),
+      keyring: this.keyring, cmaPublicKey: this.cmaPublicKey, log: silentLogger(), hostKeys: (h.keys ??= generateHostKeys()),
       channel: { socketBufferBytes: 256 * 1024 }, impairment: this.impairmentFor(h),
     });
   }

@@ -56,6 +56,20 @@ export interface Announce {
   startedAtMs: number;
   port: number;
   neighbours: Neighbour[];
+  /** absent (null after decoding) from a nanoprobe older than host keys */
+  proof?: AnnounceProof | null;
+}
+export interface WireHostKeys {
+  identityKey: Uint8Array;
+  exchangeKey: Uint8Array;
+  exchangeSignature: Uint8Array;
+}
+export interface AnnounceProof {
+  keys: WireHostKeys;
+  signedAtMs: number;
+  signature: Uint8Array;
+  rotatedFrom?: Uint8Array;
+  rotationSignature?: Uint8Array;
 }
 export type ReportKind = "LATE" | "DEAD" | "ALIVE" | "UNEXPECTED";
 export interface Report {
