@@ -39,6 +39,12 @@ import { bootstrapAdmin } from "./access/bootstrap.js";
 import { loadTls } from "./http/tls-files.js";
 import { controlSocketPath } from "./control/control-protocol.js";
 import { AuditLog } from "./audit/audit-log.js";
+import { PinStore } from "./identity/pin-store.js";
+import { HostAdmission } from "./identity/host-admission.js";
+import { readEnrolledKeys } from "./identity/enrolled-keys.js";
+import type { EnrolledKeys } from "./identity/enrolled-keys.js";
+import type { HostKeyPolicy } from "./identity/admission-policy.js";
+import { watchHostKeys } from "./monitoring-errors/watchers.js";
 
 /** The audit log under dataDir; without one, in a temporary directory (warned, left in place: an audit log is never deleted by the CMA). */
 function openAuditLog(cfg: CmaConfig, log: Logger): AuditLog {
@@ -118,10 +124,13 @@ export class Cma {
 
   /** users and API tokens (<dataDir>/access.json); undefined without the HTTP API */
   access: AccessStore | undefined;
+  /** admission by host key and the pins (<dataDir>/host-keys.json); set right after construction */
+  admission!: HostAdmission;
 
   static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
     const policy = openLadderPolicy(cfg); // so does a bad ladder policy, or a damaged ladder state
+    const hostKeys = openHostKeys(cfg); // and damaged pins, or a bad hostKeysFile
     checkZabbixAction(cfg, policy);
     const ladderStore = policy ? new LadderStore(cfg.dataDir) : undefined;
     ladderStore?.load();
@@ -143,11 +152,16 @@ export class Cma {
       audit.close();
       throw e;
     });
+    const admission = new HostAdmission({
+      store: hostKeys.pins, settings: { policy: hostKeys.policy, enrolled: hostKeys.enrolled, allowHostsWithoutKeys: cfg.allowHostsWithoutKeys },
+      cluster: endpoint.keyring.clusterName, maxSkewMs: endpoint.opts.maxClockSkewMs, audit, log: deps.log.child({ component: "admission" }),
+    });
     const rings = new RingService(endpoint, deps.commandKey, {
       heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs, ringsPerSegment: cfg.ringsPerSegment === 2 ? 2 : 1,
       segmentPrefixLength: cfg.segmentPrefixLength, probeAttempts: cfg.probeAttempts, probeIntervalMs: cfg.probeIntervalMs,
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
+      admit: (m, a) => admission.admit(m, a),
     }, deps.log, false);
     const stats = new StatsStore(deps.log, {
       dataDir: cfg.dataDir || undefined,
@@ -179,6 +193,12 @@ export class Cma {
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, audit, graph, ingestor);
     cma.access = access;
+    cma.admission = admission;
+    admission.on("mismatch", (e) => rings.record({ type: "hostKeyMismatch", host: e.host, address: e.from, presented: e.presented, pinned: e.pinned }));
+    admission.on("pinChange", (e) => {
+      if (e.change === "revoked") rings.revoke(e.host, e.by);
+    });
+    cma.stopWatching.push(watchHostKeys(cma.monitoringErrors, admission, cfg.hostKeyAlertClearMs));
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
       audit.close();
@@ -229,6 +249,8 @@ export class Cma {
         tagsOf: (host, uuid) => cma.inventory.domains(host).find((d) => d.uuid.toLowerCase() === uuid)?.tags ?? [] });
     }
     rings.start();
+    // a key revoked while a snapshot said otherwise (or before it was saved): out of the rings all the same
+    for (const p of hostKeys.pins.all()) if (p.state === "revoked") rings.revoke(p.name, p.revokedBy ?? "?");
     const controlPath = controlSocketPath(cfg);
     if (controlPath) {
       try {
@@ -276,7 +298,7 @@ export class Cma {
       status: () => this.status(), membership: this.rings.membership, inventory: this.inventory, alerts: this.alerts, discovery: this.discovery,
       stats: this.stats, monitoringErrors: this.monitoringErrors, graph: this.graph ? { store: this.graph, queries: namedQueries } : undefined,
       access: this.access, hostControl: this.rings.control, audit: this.audit, domainActions: this.domainActions, ladders: this.ladders,
-      history: this.history,
+      history: this.history, hostKeys: this.admission,
     };
   }
 
@@ -286,6 +308,8 @@ export class Cma {
       this.counters.badMessages++;
       return;
     }
+    // one gate: a host whose key waits for approval or was revoked is heard only announcing (counted there)
+    if (!env.announce && !this.admission.mayTalk(m.from.id)) return;
     if ((env.inventory || env.alert || env.discovery || env.stats) && m.reliable) {
       // only from a host the rings know, at the address it is known by
       const h = this.rings.membership.get(m.from.id);
@@ -305,7 +329,7 @@ export class Cma {
 
   status(): Record<string, unknown> {
     return {
-      hosts: this.rings.membership.countByState(), counters: this.rings.counters, assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
+      hosts: this.rings.membership.countByState(), counters: this.rings.counters, hostKeys: this.hostKeysStatus(), assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, ladders: this.ladders ? { ...this.ladders.counters } : null, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
@@ -316,6 +340,12 @@ export class Cma {
     };
   }
 
+  private hostKeysStatus(): Record<string, unknown> {
+    const pins = { pinned: 0, pending: 0, revoked: 0 };
+    for (const p of this.admission.list()) pins[p.state]++;
+    return { policy: this.admission.policy, pins, ...this.admission.counters, refused: { ...this.admission.counters.refused } };
+  }
+
   async stop(): Promise<void> {
     await this.http?.close(); // answer no more requests before the parts they read from stop
     this.http = undefined;
@@ -323,6 +353,7 @@ export class Cma {
     this.control = undefined;
     await this.ladders?.stop(); // before the parts its steps use
     this.rings.stop();
+    this.admission.stop(); // pins made moments ago are written
     for (const stop of this.stopWatching.splice(0)) stop();
     await this.zabbix?.stop(); // held values go to the sender's spool
     await this.zabbixSender?.stop();
@@ -374,4 +405,13 @@ function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
   }
   const o = { fullDays: cfg.historyFullDays, hourlyDays: cfg.historyHourlyDays };
   return { store, alertEvents, retention: new HistoryRollupRetention(store, { ...o, everyMs: cfg.historyRollupMs }, hlog, alertEvents), ...o, maxPoints: cfg.historyMaxPoints };
+}
+
+/** The pins and the policy's settings: a damaged pin file or a bad hostKeysFile stops the start. */
+function openHostKeys(cfg: CmaConfig): { pins: PinStore; policy: HostKeyPolicy; enrolled: EnrolledKeys } {
+  const policy = cfg.hostKeyPolicy as HostKeyPolicy;
+  if (policy === "enrolled" && !cfg.hostKeysFile) throw new ConfigError('hostKeyPolicy "enrolled" needs hostKeysFile: the list of hosts and their key fingerprints');
+  if (policy !== "enrolled" && cfg.hostKeysFile) throw new ConfigError(`hostKeysFile is read only with hostKeyPolicy "enrolled" (it is "${policy}")`);
+  const enrolled = policy === "enrolled" ? readEnrolledKeys(cfg.hostKeysFile) : new Map<string, string>();
+  return { pins: PinStore.open(cfg.dataDir), policy, enrolled };
 }

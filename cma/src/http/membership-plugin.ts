@@ -14,7 +14,7 @@ export interface MembershipPluginOptions {
 
 const EVENT_TYPES: readonly MembershipEvent["type"][] = [
   "hostJoined", "hostReturned", "hostLeft", "hostLate", "hostDead", "deathNotConfirmed", "segmentSuspected", "segmentRecovered", "unexpectedHeartbeat", "ringsChanged",
-  "maintenanceStarted", "maintenanceEnded", "hostDownInMaintenance", "hostRemoved",
+  "maintenanceStarted", "maintenanceEnded", "hostDownInMaintenance", "hostRemoved", "hostKeyMismatch", "hostRevoked",
 ];
 
 /** What a caller sees of a host: the record without the CMA's bookkeeping. */

@@ -2,7 +2,7 @@
  * The CMA's HTTP API and web UI (fastify): a small core — validation, JSON errors, counters,
  * limits, access control (access-plugin.ts: every /api route needs a signed-in user or an API
  * token with the route's role) — and one plugin per concern. What changes state: sign-in/out,
- * users and tokens (admin), host maintenance (operator) and removal (admin), each audited. Graph
+ * users and tokens (admin), host maintenance (operator) and removal (admin), host key pins (admin), each audited. Graph
  * queries go only through the store's read path. Optional TLS (cert and key files). Listens on
  * loopback unless configured otherwise.
  */
@@ -25,6 +25,8 @@ import { auditTo, noAudit } from "./audit-hook.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { auditPlugin } from "./audit-plugin.js";
 import { hostControlPlugin } from "./host-control-plugin.js";
+import { hostKeysPlugin } from "./host-keys-plugin.js";
+import type { HostAdmission } from "../identity/host-admission.js";
 import { domainActionsPlugin } from "./domain-actions-plugin.js";
 import type { DomainActions } from "../actions/domain-actions.js";
 import type { Ladders } from "../actions/ladder.js";
@@ -64,6 +66,8 @@ export interface ApiSources {
   access: AccessStore;
   /** maintenance and removal (the same code as the control socket); no routes without it */
   hostControl?: HostControl;
+  /** host key pins and their admin operations (/api/host-keys); absent: no such routes */
+  hostKeys?: HostAdmission;
   /** actions on guests (POST /api/domains/:uuid/actions); absent: no such route */
   domainActions?: DomainActions;
   ladders?: Ladders;
@@ -135,6 +139,7 @@ export async function buildApi(sources: ApiSources, o: ApiOptions, log: Logger):
   await app.register(sessionPlugin, { store: sources.access, counters: access, audit, signInMaxFailures: o.signInMaxFailures, signInWindowMs: o.signInWindowMs });
   await app.register(usersPlugin, { store: sources.access, audit });
   if (sources.hostControl) await app.register(hostControlPlugin, { control: sources.hostControl, audit });
+  if (sources.hostKeys) await app.register(hostKeysPlugin, { admission: sources.hostKeys, audit });
   if (sources.domainActions) await app.register(domainActionsPlugin, { actions: sources.domainActions, audit, ladders: sources.ladders });
   if (sources.audit) await app.register(auditPlugin, { audit: sources.audit });
   await app.register(statusPlugin, { status: sources.status, counters, access });

@@ -58,6 +58,8 @@ export interface HostRecord {
   maintenance?: MaintenanceWindow;
   /** it announced and has acknowledged no assignment since: it watches nobody and heartbeats nobody yet */
   joining?: boolean;
+  /** its host key was revoked by an admin: out of the rings and not heard until it is admitted again (identity/) */
+  revoked?: boolean;
 }
 
 export type MembershipEvent = { at: number } & (
@@ -75,6 +77,8 @@ export type MembershipEvent = { at: number } & (
   | { type: "maintenanceEnded"; host: string; how: "expired" | "ended"; down: boolean; answered: boolean }
   | { type: "hostDownInMaintenance"; host: string; segment: string; reportedBy: string[] }
   | { type: "hostRemoved"; host: string; segment: string; was: HostState; purge: boolean }
+  | { type: "hostKeyMismatch"; host: string; address: string; presented: string; pinned: string }
+  | { type: "hostRevoked"; host: string; by: string }
 );
 
 export type MembershipEventType = MembershipEvent["type"];
@@ -96,8 +100,9 @@ const MAX_EVENTS = 10_000;
 const MAX_REMOVED = 10_000;
 const IN_RINGS: ReadonlySet<HostState> = new Set(["alive", "suspect"]);
 
-/** In the rings: alive or suspect, or in maintenance and still answering. */
-export function inRings(h: Pick<HostRecord, "state" | "maintenance">): boolean {
+/** In the rings: alive or suspect, or in maintenance and still answering; never with its key revoked. */
+export function inRings(h: Pick<HostRecord, "state" | "maintenance" | "revoked">): boolean {
+  if (h.revoked) return false;
   return IN_RINGS.has(h.state) || (h.state === "maintenance" && !h.maintenance?.down);
 }
 

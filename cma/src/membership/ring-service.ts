@@ -43,6 +43,9 @@ export interface RingServiceOptions {
   multicast?: PeerAddress;
   /** assignments signed and sent per event-loop turn (default ASSIGNMENTS_PER_TURN; tests lower it) */
   assignmentsPerTurn?: number;
+  /** admission by host key (identity/host-admission.ts), asked before anything about the host changes;
+   * undefined: every well-formed announcement is admitted (simulations) */
+  admit?: (m: InboundMessage, a: Announce) => boolean;
 }
 
 export interface RingServiceCounters {
@@ -257,6 +260,7 @@ export class RingService {
       this.log.warn({ from: `${m.from.address}:${m.from.port}`, err }, "announcement refused");
       return;
     }
+    if (this.opts.admit && !this.opts.admit(m, a)) return; // counted and logged by admission; nothing changed
     this.counters.announcements++;
     const now = Date.now();
     const name = a.host.name;
@@ -277,6 +281,12 @@ export class RingService {
         h.unconfirmed = false;
         this.log.debug({ host: name }, "re-announced after CMA restart");
       }
+      if (h.revoked) {
+        // admitted again (its pin was forgotten, then it was admitted as new): back in the rings
+        h.revoked = false;
+        this.membership.changed();
+        this.log.info({ host: name }, "host with a revoked key admitted again under a new pin");
+      }
       if (was === "dead" || was === "left" || was === "unreachable") {
         this.membership.setState(h, "alive", now);
         this.event({ type: "hostReturned", host: name, segment, was });
@@ -295,6 +305,25 @@ export class RingService {
     // (answering every repeat would feed a storm when the CMA is slow: each answer is a signature)
     if (!h.assignmentInFlight) h.assignedKey = NOT_ASSIGNED;
     this.scheduleReplan();
+  }
+
+  /** Its host key was revoked: out of the rings at once (its neighbours are told), told to watch nobody, shown revoked. */
+  revoke(name: string, by: string): void {
+    const h = this.membership.get(name);
+    if (!h || h.revoked) return;
+    h.revoked = true;
+    this.suspicion.forget(h.name);
+    this.heldDeadReports.delete(h.name);
+    this.outgoing.delete(h.name);
+    this.membership.changed();
+    this.event({ type: "hostRevoked", host: h.name, by });
+    this.scheduleReplan();
+    void this.sendCommand(h, { setNeighbours: { neighbours: [], heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } });
+  }
+
+  /** A security event about a host (a key mismatch), with the membership events. */
+  record(e: MembershipEventInput): void {
+    this.event(e);
   }
 
   private onReport(m: InboundMessage, r: Report): void {

@@ -38,6 +38,7 @@ export function validateSnapshot(doc: unknown): MembershipSnapshot {
     return {
       name: str("name"), machineId: str("machineId"), address: str("address"), port, segment: str("segment"), state: state as HostState,
       since: num("since"), joinedAt: num("joinedAt"), version: str("version"), assignedKey: str("assignedKey"), ...(maintenance ? { maintenance } : {}),
+      ...(h.revoked === true ? { revoked: true } : {}),
     };
   });
   if (d.removed !== undefined && !Array.isArray(d.removed)) fail("removed is not a list");

@@ -170,7 +170,7 @@ export class Suspicion {
 
   private async judgeSegment(s: HostRecord, reporters: string[], how: ConfirmedBy): Promise<void> {
     if (s.state !== "suspect") return;
-    const others = this.deps.membership.inSegment(s.segment).filter((h) => h.name !== s.name && h.state === "alive");
+    const others = this.deps.membership.inSegment(s.segment).filter((h) => h.name !== s.name && h.state === "alive" && !h.revoked);
     if (others.length === 0) return this.declareDead(s, reporters, how);
     // a handful first: its ring neighbours in the segment and the representative
     const ring = this.deps.membership.rings().segments.find((g) => g.segment === s.segment);

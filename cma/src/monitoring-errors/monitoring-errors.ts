@@ -13,8 +13,8 @@ import type { Logger } from "@ringwatch/shared";
 
 /** Found on a hypervisor by its nanoprobe (sent as alerts): reported on that hypervisor's Zabbix host. */
 export const HOST_SIDE_SOURCES = ["libvirtUnreachable", "discoveryError", "localStall"] as const;
-/** Found by the CMA itself: reported on the CMA's own Zabbix host. */
-export const CMA_SIDE_SOURCES = ["statsRefused", "senderDropped", "graphWrite"] as const;
+/** Found by the CMA itself: reported on the CMA's own Zabbix host (hostKeyMismatch: its host is the name the impostor claimed). */
+export const CMA_SIDE_SOURCES = ["statsRefused", "senderDropped", "graphWrite", "hostKeyMismatch"] as const;
 export type MonitoringErrorSource = (typeof HOST_SIDE_SOURCES)[number] | (typeof CMA_SIDE_SOURCES)[number];
 export const MONITORING_ERROR_SOURCES: readonly MonitoringErrorSource[] = [...HOST_SIDE_SOURCES, ...CMA_SIDE_SOURCES];
 

@@ -12,6 +12,9 @@
  * - senderDropped: the Zabbix sender dropped values (spool full, disk error, unknown items held too
  *   long); drops are one-shot, so it clears after quietMs without a drop.
  * - graphWrite: a graph write failed (the ingestor retries); cleared by the next successful write.
+ * - hostKeyMismatch: an announcement as a known host with another key (identity/host-admission.ts);
+ *   a security alert, so it stays until an admin revokes or forgets that host's pin, or no such
+ *   announcement came for quietMs.
  * - a host taken out of service (hostRemoved) takes its errors with it: all cleared.
  */
 import type { Alert } from "@ringwatch/shared";
@@ -20,6 +23,7 @@ import type { StatsEvent, StatsRefusal, StatsStore } from "../intake/stats-store
 import type { Membership, MembershipEvent } from "../membership/membership.js";
 import type { GraphWriteOutcome } from "../graph/graph-ingestor.js";
 import type { SenderDropEvent } from "../zabbix/sender/durable-sender.js";
+import type { MismatchEvent, PinChangeEvent } from "../identity/host-admission.js";
 import { HOST_SIDE_SOURCES, MONITORING_ERROR_SOURCES } from "./monitoring-errors.js";
 import type { MonitoringErrors, MonitoringErrorSource } from "./monitoring-errors.js";
 
@@ -120,4 +124,48 @@ export function watchRemovals(errors: MonitoringErrors, membership: Membership):
   };
   membership.on("event", on);
   return () => membership.off("event", on);
+}
+
+/** What the watcher needs of admission: its mismatches and the admin's changes to pins. */
+export interface HostKeyEvents {
+  on(event: "mismatch", listener: (e: MismatchEvent) => void): unknown;
+  on(event: "pinChange", listener: (e: PinChangeEvent) => void): unknown;
+  off(event: "mismatch", listener: (e: MismatchEvent) => void): unknown;
+  off(event: "pinChange", listener: (e: PinChangeEvent) => void): unknown;
+}
+
+/** Maximum distinct addresses kept in one mismatch's evidence (an impostor hopping addresses stays bounded). */
+const MAX_MISMATCH_SOURCES = 16;
+
+export function watchHostKeys(errors: MonitoringErrors, admission: HostKeyEvents, quietMs: number): StopWatching {
+  const timers = new Map<string, NodeJS.Timeout>();
+  const onMismatch = (e: MismatchEvent): void => {
+    const cur = errors.get(e.host, "hostKeyMismatch")?.evidence;
+    const address = e.from.slice(0, e.from.lastIndexOf(":"));
+    const sources = [...new Set([...((cur?.sources as string[] | undefined) ?? []), address])].slice(-MAX_MISMATCH_SOURCES);
+    errors.raise(e.host, "hostKeyMismatch", "", {
+      summary: `host key mismatch for ${e.host} from ${address}`, from: e.from, presented: e.presented, pinned: e.pinned, sources,
+      refused: Number(cur?.refused ?? 0) + 1, clearsAfterQuietMs: quietMs,
+    }, e.at);
+    clearTimeout(timers.get(e.host));
+    const t = setTimeout(() => {
+      timers.delete(e.host);
+      errors.clear(e.host, "hostKeyMismatch");
+    }, quietMs);
+    t.unref();
+    timers.set(e.host, t);
+  };
+  const onPin = (e: PinChangeEvent): void => {
+    if (e.change !== "revoked" && e.change !== "forgotten") return;
+    clearTimeout(timers.get(e.host));
+    timers.delete(e.host);
+    errors.clear(e.host, "hostKeyMismatch"); // the admin has acted on that name
+  };
+  admission.on("mismatch", onMismatch);
+  admission.on("pinChange", onPin);
+  return () => {
+    for (const t of timers.values()) clearTimeout(t);
+    admission.off("mismatch", onMismatch);
+    admission.off("pinChange", onPin);
+  };
 }

@@ -222,6 +222,8 @@ export const CMA_KEYS = {
   senderDropped: "ringwatch.cma.errors.sender",
   graphWrites: "ringwatch.cma.errors.graph",
   errorsDetail: "ringwatch.cma.errors.detail",
+  hostKeyMismatches: "ringwatch.cma.security.hostkeys",
+  hostKeyMismatchSummary: "ringwatch.cma.security.hostkeys.summary",
 } as const;
 
 const cmaItems: ItemDef[] = [
@@ -229,6 +231,8 @@ const cmaItems: ItemDef[] = [
   item(CMA_KEYS.statsRefused, "Hypervisors whose stats batches are refused", "unsigned", "", "How many hypervisors' stats batches the CMA could not decode (cleared per host by its next accepted batch). Their metrics are missing meanwhile.", "monitoring-errors"),
   item(CMA_KEYS.senderDropped, "Values the Zabbix sender dropped", "unsigned", "", "Values the CMA's Zabbix sender dropped (spool full, disk error, items Zabbix never learnt) since this error was raised; 0 once no value was dropped for senderDropClearMs.", "monitoring-errors"),
   item(CMA_KEYS.graphWrites, "Graph store failing writes", "unsigned", "", "1 while the CMA's writes to its graph store fail (the changes wait in memory and are retried), 0 after the next successful write.", "monitoring-errors"),
+  item(CMA_KEYS.hostKeyMismatches, "Host key mismatches", "unsigned", "", "How many host names were claimed with a key that is not the one pinned for them (an impostor holding the cluster key, or a host re-keyed without forgetting its pin): refused, never admitted. 0 once an admin revoked or forgot those pins, or after hostKeyAlertClearMs without one.", "security"),
+  item(CMA_KEYS.hostKeyMismatchSummary, "Host key mismatch", "text", "", "Which names and from which addresses ('host key mismatch for hv3 from 10.0.0.9'; several joined by '; '), empty when none: the problem's name.", "security"),
   item(CMA_KEYS.errorsDetail, "CMA monitoring errors", "text", "", "The CMA-side monitoring errors that are active, with their evidence, as JSON (also GET /api/monitoring-errors).", "monitoring-errors"),
 ];
 
@@ -256,6 +260,15 @@ const cmaTriggers: TriggerDef[] = [
     opdata: "Dropped: {ITEM.LASTVALUE1}",
     description: "The CMA's Zabbix sender dropped values (reasons in 'CMA monitoring errors'): history has holes. Resolved once nothing was dropped for senderDropClearMs.",
     tags: [owner, tag("scope", "monitoring")],
+  },
+  {
+    // the problem's name is made when it starts: it names the host and the address of the first mismatch
+    name: "ringwatch: {ITEM.LASTVALUE2}",
+    expression: `last(/{T}/${CMA_KEYS.hostKeyMismatches})>0 and length(last(/{T}/${CMA_KEYS.hostKeyMismatchSummary}))>0`,
+    priority: "high",
+    opdata: "Names: {ITEM.LASTVALUE1}",
+    description: "An announcement claimed a known host's name with another identity key (an impostor holding the cluster key, or a host re-keyed without its pin being forgotten). It was refused: the real host's address, state and ring did not change. Who and from where: item 'Host key mismatch', 'CMA monitoring errors', GET /api/monitoring-errors?source=hostKeyMismatch. Resolved when an admin revokes or forgets that host's pin (ringwatch-cma host-keys), or after hostKeyAlertClearMs without another.",
+    tags: [owner, tag("scope", "security")],
   },
   {
     name: "ringwatch graph store is failing writes",

@@ -2,7 +2,7 @@
  * The CMA's own health → its own Zabbix host: a heartbeat (the CMA's uptime in seconds) sent right
  * after every refresh of the hypervisors' states, so that when the CMA comes back Zabbix has the
  * hosts' states before the "not reporting" problem they depend on resolves; and the CMA-side
- * monitoring errors (stats batches refused, sender drops, graph writes failing) as one number
+ * monitoring errors (stats batches refused, sender drops, graph writes failing, host key mismatches) as one number
  * per source plus the detail as JSON, pushed at once when one is raised or cleared and with each heartbeat.
  */
 import { CMA_SIDE_SOURCES } from "../../monitoring-errors/monitoring-errors.js";
@@ -48,6 +48,8 @@ export class CmaHealthTranslator {
       v(CMA_KEYS.statsRefused, of("statsRefused").length),
       v(CMA_KEYS.senderDropped, dropped),
       v(CMA_KEYS.graphWrites, of("graphWrite").length > 0 ? 1 : 0),
+      v(CMA_KEYS.hostKeyMismatchSummary, of("hostKeyMismatch").map((e) => String(e.evidence.summary ?? `host key mismatch for ${e.host}`)).join("; ")),
+      v(CMA_KEYS.hostKeyMismatches, of("hostKeyMismatch").length),
     ]);
   }
 }
