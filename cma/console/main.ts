@@ -1,5 +1,5 @@
 // The console's entry: sign-in, navigation by the URL's hash (#/, #/host/<name>,
-// #/host/<name>/guest/<uuid>, #/rings, #/ladders, #/queries, #/audit, #/users, #/account), and a
+// #/host/<name>/guest/<uuid>, #/rings, #/ladders, #/queries, #/audit, #/users, #/host-keys, #/account), and a
 // refresh every REFRESH_MS of the page shown, without reloading it.
 import { api, postJson, setCsrfToken, whenSignedOut } from "./api.js";
 import type { Me } from "./api.js";
@@ -13,6 +13,7 @@ import { renderOverview } from "./overview.js";
 import { renderQueries } from "./queries.js";
 import { renderRings } from "./rings.js";
 import { UsersPage } from "./users.js";
+import { HostKeysPage } from "./host-keys.js";
 
 /** Every 10 s; a test may set `window.__ringwatchRefreshMs` before the page loads (to tell a zoom's own request from a refresh). */
 const REFRESH_MS = (globalThis as { __ringwatchRefreshMs?: number }).__ringwatchRefreshMs ?? 10_000;
@@ -91,6 +92,14 @@ async function route(): Promise<void> {
         view.replaceChildren(el("h2", { textContent: "Users and tokens" }), el("p", { id: "admins-only", textContent: "admins only" }));
       } else {
         const page = new UsersPage(view, me);
+        formPage = page;
+        await page.render();
+      }
+    } else if (hash === "host-keys") {
+      if (me.role !== "admin") {
+        view.replaceChildren(el("h2", { textContent: "Host keys" }), el("p", { id: "admins-only", textContent: "admins only" }));
+      } else {
+        const page = new HostKeysPage(view);
         formPage = page;
         await page.render();
       }

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { el, table, when } from "./dom.js";
 
-interface Host { name: string; state: string; since: number; address: string; port: number; segment: string; version: string; maintenance?: { until: number; reason: string } }
+interface Host { name: string; state: string; since: number; address: string; port: number; segment: string; version: string; maintenance?: { until: number; reason: string }; revoked?: boolean }
 interface Alert { host: string; kind: string; subject: string; subjectName?: string; at: number }
 interface MonitoringError { host: string; source: string; subject: string; since: number }
 
@@ -19,7 +19,7 @@ export async function renderOverview(main: HTMLElement): Promise<void> {
   const states = [...new Set(hosts.hosts.map((h) => h.state))].sort();
   const byState = states.map((s) => el("section", {},
     el("h3", { className: `state-${s}`, textContent: `${s} (${hosts.hosts.filter((h) => h.state === s).length})` }),
-    table(["host", "since", "address", "segment", "version"], hosts.hosts.filter((h) => h.state === s).map((h) => [hostLink(h.name), when(h.since), `${h.address}:${h.port}`, h.segment, h.version]))));
+    table(["host", "since", "address", "segment", "version"], hosts.hosts.filter((h) => h.state === s).map((h) => [hostCell(h), when(h.since), `${h.address}:${h.port}`, h.segment, h.version]))));
   const maintenance = hosts.hosts.filter((h) => h.state === "maintenance");
   main.replaceChildren(
     el("h2", { textContent: "Fleet" }), counts,
@@ -31,4 +31,9 @@ export async function renderOverview(main: HTMLElement): Promise<void> {
     el("h2", { textContent: `Monitoring errors (${errors.errors.length})` }),
     table(["host", "source", "subject", "since"], errors.errors.map((e) => [hostLink(e.host), e.source, e.subject, when(e.since)]), "monitoring-errors"),
   );
+}
+
+/** a host whose key was revoked is out of the rings whatever its last state: said next to its name */
+function hostCell(h: Host): Node {
+  return h.revoked ? el("span", { className: "row" }, hostLink(h.name), el("span", { className: "revoked", textContent: "key revoked" })) : hostLink(h.name);
 }

@@ -6,6 +6,7 @@ import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
 import { keygen } from "./keygen.js";
 import { hostCommand } from "./host-command.js";
+import { hostKeysCommand } from "./host-keys-command.js";
 import { actionCommand } from "./action-command.js";
 import { queryCommand } from "./query-command.js";
 import { tokenCommand, userCommand } from "./access-command.js";
@@ -59,6 +60,7 @@ const code = await runCli({
     },
     query: queryCommand,
     host: hostCommand,
+    "host-keys": hostKeysCommand,
     action: actionCommand,
     user: userCommand,
     token: tokenCommand,
