@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, generateHostKeys, keyFingerprint, makeAnnounceProof, publicHalf, silentLogger } from "@ringwatch/shared";
 import type { Announce, HostKeys, InboundMessage } from "@ringwatch/shared";
-import { HostAdmission, PinStore, decide, parseEnrolledKeys } from "@ringwatch/cma";
+import { CMA_KEYS, CmaHealthTranslator, HostAdmission, MonitoringErrors, PinStore, TEMPLATES, decide, parseEnrolledKeys, watchHostKeys } from "@ringwatch/cma";
+import type { ZabbixValue } from "@ringwatch/cma";
 import type { HostPin, MismatchEvent, PolicySettings } from "@ringwatch/cma";
 
 const CLUSTER = "pintest";
@@ -148,5 +149,33 @@ describe("host key pins", () => {
     adm2.approve("hv4", "adele");
     assert.equal(adm2.admit(...announcement("hv4", A)), true);
     assert.equal(PinStore.open(dir).get("hv4")!.pinnedBy, "adele", "an approval is written before it answers");
+  });
+
+  it("a mismatch is a security alert: a monitoring error on the claimed host, to Zabbix as the CMA's items (the problem named by the summary); cleared when an admin revokes or forgets the pin", () => {
+    const adm = new HostAdmission({ store: PinStore.open(""), settings: { policy: "open", enrolled: new Map(), allowHostsWithoutKeys: false }, cluster: CLUSTER, maxSkewMs: 30_000, log: silentLogger() });
+    const errors = new MonitoringErrors(silentLogger());
+    const stop = watchHostKeys(errors, adm, 60_000);
+    const sent: ZabbixValue[] = [];
+    const health = new CmaHealthTranslator({ emit: (_h: string, _g: string | undefined, v: ZabbixValue[]) => sent.push(...v) } as unknown as ConstructorParameters<typeof CmaHealthTranslator>[0], "ringwatch-cma", errors);
+    errors.on("event", (e) => health.onEvent(e));
+    assert.equal(adm.admit(...announcement("hv3", A)), true);
+    assert.equal(adm.admit(...announcement("hv3", B, { address: "10.1.2.3" })), false);
+    assert.equal(adm.admit(...announcement("hv3", C, { address: "10.1.2.4" })), false);
+    const [e] = errors.active({ source: "hostKeyMismatch" });
+    assert.equal(e!.host, "hv3");
+    assert.equal(e!.evidence.refused, 2);
+    assert.deepEqual(e!.evidence.sources, ["10.1.2.3", "10.1.2.4"]);
+    const last = (key: string) => sent.filter((v) => v.key === key).at(-1)?.value;
+    assert.equal(last(CMA_KEYS.hostKeyMismatches), 1);
+    assert.equal(last(CMA_KEYS.hostKeyMismatchSummary), "host key mismatch for hv3 from 10.1.2.3", "the summary names the first address (updates ride with the heartbeat)");
+    // the trigger on the CMA's own host: its name is the summary item's value when the problem starts
+    const trigger = TEMPLATES.find((t) => t.role === "cma")!.triggers.find((t) => t.name === "ringwatch: {ITEM.LASTVALUE2}")!;
+    assert.equal(trigger.expression, `last(/{T}/${CMA_KEYS.hostKeyMismatches})>0 and length(last(/{T}/${CMA_KEYS.hostKeyMismatchSummary}))>0`);
+    assert.equal(trigger.priority, "high");
+    adm.revoke("hv3", "adele");
+    assert.equal(errors.active({ source: "hostKeyMismatch" }).length, 0, "the admin acted on that name");
+    assert.equal(last(CMA_KEYS.hostKeyMismatches), 0);
+    assert.equal(last(CMA_KEYS.hostKeyMismatchSummary), "");
+    stop();
   });
 });

@@ -57,3 +57,4 @@ export * from "./identity/pin-store.js";
 export * from "./identity/enrolled-keys.js";
 export * from "./identity/admission-policy.js";
 export * from "./identity/host-admission.js";
+export * from "./zabbix/translators/cma-health.js";
