@@ -139,6 +139,9 @@ describe("system: hosts admitted by their keys (real CMA and nanoprobes, a rogue
     await hv2Endpoint.send(cmaAddress, encodeEnvelope({ goodbye: { reason: "revoked host says goodbye" } }));
     await cma.until(async () => ((await status()).hostKeys.droppedFromUnadmitted >= 1 ? true : undefined), 5000, "the goodbye dropped");
     assert.equal(cma.lines.some((l) => l.msg === "membership event" && l.type === "hostLeft"), false);
+    // out of the rings by the revocation itself, not by a false death (its neighbours reporting it, its probe replies not heard)
+    assert.equal(cma.lines.some((l) => l.msg === "membership event" && l.type === "hostDead"), false, "nobody declared dead");
+    assert.equal((await hosts()).get("hv2")!.state, "alive", "its last state kept, shown revoked");
     await hv2Endpoint.close();
     const audit = await get<{ entries: { action: string; target?: string; outcome: string }[] }>("/api/audit?action=hostKeyRevoke");
     assert.deepEqual(audit.entries.map((e) => `${e.action} ${e.target} ${e.outcome}`), ["hostKeyRevoke hv2 ok"]);
