@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, generateHostKeys, keyFingerprint, makeAnnounceProof, publicHalf, silentLogger } from "@ringwatch/shared";
 import type { Announce, HostKeys, InboundMessage } from "@ringwatch/shared";
-import { CMA_KEYS, CmaHealthTranslator, HostAdmission, MonitoringErrors, PinStore, TEMPLATES, decide, parseEnrolledKeys, watchHostKeys } from "@ringwatch/cma";
+import { CMA_KEYS, CmaHealthTranslator, HostAdmission, MAX_PENDING_KEYS, MonitoringErrors, PinStore, TEMPLATES, decide, parseEnrolledKeys, watchHostKeys } from "@ringwatch/cma";
 import type { ZabbixValue } from "@ringwatch/cma";
 import type { HostPin, MismatchEvent, PolicySettings } from "@ringwatch/cma";
 
@@ -149,6 +149,7 @@ describe("host key pins", () => {
     adm2.approve("hv4", "adele");
     assert.equal(adm2.admit(...announcement("hv4", A)), true);
     assert.equal(PinStore.open(dir).get("hv4")!.pinnedBy, "adele", "an approval is written before it answers");
+    assert.deepEqual([adm2.store.count("pinned"), adm2.store.count("pending"), adm2.store.count("revoked")], [2, 0, 0]);
   });
 
   it("a mismatch is a security alert: a monitoring error on the claimed host, to Zabbix as the CMA's items (the problem named by the summary); cleared when an admin revokes or forgets the pin", () => {
@@ -177,5 +178,13 @@ describe("host key pins", () => {
     assert.equal(last(CMA_KEYS.hostKeyMismatches), 0);
     assert.equal(last(CMA_KEYS.hostKeyMismatchSummary), "");
     stop();
+  });
+
+  it("keys waiting for approval are bounded: made-up names past MAX_PENDING_KEYS are refused without being recorded", () => {
+    const adm = new HostAdmission({ store: PinStore.open(""), settings: { policy: "approve", enrolled: new Map(), allowHostsWithoutKeys: false }, cluster: CLUSTER, maxSkewMs: 30_000, log: silentLogger() });
+    for (let i = 0; i < MAX_PENDING_KEYS + 5; i++) assert.equal(adm.admit(...announcement(`made-up-${i}`, A)), false);
+    assert.equal(adm.store.count("pending"), MAX_PENDING_KEYS);
+    assert.equal(adm.store.get(`made-up-${MAX_PENDING_KEYS}`), undefined);
+    assert.equal(adm.counters.refused.pending, MAX_PENDING_KEYS + 5);
   });
 });

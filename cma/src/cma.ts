@@ -341,8 +341,8 @@ export class Cma {
   }
 
   private hostKeysStatus(): Record<string, unknown> {
-    const pins = { pinned: 0, pending: 0, revoked: 0 };
-    for (const p of this.admission.list()) pins[p.state]++;
+    const store = this.admission.store;
+    const pins = { pinned: store.count("pinned"), pending: store.count("pending"), revoked: store.count("revoked") };
     return { policy: this.admission.policy, pins, ...this.admission.counters, refused: { ...this.admission.counters.refused } };
   }
 

@@ -27,6 +27,8 @@ const SAVE_DELAY_MS = 200;
 /** The same refusal (host and reason) is logged at warn at most this often; the repeats at debug. */
 const WARN_EVERY_MS = 10_000;
 const MAX_WARN_KEYS = 10_000;
+/** Keys waiting for approval kept at most: a host holding the cluster key, announcing made-up names, cannot grow the pin file without bound. */
+export const MAX_PENDING_KEYS = 10_000;
 
 export interface MismatchEvent {
   host: string;
@@ -94,6 +96,11 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
     super();
   }
 
+  /** the pins (read-only use: changes go through admit and the admin's operations) */
+  get store(): PinStore {
+    return this.deps.store;
+  }
+
   get policy(): PolicySettings["policy"] {
     return this.deps.settings.policy;
   }
@@ -128,6 +135,9 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
       return this.refuse(name, from, d.reason, d.reason === "noProof" ? "announcement without host keys (a nanoprobe older than host keys?)" : `${name}: ${d.reason}`, now);
     }
     if (d.verdict === "wait") {
+      if (!pin && store.count("pending") >= MAX_PENDING_KEYS) {
+        return this.refuse(name, from, "pending", `${MAX_PENDING_KEYS} keys already wait for approval: ${name} is not recorded (approve or forget some)`, now);
+      }
       if (!pin) {
         store.set({ name, state: "pending", keys: shown.keys!, fingerprint: (shown as { fingerprint: string }).fingerprint, firstSeenAt: now, lastAddress: from });
         this.counters.pendingRecorded++;

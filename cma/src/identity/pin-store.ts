@@ -79,6 +79,7 @@ function pinFromJson(x: unknown, where: string): HostPin {
 
 export class PinStore {
   private readonly pins = new Map<string, HostPin>();
+  private readonly byState: Record<PinState, number> = { pinned: 0, pending: 0, revoked: 0 };
   /** undefined: in memory only (a CMA without dataDir) */
   readonly path: string | undefined;
 
@@ -109,10 +110,11 @@ export class PinStore {
       for (const [i, x] of (doc.pins as unknown[]).entries()) {
         const p = pinFromJson(x, `pins[${i}]`);
         if (this.pins.has(p.name)) throw new Error(`pins[${i}]: ${p.name} is pinned twice`);
-        this.pins.set(p.name, p);
+        this.set(p);
       }
     } catch (e) {
       this.pins.clear();
+      for (const s of PIN_STATES) this.byState[s] = 0;
       throw new ConfigError(`host key pins ${this.path} are damaged (${(e as Error).message}); the CMA does not start without its pins: restore the file from a backup, or move it aside to re-admit every host as new`);
     }
   }
@@ -130,6 +132,11 @@ export class PinStore {
     return this.pins.size;
   }
 
+  /** How many pins are in this state. */
+  count(state: PinState): number {
+    return this.byState[state];
+  }
+
   /** The public keys pinned for a host, only while its pin is in force (for its session keys). */
   keysOf(name: string): PublicHostKeys | undefined {
     const p = this.pins.get(name);
@@ -138,10 +145,16 @@ export class PinStore {
 
   /** Set (or replace) a pin in memory; save() writes it. */
   set(p: HostPin): void {
+    const before = this.pins.get(p.name);
+    if (before) this.byState[before.state]--;
     this.pins.set(p.name, p);
+    this.byState[p.state]++;
   }
 
   delete(name: string): boolean {
+    const before = this.pins.get(name);
+    if (!before) return false;
+    this.byState[before.state]--;
     return this.pins.delete(name);
   }
 
