@@ -131,6 +131,7 @@ export class Cma {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
     const policy = openLadderPolicy(cfg); // so does a bad ladder policy, or a damaged ladder state
     const hostKeys = openHostKeys(cfg); // and damaged pins, or a bad hostKeysFile
+    if (!cfg.dataDir) deps.log.warn("no dataDir: host key pins are kept in memory only (a restart trusts every key anew)");
     checkZabbixAction(cfg, policy);
     const ladderStore = policy ? new LadderStore(cfg.dataDir) : undefined;
     ladderStore?.load();
