@@ -14,6 +14,9 @@ apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
 # curl: tests check a tiny real guest's HTTP service from inside the network namespace it is on
 # (test/support/guest-os.ts); the guest image's own packages come with scripts/guest-image.sh
 apt_install curl
+# tcpdump: a test captures a whole run on the loopback wire and checks nothing readable is on it
+# (test/wire-capture.test.ts)
+apt_install tcpdump
 
 # Debian's chromium, for the console's browser tests (test/console-browser.test.ts drive it through
 # playwright-core, which never downloads a browser of its own)

@@ -26,7 +26,7 @@ function announcement(name: string, keys: HostKeys | undefined, o: { previous?: 
     host: { name, machineId: "m", addresses: [] }, version: "test", startedAtMs: session.startMs, port: 1984, neighbours: [],
     ...(keys ? { proof: makeAnnounceProof({ cluster: CLUSTER, host: name, session }, keys, o.previous, o.signedAt) } : {}),
   };
-  return [{ payload: Buffer.alloc(0), from: { id: name, session, address: o.address ?? "127.0.0.5", port: 1984 } as InboundMessage["from"], reliable: false }, a];
+  return [{ payload: Buffer.alloc(0), from: { id: name, session, address: o.address ?? "127.0.0.5", port: 1984 } as InboundMessage["from"], reliable: false, sealed: false }, a];
 }
 
 describe("host key pins", () => {

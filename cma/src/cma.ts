@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 import { join } from "node:path";
-import { ConfigError, Endpoint, decodeInbound, encodeEnvelope, signCommand } from "@ringwatch/shared";
+import { ConfigError, Endpoint, PairKeys, decodeInbound, encodeEnvelope, hostKeysOf, signCommand } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./intake/alert-store.js";
@@ -74,7 +74,8 @@ import { LadderWebhooks } from "./actions/ladder-webhooks.js";
 import { historyBatch } from "./history/from-stats.js";
 
 export class Cma {
-  readonly counters = { badMessages: 0 };
+  /** badMessages: undecodable or unexpected; unsealedMessages: from a host whose keys are known, not sealed under them (someone else holding the cluster key) */
+  readonly counters = { badMessages: 0, unsealedMessages: 0 };
   /** values to Zabbix (spooled, batched, replayed) when zabbixServer is set */
   zabbixSender: DurableSender | undefined;
   /** the HTTP API and web UI; undefined when httpListen is empty or "off" */
@@ -146,8 +147,10 @@ export class Cma {
       audit.close();
       throw e;
     });
+    // the CMA's identity is its command key (every nanoprobe has it); its exchange key is new every start
+    const pairKeys = new PairKeys(deps.keyring.clusterName, cfg.identity, hostKeysOf(deps.commandKey));
     const endpoint = await Endpoint.open({
-      identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true,
+      identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true, pairKeys,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
     }).catch((e: unknown) => {
       audit.close();
@@ -162,7 +165,13 @@ export class Cma {
       segmentPrefixLength: cfg.segmentPrefixLength, probeAttempts: cfg.probeAttempts, probeIntervalMs: cfg.probeIntervalMs,
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
-      admit: (m, a) => admission.admit(m, a),
+      // an admitted host's pinned keys are its pair keys: what the CMA sends it is sealed, and what it sends must be
+      admit: (m, a) => {
+        if (!admission.admit(m, a)) return false;
+        const keys = admission.keysOf(m.from.id);
+        if (keys) pairKeys.trust(m.from.id, keys);
+        return true;
+      },
     }, deps.log, false);
     const stats = new StatsStore(deps.log, {
       dataDir: cfg.dataDir || undefined,
@@ -198,7 +207,13 @@ export class Cma {
     admission.on("mismatch", (e) => rings.record({ type: "hostKeyMismatch", host: e.host, address: e.from, presented: e.presented, pinned: e.pinned }));
     admission.on("pinChange", (e) => {
       if (e.change === "revoked") rings.revoke(e.host, e.by);
+      if (e.change === "revoked" || e.change === "forgotten") pairKeys.forget(e.host);
     });
+    // pins in force from the last run: a restarted CMA seals to its hosts at once (they learn its new exchange key from the first frame)
+    for (const p of hostKeys.pins.all()) {
+      const keys = p.state === "pinned" ? admission.keysOf(p.name) : undefined;
+      if (keys) pairKeys.trust(p.name, keys);
+    }
     cma.stopWatching.push(watchHostKeys(cma.monitoringErrors, admission, cfg.hostKeyAlertClearMs));
     if (cfg.zabbixApiUrl && !cfg.zabbixServer) {
       await endpoint.close();
@@ -311,6 +326,12 @@ export class Cma {
     }
     // one gate: a host whose key waits for approval or was revoked is heard only announcing (counted there)
     if (!env.announce && !this.admission.mayTalk(m.from.id)) return;
+    // a host whose keys we hold seals everything but its announcements: anything else is someone else's
+    if (!m.sealed && !env.announce && this.endpoint.pairKeys?.knows(m.from.id)) {
+      this.counters.unsealedMessages++;
+      this.log.debug({ from: m.from.id, address: `${m.from.address}:${m.from.port}`, body: env.body }, "unsealed message from a keyed host dropped");
+      return;
+    }
     if ((env.inventory || env.alert || env.discovery || env.stats) && m.reliable) {
       // only from a host the rings know, at the address it is known by
       const h = this.rings.membership.get(m.from.id);
@@ -330,7 +351,7 @@ export class Cma {
 
   status(): Record<string, unknown> {
     return {
-      hosts: this.rings.membership.countByState(), counters: this.rings.counters, hostKeys: this.hostKeysStatus(), assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages,
+      hosts: this.rings.membership.countByState(), counters: this.rings.counters, hostKeys: this.hostKeysStatus(), assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages, unsealedMessages: this.counters.unsealedMessages,
       inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, ladders: this.ladders ? { ...this.ladders.counters } : null, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),

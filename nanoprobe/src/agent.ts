@@ -28,7 +28,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, parseHostPort,
 } from "@ringwatch/shared";
 import type {
   ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
@@ -64,6 +64,8 @@ export interface NanoprobeCounters extends CmaOutboxCounters {
   heartbeatsSent: number;
   heartbeatsReceived: number;
   unexpectedHeartbeats: number;
+  /** heartbeats from a neighbour with keys that were not sealed under them (forged or reflected): dropped */
+  unsealedHeartbeats: number;
   probesAnswered: number;
 }
 
@@ -114,7 +116,7 @@ const MIN_DEADTIME_MS = clusterOptions.deadtimeMs.min;
 export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly counters: NanoprobeCounters = {
     announcesSent: 0, commandsAccepted: 0, commandsRefused: 0, domainActionsDone: 0, domainActionsFailed: { badAction: 0, noHypervisor: 0, unknownDomain: 0, libvirtError: 0 }, badMessages: 0, heartbeatsSent: 0, heartbeatsReceived: 0,
-    unexpectedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0, statsBatchesSent: 0, statsBatchesUnacknowledged: 0, statsBatchesInvalid: 0,
+    unexpectedHeartbeats: 0, unsealedHeartbeats: 0, reportsSent: 0, reportsUnacknowledged: 0, probesAnswered: 0, inventoriesSent: 0, alertsSent: 0, statsBatchesSent: 0, statsBatchesUnacknowledged: 0, statsBatchesInvalid: 0,
   };
   /** this hypervisor's guests (when libvirtUri is set) */
   hypervisor: HypervisorMonitor | undefined;
@@ -139,6 +141,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private paused = false;
   private readonly unexpected = new UnexpectedHeartbeats();
   private readonly machineId = machineId();
+  /** neighbours whose keys the pair keys hold */
+  private keyedNeighbours = new Set<string>();
 
   /** where the CMA answered from; undefined until the first signed assignment */
   get cma(): PeerAddress | undefined {
@@ -187,8 +191,12 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const guestChecks = cfg.guestChecksFile ? loadGuestChecks(cfg.guestChecksFile) : []; // a bad file stops the start (ConfigError) before anything opens
     const hostKeys = deps.hostKeys ?? openHostKeys(cfg.identityKeyFile, deps.log);
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
+    // frames to the CMA and the neighbours are sealed once their keys are known: the CMA's arrive
+    // with its first frames, signed by its command key; the neighbours' in its signed SetNeighbours
+    const pairKeys = new PairKeys(deps.keyring.clusterName, cfg.identity, hostKeys);
+    pairKeys.trustSigners([rawPublicKey(deps.cmaPublicKey)]);
     const endpoint = await Endpoint.open({
-      identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel,
+      identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel, pairKeys,
       impairment: deps.impairment, reuseAddr: true,
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
@@ -231,9 +239,10 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       };
       // a CMA that answered before is asked directly; the group (or configured address) otherwise
       const to = this.cma ?? this.announceTo;
-      this.endpoint.sendDatagram(to, encodeEnvelope(env));
+      // unsealed: a CMA that restarted (a new exchange key) must be able to read it; the proof in it is signed
+      this.endpoint.sendDatagram(to, encodeEnvelope(env), { unsealed: true });
       if (this.cma && (this.cma.address !== this.announceTo.address || this.cma.port !== this.announceTo.port)) {
-        this.endpoint.sendDatagram(this.announceTo, encodeEnvelope(env)); // it may have moved
+        this.endpoint.sendDatagram(this.announceTo, encodeEnvelope(env), { unsealed: true }); // it may have moved
       }
       this.counters.announcesSent++;
       this.log.debug({ to: `${to.address}:${to.port}`, neighbours: this.watch.neighbours.length }, "announce");
@@ -316,6 +325,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   }
 
   private onHeartbeat(m: InboundMessage): void {
+    if (!m.sealed && this.endpoint.pairKeys?.knows(m.from.id)) {
+      // a neighbour with keys seals its heartbeats: this one is forged or reflected by another cluster member
+      this.counters.unsealedHeartbeats++;
+      return;
+    }
     this.counters.heartbeatsReceived++;
     const now = performance.now();
     if (this.watch.isWatched(m.from.id)) {
@@ -392,8 +406,16 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   private applyNeighbours(list: Neighbour[], timing: { heartbeatMs: number; warntimeMs?: number; deadtimeMs?: number }): void {
     for (const n of list) {
-      if (!n.name || !n.address || !(n.port > 0 && n.port < 65536)) throw new CommandRefused("malformed", `bad neighbour ${JSON.stringify(n)}`);
+      if (!n.name || !n.address || !(n.port > 0 && n.port < 65536)) throw new CommandRefused("malformed", `bad neighbour ${n.name}@${n.address}:${n.port}`);
+      if (n.keys) {
+        try {
+          checkPublicHostKeys({ identityPublic: n.keys.identityKey, exchangePublic: n.keys.exchangeKey, exchangeSignature: n.keys.exchangeSignature });
+        } catch (e) {
+          throw new CommandRefused("malformed", `neighbour ${n.name}: ${(e as Error).message}`);
+        }
+      }
     }
+    this.trustNeighbours(list);
     const t = this.watch.timing;
     const next = {
       heartbeatMs: timing.heartbeatMs >= MIN_HEARTBEAT_MS ? timing.heartbeatMs : t.heartbeatMs,
@@ -408,6 +430,20 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.watch.assign(list, performance.now());
     this.log.info({ neighbours: list.map((n) => n.name), ...next }, "neighbours assigned by the CMA");
     this.emit("neighbours", list);
+  }
+
+  /** The neighbours' keys: heartbeats to them are sealed, and theirs must be. Former neighbours' keys are dropped. */
+  private trustNeighbours(list: Neighbour[]): void {
+    const pk = this.endpoint.pairKeys!;
+    const now = new Set<string>();
+    for (const n of list) {
+      if (!n.keys) continue; // a host without keys (a rolling upgrade): its heartbeats stay on the cluster key
+      pk.trust(n.name, { identityPublic: Buffer.from(n.keys.identityKey), exchangePublic: Buffer.from(n.keys.exchangeKey), exchangeSignature: Buffer.from(n.keys.exchangeSignature) });
+      this.endpoint.expect({ address: n.address, port: n.port }, n.name);
+      now.add(n.name);
+    }
+    for (const name of this.keyedNeighbours) if (!now.has(name)) pk.forget(name);
+    this.keyedNeighbours = now;
   }
 
   status(): Record<string, unknown> {

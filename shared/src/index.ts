@@ -12,6 +12,7 @@ export * from "./channel/rtt-estimator.js";
 export * from "./channel/replay-window.js";
 export * from "./channel/link.js";
 export * from "./channel/endpoint.js";
+export * from "./channel/pair-keys.js";
 export * from "./config.js";
 export * from "./cluster-options.js";
 export * from "./log.js";

@@ -463,7 +463,9 @@ export class RingService {
 
   private sendAssignment(h: HostRecord, neighbours: Neighbour[], key: string): void {
     this.counters.assignmentsSent++;
-    this.sendCommand(h, { setNeighbours: { neighbours, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } }).then(
+    // each neighbour with its keys, so the two seal their heartbeats pairwise
+    const withKeys = neighbours.map((n) => ({ ...n, keys: this.endpoint.pairKeys?.wireKeysOf(n.name) }));
+    this.sendCommand(h, { setNeighbours: { neighbours: withKeys, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } }).then(
       () => {
         if (h.assignedKey === key) h.assignmentInFlight = false;
         h.joining = false;
@@ -489,6 +491,7 @@ export class RingService {
   /** Signs a command for `to` with the CMA's key and sends it reliably; resolves when the host acknowledged it (also used by actions/). */
   sendCommand(to: { name: string; address: string; port: number }, action: Parameters<typeof signCommand>[1] extends infer D ? Omit<D & object, "target"> : never): Promise<void> {
     const command = signCommand(this.commandKey, { ...(action as object), target: to.name });
+    this.endpoint.expect(to, to.name); // sealed for it even before it spoke at this address (a restarted CMA)
     const p = this.endpoint.send({ address: to.address, port: to.port }, encodeEnvelope({ command }));
     p.catch((e: Error) => this.log.debug({ host: to.name, err: e.message }, "command not acknowledged"));
     return p;

@@ -21,6 +21,8 @@ export interface EndpointCounters {
   wrongCluster: number;
   badAuth: number;
   malformed: number;
+  unknownPeerKey: number; // a sealed frame no key here opens (unknown peer, key or session): dropped, no state, no reply
+  unsealed: number; // a cluster-key frame from a peer whose frames must be sealed (its keys are known)
   stale: number; // timestamp outside the allowed clock skew
   staleSession: number; // from an earlier incarnation of a peer we know
   wrongDestination: number; // meant for an earlier incarnation of this endpoint
@@ -48,6 +50,8 @@ export const DROP_COUNTERS = [
   "wrongCluster",
   "badAuth",
   "malformed",
+  "unknownPeerKey",
+  "unsealed",
   "stale",
   "staleSession",
   "wrongDestination",
@@ -81,6 +85,8 @@ export function newCounters(): EndpointCounters {
     wrongCluster: 0,
     badAuth: 0,
     malformed: 0,
+    unknownPeerKey: 0,
+    unsealed: 0,
     stale: 0,
     staleSession: 0,
     wrongDestination: 0,

@@ -9,13 +9,14 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { Reassembler } from "../wire/fragment.js";
-import { FrameError, decodeFrame, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
+import { FrameError, FrameType, decodeFrame, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
 import type { SessionId } from "../wire/frame.js";
 import type { Keyring } from "../wire/keyring.js";
 import { silentLogger } from "../log.js";
 import { newCounters, totalDrops } from "./counters.js";
 import type { EndpointCounters } from "./counters.js";
 import { Link } from "./link.js";
+import type { PairKeys } from "./pair-keys.js";
 import type { InboundMessage, LinkContext, PeerAddress, PeerInfo } from "./link.js";
 import { resolveChannelOptions } from "./options.js";
 import type { ChannelOptions } from "./options.js";
@@ -36,6 +37,8 @@ export interface EndpointOptions {
   reuseAddr?: boolean;
   multicast?: MulticastOptions;
   impairment?: EndpointImpairment;
+  /** this process's pair keys: frames to peers whose keys it knows are sealed, and theirs must be (pair-keys.ts) */
+  pairKeys?: PairKeys;
 }
 
 export interface MulticastOptions {
@@ -103,6 +106,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       identity: this.identity,
       session: this.session,
       keyring,
+      pairKeys: opts.pairKeys,
       opts: this.opts,
       counters: this.counters,
       log,
@@ -181,9 +185,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return this.link(to).trySend(payload);
   }
 
-  /** Fire-and-forget (heartbeats): authenticated and replay-protected, never retransmitted. */
-  sendDatagram(to: PeerAddress, payload: Buffer): void {
-    this.link(to).sendDatagram(payload);
+  /** Expect `name` at this address (frames to it are sealed for that name once its keys are known), before it has spoken. */
+  expect(to: PeerAddress, name: string): void {
+    this.link(to).expectedId = name;
+  }
+
+  get pairKeys(): PairKeys | undefined {
+    return this.ctx.pairKeys;
+  }
+
+  /**
+   * Fire-and-forget (heartbeats): authenticated and replay-protected, never retransmitted. Sealed
+   * when the peer's keys are known, unless `unsealed` (an announcement: a restarted CMA must be able
+   * to read it, and its own signature proves the sender).
+   */
+  sendDatagram(to: PeerAddress, payload: Buffer, opts?: { unsealed?: boolean }): void {
+    this.link(to).sendDatagram(payload, opts?.unsealed === true);
   }
 
   /** State of the link to a peer, if any (for tests, stats and the web UI). */
@@ -267,9 +284,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.impairment?.incoming?.({ address: rinfo.address, port: rinfo.port })) return;
     this.counters.datagramsReceived++;
     try {
-      const frame = decodeFrame(buf, this.keyring);
+      const pairKeys = this.ctx.pairKeys;
+      const frame = decodeFrame(buf, this.keyring, pairKeys?.open);
       if (Math.abs(Date.now() - frame.timestampMs) > this.opts.maxClockSkewMs) {
         this.counters.stale++;
+        return;
+      }
+      // a peer whose keys we know seals its stream: a cluster-key frame of it is someone else's
+      // (its announcements and other datagrams go up, marked unsealed, for the application to judge)
+      if (!frame.sealed && frame.type !== FrameType.DATAGRAM && pairKeys?.knows(frame.sender)) {
+        this.counters.unsealed++;
         return;
       }
       const key = `${rinfo.address}:${rinfo.port}`;
@@ -284,6 +308,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         if (this.speakers.size >= 2 * this.opts.maxPeers) this.speakers.delete(this.speakers.keys().next().value as string);
         this.speakers.set(speaker, key);
       }
+      if (frame.sealed) pairKeys!.accepted(frame);
       const drop = this.link({ address: rinfo.address, port: rinfo.port }).receive(frame);
       if (drop) this.counters[drop]++;
       else this.counters.framesAccepted++;

@@ -34,6 +34,7 @@ import {
 import type { Frame, FrameFields, SackBlock, SessionId } from "../wire/frame.js";
 import type { Keyring } from "../wire/keyring.js";
 import type { EndpointCounters } from "./counters.js";
+import type { PairKeys } from "./pair-keys.js";
 import type { ChannelOptions } from "./options.js";
 import { ReplayWindow } from "./replay-window.js";
 import { RttEstimator } from "./rtt-estimator.js";
@@ -54,6 +55,8 @@ export interface InboundMessage {
   from: PeerInfo;
   /** false for the fire-and-forget path */
   reliable: boolean;
+  /** every frame of it was sealed under the sender's pair key (the sender is who it says); false: only the cluster key vouches for it */
+  sealed: boolean;
 }
 
 /** The peer stopped acknowledging for giveUpAfterMs; the message may or may not have arrived. */
@@ -82,6 +85,8 @@ export interface LinkContext {
   readonly identity: string;
   readonly session: SessionId;
   readonly keyring: Keyring;
+  /** seals frames for peers whose keys are known (undefined: this endpoint has no pair keys) */
+  readonly pairKeys: PairKeys | undefined;
   readonly opts: ChannelOptions;
   readonly counters: EndpointCounters;
   readonly log: Logger;
@@ -118,6 +123,8 @@ interface Partial {
   chunks: Buffer[];
   bytes: number;
   compressed: boolean;
+  /** every fragment so far was sealed */
+  sealed: boolean;
 }
 
 const now = (): number => performance.now();
@@ -125,6 +132,8 @@ const now = (): number => performance.now();
 export class Link {
   readonly key: string;
   remoteId = "";
+  /** who we expect at this address before it has spoken (a neighbour, the CMA): frames to it are sealed for that name */
+  expectedId = "";
   remoteSession: SessionId = NO_SESSION;
   lastActive = Date.now();
 
@@ -306,19 +315,21 @@ export class Link {
     this.armRetransmit();
   }
 
-  private send_(f: Omit<FrameFields, "sender" | "senderSession" | "receiverSession" | "timestampMs">): void {
+  private send_(f: Omit<FrameFields, "sender" | "senderSession" | "receiverSession" | "timestampMs">, unsealed = false): void {
     // explicit fields, not a spread: this runs once per frame
     const fields: FrameFields = {
       type: f.type, flags: f.flags, seq: f.seq, ack: f.ack, sack: f.sack, fragIndex: f.fragIndex, fragCount: f.fragCount, payload: f.payload,
       sender: this.ctx.identity, senderSession: this.ctx.session, receiverSession: this.remoteSession, timestampMs: Date.now(),
     };
-    const buf = encodeFrame(fields, this.ctx.keyring);
+    const name = this.remoteId || this.expectedId;
+    const seal = name && !unsealed ? this.ctx.pairKeys?.sealFor(name, this.ctx.session, this.remoteSession) : undefined;
+    const buf = encodeFrame(fields, this.ctx.keyring, seal);
     this.ctx.counters.framesSent++;
     this.ctx.transmit(buf, this.remote);
   }
 
   /** Send one fire-and-forget message (may be fragmented; each fragment authenticated and replay-protected). */
-  sendDatagram(payload: Buffer): void {
+  sendDatagram(payload: Buffer, unsealed = false): void {
     if (payload.length > this.ctx.opts.maxMessageBytes) throw new RangeError(`datagram of ${payload.length} bytes exceeds maxMessageBytes`);
     const { data, compressed } = maybeCompress(payload, this.ctx.opts.compressThreshold);
     const one = payloadCapacity(this.ctx.identity, FrameType.DATAGRAM, 0, false);
@@ -326,7 +337,7 @@ export class Link {
     const first = this.ctx.nextDatagramSeq(chunks.length);
     const flags = (compressed ? Flag.COMPRESSED : 0) | (chunks.length > 1 ? Flag.FRAGMENT : 0);
     chunks.forEach((c, i) =>
-      this.send_({ type: FrameType.DATAGRAM, flags, seq: first + i, ack: 0, sack: [], fragIndex: i, fragCount: chunks.length, payload: c }),
+      this.send_({ type: FrameType.DATAGRAM, flags, seq: first + i, ack: 0, sack: [], fragIndex: i, fragCount: chunks.length, payload: c }, unsealed),
     );
   }
 
@@ -612,7 +623,7 @@ export class Link {
     const compressed = (f.flags & Flag.COMPRESSED) !== 0;
     if (!(f.flags & Flag.FRAGMENT)) {
       if (this.partial) this.dropPartial(); // an honest sender never interleaves
-      this.deliverPayload(f.payload, compressed, true);
+      this.deliverPayload(f.payload, compressed, true, f.sealed === true);
       return undefined;
     }
     if (f.fragIndex === 0) {
@@ -621,7 +632,7 @@ export class Link {
         this.ctx.counters.badPayload++;
         return "fragmentRejected";
       }
-      this.partial = { count: f.fragCount, chunks: [], bytes: 0, compressed };
+      this.partial = { count: f.fragCount, chunks: [], bytes: 0, compressed, sealed: true };
     }
     const p = this.partial;
     if (!p || f.fragIndex !== p.chunks.length || f.fragCount !== p.count || compressed !== p.compressed) {
@@ -635,10 +646,11 @@ export class Link {
     }
     p.chunks.push(f.payload);
     p.bytes += f.payload.length;
+    p.sealed &&= f.sealed === true;
     this.ctx.rxBufferedBytes += f.payload.length;
     if (p.chunks.length === p.count) {
       this.dropPartial();
-      this.deliverPayload(Buffer.concat(p.chunks, p.bytes), p.compressed, true);
+      this.deliverPayload(Buffer.concat(p.chunks, p.bytes), p.compressed, true, p.sealed);
     }
     return undefined;
   }
@@ -649,7 +661,7 @@ export class Link {
     this.partial = undefined;
   }
 
-  private deliverPayload(data: Buffer, compressed: boolean, reliable: boolean): void {
+  private deliverPayload(data: Buffer, compressed: boolean, reliable: boolean, sealed: boolean): void {
     let payload = data;
     if (compressed) {
       try {
@@ -662,7 +674,7 @@ export class Link {
     }
     if (reliable) this.ctx.counters.messagesDelivered++;
     else this.ctx.counters.datagramsDelivered++;
-    this.ctx.deliver({ payload, from: this.peer, reliable });
+    this.ctx.deliver({ payload, from: this.peer, reliable, sealed });
   }
 
   private receiveDatagram(f: Frame): keyof EndpointCounters | undefined {
@@ -670,18 +682,19 @@ export class Link {
     if (!this.datagramWindow.accept(f.seq)) return "replay";
     const compressed = (f.flags & Flag.COMPRESSED) !== 0;
     if (!(f.flags & Flag.FRAGMENT)) {
-      this.deliverPayload(f.payload, compressed, false);
+      this.deliverPayload(f.payload, compressed, false, f.sealed === true);
       return undefined;
     }
     const r = this.ctx.reassembler;
     const before = { evicted: r.evicted, expired: r.expired };
     const cap = payloadCapacity(this.remoteId || "x", FrameType.DATAGRAM, 0, true);
-    const out = r.add(`${this.key}|${sessionToString(this.remoteSession)}|${f.seq - f.fragIndex}`, f.fragIndex, f.fragCount, f.payload, compressed, Date.now(), Math.max(cap, f.payload.length));
+    // sealed and unsealed fragments never make one message
+    const out = r.add(`${this.key}|${sessionToString(this.remoteSession)}|${f.sealed ? "s" : "c"}|${f.seq - f.fragIndex}`, f.fragIndex, f.fragCount, f.payload, compressed, Date.now(), Math.max(cap, f.payload.length));
     this.ctx.counters.reassemblyEvicted += r.evicted - before.evicted;
     this.ctx.counters.reassemblyExpired += r.expired - before.expired;
     switch (out.kind) {
       case "complete":
-        this.deliverPayload(out.payload, out.compressed, false);
+        this.deliverPayload(out.payload, out.compressed, false, f.sealed === true);
         return undefined;
       case "pending":
         return undefined;

@@ -66,6 +66,11 @@ function fromPrivateKeys(identity: KeyObject, exchange: KeyObject): HostKeys {
   };
 }
 
+/** Keys for an identity key held elsewhere (the CMA's command key), with a new exchange key unless one is given. */
+export function hostKeysOf(identity: KeyObject, exchange: KeyObject = generateKeyPairSync("x25519").privateKey): HostKeys {
+  return fromPrivateKeys(identity, exchange);
+}
+
 export function generateHostKeys(): HostKeys {
   return fromPrivateKeys(generateKeyPairSync("ed25519").privateKey, generateKeyPairSync("x25519").privateKey);
 }

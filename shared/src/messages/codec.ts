@@ -36,6 +36,8 @@ export interface Neighbour {
   name: string;
   address: string;
   port: number;
+  /** in SetNeighbours: its keys as the CMA pinned them (null after decoding when absent) */
+  keys?: WireHostKeys | null;
 }
 export interface SetNeighbours {
   neighbours: Neighbour[];

@@ -46,11 +46,16 @@ describe("wire/frame", () => {
     }
   });
 
-  it("never produces a frame over the size limit and fills payloadCapacity exactly", () => {
+  it("never produces a frame over the size limit; a sealed frame fills payloadCapacity exactly (a cluster-key one leaves the nonce's 6 bytes)", () => {
     const cap = payloadCapacity("host-a.example", FrameType.DATA, 0, false);
-    const buf = encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring);
-    assert.equal(buf.length, MAX_FRAME_BYTES);
-    assert.throws(() => encodeFrame(fields({ payload: Buffer.alloc(cap + 1) }), ring), RangeError);
+    const seal = { keyId: 7, key: Buffer.alloc(32, 1), counter: 1 };
+    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring, seal).length, MAX_FRAME_BYTES);
+    assert.throws(() => encodeFrame(fields({ payload: Buffer.alloc(cap + 1) }), ring, seal), RangeError);
+    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring).length, MAX_FRAME_BYTES - 6);
+    // a key block rides only where it fits: a full frame goes without it
+    const full = encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring, { ...seal, withKey: Buffer.alloc(96, 2) });
+    assert.equal(full.length, MAX_FRAME_BYTES);
+    assert.equal(full[4] & 0x08, 0);
   });
 
   it("refuses identities that are empty or longer than 64 bytes", () => {

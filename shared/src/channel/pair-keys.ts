@@ -1,0 +1,180 @@
+/**
+ * Pair keys: what seals a frame for one peer and opens the frames a peer sealed for us.
+ *
+ * Each process holds an X25519 exchange key, vouched for by its identity key (host-keys.ts). For a
+ * peer it trusts (the CMA learns a host's keys from its proven announcement; a nanoprobe learns its
+ * neighbours' from the CMA's signed SetNeighbours, and the CMA's own from a key block signed by the
+ * CMA's command key), it agrees a secret with X25519 and derives one key per direction and sender
+ * session with HKDF-SHA256: the key is new on every process start, so the frame counter used as the
+ * nonce never repeats under a key. A sealed frame is encrypted and authenticated with
+ * AES-256-GCM under it: no third host, cluster key or not, can read, forge or reflect it.
+ *
+ * No state before proof: a frame that does not open leaves nothing behind. A key block (a sender's
+ * exchange key, signed) is only taken into use once a frame carrying it opened and passed the
+ * endpoint's freshness checks (accepted()).
+ */
+import { createHash, diffieHellman, hkdfSync } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { checkPublicHostKeys, publicKeyFromRaw, RAW_PUBLIC_KEY_BYTES } from "../identity/host-keys.js";
+import type { HostKeys, PublicHostKeys } from "../identity/host-keys.js";
+import { WITH_KEY_BYTES } from "../wire/frame.js";
+import type { Frame, FrameSeal, SealedHeader, SessionId } from "../wire/frame.js";
+import type { WireHostKeys } from "../messages/codec.js";
+
+const INFO = "ringwatch frame v2";
+/** a session as a map key, cheaply (this runs for every frame) */
+const sessionKey = (s: SessionId): string => `${s.startMs}.${s.random}`;
+/** direction keys remembered per (peer, sender session): enough for every peer's current and previous incarnation */
+const MAX_CACHED_KEYS = 131_072;
+
+interface PeerEntry {
+  /** identity keys this name may prove itself with (a host: its pin; the CMA: the command key, current and next) */
+  identities: Buffer[];
+  /** its exchange key, once known (verified against one of identities), and the identity key's signature over it */
+  exchange: Buffer | undefined;
+  exchangeSignature: Buffer | undefined;
+  exchangeKey: KeyObject | undefined;
+  /** the X25519 secret agreed with it (computed once per exchange key) */
+  secret?: Buffer;
+  /** its sessions that sealed a frame for us (they know our exchange key: no key block needed) */
+  provenSessions: Set<string>;
+  /** send-direction key (our session is fixed) */
+  sendKey: { key: Buffer; keyId: number } | undefined;
+}
+
+export class PairKeys {
+  private readonly peers = new Map<string, PeerEntry>();
+  /** identity keys whose signed key block makes a sender known under the name it uses (a nanoprobe: the CMA's command keys) */
+  private signers: Buffer[] = [];
+  private readonly receiveKeys = new Map<string, Buffer>();
+  /** a key block that opened the frame being handled: taken into use by accepted() */
+  private candidate: { name: string; exchange: Buffer; signature?: Buffer; identity: Buffer; cacheKey: string; key: Buffer } | undefined;
+  private counter = 0;
+  private readonly withKey: Buffer;
+
+  constructor(
+    readonly cluster: string,
+    readonly self: string,
+    readonly keys: HostKeys,
+  ) {
+    this.withKey = Buffer.concat([keys.exchangePublic, keys.exchangeSignature]);
+    if (this.withKey.length !== WITH_KEY_BYTES) throw new Error("bad own key block");
+  }
+
+  /** Trust `name` with these public keys (replaces what was known of it); throws if the exchange key is not signed by the identity key. */
+  trust(name: string, k: PublicHostKeys): void {
+    const checked = checkPublicHostKeys(k);
+    const old = this.peers.get(name);
+    const same = old?.exchange?.equals(checked.exchangePublic) === true;
+    this.peers.set(name, {
+      identities: [checked.identityPublic],
+      exchange: checked.exchangePublic,
+      exchangeSignature: checked.exchangeSignature,
+      exchangeKey: same ? old!.exchangeKey : publicKeyFromRaw(checked.exchangePublic, "x25519"),
+      provenSessions: same ? old!.provenSessions : new Set(),
+      sendKey: same ? old!.sendKey : undefined,
+      secret: same ? old!.secret : undefined,
+    });
+  }
+
+  /** Senders whose key block is signed by one of these identity keys are trusted under their name (a nanoprobe: the CMA's current and next command key). */
+  trustSigners(identityPublics: Buffer[]): void {
+    this.signers = identityPublics.map((k) => Buffer.from(k));
+  }
+
+  forget(name: string): void {
+    this.peers.delete(name);
+  }
+
+  /** We know this peer's exchange key: frames to it are sealed, and its own must be. */
+  knows(name: string): boolean {
+    return this.peers.get(name)?.exchange !== undefined;
+  }
+
+  publicKeysOf(name: string): PublicHostKeys | undefined {
+    const e = this.peers.get(name);
+    return e?.exchange && e.exchangeSignature ? { identityPublic: e.identities[0], exchangePublic: e.exchange, exchangeSignature: e.exchangeSignature } : undefined;
+  }
+
+  /** As publicKeysOf, in the shape the messages carry (a neighbour's keys in SetNeighbours). */
+  wireKeysOf(name: string): WireHostKeys | undefined {
+    const k = this.publicKeysOf(name);
+    return k ? { identityKey: k.identityPublic, exchangeKey: k.exchangePublic, exchangeSignature: k.exchangeSignature } : undefined;
+  }
+
+  /** How to seal the next frame to `name` (undefined: its key is not known, send with the cluster key). */
+  sealFor(name: string, mySession: SessionId, theirSession: SessionId): FrameSeal | undefined {
+    const e = this.peers.get(name);
+    if (!e?.exchange) return undefined;
+    e.sendKey ??= this.derive(e, this.self, name, mySession, this.keys.exchangePublic, e.exchange);
+    const proven = e.provenSessions.has(sessionKey(theirSession));
+    return { keyId: e.sendKey.keyId, key: e.sendKey.key, counter: ++this.counter, withKey: proven ? undefined : this.withKey };
+  }
+
+  /** The FrameOpener: the key for a sealed frame from h.sender, or undefined (dropped, nothing kept). */
+  readonly open = (h: SealedHeader): Buffer | undefined => {
+    this.candidate = undefined;
+    const cacheKey = `${h.sender}|${sessionKey(h.senderSession)}|${h.keyId}`;
+    const cached = this.receiveKeys.get(cacheKey);
+    if (cached) return cached;
+    const e = this.peers.get(h.sender);
+    if (e?.exchange) {
+      const k = this.derive(e, h.sender, this.self, h.senderSession, e.exchange, this.keys.exchangePublic);
+      if (k.keyId === h.keyId) {
+        this.candidate = { name: h.sender, exchange: e.exchange, identity: e.identities[0], cacheKey, key: k.key };
+        return k.key;
+      }
+    }
+    // a key block: a sender we know by identity (or a trusted signer) with an exchange key not seen yet
+    if (!h.withKey) return undefined;
+    const exchange = h.withKey.subarray(0, RAW_PUBLIC_KEY_BYTES);
+    const signature = h.withKey.subarray(RAW_PUBLIC_KEY_BYTES);
+    for (const identity of [...(e?.identities ?? []), ...this.signers]) {
+      try {
+        checkPublicHostKeys({ identityPublic: identity, exchangePublic: exchange, exchangeSignature: signature });
+      } catch {
+        continue;
+      }
+      const probe: PeerEntry = { identities: [identity], exchange, exchangeSignature: signature, exchangeKey: publicKeyFromRaw(exchange, "x25519"), provenSessions: new Set(), sendKey: undefined };
+      const k = this.derive(probe, h.sender, this.self, h.senderSession, exchange, this.keys.exchangePublic);
+      if (k.keyId !== h.keyId) return undefined;
+      this.candidate = { name: h.sender, exchange: Buffer.from(exchange), signature: Buffer.from(signature), identity, cacheKey, key: k.key };
+      return k.key;
+    }
+    return undefined;
+  };
+
+  /** The endpoint accepted a sealed frame (opened, fresh, from the address its session speaks from): remember what it proved. */
+  accepted(f: Frame): void {
+    const c = this.candidate;
+    this.candidate = undefined;
+    if (c && c.name === f.sender) {
+      let e = this.peers.get(c.name);
+      if (!e || !e.exchange?.equals(c.exchange)) {
+        e = { identities: e?.identities ?? [c.identity], exchange: c.exchange, exchangeSignature: c.signature, exchangeKey: publicKeyFromRaw(c.exchange, "x25519"), provenSessions: new Set(), sendKey: undefined };
+        this.peers.set(c.name, e);
+      }
+      if (this.receiveKeys.size >= MAX_CACHED_KEYS) this.receiveKeys.delete(this.receiveKeys.keys().next().value as string);
+      this.receiveKeys.set(c.cacheKey, c.key);
+    }
+    const e = this.peers.get(f.sender);
+    if (e) {
+      const s = sessionKey(f.senderSession);
+      if (!e.provenSessions.has(s)) {
+        if (e.provenSessions.size >= 4) e.provenSessions.delete(e.provenSessions.values().next().value as string);
+        e.provenSessions.add(s);
+      }
+    }
+  }
+
+  private derive(e: PeerEntry, sender: string, receiver: string, senderSession: SessionId, senderExchange: Buffer, receiverExchange: Buffer): { key: Buffer; keyId: number } {
+    const secret = (e.secret ??= diffieHellman({ privateKey: this.keys.exchange, publicKey: e.exchangeKey! }));
+    const salt = Buffer.alloc(10);
+    salt.writeUIntBE(senderSession.startMs, 0, 6);
+    salt.writeUInt32BE(senderSession.random >>> 0, 6);
+    const info = Buffer.concat([Buffer.from(`${INFO}\0${this.cluster}\0${sender}\0${receiver}\0`, "utf8"), senderExchange, receiverExchange]);
+    const key = Buffer.from(hkdfSync("sha256", secret, salt, info, 32));
+    const keyId = createHash("sha256").update(senderExchange).update(receiverExchange).digest().readUInt32BE(0);
+    return { key, keyId };
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Sealed frames between real UDP endpoints: a "CMA" whose exchange key is vouched for by its
+ * command key, a host that trusts that key, and an intruder holding the cluster key (and its own
+ * host keys) who tries to speak as the host.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { createSocket } from "node:dgram";
+import { FrameType, PairKeys, encodeFrame, generateHostKeys, hostKeysOf, newSession, publicHalf, rawPublicKey } from "../../src/index.js";
+import type { Endpoint, InboundMessage } from "../../src/index.js";
+import { openEndpoint, sleep, testKeyring, waitFor } from "../helpers.js";
+
+const SECRET = "guest web-01 uuid 5e1f0000-0000-4000-8000-000000000001 cmdline /usr/bin/secret-daemon";
+
+function recordWire(ep: Endpoint): Buffer[] {
+  const out: Buffer[] = [];
+  const orig = ep.socket.send.bind(ep.socket) as (...a: unknown[]) => void;
+  (ep.socket as unknown as { send: (...a: unknown[]) => void }).send = (...args: unknown[]) => {
+    out.push(Buffer.from(args[0] as Buffer));
+    orig(...args);
+  };
+  return out;
+}
+
+describe("channel: sealed frames (pair keys)", function () {
+  this.timeout(30_000);
+  const ring = testKeyring("sealed");
+  const commandKey = generateKeyPairSync("ed25519");
+  const cmaKeys = hostKeysOf(commandKey.privateKey);
+  const hostKeys = generateHostKeys();
+  let cma: Endpoint;
+  let host: Endpoint;
+  let intruder: Endpoint;
+  const atCma: InboundMessage[] = [];
+  const atHost: InboundMessage[] = [];
+
+  before(async () => {
+    const cmaPairs = new PairKeys("sealed", "cma", cmaKeys);
+    cmaPairs.trust("hv1", publicHalf(hostKeys)); // as from its proven announcement
+    const hostPairs = new PairKeys("sealed", "hv1", hostKeys);
+    hostPairs.trustSigners([rawPublicKey(commandKey.publicKey)]); // as from cmaPublicKeyFile
+    cma = await openEndpoint("cma", ring, { pairKeys: cmaPairs });
+    host = await openEndpoint("hv1", ring, { pairKeys: hostPairs });
+    // the intruder holds the cluster key and keys of its own, and says it is hv1
+    const mallory = new PairKeys("sealed", "hv1", generateHostKeys());
+    mallory.trust("cma", publicHalf(cmaKeys));
+    intruder = await openEndpoint("hv1", ring, { bindAddress: "127.0.0.9", pairKeys: mallory });
+    cma.on("message", (m) => atCma.push(m));
+    host.on("message", (m) => atHost.push(m));
+  });
+  after(async () => {
+    await Promise.all([cma.close(), host.close(), intruder.close()]);
+  });
+
+  it("the CMA's first frames carry its key block; the host takes it, both directions are sealed, nothing readable on the wire", async () => {
+    const wire = recordWire(cma);
+    const hostWire = recordWire(host);
+    cma.expect(host.address(), "hv1"); // as the CMA knows a host from its announcement
+    await cma.send(host.address(), Buffer.from(`command: ${SECRET}`));
+    await waitFor(() => atHost.length === 1, 5000, "the command at the host");
+    assert.equal(atHost[0].sealed, true);
+    assert.equal(atHost[0].payload.toString(), `command: ${SECRET}`);
+    assert.equal(host.pairKeys!.knows("cma"), true, "the host learnt the CMA's exchange key from its signed key block");
+    await host.send(cma.address(), Buffer.from(`inventory: ${SECRET}`));
+    await waitFor(() => atCma.length === 1, 5000, "the inventory at the CMA");
+    assert.equal(atCma[0].sealed, true);
+    assert.equal(atCma[0].from.id, "hv1");
+    for (const b of [...wire, ...hostWire]) {
+      assert.equal(b[2], 2, "every frame sealed (version 2)");
+      assert.equal(b.includes(Buffer.from("5e1f0000")), false, "no uuid in clear");
+      assert.equal(b.includes(Buffer.from("secret-daemon")), false, "no command line in clear");
+    }
+    assert.ok(wire.some((b) => (b[4] & 0x08) !== 0), "a key block went out");
+    // the host has sealed for it: the CMA stops sending its key block
+    const before = wire.length;
+    await cma.send(host.address(), Buffer.from("again"));
+    assert.ok(wire.slice(before).every((b) => (b[4] & 0x08) === 0), "no key block once the host proved it has the key");
+  });
+
+  it("an intruder with the cluster key speaking as hv1 is refused: unsealed stream frames dropped, its datagrams marked unsealed, its own seal opens nothing; it gets no reply", async () => {
+    const replies: Buffer[] = [];
+    intruder.socket.on("message", (b) => replies.push(b));
+    intruder.expect(cma.address(), "cma");
+    const before = { ...cma.counters };
+    const delivered = atCma.length;
+    // unsealed: a datagram as hv1 goes up marked unsealed (an announcement may be); stream frames are dropped
+    intruder.sendDatagram(cma.address(), Buffer.from("heartbeat as hv1"), { unsealed: true });
+    await waitFor(() => atCma.length === delivered + 1, 5000, "the unsealed datagram");
+    assert.equal(atCma[delivered].sealed, false);
+    const clusterOnly = await openEndpoint("hv1", ring, { bindAddress: "127.0.0.11" }); // no pair keys at all
+    clusterOnly.socket.on("message", (b) => replies.push(b));
+    void clusterOnly.send(cma.address(), Buffer.from("goodbye as hv1")).catch(() => undefined);
+    void intruder.send(cma.address(), Buffer.from("goodbye as hv1, sealed by the intruder")).catch(() => undefined);
+    // sealed under its own keys: no key here opens it
+    intruder.sendDatagram({ ...cma.address() }, Buffer.from("x"));
+    await sleep(1500);
+    assert.equal(atCma.length, delivered + 1, "nothing else delivered");
+    assert.ok(cma.counters.unsealed - before.unsealed >= 1, "RESET/DATA on the cluster key dropped as unsealed");
+    assert.ok(cma.counters.unknownPeerKey - before.unknownPeerKey >= 1, "its own seal opened nothing");
+    assert.equal(replies.length, 0, "the CMA sent nothing to the intruders' addresses");
+    await clusterOnly.close();
+    assert.equal(cma.pairKeys!.publicKeysOf("hv1")!.exchangePublic.equals(hostKeys.exchangePublic), true, "hv1's keys unchanged");
+  });
+
+  it("a forged key block (not signed by the command key) is never taken in; a tampered sealed frame fails its tag", async () => {
+    const stranger = new PairKeys("sealed", "cma", generateHostKeys());
+    stranger.trust("hv1", publicHalf(hostKeys));
+    const fake = await openEndpoint("cma", ring, { bindAddress: "127.0.0.10", pairKeys: stranger });
+    fake.expect(host.address(), "hv1");
+    try {
+      const before = { ...host.counters };
+      void fake.send(host.address(), Buffer.from("setNeighbours from a fake CMA")).catch(() => undefined);
+      await sleep(800);
+      assert.ok(host.counters.unknownPeerKey - before.unknownPeerKey >= 1);
+      assert.equal(host.pairKeys!.publicKeysOf("cma")!.exchangePublic.equals(cmaKeys.exchangePublic), true, "the real CMA's key kept");
+    } finally {
+      await fake.close();
+    }
+    const sock = createSocket("udp4");
+    try {
+      const seal = { keyId: 1, key: Buffer.alloc(32), counter: 1 };
+      const f = encodeFrame({ type: FrameType.DATAGRAM, flags: 0, sender: "hv1", senderSession: newSession(), receiverSession: cma.session, timestampMs: Date.now(), seq: 1, ack: 0, sack: [], fragIndex: 0, fragCount: 1, payload: Buffer.from("x") }, ring, seal);
+      const before = { ...cma.counters };
+      await new Promise<void>((r) => sock.send(f, cma.address().port, "127.0.0.1", () => r()));
+      await waitFor(() => cma.counters.datagramsReceived > before.datagramsReceived, 2000, "the frame");
+      assert.equal(cma.counters.unknownPeerKey - before.unknownPeerKey, 1, "a key id no pair of ours has");
+    } finally {
+      sock.close();
+    }
+  });
+});
