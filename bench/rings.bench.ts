@@ -2,7 +2,8 @@
  * Rings at scale (simulator: nanoprobes on 127.0.S.H, spread over worker processes, against a real
  * CMA process as shipped: graph store on, its default; the table says which store it ran with).
  * For each size: time for all hosts to join and hold their neighbours; packets the CMA sent and
- * received per join; then CMA CPU in steady state; then kills: detection latency (kill → declared
+ * received per join and CMA CPU per join (from the simulator's start to all ringed, settled: with
+ * host keys that is an announcement's proof checked, a pin, sealed assignments); then CMA CPU in steady state; then kills: detection latency (kill → declared
  * dead) p50/p99 and CMA packets per death.
  *
  *   node bench/dist/rings.bench.js [--sizes 1000,10000] [--kills 20] [--steady 30]
@@ -43,13 +44,14 @@ for (const n of sizes) {
   const t0 = Date.now();
   const sim = await Simulator.start({ hosts: n, perSegment, port: 19900 + (n % 97), cmaCli, workDir: mkdtempSync(join(tmpdir(), "rw-bench-rings-")), startBatch: 250 });
   const started = Date.now() - t0;
+  const cpuJoin0 = sim.cmaCpuMs();
   const joinMs = await sim.waitForRings(600_000);
   graphStore = String((sim.cmaStatus.at(-1) as { graph?: { store?: string } | null } | undefined)?.graph?.store ?? "none");
   workers += `${workers ? ", " : ""}${sim.workerCount} at ${n.toLocaleString("en")}`;
   // let assignments settle, then read the CMA's counters
   await sleep(3000);
   const c0 = await countersAfter(sim, Date.now());
-  const perJoin = { sent: c0.framesSent / n, received: c0.datagramsReceived / n };
+  const perJoin = { sent: c0.framesSent / n, received: c0.datagramsReceived / n, cpuMs: (sim.cmaCpuMs() - cpuJoin0) / n };
 
   // steady state: nothing happens; the CMA should do (almost) nothing
   const cpu0 = sim.cmaCpuMs();
@@ -70,12 +72,12 @@ for (const n of sizes) {
   const s = sim.summary();
   const perDeath = { sent: (k1.framesSent - k0.framesSent) / victims.length, received: (k1.datagramsReceived - k0.datagramsReceived) / victims.length };
   await sim.stop();
-  rows.push(`| ${n.toLocaleString("en")} | ${perSegment} | ${(started / 1000).toFixed(1)} | ${(joinMs / 1000).toFixed(1)} | ${perJoin.sent.toFixed(1)} / ${perJoin.received.toFixed(1)} | ${cpuPerSec.toFixed(1)} | ${steadyPackets.toFixed(2)} | ${s.detectionMs.p50} / ${s.detectionMs.p99} | ${perDeath.sent.toFixed(1)} / ${perDeath.received.toFixed(1)} | ${s.missed.length} / ${s.falseDeaths.length} |`);
+  rows.push(`| ${n.toLocaleString("en")} | ${perSegment} | ${(started / 1000).toFixed(1)} | ${(joinMs / 1000).toFixed(1)} | ${perJoin.sent.toFixed(1)} / ${perJoin.received.toFixed(1)} | ${perJoin.cpuMs.toFixed(2)} | ${cpuPerSec.toFixed(1)} | ${steadyPackets.toFixed(2)} | ${s.detectionMs.p50} / ${s.detectionMs.p99} | ${perDeath.sent.toFixed(1)} / ${perDeath.received.toFixed(1)} | ${s.missed.length} / ${s.falseDeaths.length} |`);
   console.error(`done ${n}: ${rows.at(-1)}`);
 }
 
 console.log(`# rings benchmark — ${new Date().toISOString()} — heartbeat 1 s, warntime 5 s, deadtime 10 s, ${kills} kills per size; CMA as shipped, graph store: ${graphStore}; simulator worker processes: ${workers}`);
 console.log("");
-console.log("| hosts | per segment | sockets up s | join → all ringed s | CMA packets per join sent / received | CMA CPU ms/s steady | CMA packets/s steady | detection p50 / p99 ms | CMA packets per death sent / received | missed / false |");
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| hosts | per segment | sockets up s | join → all ringed s | CMA packets per join sent / received | CMA CPU ms per join | CMA CPU ms/s steady | CMA packets/s steady | detection p50 / p99 ms | CMA packets per death sent / received | missed / false |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) console.log(r);

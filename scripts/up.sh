@@ -103,7 +103,7 @@ for ((i = 1; i <= HOSTS; i++)); do
     printf '{ "defaults": { "intervalMs": 5000, "timeoutMs": 1000, "failures": 2 },\n  "checks": [ { "guest": "%s", "tcp": "127.0.0.1:9" } ] }\n' "$sick" > "$DEMO/guest-checks.json"
     [[ -z ${LIBVIRT_URI:-} ]] && checks=$DEMO/guest-checks.json
   fi
-  RINGWATCH_IDENTITY=hv$i RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=127.0.0.1:1984 \
+  RINGWATCH_IDENTITY=hv$i RINGWATCH_IDENTITY_KEY_FILE=$DEMO/hv$i-identity.key RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=127.0.0.1:1984 \
   RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub RINGWATCH_LIBVIRT_URI=$uri RINGWATCH_GUEST_CHECKS_FILE=$checks \
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
@@ -112,4 +112,5 @@ log "console: http://127.0.0.1:1984/console/   HTTP API: http://127.0.0.1:1984/a
 log "from a shell: RINGWATCH_TOKEN=\$(cat var/demo/viewer.token) node cma/dist/src/cli.js query --list"
 ((ZABBIX)) && log "Zabbix: http://127.0.0.1:8088/ (Admin / zabbix), host group 'ringwatch'"
 [[ -z ${LIBVIRT_URI:-} ]] && log "recovery (dry-run): guest $sick on hv1 fails its service check on purpose; its ladder steps every 30 s: console #/ladders$( ((ZABBIX)) && echo ", Zabbix problems 'Recovery of guest …' and the action 'ringwatch: guest recovery (seed 001)'")"
+log "host identity: each nanoprobe has its own key (var/demo/hvN-identity.key), pinned by the CMA on first use (policy open): console #/host-keys, or RINGWATCH_TOKEN=\$(cat var/demo/viewer.token) node cma/dist/src/cli.js host-keys list; every frame after the announcements is sealed"
 if ((DURATION)); then sleep "$DURATION"; else wait; fi

@@ -104,14 +104,16 @@ describe("system: rings with the simulator", function () {
     assert.deepEqual(sim.eventsOf("hostDead").map((e) => e.host), [frozen.name], "the slow host was never declared dead");
   });
 
-  it("200 hosts at 5% packet loss for 5 minutes: no false deaths", async () => {
+  // 3 minutes (it was 5, the suite's budget is 30): ~72,000 heartbeats through 5% loss, and a false
+  // death needs ten in a row lost to one host (deadtime 10 s at 1 s heartbeats): decisive all the same
+  it("200 hosts at 5% packet loss for 3 minutes: no false deaths", async () => {
     sim = await Simulator.start({ hosts: 200, perSegment: 50, port: 19854, cmaCli: CMA_CLI, workDir: workDir(), seed: 11, loss: 0.05 });
     await sim.waitForRings(60_000);
     const sent0 = sim.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0);
-    await sleep(5 * 60_000);
+    await sleep(3 * 60_000);
     const sent = sim.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0) - sent0;
     const received = sim.hosts.reduce((s, h) => s + h.view.heartbeatsReceived, 0);
-    assert.ok(sent > 200 * 2 * 290, `heartbeats sent: ${sent}`);
+    assert.ok(sent > 200 * 2 * 170, `heartbeats sent: ${sent}`);
     assert.ok(received < sent * 0.97, `loss was applied (${received} of ${sent} arrived)`);
     assert.deepEqual(sim.eventsOf("hostDead"), []);
     assert.deepEqual(sim.eventsOf("segmentSuspected"), []);

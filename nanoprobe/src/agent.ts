@@ -24,11 +24,11 @@
  * repairs the ring at once (both within goodbyeTimeoutMs).
  */
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, parseHostPort,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, parseHostPort, previousKeyPath, readHostKeys,
 } from "@ringwatch/shared";
 import type {
   ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
@@ -73,6 +73,8 @@ export interface NanoprobeDeps {
   keyring: Keyring;
   /** this host's identity keys; default: read (or created on first start) from cfg.identityKeyFile */
   hostKeys?: HostKeys;
+  /** with hostKeys: the key a rotation replaces, countersigning the announcements until the CMA admits the new one */
+  previousHostKeys?: HostKeys;
   cmaPublicKey: KeyObject;
   log: Logger;
   channel?: Partial<ChannelOptions>;
@@ -86,11 +88,13 @@ export interface NanoprobeEvents {
   report: [Report];
 }
 
-/** The host's identity keys from their file, created there on first start (logged with the fingerprint an admin compares). */
-function openHostKeys(path: string, log: Logger): HostKeys {
+/** The host's identity keys from their file, created there on first start (logged with the fingerprint an admin compares), and the key a pending rotation replaces. */
+function openHostKeys(path: string, log: Logger): { keys: HostKeys; previous?: HostKeys } {
   const { keys, created } = loadOrCreateHostKeys(path);
-  log.info({ identityKeyFile: path, fingerprint: keyFingerprint(keys.identityPublic) }, created ? "host identity key created" : "host identity key loaded");
-  return keys;
+  const previous = existsSync(previousKeyPath(path)) ? readHostKeys(previousKeyPath(path)) : undefined;
+  log.info({ identityKeyFile: path, fingerprint: keyFingerprint(keys.identityPublic), ...(previous ? { rotatedFrom: keyFingerprint(previous.identityPublic) } : {}) },
+    created ? "host identity key created" : previous ? "host identity key loaded: rotation pending, announced countersigned by the previous key" : "host identity key loaded");
+  return { keys, previous };
 }
 
 function machineId(): string {
@@ -141,6 +145,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private paused = false;
   private readonly unexpected = new UnexpectedHeartbeats();
   private readonly machineId = machineId();
+  /** a pending rotation: the previous identity key (and its file) countersigns announcements until the CMA admits the new key */
+  rotatingFrom: { keys: HostKeys; file: string | undefined } | undefined;
   /** neighbours whose keys the pair keys hold */
   private keyedNeighbours = new Set<string>();
 
@@ -189,7 +195,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   static async start(cfg: NanoprobeConfig, deps: NanoprobeDeps): Promise<Nanoprobe> {
     const guestChecks = cfg.guestChecksFile ? loadGuestChecks(cfg.guestChecksFile) : []; // a bad file stops the start (ConfigError) before anything opens
-    const hostKeys = deps.hostKeys ?? openHostKeys(cfg.identityKeyFile, deps.log);
+    const { keys: hostKeys, previous } = deps.hostKeys ? { keys: deps.hostKeys, previous: deps.previousHostKeys } : openHostKeys(cfg.identityKeyFile, deps.log);
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
     // frames to the CMA and the neighbours are sealed once their keys are known: the CMA's arrive
     // with its first frames, signed by its command key; the neighbours' in its signed SetNeighbours
@@ -201,6 +207,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey, hostKeys);
+    np.rotatingFrom = previous ? { keys: previous, file: deps.hostKeys ? undefined : previousKeyPath(cfg.identityKeyFile) } : undefined;
     if (cfg.libvirtUri) {
       np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg), guestChecks }, deps.log, analyticsThresholds(cfg));
       np.outbox.watchHypervisor(np.hypervisor);
@@ -234,7 +241,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
         announce: {
           host: { name: this.endpoint.identity, machineId: this.machineId, addresses: [a.address] },
           version: NANOPROBE_VERSION, startedAtMs: this.endpoint.session.startMs, port: a.port, neighbours: this.watch.neighbours,
-          proof: makeAnnounceProof({ cluster: this.endpoint.keyring.clusterName, host: this.endpoint.identity, session: this.endpoint.session }, this.hostKeys),
+          proof: makeAnnounceProof({ cluster: this.endpoint.keyring.clusterName, host: this.endpoint.identity, session: this.endpoint.session }, this.hostKeys, this.rotatingFrom?.keys),
         },
       };
       // a CMA that answered before is asked directly; the group (or configured address) otherwise
@@ -355,6 +362,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           this.registered = true;
           if (this.announceTimer) clearTimeout(this.announceTimer);
           this.log.info({ cma: `${this.cma.address}:${this.cma.port}` }, "registered with the CMA");
+          this.finishRotation();
           this.emit("registered", this.cma);
           this.outbox.welcome();
         }
@@ -430,6 +438,19 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.watch.assign(list, performance.now());
     this.log.info({ neighbours: list.map((n) => n.name), ...next }, "neighbours assigned by the CMA");
     this.emit("neighbours", list);
+  }
+
+  /** Admitted under the new key (the CMA re-pinned it): the previous key is no longer needed, and goes. */
+  private finishRotation(): void {
+    const r = this.rotatingFrom;
+    if (!r) return;
+    this.rotatingFrom = undefined;
+    try {
+      if (r.file) rmSync(r.file, { force: true });
+      this.log.info({ fingerprint: keyFingerprint(this.hostKeys.identityPublic), previous: keyFingerprint(r.keys.identityPublic) }, "host key rotation complete: the previous key is deleted");
+    } catch (e) {
+      this.log.error({ file: r.file, err: (e as Error).message }, "host key rotation complete, but the previous key could not be deleted");
+    }
   }
 
   /** The neighbours' keys: heartbeats to them are sealed, and theirs must be. Former neighbours' keys are dropped. */

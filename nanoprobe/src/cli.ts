@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
 import { favourSize } from "./heap-tuning.js"; // first: before anything else allocates
-import { Keyring, UsageError, createLogger, keyFingerprint, loadCommandPublicKey, loadConfig, readHostKeys, reloadKeysOnSighup, runCli, untilSignal, writeNewHostKeys } from "@ringwatch/shared";
+import { Keyring, UsageError, createLogger, keyFingerprint, loadCommandPublicKey, loadConfig, previousKeyPath, readHostKeys, reloadKeysOnSighup, rotateHostKeys, runCli, untilSignal, writeNewHostKeys } from "@ringwatch/shared";
 import type { LogFormat } from "@ringwatch/shared";
 import { loadNanoprobeConfig, nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
@@ -13,11 +13,16 @@ const code = await runCli({
   defaultCommand: "run",
   commands: {
     keygen: {
-      summary: "create this host's identity key (identityKeyFile) and print its fingerprint; with --show, print the fingerprint of the one there",
-      options: { show: { type: "boolean" } },
+      summary: "create this host's identity key (identityKeyFile) and print its fingerprint; --show: print the fingerprint of the one there; --rotate: replace it, keeping the old one until the CMA admits the new (restart the nanoprobe)",
+      options: { show: { type: "boolean" }, rotate: { type: "boolean" } },
       async run(args) {
         const cfg = loadConfig(nanoprobeSchema, { file: args.configFile });
         try {
+          if (args.values.rotate) {
+            const { previous, next } = rotateHostKeys(cfg.identityKeyFile);
+            process.stdout.write(`${cfg.identityKeyFile}: ${keyFingerprint(next.identityPublic)} (rotated from ${keyFingerprint(previous.identityPublic)}, kept in ${previousKeyPath(cfg.identityKeyFile)} until the CMA admits the new key: restart the nanoprobe)\n`);
+            return;
+          }
           const keys = args.values.show ? readHostKeys(cfg.identityKeyFile) : writeNewHostKeys(cfg.identityKeyFile);
           process.stdout.write(`${cfg.identityKeyFile}: ${keyFingerprint(keys.identityPublic)}\n`);
         } catch (e) {

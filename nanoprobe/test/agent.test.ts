@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import {
-  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand,
+  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, generateHostKeys,
 } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { CommandResult, InboundMessage, Logger } from "@ringwatch/shared";
@@ -28,7 +28,7 @@ describe("nanoprobe: commands from the CMA", function () {
       if (env.commandResult) results.push(env.commandResult);
     });
     const cfg = nanoprobeConfig({ identity: "hv1", cluster: "np-test", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 200, heartbeatMs: 100, statusIntervalMs: 0, discoveryDir: "" });
-    np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent });
+    np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent, hostKeys: generateHostKeys() });
   });
   afterEach(async () => {
     await np.stop();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand } from "@ringwatch/shared";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, generateHostKeys } from "@ringwatch/shared";
 import type { InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
 import { Nanoprobe, nanoprobeConfig } from "../src/index.js";
@@ -21,7 +21,7 @@ describe("nanoprobe: unanswered announcements back off", function () {
     });
     const np = await Nanoprobe.start(
       nanoprobeConfig({ identity: "hv1", cluster: "np-backoff", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 40, joinBackoffMaxMs: 320, statusIntervalMs: 0, discoveryDir: "" }),
-      { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent },
+      { keyring, cmaPublicKey: cmaKeys.publicKey, log: silent, hostKeys: generateHostKeys() },
     );
     try {
       // intervals of 40, 80, 160, 320, 320 … ms (each ×0.5–1.5): ~9 in 2.4 s; every 40 ms it would be ~60

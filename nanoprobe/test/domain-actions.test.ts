@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, silentLogger } from "@ringwatch/shared";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, silentLogger, generateHostKeys } from "@ringwatch/shared";
 import type { CommandResult, InboundMessage } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -31,7 +31,7 @@ describe("nanoprobe: signed domain actions on libvirt (test driver)", function (
       if (env.commandResult) results.push(env.commandResult);
     });
     const cfg = nanoprobeConfig({ identity: "hv1", cluster: "np-act", cma: `127.0.0.1:${cma.address().port}`, bindAddress: "127.0.0.1", port: 0, joinIntervalMs: 200, heartbeatMs: 100, statusIntervalMs: 0, discoveryDir: "", libvirtUri: fx.uri });
-    np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaKeys.publicKey, log: silentLogger() });
+    np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaKeys.publicKey, log: silentLogger(), hostKeys: generateHostKeys() });
     await waitUntil(() => np.hypervisor?.connected === true, 10_000, "libvirt connected");
   });
   after(async () => {

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, generateHostKeys } from "@ringwatch/shared";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import { Nanoprobe, SpreadSchedule, nanoprobeConfig } from "../src/index.js";
 
@@ -40,7 +40,7 @@ describe("nanoprobe: start jitter across 50 hosts started together", function ()
     const hosts = await Promise.all(Array.from({ length: HOSTS }, (_, i) => Nanoprobe.start(nanoprobeConfig({
       identity: `hv${i}`, cluster: "jitter", cma: "127.0.0.1:9", bindAddress: "127.0.0.1", port: 0, statusIntervalMs: 0,
       libvirtUri: fx.uri, discoveryDir: scriptsDir,
-    }), deps)));
+    }), { ...deps, hostKeys: generateHostKeys() })));
     try {
       const window = defaults.scheduleStartWindowMs;
       const reports = hosts.map((h) => h.hypervisor!.reportSchedule);

@@ -203,14 +203,17 @@ export class Membership extends EventEmitter<{ event: [MembershipEvent]; change:
     this.emit("event", e);
   }
 
-  /** Recompute the rings from hosts in them; returns the hosts whose neighbour list changed. */
+  /** a short tag of each host's current keys (RingService sets it): a new key is a changed assignment for its neighbours */
+  keyTagOf: ((name: string) => string) | undefined;
+
+  /** Recompute the rings from hosts in them; returns the hosts whose neighbour list (or a neighbour's key) changed. */
   replan(): { host: HostRecord; neighbours: Neighbour[] }[] {
     const live = this.hosts().filter(inRings);
     this.plan = planRings(live.map((h) => ({ name: h.name, address: h.address, port: h.port, segment: h.segment })), this.ringsPerSegment);
     const changed: { host: HostRecord; neighbours: Neighbour[] }[] = [];
     for (const h of live) {
       const n = this.plan.neighbours.get(h.name) ?? [];
-      if (neighboursKey(n) !== h.assignedKey) changed.push({ host: h, neighbours: n });
+      if (neighboursKey(n, this.keyTagOf) !== h.assignedKey) changed.push({ host: h, neighbours: n });
     }
     return changed;
   }

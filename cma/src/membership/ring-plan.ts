@@ -82,7 +82,11 @@ export function planRings(hosts: PlanHost[], ringsPerSegment: 1 | 2): RingPlan {
 /** assignedKey of a host that must be sent its assignment (never equal to any neighboursKey, even of []). */
 export const NOT_ASSIGNED = "?";
 
-/** Stable text of a neighbour list, to tell whether a host's assignment changed. */
-export function neighboursKey(list: Neighbour[]): string {
-  return list.map((n) => `${n.name}@${n.address}:${n.port}`).join(",");
+/**
+ * Stable text of a neighbour list, to tell whether a host's assignment changed. With `keyTagOf`,
+ * a neighbour's key is part of it: a host that comes back with a rotated key gets its neighbours
+ * reassigned (with the new key), or they would refuse its sealed heartbeats.
+ */
+export function neighboursKey(list: Neighbour[], keyTagOf?: (name: string) => string): string {
+  return list.map((n) => `${n.name}@${n.address}:${n.port}${keyTagOf ? `#${keyTagOf(n.name)}` : ""}`).join(",");
 }

@@ -123,6 +123,9 @@ export class RingService {
     listen = true,
   ) {
     this.membership = new Membership(opts.ringsPerSegment);
+    // a tag of each host's exchange key: a rotated key is a changed assignment for its neighbours
+    const pairKeys = endpoint.pairKeys;
+    if (pairKeys) this.membership.keyTagOf = (name) => pairKeys.keyTag(name);
     this.prober = new Prober(endpoint, { attempts: opts.probeAttempts, intervalMs: opts.probeIntervalMs });
     this.store = opts.dataDir ? new SnapshotStore(opts.dataDir) : undefined;
     this.suspicion = new Suspicion(
@@ -432,7 +435,7 @@ export class RingService {
 
   /** Decided now (so the next replan does not decide it again), signed and sent in a later slice. */
   private assign(h: HostRecord, neighbours: Neighbour[]): void {
-    const key = neighboursKey(neighbours);
+    const key = neighboursKey(neighbours, this.membership.keyTagOf);
     h.assignedKey = key;
     h.assignmentInFlight = true;
     this.outgoing.set(h.name, { host: h, neighbours, key });

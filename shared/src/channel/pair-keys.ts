@@ -34,6 +34,8 @@ interface PeerEntry {
   exchange: Buffer | undefined;
   exchangeSignature: Buffer | undefined;
   exchangeKey: KeyObject | undefined;
+  /** keyTag(), computed once */
+  tag?: string;
   /** the X25519 secret agreed with it (computed once per exchange key) */
   secret?: Buffer;
   /** its sessions that sealed a frame for us (they know our exchange key: no key block needed) */
@@ -94,6 +96,13 @@ export class PairKeys {
   publicKeysOf(name: string): PublicHostKeys | undefined {
     const e = this.peers.get(name);
     return e?.exchange && e.exchangeSignature ? { identityPublic: e.identities[0], exchangePublic: e.exchange, exchangeSignature: e.exchangeSignature } : undefined;
+  }
+
+  /** A short, stable tag of a peer's exchange key ("" when unknown): tells a rotated key from the one others hold, cheaply. */
+  keyTag(name: string): string {
+    const e = this.peers.get(name);
+    if (!e?.exchange) return "";
+    return (e.tag ??= e.exchange.toString("base64", 0, 6));
   }
 
   /** As publicKeysOf, in the shape the messages carry (a neighbour's keys in SetNeighbours). */

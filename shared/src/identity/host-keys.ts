@@ -131,6 +131,27 @@ export function readHostKeys(path: string): HostKeys {
   return parseHostKeysPem(text, `host identity key ${path}`);
 }
 
+/** Where a rotation keeps the key it replaces until the CMA has admitted the new one. */
+export const previousKeyPath = (path: string): string => `${path}.previous`;
+
+/**
+ * Rotate a host's identity: the key in `path` moves to `path.previous` and a new one takes its
+ * place. The next start announces the new key countersigned by the previous one (the CMA re-pins);
+ * once admitted, the nanoprobe deletes the previous key. One rotation at a time.
+ */
+export function rotateHostKeys(path: string): { previous: HostKeys; next: HostKeys } {
+  const old = previousKeyPath(path);
+  if (existsSync(old)) throw new Error(`${old} exists: a rotation is still waiting for the CMA to admit the new key (start the nanoprobe)`);
+  const previous = readHostKeys(path);
+  renameSync(path, old);
+  try {
+    return { previous, next: writeNewHostKeys(path) };
+  } catch (e) {
+    renameSync(old, path); // nothing rotated
+    throw e;
+  }
+}
+
 /** The host's identity: read, or created on first start. */
 export function loadOrCreateHostKeys(path: string): { keys: HostKeys; created: boolean } {
   if (existsSync(path)) return { keys: readHostKeys(path), created: false };
