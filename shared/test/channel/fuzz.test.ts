@@ -5,19 +5,12 @@ import type { Socket } from "node:dgram";
 import {
   DROP_COUNTERS, Flag, FrameType, Keyring, MAX_FRAME_BYTES, encodeFrame, makeClusterKey, newSession, seededRandom,
 } from "../../src/index.js";
-import type { Endpoint, EndpointCounters, PeerAddress } from "../../src/index.js";
-import { openEndpoint, waitFor } from "../helpers.js";
+import type { Endpoint, PeerAddress } from "../../src/index.js";
+import { counterDelta, openEndpoint, sumCounts, waitFor } from "../helpers.js";
+import type { Counts } from "../helpers.js";
 
-type Counts = Partial<Record<keyof EndpointCounters, number>>;
-
-function delta(after: EndpointCounters, before: EndpointCounters): Counts {
-  const d: Counts = {};
-  for (const k of Object.keys(after) as (keyof EndpointCounters)[]) {
-    if (after[k] !== before[k]) d[k] = after[k] - before[k];
-  }
-  return d;
-}
-const sum = (d: Counts, keys: readonly (keyof EndpointCounters)[]): number => keys.reduce((s, k) => s + (d[k] ?? 0), 0);
+const delta = counterDelta;
+const sum = sumCounts;
 
 describe("channel: fuzzing a live endpoint", function () {
   this.timeout(180_000);

@@ -11,16 +11,12 @@ import type { Socket } from "node:dgram";
 import {
   DROP_COUNTERS, FrameType, PairKeys, encodeFrame, generateHostKeys, newSession, publicHalf, seededRandom,
 } from "../../src/index.js";
-import type { Endpoint, EndpointCounters, FrameSeal } from "../../src/index.js";
-import { openEndpoint, testKeyring, waitFor } from "../helpers.js";
+import type { Endpoint, FrameSeal } from "../../src/index.js";
+import { counterDelta, openEndpoint, testKeyring, sumCounts, waitFor } from "../helpers.js";
+import type { Counts } from "../helpers.js";
 
-type Counts = Partial<Record<keyof EndpointCounters, number>>;
-const delta = (after: EndpointCounters, before: EndpointCounters): Counts => {
-  const d: Counts = {};
-  for (const k of Object.keys(after) as (keyof EndpointCounters)[]) if (after[k] !== before[k]) d[k] = after[k] - before[k];
-  return d;
-};
-const sum = (d: Counts, keys: readonly (keyof EndpointCounters)[]): number => keys.reduce((s, k) => s + (d[k] ?? 0), 0);
+const delta = counterDelta;
+const sum = sumCounts;
 
 describe("channel: fuzzing a live endpoint that speaks sealed frames", function () {
   this.timeout(180_000);
