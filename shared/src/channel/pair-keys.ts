@@ -50,7 +50,7 @@ export class PairKeys {
   private signers: Buffer[] = [];
   private readonly receiveKeys = new Map<string, Buffer>();
   /** a key block that opened the frame being handled: taken into use by accepted() */
-  private candidate: { name: string; exchange: Buffer; signature?: Buffer; identity: Buffer; cacheKey: string; key: Buffer } | undefined;
+  private candidate: { name: string; entry: PeerEntry; cacheKey: string; key: Buffer } | undefined;
   private counter = 0;
   private readonly withKey: Buffer;
 
@@ -63,20 +63,16 @@ export class PairKeys {
     if (this.withKey.length !== WITH_KEY_BYTES) throw new Error("bad own key block");
   }
 
-  /** Trust `name` with these public keys (replaces what was known of it); throws if the exchange key is not signed by the identity key. */
+  /**
+   * Trust `name` with these public keys (replaces what was known of it); throws if the exchange key
+   * is not signed by the identity key. The same keys again (the CMA re-trusts a host at each of its
+   * announcements) are not checked again: a signature verified once is not verified twice.
+   */
   trust(name: string, k: PublicHostKeys): void {
-    const checked = checkPublicHostKeys(k);
     const old = this.peers.get(name);
-    const same = old?.exchange?.equals(checked.exchangePublic) === true;
-    this.peers.set(name, {
-      identities: [checked.identityPublic],
-      exchange: checked.exchangePublic,
-      exchangeSignature: checked.exchangeSignature,
-      exchangeKey: same ? old!.exchangeKey : publicKeyFromRaw(checked.exchangePublic, "x25519"),
-      provenSessions: same ? old!.provenSessions : new Set(),
-      sendKey: same ? old!.sendKey : undefined,
-      secret: same ? old!.secret : undefined,
-    });
+    if (old?.exchange?.equals(k.exchangePublic) && old.identities[0]?.equals(k.identityPublic) && old.exchangeSignature?.equals(k.exchangeSignature)) return;
+    const checked = checkPublicHostKeys(k);
+    this.peers.set(name, newEntry(checked.identityPublic, checked.exchangePublic, checked.exchangeSignature));
   }
 
   /** Senders whose key block is signed by one of these identity keys are trusted under their name (a nanoprobe: the CMA's current and next command key). */
@@ -130,7 +126,7 @@ export class PairKeys {
     if (e?.exchange) {
       const k = this.derive(e, h.sender, this.self, h.senderSession, e.exchange, this.keys.exchangePublic);
       if (k.keyId === h.keyId) {
-        this.candidate = { name: h.sender, exchange: e.exchange, identity: e.identities[0], cacheKey, key: k.key };
+        this.candidate = { name: h.sender, entry: e, cacheKey, key: k.key };
         return k.key;
       }
     }
@@ -144,10 +140,10 @@ export class PairKeys {
       } catch {
         continue;
       }
-      const probe: PeerEntry = { identities: [identity], exchange, exchangeSignature: signature, exchangeKey: publicKeyFromRaw(exchange, "x25519"), provenSessions: new Set(), sendKey: undefined };
-      const k = this.derive(probe, h.sender, this.self, h.senderSession, exchange, this.keys.exchangePublic);
+      const probe = newEntry(identity, Buffer.from(exchange), Buffer.from(signature));
+      const k = this.derive(probe, h.sender, this.self, h.senderSession, probe.exchange!, this.keys.exchangePublic);
       if (k.keyId !== h.keyId) return undefined;
-      this.candidate = { name: h.sender, exchange: Buffer.from(exchange), signature: Buffer.from(signature), identity, cacheKey, key: k.key };
+      this.candidate = { name: h.sender, entry: probe, cacheKey, key: k.key };
       return k.key;
     }
     return undefined;
@@ -158,11 +154,8 @@ export class PairKeys {
     const c = this.candidate;
     this.candidate = undefined;
     if (c && c.name === f.sender) {
-      let e = this.peers.get(c.name);
-      if (!e || !e.exchange?.equals(c.exchange)) {
-        e = { identities: e?.identities ?? [c.identity], exchange: c.exchange, exchangeSignature: c.signature, exchangeKey: publicKeyFromRaw(c.exchange, "x25519"), provenSessions: new Set(), sendKey: undefined };
-        this.peers.set(c.name, e);
-      }
+      // a key block's entry (its secret already agreed) replaces what was known; a known entry stays
+      if (this.peers.get(c.name) !== c.entry) this.peers.set(c.name, c.entry);
       if (this.receiveKeys.size >= MAX_CACHED_KEYS) this.receiveKeys.delete(this.receiveKeys.keys().next().value as string);
       this.receiveKeys.set(c.cacheKey, c.key);
     }
@@ -186,4 +179,8 @@ export class PairKeys {
     const keyId = createHash("sha256").update(senderExchange).update(receiverExchange).digest().readUInt32BE(0);
     return { key, keyId };
   }
+}
+
+function newEntry(identity: Buffer, exchange: Buffer, exchangeSignature: Buffer): PeerEntry {
+  return { identities: [identity], exchange, exchangeSignature, exchangeKey: publicKeyFromRaw(exchange, "x25519"), provenSessions: new Set(), sendKey: undefined };
 }

@@ -43,6 +43,7 @@ export const SEALED_VERSION = 2;
 export const NONCE_COUNTER_BYTES = 6;
 export const WITH_KEY_BYTES = 32 + 64;
 const SEAL_CIPHER = "aes-256-gcm";
+const EMPTY_PAYLOAD = Buffer.alloc(0);
 /** Largest datagram we send or accept: stays under a 1500-byte Ethernet MTU with IP/UDP headers. */
 export const MAX_FRAME_BYTES = 1400;
 export const TAG_BYTES = 16;
@@ -290,7 +291,8 @@ export function decodeFrame(buf: Buffer, keyring: Keyring, opener?: FrameOpener)
 
   // Authenticated from here on; a cluster member can still send nonsense, so validate everything.
   const fr = parseStructure(buf, body, false);
-  return { ...fr.frame, payload: Buffer.from(body.subarray(fr.payloadAt)) }; // copy: never keep the socket's buffer alive
+  fr.frame.payload = Buffer.from(body.subarray(fr.payloadAt)); // copy: never keep the socket's buffer alive
+  return fr.frame;
 }
 
 /** A sealed frame: its key found from the clear header, then opened (decrypted and authenticated) in one step. */
@@ -313,11 +315,17 @@ function decodeSealed(buf: Buffer, opener: FrameOpener): Frame {
   } catch {
     throw new FrameError("badAuth", "sealed frame did not open under the pair key");
   }
-  return { ...fr.frame, payload, sealed: true };
+  fr.frame.payload = payload;
+  fr.frame.sealed = true;
+  return fr.frame;
 }
 
-/** The structure after the fixed checks, shared by both versions; payloadAt: where the payload (or the sealed frame's nonce) starts. */
-function parseStructure(buf: Buffer, body: Buffer, sealed: boolean): { frame: Omit<Frame, "payload">; payloadAt: number; withKey: Buffer | undefined } {
+/**
+ * The structure after the fixed checks, shared by both versions; payloadAt: where the payload (or
+ * the sealed frame's nonce) starts. The frame's payload is empty until the caller sets it (one
+ * object per frame, no copy of it: this runs for every datagram).
+ */
+function parseStructure(buf: Buffer, body: Buffer, sealed: boolean): { frame: Frame; payloadAt: number; withKey: Buffer | undefined } {
   const keyId = buf.readUInt32BE(9);
   const type = buf[3] as FrameType;
   if (type < FrameType.DATA || type > FrameType.RESET) throw new FrameError("malformed", `unknown frame type ${type}`);
@@ -377,6 +385,7 @@ function parseStructure(buf: Buffer, body: Buffer, sealed: boolean): { frame: Om
       sack,
       fragIndex,
       fragCount,
+      payload: EMPTY_PAYLOAD,
     },
     payloadAt: off,
     withKey,
