@@ -5,7 +5,7 @@
  * CMA's own counters (announcements, reports, assignments sent and pending, probes, graph backlog)
  * and membership events, one JSON line per second on stdout.
  *
- *   node bench/dist/rings-join-trace.js [--hosts 10000] [--seconds 60] [--workers 0] [--cma-prof DIR]
+ *   node bench/dist/rings-join-trace.js [--hosts 10000] [--seconds 60] [--workers 0] [--cma-prof DIR] [--worker-prof DIR]
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Simulator } from "@ringwatch/nanoprobe";
 
-const { values } = parseArgs({ options: { hosts: { type: "string", default: "10000" }, seconds: { type: "string", default: "60" }, workers: { type: "string", default: "0" }, "cma-prof": { type: "string" } } });
+const { values } = parseArgs({ options: { hosts: { type: "string", default: "10000" }, seconds: { type: "string", default: "60" }, workers: { type: "string", default: "0" }, "cma-prof": { type: "string" }, "worker-prof": { type: "string" } } });
 const n = Number(values.hosts);
 const cmaCli = fileURLToPath(new URL("../../cma/dist/src/cli.js", import.meta.url));
 const lag = monitorEventLoopDelay({ resolution: 20 });
@@ -24,6 +24,7 @@ const t0 = Date.now();
 const sim = await Simulator.start({
   hosts: n, perSegment: n >= 5000 ? 250 : 50, port: 19900 + (n % 97), cmaCli, workDir: mkdtempSync(join(tmpdir(), "rw-trace-")), startBatch: 250, workers: Number(values.workers),
   cmaNodeArgs: values["cma-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cma-prof"]}`] : [],
+  workerNodeArgs: values["worker-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["worker-prof"]}`] : [],
 });
 console.log(JSON.stringify({ started: Date.now() - t0, workers: sim.workerCount }));
 let cpu0 = process.cpuUsage();

@@ -417,7 +417,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       if (!n.name || !n.address || !(n.port > 0 && n.port < 65536)) throw new CommandRefused("malformed", `bad neighbour ${n.name}@${n.address}:${n.port}`);
       if (n.keys) {
         try {
-          checkPublicHostKeys({ identityPublic: n.keys.identityKey, exchangePublic: n.keys.exchangeKey, exchangeSignature: n.keys.exchangeSignature });
+          checkPublicHostKeys({ identityPublic: n.keys.identityKey, exchangePublic: n.keys.exchangeKey, exchangeSignature: n.keys.exchangeSignature }, true); // the CMA's signature vouches for them
         } catch (e) {
           throw new CommandRefused("malformed", `neighbour ${n.name}: ${(e as Error).message}`);
         }
@@ -459,7 +459,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const now = new Set<string>();
     for (const n of list) {
       if (!n.keys) continue; // a host without keys (a rolling upgrade): its heartbeats stay on the cluster key
-      pk.trust(n.name, { identityPublic: Buffer.from(n.keys.identityKey), exchangePublic: Buffer.from(n.keys.exchangeKey), exchangeSignature: Buffer.from(n.keys.exchangeSignature) });
+      pk.trust(n.name, { identityPublic: Buffer.from(n.keys.identityKey), exchangePublic: Buffer.from(n.keys.exchangeKey), exchangeSignature: Buffer.from(n.keys.exchangeSignature) }, true);
       this.endpoint.expect({ address: n.address, port: n.port }, n.name);
       now.add(n.name);
     }

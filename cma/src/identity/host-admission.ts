@@ -22,8 +22,11 @@ import { REFUSAL_REASONS, decide } from "./admission-policy.js";
 import type { PolicySettings, Presented, RefusalReason } from "./admission-policy.js";
 import type { HostPin, PinStore } from "./pin-store.js";
 
-/** Automatic pin changes are written this long after the first one (a join storm is one write). */
+/** Automatic pin changes are written this long after the first one (a join storm is one write)... */
 const SAVE_DELAY_MS = 200;
+/** ...or 20 times as long as the last write took, up to 5 s: writing 10,000 pins every 200 ms took a tenth of the CMA during a join (a crash loses at most these seconds of first-use pins: those hosts are pinned again at their next announcement) */
+const SAVE_DELAY_PER_WRITE_MS = 20;
+const MAX_SAVE_DELAY_MS = 5000;
 /** The same refusal (host and reason) is logged at warn at most this often; the repeats at debug. */
 const WARN_EVERY_MS = 10_000;
 const MAX_WARN_KEYS = 10_000;
@@ -90,6 +93,8 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
     refused: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>,
   };
   private saveTimer: NodeJS.Timeout | undefined;
+  /** how long the last write of the pin file took (ms): paces the automatic writes */
+  private lastSaveMs = 0;
   private readonly lastWarned = new Map<string, number>();
 
   constructor(private readonly deps: HostAdmissionDeps) {
@@ -260,7 +265,9 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
   private flush(): void {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    const t0 = performance.now();
     this.deps.store.save();
+    this.lastSaveMs = performance.now() - t0;
   }
 
   private flushLogged(): void {
@@ -273,7 +280,7 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
 
   private scheduleSave(): void {
     if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => this.flushLogged(), SAVE_DELAY_MS);
+    this.saveTimer = setTimeout(() => this.flushLogged(), Math.min(MAX_SAVE_DELAY_MS, Math.max(SAVE_DELAY_MS, SAVE_DELAY_PER_WRITE_MS * this.lastSaveMs)));
   }
 
   private refuse(name: string, from: string, reason: RefusalReason, detail: string, now: number): false {

@@ -41,6 +41,8 @@ export interface SimOptions {
   cmaEnv: Record<string, string>;
   /** extra node options for the CMA process (e.g. --cpu-prof for profiling) */
   cmaNodeArgs: string[];
+  /** extra node options for the worker processes (e.g. --cpu-prof) */
+  workerNodeArgs: string[];
   /** start hosts in batches of this size (socket creation is synchronous work) */
   startBatch: number;
   /** worker processes the hosts are spread over (0: one per HOSTS_PER_WORKER hosts, at most MAX_AUTO_WORKERS) */
@@ -55,7 +57,7 @@ export const WORKER_NICE = 10;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
-  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], startBatch: 100, workers: 0,
+  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0,
 };
 
 export interface SimHost {
@@ -205,7 +207,7 @@ export class Simulator {
     const o = this.opts;
     const starts: Promise<void>[] = [];
     for (let w = 0; w < this.workerCount; w++) {
-      const child = fork(workerJs, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+      const child = fork(workerJs, [], { execArgv: [...process.execArgv, ...o.workerNodeArgs], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
       this.workers.push(child);
       // the hosts stand for machines of their own: on this one, the CMA under test comes first
       // (each worker is a scheduler share of its own: four of them at the CMA's priority starve it)

@@ -26,6 +26,8 @@ const INFO = "ringwatch frame v2";
 const sessionKey = (s: SessionId): string => `${s.startMs}.${s.random}`;
 /** direction keys remembered per (peer, sender session): enough for every peer's current and previous incarnation */
 const MAX_CACHED_KEYS = 131_072;
+/** verified key blocks remembered (a nanoprobe sees one: the CMA's; a CMA restarting sees a few) */
+const MAX_PROBES = 64;
 
 interface PeerEntry {
   /** identity keys this name may prove itself with (a host: its pin; the CMA: the command key, current and next) */
@@ -51,6 +53,12 @@ export class PairKeys {
   private readonly receiveKeys = new Map<string, Buffer>();
   /** a key block that opened the frame being handled: taken into use by accepted() */
   private candidate: { name: string; entry: PeerEntry; cacheKey: string; key: Buffer } | undefined;
+  /**
+   * Key blocks whose signature verified, by sender and block: its copies (retransmits sent before
+   * we sealed a frame back) reuse the entry and its agreed secret instead of a new X25519 agreement
+   * each. Only signed blocks from trusted identities get here; bounded.
+   */
+  private readonly probes = new Map<string, PeerEntry>();
   private counter = 0;
   private readonly withKey: Buffer;
 
@@ -67,21 +75,30 @@ export class PairKeys {
    * Trust `name` with these public keys (replaces what was known of it); throws if the exchange key
    * is not signed by the identity key. The same keys again (the CMA re-trusts a host at each of its
    * announcements) are not checked again: a signature verified once is not verified twice.
+   * `vouched`: the keys came signed by the CMA, which verified them (checkPublicHostKeys).
    */
-  trust(name: string, k: PublicHostKeys): void {
+  trust(name: string, k: PublicHostKeys, vouched = false): void {
     const old = this.peers.get(name);
     if (old?.exchange?.equals(k.exchangePublic) && old.identities[0]?.equals(k.identityPublic) && old.exchangeSignature?.equals(k.exchangeSignature)) return;
-    const checked = checkPublicHostKeys(k);
+    const checked = checkPublicHostKeys(k, vouched);
+    this.dropProbes(name);
     this.peers.set(name, newEntry(checked.identityPublic, checked.exchangePublic, checked.exchangeSignature));
   }
 
   /** Senders whose key block is signed by one of these identity keys are trusted under their name (a nanoprobe: the CMA's current and next command key). */
   trustSigners(identityPublics: Buffer[]): void {
     this.signers = identityPublics.map((k) => Buffer.from(k));
+    this.probes.clear(); // a signer no longer trusted must not open frames through a block it signed
   }
 
   forget(name: string): void {
     this.peers.delete(name);
+    this.dropProbes(name);
+  }
+
+  /** Key blocks verified under what was known of `name`: no longer valid once that changes. */
+  private dropProbes(name: string): void {
+    for (const k of this.probes.keys()) if (k.startsWith(`${name}|`)) this.probes.delete(k);
   }
 
   /** We know this peer's exchange key: frames to it are sealed, and its own must be. */
@@ -132,6 +149,9 @@ export class PairKeys {
     }
     // a key block: a sender we know by identity (or a trusted signer) with an exchange key not seen yet
     if (!h.withKey) return undefined;
+    const probeKey = `${h.sender}|${h.withKey.toString("base64")}`;
+    const known = this.probes.get(probeKey);
+    if (known) return this.probeWith(known, h, cacheKey);
     const exchange = h.withKey.subarray(0, RAW_PUBLIC_KEY_BYTES);
     const signature = h.withKey.subarray(RAW_PUBLIC_KEY_BYTES);
     for (const identity of [...(e?.identities ?? []), ...this.signers]) {
@@ -141,13 +161,20 @@ export class PairKeys {
         continue;
       }
       const probe = newEntry(identity, Buffer.from(exchange), Buffer.from(signature));
-      const k = this.derive(probe, h.sender, this.self, h.senderSession, probe.exchange!, this.keys.exchangePublic);
-      if (k.keyId !== h.keyId) return undefined;
-      this.candidate = { name: h.sender, entry: probe, cacheKey, key: k.key };
-      return k.key;
+      if (this.probes.size >= MAX_PROBES) this.probes.delete(this.probes.keys().next().value as string);
+      this.probes.set(probeKey, probe);
+      return this.probeWith(probe, h, cacheKey);
     }
     return undefined;
   };
+
+  /** The key a verified key block gives for this frame (undefined: the frame was not sealed with it). */
+  private probeWith(probe: PeerEntry, h: SealedHeader, cacheKey: string): Buffer | undefined {
+    const k = this.derive(probe, h.sender, this.self, h.senderSession, probe.exchange!, this.keys.exchangePublic);
+    if (k.keyId !== h.keyId) return undefined;
+    this.candidate = { name: h.sender, entry: probe, cacheKey, key: k.key };
+    return k.key;
+  }
 
   /** The endpoint accepted a sealed frame (opened, fresh, from the address its session speaks from): remember what it proved. */
   accepted(f: Frame): void {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { FrameType, PairKeys, encodeFrame, generateHostKeys, hostKeysOf, newSession, publicHalf, rawPublicKey } from "../../src/index.js";
+import { FrameType, PairKeys, decodeFrame, encodeFrame, generateHostKeys, hostKeysOf, newSession, publicHalf, rawPublicKey } from "../../src/index.js";
 import type { Endpoint, InboundMessage } from "../../src/index.js";
 import { openEndpoint, sleep, testKeyring, waitFor } from "../helpers.js";
 
@@ -127,5 +127,40 @@ describe("channel: sealed frames (pair keys)", function () {
     } finally {
       sock.close();
     }
+  });
+  it("a key block verified once opens its copies, but no longer once its signer is dropped or its sender's keys changed", () => {
+    const cmaSide = new PairKeys("sealed", "cma", cmaKeys);
+    const hostSide = new PairKeys("sealed", "hv1", hostKeys);
+    const cmaSession = newSession();
+    const hostSession = newSession();
+    const frameFrom = (pk: PairKeys, sender: string, session: typeof cmaSession, to: string, toSession: typeof cmaSession): Buffer =>
+      encodeFrame({ type: FrameType.DATAGRAM, flags: 0, sender, senderSession: session, receiverSession: toSession, timestampMs: Date.now(), seq: 1, ack: 0, sack: [], fragIndex: 0, fragCount: 1, payload: Buffer.from("copy") }, ring, pk.sealFor(to, session, toSession));
+    cmaSide.trust("hv1", publicHalf(hostKeys));
+    const fromCma = frameFrom(cmaSide, "cma", cmaSession, "hv1", hostSession);
+    const opens = (pk: PairKeys, f: Buffer): boolean => {
+      try {
+        decodeFrame(f, ring, pk.open);
+        return true;
+      } catch (e) {
+        if (process.env.DEBUG_OPENS) console.log(e);
+        return false;
+      }
+    };
+    hostSide.trustSigners([rawPublicKey(commandKey.publicKey)]);
+    assert.ok(opens(hostSide, fromCma), "the block signed by the command key opens");
+    assert.ok(opens(hostSide, fromCma), "and its copy (a retransmit, before any was accepted)");
+    hostSide.trustSigners([rawPublicKey(generateKeyPairSync("ed25519").publicKey)]); // the command key replaced
+    assert.equal(opens(hostSide, fromCma), false, "a block of the dropped signer no longer opens, verified before or not");
+
+    // the CMA side: hv1's block (a new exchange key, signed by its pinned identity) verified; hv1 re-keyed: the old block opens nothing
+    const hostPk = new PairKeys("sealed", "hv1", hostKeys);
+    hostPk.trust("cma", publicHalf(cmaKeys));
+    const hostBlock = frameFrom(hostPk, "hv1", hostSession, "cma", cmaSession);
+    const viaIdentity = new PairKeys("sealed", "cma", cmaKeys);
+    viaIdentity.trust("hv1", publicHalf(hostKeysOf(hostKeys.identity))); // its identity, with an exchange key of an earlier start
+    assert.ok(opens(viaIdentity, hostBlock), "opened through its key block");
+    assert.ok(opens(viaIdentity, hostBlock), "and its copy");
+    viaIdentity.trust("hv1", publicHalf(generateHostKeys())); // re-keyed
+    assert.equal(opens(viaIdentity, hostBlock), false, "a block verified under the old identity no longer opens");
   });
 });
