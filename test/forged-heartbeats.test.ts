@@ -38,25 +38,30 @@ describe("system: forged heartbeats cannot keep a dead host alive", function () 
     assert.equal(hv1.counters.unsealedHeartbeats, 0);
 
     // the intruders: the cluster key only, and keys of its own (it trusts hv1's real keys: it knows them, they are public)
-    const plain = await Endpoint.open({ identity: "hv2", keyring, bindAddress: "127.0.0.7" });
+    // one speaks from hv2's own address and port (spoofed: the kernel lets it share them), one from elsewhere
+    const plain = await Endpoint.open({ identity: "hv2", keyring, bindAddress: "127.0.0.1", port: hv2.endpoint.address().port, reuseAddr: true });
+    const elsewhere = await Endpoint.open({ identity: "hv2", keyring, bindAddress: "127.0.0.7" });
     const own = new PairKeys("forge", "hv2", generateHostKeys());
     own.trust("hv1", publicHalf(testHostKeys("forge-hv1")));
     const sealed = await Endpoint.open({ identity: "hv2", keyring, bindAddress: "127.0.0.8", pairKeys: own });
     sealed.expect(hv1.endpoint.address(), "hv1");
-    intruders.push(plain, sealed);
+    intruders.push(plain, elsewhere, sealed);
     let counter = 0;
     const forge = setInterval(() => {
       const hb = encodeEnvelope({ heartbeat: { sentAtMs: Date.now(), counter: ++counter } });
       plain.sendDatagram(hv1.endpoint.address(), hb);
+      elsewhere.sendDatagram(hv1.endpoint.address(), hb);
       sealed.sendDatagram(hv1.endpoint.address(), hb);
     }, 100);
     try {
       const unknown0 = hv1.endpoint.counters.unknownPeerKey;
+      const unexpected0 = hv1.endpoint.counters.unexpectedPeer;
       hv2.pause(); // frozen: no heartbeats, no probe replies
       const t0 = Date.now();
       await waitUntil(() => cma.rings.membership.events(t0).some((e) => e.type === "hostDead" && e.host === "hv2"), 15_000, "hv2 declared dead");
       assert.ok(hv1.counters.unsealedHeartbeats > 5, `the cluster-key heartbeats refused (${hv1.counters.unsealedHeartbeats})`);
       assert.ok(hv1.endpoint.counters.unknownPeerKey - unknown0 > 5, "the intruder's own seal opened nothing");
+      assert.ok(hv1.endpoint.counters.unexpectedPeer - unexpected0 > 5, "hv2 heard from an address the CMA did not assign it: dropped before any state");
       assert.equal(cma.rings.membership.events(t0).filter((e) => e.type === "hostDead").map((e) => (e as { host: string }).host).join(), "hv2", "nobody else");
     } finally {
       clearInterval(forge);

@@ -95,6 +95,7 @@ describe("system: a host key rotated without a false death (real CMA and nanopro
         host: { name: "hv2", machineId: "", addresses: [] }, version: "thief", startedAtMs: thief.session.startMs, port: thief.address().port, neighbours: [],
         proof: makeAnnounceProof({ cluster: "rotatetest", host: "hv2", session: thief.session }, keys, previous),
       } }), { unsealed: true });
+      await new Promise((r) => setTimeout(r, 500)); // each answers the CMA's challenge on its own (a link sends its last datagram again)
     }
     await cma.waitFor((l) => l.msg === "membership event" && l.type === "hostKeyMismatch" && l.host === "hv2", 10_000, "the stolen old key refused");
     const status = (await (await fetch(`${url}/api/status`, { headers: cred.auth })).json()) as { hostKeys: { refused: { mismatch: number }; rotated: number } };

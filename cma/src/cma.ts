@@ -151,6 +151,9 @@ export class Cma {
     const pairKeys = new PairKeys(deps.keyring.clusterName, cfg.identity, hostKeysOf(deps.commandKey));
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, reuseAddr: true, pairKeys,
+      // a host's new session proves it receives at its address before anything is kept or sent for it;
+      // nanoprobes older than host keys cannot answer a challenge, so not while they may still join
+      challengeNewPeers: !cfg.allowHostsWithoutKeys,
       multicast: cfg.multicastGroup ? { group: cfg.multicastGroup, interfaceAddress: cfg.multicastInterface || undefined, join: true, ttl: 1 } : undefined,
     }).catch((e: unknown) => {
       audit.close();

@@ -149,6 +149,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   rotatingFrom: { keys: HostKeys; file: string | undefined } | undefined;
   /** neighbours whose keys the pair keys hold */
   private keyedNeighbours = new Set<string>();
+  /** where each assigned neighbour speaks from ("address:port"): nobody else is heard as it */
+  private neighbourAt = new Map<string, string>();
 
   /** where the CMA answered from; undefined until the first signed assignment */
   get cma(): PeerAddress | undefined {
@@ -207,6 +209,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey, hostKeys);
+    endpoint.acceptPeer = (sender, from, sealed) => np.expects(sender, from, sealed);
     np.rotatingFrom = previous ? { keys: previous, file: deps.hostKeys ? undefined : previousKeyPath(cfg.identityKeyFile) } : undefined;
     if (cfg.libvirtUri) {
       np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg), guestChecks }, deps.log, analyticsThresholds(cfg));
@@ -260,6 +263,21 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   }
 
   /** The CMA stopped answering or restarted: announce until one answers. */
+  /**
+   * No state before proof: a new sender session is heard only if it is someone this host expects
+   * there: a neighbour at the address the CMA assigned it, the CMA at the address it commands from or
+   * the one we announce to, or anyone whose frame opened under a key the CMA's command key signed
+   * (the CMA, wherever it moved; while joining through a group, its address is not known yet).
+   * Copied frames from other sessions, replayed from anywhere else, get no state and no reply.
+   */
+  private expects(sender: string, from: PeerAddress, sealed: boolean): boolean {
+    const at = `${from.address}:${from.port}`;
+    if (this.neighbourAt.get(sender) === at) return true;
+    if (this.cma && this.cma.address === from.address && this.cma.port === from.port) return true;
+    if (this.announceTo.address === from.address && this.announceTo.port === from.port) return true;
+    return sealed && this.endpoint.pairKeys!.vouchedBySigner(sender);
+  }
+
   private lostCma(): void {
     if (this.stopped) return;
     this.registered = false;
@@ -463,6 +481,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       this.endpoint.expect({ address: n.address, port: n.port }, n.name);
       now.add(n.name);
     }
+    this.neighbourAt = new Map(list.map((n) => [n.name, `${n.address}:${n.port}`]));
     for (const name of this.keyedNeighbours) if (!now.has(name)) pk.forget(name);
     this.keyedNeighbours = now;
   }

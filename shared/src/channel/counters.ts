@@ -23,6 +23,9 @@ export interface EndpointCounters {
   malformed: number;
   unknownPeerKey: number; // a sealed frame no key here opens (unknown peer, key or session): dropped, no state, no reply
   unsealed: number; // a cluster-key frame from a peer whose frames must be sealed (its keys are known)
+  challenged: number; // from a session or address not proven yet (or a cookie that does not verify): dropped, no state; answered with one challenge at most
+  unexpectedPeer: number; // from a peer this process expects nobody as, at that address (a nanoprobe: not its CMA, not a neighbour): dropped, no state, no reply
+  unsolicitedChallenge: number; // a challenge for another session of ours, or stale: ignored
   stale: number; // timestamp outside the allowed clock skew
   staleSession: number; // from an earlier incarnation of a peer we know
   wrongDestination: number; // meant for an earlier incarnation of this endpoint
@@ -41,6 +44,10 @@ export interface EndpointCounters {
   reassemblyEvicted: number;
   reassemblyExpired: number;
   peersEvicted: number;
+  // challenges (challenge.ts)
+  challengesSent: number;
+  challengesNotSent: number; // over the rate bound: the frame is dropped all the same
+  challengesAnswered: number; // challenges received and answered (our frames to that address carry the cookie)
 }
 
 export const DROP_COUNTERS = [
@@ -52,6 +59,9 @@ export const DROP_COUNTERS = [
   "malformed",
   "unknownPeerKey",
   "unsealed",
+  "challenged",
+  "unexpectedPeer",
+  "unsolicitedChallenge",
   "stale",
   "staleSession",
   "wrongDestination",
@@ -87,6 +97,9 @@ export function newCounters(): EndpointCounters {
     malformed: 0,
     unknownPeerKey: 0,
     unsealed: 0,
+    challenged: 0,
+    unexpectedPeer: 0,
+    unsolicitedChallenge: 0,
     stale: 0,
     staleSession: 0,
     wrongDestination: 0,
@@ -103,6 +116,9 @@ export function newCounters(): EndpointCounters {
     reassemblyEvicted: 0,
     reassemblyExpired: 0,
     peersEvicted: 0,
+    challengesSent: 0,
+    challengesNotSent: 0,
+    challengesAnswered: 0,
   };
 }
 

@@ -9,8 +9,9 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { Reassembler } from "../wire/fragment.js";
-import { FrameError, FrameType, decodeFrame, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
-import type { SessionId } from "../wire/frame.js";
+import { COOKIE_BYTES, FrameError, FrameType, decodeFrame, encodeFrame, sessionEquals, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
+import type { Frame, SessionId } from "../wire/frame.js";
+import { CookieJar } from "./challenge.js";
 import type { Keyring } from "../wire/keyring.js";
 import { silentLogger } from "../log.js";
 import { newCounters, totalDrops } from "./counters.js";
@@ -39,7 +40,14 @@ export interface EndpointOptions {
   impairment?: EndpointImpairment;
   /** this process's pair keys: frames to peers whose keys it knows are sealed, and theirs must be (pair-keys.ts) */
   pairKeys?: PairKeys;
+  /** a sender session not yet heard from an address must echo a challenge's cookie first (challenge.ts) */
+  challengeNewPeers?: boolean;
+  /** before anything is kept for a sender session new at an address: is this peer expected there? (a nanoprobe: its CMA, its neighbours) */
+  acceptPeer?: PeerFilter;
 }
+
+/** sealed: the frame opened under the pair keys of `sender` */
+export type PeerFilter = (sender: string, from: PeerAddress, sealed: boolean) => boolean;
 
 export interface MulticastOptions {
   /** e.g. 224.0.2.5 */
@@ -86,6 +94,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private datagramSeq = 0;
   private closed = false;
   impairment: EndpointImpairment | undefined;
+  /** set: new sender sessions are challenged (challenge.ts) */
+  private readonly cookies: CookieJar | undefined;
+  acceptPeer: PeerFilter | undefined;
+  /** the last datagram sent to a multicast group (a join): sent again, to whoever answers it with a challenge */
+  private lastGroupDatagram: { payload: Buffer; unsealed: boolean; at: number } | undefined;
 
   private constructor(
     readonly socket: Socket,
@@ -101,6 +114,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.opts = resolveChannelOptions(opts.channel);
     this.impairment = opts.impairment;
     this.joinedGroup = opts.multicast?.join ? opts.multicast.group : undefined;
+    this.cookies = opts.challengeNewPeers ? new CookieJar(this.opts.challengesPerSecond) : undefined;
+    this.acceptPeer = opts.acceptPeer;
     const self = this;
     this.ctx = {
       identity: this.identity,
@@ -200,6 +215,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * to read it, and its own signature proves the sender).
    */
   sendDatagram(to: PeerAddress, payload: Buffer, opts?: { unsealed?: boolean }): void {
+    if (isMulticast(to.address)) this.lastGroupDatagram = { payload, unsealed: opts?.unsealed === true, at: performance.now() };
     this.link(to).sendDatagram(payload, opts?.unsealed === true);
   }
 
@@ -280,6 +296,49 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
+  /** One CHALLENGE to the address a new sender session spoke from (bounded in rate; nothing kept). */
+  private challenge(f: Frame, rinfo: RemoteInfo): void {
+    if (!this.cookies!.takeToken()) {
+      this.counters.challengesNotSent++;
+      return;
+    }
+    const cookie = this.cookies!.cookieFor(rinfo.address, rinfo.port, f.sender, f.senderSession);
+    const buf = encodeFrame(
+      { type: FrameType.CHALLENGE, flags: 0, seq: 1, ack: 0, sack: [], fragIndex: 0, fragCount: 1, payload: cookie, sender: this.identity, senderSession: this.session, receiverSession: f.senderSession, timestampMs: Date.now() },
+      this.keyring,
+    );
+    this.counters.challengesSent++;
+    this.transmit(buf, { address: rinfo.address, port: rinfo.port });
+  }
+
+  /**
+   * A challenge to this session: answered towards an address we already send to (the link sends
+   * again, with the cookie, what was dropped), or, while joining through a multicast group, by the
+   * last datagram sent to the group, to whoever challenged it (the CMA, from its own address).
+   * Anything else is ignored: a challenge never makes us send to an address of the challenger's choosing.
+   */
+  private onChallenge(f: Frame, rinfo: RemoteInfo): void {
+    if (!sessionEquals(f.receiverSession, this.session) || f.payload.length !== COOKIE_BYTES) {
+      this.counters.unsolicitedChallenge++;
+      return;
+    }
+    const to = { address: rinfo.address, port: rinfo.port };
+    const link = this.links.get(`${to.address}:${to.port}`);
+    const g = this.lastGroupDatagram;
+    if (link) link.answerChallenge(f.payload);
+    else if (g && performance.now() - g.at < GROUP_ANSWER_WITHIN_MS) {
+      this.lastGroupDatagram = undefined; // once
+      const l = this.link(to);
+      l.cookie = f.payload;
+      l.sendDatagram(g.payload, g.unsealed);
+    } else {
+      this.counters.unsolicitedChallenge++;
+      return;
+    }
+    this.counters.framesAccepted++;
+    this.counters.challengesAnswered++;
+  }
+
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
     if (this.impairment?.incoming?.({ address: rinfo.address, port: rinfo.port })) return;
     this.counters.datagramsReceived++;
@@ -290,6 +349,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.counters.stale++;
         return;
       }
+      if (frame.type === FrameType.CHALLENGE) return this.onChallenge(frame, rinfo);
       // a peer whose keys we know seals its stream: a cluster-key frame of it is someone else's
       // (its announcements and other datagrams go up, marked unsealed, for the application to judge)
       if (!frame.sealed && frame.type !== FrameType.DATAGRAM && pairKeys?.knows(frame.sender)) {
@@ -305,13 +365,28 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         return;
       }
       if (from === undefined) {
+        // no state before proof: an unexpected peer is dropped; a new session must show it receives at this address
+        if (this.acceptPeer && !this.acceptPeer(frame.sender, { address: rinfo.address, port: rinfo.port }, frame.sealed === true)) {
+          this.counters.unexpectedPeer++;
+          return;
+        }
+        if (this.cookies && !(frame.cookie && this.cookies.verify(frame.cookie, rinfo.address, rinfo.port, frame.sender, frame.senderSession))) {
+          this.counters.challenged++;
+          this.challenge(frame, rinfo);
+          return;
+        }
         if (this.speakers.size >= 2 * this.opts.maxPeers) this.speakers.delete(this.speakers.keys().next().value as string);
         this.speakers.set(speaker, key);
       }
       if (frame.sealed) pairKeys!.accepted(frame);
-      const drop = this.link({ address: rinfo.address, port: rinfo.port }).receive(frame);
+      const link = this.link({ address: rinfo.address, port: rinfo.port });
+      const drop = link.receive(frame);
       if (drop) this.counters[drop]++;
-      else this.counters.framesAccepted++;
+      else {
+        this.counters.framesAccepted++;
+        // the peer speaks to this session of ours: it has taken our cookie, no need to echo it further
+        if (link.cookie && sessionEquals(frame.receiverSession, this.session)) link.cookie = undefined;
+      }
     } catch (e) {
       if (e instanceof FrameError) {
         this.counters[e.reason]++;
@@ -322,4 +397,12 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       }
     }
   }
+}
+
+/** a join datagram sent to a group is sent again to a challenger only this soon after */
+const GROUP_ANSWER_WITHIN_MS = 2000;
+
+function isMulticast(address: string): boolean {
+  const first = Number(address.split(".", 1)[0]);
+  return first >= 224 && first <= 239;
 }

@@ -128,6 +128,10 @@ interface Partial {
 }
 
 const now = (): number => performance.now();
+/** a link answers challenges at most this often (a flood of them sends nothing more) */
+const CHALLENGE_ANSWER_MS = 200;
+/** the last datagram is sent again on a challenge only if it is this recent (an announcement, a heartbeat) */
+const RESEND_DATAGRAM_WITHIN_MS = 2000;
 
 export class Link {
   readonly key: string;
@@ -136,6 +140,11 @@ export class Link {
   expectedId = "";
   remoteSession: SessionId = NO_SESSION;
   lastActive = Date.now();
+  /** the peer's challenge cookie (challenge.ts): echoed on our frames until the peer shows it took one */
+  cookie: Buffer | undefined;
+  /** the last datagram sent, sent again (once) if the peer challenges it */
+  private lastDatagram: { payload: Buffer; unsealed: boolean; at: number } | undefined;
+  private lastChallengeAt = -Infinity;
 
   // ---- send side
   private synced = false;
@@ -319,7 +328,7 @@ export class Link {
     // explicit fields, not a spread: this runs once per frame
     const fields: FrameFields = {
       type: f.type, flags: f.flags, seq: f.seq, ack: f.ack, sack: f.sack, fragIndex: f.fragIndex, fragCount: f.fragCount, payload: f.payload,
-      sender: this.ctx.identity, senderSession: this.ctx.session, receiverSession: this.remoteSession, timestampMs: Date.now(),
+      sender: this.ctx.identity, senderSession: this.ctx.session, receiverSession: this.remoteSession, timestampMs: Date.now(), cookie: this.cookie,
     };
     const name = this.remoteId || this.expectedId;
     const seal = name && !unsealed ? this.ctx.pairKeys?.sealFor(name, this.ctx.session, this.remoteSession) : undefined;
@@ -331,6 +340,7 @@ export class Link {
   /** Send one fire-and-forget message (may be fragmented; each fragment authenticated and replay-protected). */
   sendDatagram(payload: Buffer, unsealed = false): void {
     if (payload.length > this.ctx.opts.maxMessageBytes) throw new RangeError(`datagram of ${payload.length} bytes exceeds maxMessageBytes`);
+    this.lastDatagram = { payload, unsealed, at: now() };
     const { data, compressed } = maybeCompress(payload, this.ctx.opts.compressThreshold);
     const one = payloadCapacity(this.ctx.identity, FrameType.DATAGRAM, 0, false);
     const chunks = data.length <= one ? [data] : splitPayload(data, payloadCapacity(this.ctx.identity, FrameType.DATAGRAM, 0, true));
@@ -339,6 +349,30 @@ export class Link {
     chunks.forEach((c, i) =>
       this.send_({ type: FrameType.DATAGRAM, flags, seq: first + i, ack: 0, sack: [], fragIndex: i, fragCount: chunks.length, payload: c }, unsealed),
     );
+  }
+
+  /**
+   * The peer challenged us (it holds nothing for our session yet): take its cookie and send again,
+   * with it, what it dropped: the stream frames in flight (or the RESET) and the last datagram if it
+   * is recent. At most once per CHALLENGE_ANSWER_MS, whatever arrives.
+   */
+  answerChallenge(cookie: Buffer): void {
+    this.cookie = cookie;
+    const t = now();
+    if (t - this.lastChallengeAt < CHALLENGE_ANSWER_MS) return;
+    this.lastChallengeAt = t;
+    if (!this.synced) {
+      if (this.inflight.length > 0 || this.queue.length > this.queueHead) this.sendReset(true);
+    } else {
+      for (const fr of this.inflight) {
+        if (fr.sacked) continue;
+        this.ctx.counters.retransmits++;
+        this.transmitData(fr);
+      }
+      this.armRetransmit();
+    }
+    const d = this.lastDatagram;
+    if (d && t - d.at < RESEND_DATAGRAM_WITHIN_MS) this.sendDatagram(d.payload, d.unsealed);
   }
 
   // ---- acks received for our stream

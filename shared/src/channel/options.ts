@@ -42,6 +42,9 @@ export interface ChannelOptions {
   controlReplyIntervalMs: number;
   /** Kernel socket buffers: room for bursts while the event loop is busy. */
   socketBufferBytes: number;
+  /** Challenges (challenge.ts) sent at most per second, all addresses together: a CMA restarted under
+   * 10,000 hosts answers each once within a few seconds; a flood of replays gets no more than this. */
+  challengesPerSecond: number;
 }
 
 export const DEFAULT_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
@@ -63,6 +66,7 @@ export const DEFAULT_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   partialDatagramTimeoutMs: 5_000,
   controlReplyIntervalMs: 20,
   socketBufferBytes: 4 * 1024 * 1024,
+  challengesPerSecond: 5000,
 });
 
 export function resolveChannelOptions(partial: Partial<ChannelOptions> = {}): ChannelOptions {

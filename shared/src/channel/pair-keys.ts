@@ -91,6 +91,13 @@ export class PairKeys {
     this.probes.clear(); // a signer no longer trusted must not open frames through a block it signed
   }
 
+  /** The frame being handled (or the peer) is `name`'s, under an exchange key one of the trusted signers signed (a nanoprobe: the CMA's). */
+  vouchedBySigner(name: string): boolean {
+    const e = this.candidate?.name === name ? this.candidate.entry : this.peers.get(name);
+    const id = e?.identities[0];
+    return id !== undefined && this.signers.some((k) => k.equals(id));
+  }
+
   forget(name: string): void {
     this.peers.delete(name);
     this.dropProbes(name);

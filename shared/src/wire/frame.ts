@@ -14,6 +14,7 @@
  *   39   6   seq (u48): DATA stream position | DATAGRAM counter | RESET new stream start
  *   45   6   ack (u48): cumulative ack, the highest seq received in order (DATA, ACK)
  *   51   1   sender identity length L (1..64), then L bytes UTF-8
+ *    .  16   [COOKIE] the receiver's challenge cookie, echoed (channel/challenge.ts)
  *    .   1   [DATA, ACK] selective-ack block count S (0..8), then S x (u16 offset, u16 length)
  *                  each block covers seq ack+1+offset .. ack+offset+length
  *    .   4   [FRAGMENT] u16 fragment index, u16 fragment count
@@ -59,7 +60,10 @@ export enum FrameType {
   ACK = 2,
   DATAGRAM = 3,
   RESET = 4,
+  /** "prove you receive at this address": a stateless cookie, the whole payload (channel/challenge.ts) */
+  CHALLENGE = 5,
 }
+export const COOKIE_BYTES = 16;
 
 export const Flag = {
   COMPRESSED: 0x01,
@@ -68,8 +72,10 @@ export const Flag = {
   NEED_RESET: 0x04,
   /** sealed frames: the sender's exchange key rides along (WITH_KEY_BYTES after the identity) */
   WITH_KEY: 0x08,
+  /** a challenge's cookie echoed (COOKIE_BYTES after the identity) */
+  COOKIE: 0x10,
 } as const;
-const KNOWN_FLAGS = Flag.COMPRESSED | Flag.FRAGMENT | Flag.NEED_RESET;
+const KNOWN_FLAGS = Flag.COMPRESSED | Flag.FRAGMENT | Flag.NEED_RESET | Flag.COOKIE;
 const KNOWN_SEALED_FLAGS = KNOWN_FLAGS | Flag.WITH_KEY;
 
 /** A process incarnation: start time orders incarnations of one sender, random tells them apart. */
@@ -114,6 +120,8 @@ export interface Frame {
   payload: Buffer;
   /** set on a sealed frame: the sender proved it holds the pair key for this name */
   sealed?: boolean;
+  /** [COOKIE] the challenge cookie the sender echoes */
+  cookie?: Buffer;
 }
 
 /** How to seal a frame for one peer (pair-keys.ts decides). */
@@ -160,17 +168,17 @@ export type DropReason =
   | "unknownPeerKey";
 
 function headerBytes(f: Pick<Frame, "type" | "flags" | "sack">, identityLen: number, sealed = false): number {
-  let n = FIXED_HEADER_BYTES + identityLen;
+  let n = FIXED_HEADER_BYTES + identityLen + (f.flags & Flag.COOKIE ? COOKIE_BYTES : 0);
   if (sealed) n += NONCE_COUNTER_BYTES + (f.flags & Flag.WITH_KEY ? WITH_KEY_BYTES : 0);
   if (f.type === FrameType.DATA || f.type === FrameType.ACK) n += 1 + 4 * f.sack.length;
   if (f.flags & Flag.FRAGMENT) n += 4;
   return n;
 }
 
-/** Payload bytes that fit in one frame with this header shape (room kept for a sealed frame's nonce; a WITH_KEY block rides only where it fits). */
+/** Payload bytes that fit in one frame with this header shape (room kept for a sealed frame's nonce and a cookie; a WITH_KEY block rides only where it fits). */
 export function payloadCapacity(identity: string, type: FrameType, sackBlocks: number, fragment: boolean): number {
   const h = headerBytes(
-    { type, flags: fragment ? Flag.FRAGMENT : 0, sack: new Array<SackBlock>(sackBlocks) },
+    { type, flags: (fragment ? Flag.FRAGMENT : 0) | Flag.COOKIE, sack: new Array<SackBlock>(sackBlocks) },
     Buffer.byteLength(identity),
     true,
   );
@@ -203,7 +211,8 @@ export function encodeFrame(f: FrameFields, keyring: Keyring, seal?: FrameSeal):
     if (!Number.isInteger(v) || v < 0 || v > MAX_U48) throw new RangeError(`u48 field out of range: ${v}`);
   }
   const key = keyring.current;
-  let flags = f.flags & ~Flag.WITH_KEY;
+  let flags = (f.flags & ~(Flag.WITH_KEY | Flag.COOKIE)) | (f.cookie ? Flag.COOKIE : 0);
+  if (f.cookie && f.cookie.length !== COOKIE_BYTES) throw new RangeError(`cookie must be ${COOKIE_BYTES} bytes`);
   if (seal?.withKey && headerBytes({ ...f, flags: flags | Flag.WITH_KEY }, identity.length, true) + f.payload.length + TAG_BYTES <= MAX_FRAME_BYTES) flags |= Flag.WITH_KEY;
   const h = headerBytes({ type: f.type, flags, sack: f.sack }, identity.length, seal !== undefined);
   const total = h + f.payload.length + TAG_BYTES;
@@ -224,6 +233,10 @@ export function encodeFrame(f: FrameFields, keyring: Keyring, seal?: FrameSeal):
   buf[51] = identity.length;
   identity.copy(buf, 52);
   let off = 52 + identity.length;
+  if (f.cookie) {
+    f.cookie.copy(buf, off);
+    off += COOKIE_BYTES;
+  }
   if (flags & Flag.WITH_KEY) {
     seal!.withKey!.copy(buf, off);
     off += WITH_KEY_BYTES;
@@ -328,7 +341,7 @@ function decodeSealed(buf: Buffer, opener: FrameOpener): Frame {
 function parseStructure(buf: Buffer, body: Buffer, sealed: boolean): { frame: Frame; payloadAt: number; withKey: Buffer | undefined } {
   const keyId = buf.readUInt32BE(9);
   const type = buf[3] as FrameType;
-  if (type < FrameType.DATA || type > FrameType.RESET) throw new FrameError("malformed", `unknown frame type ${type}`);
+  if (type < FrameType.DATA || type > FrameType.CHALLENGE || (sealed && type === FrameType.CHALLENGE)) throw new FrameError("malformed", `unknown frame type ${type}`);
   const flags = buf[4];
   if (flags & ~(sealed ? KNOWN_SEALED_FLAGS : KNOWN_FLAGS)) throw new FrameError("malformed", `unknown flags 0x${flags.toString(16)}`);
   const idLen = buf[51];
@@ -338,6 +351,12 @@ function parseStructure(buf: Buffer, body: Buffer, sealed: boolean): { frame: Fr
   const sender = buf.toString("utf8", 52, 52 + idLen);
   const ack = buf.readUIntBE(45, 6);
   let off = 52 + idLen;
+  let cookie: Buffer | undefined;
+  if (flags & Flag.COOKIE) {
+    if (off + COOKIE_BYTES > body.length) throw new FrameError("malformed", "missing cookie");
+    cookie = buf.subarray(off, off + COOKIE_BYTES);
+    off += COOKIE_BYTES;
+  }
   let withKey: Buffer | undefined;
   if (flags & Flag.WITH_KEY) {
     if (off + WITH_KEY_BYTES > body.length) throw new FrameError("malformed", "missing key block");
@@ -368,26 +387,24 @@ function parseStructure(buf: Buffer, body: Buffer, sealed: boolean): { frame: Fr
     if (fragCount < 2 || fragIndex >= fragCount) throw new FrameError("malformed", `bad fragment ${fragIndex}/${fragCount}`);
   }
   const seq = buf.readUIntBE(39, 6);
-  if ((type === FrameType.DATA || type === FrameType.DATAGRAM || type === FrameType.RESET) && seq === 0) {
+  if ((type === FrameType.DATA || type === FrameType.DATAGRAM || type === FrameType.RESET || type === FrameType.CHALLENGE) && seq === 0) {
     throw new FrameError("malformed", "seq 0");
   }
-  return {
-    frame: {
-      type,
-      flags: flags & ~Flag.WITH_KEY,
-      keyId,
-      senderSession: readSession(buf, 13),
-      receiverSession: readSession(buf, 23),
-      timestampMs: buf.readUIntBE(33, 6),
-      seq,
-      ack,
-      sender,
-      sack,
-      fragIndex,
-      fragCount,
-      payload: EMPTY_PAYLOAD,
-    },
-    payloadAt: off,
-    withKey,
+  const frame: Frame = {
+    type,
+    flags: flags & ~(Flag.WITH_KEY | Flag.COOKIE),
+    keyId,
+    senderSession: readSession(buf, 13),
+    receiverSession: readSession(buf, 23),
+    timestampMs: buf.readUIntBE(33, 6),
+    seq,
+    ack,
+    sender,
+    sack,
+    fragIndex,
+    fragCount,
+    payload: EMPTY_PAYLOAD,
   };
+  if (cookie) frame.cookie = Buffer.from(cookie);
+  return { frame, payloadAt: off, withKey };
 }

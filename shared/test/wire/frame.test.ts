@@ -46,14 +46,17 @@ describe("wire/frame", () => {
     }
   });
 
-  it("never produces a frame over the size limit; a sealed frame fills payloadCapacity exactly (a cluster-key one leaves the nonce's 6 bytes)", () => {
+  it("never produces a frame over the size limit; a sealed frame with a cookie fills payloadCapacity exactly (without, it leaves the cookie's 16 bytes; a cluster-key one the nonce's 6 too)", () => {
     const cap = payloadCapacity("host-a.example", FrameType.DATA, 0, false);
     const seal = { keyId: 7, key: Buffer.alloc(32, 1), counter: 1 };
-    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring, seal).length, MAX_FRAME_BYTES);
-    assert.throws(() => encodeFrame(fields({ payload: Buffer.alloc(cap + 1) }), ring, seal), RangeError);
-    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring).length, MAX_FRAME_BYTES - 6);
+    const cookie = Buffer.alloc(16, 9);
+    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap), cookie }), ring, seal).length, MAX_FRAME_BYTES);
+    assert.throws(() => encodeFrame(fields({ payload: Buffer.alloc(cap + 1), cookie }), ring, seal), RangeError);
+    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring, seal).length, MAX_FRAME_BYTES - 16);
+    assert.equal(encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring).length, MAX_FRAME_BYTES - 16 - 6);
+    assert.deepEqual(decodeFrame(encodeFrame(fields({ cookie }), ring), ring).cookie, cookie, "the cookie round-trips");
     // a key block rides only where it fits: a full frame goes without it
-    const full = encodeFrame(fields({ payload: Buffer.alloc(cap) }), ring, { ...seal, withKey: Buffer.alloc(96, 2) });
+    const full = encodeFrame(fields({ payload: Buffer.alloc(cap), cookie }), ring, { ...seal, withKey: Buffer.alloc(96, 2) });
     assert.equal(full.length, MAX_FRAME_BYTES);
     assert.equal(full[4] & 0x08, 0);
   });
