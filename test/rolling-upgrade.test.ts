@@ -7,7 +7,8 @@
  * step the rings are whole, each pair of neighbours heartbeats (old↔new on the cluster key, frame
  * version 1; new↔new sealed, version 2: read off the loopback wire by tcpdump) and nobody is ever
  * late or dead. At the end all four are pinned; the CMA restarted with allowHostsWithoutKeys off
- * still admits them, everything is sealed, and an old nanoprobe is refused (noProof, counted).
+ * still admits them, everything is sealed, and an old nanoprobe is refused (noProof, counted). A CMA
+ * restart half way (two old hosts, two new) loses nobody either.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -173,6 +174,17 @@ describe("system: a fleet upgraded in place from HMAC-only nanoprobes (real proc
       await ringWhole(`${id} upgraded`);
       await heartbeatsAsExpected(`${id} upgraded`);
       noFalseDeath(`${id} upgraded`);
+      if (i === 1) {
+        // half the fleet upgraded, the CMA restarts (still allowing hosts without keys): it seals at
+        // once to the pinned hosts and speaks the cluster key to the others, and nobody is lost
+        await cma.stop();
+        cma = startCma(true);
+        cmas.push(cma);
+        url = String((await cma.waitFor((l) => l.msg === "CMA started", 15_000, "CMA restarted mid-upgrade")).http);
+        await ringWhole("CMA restarted mid-upgrade");
+        await heartbeatsAsExpected("CMA restarted mid-upgrade");
+        noFalseDeath("CMA restarted mid-upgrade");
+      }
     }
 
     // ---- all new: each pinned to the key in its own file
