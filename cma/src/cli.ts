@@ -4,7 +4,7 @@ import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPriva
 import type { LogFormat } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
-import { keygen } from "./keygen.js";
+import { keygen, keygenNext } from "./keygen.js";
 import { hostCommand } from "./host-command.js";
 import { hostKeysCommand } from "./host-keys-command.js";
 import { actionCommand } from "./action-command.js";
@@ -48,12 +48,22 @@ const code = await runCli({
       },
     },
     keygen: {
-      summary: "create the cluster key and the CMA command key pair in a directory (never overwrites)",
-      usage: "keygen --dir DIR   writes DIR/cluster.key, DIR/cma-command.key (private), DIR/cma-command.pub",
-      options: { dir: { type: "string" } },
+      summary: "create the cluster key and the CMA command key pair in a directory (never overwrites); --next: the next command key pair, for a rotation (README: Rotating the CMA's command key)",
+      usage: "keygen --dir DIR          writes DIR/cluster.key, DIR/cma-command.key (private), DIR/cma-command.pub\n       keygen --dir DIR --next   writes DIR/cma-command.next.key (private), DIR/cma-command.next.pub and prints its fingerprint",
+      options: { dir: { type: "string" }, next: { type: "boolean" } },
       async run(args) {
         const dir = args.values.dir;
         if (typeof dir !== "string" || !dir) throw new UsageError("keygen needs --dir DIR");
+        if (args.values.next) {
+          let next: ReturnType<typeof keygenNext>;
+          try {
+            next = keygenNext(dir);
+          } catch (e) {
+            throw new UsageError((e as Error).message);
+          }
+          process.stdout.write(`created:\n  ${next.privateKeyPath}\n  ${next.publicKeyPath}\nnext command key: ${next.fingerprint}\n`);
+          return;
+        }
         const made = keygen(dir);
         process.stdout.write(made.length ? `created:\n${made.map((m) => `  ${m}`).join("\n")}\n` : `keys already present in ${dir}\n`);
       },
