@@ -50,7 +50,7 @@ describe("system: the CMA's command key rotated without a false death (real CMA 
       return p;
     };
     const cma1 = startCma(1, join(keys, "cma-command.key"));
-    await cma1.waitFor((l) => l.msg === "CMA started", 15_000, "CMA started");
+    const started = await cma1.waitFor((l) => l.msg === "CMA started", 15_000, "CMA started");
     const names = ["hv1", "hv2", "hv3"];
     const nps = new Map(names.map((id, i) => {
       copyFileSync(join(keys, "cma-command.pub"), pubFile(id));
@@ -60,6 +60,7 @@ describe("system: the CMA's command key rotated without a false death (real CMA 
     }));
     await Promise.all(names.map((id) => nps.get(id)!.waitFor((l) => l.msg === "neighbours assigned by the CMA" && (l.neighbours as string[]).length === 2, 15_000, `${id} in the ring`)));
     const oldFp = commandKeyFingerprint(loadCommandPublicKey(join(keys, "cma-command.pub")));
+    assert.equal(started.commandKey, oldFp);
     for (const id of names) assert.deepEqual(nps.get(id)!.lines.find((l) => l.msg === "nanoprobe started")!.cmaKeys, [oldFp]);
 
     // (a) the next key, beside the current one, never overwriting
@@ -87,7 +88,7 @@ describe("system: the CMA's command key rotated without a false death (real CMA 
     const assigned = (id: string): number => nps.get(id)!.lines.filter((l) => l.msg === "neighbours assigned by the CMA").length;
     const before = new Map(names.map((id) => [id, assigned(id)]));
     const cma2 = startCma(2, join(keys, "cma-command.next.key"));
-    await cma2.waitFor((l) => l.msg === "CMA started", 15_000, "CMA restarted on the next key");
+    assert.equal((await cma2.waitFor((l) => l.msg === "CMA started", 15_000, "CMA restarted on the next key")).commandKey, nextFp);
     // each nanoprobe took the new CMA's key block (signed by the next key) and its signed SetNeighbours
     for (const id of names) {
       await nps.get(id)!.until(async () => (assigned(id) > before.get(id)! ? true : undefined), 15_000, `${id} assigned its neighbours by the CMA on the next key`);

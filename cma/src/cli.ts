@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** ringwatch-cma: the collective monitoring authority. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
-import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import { Keyring, UsageError, commandKeyFingerprint, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
 import type { LogFormat } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
@@ -25,9 +25,11 @@ const code = await runCli({
         const log = createLogger({ name: "cma", level: args.debug ? "debug" : "info", format: cfg.logFormat as LogFormat });
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
-        const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });
+        const commandKey = loadCommandPrivateKey(cfg.commandKeyFile);
+        const cma = await Cma.start(cfg, { keyring, commandKey, log });
         const a = cma.endpoint.address();
-        log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null }, "CMA started");
+        // the command key's fingerprint: what every nanoprobe's cmaPublicKeyFile must hold (they log theirs)
+        log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null, commandKey: commandKeyFingerprint(commandKey) }, "CMA started");
         const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(cma.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);
