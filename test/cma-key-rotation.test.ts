@@ -135,5 +135,6 @@ describe("system: the CMA's command key rotated without a false death (real CMA 
     assert.equal(final.commandsRefusedBy.badSignature, 1);
     assert.equal(final.counters.unsealedHeartbeats, 0);
     assert.equal(final.channel.unsealed, 0);
+    assert.equal(final.channel.unknownPeerKey, 0, "every sealed frame at hv1 opened: the restarted CMA's key block taken at once");
   });
 });
