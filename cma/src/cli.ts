@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /** ringwatch-cma: the collective monitoring authority. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
-import { Keyring, UsageError, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
+import { Keyring, UsageError, commandKeyFingerprint, reloadKeysOnSighup, createLogger, loadCommandPrivateKey, loadProcessConfig, runCli, untilSignal } from "@ringwatch/shared";
 import type { LogFormat } from "@ringwatch/shared";
 import { cmaSchema } from "./config.js";
 import { Cma } from "./cma.js";
-import { keygen } from "./keygen.js";
+import { keygen, keygenNext } from "./keygen.js";
 import { hostCommand } from "./host-command.js";
 import { hostKeysCommand } from "./host-keys-command.js";
 import { actionCommand } from "./action-command.js";
@@ -25,9 +25,11 @@ const code = await runCli({
         const log = createLogger({ name: "cma", level: args.debug ? "debug" : "info", format: cfg.logFormat as LogFormat });
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
-        const cma = await Cma.start(cfg, { keyring, commandKey: loadCommandPrivateKey(cfg.commandKeyFile), log });
+        const commandKey = loadCommandPrivateKey(cfg.commandKeyFile);
+        const cma = await Cma.start(cfg, { keyring, commandKey, log });
         const a = cma.endpoint.address();
-        log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null }, "CMA started");
+        // the command key's fingerprint: what every nanoprobe's cmaPublicKeyFile must hold (they log theirs)
+        log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null, commandKey: commandKeyFingerprint(commandKey) }, "CMA started");
         const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(cma.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);
@@ -48,12 +50,22 @@ const code = await runCli({
       },
     },
     keygen: {
-      summary: "create the cluster key and the CMA command key pair in a directory (never overwrites)",
-      usage: "keygen --dir DIR   writes DIR/cluster.key, DIR/cma-command.key (private), DIR/cma-command.pub",
-      options: { dir: { type: "string" } },
+      summary: "create the cluster key and the CMA command key pair in a directory (never overwrites); --next: the next command key pair, for a rotation (README: Rotating the CMA's command key)",
+      usage: "keygen --dir DIR          writes DIR/cluster.key, DIR/cma-command.key (private), DIR/cma-command.pub\n       keygen --dir DIR --next   writes DIR/cma-command.next.key (private), DIR/cma-command.next.pub and prints its fingerprint",
+      options: { dir: { type: "string" }, next: { type: "boolean" } },
       async run(args) {
         const dir = args.values.dir;
         if (typeof dir !== "string" || !dir) throw new UsageError("keygen needs --dir DIR");
+        if (args.values.next) {
+          let next: ReturnType<typeof keygenNext>;
+          try {
+            next = keygenNext(dir);
+          } catch (e) {
+            throw new UsageError((e as Error).message);
+          }
+          process.stdout.write(`created:\n  ${next.privateKeyPath}\n  ${next.publicKeyPath}\nnext command key: ${next.fingerprint}\n`);
+          return;
+        }
         const made = keygen(dir);
         process.stdout.write(made.length ? `created:\n${made.map((m) => `  ${m}`).join("\n")}\n` : `keys already present in ${dir}\n`);
       },

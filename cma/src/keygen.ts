@@ -1,4 +1,4 @@
-/** `ringwatch-cma keygen`: the cluster key and the CMA's command key pair, never overwriting. */
+/** `ringwatch-cma keygen`: the cluster key and the CMA's command key pair (or the next command key pair of a rotation), never overwriting. */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { generateCommandKeys, writeNewKeyFile, COMMAND_PRIVATE_KEY_FILE } from "@ringwatch/shared";
@@ -18,4 +18,13 @@ export function keygen(dir: string): string[] {
     made.push(p.privateKeyPath, p.publicKeyPath);
   }
   return made;
+}
+
+/**
+ * `keygen --next`: the key pair a rotation of the command key moves to, beside the current one
+ * (cma-command.next.key/.pub); refused if a next pair is already there (finish that rotation first).
+ */
+export function keygenNext(dir: string): { privateKeyPath: string; publicKeyPath: string; fingerprint: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return generateCommandKeys(dir, { next: true });
 }

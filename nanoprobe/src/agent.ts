@@ -75,7 +75,8 @@ export interface NanoprobeDeps {
   hostKeys?: HostKeys;
   /** with hostKeys: the key a rotation replaces, countersigning the announcements until the CMA admits the new one */
   previousHostKeys?: HostKeys;
-  cmaPublicKey: KeyObject;
+  /** the CMA's command public key, or keys (current and next during a rotation): commands and its key block signed by any of them are accepted */
+  cmaPublicKey: KeyObject | readonly KeyObject[];
   log: Logger;
   channel?: Partial<ChannelOptions>;
   impairment?: EndpointImpairment;
@@ -174,7 +175,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     readonly endpoint: Endpoint,
     private readonly cfg: NanoprobeConfig,
     private readonly log: Logger,
-    cmaPublicKey: KeyObject,
+    cmaPublicKeys: readonly KeyObject[],
     /** this host's identity: every announcement proves it holds it */
     readonly hostKeys: HostKeys,
   ) {
@@ -185,7 +186,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.registration = new CmaRegistration(endpoint, { lost: () => this.lostCma(), stopped: () => this.stopped });
     this.outbox = new CmaOutbox(this.registration, this.counters, log, { exact: cfg.statsExactAverages, retain: cfg.statsRetainBatches });
     // Reannounce is the one command that may be addressed to every host: it only asks for information
-    this.verifier = new CommandVerifier(cmaPublicKey, endpoint.identity, 30_000, 100_000, (c: Command) => c.reannounce !== undefined && c.setNeighbours === undefined);
+    this.verifier = new CommandVerifier(cmaPublicKeys, endpoint.identity, 30_000, 100_000, (c: Command) => c.reannounce !== undefined && c.setNeighbours === undefined);
     endpoint.on("message", (m) => this.onMessage(m));
     endpoint.on("peerRestart", ({ peer }) => {
       if (this.cma && peer.address === this.cma.address && peer.port === this.cma.port) {
@@ -201,14 +202,15 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
     // frames to the CMA and the neighbours are sealed once their keys are known: the CMA's arrive
     // with its first frames, signed by its command key; the neighbours' in its signed SetNeighbours
+    const cmaPublicKeys = Array.isArray(deps.cmaPublicKey) ? (deps.cmaPublicKey as readonly KeyObject[]) : [deps.cmaPublicKey as KeyObject];
     const pairKeys = new PairKeys(deps.keyring.clusterName, cfg.identity, hostKeys);
-    pairKeys.trustSigners([rawPublicKey(deps.cmaPublicKey)]);
+    pairKeys.trustSigners(cmaPublicKeys.map((k) => rawPublicKey(k)));
     const endpoint = await Endpoint.open({
       identity: cfg.identity, keyring: deps.keyring, bindAddress: cfg.bindAddress, port: cfg.port, log: deps.log, channel: deps.channel, pairKeys,
       impairment: deps.impairment, reuseAddr: true,
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
-    const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey, hostKeys);
+    const np = new Nanoprobe(endpoint, cfg, deps.log, cmaPublicKeys, hostKeys);
     endpoint.acceptPeer = (sender, from, sealed) => np.expects(sender, from, sealed);
     np.rotatingFrom = previous ? { keys: previous, file: deps.hostKeys ? undefined : previousKeyPath(cfg.identityKeyFile) } : undefined;
     if (cfg.libvirtUri) {
@@ -458,6 +460,15 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.emit("neighbours", list);
   }
 
+  /**
+   * The CMA's command keys from now on (cmaPublicKeyFile reloaded): commands and key blocks signed by
+   * these are accepted, and only these; a CMA known by a key taken out must show one of these again.
+   */
+  acceptCmaKeys(keys: readonly KeyObject[]): void {
+    this.verifier.setPublicKeys(keys); // first: it refuses an empty or wrong list before anything changed
+    this.endpoint.pairKeys!.trustSigners(keys.map((k) => rawPublicKey(k)));
+  }
+
   /** Admitted under the new key (the CMA re-pinned it): the previous key is no longer needed, and goes. */
   private finishRotation(): void {
     const r = this.rotatingFrom;
@@ -493,6 +504,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       neighbours: this.watch.status(performance.now()),
       stalls: this.stalls.counters,
       counters: this.counters,
+      commandsRefusedBy: this.verifier.refused,
       channel: this.endpoint.counters,
       stats: { stream: this.stats.stream, pending: this.stats.pending, ...this.stats.counters, retained: this.stats.retainedSizes() },
       outbox: this.outbox.status(),

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /** ringwatch-nanoprobe: the host agent. Runs in the foreground; SIGTERM/SIGINT stop it cleanly. */
 import { favourSize } from "./heap-tuning.js"; // first: before anything else allocates
-import { Keyring, UsageError, createLogger, keyFingerprint, loadCommandPublicKey, loadConfig, previousKeyPath, readHostKeys, reloadKeysOnSighup, rotateHostKeys, runCli, untilSignal, writeNewHostKeys } from "@ringwatch/shared";
+import { Keyring, UsageError, commandKeyFingerprint, createLogger, keyFingerprint, loadCommandPublicKeys, loadConfig, previousKeyPath, readHostKeys, reloadKeysOnSighup, rotateHostKeys, runCli, untilSignal, writeNewHostKeys } from "@ringwatch/shared";
+import type { KeyObject } from "node:crypto";
 import type { LogFormat } from "@ringwatch/shared";
 import { loadNanoprobeConfig, nanoprobeSchema } from "./config.js";
 import { Nanoprobe } from "./agent.js";
+import { reloadCmaKeysOnSighup } from "./cma-keys-reload.js";
 
 const code = await runCli({
   program: "ringwatch-nanoprobe",
@@ -37,13 +39,16 @@ const code = await runCli({
         favourSize(cfg.v8OptimizeForSize);
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
-        const np = await Nanoprobe.start(cfg, {
-          keyring,
-          cmaPublicKey: loadCommandPublicKey(cfg.cmaPublicKeyFile),
-          log,
-        });
+        let cmaPublicKeys: KeyObject[];
+        try {
+          cmaPublicKeys = loadCommandPublicKeys(cfg.cmaPublicKeyFile);
+        } catch (e) {
+          throw new UsageError((e as Error).message); // a malformed file stops the start, with the reason (exit 2)
+        }
+        const np = await Nanoprobe.start(cfg, { keyring, cmaPublicKey: cmaPublicKeys, log });
+        reloadCmaKeysOnSighup(np, cfg.cmaPublicKeyFile, log);
         const a = np.endpoint.address();
-        log.info({ identity: cfg.identity, address: `${a.address}:${a.port}`, cma: cfg.cma }, "nanoprobe started");
+        log.info({ identity: cfg.identity, address: `${a.address}:${a.port}`, cma: cfg.cma, cmaKeys: cmaPublicKeys.map((k) => commandKeyFingerprint(k)) }, "nanoprobe started");
         const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(np.status(), "status"), cfg.statusIntervalMs) : undefined;
         const sig = await untilSignal();
         if (status) clearInterval(status);

@@ -18,7 +18,7 @@ export const nanoprobeSchema = {
   cluster: clusterOptions.cluster,
   clusterKeyFile: clusterOptions.clusterKeyFile,
   identityKeyFile: { type: "path", default: "/var/lib/ringwatch/host-identity.key", doc: "This host's identity: an Ed25519 key (the CMA pins it) and the X25519 key it signs, created here on first start (mode 0600) or provisioned with 'ringwatch-nanoprobe keygen'. Keep it: a host that comes back with another key is refused until an admin re-keys it." },
-  cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key: commands not signed by it are refused." },
+  cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key, or keys (1 to 4 SPKI PEM blocks, concatenated: the current and the next during a rotation): commands and key blocks not signed by one of them are refused. Re-read on SIGHUP." },
   cma: { type: "string", default: "", doc: "CMA address host:port. Empty (default): zero configuration, find the CMA by multicast." },
   multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address). Empty: no multicast, only with cma set."),
   // the CMA's port (its channel is also the group's port), seen from here: same type and default

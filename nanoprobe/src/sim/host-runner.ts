@@ -4,7 +4,7 @@
  * What each host knows (registered, neighbours, counters) is read back as a compact view.
  */
 import { join } from "node:path";
-import { Keyring, generateHostKeys, loadCommandPublicKey, seededRandom, silentLogger } from "@ringwatch/shared";
+import { Keyring, generateHostKeys, loadCommandPublicKeys, seededRandom, silentLogger } from "@ringwatch/shared";
 import type { EndpointImpairment, HostKeys } from "@ringwatch/shared";
 import type { KeyObject } from "node:crypto";
 import { Nanoprobe } from "../agent.js";
@@ -23,12 +23,12 @@ export class HostRunner {
   private readonly hosts = new Map<string, RunningHost>();
   private readonly rand: () => number;
   private readonly keyring: Keyring;
-  private readonly cmaPublicKey: KeyObject;
+  private readonly cmaPublicKey: KeyObject[];
 
   constructor(private readonly opts: RunnerOptions) {
     this.rand = seededRandom(opts.seed);
     this.keyring = Keyring.fromFile("sim", join(opts.keysDir, "cluster.key"));
-    this.cmaPublicKey = loadCommandPublicKey(join(opts.keysDir, "cma-command.pub")); // once, not per host
+    this.cmaPublicKey = loadCommandPublicKeys(join(opts.keysDir, "cma-command.pub")); // once, not per host
   }
 
   async start(hosts: WorkerHost[]): Promise<void> {

@@ -85,10 +85,22 @@ export class PairKeys {
     this.peers.set(name, newEntry(checked.identityPublic, checked.exchangePublic, checked.exchangeSignature));
   }
 
-  /** Senders whose key block is signed by one of these identity keys are trusted under their name (a nanoprobe: the CMA's current and next command key). */
+  /**
+   * Senders whose key block is signed by one of these identity keys are trusted under their name (a
+   * nanoprobe: the CMA's current and next command key). Replaces the set: a sender known through a
+   * signer taken out is forgotten (its frames no longer open; it must show a key block signed by a
+   * signer still trusted).
+   */
   trustSigners(identityPublics: Buffer[]): void {
+    const removed = this.signers.filter((old) => !identityPublics.some((k) => k.equals(old)));
     this.signers = identityPublics.map((k) => Buffer.from(k));
     this.probes.clear(); // a signer no longer trusted must not open frames through a block it signed
+    if (removed.length === 0) return;
+    for (const [name, e] of this.peers) {
+      if (!removed.some((r) => r.equals(e.identities[0]))) continue;
+      this.peers.delete(name);
+      for (const k of this.receiveKeys.keys()) if (k.startsWith(`${name}|`)) this.receiveKeys.delete(k);
+    }
   }
 
   /** The frame being handled (or the peer) is `name`'s, under an exchange key one of the trusted signers signed (a nanoprobe: the CMA's). */

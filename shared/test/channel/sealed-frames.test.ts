@@ -163,4 +163,33 @@ describe("channel: sealed frames (pair keys)", function () {
     viaIdentity.trust("hv1", publicHalf(generateHostKeys())); // re-keyed
     assert.equal(opens(viaIdentity, hostBlock), false, "a block verified under the old identity no longer opens");
   });
+
+  it("the CMA's command key rotated: with the next key trusted too the CMA stays known; once its key is taken out it is forgotten, and a CMA on the next key is taken in", async () => {
+    const next = generateKeyPairSync("ed25519");
+    const pairs = host.pairKeys!;
+    pairs.trustSigners([rawPublicKey(commandKey.publicKey), rawPublicKey(next.publicKey)]); // the next key appended
+    assert.equal(pairs.knows("cma"), true, "adding a key forgets nothing");
+    let delivered = atHost.length;
+    await cma.send(host.address(), Buffer.from("still the current key"));
+    await waitFor(() => atHost.length === delivered + 1, 5000, "a frame of the CMA on the current key");
+    pairs.trustSigners([rawPublicKey(next.publicKey)]); // the old key taken out
+    assert.equal(pairs.knows("cma"), false, "the CMA known through the old key is forgotten");
+    delivered = atHost.length;
+    const before = { ...host.counters };
+    void cma.send(host.address(), Buffer.from("on the old key")).catch(() => undefined);
+    await waitFor(() => host.counters.unknownPeerKey > before.unknownPeerKey, 5000, "the old CMA's frame refused");
+    assert.equal(atHost.length, delivered, "nothing of the old CMA delivered");
+    const restarted = new PairKeys("sealed", "cma", hostKeysOf(next.privateKey));
+    restarted.trust("hv1", publicHalf(hostKeys));
+    const cma2 = await openEndpoint("cma", ring, { bindAddress: "127.0.0.12", pairKeys: restarted });
+    try {
+      cma2.expect(host.address(), "hv1");
+      await cma2.send(host.address(), Buffer.from("on the next key"));
+      await waitFor(() => atHost.some((m) => m.payload.toString() === "on the next key"), 5000, "the CMA on the next key heard");
+      assert.equal(atHost[atHost.length - 1].sealed, true);
+      assert.equal(pairs.publicKeysOf("cma")!.identityPublic.equals(rawPublicKey(next.publicKey)), true);
+    } finally {
+      await cma2.close();
+    }
+  });
 });
