@@ -41,6 +41,7 @@ import { controlSocketPath } from "./control/control-protocol.js";
 import { AuditLog } from "./audit/audit-log.js";
 import { PinStore } from "./identity/pin-store.js";
 import { HostAdmission } from "./identity/host-admission.js";
+import { UnansweredChallenges } from "./identity/unanswered-challenges.js";
 import { readEnrolledKeys } from "./identity/enrolled-keys.js";
 import type { EnrolledKeys } from "./identity/enrolled-keys.js";
 import type { HostKeyPolicy } from "./identity/admission-policy.js";
@@ -84,6 +85,7 @@ export class Cma {
   zabbix: ZabbixService | undefined;
   /** what stops ringwatch from seeing (libvirt unreachable, discovery failing, stats refused, sender drops, graph writes failing) */
   readonly monitoringErrors: MonitoringErrors;
+  private readonly unansweredChallenges: UnansweredChallenges;
   private readonly stopWatching: StopWatching[] = [];
   /** the operator's commands (maintenance, removal) on a Unix socket; undefined when controlSocket is "off" */
   control: ControlServer | undefined;
@@ -110,6 +112,8 @@ export class Cma {
     readonly graphIngestor?: GraphIngestor,
   ) {
     endpoint.on("message", (m) => this.dispatch(m));
+    this.unansweredChallenges = new UnansweredChallenges(log);
+    endpoint.on("challenged", (c) => this.unansweredChallenges.challenged(c.sender, c.from));
     this.monitoringErrors = new MonitoringErrors(log);
     this.domainActions = new DomainActions({ inventory, membership: rings.membership, send: (to, draft) => rings.sendCommand(to, draft), log: log.child({ component: "actions" }) });
     this.stopWatching.push(watchAlerts(this.monitoringErrors, alerts), watchStats(this.monitoringErrors, stats, rings.membership), watchRemovals(this.monitoringErrors, rings.membership));
@@ -354,7 +358,7 @@ export class Cma {
 
   status(): Record<string, unknown> {
     return {
-      hosts: this.rings.membership.countByState(), counters: this.rings.counters, hostKeys: this.hostKeysStatus(), assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages, unsealedMessages: this.counters.unsealedMessages,
+      hosts: this.rings.membership.countByState(), counters: this.rings.counters, hostKeys: this.hostKeysStatus(), assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages, unsealedMessages: this.counters.unsealedMessages, unansweredChallenges: this.unansweredChallenges.unanswered,
       inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, ladders: this.ladders ? { ...this.ladders.counters } : null, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),

@@ -72,6 +72,8 @@ export interface EndpointEvents {
   message: [InboundMessage];
   giveUp: [{ peer: PeerInfo; pendingMessages: number }];
   peerRestart: [{ peer: PeerInfo; previous: SessionId }];
+  /** a frame of a sender session not proven at its address was dropped and challenged (challenge.ts) */
+  challenged: [{ sender: string; from: PeerAddress }];
 }
 
 export function newSession(): SessionId {
@@ -298,6 +300,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   /** One CHALLENGE to the address a new sender session spoke from (bounded in rate; nothing kept). */
   private challenge(f: Frame, rinfo: RemoteInfo): void {
+    if (this.listenerCount("challenged") > 0) this.emit("challenged", { sender: f.sender, from: { address: rinfo.address, port: rinfo.port } });
     if (!this.cookies!.takeToken()) {
       this.counters.challengesNotSent++;
       return;
