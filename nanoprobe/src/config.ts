@@ -18,6 +18,7 @@ export const nanoprobeSchema = {
   cluster: clusterOptions.cluster,
   clusterKeyFile: clusterOptions.clusterKeyFile,
   identityKeyFile: { type: "path", default: "/var/lib/ringwatch/host-identity.key", doc: "This host's identity: an Ed25519 key (the CMA pins it) and the X25519 key it signs, created here on first start (mode 0600) or provisioned with 'ringwatch-nanoprobe keygen'. Keep it: a host that comes back with another key is refused until an admin re-keys it." },
+  enrollmentTokenFile: { type: "path", allowEmpty: true, default: "", doc: "A one-time enrollment token an admin made for this host ('ringwatch-cma host-keys enroll NAME'), for a CMA whose hostKeyPolicy admits only enrolled hosts: read at start; announcements carry a proof of it bound to this host's name and identity key, never the token. Once admitted the host is pinned and the token is spent (the file can be deleted). Empty (default): none." },
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key: commands not signed by it are refused." },
   cma: { type: "string", default: "", doc: "CMA address host:port. Empty (default): zero configuration, find the CMA by multicast." },
   multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address). Empty: no multicast, only with cma set."),
