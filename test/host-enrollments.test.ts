@@ -15,6 +15,7 @@ import {
 } from "@ringwatch/shared";
 import type { Announce, HostKeys, InboundMessage } from "@ringwatch/shared";
 import { EnrollmentStore, HostAdmission, HostKeyError, PinStore } from "@ringwatch/cma";
+import { readEnrollmentTokenFile } from "@ringwatch/nanoprobe";
 import type { MismatchEvent, PolicySettings } from "@ringwatch/cma";
 
 const CLUSTER = "enrolltest";
@@ -50,6 +51,16 @@ describe("enrollment tokens", () => {
     assert.equal(verifyEnrollmentProof(enrollmentKey(newEnrollmentToken()), s, proof), false, "wrong token");
     assert.equal(verifyEnrollmentProof(key, s, proof.subarray(0, 31)), false, "truncated");
     assert.equal(verifyEnrollmentProof(key, s, Buffer.alloc(0)), false, "empty");
+  });
+
+  it("the nanoprobe's enrollmentTokenFile: the token read (whitespace dropped); missing is none; anything else stops the start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rw-enroll-file-"));
+    const token = newEnrollmentToken();
+    writeFileSync(join(dir, "ok"), `${token}\n`);
+    assert.equal(readEnrollmentTokenFile(join(dir, "ok")), token);
+    assert.equal(readEnrollmentTokenFile(join(dir, "missing")), undefined);
+    writeFileSync(join(dir, "bad"), "not a token\n");
+    assert.throws(() => readEnrollmentTokenFile(join(dir, "bad")), (e: Error) => e instanceof ConfigError && /not an enrollment token/.test(e.message));
   });
 
   it("the Announce field is additive: carried when set, empty when absent", () => {

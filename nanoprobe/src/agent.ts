@@ -212,6 +212,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     });
     const np = new Nanoprobe(endpoint, cfg, deps.log, deps.cmaPublicKey, hostKeys);
     np.rotatingFrom = previous ? { keys: previous, file: deps.hostKeys ? undefined : previousKeyPath(cfg.identityKeyFile) } : undefined;
+    if (cfg.enrollmentTokenFile && !enrollmentToken) deps.log.warn({ enrollmentTokenFile: cfg.enrollmentTokenFile }, "enrollment token file missing: announcing without a token");
     if (enrollmentToken) {
       np.enrollmentProof = makeEnrollmentProof(enrollmentToken, { cluster: deps.keyring.clusterName, host: cfg.identity, identityPublic: hostKeys.identityPublic });
       deps.log.info({ enrollmentTokenFile: cfg.enrollmentTokenFile }, "enrollment token read: announcements carry its proof (not the token) until the CMA admits this host");
