@@ -3,6 +3,8 @@
  * against a real CMA started in-process in approve mode. A host announcing over real UDP with its
  * own key waits, pending (listed first); the admin approves it in the page and it is admitted at
  * its next announcement; revoked in the page (confirmed first), it is shown revoked on the fleet page.
+ * An enrollment token made in the page is shown once; a host announcing with its proof is admitted
+ * at once (no approval) and the enrollment shown used; another one is cancelled in the page.
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
@@ -11,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
-import { Endpoint, Keyring, encodeEnvelope, generateHostKeys, makeAnnounceProof, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, generateHostKeys, makeAnnounceProof, makeClusterKey, makeEnrollmentProof, silentLogger } from "@ringwatch/shared";
 import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const ADMIN = { user: "hilda", password: "admin password for the host keys page test" };
@@ -22,6 +24,8 @@ describe("console host keys page in a real browser (Chromium, playwright-core)",
   this.timeout(60_000);
   let cma: Cma;
   let host: Endpoint;
+  /** the host admitted by its enrollment token: open until the CMA stops, answering the CMA's probes as a nanoprobe does (a lone host is probed) */
+  let hv8: Endpoint | undefined;
   let announcing: NodeJS.Timeout | undefined;
   let context: BrowserContext | undefined;
   const keyring = new Keyring(CLUSTER, makeClusterKey(randomBytes(32)));
@@ -49,6 +53,7 @@ describe("console host keys page in a real browser (Chromium, playwright-core)",
     await context?.close();
     await host?.close();
     await cma?.stop();
+    await hv8?.close();
   });
 
   it("a pending host is listed first; approved in the page it joins; revoked in the page (confirmed) it is shown revoked", async () => {
@@ -76,6 +81,49 @@ describe("console host keys page in a real browser (Chromium, playwright-core)",
     assert.equal(cma.rings.membership.get("hv7")?.revoked, true);
     await page.click("text=Fleet");
     await page.locator("a[href='#/host/hv7'] + .revoked").filter({ hasText: "key revoked" }).waitFor(WAIT);
+  });
+
+  it("an enrollment token made in the page is shown once and admits its host at once; another is cancelled in the page", async () => {
+    const page = await context!.newPage();
+    await page.goto(`${cma.http!.url}/#/host-keys`);
+    await page.locator("#enroll-create").waitFor(WAIT);
+    await page.fill("#enroll-name", "hv8");
+    await page.click("#enroll-create button[type=submit]");
+    const token = (await page.locator("#enrollment-secret-value").innerText()).trim();
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    const row = page.locator("#enrollments tbody tr[data-host=hv8]");
+    await row.locator(".enrollment-outstanding").waitFor(WAIT);
+    assert.equal((await page.locator("#enrollments").innerText()).includes(token), false, "the list never holds the token");
+    await page.click("#enrollment-secret-done");
+    assert.equal(await page.locator("#enrollment-secret").isHidden(), true);
+
+    const keys = generateHostKeys();
+    hv8 = await Endpoint.open({ identity: "hv8", keyring, bindAddress: "127.0.0.8", port: 0, log: silentLogger() });
+    hv8.on("message", (m) => {
+      const probe = decodeEnvelope(m.payload).probe;
+      if (probe && !m.reliable) hv8!.sendDatagram(m.from, encodeEnvelope({ probeReply: { nonce: probe.nonce } }));
+    });
+    hv8.sendDatagram({ address: "127.0.0.1", port: cma.endpoint.address().port }, encodeEnvelope({ announce: {
+      host: { name: "hv8", machineId: "m8", addresses: ["127.0.0.8"] }, version: "test", startedAtMs: hv8.session.startMs, port: hv8.address().port, neighbours: [],
+      proof: makeAnnounceProof({ cluster: CLUSTER, host: "hv8", session: hv8.session }, keys),
+      enrollmentProof: makeEnrollmentProof(token, { cluster: CLUSTER, host: "hv8", identityPublic: keys.identityPublic }),
+    } }));
+    await waitUntil(() => cma.rings.membership.get("hv8") !== undefined, "hv8 admitted by its token, without approval");
+    await page.reload(); // the page re-reads its lists
+    await page.locator("#host-keys tbody tr[data-host=hv8] .pin-pinned").waitFor(WAIT);
+    await row.locator(".enrollment-used").waitFor(WAIT);
+
+    await page.fill("#enroll-name", "hv9");
+    await page.click("#enroll-create button[type=submit]");
+    const hv9 = page.locator("#enrollments tbody tr[data-host=hv9]");
+    await hv9.locator(".enrollment-cancel").click();
+    await page.locator("#host-keys-confirm").filter({ hasText: "Cancel the enrollment of hv9" }).waitFor(WAIT);
+    await page.click("#host-keys-confirm .confirm-yes");
+    await page.locator("#host-keys-note").filter({ hasText: "hv9: enrollment cancelled" }).waitFor(WAIT);
+    await hv9.waitFor({ state: "detached", ...WAIT });
+    assert.equal(await page.locator("#enrollment-secret").isHidden(), true, "its token is no longer shown");
+    assert.equal(await row.locator(".enrollment-cancel").count(), 0, "a used enrollment has nothing to cancel");
+    await page.screenshot({ path: screenshotPath("console-host-keys-enroll"), fullPage: true });
   });
 });
 

@@ -123,7 +123,8 @@ describe("host key pins", () => {
     // a proof made for another name does not pass for hv1
     const [m, a] = announcement("hv2", A);
     assert.equal(adm.admit({ ...m, from: { ...m.from, id: "hv1" } }, a), false);
-    assert.deepEqual({ ...adm.counters.refused }, { noProof: 1, badKeys: 0, badSignature: 1, stale: 1, badRotation: 0, mismatch: 1, pending: 0, revoked: 0, notEnrolled: 0 });
+    assert.deepEqual({ ...adm.counters.refused }, { noProof: 1, badKeys: 0, badSignature: 1, stale: 1, badRotation: 0, mismatch: 1, pending: 0, revoked: 0, notEnrolled: 0,
+      enrollmentUsed: 0, enrollmentExpired: 0, enrollmentUnknown: 0, enrollmentInvalid: 0 });
     // rotation vouched for by the pinned key
     assert.equal(adm.admit(...announcement("hv1", B, { previous: A })), true);
     assert.equal(adm.keysOf("hv1")!.identityPublic.equals(B.identityPublic), true, "re-pinned to the new key");

@@ -40,6 +40,7 @@ import { loadTls } from "./http/tls-files.js";
 import { controlSocketPath } from "./control/control-protocol.js";
 import { AuditLog } from "./audit/audit-log.js";
 import { PinStore } from "./identity/pin-store.js";
+import { EnrollmentStore } from "./identity/enrollment-store.js";
 import { HostAdmission } from "./identity/host-admission.js";
 import { UnansweredChallenges } from "./identity/unanswered-challenges.js";
 import { readEnrolledKeys } from "./identity/enrolled-keys.js";
@@ -164,7 +165,7 @@ export class Cma {
       throw e;
     });
     const admission = new HostAdmission({
-      store: hostKeys.pins, settings: { policy: hostKeys.policy, enrolled: hostKeys.enrolled, allowHostsWithoutKeys: cfg.allowHostsWithoutKeys },
+      store: hostKeys.pins, enrollments: hostKeys.enrollments, settings: { policy: hostKeys.policy, enrolled: hostKeys.enrolled, allowHostsWithoutKeys: cfg.allowHostsWithoutKeys },
       cluster: endpoint.keyring.clusterName, maxSkewMs: endpoint.opts.maxClockSkewMs, audit, log: deps.log.child({ component: "admission" }),
     });
     const rings = new RingService(endpoint, deps.commandKey, {
@@ -372,7 +373,7 @@ export class Cma {
   private hostKeysStatus(): Record<string, unknown> {
     const store = this.admission.store;
     const pins = { pinned: store.count("pinned"), pending: store.count("pending"), revoked: store.count("revoked") };
-    return { policy: this.admission.policy, pins, ...this.admission.counters, refused: { ...this.admission.counters.refused } };
+    return { policy: this.admission.policy, pins, enrollmentsOutstanding: this.admission.enrollmentsOutstanding, ...this.admission.counters, refused: { ...this.admission.counters.refused } };
   }
 
   async stop(): Promise<void> {
@@ -437,10 +438,10 @@ function openHistory(cfg: CmaConfig, log: Logger): Cma["history"] {
 }
 
 /** The pins and the policy's settings: a damaged pin file or a bad hostKeysFile stops the start. */
-function openHostKeys(cfg: CmaConfig): { pins: PinStore; policy: HostKeyPolicy; enrolled: EnrolledKeys } {
+function openHostKeys(cfg: CmaConfig): { pins: PinStore; enrollments: EnrollmentStore; policy: HostKeyPolicy; enrolled: EnrolledKeys } {
   const policy = cfg.hostKeyPolicy as HostKeyPolicy;
-  if (policy === "enrolled" && !cfg.hostKeysFile) throw new ConfigError('hostKeyPolicy "enrolled" needs hostKeysFile: the list of hosts and their key fingerprints');
   if (policy !== "enrolled" && cfg.hostKeysFile) throw new ConfigError(`hostKeysFile is read only with hostKeyPolicy "enrolled" (it is "${policy}")`);
-  const enrolled = policy === "enrolled" ? readEnrolledKeys(cfg.hostKeysFile) : new Map<string, string>();
-  return { pins: PinStore.open(cfg.dataDir), policy, enrolled };
+  // enrolled without a file: only hosts with a one-time enrollment token are admitted
+  const enrolled = policy === "enrolled" && cfg.hostKeysFile ? readEnrolledKeys(cfg.hostKeysFile) : new Map<string, string>();
+  return { pins: PinStore.open(cfg.dataDir), enrollments: EnrollmentStore.open(cfg.dataDir), policy, enrolled };
 }

@@ -54,6 +54,7 @@ export * from "./actions/ladder.js";
 export * from "./actions/ladder-policy.js";
 export * from "./actions/ladder-store.js";
 export * from "./identity/pin-store.js";
+export * from "./identity/enrollment-store.js";
 export * from "./identity/enrolled-keys.js";
 export * from "./identity/admission-policy.js";
 export * from "./identity/host-admission.js";

@@ -28,7 +28,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, parseHostPort, previousKeyPath, readHostKeys,
+  CommandRefused, CommandVerifier, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, makeEnrollmentProof, parseHostPort, previousKeyPath, readHostKeys,
 } from "@ringwatch/shared";
 import type {
   ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
@@ -48,6 +48,7 @@ import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
 import { CmaRegistration } from "./outbox/cma-registration.js";
 import { DomainActionError, executeDomainAction } from "./hypervisor/domain-actions.js";
 import { loadGuestChecks } from "./health/guest-checks-file.js";
+import { readEnrollmentTokenFile } from "./enrollment-token-file.js";
 import type { DomainActionFailure } from "./hypervisor/domain-actions.js";
 
 export const NANOPROBE_VERSION = "0.2.0";
@@ -148,6 +149,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private readonly machineId = machineId();
   /** a pending rotation: the previous identity key (and its file) countersigns announcements until the CMA admits the new key */
   rotatingFrom: { keys: HostKeys; file: string | undefined } | undefined;
+  /** proof of the enrollment token (enrollmentTokenFile), sent with every announcement: spent, and ignored, once the CMA has pinned this host */
+  enrollmentProof: Buffer | undefined;
   /** neighbours whose keys the pair keys hold */
   private keyedNeighbours = new Set<string>();
   /** where each assigned neighbour speaks from ("address:port"): nobody else is heard as it */
@@ -198,6 +201,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   static async start(cfg: NanoprobeConfig, deps: NanoprobeDeps): Promise<Nanoprobe> {
     const guestChecks = cfg.guestChecksFile ? loadGuestChecks(cfg.guestChecksFile) : []; // a bad file stops the start (ConfigError) before anything opens
+    const enrollmentToken = cfg.enrollmentTokenFile ? readEnrollmentTokenFile(cfg.enrollmentTokenFile) : undefined; // a bad file stops the start too
     const { keys: hostKeys, previous } = deps.hostKeys ? { keys: deps.hostKeys, previous: deps.previousHostKeys } : openHostKeys(cfg.identityKeyFile, deps.log);
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
     // frames to the CMA and the neighbours are sealed once their keys are known: the CMA's arrive
@@ -213,6 +217,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const np = new Nanoprobe(endpoint, cfg, deps.log, cmaPublicKeys, hostKeys);
     endpoint.acceptPeer = (sender, from, sealed) => np.expects(sender, from, sealed);
     np.rotatingFrom = previous ? { keys: previous, file: deps.hostKeys ? undefined : previousKeyPath(cfg.identityKeyFile) } : undefined;
+    if (cfg.enrollmentTokenFile && !enrollmentToken) deps.log.warn({ enrollmentTokenFile: cfg.enrollmentTokenFile }, "enrollment token file missing: announcing without a token");
+    if (enrollmentToken) {
+      np.enrollmentProof = makeEnrollmentProof(enrollmentToken, { cluster: deps.keyring.clusterName, host: cfg.identity, identityPublic: hostKeys.identityPublic });
+      deps.log.info({ enrollmentTokenFile: cfg.enrollmentTokenFile }, "enrollment token read: announcements carry its proof (not the token) until the CMA admits this host");
+    }
     if (cfg.libvirtUri) {
       np.hypervisor = new HypervisorMonitor({ uri: cfg.libvirtUri, sampleMs: cfg.sampleMs, inventoryResendMs: cfg.inventoryResendMs, reportIntervalMs: cfg.reportIntervalMs, reconnectMs: cfg.libvirtReconnectMaxMs, reportSpread: spread(cfg), guestChecks }, deps.log, analyticsThresholds(cfg));
       np.outbox.watchHypervisor(np.hypervisor);
@@ -247,6 +256,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           host: { name: this.endpoint.identity, machineId: this.machineId, addresses: [a.address] },
           version: NANOPROBE_VERSION, startedAtMs: this.endpoint.session.startMs, port: a.port, neighbours: this.watch.neighbours,
           proof: makeAnnounceProof({ cluster: this.endpoint.keyring.clusterName, host: this.endpoint.identity, session: this.endpoint.session }, this.hostKeys, this.rotatingFrom?.keys),
+          ...(this.enrollmentProof ? { enrollmentProof: this.enrollmentProof } : {}),
         },
       };
       // a CMA that answered before is asked directly; the group (or configured address) otherwise

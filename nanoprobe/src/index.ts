@@ -13,3 +13,4 @@ export * from "./discovery/index.js";
 export * from "./spread-schedule.js";
 export * from "./health/guest-checks-file.js";
 export * from "./hypervisor/domain-actions.js";
+export * from "./enrollment-token-file.js";

@@ -5,6 +5,7 @@ export * from "./wire/fragment.js";
 export * from "./wire/command-signing.js";
 export * from "./identity/host-keys.js";
 export * from "./identity/announce-proof.js";
+export * from "./identity/enrollment-proof.js";
 export * from "./messages/codec.js";
 export * from "./channel/counters.js";
 export * from "./channel/options.js";

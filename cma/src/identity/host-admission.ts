@@ -12,15 +12,19 @@
  * is not heard.
  *
  * Pins made by admission itself (first use, enrolled, rotation) are saved shortly after (one write
- * for a join storm, not one per host); the admin's operations are saved before they answer.
+ * for a join storm, not one per host); the admin's operations are saved before they answer. A pin
+ * made by a one-time enrollment token is saved at once, then the token marked spent: a token admits
+ * one key, once.
  */
 import { EventEmitter } from "node:events";
-import { ProofRefused, keyFingerprint, verifyAnnounceProof } from "@ringwatch/shared";
+import { ProofRefused, keyFingerprint, verifyAnnounceProof, verifyEnrollmentProof } from "@ringwatch/shared";
 import type { Announce, InboundMessage, Logger, PublicHostKeys } from "@ringwatch/shared";
 import type { AuditRecord } from "../audit/audit-entry.js";
-import { REFUSAL_REASONS, decide } from "./admission-policy.js";
-import type { PolicySettings, Presented, RefusalReason } from "./admission-policy.js";
+import { BY_ENROLLMENT_TOKEN, REFUSAL_REASONS, decide } from "./admission-policy.js";
+import type { EnrollmentCheck, PolicySettings, Presented, RefusalReason } from "./admission-policy.js";
 import type { HostPin, PinStore } from "./pin-store.js";
+import { EnrollmentStore } from "./enrollment-store.js";
+import type { Enrollment } from "./enrollment-store.js";
 
 /** Automatic pin changes are written this long after the first one (a join storm is one write)... */
 const SAVE_DELAY_MS = 200;
@@ -53,7 +57,7 @@ export interface PinChangeEvent {
   by: string;
 }
 
-export type HostKeyErrorCode = "unknown-host" | "not-pending" | "revoked";
+export type HostKeyErrorCode = "unknown-host" | "not-pending" | "revoked" | "pinned" | "listed" | "no-enrollment" | "too-many";
 
 export class HostKeyError extends Error {
   constructor(readonly code: HostKeyErrorCode, message: string) {
@@ -63,6 +67,8 @@ export class HostKeyError extends Error {
 
 export interface HostAdmissionDeps {
   store: PinStore;
+  /** the one-time enrollment tokens made by admins (default: none, in memory) */
+  enrollments?: EnrollmentStore;
   settings: PolicySettings;
   /** the cluster name the proofs are bound to */
   cluster: string;
@@ -82,6 +88,10 @@ export type AdmissionCounters = {
   approved: number;
   revoked: number;
   forgotten: number;
+  /** hosts admitted and pinned by a one-time enrollment token */
+  enrolledByToken: number;
+  enrollmentsMade: number;
+  enrollmentsCancelled: number;
   /** messages other than announcements from a host whose pin is pending or revoked */
   droppedFromUnadmitted: number;
   refused: Record<RefusalReason, number>;
@@ -89,16 +99,18 @@ export type AdmissionCounters = {
 
 export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pinChange: [PinChangeEvent] }> {
   readonly counters: AdmissionCounters = {
-    admitted: 0, admittedWithoutKeys: 0, pinned: 0, rotated: 0, pendingRecorded: 0, approved: 0, revoked: 0, forgotten: 0, droppedFromUnadmitted: 0,
+    admitted: 0, admittedWithoutKeys: 0, pinned: 0, rotated: 0, pendingRecorded: 0, approved: 0, revoked: 0, forgotten: 0, enrolledByToken: 0, enrollmentsMade: 0, enrollmentsCancelled: 0, droppedFromUnadmitted: 0,
     refused: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>,
   };
   private saveTimer: NodeJS.Timeout | undefined;
   /** how long the last write of the pin file took (ms): paces the automatic writes */
   private lastSaveMs = 0;
   private readonly lastWarned = new Map<string, number>();
+  private readonly enrollments: EnrollmentStore;
 
   constructor(private readonly deps: HostAdmissionDeps) {
     super();
+    this.enrollments = deps.enrollments ?? EnrollmentStore.open("");
   }
 
   /** the pins (read-only use: changes go through admit and the admin's operations) */
@@ -130,8 +142,13 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
     }
     const store = this.deps.store;
     const pin = store.get(name);
-    const d = decide(name, pin, shown, this.deps.settings);
+    const enrollment = shown.keys ? this.checkEnrollment(name, shown.keys.identityPublic, a.enrollmentProof, now) : "none";
+    const d = decide(name, pin, shown, this.deps.settings, enrollment);
     if (d.verdict === "refuse") {
+      if (d.reason.startsWith("enrollment") && pin?.state === "pinned" && shown.keys) {
+        // a spent (or bad) token shown for a name pinned to another key: a claim on that name, raised like any mismatch
+        this.emit("mismatch", { host: name, from, presented: shown.fingerprint, pinned: pin.fingerprint, at: now });
+      }
       if (d.reason === "mismatch" && shown.keys) {
         const pinned = pin?.fingerprint ?? this.deps.settings.enrolled.get(name) ?? "?";
         this.emit("mismatch", { host: name, from, presented: shown.fingerprint, pinned, at: now });
@@ -171,7 +188,11 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
     }
     const next: HostPin = { name, state: "pinned", keys, fingerprint, firstSeenAt: d.pin === "new" && pin?.fingerprint !== fingerprint ? now : pin?.firstSeenAt ?? now, pinnedAt: now, pinnedBy: d.by, lastAddress: from };
     store.set(next);
-    this.scheduleSave();
+    if (d.pin === "new" && d.by === BY_ENROLLMENT_TOKEN) {
+      this.spendEnrollment(name, from, fingerprint, now);
+    } else {
+      this.scheduleSave();
+    }
     if (d.pin === "rotate") {
       this.counters.rotated++;
       this.deps.log.warn({ host: name, from, was: pin!.fingerprint, fingerprint }, "host key rotated: re-pinned to the new key (signed by the pinned one)");
@@ -183,6 +204,45 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
       this.emit("pinChange", { host: name, change: "pinned", by: d.by });
     }
     return true;
+  }
+
+  /**
+   * The announcement's enrollment proof against the enrollment made for its name: checked before
+   * anything else about the enrollment is told (a proof of another token learns nothing). An
+   * expired enrollment met here is dropped.
+   */
+  private checkEnrollment(name: string, identityPublic: Buffer, proof: Uint8Array | undefined, now: number): EnrollmentCheck {
+    if (!proof || proof.length === 0) return "none";
+    const e = this.enrollments.get(name);
+    if (!e) return "enrollmentUnknown";
+    if (!verifyEnrollmentProof(e.key, { cluster: this.deps.cluster, host: name, identityPublic }, proof)) return "enrollmentInvalid";
+    if (e.expiresAt <= now) {
+      this.dropExpired(name);
+      return "enrollmentExpired";
+    }
+    return e.usedAt === undefined ? "valid" : "enrollmentUsed";
+  }
+
+  /** A host admitted by its token: the pin is written now, then the token marked spent (a crash in between leaves the pin: another key for the name is a mismatch). */
+  private spendEnrollment(name: string, from: string, fingerprint: string, now: number): void {
+    this.flushLogged();
+    const e = this.enrollments.get(name);
+    try {
+      this.enrollments.consume(name, fingerprint, now);
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message, path: this.enrollments.path, host: name }, "could not save the host enrollments (the token is spent in memory)");
+      this.enrollments.markSpentInMemory(name, fingerprint, now);
+    }
+    this.counters.enrolledByToken++;
+    this.record({ actor: "system", via: "admission", from, action: "hostKeyEnrolled", target: name, outcome: "ok", detail: { fingerprint, enrollmentBy: e?.createdBy ?? "?" } });
+  }
+
+  private dropExpired(name: string): void {
+    try {
+      this.enrollments.remove(name);
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message, path: this.enrollments.path }, "could not save the host enrollments");
+    }
   }
 
   /** The gate for every message but announcements: false (counted) while the sender's pin is pending or revoked. */
@@ -244,6 +304,47 @@ export class HostAdmission extends EventEmitter<{ mismatch: [MismatchEvent]; pin
     this.deps.log.warn({ host: p.name, fingerprint: p.fingerprint, by }, "host key forgotten: the next announcement is treated as a new host");
     this.emit("pinChange", { host: p.name, change: "forgotten", by });
     return p;
+  }
+
+  /**
+   * A one-time enrollment token for a host name, valid for ttlMs: the token is in the answer only
+   * (the store keeps its hash). Refused for a name pinned or revoked (forget it first) or listed in
+   * hostKeysFile (the file says its key). A new one for the same name voids the earlier token.
+   */
+  enroll(name: string, ttlMs: number, by: string, now = Date.now()): { token: string; enrollment: Enrollment } {
+    const p = this.deps.store.get(name);
+    if (p && p.state !== "pending") throw new HostKeyError("pinned", `${name} is ${p.state} (${p.fingerprint}): forget its pin first to enroll it anew`);
+    if (this.deps.settings.policy === "enrolled" && this.deps.settings.enrolled.has(name)) throw new HostKeyError("listed", `${name} is listed in hostKeysFile: the file says which key it has`);
+    let made: { token: string; enrollment: Enrollment };
+    try {
+      made = this.enrollments.create(name, ttlMs, by, now);
+    } catch (e) {
+      if (e instanceof RangeError) throw new HostKeyError("too-many", e.message);
+      throw e;
+    }
+    this.counters.enrollmentsMade++;
+    this.deps.log.info({ host: name, by, expiresAt: new Date(made.enrollment.expiresAt).toISOString() }, "enrollment token made");
+    return made;
+  }
+
+  /** Enrollments not expired (outstanding and spent), by name; never their tokens. */
+  listEnrollments(now = Date.now()): Enrollment[] {
+    return this.enrollments.list(now);
+  }
+
+  /** Cancel an enrollment: its token admits nobody from now on. */
+  cancelEnrollment(name: unknown, by: string, now = Date.now()): Enrollment {
+    const e = typeof name === "string" ? this.enrollments.get(name) : undefined;
+    if (!e || e.expiresAt <= now) throw new HostKeyError("no-enrollment", `no enrollment for ${JSON.stringify(name)}`);
+    this.enrollments.remove(e.name);
+    this.counters.enrollmentsCancelled++;
+    this.deps.log.info({ host: e.name, by }, "enrollment cancelled");
+    return e;
+  }
+
+  /** Enrollments outstanding (not spent, not expired). */
+  get enrollmentsOutstanding(): number {
+    return this.enrollments.outstanding();
   }
 
   /** Write pending automatic changes now (at stop). */

@@ -50,7 +50,11 @@ export class Prober {
         nonces.push(nonce);
         this.pending.set(nonce, { to: `${to.address}:${to.port}`, resolve: finish });
         this.probesSent++;
-        this.endpoint.sendDatagram(to, encodeEnvelope({ probe: { nonce } }));
+        try {
+          this.endpoint.sendDatagram(to, encodeEnvelope({ probe: { nonce } }));
+        } catch {
+          finish(false); // the endpoint closed under a probe in flight (the CMA stopping): unanswered, not a crash from a timer
+        }
       };
       send();
       const timer = setInterval(() => (nonces.length < this.opts.attempts ? send() : undefined), this.opts.intervalMs);

@@ -60,6 +60,8 @@ export interface Announce {
   neighbours: Neighbour[];
   /** absent (null after decoding) from a nanoprobe older than host keys */
   proof?: AnnounceProof | null;
+  /** proof of a one-time enrollment token (enrollment-proof.ts); decoded: empty when none (and from older nanoprobes) */
+  enrollmentProof?: Uint8Array;
 }
 export interface WireHostKeys {
   identityKey: Uint8Array;
