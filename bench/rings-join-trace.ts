@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Simulator } from "@ringwatch/nanoprobe";
 
-const { values } = parseArgs({ options: { hosts: { type: "string", default: "10000" }, seconds: { type: "string", default: "60" }, workers: { type: "string", default: "0" }, "cma-prof": { type: "string" }, "worker-prof": { type: "string" } } });
+const { values } = parseArgs({ options: { hosts: { type: "string", default: "10000" }, seconds: { type: "string", default: "60" }, workers: { type: "string", default: "0" }, "cma-prof": { type: "string" }, "worker-prof": { type: "string" }, "worker-nice": { type: "string", default: "10" } } });
 const n = Number(values.hosts);
 const cmaCli = fileURLToPath(new URL("../../cma/dist/src/cli.js", import.meta.url));
 const lag = monitorEventLoopDelay({ resolution: 20 });
@@ -24,6 +24,7 @@ const t0 = Date.now();
 const sim = await Simulator.start({
   hosts: n, perSegment: n >= 5000 ? 250 : 50, port: 19900 + (n % 97), cmaCli, workDir: mkdtempSync(join(tmpdir(), "rw-trace-")), startBatch: 250, workers: Number(values.workers),
   cmaNodeArgs: values["cma-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cma-prof"]}`] : [],
+  workerNice: Number(values["worker-nice"]),
   workerNodeArgs: values["worker-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["worker-prof"]}`] : [],
 });
 console.log(JSON.stringify({ started: Date.now() - t0, workers: sim.workerCount }));
@@ -34,7 +35,7 @@ let seen = 0;
 const events: Record<string, number> = {};
 for (let s = 1; s <= Number(values.seconds); s++) {
   await new Promise((r) => setTimeout(r, 1000));
-  const hosts = { registered: 0, ringed: 0, announces: 0, reports: 0, alerts: 0, stalls: 0 };
+  const hosts = { registered: 0, ringed: 0, announces: 0, reports: 0, alerts: 0, stalls: 0, drops: {} as Record<string, number> };
   for (const h of sim.hosts) {
     const v = h.view;
     hosts.registered += v.registered ? 1 : 0;
@@ -43,6 +44,7 @@ for (let s = 1; s <= Number(values.seconds); s++) {
     hosts.reports += v.reportsSent;
     hosts.alerts += v.alertsSent;
     hosts.stalls += v.stalls;
+    for (const [k, n] of Object.entries(v.drops)) hosts.drops[k] = (hosts.drops[k] ?? 0) + n;
   }
   for (; seen < sim.events.length; seen++) events[sim.events[seen].type] = (events[sim.events[seen].type] ?? 0) + 1;
   const cpu = process.cpuUsage(cpu0);

@@ -4,8 +4,8 @@
  * What each host knows (registered, neighbours, counters) is read back as a compact view.
  */
 import { join } from "node:path";
-import { Keyring, generateHostKeys, loadCommandPublicKeys, seededRandom, silentLogger } from "@ringwatch/shared";
-import type { EndpointImpairment, HostKeys } from "@ringwatch/shared";
+import { DROP_COUNTERS, Keyring, generateHostKeys, loadCommandPublicKeys, seededRandom, silentLogger } from "@ringwatch/shared";
+import type { EndpointCounters, EndpointImpairment, HostKeys } from "@ringwatch/shared";
 import type { KeyObject } from "node:crypto";
 import { Nanoprobe } from "../agent.js";
 import { nanoprobeConfig } from "../config.js";
@@ -17,6 +17,12 @@ interface RunningHost extends WorkerHost {
   np?: Nanoprobe;
   /** its identity, made at its first start and kept across its restarts (as a real host's key file) */
   keys?: HostKeys;
+}
+
+function nonZeroDrops(c: EndpointCounters): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of DROP_COUNTERS) if (c[k] > 0) out[k] = c[k];
+  return out;
 }
 
 export class HostRunner {
@@ -122,14 +128,14 @@ export class HostRunner {
     for (const h of this.hosts.values()) {
       const np = h.np;
       if (!np) {
-        out.push({ name: h.name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0 });
+        out.push({ name: h.name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} });
         continue;
       }
       const c = np.counters;
       out.push({
         name: h.name, running: true, registered: np.registered, neighbours: np.watch.neighbours.map((n) => n.name),
         heartbeatsSent: c.heartbeatsSent, heartbeatsReceived: c.heartbeatsReceived, announcesSent: c.announcesSent, reportsSent: c.reportsSent, alertsSent: c.alertsSent,
-        stalls: np.stalls.counters.stalls,
+        stalls: np.stalls.counters.stalls, drops: nonZeroDrops(np.endpoint.counters),
       });
     }
     return out;

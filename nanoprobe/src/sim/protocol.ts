@@ -39,6 +39,8 @@ export interface HostView {
   reportsSent: number;
   alertsSent: number;
   stalls: number;
+  /** its endpoint's drop counters that are not zero */
+  drops: Record<string, number>;
 }
 
 /** Views are pushed this often: fresh enough for tests that poll, cheap at 2,500 hosts per worker. */

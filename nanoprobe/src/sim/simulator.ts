@@ -47,17 +47,19 @@ export interface SimOptions {
   startBatch: number;
   /** worker processes the hosts are spread over (0: one per HOSTS_PER_WORKER hosts, at most MAX_AUTO_WORKERS) */
   workers: number;
+  /** the workers' scheduling priority (nice) */
+  workerNice: number;
 }
 
 /** a worker's share when `workers` is 0: ~2,500 hosts cost one loop ~0.3 core of heartbeats, leaving room for bursts */
 export const HOSTS_PER_WORKER = 2500;
 export const MAX_AUTO_WORKERS = 4;
 /** scheduling priority of the worker processes (nice): below the CMA's */
-export const WORKER_NICE = 10;
+export const WORKER_NICE_DEFAULT = 10;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
-  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0,
+  loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0, workerNice: WORKER_NICE_DEFAULT,
 };
 
 export interface SimHost {
@@ -211,7 +213,7 @@ export class Simulator {
       this.workers.push(child);
       // the hosts stand for machines of their own: on this one, the CMA under test comes first
       // (each worker is a scheduler share of its own: four of them at the CMA's priority starve it)
-      if (child.pid) setPriority(child.pid, WORKER_NICE);
+      if (child.pid) setPriority(child.pid, o.workerNice);
       this.workerLagMs.push(0);
       child.on("message", (m: FromWorker) => {
         if (m.type === "views") {
@@ -394,7 +396,7 @@ export class Simulator {
 }
 
 function emptyView(name: string): HostView {
-  return { name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0 };
+  return { name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} };
 }
 
 /** utime + stime of a process (ms), in clock ticks of 100 Hz */
