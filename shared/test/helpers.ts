@@ -26,3 +26,14 @@ export function counterDelta(after: EndpointCounters, before: EndpointCounters):
 }
 
 export const sumCounts = (d: Counts, keys: readonly (keyof EndpointCounters)[]): number => keys.reduce((s, k) => s + (d[k] ?? 0), 0);
+
+/** Every datagram an endpoint sends from now on, as it went on the wire. */
+export function recordWire(ep: Endpoint): Buffer[] {
+  const out: Buffer[] = [];
+  const orig = ep.socket.send.bind(ep.socket) as (...a: unknown[]) => void;
+  (ep.socket as unknown as { send: (...a: unknown[]) => void }).send = (...args: unknown[]) => {
+    out.push(Buffer.from(args[0] as Buffer));
+    orig(...args);
+  };
+  return out;
+}

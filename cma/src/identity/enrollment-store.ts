@@ -10,7 +10,8 @@
  * is refused as "used" (not "unknown"); expired ones are dropped when they are met, at load and at
  * every write.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { writePrivateFileAtomically } from "./private-file.js";
 import { join } from "node:path";
 import { ConfigError, ENROLLMENT_KEY_BYTES, enrollmentKey, newEnrollmentToken } from "@ringwatch/shared";
 
@@ -185,14 +186,6 @@ export class EnrollmentStore {
   /** Write them all: temp file, fsync, rename. */
   private save(): void {
     if (!this.path) return;
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ version: 1, enrollments: [...this.byName.values()].map(toJson) }));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    writePrivateFileAtomically(this.path, JSON.stringify({ version: 1, enrollments: [...this.byName.values()].map(toJson) }));
   }
 }

@@ -5,7 +5,8 @@
  * rename); a file that does not read back as pins stops the CMA at start with the reason: an
  * emptied pin store would let any impostor be admitted on first use, so it is never silently reset.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { writePrivateFileAtomically } from "./private-file.js";
 import { join } from "node:path";
 import { ConfigError, checkPublicHostKeys, keyFingerprint } from "@ringwatch/shared";
 import type { PublicHostKeys } from "@ringwatch/shared";
@@ -161,14 +162,6 @@ export class PinStore {
   /** Write every pin: temp file, fsync, rename (a crash leaves the old file or the new one, never half of one). */
   save(): void {
     if (!this.path) return;
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ version: 1, pins: this.all().map(pinToJson) }));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    writePrivateFileAtomically(this.path, JSON.stringify({ version: 1, pins: this.all().map(pinToJson) }));
   }
 }

@@ -10,17 +10,8 @@ import { createSocket } from "node:dgram";
 import type { Socket } from "node:dgram";
 import { FrameType, decodeFrame, encodeFrame, newSession } from "../../src/index.js";
 import type { Endpoint, InboundMessage } from "../../src/index.js";
-import { openEndpoint, sleep, testKeyring, waitFor } from "../helpers.js";
+import { openEndpoint, recordWire, sleep, testKeyring, waitFor } from "../helpers.js";
 
-function recordWire(ep: Endpoint): Buffer[] {
-  const out: Buffer[] = [];
-  const orig = ep.socket.send.bind(ep.socket) as (...a: unknown[]) => void;
-  (ep.socket as unknown as { send: (...a: unknown[]) => void }).send = (...args: unknown[]) => {
-    out.push(Buffer.from(args[0] as Buffer));
-    orig(...args);
-  };
-  return out;
-}
 
 describe("channel: challenges (no state before proof)", function () {
   this.timeout(30_000);

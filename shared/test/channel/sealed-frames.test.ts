@@ -8,19 +8,10 @@ import { generateKeyPairSync } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { FrameType, PairKeys, decodeFrame, encodeFrame, generateHostKeys, hostKeysOf, newSession, publicHalf, rawPublicKey } from "../../src/index.js";
 import type { Endpoint, InboundMessage } from "../../src/index.js";
-import { openEndpoint, sleep, testKeyring, waitFor } from "../helpers.js";
+import { openEndpoint, recordWire, sleep, testKeyring, waitFor } from "../helpers.js";
 
 const SECRET = "guest web-01 uuid 5e1f0000-0000-4000-8000-000000000001 cmdline /usr/bin/secret-daemon";
 
-function recordWire(ep: Endpoint): Buffer[] {
-  const out: Buffer[] = [];
-  const orig = ep.socket.send.bind(ep.socket) as (...a: unknown[]) => void;
-  (ep.socket as unknown as { send: (...a: unknown[]) => void }).send = (...args: unknown[]) => {
-    out.push(Buffer.from(args[0] as Buffer));
-    orig(...args);
-  };
-  return out;
-}
 
 describe("channel: sealed frames (pair keys)", function () {
   this.timeout(30_000);
