@@ -58,14 +58,22 @@ describe("system: guest inventory from libvirt to the CMA", function () {
         const k = `${uuid}/${key}`;
         raw.set(k, [...(raw.get(k) ?? []), value]);
       };
-      await waitUntil(() => cma.stats.counters.batches >= 1, 5000, "a stats batch at the CMA");
-      raw.clear(); // from the next interval on, both sides see the same samples
-      const b0 = cma.stats.counters.batches;
-      await waitUntil(() => cma.stats.counters.batches > b0, 5000, "the next batch");
+      // what the sampler held when each batch was cut, by the batch's start: compared with that batch
+      // at the CMA (clearing when the CMA had it lost the samples taken in between, under load)
+      const hv = np.hypervisor! as unknown as { intervalStart: number; sampler: { takeSeries: () => unknown } };
+      const taken = new Map<number, Map<string, number[]>>();
+      const take = hv.sampler.takeSeries.bind(hv.sampler);
+      hv.sampler.takeSeries = () => {
+        taken.set(hv.intervalStart, new Map(raw));
+        raw.clear();
+        return take();
+      };
+      const hookedAt = Date.now();
+      await waitUntil(() => { const b = cma.stats.latest("hv1"); return b !== undefined && b.intervalStart >= hookedAt && taken.has(b.intervalStart); }, 8000, "a batch sampled wholly under the hook");
       const batch = cma.stats.latest("hv1")!;
       assert.ok(batch.series.length > 50, `${batch.series.length} series`);
       const cpu = batch.series.find((s) => s.metric === "cpu")!;
-      const samples = raw.get(`${cpu.domain}/cpu`)!.map((v) => Math.round(v * 1000)); // quantized per-mille
+      const samples = taken.get(batch.intervalStart)!.get(`${cpu.domain}/cpu`)!.map((v) => Math.round(v * 1000)); // quantized per-mille
       assert.equal(cpu.data.count, samples.length);
       assert.equal(cpu.data.min, Math.min(...samples));
       assert.equal(cpu.data.max, Math.max(...samples));

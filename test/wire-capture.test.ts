@@ -80,7 +80,10 @@ describe("system: nothing readable on the wire", function () {
         const docs = await get("/api/discovery/hv1/tcp-services");
         services = docs.status === 200 ? await docs.text() : "";
         const status = (await (await get("/api/status")).json()) as { stats: { batches: number } };
-        if (inv.status === 200 && (await inv.text()).includes(fx.domains[0].uuid) && services.includes(MARKER) && status.stats.batches >= 2) break;
+        if (inv.status === 200 && (await inv.text()).includes(fx.domains[0].uuid) && services.includes(MARKER) && status.stats.batches >= 2) {
+          await new Promise((r) => setTimeout(r, 2000)); // and some steady state: heartbeats, stats, reports
+          break;
+        }
         assert.ok(Date.now() < deadline, "inventory, stats and the marked document at the CMA within 30 s");
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -103,6 +106,7 @@ describe("system: nothing readable on the wire", function () {
     // every frame is sealed (version 2) except announcements, which decode as nothing else
     const keyring = Keyring.fromFile("wiretest", join(dir, "keys/cluster.key"));
     let sealed = 0;
+    let challenges = 0;
     for (const p of payloads) {
       if (p[2] === 2) {
         sealed++;
@@ -111,11 +115,14 @@ describe("system: nothing readable on the wire", function () {
       const f = decodeFrame(p, keyring);
       if (f.type === 5) {
         assert.equal(f.payload.length, 16, "a challenge carries its cookie only");
+        challenges++;
         continue;
       }
       assert.equal(f.type, 3, "an unsealed frame is a datagram");
       assert.ok(decodeEnvelope(f.payload).announce, `an unsealed datagram is an announcement, not ${JSON.stringify(Object.keys(decodeEnvelope(f.payload)))}`);
     }
-    assert.ok(sealed > payloads.length * 0.9, `${sealed} of ${payloads.length} sealed`);
+    // the CMA challenged each nanoprobe's session once (it answered at once); everything else is sealed
+    assert.ok(challenges >= 1 && challenges <= 4, `${challenges} challenges`);
+    assert.ok(sealed > payloads.length * 0.8, `${sealed} of ${payloads.length} sealed`);
   });
 });
