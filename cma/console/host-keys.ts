@@ -6,6 +6,7 @@
 import { api, postJson } from "./api.js";
 import { ConfirmBar } from "./confirm.js";
 import { el, table, when } from "./dom.js";
+import { showSecretOnce } from "./secret-once.js";
 
 interface Enrollment { name: string; state: "outstanding" | "used"; createdAt: number; createdBy: string; expiresAt: number; usedAt: number | null; usedBy: string | null }
 
@@ -88,16 +89,12 @@ export class HostKeysPage {
   }
 
   private showSecret(made: Enrollment & { token: string }): void {
-    const done = el("button", { id: "enrollment-secret-done", textContent: "I have copied it" });
-    done.addEventListener("click", () => { this.secret.hidden = true; this.secret.replaceChildren(); });
-    this.secret.replaceChildren(
-      el("p", {}, `Enrollment token for ${made.name} (one host, once, until ${when(made.expiresAt)}):`),
-      el("code", { id: "enrollment-secret-value", textContent: made.token }),
-      el("p", { className: "secret-note", textContent: "Copy it now: it is shown only this once (only a hash of it is kept). Put it in that host's enrollmentTokenFile and start its nanoprobe." }),
-      done,
-    );
+    showSecretOnce(this.secret, {
+      idPrefix: "enrollment", value: made.token,
+      heading: `Enrollment token for ${made.name} (one host, once, until ${when(made.expiresAt)}):`,
+      note: "Copy it now: it is shown only this once (only a hash of it is kept). Put it in that host's enrollmentTokenFile and start its nanoprobe.",
+    });
     this.secret.dataset.host = made.name;
-    this.secret.hidden = false;
   }
 
   private rowActions(p: Pin): HTMLSpanElement {

@@ -6,6 +6,7 @@ import { api, postJson } from "./api.js";
 import type { Me } from "./api.js";
 import { ConfirmBar } from "./confirm.js";
 import { el, table, when } from "./dom.js";
+import { showSecretOnce } from "./secret-once.js";
 
 interface Token { id: string; name: string; role: Me["role"]; createdAt: number; createdBy: string; expiresAt: number | null; revokedAt: number | null; state: "active" | "expired" | "revoked" }
 
@@ -87,14 +88,10 @@ export class TokensSection {
   }
 
   private showSecret(made: Token & { token: string }): void {
-    const done = el("button", { id: "token-secret-done", textContent: "I have copied it" });
-    done.addEventListener("click", () => { this.secret.hidden = true; this.secret.replaceChildren(); });
-    this.secret.replaceChildren(
-      el("p", {}, `New token ${made.id} (${made.name}, ${made.role}, expires ${made.expiresAt === null ? "never" : when(made.expiresAt)}):`),
-      el("code", { id: "token-secret-value", textContent: made.token }),
-      el("p", { className: "secret-note", textContent: "Copy it now: it is shown only this once and cannot be shown again (only a hash of it is kept). Send it as 'Authorization: Bearer <token>'." }),
-      done,
-    );
-    this.secret.hidden = false;
+    showSecretOnce(this.secret, {
+      idPrefix: "token", value: made.token,
+      heading: `New token ${made.id} (${made.name}, ${made.role}, expires ${made.expiresAt === null ? "never" : when(made.expiresAt)}):`,
+      note: "Copy it now: it is shown only this once and cannot be shown again (only a hash of it is kept). Send it as 'Authorization: Bearer <token>'.",
+    });
   }
 }

@@ -274,7 +274,6 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     this.scheduleAnnounce(intervalMs * (0.5 + Math.random()));
   }
 
-  /** The CMA stopped answering or restarted: announce until one answers. */
   /**
    * No state before proof: a new sender session is heard only if it is someone this host expects
    * there: a neighbour at the address the CMA assigned it, the CMA at the address it commands from or
@@ -290,6 +289,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     return sealed && this.endpoint.pairKeys!.vouchedBySigner(sender);
   }
 
+  /** The CMA stopped answering or restarted: announce until one answers. */
   private lostCma(): void {
     if (this.stopped) return;
     this.registered = false;

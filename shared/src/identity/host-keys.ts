@@ -76,10 +76,10 @@ export function generateHostKeys(): HostKeys {
 }
 
 /**
- * Key triples (identity, exchange, signature) whose signature verified: the same key block arrives
- * on every frame a peer sends until we seal one back (the CMA's retransmits to a busy host, each
- * verified again, took a tenth of a simulated host's CPU). Verification is deterministic, so a
- * verified triple stays verified; bounded, oldest first out.
+ * Key triples (identity, exchange, signature) whose signature verified: the same keys come again and
+ * again (a host's every announcement at the CMA; a key block whose entry pair-keys.ts dropped when
+ * its signer or sender changed). Verification is deterministic, so a verified triple stays
+ * verified; bounded, oldest first out.
  */
 const verifiedKeys = new Set<string>();
 const MAX_VERIFIED_KEYS = 16_384;
