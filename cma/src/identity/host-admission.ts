@@ -28,7 +28,7 @@ import type { Enrollment } from "./enrollment-store.js";
 
 /** Automatic pin changes are written this long after the first one (a join storm is one write)... */
 const SAVE_DELAY_MS = 200;
-/** ...or 20 times as long as the last write took, up to 5 s: writing 10,000 pins every 200 ms took a tenth of the CMA during a join (a crash loses at most these seconds of first-use pins: those hosts are pinned again at their next announcement) */
+/** ...or 20 times as long as the last write took, up to 5 s: writing 10,000 pins every 200 ms took ~6 % of the CMA during a join (a crash loses at most these seconds of first-use pins: those hosts are pinned again at their next announcement) */
 const SAVE_DELAY_PER_WRITE_MS = 20;
 const MAX_SAVE_DELAY_MS = 5000;
 /** The same refusal (host and reason) is logged at warn at most this often; the repeats at debug. */
