@@ -23,6 +23,27 @@ describe("system: rings with the simulator", function () {
     sim = undefined;
   });
 
+  it("a stuck worker: the call fails in bounded time naming it, and stop() kills it (nothing outlives the simulator)", async () => {
+    sim = await Simulator.start({ hosts: 4, perSegment: 4, port: 19856, cmaCli: CMA_CLI, workDir: workDir(), seed: 1, workers: 2, workerAnswerMs: 2000 });
+    const [stuck] = sim.workerPids;
+    process.kill(stuck, "SIGSTOP");
+    const victim = sim.hosts.find((h) => h.worker === 0)!;
+    await assert.rejects(sim.kill([victim]), /simulator worker 0 did not answer 'kill' within 2000 ms; it used 0 % of a core meanwhile; it wrote no diagnostic report/);
+    const cma = sim.cmaPid!;
+    await sim.stop();
+    sim = undefined;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.equal(alive(stuck), false, "the stopped worker was killed");
+    assert.equal(alive(cma), false, "the CMA stopped");
+  });
+
   it("1,000 hosts join; 20 random kills: none missed, no false deaths; clean leaves are not deaths", async () => {
     sim = await Simulator.start({ hosts: 1000, perSegment: 50, port: 19851, cmaCli: CMA_CLI, workDir: workDir(), seed: 20261121 });
     const joinMs = await sim.waitForRings(120_000);

@@ -12,7 +12,7 @@
  */
 import { fork, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -49,6 +49,8 @@ export interface SimOptions {
   workers: number;
   /** the workers' scheduling priority (nice) */
   workerNice: number;
+  /** how long a worker may take to answer (a start: plus WORKER_START_MS_PER_HOST per host) */
+  workerAnswerMs: number;
 }
 
 /** a worker's share when `workers` is 0: ~2,500 hosts cost one loop ~0.3 core of heartbeats, leaving room for bursts */
@@ -56,10 +58,16 @@ export const HOSTS_PER_WORKER = 2500;
 export const MAX_AUTO_WORKERS = 4;
 /** scheduling priority of the worker processes (nice): below the CMA's */
 export const WORKER_NICE_DEFAULT = 10;
+/** a worker that does not answer within this is stuck: its call fails, saying where (a start: plus the next, per host) */
+export const WORKER_ANSWER_MS = 30_000;
+export const WORKER_START_MS_PER_HOST = 10;
+/** how long a stopped process may take to exit before it is killed */
+const EXIT_GRACE_MS = 5000;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
   loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0, workerNice: WORKER_NICE_DEFAULT,
+  workerAnswerMs: WORKER_ANSWER_MS,
 };
 
 export interface SimHost {
@@ -106,7 +114,7 @@ export class Simulator {
   private readonly keysDir: string;
   private readonly stderr: string[] = [];
   private readonly workers: ChildProcess[] = [];
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { worker: number; resolve: () => void; reject: (e: Error) => void }>();
   private nextId = 1;
 
   private constructor(readonly opts: SimOptions) {
@@ -198,6 +206,7 @@ export class Simulator {
   async stopCma(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     if (!this.cma || this.cma.exitCode !== null) return;
     this.cma.kill(signal);
+    await exited(this.cma, EXIT_GRACE_MS);
     await this.cmaExit;
   }
 
@@ -209,7 +218,11 @@ export class Simulator {
     const o = this.opts;
     const starts: Promise<void>[] = [];
     for (let w = 0; w < this.workerCount; w++) {
-      const child = fork(workerJs, [], { execArgv: [...process.execArgv, ...o.workerNodeArgs], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+      // piped, not inherited: a worker that outlived us (a blocked loop never sees the disconnect)
+      // must not hold the test runner's output open. A report on SIGUSR2 says where it was stuck.
+      const execArgv = [...process.execArgv, ...o.workerNodeArgs, "--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${this.reportsDir}`];
+      const child = fork(workerJs, [], { execArgv, stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+      for (const out of [child.stdout!, child.stderr!]) createInterface({ input: out }).on("line", (t) => process.stderr.write(`sim worker ${w}: ${t}\n`));
       this.workers.push(child);
       // the hosts stand for machines of their own: on this one, the CMA under test comes first
       // (each worker is a scheduler share of its own: four of them at the CMA's priority starve it)
@@ -231,6 +244,7 @@ export class Simulator {
       });
       child.on("exit", (code) => {
         for (const [id, p] of this.pending) {
+          if (p.worker !== w) continue;
           p.reject(new Error(`simulator worker ${w} exited (${code})`));
           this.pending.delete(id);
         }
@@ -238,16 +252,51 @@ export class Simulator {
       const mine = hosts.filter((h) => h.worker === w).map(({ name, address, segment }) => ({ name, address, segment }));
       starts.push(this.call(w, { type: "start", id: 0, hosts: mine, opts: {
         keysDir: this.keysDir, port: o.port, heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch,
-      } }));
+      } }, o.workerAnswerMs + mine.length * WORKER_START_MS_PER_HOST));
     }
     await Promise.all(starts);
   }
 
-  private call(w: number, m: ToWorker): Promise<void> {
+  /** Ask worker w; rejects if it does not answer within timeoutMs (with where it was stuck, when it can tell). */
+  private call(w: number, m: ToWorker, timeoutMs = this.opts.workerAnswerMs, diagnose = true): Promise<void> {
     const id = this.nextId++;
-    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { worker: w, resolve, reject });
+      timer = setTimeout(() => {
+        this.pending.delete(id);
+        void (diagnose ? this.stuckReport(w) : Promise.resolve("")).then((where) => reject(new Error(`simulator worker ${w} did not answer '${m.type}' within ${timeoutMs} ms${where}`)));
+      }, timeoutMs);
+    });
     this.workers[w].send({ ...m, id });
-    return done;
+    return done.finally(() => clearTimeout(timer));
+  }
+
+  private get reportsDir(): string {
+    return join(this.opts.workDir, "worker-reports");
+  }
+
+  /** The JavaScript stack of a worker that does not answer, from a diagnostic report it writes on SIGUSR2. */
+  private async stuckReport(w: number): Promise<string> {
+    const child = this.workers[w];
+    if (!child.pid || child.exitCode !== null) return " (it has exited)";
+    const before = new Set(existsSync(this.reportsDir) ? readdirSync(this.reportsDir) : []);
+    const cpu0 = procCpuMs(child.pid);
+    const t0 = Date.now();
+    const busy = (): string => `; it used ${Math.round((100 * (procCpuMs(child.pid!) - cpu0)) / Math.max(1, Date.now() - t0))} % of a core meanwhile`;
+    child.kill("SIGUSR2"); // a loop blocked in JavaScript writes none
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const fresh = (existsSync(this.reportsDir) ? readdirSync(this.reportsDir) : []).find((f) => !before.has(f) && f.endsWith(".json"));
+      if (!fresh) continue;
+      try {
+        const report = JSON.parse(readFileSync(join(this.reportsDir, fresh), "utf8")) as { javascriptStack?: { message?: string; stack?: string[] } };
+        return `${busy()}; its stack: ${[report.javascriptStack?.message, ...(report.javascriptStack?.stack ?? []).slice(0, 8)].join(" | ")}`;
+      } catch {
+        // still being written
+      }
+    }
+    return `${busy()}; it wrote no diagnostic report within 2 s (its event loop is blocked)`;
   }
 
   /** The same action on hosts of every worker, by name. */
@@ -377,6 +426,11 @@ export class Simulator {
   }
 
   /** CPU time of the worker processes so far (ms), from /proc. */
+  /** the worker processes' pids (a test stops one to see that a stuck worker is named and killed) */
+  get workerPids(): number[] {
+    return this.workers.map((w) => w.pid ?? 0);
+  }
+
   workersCpuMs(): number {
     return this.workers.reduce((sum, w) => sum + (w.pid && w.exitCode === null ? procCpuMs(w.pid) : 0), 0);
   }
@@ -388,11 +442,30 @@ export class Simulator {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.workers.map((child, w) => (child.connected ? this.call(w, { type: "stop", id: 0 }).catch(() => undefined) : undefined)));
-    for (const child of this.workers) if (child.connected) child.disconnect(); // the worker exits on disconnect
+    await Promise.all(this.workers.map(async (child, w) => {
+      if (child.connected) {
+        const answered = await this.call(w, { type: "stop", id: 0 }, Math.min(EXIT_GRACE_MS, this.opts.workerAnswerMs), false).then(() => true, () => false);
+        if (!answered) child.kill("SIGKILL"); // stuck: it would not see the disconnect either
+        else child.disconnect(); // the worker exits on disconnect
+      }
+      await exited(child, EXIT_GRACE_MS);
+    }));
     await this.stopCma("SIGTERM");
     writeFileSync(join(this.opts.workDir, "events.json"), JSON.stringify(this.events));
   }
+}
+
+/** Wait for a child to exit; SIGKILL it past graceMs (nothing the simulator started outlives it). */
+async function exited(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exit = new Promise<void>((r) => child.once("exit", () => r()));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
+  if ((await Promise.race([exit, late])) === "late") {
+    child.kill("SIGKILL");
+    await exit;
+  }
+  clearTimeout(timer);
 }
 
 function emptyView(name: string): HostView {
