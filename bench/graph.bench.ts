@@ -6,18 +6,24 @@
  *     of this process (RSS, heap) and of the Kuzu worker (peak RSS);
  *  2. grow to --big-hosts (10,000 hosts, 300,000 guests) and time each named root-cause query
  *     (--runs runs after 3 warm-ups): p50 / p99 per query; target < 100 ms on Kuzu.
+ *  3. fresh reads under ingestion (--fresh cycles): a write every 200 ms and deadHostImpact on the
+ *     host written right after it, through the store (a READ ONLY transaction on the live database),
+ *     then the same cycles the way the store read before (a read-only Database opened after each
+ *     write, in the writer's process), on the same graph in the same run.
  *
  * Each host: a nics document (one address), libvirt-domains (its guests, 1–2 disks, one NIC with
  * an address), lldp (eth0 on its segment's top-of-rack switch), tcp-services (sshd and an app listening; the app a client of databases on three
  * other hosts' guests, and one outside address), and its place in the rings (segments of 50).
  * After loading, 20 scattered hosts are dead and one whole segment unreachable.
  *
- *   node bench/dist/graph.bench.js [--hosts 1000] [--domains 30] [--big-hosts 10000] [--runs 50] [--pool-mb 1024] [--slow-ms 500]
+ *   node bench/dist/graph.bench.js [--hosts 1000] [--domains 30] [--big-hosts 10000] [--runs 50] [--pool-mb 1024] [--slow-ms 500] [--fresh 30]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import kuzu from "kuzu";
+import type { KuzuValue } from "kuzu";
 import { createLogger, seededRandom, silentLogger } from "@ringwatch/shared";
 import { DiscoveryStore, GraphIngestor, KuzuStore, Membership, namedQueries } from "@ringwatch/cma";
 import type { HostRecord, HostState } from "@ringwatch/cma";
@@ -26,7 +32,7 @@ const { values: args } = parseArgs({
   options: {
     hosts: { type: "string", default: "1000" }, domains: { type: "string", default: "30" }, "big-hosts": { type: "string", default: "10000" },
     runs: { type: "string", default: "50" }, "pool-mb": { type: "string", default: "1024" }, "slow-ms": { type: "string", default: "0" },
-    keep: { type: "string" },
+    keep: { type: "string" }, fresh: { type: "string", default: "30" },
   },
 });
 const HOSTS = Number(args.hosts), DOMAINS = Number(args.domains), BIG = Number(args["big-hosts"]), RUNS = Number(args.runs), POOL = Number(args["pool-mb"]);
@@ -173,6 +179,57 @@ try {
     console.log(`  ${`${name}(${JSON.stringify(params)})`.padEnd(52)} p50 ${p50.toFixed(1).padStart(7)} ms  p99 ${p99.toFixed(1).padStart(7)} ms  ${String(rows).padStart(6)} rows  ${p99 < 100 ? "< 100 ms" : "MISSES 100 ms"}`);
   }
   await ing.stop();
+
+  // ---- 3. fresh reads under ingestion
+  const FRESH = Number(args.fresh);
+  const impact = namedQueries.deadHostImpact.cypher;
+  const flip = (i: number): { cypher: string; params: Record<string, KuzuValue> } => ({
+    cypher: "MATCH (h:Host {name: $name}) SET h.state = $state", params: { name: hostName(dead[i % dead.length]), state: "dead" }, // a write each time, to a host whose impact then has rows
+  });
+  const cycles = async (write: (st: ReturnType<typeof flip>) => Promise<void>, read: (host: string) => Promise<number>): Promise<{ p50: number; p99: number; rows: number }> => {
+    const times: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < FRESH + 3; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const st = flip(i);
+      await write(st);
+      const t = performance.now();
+      rows = await read(String(st.params.name));
+      if (i >= 3) times.push(performance.now() - t);
+    }
+    return { p50: pct(times, 50), p99: pct(times, 99), rows };
+  };
+  const live = await cycles(
+    (st) => store.write([st]),
+    async (host) => (await store.read(impact, { host }, { timeoutMs: 60_000, maxRows: 1_000_000 })).rows.length,
+  );
+  const stats = await store.engineStats();
+  await store.close();
+  const graphPath = join(dir, "graph");
+  const db = new kuzu.Database(graphPath, POOL * 1024 * 1024);
+  await db.init();
+  const writer = new kuzu.Connection(db);
+  await writer.init();
+  const reopened = await cycles(
+    async (st) => (await writer.execute(await writer.prepare(st.cypher), st.params) as kuzu.QueryResult).close(),
+    async (host) => {
+      const ro = new kuzu.Database(graphPath, POOL * 1024 * 1024, true, true);
+      await ro.init();
+      const c = new kuzu.Connection(ro);
+      await c.init();
+      const r = (await c.execute(await c.prepare(impact), { host })) as kuzu.QueryResult;
+      const n = (await r.getAll()).length;
+      r.close();
+      await c.close();
+      await ro.close();
+      return n;
+    },
+  );
+  await writer.close();
+  await db.close();
+  console.log(`fresh reads under ingestion: a write every 200 ms, deadHostImpact({host}) right after it, ${FRESH} cycles after 3 warm-ups`);
+  console.log(`  READ ONLY transaction on the live database (the store): p50 ${live.p50.toFixed(1)} ms  p99 ${live.p99.toFixed(1)} ms  ${live.rows} rows; databases opened ${stats.databaseOpens}, checkpoints ${stats.checkpoints}`);
+  console.log(`  read-only Database opened after each write (before):    p50 ${reopened.p50.toFixed(1)} ms  p99 ${reopened.p99.toFixed(1)} ms  ${reopened.rows} rows`);
 } finally {
   await store.close();
   if (!args.keep) rmSync(dir, { recursive: true, force: true });

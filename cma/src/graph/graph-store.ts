@@ -43,7 +43,7 @@ export interface GraphStore {
    * in params and are consumed with UNWIND; every write is an idempotent MERGE on a stable key.
    */
   write(statements: readonly { cypher: string; params?: GraphParams }[]): Promise<void>;
-  /** A read-only query: a path that cannot write (Neo4j READ session; Kuzu read-only database). */
+  /** A read-only query: a path that cannot write (Neo4j READ session; Kuzu READ ONLY transaction). */
   read(cypher: string, params?: GraphParams, limits?: Partial<ReadLimits>): Promise<ReadResult>;
   close(): Promise<void>;
 }

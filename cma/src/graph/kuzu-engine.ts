@@ -1,11 +1,18 @@
 /**
- * Kuzu itself, as it runs inside the graph worker process (kuzu-worker.ts): one read-write
- * Database for the ingestion's writes and a read-only Database for queries, so the query path
- * cannot write by construction. A read-only Database sees the store as of its opening, so every
- * committed write bumps a generation and the next read opens a fresh one; the previous one is
- * closed once its last read is done.
+ * Kuzu itself, as it runs inside the graph worker process (kuzu-worker.ts): one Database, a
+ * connection for the ingestion's writes, and every query in a READ ONLY transaction of its own on
+ * a fresh connection. Kuzu refuses any write inside such a transaction (checked in the tests), so
+ * the query path cannot write by construction, and a query sees every write committed before it
+ * began: no second Database to reopen after each write (that cost 0.13–1.3 s on the first query
+ * after a write).
+ *
+ * Checkpoints are ours, not Kuzu's: Kuzu's automatic checkpoint at a commit waits for every open
+ * transaction and, when a query is still running, fails the commit's caller after ~5 s although
+ * the data was committed (measured with kuzu 0.11.3). So auto_checkpoint is off; after a write, once
+ * the write-ahead log is past checkpointWalBytes, new queries wait, the running ones finish (each
+ * is bounded by its timeout), the checkpoint runs, and the queries go on.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import kuzu from "kuzu";
 import type { Connection, Database, KuzuValue, QueryResult } from "kuzu";
@@ -14,6 +21,21 @@ import type { GraphParams, GraphRow, ReadLimits, ReadResult } from "./graph-stor
 import { kuzuDdl, tableProperties } from "./schema.js";
 import { usedParams } from "./query-checks.js";
 import { toGraphValue } from "./kuzu-values.js";
+
+/** Kuzu's own default checkpoint threshold (16 MiB of write-ahead log) */
+export const CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024;
+
+/** What the engine did, for status and for the tests that count it. */
+export interface EngineStats {
+  /** Databases opened (one per worker start: queries open none) */
+  databaseOpens: number;
+  reads: number;
+  writes: number;
+  checkpoints: number;
+  /** the longest a checkpoint waited for running queries, and the longest one took (ms) */
+  checkpointWaitMsMax: number;
+  checkpointMsMax: number;
+}
 
 export interface SlowStatement {
   ms: number;
@@ -24,7 +46,8 @@ export interface SlowStatement {
 export interface KuzuEngineOptions {
   path: string;
   bufferPoolBytes: number;
-  readBufferPoolBytes: number;
+  /** checkpoint once the write-ahead log is this large (default CHECKPOINT_WAL_BYTES) */
+  checkpointWalBytes?: number;
   /** how long to wait for another process's lock on the database to go (default 20 s) */
   lockWaitMs?: number;
 }
@@ -33,7 +56,9 @@ export interface KuzuEngineOptions {
 export function kuzuError(e: unknown): GraphQueryError {
   if (e instanceof GraphQueryError) return e;
   const msg = (e instanceof Error ? e.message : String(e)).trim();
-  if (/read-only database/i.test(msg)) return new GraphQueryError("write-refused", "read-only queries only: the graph refused a write");
+  if (/read-only (database|transaction)/i.test(msg)) return new GraphQueryError("write-refused", "read-only queries only: the graph refused a write");
+  // a procedure that writes (create_fts_index ...) cannot run inside the query's transaction at all
+  if (/only supported in auto transaction mode/i.test(msg)) return new GraphQueryError("write-refused", `read-only queries only: ${msg}`);
   if (/^Interrupted\.?$/i.test(msg) || /timeout/i.test(msg)) return new GraphQueryError("timeout", "the query ran out of time and was stopped");
   if (/^(Parser|Binder|Catalog) exception|Parameter .* not found|prepare multiple statements/i.test(msg)) return new GraphQueryError("syntax", msg);
   return new GraphQueryError("store", msg);
@@ -43,19 +68,14 @@ async function closeResult(r: QueryResult | QueryResult[]): Promise<void> {
   for (const x of Array.isArray(r) ? r : [r]) x.close();
 }
 
-interface ReadDb {
-  db: Database;
-  generation: number;
-  users: number;
-  stale: boolean;
-}
-
 export class KuzuEngine {
-  private rw?: Database;
+  private db?: Database;
   private writer?: Connection;
-  private generation = 0;
-  private ro?: ReadDb;
-  private opening?: Promise<ReadDb>;
+  private activeReads = 0;
+  /** set while a checkpoint waits for the running queries or runs: new queries wait for it */
+  private checkpointing?: Promise<void>;
+  private drained?: () => void;
+  readonly stats: EngineStats = { databaseOpens: 0, reads: 0, writes: 0, checkpoints: 0, checkpointWaitMsMax: 0, checkpointMsMax: 0 };
 
   constructor(private readonly o: KuzuEngineOptions) {}
 
@@ -67,7 +87,8 @@ export class KuzuEngine {
       const db = new kuzu.Database(this.o.path, this.o.bufferPoolBytes);
       try {
         await db.init();
-        this.rw = db;
+        this.db = db;
+        this.stats.databaseOpens++;
         break;
       } catch (e) {
         await db.close().catch(() => undefined);
@@ -75,8 +96,9 @@ export class KuzuEngine {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    this.writer = new kuzu.Connection(this.rw);
+    this.writer = new kuzu.Connection(this.db);
     await this.writer.init();
+    await closeResult(await this.writer.query("CALL auto_checkpoint=false")); // the database's setting: ours (above)
     for (const ddl of kuzuDdl()) await closeResult(await this.writer.query(ddl));
     // A store written by an older version: add the properties it lacks (they read as NULL;
     // GraphIngestor backfills the derived ones).
@@ -109,40 +131,63 @@ export class KuzuEngine {
       await c.query("ROLLBACK").then(closeResult, () => undefined);
       throw kuzuError(e);
     }
-    this.generation++;
+    this.stats.writes++;
+    if (this.walBytes() >= (this.o.checkpointWalBytes ?? CHECKPOINT_WAL_BYTES)) await this.checkpoint();
     return slow;
   }
 
-  private async readDb(): Promise<ReadDb> {
-    // an opening started before the last write would give a snapshot without it: wait, look again
-    while (this.opening) await this.opening.catch(() => undefined);
-    if (this.ro && this.ro.generation === this.generation) return this.ro;
-    const generation = this.generation;
-    this.opening = (async () => {
-      const db = new kuzu.Database(this.o.path, this.o.readBufferPoolBytes, true, true);
-      await db.init();
-      const old = this.ro;
-      this.ro = { db, generation, users: 0, stale: false };
-      if (old) {
-        old.stale = true;
-        if (old.users === 0) await old.db.close();
-      }
-      return this.ro;
-    })().finally(() => (this.opening = undefined));
-    return this.opening;
+  private walBytes(): number {
+    try {
+      return statSync(`${this.o.path}.wal`).size;
+    } catch {
+      return 0; // none yet, or just checkpointed
+    }
+  }
+
+  /**
+   * Fold the write-ahead log into the database. Called between writes (the worker applies them one
+   * at a time), so no write transaction is open; new queries wait, running ones are let finish.
+   */
+  async checkpoint(): Promise<void> {
+    const c = this.writer;
+    if (!c || this.checkpointing) return;
+    let release!: () => void;
+    this.checkpointing = new Promise<void>((r) => (release = r));
+    const t0 = performance.now();
+    try {
+      if (this.activeReads > 0) await new Promise<void>((r) => (this.drained = r));
+      const t1 = performance.now();
+      await closeResult(await c.query("CHECKPOINT"));
+      this.stats.checkpoints++;
+      this.stats.checkpointWaitMsMax = Math.max(this.stats.checkpointWaitMsMax, Math.round(t1 - t0));
+      this.stats.checkpointMsMax = Math.max(this.stats.checkpointMsMax, Math.round(performance.now() - t1));
+    } finally {
+      this.checkpointing = undefined;
+      this.drained = undefined;
+      release();
+    }
+  }
+
+  private readDone(): void {
+    this.activeReads--;
+    if (this.activeReads === 0) this.drained?.();
   }
 
   async read(cypher: string, params: GraphParams | undefined, limits: ReadLimits): Promise<ReadResult> {
     const started = performance.now();
-    const rd = await this.readDb().catch((e: unknown) => {
-      throw kuzuError(e);
-    });
-    rd.users++;
-    const c = new kuzu.Connection(rd.db);
+    while (this.checkpointing) await this.checkpointing;
+    const db = this.db;
+    if (!db) throw new GraphQueryError("store", "the graph store is not open");
+    this.activeReads++;
+    this.stats.reads++;
+    const c = new kuzu.Connection(db);
     let result: QueryResult | undefined;
+    let inTransaction = false;
     try {
       await c.init();
       c.setQueryTimeout(Math.max(1, Math.round(limits.timeoutMs)));
+      await closeResult(await c.query("BEGIN TRANSACTION READ ONLY"));
+      inTransaction = true;
       const used = usedParams(cypher, params);
       const ps = await c.prepare(cypher);
       let r: QueryResult | QueryResult[];
@@ -172,18 +217,17 @@ export class KuzuEngine {
       throw kuzuError(e);
     } finally {
       result?.close();
+      // a read-only transaction has nothing to keep; a failed statement may have ended it already
+      if (inTransaction) await c.query("ROLLBACK").then(closeResult, () => undefined);
       await c.close().catch(() => undefined);
-      rd.users--;
-      if (rd.stale && rd.users === 0) await rd.db.close().catch(() => undefined);
+      this.readDone();
     }
   }
 
   async close(): Promise<void> {
-    const ro = this.ro;
-    this.ro = undefined;
-    if (ro && ro.users === 0) await ro.db.close().catch(() => undefined);
+    await this.checkpoint().catch(() => undefined); // the next start need not replay the log
     await this.writer?.close().catch(() => undefined);
-    await this.rw?.close().catch(() => undefined);
-    this.writer = this.rw = undefined;
+    await this.db?.close().catch(() => undefined);
+    this.writer = this.db = undefined;
   }
 }

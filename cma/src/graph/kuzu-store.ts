@@ -2,7 +2,7 @@
  * The embedded Kuzu store (the default): the database lives on disk (e.g. <dataDir>/graph) and
  * is run by a worker process this store starts (kuzu-worker.ts), so a query that crashes or
  * wedges the engine never takes the CMA down: the worker is restarted on the next request and
- * the caller gets a GraphQueryError. Reads go to a read-only Database inside the worker.
+ * the caller gets a GraphQueryError. Reads run in read-only transactions inside the worker.
  */
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "@ringwatch/shared";
 import { GraphQueryError } from "./graph-store.js";
 import type { GraphParams, GraphStore, ReadLimits, ReadResult } from "./graph-store.js";
+import type { EngineStats } from "./kuzu-engine.js";
 import type { WorkerReply, WorkerRequest } from "./kuzu-protocol.js";
 import { checkParams, checkReadQuery, isEmptyUnwind, resolveLimits } from "./query-checks.js";
 
@@ -17,8 +18,8 @@ export interface KuzuStoreOptions {
   /** the database path (Kuzu 0.11 keeps it as one file plus a .wal beside it) */
   path: string;
   bufferPoolMb: number;
-  /** buffer pool of the read-only Database the queries use; default bufferPoolMb */
-  readBufferPoolMb?: number;
+  /** checkpoint once the write-ahead log is this large (default: Kuzu's 16 MiB) */
+  checkpointWalBytes?: number;
   log: Logger;
   /** write statements slower than this are logged (default 2 s) */
   slowStatementMs?: number;
@@ -94,7 +95,7 @@ export class KuzuStore implements GraphStore {
     const poolMb = this.o.bufferPoolMb;
     const r = await this.send(child, {
       op: "init",
-      options: { path: this.o.path, bufferPoolBytes: poolMb * 1024 * 1024, readBufferPoolBytes: (this.o.readBufferPoolMb ?? poolMb) * 1024 * 1024 },
+      options: { path: this.o.path, bufferPoolBytes: poolMb * 1024 * 1024, checkpointWalBytes: this.o.checkpointWalBytes },
     });
     if (!r.ok) {
       child.kill("SIGKILL");
@@ -128,6 +129,13 @@ export class KuzuStore implements GraphStore {
         resolve({ id, ok: false, code: "store", message: `cannot reach the graph engine: ${e instanceof Error ? e.message : String(e)}` });
       }
     });
+  }
+
+  /** What the engine in the current worker did (opens, reads, writes, checkpoints). */
+  async engineStats(): Promise<EngineStats> {
+    const r = await this.send(await this.worker(), { op: "stats" });
+    if (!r.ok || !r.stats) throw new GraphQueryError(r.ok ? "store" : r.code, r.ok ? "no stats" : r.message);
+    return r.stats;
   }
 
   async write(statements: readonly { cypher: string; params?: GraphParams }[]): Promise<void> {

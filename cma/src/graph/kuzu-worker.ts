@@ -37,6 +37,7 @@ async function handle(m: WorkerRequest): Promise<void> {
     return reply({ id: m.id, ok: true, ...(slow.length ? { slow } : {}) });
   }
   if (m.op === "read") return reply({ id: m.id, ok: true, result: await e.read(m.cypher, m.params, m.limits) });
+  if (m.op === "stats") return reply({ id: m.id, ok: true, stats: e.stats });
   await writes;
   await e.close();
   engine = undefined;

@@ -1,7 +1,7 @@
 /**
  * Checks both stores apply before a statement reaches the engine, so they accept and refuse the
  * same things with the same messages. The read-only guarantee itself comes from the stores
- * (Kuzu: a read-only Database; Neo4j: a READ session); the guard here refuses what a read-only
+ * (Kuzu: a READ ONLY transaction; Neo4j: a READ session); the guard here refuses what a read-only
  * engine would still do: touch files (Kuzu EXPORT, COPY TO, LOAD FROM, read_csv; Neo4j LOAD
  * CSV), change settings (Kuzu `CALL timeout=...`), attach databases or control transactions.
  *

@@ -2,7 +2,7 @@
  * The graph over HTTP: the named root-cause queries, each its own endpoint whose parameters are
  * checked against the query's declared types (unknown ones refused), and an ad-hoc Cypher endpoint.
  * Both only ever call GraphStore.read(), the store's path that cannot write (Neo4j: a READ
- * session; Kuzu: a read-only database), with time and row limits no caller can raise above the
+ * session; Kuzu: a READ ONLY transaction), with time and row limits no caller can raise above the
  * configured maximum.
  */
 import type { FastifyPluginAsync } from "fastify";

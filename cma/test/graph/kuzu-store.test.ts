@@ -67,6 +67,54 @@ describe("cma/graph/kuzu-store", function () {
     }
   });
 
+  it("under steady ingestion (a write every 200 ms) each query right after a write sees it, and no database is opened again", async () => {
+    const s = await makeKuzuStore();
+    try {
+      for (let i = 0; i < 15; i++) {
+        await s.write(mergeNodes("Host", [{ name: `hv${i}`, state: "alive" }]));
+        const r = await s.read("MATCH (h:Host) RETURN count(h) AS n, max(h.name) AS last");
+        assert.equal(r.rows[0].n, i + 1, `write ${i} seen at once`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      const stats = await s.engineStats();
+      assert.equal(stats.databaseOpens, 1, "only the worker's own open");
+      assert.equal(stats.reads, 15);
+      assert.equal(stats.writes >= 15, true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a checkpoint waits for the running queries: no write fails, no query fails, nothing is lost", async () => {
+    // every write is followed by a checkpoint; a query that runs ~0.1–0.5 s is always in flight
+    const s = new KuzuStore({ path: freshPath(), bufferPoolMb: 64, log: silentLogger(), checkpointWalBytes: 1 });
+    await s.init();
+    try {
+      let stop = false;
+      const slowReads = (async () => {
+        let n = 0;
+        while (!stop) {
+          const r = await s.read("UNWIND range(1, 300000) AS x RETURN count(x) AS n", undefined, { timeoutMs: 20_000, maxRows: 10 });
+          assert.equal(r.rows[0].n, 300_000);
+          n++;
+        }
+        return n;
+      })();
+      for (let i = 0; i < 12; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        await s.write(mergeNodes("Host", [{ name: `hv${i}` }]));
+      }
+      stop = true;
+      assert.ok((await slowReads) >= 1);
+      assert.equal((await s.read("MATCH (h:Host) RETURN count(h) AS n")).rows[0].n, 12);
+      const stats = await s.engineStats();
+      assert.ok(stats.checkpoints >= 12, `checkpoints: ${stats.checkpoints}`);
+      assert.ok(stats.checkpointWaitMsMax > 0, "at least one checkpoint waited for a running query");
+    } finally {
+      await s.close();
+    }
+  });
+
   it("a read begun before a write never makes a later read miss that write", async () => {
     const s = await makeKuzuStore();
     try {
