@@ -130,12 +130,19 @@ describe("system: rings with the simulator", function () {
   it("200 hosts at 5% packet loss for 3 minutes: no false deaths", async () => {
     sim = await Simulator.start({ hosts: 200, perSegment: 50, port: 19854, cmaCli: CMA_CLI, workDir: workDir(), seed: 11, loss: 0.05 });
     await sim.waitForRings(60_000);
-    const sent0 = sim.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0);
+    // both counted over the same 3 minutes (the heartbeats received while the rings formed made the
+    // loss look ~2 % when the join took a few seconds: a suite run failed on it)
+    const count = (): { sent: number; received: number } => ({
+      sent: sim!.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0), received: sim!.hosts.reduce((s, h) => s + h.view.heartbeatsReceived, 0),
+    });
+    const before = count();
     await sleep(3 * 60_000);
-    const sent = sim.hosts.reduce((s, h) => s + h.view.heartbeatsSent, 0) - sent0;
-    const received = sim.hosts.reduce((s, h) => s + h.view.heartbeatsReceived, 0);
+    const after = count();
+    const sent = after.sent - before.sent;
+    const received = after.received - before.received;
     assert.ok(sent > 200 * 2 * 170, `heartbeats sent: ${sent}`);
-    assert.ok(received < sent * 0.97, `loss was applied (${received} of ${sent} arrived)`);
+    console.log(`      ${received} of ${sent} heartbeats arrived (${((100 * received) / sent).toFixed(1)} %)`);
+    assert.ok(received < sent * 0.97 && received > sent * 0.9, `about 5 % lost (${received} of ${sent} arrived)`);
     assert.deepEqual(sim.eventsOf("hostDead"), []);
     assert.deepEqual(sim.eventsOf("segmentSuspected"), []);
     assert.equal(sim.summary().falseDeaths.length, 0);
