@@ -198,11 +198,19 @@ try {
   }
   ingesting = false;
   await ingestion;
-  console.log(INGEST_MS > 0 ? `  (while ingestion ran: ${ingestFlushes} flushes, each one live host's state and its 4 documents, every ${INGEST_MS} ms)` : "  (on an idle graph)");
+  const es = await store.engineStats();
+  console.log(`${INGEST_MS > 0 ? `  (while ingestion ran: ${ingestFlushes} flushes, each one live host's state and its 4 documents, every ${INGEST_MS} ms)` : "  (on an idle graph)"}; so far ${es.writes} writes, ${es.checkpoints} checkpoints (longest: waited ${es.checkpointWaitMsMax} ms, ran ${es.checkpointMsMax} ms)`);
   await ing.stop();
 
-  // ---- 3. fresh reads under ingestion
+  // ---- 3. fresh reads under ingestion (--fresh 0: skipped)
   const FRESH = Number(args.fresh);
+  if (FRESH > 0) await freshReads(FRESH, dead);
+} finally {
+  await store.close();
+  if (!args.keep) rmSync(dir, { recursive: true, force: true });
+}
+
+async function freshReads(FRESH: number, dead: number[]): Promise<void> {
   const impact = namedQueries.deadHostImpact.cypher;
   const flip = (i: number): { cypher: string; params: Record<string, KuzuValue> } => ({
     cypher: "MATCH (h:Host {name: $name}) SET h.state = $state", params: { name: hostName(dead[i % dead.length]), state: "dead" }, // a write each time, to a host whose impact then has rows
@@ -251,7 +259,4 @@ try {
   console.log(`fresh reads under ingestion: a write every 200 ms, deadHostImpact({host}) right after it, ${FRESH} cycles after 3 warm-ups`);
   console.log(`  READ ONLY transaction on the live database (the store): p50 ${live.p50.toFixed(1)} ms  p99 ${live.p99.toFixed(1)} ms  ${live.rows} rows; databases opened ${stats.databaseOpens}, checkpoints ${stats.checkpoints}`);
   console.log(`  read-only Database opened after each write (before):    p50 ${reopened.p50.toFixed(1)} ms  p99 ${reopened.p99.toFixed(1)} ms  ${reopened.rows} rows`);
-} finally {
-  await store.close();
-  if (!args.keep) rmSync(dir, { recursive: true, force: true });
 }
