@@ -58,8 +58,9 @@ export const HOSTS_PER_WORKER = 2500;
 export const MAX_AUTO_WORKERS = 4;
 /** scheduling priority of the worker processes (nice): below the CMA's */
 export const WORKER_NICE_DEFAULT = 10;
-/** a worker that does not answer within this is stuck: its call fails, saying where (a start: plus the next, per host) */
+/** a worker that does not answer within this is stuck: its call fails, saying where it was */
 export const WORKER_ANSWER_MS = 30_000;
+/** a start may take this much longer per host it starts (sockets and keys are made one by one) */
 export const WORKER_START_MS_PER_HOST = 10;
 /** how long a stopped process may take to exit before it is killed */
 const EXIT_GRACE_MS = 5000;
@@ -425,12 +426,12 @@ export class Simulator {
     return this.cma?.pid ? procCpuMs(this.cma.pid) : NaN;
   }
 
-  /** CPU time of the worker processes so far (ms), from /proc. */
   /** the worker processes' pids (a test stops one to see that a stuck worker is named and killed) */
   get workerPids(): number[] {
     return this.workers.map((w) => w.pid ?? 0);
   }
 
+  /** CPU time of the worker processes so far (ms), from /proc. */
   workersCpuMs(): number {
     return this.workers.reduce((sum, w) => sum + (w.pid && w.exitCode === null ? procCpuMs(w.pid) : 0), 0);
   }
