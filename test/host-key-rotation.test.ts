@@ -79,11 +79,12 @@ describe("system: a host key rotated without a false death (real CMA and nanopro
       }
     }
     // hv2 was down for its restart (a LATE then is true); once its neighbours hold its new key, its
-    // sealed heartbeats are heard: each neighbour's own status says hv2 is ok, heard more and more,
-    // all along (read from the neighbour's log, in its order: a LATE it sent before the reassignment
-    // but the CMA logged after cannot be mistaken for one after)
+    // sealed heartbeats are heard: read from each neighbour's own status lines, in its order (the
+    // CMA's log may hold a LATE sent before the reassignment). A ring change may still hand a
+    // neighbour hv2 afresh (heartbeats 0) before hv2 itself has its new list, and at warntime 1 s
+    // that can be late for a moment; what must never be is hv2 late or dead after it was heard.
     type Watched = { name: string; state: string; heartbeats: number };
-    const hv2Seen = (id: string, from: number): Watched[] => nps.get(id)!.lines.slice(from).filter((l) => l.msg === "status").map((l) => (l.neighbours as Watched[]).find((n) => n.name === "hv2")!);
+    const hv2Seen = (id: string, from: number): Watched[] => nps.get(id)!.lines.slice(from).filter((l) => l.msg === "status").map((l) => (l.neighbours as Watched[]).find((n) => n.name === "hv2")).filter((n): n is Watched => n !== undefined);
     const heardAgain = { hv1: 0, hv3: 0 };
     for (const id of ["hv1", "hv3"] as const) {
       const lines = nps.get(id)!.lines;
@@ -104,8 +105,11 @@ describe("system: a host key rotated without a false death (real CMA and nanopro
     for (const id of ["hv1", "hv3"] as const) {
       const seen = hv2Seen(id, heardAgain[id]);
       assert.ok(seen.length >= 10, `${id}: ${seen.length} status lines`);
-      assert.deepEqual(seen.filter((n) => n.state !== "ok"), [], `${id}: hv2 never late once it holds the new key`);
-      assert.ok(seen.at(-1)!.heartbeats - seen[0].heartbeats >= (2 * TIMING.deadtimeMs) / TIMING.heartbeatMs / 2, `${id} heard hv2's heartbeats: ${seen[0].heartbeats} → ${seen.at(-1)!.heartbeats}`);
+      assert.deepEqual(seen.filter((n) => n.state === "dead" || (n.state === "late" && n.heartbeats > 0)), [], `${id}: hv2 never late or dead once heard under its new key`);
+      // heartbeats heard over the window (a fresh entry restarts its count at 0)
+      const heard = seen.reduce((sum, n, i) => sum + (i === 0 ? 0 : n.heartbeats >= seen[i - 1].heartbeats ? n.heartbeats - seen[i - 1].heartbeats : n.heartbeats), 0);
+      assert.ok(heard >= (2 * TIMING.deadtimeMs) / TIMING.heartbeatMs / 2, `${id} heard ${heard} of hv2's heartbeats in ${2 * TIMING.deadtimeMs} ms`);
+      assert.equal(seen.at(-1)!.state, "ok", `${id} hears hv2 at the end`);
     }
     const events = (...types: string[]): string[] => cma.lines.filter((l) => l.msg === "membership event" && types.includes(String(l.type))).map((l) => `${String(l.type)} ${String(l.host)}`);
     assert.deepEqual(events("hostDead"), [], "no death");
