@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "@ringwatch/shared";
 import { KuzuStore } from "../../src/graph/kuzu-store.js";
+import type { KuzuStoreOptions } from "../../src/graph/kuzu-store.js";
 import { mergeNodes } from "../../src/graph/write-batch.js";
 import { conformanceSuite, expectQueryError } from "./store-conformance.js";
 
@@ -20,8 +21,8 @@ function freshPath(): string {
   return join(d, "graph");
 }
 
-export async function makeKuzuStore(path = freshPath()): Promise<KuzuStore> {
-  const s = new KuzuStore({ path, bufferPoolMb: 64, log: silentLogger() });
+export async function makeKuzuStore(path = freshPath(), options: Partial<KuzuStoreOptions> = {}): Promise<KuzuStore> {
+  const s = new KuzuStore({ path, bufferPoolMb: 64, log: silentLogger(), ...options });
   await s.init();
   return s;
 }
@@ -87,8 +88,7 @@ describe("cma/graph/kuzu-store", function () {
 
   it("a checkpoint waits for the running queries: no write fails, no query fails, nothing is lost", async () => {
     // every write is followed by a checkpoint; a query that runs ~0.1–0.5 s is always in flight
-    const s = new KuzuStore({ path: freshPath(), bufferPoolMb: 64, log: silentLogger(), checkpointWalBytes: 1 });
-    await s.init();
+    const s = await makeKuzuStore(freshPath(), { checkpointWalBytes: 1 });
     try {
       let stop = false;
       const slowReads = (async () => {
@@ -149,8 +149,7 @@ describe("cma/graph/kuzu-store", function () {
   });
 
   it("a query Kuzu's own timeout does not stop: code timeout, the worker replaced, and the very next read works", async () => {
-    const s = new KuzuStore({ path: freshPath(), bufferPoolMb: 64, log: silentLogger(), hardTimeoutGraceMs: 300 });
-    await s.init();
+    const s = await makeKuzuStore(freshPath(), { hardTimeoutGraceMs: 300 });
     try {
       await s.write(mergeNodes("Host", [{ name: "hv1" }]));
       await expectQueryError(s.read("UNWIND range(1, 1000000000) AS x RETURN sum(x) AS s", {}, { timeoutMs: 200 }), "timeout");
