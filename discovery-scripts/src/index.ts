@@ -12,3 +12,4 @@ export { AddressProblems } from "./guest-addresses/problems.js";
 export type { AddressSource } from "./guest-addresses/sighting.js";
 export * from "./tcp/proc-net-tcp.js";
 export { socketOwners, ProcessInfoCache, type ProcessInfo } from "./tcp/socket-owners.js";
+export * from "./collectors/guest-flows.js";

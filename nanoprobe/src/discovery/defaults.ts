@@ -17,8 +17,8 @@ export const DISCOVERY_DEFAULTS = {
 
 /**
  * Per-script intervals of the scripts shipped in @ringwatch/discovery-scripts. Everything is
- * inventory that changes rarely, except client connections and listeners (tcp-services),
- * which are what dependency discovery is about.
+ * inventory that changes rarely, except client connections and listeners (tcp-services, and the
+ * guests' own in guest-flows), which are what dependency discovery is about.
  */
 export const DEFAULT_SCRIPT_INTERVALS_MS: Readonly<Record<string, number>> = {
   "os": 10 * 60_000,
@@ -27,6 +27,8 @@ export const DEFAULT_SCRIPT_INTERVALS_MS: Readonly<Record<string, number>> = {
   "tcp-services": 60_000,
   "libvirt-domains": 10 * 60_000,
   "lldp": 10 * 60_000,
+  // captures handshakes for guestFlowsWindowMs of every minute; entries last an hour (README)
+  "guest-flows": 60_000,
 };
 
 /** The shipped scripts as runner entries, given the directory holding their executables (discovery-scripts/bin). */

@@ -89,6 +89,11 @@ export class DiscoveryRunner extends EventEmitter<DiscoveryRunnerEvents> {
     return [...this.states.keys()];
   }
 
+  /** A script as it was given (command, env, interval, timeout), or undefined. */
+  script(name: string): Readonly<DiscoveryScript> | undefined {
+    return this.states.get(name)?.spec;
+  }
+
   /** Runs every script at its first run (at once without a spread), then each on its interval. */
   start(): void {
     if (this.started || this.stopped) return;
