@@ -15,8 +15,10 @@ apt_install python3 make g++ pkg-config libvirt-dev iproute2 procps
 # (test/support/guest-os.ts); the guest image's own packages come with scripts/guest-image.sh
 apt_install curl
 # tcpdump: a test captures a whole run on the loopback wire and checks nothing readable is on it
-# (test/wire-capture.test.ts)
-apt_install tcpdump
+# (test/wire-capture.test.ts); the guest-flows discovery script captures the guests' handshakes
+# with it. nftables: guest-flows' test gives its namespace a rule that makes conntrack track the
+# bridged guests, as a hypervisor's firewall does
+apt_install tcpdump nftables
 
 # Debian's chromium, for the console's browser tests (test/console-browser.test.ts drive it through
 # playwright-core, which never downloads a browser of its own)

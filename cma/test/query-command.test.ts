@@ -102,8 +102,8 @@ describe("cma/query-command (against a real API over the Kuzu store)", function 
     const r = await runQuery(["deadHostImpact"], { param: ["host=hv1"], url: server.url });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
-    assert.match(lines[0], /^host \| hostState \| domain \| uuid +\| service \| process \| dependentHosts \| dependentServices$/);
-    assert.match(lines[2], new RegExp(`^hv1  \\| dead +\\| web1 +\\| ${UUID1} \\| +\\| +\\| \\[\\] +\\| \\[\\]$`));
+    assert.match(lines[0], /^host \| hostState \| domain \| uuid +\| service \| process \| dependentHosts \| dependentServices \| dependentGuests$/);
+    assert.match(lines[2], new RegExp(`^hv1  \\| dead +\\| web1 +\\| ${UUID1} \\| +\\| +\\| \\[\\] +\\| \\[\\] +\\| \\[\\]$`));
     assert.match(lines[3], /^\(1 row, \d+ ms\)$/);
     const j = await runQuery(["hostsSince"], { param: ["since=2000"], json: true, url: server.url });
     assert.equal(j.code, 0, j.stderr);

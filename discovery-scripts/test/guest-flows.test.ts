@@ -138,10 +138,11 @@ describe("discovery-scripts/guest-flows on a bridge of real namespaces (root)", 
     child.once("exit", (code) => reject(new Error(`flow peer ${args.join(" ")} exited (${code})`)));
     createInterface({ input: child.stdout! }).once("line", (line) => resolve(JSON.parse(line) as Record<string, unknown>));
   });
+  let lastStdout = "";
   const run = (env: NodeJS.ProcessEnv = {}): Promise<GuestFlowsData> =>
     runCommand("ip", ["netns", "exec", hv.name, `${FIXTURES}../../bin/guest-flows`], {
       LIBVIRT_URI: uri, LIBVIRT_LEASE_DIR: leaseDir, GUEST_FLOWS_STATE: join(dir, "state.json"), GUEST_FLOWS_WINDOW_MS: "3000", ...env,
-    }).then(dataOf);
+    }).then((r) => { lastStdout = r.stdout.trim(); return dataOf(r); });
   const guest = (d: GuestFlowsData, i: number) => d.guests.find((g) => g.uuid === UUIDS[i])!;
   /** Starts a script run and, once its capture listens, runs `during` (tcpdump needs ~0.3 s to attach). */
   const runWhile = async (during: () => Promise<unknown>, env: NodeJS.ProcessEnv = {}): Promise<GuestFlowsData> => {
@@ -192,6 +193,8 @@ describe("discovery-scripts/guest-flows on a bridge of real namespaces (root)", 
       await runCommand("ip", ["netns", "exec", hv.name, process.execPath, "-e", `require("net").connect(8080, "${IPS[1]}", function () { this.destroy(); })`]);
     });
     assert.equal(data.capture.available, true, JSON.stringify(data.capture));
+    // the CMA's graph tests ingest this document (cma/test/graph/fixtures/capture.sh)
+    if (process.env.GUEST_FLOWS_CAPTURE_TO) writeFileSync(process.env.GUEST_FLOWS_CAPTURE_TO, lastStdout + "\n");
     assert.deepEqual(guest(data, 1).listeners.map((l) => [l.ip, l.port, l.mac, l.source]), [[IPS[1], 8080, MACS[1], "capture"]]);
     assert.deepEqual(guest(data, 0).clients.map((c) => [c.remoteIp, c.remotePort, c.answered]), [[IPS[1], 8080, true]]);
     assert.deepEqual(guest(data, 0).listeners, []);

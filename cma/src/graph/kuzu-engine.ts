@@ -18,7 +18,7 @@ import kuzu from "kuzu";
 import type { Connection, Database, KuzuValue, QueryResult } from "kuzu";
 import { GraphQueryError } from "./graph-store.js";
 import type { GraphParams, GraphRow, ReadLimits, ReadResult } from "./graph-store.js";
-import { kuzuDdl, tableProperties } from "./schema.js";
+import { kuzuDdl, relationshipPairs, tableProperties } from "./schema.js";
 import { usedParams } from "./query-checks.js";
 import { toGraphValue } from "./kuzu-values.js";
 
@@ -108,6 +108,10 @@ export class KuzuEngine {
       const have = new Set((await (Array.isArray(r) ? r[0] : r).getAll()).map((x) => String(x.name)));
       await closeResult(r);
       for (const [p, type] of Object.entries(props)) if (!have.has(p)) await closeResult(await this.writer.query(`ALTER TABLE ${table} ADD ${p} ${type}`));
+    }
+    // ... and the (from, to) pairs a relationship gained since (a guest's services and dependencies)
+    for (const [type, pairs] of relationshipPairs()) {
+      for (const [from, to] of pairs) await closeResult(await this.writer.query(`ALTER TABLE ${type} ADD IF NOT EXISTS FROM ${from} TO ${to}`));
     }
   }
 

@@ -30,22 +30,23 @@ const downGuest = `(h.state = 'dead' OR h.state = 'unreachable') AND ($host = ''
 const deadHostImpact: NamedQuery = {
   name: "deadHostImpact",
   description:
-    "What a dead host takes with it: each guest it ran, the services listening on that guest's addresses, and the hosts and services that depend on them (client connections seen by discovery). One row per guest and service (service null for a guest with no known service), in no particular order.",
+    "What a dead host takes with it: each guest it ran, the services listening on that guest's addresses, and the hosts, services and guests that depend on them (client connections seen by discovery: the hosts' own and, through guest-flows, the guests'). One row per guest and service (service null for a guest with no known service), in no particular order.",
   params: { host: { type: "string", doc: "the dead host's name; empty: every host that is down", default: "" } },
   cypher: `MATCH (h:Host)-[:RUNS]->(d:Domain)-[:OFFERS]->(s:Service)<-[dep:DEPENDS_ON]-(c)
 WHERE ${downGuest}
 RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, s.key AS service, s.process AS process,
-  coalesce(collect(DISTINCT dep.clientHost), []) AS dependentHosts, coalesce(collect(DISTINCT c.key), []) AS dependentServices
+  coalesce(collect(DISTINCT dep.clientHost), []) AS dependentHosts, coalesce(collect(DISTINCT c.key), []) AS dependentServices,
+  coalesce(collect(DISTINCT CASE WHEN c.uuid IS NULL THEN NULL ELSE c.name END), []) AS dependentGuests
 UNION ALL
 MATCH (h:Host)-[:RUNS]->(d:Domain)-[:OFFERS]->(s:Service)
 WHERE ${downGuest} AND NOT EXISTS { MATCH (s)<-[:DEPENDS_ON]-() }
 RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, s.key AS service, s.process AS process,
-  ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices
+  ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices, ${none("[d.name]", "[]")} AS dependentGuests
 UNION ALL
 MATCH (h:Host)-[:RUNS]->(d:Domain)
 WHERE ${downGuest} AND NOT EXISTS { MATCH (d)-[:OFFERS]->() }
 RETURN h.name AS host, h.state AS hostState, d.name AS domain, d.uuid AS uuid, ${none("d.name")} AS service, ${none("d.name")} AS process,
-  ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices`,
+  ${none("[d.name]", "[]")} AS dependentHosts, ${none("[d.name]", "[]")} AS dependentServices, ${none("[d.name]", "[]")} AS dependentGuests`,
 };
 
 // One part per grouping (switch, then segment); each host counted once per group.

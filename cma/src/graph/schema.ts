@@ -8,11 +8,12 @@
  *   (Host|Domain)-[:HAS_NIC]->(NIC)-[:HAS_IP]->(IPAddr)
  *   (NIC)-[:LINKED_TO {portId}]->(Switch)    from LLDP
  *   (NIC)-[:BRIDGED_TO]->(NIC)               a guest's NIC to the host bridge it is plugged into
- *   (Host)-[:RUNS_SERVICE]->(Service)-[:LISTENS_ON]->(IPAddr)
+ *   (Host|Domain)-[:RUNS_SERVICE]->(Service)-[:LISTENS_ON]->(IPAddr)   a guest's: from guest-flows
  *   (Host|Domain)-[:OFFERS]->(Service)       derived: the machine holds the address the service
  *                                            listens on; and IPAddr.owned: a NIC holds it
  *                                            (ingest/derived.ts keeps both true)
- *   (Service|Host)-[:DEPENDS_ON {clientHost, process, count}]->(Service)   client connections
+ *   (Service|Host|Domain)-[:DEPENDS_ON {clientHost, process, count}]->(Service)   client connections
+ *                                            (a guest's from guest-flows: clientHost is its hypervisor)
  *   (Event|Alert)-[:CONCERNS]->(Host|Domain|Segment|IPAddr)
  *   (RecoveryAction)-[:ACTED_ON]->(Domain)   an action on a guest, from the audit log (ingest/recovery-actions.ts)
  *
@@ -85,10 +86,10 @@ export const relTables = {
   HAS_IP: { pairs: [["NIC", "IPAddr"]], properties: { prefixLength: I } },
   LINKED_TO: { pairs: [["NIC", "Switch"]], properties: { portId: S, portDescription: S } },
   BRIDGED_TO: { pairs: [["NIC", "NIC"]], properties: {} },
-  RUNS_SERVICE: { pairs: [["Host", "Service"]], properties: {} },
+  RUNS_SERVICE: { pairs: [["Host", "Service"], ["Domain", "Service"]], properties: {} },
   LISTENS_ON: { pairs: [["Service", "IPAddr"]], properties: {} },
   OFFERS: { pairs: [["Host", "Service"], ["Domain", "Service"]], properties: {} },
-  DEPENDS_ON: { pairs: [["Service", "Service"], ["Host", "Service"]], properties: { clientHost: S, process: S, count: I, present: B, updatedAt: I } },
+  DEPENDS_ON: { pairs: [["Service", "Service"], ["Host", "Service"], ["Domain", "Service"]], properties: { clientHost: S, process: S, count: I, present: B, updatedAt: I } },
   CONCERNS: {
     pairs: [["Event", "Host"], ["Event", "Segment"], ["Event", "IPAddr"], ["Alert", "Host"], ["Alert", "Domain"]],
     properties: {},
@@ -106,6 +107,11 @@ export function kuzuDdl(): string[] {
   const rels = Object.entries(relTables as Record<string, RelTable>).map(([type, t]) =>
     `CREATE REL TABLE IF NOT EXISTS ${type}(${[...t.pairs.map(([f, to]) => `FROM ${f} TO ${to}`), ...col(t.properties)].join(", ")})`);
   return [...nodes, ...rels];
+}
+
+/** Every relationship table's (from, to) pairs: a store written by an older schema may lack some (Kuzu: ALTER TABLE ... ADD IF NOT EXISTS FROM ... TO ...). */
+export function relationshipPairs(): [string, readonly (readonly [string, string])[]][] {
+  return Object.entries(relTables as Record<string, RelTable>).map(([type, t]) => [type, t.pairs]);
 }
 
 /** Every table's properties (node and relationship tables): what a store written by an older schema may lack. */

@@ -22,7 +22,7 @@ const FIXTURES = fileURLToPath(new URL("../../../test/graph/fixtures/", import.m
 export type Doc = { discovertype: string; description: string; host: string; source: string; data: Record<string, unknown> };
 
 /** A fresh copy of a captured document (edit it freely). */
-export function captured(name: "os" | "cpu-memory" | "nics" | "tcp-services" | "libvirt-domains" | "lldp"): Doc {
+export function captured(name: "os" | "cpu-memory" | "nics" | "tcp-services" | "libvirt-domains" | "lldp" | "guest-flows"): Doc {
   return JSON.parse(readFileSync(`${FIXTURES}${name}.json`, "utf8")) as Doc;
 }
 

@@ -104,8 +104,8 @@ export function queriesConformance(makeStore: () => Promise<GraphStore>): void {
       assert.ok(rows.every((r) => r.host === "s2a" && r.hostState === "dead"));
       const withServices = rows.filter((r) => r.service !== null).map(sorted).sort((a, b) => String(a.domain).localeCompare(String(b.domain)));
       assert.deepEqual(withServices, [
-        { host: "s2a", hostState: "dead", domain: "rw-test01", uuid: "5e1f0000-0000-4000-8000-000000000001", service: "10.0.2.101:5432", process: null, dependentHosts: ["s2b", "s2c"], dependentServices: ["s2b|0.0.0.0:8080"] },
-        { host: "s2a", hostState: "dead", domain: "rw-test02", uuid: "5e1f0000-0000-4000-8000-000000000002", service: "10.0.2.102:22", process: null, dependentHosts: ["s2b"], dependentServices: [] },
+        { host: "s2a", hostState: "dead", domain: "rw-test01", uuid: "5e1f0000-0000-4000-8000-000000000001", service: "10.0.2.101:5432", process: null, dependentHosts: ["s2b", "s2c"], dependentServices: ["s2b|0.0.0.0:8080"], dependentGuests: [] },
+        { host: "s2a", hostState: "dead", domain: "rw-test02", uuid: "5e1f0000-0000-4000-8000-000000000002", service: "10.0.2.102:22", process: null, dependentHosts: ["s2b"], dependentServices: [], dependentGuests: [] },
       ]);
       // with no host named: every host that is down (only s2a ran guests)
       assert.equal((await run("deadHostImpact")).length, 30);

@@ -12,6 +12,7 @@ import { ingestConformance } from "./ingest-conformance.js";
 import { queriesConformance } from "./queries-conformance.js";
 import { derivedConformance } from "./derived-conformance.js";
 import { actionsConformance } from "./actions-conformance.js";
+import { guestFlowsConformance } from "./guest-flows-conformance.js";
 
 export interface ConformanceOptions {
   /** a procedure call that would write if the read path allowed it */
@@ -205,5 +206,6 @@ export function conformanceSuite(name: string, makeStore: () => Promise<GraphSto
     queriesConformance(makeStore);
     derivedConformance(makeStore);
     actionsConformance(makeStore);
+    guestFlowsConformance(makeStore);
   });
 }

@@ -6,7 +6,8 @@ import { lldpIngest } from "./lldp.js";
 import { nicsIngest } from "./nics.js";
 import { osIngest } from "./os.js";
 import { tcpServicesIngest } from "./tcp-services.js";
+import { guestFlowsIngest } from "./guest-flows.js";
 
 export const discoveryPlugins: ReadonlyMap<string, DiscoveryIngest> = new Map(
-  [osIngest, cpuMemoryIngest, nicsIngest, tcpServicesIngest, libvirtDomainsIngest, lldpIngest].map((p) => [p.discovertype, p]),
+  [osIngest, cpuMemoryIngest, nicsIngest, tcpServicesIngest, libvirtDomainsIngest, lldpIngest, guestFlowsIngest].map((p) => [p.discovertype, p]),
 );

@@ -11,7 +11,7 @@
  * it (the address was given to another guest).
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
-import type { Row } from "../write-batch.js";
+import type { Row, Statement } from "../write-batch.js";
 import { hostNicKey } from "./nics.js";
 import { ip, isHostLocal } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
@@ -102,18 +102,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
         params: { rows: bridged },
         unique: "from",
       }] : []),
-      ...(claims.length ? [
-        {
-          cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, a, m MATCH (o:Domain)-[:HAS_NIC]->(m) ${withdrawOffers("o", "a")}`,
-          params: { rows: claims },
-          dedupe: ["nic", "address"],
-        },
-        {
-          cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[x:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WITH DISTINCT x DELETE x",
-          params: { rows: claims },
-          dedupe: ["nic", "address"],
-        },
-      ] : []),
+      ...claimedAddresses(claims),
     ],
     link: [
       ...mergeRels("RUNS", "Host", "Domain", runs, "to"),
@@ -126,6 +115,26 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
     mark,
     derive: linked(claims.map((c) => c.address)),
   });
+}
+
+/**
+ * Unlink phase: each address now seen on a guest NIC is taken from any other guest NIC that held
+ * it (the address was given to another guest), with the OFFERS that came from holding it.
+ */
+export function claimedAddresses(claims: readonly { nic: string; address: string }[]): Statement[] {
+  if (!claims.length) return [];
+  return [
+    {
+      cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, a, m MATCH (o:Domain)-[:HAS_NIC]->(m) ${withdrawOffers("o", "a")}`,
+      params: { rows: [...claims] },
+      dedupe: ["nic", "address"],
+    },
+    {
+      cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[x:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WITH DISTINCT x DELETE x",
+      params: { rows: [...claims] },
+      dedupe: ["nic", "address"],
+    },
+  ];
 }
 
 /** A guest the host no longer has (inventory "domainRemoved"): marked, if this host still runs it. */

@@ -1,0 +1,129 @@
+/**
+ * The guests' own services and dependencies (guest-flows documents, the captured one edited) in
+ * the graph and in the root-cause queries. Three hypervisors, one guest each: web on hvA uses
+ * api on hvB, which uses db on hvC. Part of the conformance suite.
+ */
+import assert from "node:assert/strict";
+import type { GraphStore } from "../../src/graph/graph-store.js";
+import { namedQueries } from "../../src/graph/named-queries.js";
+import { captured, freshStoreEachTest } from "./graph-fixtures.js";
+
+type Row = Record<string, unknown>;
+type Flows = { uuid: string; name: string; listeners: Row[]; clients: Row[] };
+
+const WEB = "77000000-0000-4000-8000-000000000001", API = "77000000-0000-4000-8000-000000000002", DB = "77000000-0000-4000-8000-000000000003";
+const API_IP = "10.78.0.12", DB_IP = "10.78.0.13";
+
+/** The captured document (guest0 a client of guest1:8080) cut to one guest and edited. */
+function flowsDoc(guest: Flows): ReturnType<typeof captured> {
+  const d = captured("guest-flows");
+  const real = d.data.guests as Flows[];
+  assert.equal(real.length, 3, "the captured document has the test's three guests");
+  d.data.guests = [guest];
+  return d;
+}
+
+const web = (clients: Row[] = [{ remoteIp: API_IP, remotePort: 8080, answered: true, firstSeen: "2026-12-07T06:34:20.018Z", source: "capture" }]): Flows =>
+  ({ uuid: WEB, name: "web", listeners: [], clients });
+const api = (clients: Row[] = [{ remoteIp: DB_IP, remotePort: 5432, answered: true, firstSeen: "2026-12-07T06:34:20.018Z", source: "conntrack" }]): Flows =>
+  ({ uuid: API, name: "api", listeners: [{ ip: API_IP, port: 8080, mac: "52:54:00:77:00:02", firstSeen: "2026-12-07T06:34:20.018Z", source: "capture" }], clients });
+const db = (listeners: Row[] = [{ ip: DB_IP, port: 5432, mac: "52:54:00:77:00:03", firstSeen: "2026-12-07T06:34:20.018Z", source: "conntrack" }]): Flows =>
+  ({ uuid: DB, name: "db", listeners, clients: [] });
+
+export function guestFlowsConformance(makeStore: () => Promise<GraphStore>): void {
+  describe("guest-flows: the guests' own services and dependencies", function () {
+    this.timeout(180_000);
+    const under = freshStoreEachTest(makeStore);
+    const { rows } = under;
+    const run = async (name: string, params: Row = {}): Promise<Row[]> => {
+      const q = namedQueries[name];
+      return rows(q.cypher, { ...Object.fromEntries(Object.entries(q.params).map(([k, v]) => [k, v.default])), ...params });
+    };
+
+    const setUp = async (): Promise<void> => {
+      const { feed } = under;
+      feed.host("hvA", "192.0.2.11", "alive");
+      feed.host("hvB", "192.0.2.12", "alive");
+      feed.host("hvC", "192.0.2.13", "alive");
+      for (const [host, uuid, name, n] of [["hvA", WEB, "web", 1], ["hvB", API, "api", 2], ["hvC", DB, "db", 3]] as const) {
+        feed.domain(host, { uuid, name, state: "running", vcpus: 1, memoryKib: 65536, disks: [], nics: [{ target: `vnet${n}`, mac: `52:54:00:77:00:0${n}`, bridge: "br0", network: "" }] });
+      }
+      assert.ok(feed.doc("hvA", flowsDoc(web())));
+      assert.ok(feed.doc("hvB", flowsDoc(api())));
+      assert.ok(feed.doc("hvC", flowsDoc(db())));
+      await feed.flush();
+      assert.equal(feed.ingestor.counters.refusedDocuments + feed.ingestor.counters.writeFailures, 0);
+    };
+
+    it("a guest's listener is a service it runs on the address its NIC answered from; an answered connection is its dependency", async () => {
+      await setUp();
+      assert.deepEqual(await rows("MATCH (d:Domain)-[:RUNS_SERVICE]->(s:Service)-[:LISTENS_ON]->(a:IPAddr) RETURN d.name AS guest, s.key AS service, s.present AS present, a.address AS address ORDER BY guest"), [
+        { guest: "api", service: `${API_IP}:8080`, present: true, address: API_IP },
+        { guest: "db", service: `${DB_IP}:5432`, present: true, address: DB_IP },
+      ]);
+      assert.deepEqual(await rows("MATCH (d:Domain)-[:HAS_NIC]->(n:NIC)-[:HAS_IP]->(a:IPAddr) RETURN d.name AS guest, n.key AS nic, a.address AS address, a.owned AS owned ORDER BY guest"), [
+        { guest: "api", nic: "52:54:00:77:00:02", address: API_IP, owned: true },
+        { guest: "db", nic: "52:54:00:77:00:03", address: DB_IP, owned: true },
+      ]);
+      assert.deepEqual(await rows("MATCH (d:Domain)-[x:DEPENDS_ON]->(s:Service) RETURN d.name AS guest, s.key AS service, x.clientHost AS clientHost, x.present AS present ORDER BY guest"), [
+        { guest: "api", service: `${DB_IP}:5432`, clientHost: "hvB", present: true },
+        { guest: "web", service: `${API_IP}:8080`, clientHost: "hvA", present: true },
+      ]);
+      // derived: the guest offers what it runs (what the root-cause queries follow)
+      assert.deepEqual(await rows("MATCH (d:Domain)-[:OFFERS]->(s:Service) RETURN d.name AS guest, s.key AS service ORDER BY guest"), [
+        { guest: "api", service: `${API_IP}:8080` }, { guest: "db", service: `${DB_IP}:5432` },
+      ]);
+    });
+
+    it("the db's hypervisor dies: its impact names the guest that depended on it, and that guest's dependency is down", async () => {
+      await setUp();
+      under.feed.host("hvC", "192.0.2.13", "dead");
+      await under.feed.flush();
+      const impact = await run("deadHostImpact", { host: "hvC" });
+      assert.deepEqual(impact, [{ host: "hvC", hostState: "dead", domain: "db", uuid: DB, service: `${DB_IP}:5432`, process: null, dependentHosts: ["hvB"], dependentServices: [], dependentGuests: ["api"] }]);
+      const down = await run("servicesWithDownDependencies");
+      assert.deepEqual(down, [{ clientHost: "hvB", client: "api", process: null, dependency: `${DB_IP}:5432`, why: "guest db on host hvC dead" }]);
+    });
+
+    it("what a later document no longer lists is marked, not deleted; unanswered SYNs and bad entries stay out, the rest goes in", async () => {
+      await setUp();
+      const bad = api([
+        { remoteIp: "10.78.0.99", remotePort: 9, answered: false, firstSeen: "x", source: "capture" },
+        { remoteIp: "not an ip", remotePort: 80, answered: true },
+        { remoteIp: "169.254.169.254", remotePort: 80, answered: true },
+      ]);
+      bad.listeners.push({ ip: "127.0.0.1", port: 80, mac: null }, { ip: API_IP, port: 70_000 });
+      const doc = flowsDoc(bad);
+      (doc.data.guests as unknown[]).push({ uuid: "../../../etc/passwd", name: "evil", listeners: [], clients: [] });
+      assert.ok(under.feed.doc("hvB", doc, 1_763_700_100_000));
+      assert.ok(under.feed.doc("hvC", flowsDoc(db([])), 1_763_700_100_000));
+      await under.feed.flush();
+      assert.equal(under.feed.ingestor.counters.refusedDocuments, 0);
+      assert.deepEqual(await rows("MATCH (d:Domain)-[x:DEPENDS_ON]->(s:Service) RETURN d.name AS guest, s.key AS service, x.present AS present ORDER BY guest"), [
+        { guest: "api", service: `${DB_IP}:5432`, present: false },
+        { guest: "web", service: `${API_IP}:8080`, present: true },
+      ]);
+      assert.deepEqual(await rows("MATCH (d:Domain)-[:RUNS_SERVICE]->(s:Service) RETURN d.name AS guest, s.key AS service, s.present AS present ORDER BY guest"), [
+        { guest: "api", service: `${API_IP}:8080`, present: true },
+        { guest: "db", service: `${DB_IP}:5432`, present: false },
+      ]);
+      assert.deepEqual(await rows("MATCH (s:Service) WHERE s.ip = '10.78.0.99' OR s.ip = '169.254.169.254' OR s.port = 70000 RETURN s.key AS key"), []);
+      assert.deepEqual(await rows("MATCH (d:Domain) WHERE d.name = 'evil' RETURN d.uuid AS uuid"), []);
+    });
+
+    it("an address another guest answers from now moves to that guest, its service with it", async () => {
+      await setUp();
+      // db's address (and port) answered by a new guest on hvA: a failover
+      const standby = "77000000-0000-4000-8000-000000000004";
+      under.feed.domain("hvA", { uuid: standby, name: "db-standby", state: "running", vcpus: 1, memoryKib: 65536, disks: [], nics: [{ target: "vnet4", mac: "52:54:00:77:00:04", bridge: "br0", network: "" }] });
+      assert.ok(under.feed.doc("hvA", flowsDoc({ uuid: standby, name: "db-standby", listeners: [{ ip: DB_IP, port: 5432, mac: "52:54:00:77:00:04" }], clients: [] }), 1_763_700_100_000));
+      await under.feed.flush();
+      assert.deepEqual(await rows(`MATCH (d:Domain)-[:RUNS_SERVICE]->(s:Service {key: '${DB_IP}:5432'}) RETURN d.name AS guest`), [{ guest: "db-standby" }]);
+      assert.deepEqual(await rows(`MATCH (n:NIC)-[:HAS_IP]->(a:IPAddr {address: '${DB_IP}'}) RETURN n.key AS nic`), [{ nic: "52:54:00:77:00:04" }]);
+      assert.deepEqual(await rows(`MATCH (d:Domain)-[:OFFERS]->(s:Service {key: '${DB_IP}:5432'}) RETURN d.name AS guest`), [{ guest: "db-standby" }]);
+      under.feed.host("hvC", "192.0.2.13", "dead");
+      await under.feed.flush();
+      assert.deepEqual((await run("deadHostImpact", { host: "hvC" })).map((r) => [r.domain, r.service]), [["db", null]], "the old db no longer offers the service");
+    });
+  });
+}
