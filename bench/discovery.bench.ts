@@ -14,10 +14,15 @@
  *   4. libvirt-domains with --neighbours neighbour entries (default 10,000): a namespace with a veth
  *      pair and permanent entries made by `ip -batch`, the script run inside it against --uri
  *      (default qemu:///system, read only), before and after the entries are added
+ *   5. guest-flows (its default 10 s window and rate cap) while one guest opens --flow-rates new
+ *      connections a second (default 0,1000,5000) to another's service: a namespace standing for
+ *      the hypervisor with a bridge, two namespaces standing for guests behind it (veths as taps),
+ *      guests named in a libvirt test-driver node by their MACs; the connection rate reached is
+ *      counted by the client and printed
  * The namespaces and the load process are removed at the end (and on failure).
  *
  *   node bench/dist/discovery.bench.js [--runs 7] [--heavy-runs 3] [--connections 100000]
- *        [--neighbours 10000] [--uri qemu:///system] [--skip-heavy]
+ *        [--neighbours 10000] [--uri qemu:///system] [--flow-rates 0,1000,5000] [--skip-heavy] [--only-flows]
  * Root only for 3 and 4. Load average is printed beside each section: the host is shared.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -55,6 +60,33 @@ async function tcpLoad(count: number): Promise<void> {
   }
   process.stdout.write(`ready ${count}\n`);
   await new Promise(() => undefined); // holds the connections until killed
+}
+
+/** Listens on ip:port, closes what it accepts; "ready" when listening. */
+function connServe(ipAddress: string, port: number): void {
+  net.createServer((c) => { c.on("error", () => undefined); c.end(); }).listen(port, ipAddress, 4096, () => process.stdout.write("ready\n"));
+}
+
+/** Opens `rate` new connections a second to ip:port (each closed once up), in 10 ms slices; prints the rate reached each 5 s. */
+function connLoad(ipAddress: string, port: number, rate: number): void {
+  let made = 0, failed = 0, open = 0, since = performance.now(), owed = 0;
+  process.stdout.write("ready\n");
+  setInterval(() => {
+    owed += rate / 100;
+    for (; owed >= 1 && open < 2000; owed--) {
+      open++;
+      const c = net.connect(port, ipAddress, () => { made++; c.destroy(); });
+      c.on("error", () => { failed++; });
+      c.on("close", () => { open--; });
+    }
+    owed = Math.min(owed, rate); // never more than a second's worth behind
+  }, 10);
+  setInterval(() => {
+    const s = (performance.now() - since) / 1000;
+    process.stderr.write(`conn-load: ${(made / s).toFixed(0)} connections/s (${failed} failed)\n`);
+    made = failed = 0;
+    since = performance.now();
+  }, 5000);
 }
 
 // ---------------------------------------------------------------- measurement
@@ -226,11 +258,60 @@ async function libvirtNeighbours(neighbours: number, runs: number, uri: string):
   printRows(`libvirt-domains (${uri}) in a namespace, ${runs} runs each:`, rows);
 }
 
+async function guestFlowsUnderLoad(rates: number[], runs: number): Promise<void> {
+  const hv = makeNamespace("h"), a = makeNamespace("a"), b = makeNamespace("b");
+  ip("-n", hv, "link", "add", "br0", "type", "bridge");
+  ip("-n", hv, "link", "set", "br0", "up");
+  const macs = ["52:54:00:88:00:01", "52:54:00:88:00:02"], ips = ["10.79.0.11", "10.79.0.12"];
+  [a, b].forEach((g, i) => {
+    ip("-n", hv, "link", "add", `vg${i}`, "type", "veth", "peer", "name", "eth0", "address", macs[i], "netns", g);
+    ip("-n", hv, "link", "set", `vg${i}`, "master", "br0", "up");
+    ip("-n", g, "addr", "add", `${ips[i]}/24`, "dev", "eth0");
+    ip("-n", g, "link", "set", "eth0", "up");
+  });
+  ip("netns", "exec", a, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535");
+  ip("netns", "exec", a, "sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1");
+  const dir = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+  const domains = macs.map((mac, i) => `<domain type='test'><name>g${i}</name><uuid>88000000-0000-4000-8000-00000000000${i + 1}</uuid><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices><interface type='bridge'><mac address='${mac}'/><source bridge='br0'/></interface></devices></domain>`);
+  execFileSync("tee", [join(dir, "node.xml")], { input: `<node>${domains.join("")}</node>`, stdio: ["pipe", "ignore", "inherit"] });
+  const start = (ns: string, args: string[]): Promise<ChildProcess> => new Promise((resolve, reject) => {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, SELF, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    loadChildren.push(child);
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited (${code})`)));
+    createInterface({ input: child.stdout! }).once("line", () => { child.removeAllListeners("exit"); resolve(child); });
+  });
+  await start(b, ["--conn-serve", `${ips[1]},8080`]);
+  const name = `guest-flows@${hv}`;
+  const rows: Row[] = [];
+  let seen = "";
+  for (const rate of rates) {
+    const runner = new DiscoveryRunner({ scripts: [inNamespace(hv, "guest-flows", { LIBVIRT_URI: `test://${join(dir, "node.xml")}`, GUEST_FLOWS_STATE: join(dir, `state-${rate}.json`) })], concurrency: 1 });
+    runner.on("document", (e) => {
+      const d = e.document.data as { guests: { listeners: unknown[]; clients: unknown[] }[]; capture: Record<string, unknown> };
+      const c = d.capture;
+      seen = `listeners ${d.guests.map((g) => g.listeners.length).join("/")}, clients ${d.guests.map((g) => g.clients.length).join("/")}; capture: ${c.packets} packets read, ${c.cappedSeconds} capped seconds, ${c.kernelDropped} dropped by the kernel`;
+    });
+    const load = rate > 0 ? await start(a, ["--conn-load", `${ips[1]},8080,${rate}`]) : undefined;
+    await new Promise((r) => setTimeout(r, 2000));
+    rows.push(await measure(runner, name, `guest-flows, ${rate} new connections/s`, runs));
+    console.log(`  ${rate}/s, last document: ${seen}`);
+    load?.kill("SIGKILL");
+    await runner.stop();
+  }
+  for (const c of loadChildren.splice(0)) c.kill("SIGKILL");
+  execFileSync("rm", ["-rf", dir]);
+  printRows(`guest-flows (window ${process.env.GUEST_FLOWS_WINDOW_MS ?? "10000"} ms, cap ${process.env.GUEST_FLOWS_MAX_PPS ?? "1000"} packets/s) while a guest opens new connections to another, ${runs} runs each:`, rows);
+}
+
 // ---------------------------------------------------------------- main
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       "tcp-load": { type: "string" },
+      "conn-serve": { type: "string" },
+      "conn-load": { type: "string" },
+      "flow-rates": { type: "string", default: "0,1000,5000" },
+      "only-flows": { type: "boolean", default: false },
       runs: { type: "string", default: "7" },
       "heavy-runs": { type: "string", default: "3" },
       connections: { type: "string", default: "100000" },
@@ -240,6 +321,14 @@ async function main(): Promise<void> {
     },
   });
   if (values["tcp-load"]) return tcpLoad(Number(values["tcp-load"]));
+  // load modes run until killed
+  if (values["conn-serve"]) { const [h, p] = values["conn-serve"].split(","); connServe(h, Number(p)); return new Promise(() => undefined); }
+  if (values["conn-load"]) { const [h, p, r] = values["conn-load"].split(","); connLoad(h, Number(p), Number(r)); return new Promise(() => undefined); }
+  const rates = values["flow-rates"].split(",").map(Number);
+  if (values["only-flows"]) {
+    try { await guestFlowsUnderLoad(rates, Number(values["heavy-runs"])); } finally { cleanup(); }
+    return;
+  }
   const runs = Number(values.runs), heavyRuns = Number(values["heavy-runs"]);
   console.log(`discovery bench: ${new Date().toISOString()}, load ${load()}`);
   await wrapperOverhead(100);
@@ -248,6 +337,7 @@ async function main(): Promise<void> {
     try {
       await libvirtNeighbours(Number(values.neighbours), heavyRuns, values.uri);
       await tcpUnderLoad(Number(values.connections), heavyRuns);
+      await guestFlowsUnderLoad(rates, heavyRuns);
     } finally {
       cleanup();
     }

@@ -28,7 +28,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, makeEnrollmentProof, parseHostPort, previousKeyPath, readHostKeys,
+  CommandRefused, CommandVerifier, ConfigError, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, makeEnrollmentProof, parseHostPort, previousKeyPath, readHostKeys,
 } from "@ringwatch/shared";
 import type {
   ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
@@ -48,6 +48,7 @@ import type { CmaOutboxCounters } from "./outbox/cma-outbox.js";
 import { CmaRegistration } from "./outbox/cma-registration.js";
 import { DomainActionError, executeDomainAction } from "./hypervisor/domain-actions.js";
 import { loadGuestChecks } from "./health/guest-checks-file.js";
+import { discoveredServices } from "./health/discovered-services.js";
 import { readEnrollmentTokenFile } from "./enrollment-token-file.js";
 import type { DomainActionFailure } from "./hypervisor/domain-actions.js";
 
@@ -201,6 +202,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
 
   static async start(cfg: NanoprobeConfig, deps: NanoprobeDeps): Promise<Nanoprobe> {
     const guestChecks = cfg.guestChecksFile ? loadGuestChecks(cfg.guestChecksFile) : []; // a bad file stops the start (ConfigError) before anything opens
+    if (guestChecks.some((c) => c.discovered) && (!cfg.discoveryDir || !cfg.libvirtUri || cfg.guestFlowsWindowMs === 0)) {
+      throw new ConfigError(`guestChecksFile ${cfg.guestChecksFile}: "discovered" checks need the guest-flows discovery script, which runs only with discoveryDir and libvirtUri set and guestFlowsWindowMs above 0`);
+    }
     const enrollmentToken = cfg.enrollmentTokenFile ? readEnrollmentTokenFile(cfg.enrollmentTokenFile) : undefined; // a bad file stops the start too
     const { keys: hostKeys, previous } = deps.hostKeys ? { keys: deps.hostKeys, previous: deps.previousHostKeys } : openHostKeys(cfg.identityKeyFile, deps.log);
     const iface = cfg.multicastInterface || (cfg.bindAddress !== "0.0.0.0" ? cfg.bindAddress : undefined);
@@ -230,6 +234,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     if (cfg.discoveryDir) {
       np.discovery = shippedDiscoveryRunner(cfg);
       np.outbox.watchDiscovery(np.discovery);
+      // the services guest-flows saw the guests answer on: what "discovered" checks check
+      const health = np.hypervisor?.health;
+      if (health && guestChecks.some((c) => c.discovered)) {
+        np.discovery.on("document", (e) => { if (e.document.discovertype === "guest-flows") health.setDiscovered(discoveredServices(e.document.data)); });
+      }
       np.discovery.start();
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
@@ -520,7 +529,9 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       outbox: this.outbox.status(),
       memory: memoryMiB(),
       hypervisor: this.hypervisor ? { connected: this.hypervisor.connected, domains: this.hypervisor.tracker?.size ?? 0, sampler: this.hypervisor.sampler.stats, ...this.hypervisor.counters,
-        retained: { sampler: this.hypervisor.sampler.retainedSizes(), analytics: this.hypervisor.analytics.retainedSizes() } } : null,
+        retained: { sampler: this.hypervisor.sampler.retainedSizes(), analytics: this.hypervisor.analytics.retainedSizes() },
+        // guest checks running (by guest, by tag, of discovered services) and what they found
+        guestHealth: { checks: this.hypervisor.health.checkCount(), ...this.hypervisor.health.counters } } : null,
       discovery: this.discovery?.status() ?? null, // per script: runs, errors, CPU ms (last, max, total)
     };
   }

@@ -14,7 +14,9 @@
  * Each check is a TCP connect (`tcp`: host:port), an HTTP GET (`http`: URL, `expectStatus`
  * default 200, redirects not followed) or a ping of the QEMU guest agent through libvirt
  * (`"agent": true`; libvirt counts its timeout in whole seconds, so timeoutMs is rounded up to one;
- * a guest without an agent channel is not pinged).
+ * a guest without an agent channel is not pinged), or `"discovered": "tcp"`: a TCP connect to every
+ * service the guest-flows discovery script saw the guest answer on (its own address and port), one
+ * check per guest and service, made as services are discovered (discovered-services.ts).
  */
 import { readFileSync } from "node:fs";
 import { ConfigError, TAG_RE } from "@ringwatch/shared";
@@ -33,8 +35,10 @@ export interface GuestCheckSpec {
   /** a ringwatch tag: the check runs for every guest of this hypervisor carrying it */
   tag?: string;
   kind: "tcp" | "http" | "agent";
-  /** host:port (tcp), the URL (http), or "guest-agent"; may hold {name} and {uuid} */
+  /** host:port (tcp), the URL (http), or "guest-agent"; may hold {name} and {uuid}; DISCOVERED_TARGET for checks of discovered services */
   target: string;
+  /** a TCP check of each service discovered on the guest (target: each one's address and port) */
+  discovered?: true;
   expectStatus: number;
   intervalMs: number;
   timeoutMs: number;
@@ -44,6 +48,8 @@ export interface GuestCheckSpec {
 
 /** the target of every agent check (one agent per guest) */
 export const AGENT_TARGET = "guest-agent";
+/** the target of a discovered-services entry: each check made from it targets one service */
+export const DISCOVERED_TARGET = "discovered";
 export const CHECK_DEFAULTS = { intervalMs: 10_000, timeoutMs: 2000, failures: 3 } as const;
 const BOUNDS = { intervalMs: [100, 3_600_000], timeoutMs: [50, 60_000], failures: [1, 100] } as const;
 /** a file listing more is a mistake, not a fleet: each check holds a timer and sockets */
@@ -92,18 +98,20 @@ export function parseGuestChecks(doc: unknown, source: string): GuestCheckSpec[]
   return checks.map((c: unknown, i) => {
     const where = `${source}: checks[${i}]`;
     if (!c || typeof c !== "object" || Array.isArray(c)) throw new ConfigError(`${where}: expected an object`);
-    const { guest, tag, tcp, http, agent, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
+    const { guest, tag, tcp, http, agent, discovered, expectStatus, intervalMs, timeoutMs, failures, ...extra } = c as Record<string, unknown>;
     if (Object.keys(extra).length) throw new ConfigError(`${where}: unknown key ${JSON.stringify(Object.keys(extra)[0])}`);
     if ((guest === undefined) === (tag === undefined)) throw new ConfigError(`${where}: give exactly one of guest (a domain UUID or name) or tag (every guest carrying it)`);
     if (guest !== undefined && (typeof guest !== "string" || !guest || guest.length > 255)) throw new ConfigError(`${where}: guest must be a domain UUID or name`);
     if (tag !== undefined && (typeof tag !== "string" || !TAG_RE.test(tag))) throw new ConfigError(`${where}: tag must be a ringwatch tag (letters, digits and . _ : -, at most 64), got ${JSON.stringify(tag)}`);
-    if ([tcp, http, agent].filter((k) => k !== undefined).length !== 1) throw new ConfigError(`${where}: give exactly one of tcp (host:port), http (URL) or agent (true)`);
+    if ([tcp, http, agent, discovered].filter((k) => k !== undefined).length !== 1) throw new ConfigError(`${where}: give exactly one of tcp (host:port), http (URL), agent (true) or discovered ("tcp")`);
     if (agent !== undefined && agent !== true) throw new ConfigError(`${where}: agent must be true (a ping of the QEMU guest agent), got ${JSON.stringify(agent)}`);
+    if (discovered !== undefined && discovered !== "tcp") throw new ConfigError(`${where}: discovered must be "tcp" (a TCP connect to each service discovered on the guest), got ${JSON.stringify(discovered)}`);
     if (expectStatus !== undefined && (http === undefined || typeof expectStatus !== "number" || !Number.isInteger(expectStatus) || expectStatus < 100 || expectStatus > 599)) throw new ConfigError(`${where}: expectStatus must be an HTTP status (100–599), with http`);
-    const kind = tcp !== undefined ? "tcp" : http !== undefined ? "http" : "agent";
+    const kind = tcp !== undefined || discovered !== undefined ? "tcp" : http !== undefined ? "http" : "agent";
+    const target = discovered !== undefined ? DISCOVERED_TARGET : kind === "agent" ? AGENT_TARGET : targetTemplate(where, kind as "tcp" | "http", kind === "tcp" ? tcp : http);
     const spec: GuestCheckSpec = {
-      ...(guest !== undefined ? { guest: guest as string } : { tag: tag as string }), kind,
-      target: kind === "agent" ? AGENT_TARGET : targetTemplate(where, kind, kind === "tcp" ? tcp : http), expectStatus: (expectStatus as number | undefined) ?? 200,
+      ...(guest !== undefined ? { guest: guest as string } : { tag: tag as string }), kind, target, ...(discovered !== undefined ? { discovered: true as const } : {}),
+      expectStatus: (expectStatus as number | undefined) ?? 200,
       intervalMs: int(where, "intervalMs", intervalMs, base.intervalMs), timeoutMs: int(where, "timeoutMs", timeoutMs, base.timeoutMs), failures: int(where, "failures", failures, base.failures),
     };
     if (spec.timeoutMs >= spec.intervalMs) throw new ConfigError(`${where}: timeoutMs (${spec.timeoutMs}) must be below intervalMs (${spec.intervalMs})`);

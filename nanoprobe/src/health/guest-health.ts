@@ -15,7 +15,12 @@
  * the tag or appears with it, dropped (its cause too) when it loses it or goes; at most
  * MAX_TAG_CHECKS of them at once (counted beyond). `{name}` and `{uuid}` in a target are the guest's.
  *
- * Not here yet: checks from the services discovered on the guest's addresses.
+ * A discovered-services entry (`"discovered": "tcp"`, for a guest or a tag) makes one TCP check per
+ * service guest-flows saw the guest answer on (setDiscovered; at most MAX_DISCOVERED_CHECKS). Such
+ * a check outlives the service's entry in the document while it is failing: a service that died
+ * answers no SYN, so discovery forgets it within the hour, and that must not end its check (or
+ * the guest would look healthy again). It goes once it has answered after being forgotten, or
+ * when its guest stops, goes or no longer matches the entry.
  */
 import { EventEmitter } from "node:events";
 import type { Alert, Logger } from "@ringwatch/shared";
@@ -25,6 +30,7 @@ import { targetFor } from "./guest-checks-file.js";
 import type { GuestCheckSpec } from "./guest-checks-file.js";
 import { lifecycleVerdict } from "./lifecycle-verdict.js";
 import { probeService } from "./service-probe.js";
+import type { DiscoveredServices, ServiceEndpoint } from "./discovered-services.js";
 import type { ProbeAnswer } from "./service-probe.js";
 
 /** errors of this host's own resources (descriptors, buffers, memory, local addresses), not of the guest's service */
@@ -40,13 +46,19 @@ export interface GuestView {
 
 /** Checks by tag alive at once at most: each holds a timer and, when it runs, a socket. */
 export const MAX_TAG_CHECKS = 10_000;
+/** Checks of discovered services alive at once at most (the same reason). */
+export const MAX_DISCOVERED_CHECKS = 10_000;
 
 interface CheckState {
   spec: GuestCheckSpec;
   /** the guest it checks: the spec's, or (a check by tag) the guest's UUID */
   guest: string;
-  /** a check by tag: its key in tagChecks (gone from there: the guest lost the tag) */
-  tagCheckId?: string;
+  /** a check made per guest (by tag, or per discovered service): the map holding it and its key
+   *  there (gone from there: the guest lost the tag, or the check was dropped) */
+  pool?: Map<string, CheckState>;
+  poolId?: string;
+  /** a discovered service's check whose service the document no longer lists: goes once it answers */
+  forgotten?: boolean;
   timer: NodeJS.Timeout;
   /** consecutive failures while the guest runs */
   failures: number;
@@ -75,12 +87,16 @@ export interface GuestHealthCounters {
   agentDeferred: number;
   /** checks by tag not made: MAX_TAG_CHECKS were running */
   tagChecksOverLimit: number;
+  /** checks of discovered services not made: MAX_DISCOVERED_CHECKS were running */
+  discoveredChecksOverLimit: number;
+  /** entries of guest-flows documents left out as malformed */
+  discoveredMalformed: number;
   unhealthyRaised: number;
   unhealthyCleared: number;
 }
 
 export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
-  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, agentNoChannel: 0, agentDeferred: 0, tagChecksOverLimit: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
+  readonly counters: GuestHealthCounters = { checksRun: 0, checksFailed: 0, checksSkipped: 0, checksOwnErrors: 0, agentNoChannel: 0, agentDeferred: 0, tagChecksOverLimit: 0, discoveredChecksOverLimit: 0, discoveredMalformed: 0, unhealthyRaised: 0, unhealthyCleared: 0 };
   private guests = new Map<string, GuestView>();
   /** uuid → cause key → cause */
   private readonly causes = new Map<string, Map<string, Cause>>();
@@ -88,6 +104,11 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   private readonly tagSpecs: GuestCheckSpec[];
   /** checks by tag now: `<spec index>:<uuid>` → its state */
   private readonly tagChecks = new Map<string, CheckState>();
+  private readonly discoveredSpecs: GuestCheckSpec[];
+  /** guest uuid → the services guest-flows last listed for it */
+  private discovered = new Map<string, ServiceEndpoint[]>();
+  /** checks of discovered services now: `<spec index>:<uuid>:<endpoint>` → its state */
+  private readonly discoveredChecks = new Map<string, CheckState>();
   private stopped = false;
   private readonly agent: GuestAgentPinger;
   /** guest-pings sent to libvirt by agent checks */
@@ -102,12 +123,13 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
   constructor(specs: readonly GuestCheckSpec[], private readonly log: Logger, conn: () => LibvirtConnection | undefined = () => undefined) {
     super();
     this.agent = new GuestAgentPinger(conn);
-    for (const spec of specs) if (spec.guest !== undefined) this.checks.push(this.startCheck(spec, spec.guest));
-    this.tagSpecs = specs.filter((s) => s.tag !== undefined);
+    for (const spec of specs) if (spec.guest !== undefined && !spec.discovered) this.checks.push(this.startCheck(spec, spec.guest));
+    this.tagSpecs = specs.filter((s) => s.tag !== undefined && !s.discovered);
+    this.discoveredSpecs = specs.filter((s) => s.discovered);
   }
 
-  private startCheck(spec: GuestCheckSpec, guest: string, tagCheckId?: string): CheckState {
-    const c: CheckState = { spec, guest, tagCheckId, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
+  private startCheck(spec: GuestCheckSpec, guest: string, pool?: Map<string, CheckState>, poolId?: string): CheckState {
+    const c: CheckState = { spec, guest, pool, poolId, failures: 0, running: false, timer: setInterval(() => void this.run(c), spec.intervalMs) };
     c.timer.unref();
     return c;
   }
@@ -126,7 +148,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
           this.counters.tagChecksOverLimit++;
           continue;
         }
-        this.tagChecks.set(id, this.startCheck(spec, g.uuid.toLowerCase(), id));
+        this.tagChecks.set(id, this.startCheck(spec, g.uuid.toLowerCase(), this.tagChecks, id));
       }
     }
     for (const [id, c] of this.tagChecks) {
@@ -137,6 +159,49 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       // the tag is gone (or the guest): what this check found holds no longer
       if (g) this.drop(c.guest, this.causeKey(c.spec, g));
     }
+  }
+
+  /** The services guest-flows saw each guest answer on (its latest document). */
+  setDiscovered(d: DiscoveredServices): void {
+    this.discovered = d.byGuest;
+    this.counters.discoveredMalformed += d.malformed;
+    this.followDiscovered();
+  }
+
+  /** One check per (discovered-services entry, matching running guest, service discovered on it). */
+  private followDiscovered(): void {
+    if (this.discoveredSpecs.length === 0 || this.stopped) return;
+    const want = new Set<string>();
+    for (const [i, spec] of this.discoveredSpecs.entries()) {
+      for (const g of this.guests.values()) {
+        const uuid = g.uuid.toLowerCase();
+        if (spec.guest !== undefined ? spec.guest.toLowerCase() !== uuid && spec.guest !== g.name : !g.tags?.includes(spec.tag!)) continue;
+        for (const endpoint of this.discovered.get(uuid) ?? []) {
+          const id = `${i}:${uuid}:${endpoint}`;
+          want.add(id);
+          const known = this.discoveredChecks.get(id);
+          if (known) { known.forgotten = false; continue; }
+          if (this.discoveredChecks.size >= MAX_DISCOVERED_CHECKS) { this.counters.discoveredChecksOverLimit++; continue; }
+          this.discoveredChecks.set(id, this.startCheck({ ...spec, target: endpoint }, uuid, this.discoveredChecks, id));
+        }
+      }
+    }
+    for (const [id, c] of this.discoveredChecks) {
+      if (want.has(id)) continue;
+      const g = this.guests.get(c.guest);
+      const stillMatches = g !== undefined && (c.spec.guest !== undefined ? c.spec.guest.toLowerCase() === c.guest || c.spec.guest === g.name : g.tags?.includes(c.spec.tag!) === true);
+      // a failing check of a service discovery forgot stays: a dead service answers no SYN
+      if (stillMatches && (c.failures > 0 || this.causes.get(c.guest)?.has(this.causeKey(c.spec, g)))) { c.forgotten = true; continue; }
+      this.retire(c);
+    }
+  }
+
+  /** A check made per guest leaves its pool, and what it found with it. */
+  private retire(c: CheckState): void {
+    clearInterval(c.timer);
+    if (c.pool && c.poolId !== undefined && c.pool.get(c.poolId) === c) c.pool.delete(c.poolId);
+    const g = this.guests.get(c.guest);
+    if (g) this.drop(c.guest, this.causeKey(c.spec, g));
   }
 
   private causeKey(spec: GuestCheckSpec, g: GuestView): string {
@@ -153,6 +218,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       else if (g.state !== "running") this.dropChecks(uuid, `the guest is ${g.state}`);
     }
     this.followTags();
+    this.followDiscovered();
   }
 
   lifecycle(e: LifecycleEvent): void {
@@ -181,11 +247,13 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     for (const c of this.checks) clearInterval(c.timer);
     for (const c of this.tagChecks.values()) clearInterval(c.timer);
     this.tagChecks.clear();
+    for (const c of this.discoveredChecks.values()) clearInterval(c.timer);
+    this.discoveredChecks.clear();
   }
 
-  /** Checks running now: by guest, and by tag (one per tagged guest). */
-  checkCount(): { byGuest: number; byTag: number } {
-    return { byGuest: this.checks.length, byTag: this.tagChecks.size };
+  /** Checks running now: by guest, by tag (one per tagged guest) and of discovered services (one per guest and service). */
+  checkCount(): { byGuest: number; byTag: number; byDiscovery: number } {
+    return { byGuest: this.checks.length, byTag: this.tagChecks.size, byDiscovery: this.discoveredChecks.size };
   }
 
   private guestOf(ref: string): GuestView | undefined {
@@ -212,11 +280,12 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       c.last = { ...a, at: Date.now() };
       const now = this.guestOf(c.guest);
       if (!now || now.uuid !== g.uuid || now.state !== "running") return; // it stopped meanwhile: the answer says nothing
-      if (c.tagCheckId !== undefined && this.tagChecks.get(c.tagCheckId) !== c) return; // its tag went meanwhile
+      if (c.pool && c.pool.get(c.poolId!) !== c) return; // its tag or service went meanwhile
       const key = this.causeKey(c.spec, g);
       if (a.ok) {
         c.failures = 0;
         this.drop(g.uuid.toLowerCase(), key);
+        if (c.forgotten) this.retire(c); // answered again, and discovery no longer lists it
         return;
       }
       if (OWN_ERRORS.test(a.error ?? "")) {
@@ -227,7 +296,7 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
       }
       this.counters.checksFailed++;
       c.failures++;
-      if (c.failures >= c.spec.failures) this.raise(g.uuid.toLowerCase(), g.name, key, { cause: "check", check: c.spec.kind, target, ...(c.spec.tag !== undefined ? { tag: c.spec.tag } : {}), failures: c.failures, lastError: a.error, ms: a.ms });
+      if (c.failures >= c.spec.failures) this.raise(g.uuid.toLowerCase(), g.name, key, { cause: "check", check: c.spec.kind, target, ...(c.spec.tag !== undefined ? { tag: c.spec.tag } : {}), ...(c.spec.discovered ? { discovered: true } : {}), failures: c.failures, lastError: a.error, ms: a.ms });
     } finally {
       c.running = false;
     }

@@ -60,7 +60,7 @@ describe("nanoprobe/health: guest agent checks (test driver)", function () {
   it("the checks file: agent must be true, alone, without expectStatus", () => {
     const bad: [unknown, RegExp][] = [
       [{ checks: [{ guest: "a", agent: "yes" }] }, /agent must be true/],
-      [{ checks: [{ guest: "a", agent: true, tcp: "x:1" }] }, /exactly one of tcp \(host:port\), http \(URL\) or agent/],
+      [{ checks: [{ guest: "a", agent: true, tcp: "x:1" }] }, /exactly one of tcp \(host:port\), http \(URL\), agent \(true\) or discovered/],
       [{ checks: [{ guest: "a", agent: true, expectStatus: 200 }] }, /expectStatus must be an HTTP status/],
     ];
     for (const [doc, re] of bad) assert.throws(() => parseGuestChecks(doc, "f"), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(doc));

@@ -39,7 +39,7 @@ describe("nanoprobe/health: checks by tag", function () {
     const db: GuestView = { uuid: "11111111-0000-4000-8000-000000000003", name: "db", state: "running", tags: ["database"] };
     try {
       h.setGuests([web1, web2, db]);
-      assert.deepEqual(h.checkCount(), { byGuest: 0, byTag: 2 });
+      assert.deepEqual(h.checkCount(), { byGuest: 0, byTag: 2, byDiscovery: 0 });
       await waitUntil(() => asked.has(`/web1?id=${web1.uuid}`) && asked.has(`/web%202?id=${web2.uuid}`), 5000, "both tagged guests checked");
       assert.ok(![...asked].some((u) => u.startsWith("/db")), "the untagged guest is not checked");
 
@@ -50,14 +50,14 @@ describe("nanoprobe/health: checks by tag", function () {
 
       // web1 loses its tag: its check goes, and with it the cause it found
       h.setGuests([{ ...web1, tags: [] }, web2, db]);
-      assert.deepEqual(h.checkCount(), { byGuest: 0, byTag: 1 });
+      assert.deepEqual(h.checkCount(), { byGuest: 0, byTag: 1, byDiscovery: 0 });
       assert.deepEqual([alerts.length, alerts[1]?.subject, alerts[1]?.active], [2, web1.uuid, false]);
       // db gets it: checked from then on
       h.setGuests([{ ...web1, tags: [] }, web2, { ...db, tags: ["web"] }]);
       await waitUntil(() => asked.has(`/db?id=${db.uuid}`), 5000, "db checked once tagged");
       // a guest gone takes its check with it
       h.setGuests([web2]);
-      assert.deepEqual(h.checkCount(), { byGuest: 0, byTag: 1 });
+      assert.deepEqual(h.checkCount(), { byGuest: 0, byTag: 1, byDiscovery: 0 });
     } finally {
       h.stop();
       status.clear();
