@@ -5,7 +5,8 @@
  * reboot (ACPI) and a hard reset each give a new boot id through the project's libvirt binding
  * (and a guest told to ignore the power button does not reboot);
  * the service can be switched off while the guest keeps running; a guest kernel panic reaches
- * libvirt through pvpanic as a crashed/panicked lifecycle event, and a reset recovers it. Needs
+ * libvirt through pvpanic as a crashed/panicked lifecycle event, and a reset recovers it; a
+ * watchdog no longer fed fires libvirt's watchdog event and resets the guest. Needs
  * root; fails (does not skip) when libvirtd cannot start.
  */
 import assert from "node:assert/strict";
@@ -17,7 +18,7 @@ import { LibvirtLab } from "./support/libvirt.js";
 
 const BOOT_MS = 90_000; // a TCG boot takes ~10 s on a loaded 2-core machine; generous
 
-describe("system: a real guest OS under libvirt (QEMU/TCG): reboot, reset, service off, panic", function () {
+describe("system: a real guest OS under libvirt (QEMU/TCG): reboot, reset, service off, panic, watchdog", function () {
   this.timeout(120_000);
   let lab: LibvirtLab;
   let conn: LibvirtConnection;
@@ -98,5 +99,21 @@ describe("system: a real guest OS under libvirt (QEMU/TCG): reboot, reset, servi
     await waitUntil(() => /rwguest: httpd stopped/.test(guest.console()), 30_000, "the guest stopping httpd", 200);
     await assert.rejects(guest.bootId(), /Failed to connect|Connection refused|Couldn't connect/);
     assert.equal((await summary()).state, "running");
+  });
+
+  it("a guest whose watchdog is no longer fed: libvirt's watchdog event (action reset, as the domain says), and the guest boots again", async () => {
+    guest.writeFlags({ panic: "1", watchdog: "on" }); // read at boot: the next boot arms the i6300esb
+    await conn.reset(uuid);
+    bootId = await guest.waitForBoot(bootId, BOOT_MS);
+    await waitUntil(() => /rwguest: watchdog armed/.test(guest.console()), 30_000, "the watchdog armed", 200);
+    assert.ok(!events.some((e) => e.uuid === uuid && e.event === "watchdog"), "no watchdog event while it is fed");
+    guest.writeFlags({ panic: "1", watchdog: "starve" }); // the feeder is killed; the next boot leaves it off
+    await waitUntil(() => events.some((e) => e.uuid === uuid && e.event === "watchdog"), 60_000, "a watchdog event", 200);
+    const fired = events.filter((e) => e.uuid === uuid && e.event === "watchdog");
+    assert.deepEqual(fired.map((e) => e.detailName), ["reset"]);
+    assert.match(guest.console(), /rwguest: watchdog starved/);
+    const next = await guest.waitForBoot(bootId, BOOT_MS);
+    assert.notEqual(next, bootId, "the watchdog reset the guest");
+    bootId = next;
   });
 });

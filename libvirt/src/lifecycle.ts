@@ -1,4 +1,5 @@
-// Names of lifecycle event details (virDomainEvent*DetailType), by event.
+// Names of lifecycle event details (virDomainEvent*DetailType), by event; a watchdog event's
+// detail is its action.
 import type { LifecycleEventName } from "./types.js";
 
 const DETAILS: Partial<Record<LifecycleEventName, readonly string[]>> = {
@@ -12,6 +13,8 @@ const DETAILS: Partial<Record<LifecycleEventName, readonly string[]>> = {
   shutdown: ["finished", "guest", "host"],
   pmsuspended: ["memory", "disk"],
   crashed: ["panicked", "crashloaded"],
+  // virDomainEventWatchdogAction: what the hypervisor did when the guest's watchdog fired
+  watchdog: ["none", "pause", "reset", "poweroff", "shutdown", "debug", "inject-nmi"],
 };
 
 export function lifecycleDetailName(event: LifecycleEventName, detail: number): string {

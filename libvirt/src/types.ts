@@ -62,9 +62,10 @@ export type MemoryStatName =
   | "swap_in" | "swap_out" | "major_fault" | "minor_fault" | "unused" | "available" | "actual"
   | "rss" | "usable" | "last_update" | "disk_caches" | "hugetlb_pgalloc" | "hugetlb_pgfail";
 
+/** libvirt's lifecycle events, and "watchdog": a guest's watchdog fired (its action is the detail). */
 export type LifecycleEventName =
   | "defined" | "undefined" | "started" | "suspended" | "resumed" | "stopped" | "shutdown"
-  | "pmsuspended" | "crashed" | "unknown";
+  | "pmsuspended" | "crashed" | "watchdog" | "unknown";
 
 export interface LifecycleEvent {
   uuid: string;

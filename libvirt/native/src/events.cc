@@ -29,6 +29,10 @@ struct LifecycleEvent {
   int event, detail;
 };
 
+// Watchdog events travel as lifecycle events with this event number (no virDomainEventType has
+// it) and the watchdog's action (virDomainEventWatchdogAction) as the detail.
+static constexpr int kWatchdogEvent = 1000;
+
 static const char* EventName(int event) {
   switch (event) {
     case VIR_DOMAIN_EVENT_DEFINED: return "defined";
@@ -40,6 +44,7 @@ static const char* EventName(int event) {
     case VIR_DOMAIN_EVENT_SHUTDOWN: return "shutdown";
     case VIR_DOMAIN_EVENT_PMSUSPENDED: return "pmsuspended";
     case VIR_DOMAIN_EVENT_CRASHED: return "crashed";
+    case kWatchdogEvent: return "watchdog";
     default: return "unknown";
   }
 }
@@ -75,6 +80,11 @@ static int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, v
   return 0;
 }
 
+// libvirt event thread: a guest's watchdog fired (VIR_DOMAIN_EVENT_ID_WATCHDOG).
+static void OnWatchdog(virConnectPtr conn, virDomainPtr dom, int action, void* opaque) {
+  OnLifecycle(conn, dom, kWatchdogEvent, action, opaque);
+}
+
 // libvirt calls this once the callback can no longer run: the TSFN is released here, which is
 // what finally lets the JS side forget it.
 static void FreeCtx(void* opaque) {
@@ -102,16 +112,27 @@ int RegisterLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx) 
     return -1;
   }
   ctx->callbackId = id;
+  auto* watchdogHolder = new std::shared_ptr<EventCtx>(ctx);
+  int wid = virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_WATCHDOG,
+                                             VIR_DOMAIN_EVENT_CALLBACK(OnWatchdog), watchdogHolder, FreeCtx);
+  if (wid < 0) {
+    delete watchdogHolder;
+    virResetLastError();
+  } else {
+    ctx->watchdogId = wid;
+  }
   return id;
 }
 
 void StopLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx) {
-  int id;
+  int id, wid;
   {
     std::lock_guard<std::mutex> lock(ctx->mu);
     ctx->cancelled = true;
     id = ctx->callbackId;
+    wid = ctx->watchdogId;
     ctx->callbackId = -1;
+    ctx->watchdogId = -1;
     if (id < 0 && !ctx->dead) {  // never registered: nobody else will release the TSFN
       ctx->dead = true;
       ctx->tsfn.Release();
@@ -119,6 +140,9 @@ void StopLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx) {
   }
   // Outside the lock: deregistering may call FreeCtx synchronously, which takes it.
   if (id >= 0 && conn != nullptr && virConnectDomainEventDeregisterAny(conn, id) < 0) {
+    virResetLastError();
+  }
+  if (wid >= 0 && conn != nullptr && virConnectDomainEventDeregisterAny(conn, wid) < 0) {
     virResetLastError();
   }
 }

@@ -20,10 +20,13 @@ struct EventCtx {
   napi_env env = nullptr;
   Napi::ThreadSafeFunction tsfn;
   int callbackId = -1;     // libvirt callback id while registered
+  int watchdogId = -1;     // the watchdog callback's id (lifecycle contexts), while registered
   bool cancelled = false;  // stop/close happened, possibly before registration finished
 };
 
-// Registers the lifecycle callback (may block: RPC on remote URIs). Returns the id or -1.
+// Registers the lifecycle callback, and the watchdog callback delivered through the same listener
+// as event "watchdog" with the action as its detail (may block: RPC on remote URIs). Returns the
+// lifecycle id or -1; a driver refusing the watchdog event leaves lifecycle events working.
 // On success libvirt owns a reference to ctx and releases it (and the TSFN) through freecb.
 int RegisterLifecycle(virConnectPtr conn, const std::shared_ptr<EventCtx>& ctx);
 

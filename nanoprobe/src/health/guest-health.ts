@@ -225,11 +225,32 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     const v = lifecycleVerdict(e);
     const uuid = e.uuid.toLowerCase();
     if (!v) return;
-    if ("unhealthy" in v) this.raise(uuid, e.name, `lifecycle:${v.unhealthy}`, { cause: v.unhealthy, evidence: v.evidence });
+    if ("unhealthy" in v) {
+      this.raise(uuid, e.name, `lifecycle:${v.unhealthy}`, { cause: v.unhealthy, evidence: v.evidence, ...(v.watchdogAction ? { action: v.watchdogAction } : {}) });
+      // the hypervisor reset the hung guest itself: recorded (raised and cleared), nothing left to do
+      if (v.watchdogAction === "reset") this.dropLifecycle(uuid, "the watchdog reset the guest");
+      return;
+    }
+    // a stop the watchdog made is nobody's purpose: its cause holds until the guest runs again
+    if ("stoppedOnPurpose" in v && this.stoppedByWatchdog(uuid)) return;
     // stopped on purpose: a fault seen before is someone's business now. Failing checks stay until
     // the guest's state says it is not running (setGuests): an ACPI reboot also says "shutdown",
     // and the guest runs on through it, its service down
-    else this.dropLifecycle(uuid);
+    this.dropLifecycle(uuid, "runs" in v ? "the guest runs again" : "the guest was stopped on purpose");
+  }
+
+  /** A reset carried out on the guest (by a ladder or a person): a hung guest whose watchdog fired runs again (a reset emits no lifecycle event). */
+  wasReset(uuid: string): void {
+    const key = uuid.toLowerCase();
+    const m = this.causes.get(key);
+    if (!m?.delete("lifecycle:watchdog")) return;
+    if (m.size === 0) this.cleared(key, "the guest was reset");
+    else this.emitAlert(key, this.guests.get(key)?.name ?? key, true);
+  }
+
+  private stoppedByWatchdog(uuid: string): boolean {
+    const action = this.causes.get(uuid)?.get("lifecycle:watchdog")?.detail.action;
+    return action === "poweroff" || action === "shutdown";
   }
 
   /** Unhealthy guests now: uuid → their causes. */
@@ -361,11 +382,13 @@ export class GuestHealth extends EventEmitter<{ alert: [Alert] }> {
     if (m.size === 0) this.cleared(uuid, why);
   }
 
-  private dropLifecycle(uuid: string): void {
+  private dropLifecycle(uuid: string, why: string): void {
     const m = this.causes.get(uuid);
     if (!m) return;
-    for (const k of [...m.keys()]) if (k.startsWith("lifecycle:")) m.delete(k);
-    if (m.size === 0) this.cleared(uuid, "the guest runs again");
+    let dropped = 0;
+    for (const k of [...m.keys()]) if (k.startsWith("lifecycle:")) { m.delete(k); dropped++; }
+    if (m.size === 0) this.cleared(uuid, why);
+    else if (dropped) this.emitAlert(uuid, this.guests.get(uuid)?.name ?? uuid, true); // check causes remain: the evidence changes
   }
 
   private clearAll(uuid: string, why: string): void {

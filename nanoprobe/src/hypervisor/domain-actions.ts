@@ -60,6 +60,7 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
     const agent = reboot.agentError ? ` (the guest agent was asked first: ${reboot.agentError})` : "";
     throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}${agent}`);
   }
+  if (a.action === "reset") hv.health.wasReset(a.uuid);
   let after = await conn.domainInfo(a.uuid).catch(() => undefined);
   if (a.action === "reset" && after?.state === "paused") {
     // a guest that crashed (pvpanic) or paused on an I/O error stays paused through a reset: run it

@@ -17,6 +17,7 @@ import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
 import { HypervisorMonitor } from "../../src/index.js";
 import { parseGuestChecks } from "../../src/health/guest-checks-file.js";
 import { lifecycleVerdict } from "../../src/health/lifecycle-verdict.js";
+import { GuestHealth } from "../../src/health/guest-health.js";
 
 const listen = (s: Server | ReturnType<typeof createTcpServer>): Promise<number> => new Promise((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)));
 const close = (s: Server | ReturnType<typeof createTcpServer>): Promise<void> => new Promise((r) => s.close(() => r()));
@@ -89,6 +90,39 @@ describe("nanoprobe/health: guests unhealthy from the hypervisor's side", functi
     assert.equal(v("suspended", "paused"), undefined);
     assert.equal(v("stopped", "migrated"), undefined);
     assert.deepEqual(v("started", "booted"), { runs: true });
+  });
+
+  it("a watchdog that fired: unhealthy (pause is the suspended event's); a watchdog reset is recorded and over; a watchdog poweroff holds until the guest runs, a reset by ringwatch ends a hung guest's", () => {
+    const v = (detailName: string) => lifecycleVerdict({ event: "watchdog", detailName });
+    assert.equal(v("pause"), undefined);
+    for (const action of ["none", "reset", "poweroff", "shutdown", "debug", "inject-nmi"]) {
+      const x = v(action);
+      assert.deepEqual(x && "unhealthy" in x ? [x.unhealthy, x.watchdogAction] : x, ["watchdog", action]);
+    }
+    const h = new GuestHealth([], silentLogger());
+    const alerts: { active: boolean; evidenceJson: string; subject: string }[] = [];
+    h.on("alert", (a) => alerts.push(a));
+    const g = (n: number) => ({ uuid: `33333333-0000-4000-8000-00000000000${n}`, name: `g${n}`, state: "running" });
+    h.setGuests([g(1), g(2), g(3)]);
+    const ev = (n: number, event: string, detailName: string) => h.lifecycle({ uuid: g(n).uuid, name: g(n).name, event: event as never, eventCode: 0, detail: 0, detailName });
+    // reset by the watchdog: raised, then cleared at once, saying why
+    ev(1, "watchdog", "reset");
+    assert.deepEqual(alerts.map((a) => [a.subject, a.active]), [[g(1).uuid, true], [g(1).uuid, false]]);
+    assert.match(alerts[0].evidenceJson, /watchdog fired, action reset/);
+    assert.match(alerts[1].evidenceJson, /the watchdog reset the guest/);
+    // powered off by the watchdog: the stop that follows is nobody's purpose; starting it ends it
+    ev(2, "watchdog", "poweroff");
+    ev(2, "stopped", "destroyed");
+    assert.deepEqual([...h.unhealthy().keys()], [g(2).uuid]);
+    ev(2, "started", "booted");
+    assert.deepEqual([...h.unhealthy().keys()], []);
+    // hung (action none): holds until a reset (no lifecycle event comes with one)
+    ev(3, "watchdog", "none");
+    assert.deepEqual([...h.unhealthy().keys()], [g(3).uuid]);
+    h.wasReset(g(3).uuid.toUpperCase());
+    assert.deepEqual([...h.unhealthy().keys()], []);
+    assert.match(alerts.at(-1)!.evidenceJson, /the guest was reset/);
+    h.stop();
   });
 
   it("a bad checks file is refused whole, naming the entry", () => {
