@@ -78,6 +78,20 @@ describe("system: actions on guests through the CMA's API and the hypervisor's n
     assert.equal((entries[0].detail as { reason: string }).reason, "test: stuck guest");
   });
 
+  it("a reboot's answer says how the guest was asked: by the ACPI power button, as no agent of its answered a ping (answer and audit)", async () => {
+    const g = guestOn("hv2");
+    const r = await act(g.uuid, { action: "reboot", reason: "test: reboot method" });
+    assert.equal(r.status, 200, await r.clone().text());
+    const body = await r.json() as { action: string; rebootMethod?: string; agentError?: string };
+    assert.deepEqual([body.action, body.rebootMethod, body.agentError], ["reboot", "acpi", undefined]);
+    const entry = cma.audit.list({ action: "domainAction" })[0];
+    assert.deepEqual([(entry.detail as { action: string }).action, (entry.detail as { rebootMethod: string }).rebootMethod], ["reboot", "acpi"]);
+    // any other action says nothing about a method
+    const s = await act(g.uuid, { action: "suspend" });
+    assert.equal(((await s.json()) as { rebootMethod?: string }).rebootMethod, undefined);
+    await act(g.uuid, { action: "resume" });
+  });
+
   it("ringwatch-cma action: by unique name with --yes (a token file), confirmation asked on a terminal, none without one", async () => {
     const g = guestOn("hv2");
     const dir = mkdtempSync(join(tmpdir(), "rw-act-cli-"));

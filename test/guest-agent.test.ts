@@ -2,8 +2,8 @@
  * The QEMU guest agent of a real guest under a real libvirtd (QEMU/TCG), through the nanoprobe's
  * agent check (issue 14, items 1 and 2): the tiny guest of scripts/guest-image.sh has a guest-agent
  * channel and runs a tiny agent (a busybox shell loop) while its control disk says agent=on. With
- * the agent answering, the ping answers and the guest stays healthy, and a reboot command goes
- * through the agent; with nobody answering on the channel (agent=off) or an agent that reads and
+ * the agent answering, the ping answers and the guest stays healthy, and a reboot or shutdown
+ * command goes through the agent; with nobody answering on the channel (agent=off) or an agent that reads and
  * never answers (agent=hang), the check fails its count in a row and the guest is unhealthy with
  * the agent's evidence — without blocking the event loop; a domain with no agent channel is never
  * pinged. Needs root; fails (does not skip) when libvirtd cannot start.
@@ -71,6 +71,23 @@ describe("system: a real guest's QEMU guest agent under libvirt: ping, unhealthy
     assert.match(guest.console(), /rwguest: agent: guest-shutdown reboot/);
     // the agent is back after the boot; failures while the guest rebooted are over
     await waitUntil(() => monitor.health.agentAnswered(uuid) && !unhealthy(), 30_000, "the agent answering again");
+  });
+
+  it("a shutdown command asks the agent too: the guest powers itself off through it (no power button), is never unhealthy for it, and starts again", async () => {
+    const done = await executeDomainAction(monitor, { uuid, action: "shutdown" });
+    assert.equal(done.via, "agent");
+    for (let i = 0; !(await guest.domstate()).startsWith("shut off"); i++) {
+      assert.ok(i < 240, "the guest powered off within 60 s");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(guest.console(), /rwguest: agent: guest-shutdown\r?\n/);
+    assert.doesNotMatch(guest.console(), /power button: poweroff/);
+    assert.ok(!unhealthy(), "powered off on purpose: not unhealthy");
+    const started = await executeDomainAction(monitor, { uuid, action: "start" });
+    assert.deepEqual([started.state, started.via], ["running", undefined]);
+    await guest.attachNetwork(); // a new QEMU process: a new tap, in the root namespace
+    bootId = await guest.waitForBoot(bootId, BOOT_MS);
+    await waitUntil(() => monitor.health.agentAnswered(uuid) && !unhealthy(), 30_000, "the agent answering after the start");
   });
 
   it("agent off (the channel there, nobody answering): unhealthy after 2 failures with the agent's evidence; on again: healthy", async () => {

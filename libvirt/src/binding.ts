@@ -45,7 +45,7 @@ export interface NativeConnection {
   domainFallbackStats(
     uuid: string, sections: { cpu: boolean; balloon: boolean; vcpu: boolean }, disks: string[], nics: string[],
   ): Promise<NativeFallback>;
-  /** flags: virDomainRebootFlagValues, reboot only */
+  /** flags: virDomainRebootFlagValues / virDomainShutdownFlagValues, reboot and shutdown only */
   domainAction(uuid: string, action: string, flags?: number): Promise<void>;
   /** virDomainQemuAgentCommand: the agent's reply (JSON text) */
   agentCommand(uuid: string, json: string, timeoutSeconds: number): Promise<string>;

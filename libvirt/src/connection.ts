@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { loadBinding, type NativeConnection, type NativeDomainSummary } from "./binding.js";
 import { parseDomainXml, type DomainDevices } from "./domain-xml.js";
 import { LibvirtError, call } from "./errors.js";
-import { REBOOT_GUEST_AGENT } from "./guest-agent.js";
+import { REBOOT_GUEST_AGENT, SHUTDOWN_GUEST_AGENT } from "./guest-agent.js";
 import { lifecycleDetailName } from "./lifecycle.js";
 import { fallbackParams, fallbackTargets, needsFallback } from "./stats-fallback.js";
 import {
@@ -227,6 +227,11 @@ export class LibvirtConnection {
     return call(this.native.domainAction(uuid, "reboot", options.mode === "agent" ? REBOOT_GUEST_AGENT : 0));
   }
 
+  /** Shutdown request, as reboot(): the ACPI power button (default) or the QEMU guest agent (guest-shutdown, mode powerdown). */
+  shutdown(uuid: string, options: { mode?: RebootMode } = {}): Promise<void> {
+    return call(this.native.domainAction(uuid, "shutdown", options.mode === "agent" ? SHUTDOWN_GUEST_AGENT : 0));
+  }
+
   /**
    * One command to the QEMU guest agent (virDomainQemuAgentCommand), e.g. {"execute":"guest-ping"},
    * on a libuv pool thread. Resolves with the agent's reply (parsed JSON). libvirt first syncs
@@ -246,8 +251,6 @@ export class LibvirtConnection {
   async agentPing(uuid: string, timeoutSeconds: number): Promise<void> {
     await this.agentCommand(uuid, { execute: "guest-ping" }, timeoutSeconds);
   }
-  /** ACPI shutdown request: needs a cooperating guest OS. */
-  shutdown(uuid: string): Promise<void> { return this.action(uuid, "shutdown"); }
   /** Hard reset, like the reset button. */
   reset(uuid: string): Promise<void> { return this.action(uuid, "reset"); }
   /** Hard power-off. */

@@ -8,6 +8,8 @@ import { child, children, parseXml } from "./xml.js";
 export const GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0";
 /** VIR_DOMAIN_REBOOT_GUEST_AGENT */
 export const REBOOT_GUEST_AGENT = 1 << 1;
+/** VIR_DOMAIN_SHUTDOWN_GUEST_AGENT */
+export const SHUTDOWN_GUEST_AGENT = 1 << 1;
 
 /** Whether the domain XML has a guest-agent channel (a virtio channel named org.qemu.guest_agent.0). */
 export function hasGuestAgentChannel(domainXml: string): boolean {

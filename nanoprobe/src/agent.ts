@@ -438,7 +438,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       const { state, via, agentError } = await executeDomainAction(this.hypervisor, a);
       this.counters.domainActionsDone++;
       this.log.info({ id, uuid: a.uuid, action: a.action, state, via, agentError }, "domain action done");
-      this.reply(m, { id, ok: true, error: "", domainState: state });
+      this.reply(m, { id, ok: true, error: "", domainState: state, ...(via ? { rebootMethod: via } : {}), ...(agentError ? { agentError } : {}) });
     } catch (e) {
       const reason = e instanceof DomainActionError ? e.reason : "libvirtError";
       this.counters.domainActionsFailed[reason]++;
@@ -447,7 +447,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     }
   }
 
-  private reply(m: InboundMessage, r: { id: string; ok: boolean; error: string; domainState?: string }): void {
+  private reply(m: InboundMessage, r: { id: string; ok: boolean; error: string; domainState?: string; rebootMethod?: string; agentError?: string }): void {
     this.endpoint.send(m.from, encodeEnvelope({ commandResult: r })).catch((e: Error) => this.log.debug({ err: e.message }, "command result not acknowledged"));
   }
 

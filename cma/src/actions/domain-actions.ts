@@ -29,6 +29,9 @@ export class DomainActionError extends Error {
   }
 }
 
+/** actions the guest OS is asked to carry out (its agent, or the ACPI power button) */
+const asksGuest = (action: string): boolean => action === "reboot" || action === "shutdown";
+
 export interface DomainActionResult {
   uuid: string;
   name: string;
@@ -37,6 +40,9 @@ export interface DomainActionResult {
   /** the domain's state after the action, as libvirt on its host reports it */
   state: string;
   commandId: string;
+  /** a reboot or shutdown: how the guest was asked (its QEMU agent, or the ACPI power button), and why the agent, asked first, did not do it */
+  rebootMethod?: "agent" | "acpi";
+  agentError?: string;
 }
 
 export interface DomainActionsDeps {
@@ -117,7 +123,11 @@ export class DomainActions {
       const r = await Promise.race([answered, timeout, unreachable]);
       if (!r.ok) throw new DomainActionError("refused-by-host", `${hostName} did not ${action} ${domain.name}: ${r.error}`, hostName);
       this.counters.done++;
-      return { uuid: domain.uuid, name: domain.name, host: hostName, action: action as DomainActionName, state: r.domainState || "unknown", commandId: id };
+      const method = r.rebootMethod === "agent" || r.rebootMethod === "acpi" ? r.rebootMethod : undefined; // from the host: only the two it may say
+      return {
+        uuid: domain.uuid, name: domain.name, host: hostName, action: action as DomainActionName, state: r.domainState || "unknown", commandId: id,
+        ...(asksGuest(action) && method ? { rebootMethod: method } : {}), ...(asksGuest(action) && r.agentError ? { agentError: r.agentError.slice(0, 500) } : {}),
+      };
     } finally {
       clearTimeout(timer);
       this.pending.delete(id);

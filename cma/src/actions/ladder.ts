@@ -242,7 +242,7 @@ export class Ladders {
       try {
         const a = await this.d.actions.request(l.uuid, s.do);
         l.host = a.host;
-        detail = `${s.do} done on ${a.host}: now ${a.state}`;
+        detail = `${s.do} done on ${a.host}${a.rebootMethod ? ` through ${a.rebootMethod === "agent" ? "the guest agent" : "the ACPI power button"}` : ""}: now ${a.state}`;
         this.counters.actionsDone++;
       } catch (e) {
         outcome = "failed";

@@ -53,7 +53,7 @@ export const domainActionsPlugin: FastifyPluginAsync<DomainActionsPluginOptions>
     const { action, reason } = req.body;
     try {
       const r = await actions.request(uuid, action);
-      audit(req, { action: "domainAction", target: uuid, outcome: "ok", detail: { action, reason, host: r.host, name: r.name, state: r.state, commandId: r.commandId } });
+      audit(req, { action: "domainAction", target: uuid, outcome: "ok", detail: { action, reason, host: r.host, name: r.name, state: r.state, commandId: r.commandId, ...(r.rebootMethod ? { rebootMethod: r.rebootMethod } : {}), ...(r.agentError ? { agentError: r.agentError } : {}) } });
       return r;
     } catch (e) {
       if (!(e instanceof DomainActionError)) {

@@ -371,7 +371,7 @@ class ActionWorker : public DomainWorker {
   bool RunOn(virDomainPtr dom) override {
     switch (action_) {
       case Action::Reboot: return virDomainReboot(dom, flags_) == 0;
-      case Action::Shutdown: return virDomainShutdown(dom) == 0;
+      case Action::Shutdown: return (flags_ ? virDomainShutdownFlags(dom, flags_) : virDomainShutdown(dom)) == 0;
       case Action::Reset: return virDomainReset(dom, 0) == 0;
       case Action::Destroy: return virDomainDestroy(dom) == 0;
       case Action::Create: return virDomainCreate(dom) == 0;
@@ -383,7 +383,7 @@ class ActionWorker : public DomainWorker {
 
  private:
   Action action_;
-  unsigned int flags_;  // virDomainRebootFlagValues (reboot only)
+  unsigned int flags_;  // virDomainRebootFlagValues / virDomainShutdownFlagValues (reboot, shutdown)
 };
 
 // One command to the QEMU guest agent (virDomainQemuAgentCommand): blocks this pool thread up to
@@ -707,8 +707,8 @@ Napi::Value Connection::DomainAction(const Napi::CallbackInfo& info) {
   unsigned int flags = 0;
   if (info.Length() >= 3 && !info[2].IsUndefined()) {
     double f = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
-    if (action != Action::Reboot || !(f >= 0 && f <= 4294967295.0) || f != static_cast<double>(static_cast<unsigned int>(f))) {
-      return RejectTypeError(info.Env(), "domainAction(uuid, action, flags): flags (a 32-bit unsigned integer) are for reboot only");
+    if ((action != Action::Reboot && action != Action::Shutdown) || !(f >= 0 && f <= 4294967295.0) || f != static_cast<double>(static_cast<unsigned int>(f))) {
+      return RejectTypeError(info.Env(), "domainAction(uuid, action, flags): flags (a 32-bit unsigned integer) are for reboot and shutdown only");
     }
     flags = static_cast<unsigned int>(f);
   }

@@ -5,8 +5,9 @@
  * domain this hypervisor does not have is refused, never looked for elsewhere. The answer carries
  * the domain's state after the action, read back from libvirt. A reset of a paused guest (crashed,
  * or paused on an I/O error: libvirt keeps its vCPUs paused through a reset) resumes it too. A
- * reboot asks the guest agent first where the guest's agent answered its last ping (an agent
- * check), and the ACPI power button when that fails or there is no such agent; `via` says which.
+ * reboot or a shutdown asks the guest agent first where the guest's agent answered its last ping
+ * (an agent check), and the ACPI power button when that fails or there is no such agent; `via`
+ * says which.
  */
 import { LibvirtError, LibvirtErrorCode } from "@ringwatch/libvirt";
 import { DOMAIN_ACTIONS } from "@ringwatch/shared";
@@ -28,7 +29,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export interface DomainActionDone {
   state: string;
-  /** reboot only: how the guest was asked, and why not through its agent when that failed */
+  /** reboot and shutdown: how the guest was asked, and why not through its agent when that failed */
   via?: "agent" | "acpi";
   agentError?: string;
 }
@@ -44,10 +45,12 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
     if (e instanceof LibvirtError && e.code === LibvirtErrorCode.NO_DOMAIN) throw new DomainActionError("unknownDomain", `this hypervisor has no domain ${a.uuid}`);
     throw new DomainActionError("libvirtError", `libvirt could not look up ${a.uuid}: ${(e as Error).message}`);
   }
+  // the guest OS is asked to reboot or power off: through its agent when it answers, else ACPI
+  const asksGuest = a.action === "reboot" || a.action === "shutdown";
   let reboot: Pick<DomainActionDone, "via" | "agentError"> = {};
-  if (a.action === "reboot" && hv.health.agentAnswered(a.uuid)) {
+  if (asksGuest && hv.health.agentAnswered(a.uuid)) {
     try {
-      await conn.reboot(a.uuid, { mode: "agent" });
+      await (a.action === "reboot" ? conn.reboot(a.uuid, { mode: "agent" }) : conn.shutdown(a.uuid, { mode: "agent" }));
       reboot = { via: "agent" };
     } catch (e) {
       reboot = { agentError: (e as Error).message };
@@ -55,7 +58,7 @@ export async function executeDomainAction(hv: HypervisorMonitor | undefined, a: 
   }
   try {
     if (reboot.via !== "agent") await conn.action(a.uuid, LIBVIRT_ACTION[a.action as keyof typeof LIBVIRT_ACTION]);
-    if (a.action === "reboot" && reboot.via !== "agent") reboot.via = "acpi";
+    if (asksGuest && reboot.via !== "agent") reboot.via = "acpi";
   } catch (e) {
     const agent = reboot.agentError ? ` (the guest agent was asked first: ${reboot.agentError})` : "";
     throw new DomainActionError("libvirtError", `libvirt refused ${a.action} on ${a.uuid}: ${(e as Error).message}${agent}`);

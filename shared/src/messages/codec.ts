@@ -144,6 +144,9 @@ export interface CommandResult {
   error: string;
   /** a DomainAction's result: the domain's state after it, when known */
   domainState?: string;
+  /** a reboot's: how the guest was asked ("agent" or "acpi"), and why the agent, asked first, did not do it */
+  rebootMethod?: string;
+  agentError?: string;
 }
 
 export interface Envelope {
