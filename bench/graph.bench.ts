@@ -15,7 +15,9 @@
  *
  * Each host: a nics document (one address), libvirt-domains (its guests, 1–2 disks, one NIC with
  * an address), lldp (eth0 on its segment's top-of-rack switch), tcp-services (sshd and an app listening; the app a client of databases on three
- * other hosts' guests, and one outside address), and its place in the rings (segments of 50).
+ * other hosts' guests, and one outside address), guest-flows (5 api guests using a database guest
+ * of another host, 5 web guests using an api of a third: chains of three), and its place in the
+ * rings (segments of 50).
  * After loading, 20 scattered hosts are dead and one whole segment unreachable.
  *
  *   node bench/dist/graph.bench.js [--hosts 1000] [--domains 30] [--big-hosts 10000] [--runs 50] [--pool-mb 1024] [--slow-ms 500] [--fresh 30] [--ingest-ms 200]
@@ -61,7 +63,17 @@ function documents(h: number): { discovertype: string; data: object }[] {
     return { process: "app", pid: 4000, remoteIp: guestIp(other, (h + k) % DOMAINS), remotePort: 5432, count: 4 };
   });
   clients.push({ process: "app", pid: 4000, remoteIp: `203.0.113.${h % 200}`, remotePort: 443, count: 1 });
+  // the guests' own services and dependencies (guest-flows): guests 0–4 are apis (port 8080) that
+  // use a database guest (10–14, port 5432) of another host; guests 20–24 are webs that use an api
+  // of a third host: chains web → api → db across three hypervisors, for blastRadius at depth 3
+  const mac = (d: number): string => `52:54:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:${hex(d, 2)}`;
+  const flows = Array.from({ length: DOMAINS }, (_, d) => {
+    const listeners = (d < 5 ? [8080] : d >= 10 && d < 15 ? [5432] : []).map((port) => ({ ip: guestIp(h, d), port, mac: mac(d), firstSeen: "2026-12-07T00:00:00.000Z", source: "capture" }));
+    const target = d < 5 ? { remoteIp: guestIp((h + 101) % HOSTS_NOW, d + 10), remotePort: 5432 } : d >= 20 && d < 25 ? { remoteIp: guestIp((h + 211) % HOSTS_NOW, d - 20), remotePort: 8080 } : undefined;
+    return { uuid: guestUuid(h, d), name: `${name}-vm${d}`, listeners, clients: target ? [{ ...target, answered: true, firstSeen: "2026-12-07T00:00:00.000Z", source: "capture" }] : [] };
+  });
   return [
+    { discovertype: "guest-flows", data: { uri: "qemu:///system", guests: flows } },
     { discovertype: "nics", data: { interfaces: [
       { name: "eth0", ifindex: 2, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "physical", master: "br0", speedMbps: 10000, addresses: [] },
       { name: "br0", ifindex: 3, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: hostIp(h), prefixLength: 16 }] },
@@ -166,6 +178,11 @@ try {
     ["forgottenServers", {}],
     ["servicesWithDownDependencies", { host: "" }],
     ["ringHealth", { segment: "" }],
+    ["blastRadiusHost", { name: hostName(dead[0]), depth: 3 }],
+    ["blastRadiusGuest", { name: `${hostName(dead[0])}-vm10`, depth: 3 }],
+    ["blastRadiusGuest", { name: guestUuid(dead[0], 10), depth: 3 }],
+    ["blastRadiusService", { name: `${guestIp(dead[0], 10)}:5432`, depth: 3 }],
+    ["blastRadiusSwitch", { name: `tor-${segmentOf(dead[0])}`, depth: 3 }],
   ];
   const INGEST_MS = Number(args["ingest-ms"]);
   let ingesting = INGEST_MS > 0;

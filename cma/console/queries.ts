@@ -15,7 +15,18 @@ interface Answer { name?: string; columns: string[]; rows: Record<string, Value>
 export interface ShownResult { source: string; columns: string[]; rows: Record<string, Value>[]; truncated: boolean }
 declare global { interface Window { __ringwatchQuery?: ShownResult | { source: string; error: string } } }
 
-const cellText = (v: Value): string => (typeof v === "string" ? v : v === null || v === undefined ? "" : JSON.stringify(v));
+// a graph node (an object with _label) by its name or key; a path (a list of nodes) as "a › b › c"
+const nodeName = (v: Value): string | undefined => {
+  if (typeof v !== "object" || v === null || !("_label" in v)) return undefined;
+  const n = v as Record<string, unknown>;
+  return String(n.name ?? n.key ?? n.address ?? n.id ?? n.uuid ?? n._label);
+};
+const cellText = (v: Value): string => {
+  if (typeof v === "string") return v;
+  if (v === null || v === undefined) return "";
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => nodeName(x) !== undefined)) return v.map((x) => nodeName(x)).join(" › ");
+  return nodeName(v) ?? JSON.stringify(v);
+};
 
 /** the typed parameters of a named query from its form: empty fields are left to their defaults */
 export function formParams(q: NamedQuery, values: Record<string, string>): Record<string, string | number> {

@@ -24,7 +24,7 @@ import { inventoryWrites } from "./ingest/inventory.js";
 import { RECOVERY_ENTRIES, recoveryActionWrites } from "./ingest/recovery-actions.js";
 import { MembershipGraph, eventId, membershipEventWrites } from "./ingest/membership.js";
 import type { PendingWrite } from "./ingest/membership.js";
-import { UNSETTLED_ADDRESSES, rederive } from "./ingest/derived.js";
+import { OFFERS_WITHOUT_SERVED_BY, UNSETTLED_ADDRESSES, rederive, servedByBackfill } from "./ingest/derived.js";
 import { STATED, combine, phased } from "./ingest/phased.js";
 import type { Phased } from "./ingest/phased.js";
 
@@ -136,6 +136,15 @@ export class GraphIngestor {
    * transaction, or that a graph written before the facts existed never had.
    */
   private backfillDerived(): void {
+    void Promise.all(OFFERS_WITHOUT_SERVED_BY.map((q) => this.store.read(q, {}, { timeoutMs: 600_000 }))).then(
+      (rs) => {
+        const missing = rs.reduce((n, r) => n + Number(r.rows[0]?.n ?? 0), 0);
+        if (!missing) return;
+        this.log.info({ missing }, "writing SERVED_BY for OFFERS from before it existed");
+        this.add({ key: "derived|served-by", build: () => phased({ derive: servedByBackfill() }) });
+      },
+      (e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not check the graph for SERVED_BY to backfill"),
+    );
     this.store.read(UNSETTLED_ADDRESSES, {}, { timeoutMs: 600_000, maxRows: 100_000_000 }).then(
       (r) => {
         const addresses = r.rows.map((x) => String(x.address));

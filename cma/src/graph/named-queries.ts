@@ -111,6 +111,71 @@ WHERE t.present = false
 ${dependencyRow("", "'service gone'")}`,
 };
 
+// blastRadius: a chain of dependencies is client -DEPENDS_ON-> service -SERVED_BY-> machine
+// -DEPENDS_ON-> service ... (SERVED_BY is OFFERS reversed, derived at ingestion: ingest/derived.ts),
+// so it has the same two hops at every level. It is written out level by level, one UNION part per
+// root set and depth (1 to 3), one hop per MATCH from the root outwards, rather than as a
+// variable-length pattern: Kuzu 0.11 planned \`(x)-[:DEPENDS_ON|SERVED_BY*1..6]->(root)\` from the far
+// end (3.5 s at 300 hosts) unless the root was a primary-key lookup on a parameter, and it cannot
+// take a parameter as the bound. One query per kind of node (blastRadiusHost, ...Guest, ...Service,
+// ...Switch): in one query with a $kind, every kind's parts were planned and run (and Kuzu 0.11
+// drops a WHERE on a parameter alone: \`WHERE $kind = 'host'\` returned rows for any kind). $depth
+// goes through WITH for the same reason. DISTINCT: Kuzu gives a relationship once per (from, to)
+// table pair of its table when an end is unlabelled.
+const RADIUS_DEPTH = 3;
+const live = (e: string): string => `(${e}.present IS NULL OR ${e}.present = true)`;
+/** Parts of one root set: `rootMatch` binds `root` (a machine) or `s1` (a service: `fromService`), with `maxDepth` carried. */
+function radiusParts(rootMatch: string, rootName: string, fromService = false): string[] {
+  const parts: string[] = [];
+  for (let depth = 1; depth <= RADIUS_DEPTH; depth++) {
+    const lines = [`WITH $depth AS maxDepth ${rootMatch}`];
+    let carried = fromService ? "maxDepth, s1" : "maxDepth, root";
+    const path: string[] = [];
+    for (let level = 1; level <= depth; level++) {
+      const from = level === 1 ? "root" : `x${level - 1}`;
+      if (!(fromService && level === 1)) {
+        lines.push(`MATCH (${from})<-[:SERVED_BY]-(s${level}:Service) WITH ${carried}, s${level}`);
+        carried += `, s${level}`;
+      }
+      lines.push(`MATCH (s${level})<-[e${level}:DEPENDS_ON]-(x${level}) WHERE ${live(`e${level}`)} AND maxDepth >= ${depth} WITH ${carried}, x${level}`);
+      carried += `, x${level}`;
+      path.unshift(`s${level}.key`, level === 1 ? rootName : `x${level - 1}.name`);
+    }
+    if (fromService) path.pop(); // the path ends at the service
+    const x = `x${depth}`;
+    lines.push(`RETURN DISTINCT coalesce(${x}.name, ${x}.key) AS dependent,
+  CASE WHEN ${x}.uuid IS NOT NULL THEN 'guest' WHEN ${x}.key IS NOT NULL THEN 'service' ELSE 'host' END AS dependentKind,
+  ${fromService ? "s1.key" : rootName} AS root, ${depth} AS depth, [coalesce(${x}.name, ${x}.key), ${path.join(", ")}] AS path`);
+    parts.push(lines.join("\n"));
+  }
+  return parts;
+}
+
+const switchHosts = "MATCH (sw:Switch)<-[:LINKED_TO]-(:NIC)<-[:HAS_NIC]-(h:Host) WHERE sw.id = $name OR sw.name = $name WITH DISTINCT maxDepth, h";
+const radiusDoc = "One row per dependent and path: the dependent (a guest, host or client service), its kind, its depth (1: it uses the node's own service), the root it reaches and the path (names, dependent first). Dependencies marked gone are not followed; a host's services that depend through one of its listeners (tcp-services' per-process dependencies) end a chain there.";
+const depthParam: NamedQueryParam = { type: "int", doc: `dependency hops to follow, 1 to ${RADIUS_DEPTH}`, default: RADIUS_DEPTH };
+/** One of the blastRadius queries: a query per kind of node, so each runs only its own parts. */
+const radius = (kind: string, what: string, name: NamedQueryParam, parts: string[]): NamedQuery => ({
+  name: `blastRadius${kind}`,
+  description: `What depends on ${what}, following dependencies (client connections seen by tcp-services and guest-flows) through the machines that serve them, up to depth hops. ${radiusDoc}`,
+  params: { name, depth: depthParam },
+  cypher: parts.join("\nUNION ALL\n"),
+});
+const blastRadiusHost = radius("Host", "a host (its running guests and itself: what its death takes with it)", { type: "string", doc: "the host's name" }, [
+  ...radiusParts("MATCH (h:Host {name: $name})-[:RUNS]->(root:Domain) WHERE root.present = true WITH maxDepth, root", "root.name"),
+  ...radiusParts("MATCH (root:Host {name: $name}) WITH maxDepth, root", "root.name"),
+]);
+const blastRadiusGuest = radius("Guest", "a guest", { type: "string", doc: "the guest's uuid (any case) or name" }, [
+  ...radiusParts("MATCH (root:Domain) WHERE root.uuid = toLower($name) OR root.name = $name WITH maxDepth, root", "root.name"),
+]);
+const blastRadiusService = radius("Service", "a service", { type: "string", doc: "the service's key (ip:port, [v6]:port)" }, [
+  ...radiusParts("MATCH (s1:Service {key: $name}) WITH maxDepth, s1", "s1.key", true),
+]);
+const blastRadiusSwitch = radius("Switch", "a switch (the hosts behind it, by LLDP, and their running guests)", { type: "string", doc: "the switch's chassis id or name" }, [
+  ...radiusParts(`${switchHosts} MATCH (h)-[:RUNS]->(root:Domain) WHERE root.present = true WITH maxDepth, root`, "root.name"),
+  ...radiusParts(switchHosts.replace(/\bh\b/g, "root"), "root.name"),
+]);
+
 const ringHealth: NamedQuery = {
   name: "ringHealth",
   description:
@@ -142,5 +207,5 @@ ORDER BY seq DESC`,
 };
 
 export const namedQueries: Readonly<Record<string, NamedQuery>> = Object.freeze(
-  Object.fromEntries([deadHostImpact, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth, guestActions].map((q) => [q.name, q])),
+  Object.fromEntries([deadHostImpact, blastRadiusHost, blastRadiusGuest, blastRadiusService, blastRadiusSwitch, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth, guestActions].map((q) => [q.name, q])),
 );

@@ -12,6 +12,9 @@
  *   (Host|Domain)-[:OFFERS]->(Service)       derived: the machine holds the address the service
  *                                            listens on; and IPAddr.owned: a NIC holds it
  *                                            (ingest/derived.ts keeps both true)
+ *   (Service)-[:SERVED_BY]->(Host|Domain)    derived: OFFERS the other way round, so that a chain of
+ *                                            dependencies is one direction: client -DEPENDS_ON->
+ *                                            service -SERVED_BY-> machine -DEPENDS_ON-> ... (blastRadius)
  *   (Service|Host|Domain)-[:DEPENDS_ON {clientHost, process, count}]->(Service)   client connections
  *                                            (a guest's from guest-flows: clientHost is its hypervisor)
  *   (Event|Alert)-[:CONCERNS]->(Host|Domain|Segment|IPAddr)
@@ -89,6 +92,7 @@ export const relTables = {
   RUNS_SERVICE: { pairs: [["Host", "Service"], ["Domain", "Service"]], properties: {} },
   LISTENS_ON: { pairs: [["Service", "IPAddr"]], properties: {} },
   OFFERS: { pairs: [["Host", "Service"], ["Domain", "Service"]], properties: {} },
+  SERVED_BY: { pairs: [["Service", "Host"], ["Service", "Domain"]], properties: {} },
   DEPENDS_ON: { pairs: [["Service", "Service"], ["Host", "Service"], ["Domain", "Service"]], properties: { clientHost: S, process: S, count: I, present: B, updatedAt: I } },
   CONCERNS: {
     pairs: [["Event", "Host"], ["Event", "Segment"], ["Event", "IPAddr"], ["Alert", "Host"], ["Alert", "Domain"]],

@@ -85,6 +85,56 @@ export function guestFlowsConformance(makeStore: () => Promise<GraphStore>): voi
       assert.deepEqual(down, [{ clientHost: "hvB", client: "api", process: null, dependency: `${DB_IP}:5432`, why: "guest db on host hvC dead" }]);
     });
 
+    const names = (path: unknown): string[] => (path as unknown[]).map(String);
+    const radius = async (kind: string, name: string, depth?: number): Promise<string[]> =>
+      (await run(`blastRadius${kind[0].toUpperCase()}${kind.slice(1)}`, { name, ...(depth ? { depth } : {}) })).map((r) => `${String(r.depth)} ${String(r.dependentKind)} ${String(r.dependent)} <- ${names(r.path).join(" > ")}`).sort();
+
+    it("blastRadius: the db's host down takes api at depth 1 and web at depth 2, with their paths; depth 1 shows only api; from the guest, its service or a switch the same", async () => {
+      await setUp();
+      under.feed.host("hvC", "192.0.2.13", "dead");
+      // a process on hvA (no listener) uses api's service too: a host-level client at depth 2
+      const tcp = captured("tcp-services");
+      tcp.data.listeners = [];
+      tcp.data.clients = [{ process: "backup", pid: 77, remoteIp: API_IP, remotePort: 8080, count: 1 }];
+      assert.ok(under.feed.doc("hvA", tcp));
+      // hvC behind the switch tor-9 (LLDP)
+      const lldp = captured("lldp");
+      lldp.data.neighbours = [{ interface: "eth0", chassisName: "tor-9", chassisId: "aa:00:00:00:00:09", portId: "p3", portDescription: "p3", mgmtIp: null }];
+      assert.ok(under.feed.doc("hvC", lldp));
+      await under.feed.flush();
+      const chain = [
+        `1 guest api <- api > ${DB_IP}:5432 > db`,
+        `2 guest web <- web > ${API_IP}:8080 > api > ${DB_IP}:5432 > db`,
+        `2 host hvA <- hvA > ${API_IP}:8080 > api > ${DB_IP}:5432 > db`,
+      ];
+      assert.deepEqual(await radius("host", "hvC"), chain);
+      assert.deepEqual(await radius("host", "hvC", 1), [chain[0]]);
+      assert.deepEqual(await radius("guest", "db"), chain);
+      assert.deepEqual(await radius("guest", DB.toUpperCase(), 2), chain);
+      assert.deepEqual(await radius("service", `${DB_IP}:5432`), chain.map((c) => c.replace(" > db", "")), "from the service: the paths end at it");
+      assert.deepEqual(await radius("service", `${API_IP}:8080`), [`1 guest web <- web > ${API_IP}:8080`, `1 host hvA <- hvA > ${API_IP}:8080`]);
+      assert.deepEqual(await radius("switch", "tor-9"), chain);
+      assert.deepEqual(await radius("switch", "aa:00:00:00:00:09", 1), [chain[0]]);
+      assert.deepEqual(await radius("host", "hvA"), [], "nothing depends on what hvA runs");
+      assert.deepEqual(await radius("host", "nonsense"), []);
+    });
+
+    it("blastRadius: a dependency marked gone is not followed; an address moved takes its dependents with it", async () => {
+      await setUp();
+      // api no longer uses db (a later document): db's radius is empty, api's is web
+      assert.ok(under.feed.doc("hvB", flowsDoc(api([])), 1_763_700_100_000));
+      await under.feed.flush();
+      assert.deepEqual(await radius("guest", "db"), []);
+      assert.deepEqual(await radius("guest", "api"), [`1 guest web <- web > ${API_IP}:8080 > api`]);
+      // api's address answered by a new guest: the old api no longer serves web
+      const standby = "77000000-0000-4000-8000-000000000005";
+      under.feed.domain("hvA", { uuid: standby, name: "api-2", state: "running", vcpus: 1, memoryKib: 65536, disks: [], nics: [{ target: "vnet5", mac: "52:54:00:77:00:05", bridge: "br0", network: "" }] });
+      assert.ok(under.feed.doc("hvA", flowsDoc({ uuid: standby, name: "api-2", listeners: [{ ip: API_IP, port: 8080, mac: "52:54:00:77:00:05" }], clients: [] }), 1_763_700_200_000));
+      await under.feed.flush();
+      assert.deepEqual(await radius("guest", "api"), []);
+      assert.deepEqual(await radius("guest", "api-2"), [`1 guest web <- web > ${API_IP}:8080 > api-2`]);
+    });
+
     it("what a later document no longer lists is marked, not deleted; unanswered SYNs and bad entries stay out, the rest goes in", async () => {
       await setUp();
       const bad = api([

@@ -13,4 +13,12 @@ describe("cma/http/text-table", () => {
     assert.equal(long.length, 80);
     assert.ok(long.endsWith("…"));
   });
+
+  it("shows a graph node by its name or key and a path of nodes as names in order", () => {
+    const path = [{ _label: "Domain", uuid: "u1", name: "web", key: null }, { _label: "Service", name: null, key: "10.0.0.2:8080" }, { _label: "Domain", uuid: "u2", name: "api" }];
+    assert.equal(cellText(path), "web › 10.0.0.2:8080 › api");
+    assert.equal(cellText(path[1]), "10.0.0.2:8080");
+    assert.equal(cellText([1, 2]), "[1,2]", "a list of other things stays JSON");
+    assert.equal(cellText([]), "[]");
+  });
 });

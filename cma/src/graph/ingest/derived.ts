@@ -6,6 +6,9 @@
  *  - (Host|Domain)-[:OFFERS]->(Service): the machine holds, on one of its NICs, the address the
  *    service listens on (instead of HAS_NIC → HAS_IP → LISTENS_ON).
  *  - IPAddr.owned: some NIC holds the address (instead of an anti-join over every HAS_IP).
+ *  - (Service)-[:SERVED_BY]->(Host|Domain): OFFERS reversed, written and deleted with it, so a
+ *    dependency chain (client -DEPENDS_ON-> service -SERVED_BY-> machine -DEPENDS_ON-> ...) is a
+ *    path of one direction that a bounded variable-length pattern can follow (blastRadius).
  *
  * They are kept true by the writes that change what they are derived from:
  *  - an address linked to a NIC (nics, libvirt-domains): `linked` sets owned, and merges OFFERS
@@ -55,7 +58,7 @@ export function offered(addresses: Iterable<string>): Statement[] {
   // plans from the far end and scans whole tables
   return [
     ...OWNERS.map((label) => ({
-      cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WITH r, a, s MATCH (a)<-[:HAS_IP]-(n:NIC) WITH r, s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s)`,
+      cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:LISTENS_ON]-(s:Service) WITH r, a, s MATCH (a)<-[:HAS_IP]-(n:NIC) WITH r, s, n MATCH (o:${label})-[:HAS_NIC]->(n) MERGE (o)-[:OFFERS]->(s) MERGE (s)-[:SERVED_BY]->(o)`,
       params: { rows },
       dedupe: ["address"],
     })),
@@ -66,11 +69,20 @@ export function offered(addresses: Iterable<string>): Statement[] {
 /**
  * Cypher to append to a statement that has bound the row `r`, `owner` (a Host or Domain) and
  * `address` (an IPAddr it is about to stop holding): drops the owner's OFFERS to the services on
- * it. (Kuzu 0.11 refuses `WITH DISTINCT` of node variables here; deleting a relationship twice,
+ * it, and their SERVED_BY (a graph from before SERVED_BY may lack one: the OFFERS goes all the
+ * same). (Kuzu 0.11 refuses `WITH DISTINCT` of node variables here; deleting a relationship twice,
  * when two NICs led to it, is harmless.)
  */
 export function withdrawOffers(owner: string, address: string): string {
-  return `WITH r, ${owner}, ${address} MATCH (${address})<-[:LISTENS_ON]-(s:Service) WITH r, ${owner}, s MATCH (${owner})-[x:OFFERS]->(s) DELETE x`;
+  return `WITH r, ${owner}, ${address} MATCH (${address})<-[:LISTENS_ON]-(s:Service) WITH r, ${owner}, s MATCH (${owner})-[x:OFFERS]->(s) DELETE x WITH r, ${owner}, s MATCH (s)-[y:SERVED_BY]->(${owner}) DELETE y`;
+}
+
+/** OFFERS without its SERVED_BY, per owner label: a graph written before SERVED_BY existed (counted at start, backfilled once). */
+export const OFFERS_WITHOUT_SERVED_BY = OWNERS.map((label) => `MATCH (o:${label})-[:OFFERS]->(s:Service) WHERE NOT EXISTS { MATCH (s)-[:SERVED_BY]->(o) } RETURN count(*) AS n`);
+
+/** The backfill: SERVED_BY for every OFFERS (idempotent). */
+export function servedByBackfill(): Statement[] {
+  return OWNERS.map((label) => ({ cypher: `MATCH (o:${label})-[:OFFERS]->(s:Service) MERGE (s)-[:SERVED_BY]->(o)` }));
 }
 
 /**
