@@ -8,7 +8,8 @@ describe("discovery-scripts under the nanoprobe's runner", function () {
   this.timeout(30_000);
 
   it("every shipped script yields a valid document (libvirt: test driver)", async () => {
-    const runner = new DiscoveryRunner({ scripts: defaultDiscoveryScripts(BIN, { LIBVIRT_URI: "test:///default", LLDPCTL: "/nonexistent/lldpctl" }) });
+    // guest-flows captures for its whole window: one second is enough to prove the document
+    const runner = new DiscoveryRunner({ scripts: defaultDiscoveryScripts(BIN, { LIBVIRT_URI: "test:///default", LLDPCTL: "/nonexistent/lldpctl", GUEST_FLOWS_WINDOW_MS: "1000" }) });
     const docs: DiscoveryDocumentEvent[] = [];
     const errors: DiscoveryError[] = [];
     runner.on("document", (d) => docs.push(d));
@@ -20,7 +21,7 @@ describe("discovery-scripts under the nanoprobe's runner", function () {
     }
     assert.deepEqual(errors, []);
     assert.deepEqual(docs.map((d) => d.document.discovertype).sort(),
-      ["cpu-memory", "libvirt-domains", "lldp", "nics", "os", "tcp-services"]);
+      ["cpu-memory", "guest-flows", "libvirt-domains", "lldp", "nics", "os", "tcp-services"]);
     for (const d of docs) console.log(`      ${d.script}: ${d.durationMs} ms, ${JSON.stringify(d.document).length} bytes`);
   });
 });
