@@ -41,6 +41,7 @@ describe("discovery-scripts/libvirt-domains", function () {
     assert.deepEqual(d.disks.map((x) => [x.target, x.source]), [["vda", "/guest/diskimage1"]]);
     assert.deepEqual(d.nics.map((n) => [n.target, n.mac, n.network]), [["testnet0", TEST_MAC, "default"]]);
     assert.deepEqual(d.nics[0].addresses, []);
+    assert.deepEqual(data.networks, [{ name: "default", bridge: "virbr0", forward: "nat", hostLocal: true, addresses: [{ address: "192.168.122.1", prefixLength: 24 }] }]);
     assert.deepEqual(data.addressErrors, []);
   });
 

@@ -34,6 +34,8 @@ export interface NativeConnection {
   close(): Promise<void>;
   isClosed(): boolean;
   listDomains(): Promise<NativeDomainSummary[]>;
+  /** the XML of every active virtual network */
+  networkXmls(): Promise<string[]>;
   getAllDomainStats(groups: string[], flags: number): Promise<NativeStatsRecord[]>;
   getDomainInfo(uuid: string): Promise<NativeDomainSummary>;
   getXMLDesc(uuid: string, flags: number): Promise<string>;

@@ -2,6 +2,7 @@
 import { EventEmitter } from "node:events";
 import { loadBinding, type NativeConnection, type NativeDomainSummary } from "./binding.js";
 import { parseDomainXml, type DomainDevices } from "./domain-xml.js";
+import { parseNetworkXml, type VirtualNetwork } from "./network-xml.js";
 import { LibvirtError, call } from "./errors.js";
 import { REBOOT_GUEST_AGENT, SHUTDOWN_GUEST_AGENT } from "./guest-agent.js";
 import { lifecycleDetailName } from "./lifecycle.js";
@@ -98,6 +99,18 @@ export class LibvirtConnection {
 
   async domainXml(uuid: string, options: { inactive?: boolean } = {}): Promise<string> {
     return call(this.native.getXMLDesc(uuid, options.inactive ? XML_INACTIVE : 0));
+  }
+
+  /** The active virtual networks; one whose XML cannot be read is left out. */
+  async networks(): Promise<VirtualNetwork[]> {
+    const xmls = await call(this.native.networkXmls());
+    return xmls.flatMap((x) => {
+      try {
+        return [parseNetworkXml(x)];
+      } catch {
+        return [];
+      }
+    });
   }
 
   /** Parsed disks/NICs of the live definition, cached per domain. */

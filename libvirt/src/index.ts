@@ -2,6 +2,7 @@ export * from "./types.js";
 export * from "./errors.js";
 export * from "./counter-rate.js";
 export * from "./domain-xml.js";
+export * from "./network-xml.js";
 export * from "./stats-fallback.js";
 export * from "./lifecycle.js";
 export * from "./connection.js";

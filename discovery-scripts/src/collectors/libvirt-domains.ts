@@ -1,6 +1,6 @@
 // Domain inventory through the nanoprobe's in-process libvirt binding (read-only connection), with
 // each running guest's NIC addresses from the hypervisor side (see guest-addresses/).
-import { LibvirtConnection, type DiskDevice, type DomainInventory, type DomainState, type NicDevice } from "@ringwatch/libvirt";
+import { LibvirtConnection, type DiskDevice, type DomainInventory, type DomainState, type NicDevice, type VirtualNetwork } from "@ringwatch/libvirt";
 import { addressSourceConfig, GuestAddressBook, type AddressSourceConfig, type GuestAddress } from "../guest-addresses/guest-addresses.js";
 import { AddressProblems } from "../guest-addresses/problems.js";
 
@@ -28,6 +28,11 @@ export interface DomainRecord {
 export interface LibvirtDomainsData {
   uri: string;
   domains: DomainRecord[];
+  /**
+   * The active virtual networks: which are private to this host (NAT, isolated), so that the CMA
+   * keys their guests' addresses per host (every hypervisor's default network is 192.168.122.0/24).
+   */
+  networks: VirtualNetwork[];
   /** Why guest addresses may be missing (unreadable lease file, bad entries, no `ip`); bounded. */
   addressErrors: string[];
 }
@@ -72,13 +77,14 @@ export async function collectLibvirtDomains(
   } catch (e) {
     throw new Error(`cannot connect to libvirt at ${uri}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  let domains: DomainRecord[];
+  let domains: DomainRecord[], networks: VirtualNetwork[];
   try {
     domains = (await conn.inventory()).map(domainRecord).sort((a, b) => a.name.localeCompare(b.name) || a.uuid.localeCompare(b.uuid));
+    networks = (await conn.networks()).sort((a, b) => a.name.localeCompare(b.name));
   } finally {
     await conn.close().catch(() => undefined);
   }
   const problems = new AddressProblems();
   await addGuestAddresses(domains, addressSources, problems);
-  return { uri, domains, addressErrors: problems.list() };
+  return { uri, domains, networks, addressErrors: problems.list() };
 }

@@ -111,6 +111,41 @@ class ListDomainsWorker : public PromiseWorker {
   std::vector<DomainSummary> rows_;
 };
 
+// The XML of every active virtual network (virConnectListAllNetworks + virNetworkGetXMLDesc): what
+// says which guest addresses are private to this host (NAT, isolated) and which are routed.
+class NetworkXmlsWorker : public PromiseWorker {
+ public:
+  using PromiseWorker::PromiseWorker;
+
+ protected:
+  bool Run() override {
+    virNetworkPtr* nets = nullptr;
+    int n = virConnectListAllNetworks(conn_, &nets, VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+    if (n < 0) return false;
+    for (int i = 0; i < n; i++) {
+      // A network destroyed between the list and the XML is skipped, not an error for the list.
+      char* xml = virNetworkGetXMLDesc(nets[i], 0);
+      if (xml != nullptr) {
+        xmls_.emplace_back(xml);
+        free(xml);
+      } else {
+        virResetLastError();
+      }
+      virNetworkFree(nets[i]);
+    }
+    free(nets);
+    return true;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array arr = Napi::Array::New(env, xmls_.size());
+    for (size_t i = 0; i < xmls_.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::String::New(env, xmls_[i]));
+    return arr;
+  }
+
+ private:
+  std::vector<std::string> xmls_;
+};
+
 class AllStatsWorker : public PromiseWorker {
  public:
   AllStatsWorker(Napi::Env env, virConnectPtr conn, unsigned int stats, unsigned int flags)
@@ -463,6 +498,7 @@ Napi::Function Connection::Define(Napi::Env env) {
       env, "Connection",
       {InstanceMethod<&Connection::Close>("close"),
        InstanceMethod<&Connection::ListDomains>("listDomains"),
+       InstanceMethod<&Connection::NetworkXmls>("networkXmls"),
        InstanceMethod<&Connection::GetAllDomainStats>("getAllDomainStats"),
        InstanceMethod<&Connection::GetDomainInfo>("getDomainInfo"),
        InstanceMethod<&Connection::GetXMLDesc>("getXMLDesc"),
@@ -591,6 +627,12 @@ Napi::Value Connection::ListDomains(const Napi::CallbackInfo& info) {
   Napi::Value rej;
   if (!CheckOpen(info, rej)) return rej;
   return (new ListDomainsWorker(info.Env(), conn_))->Start();
+}
+
+Napi::Value Connection::NetworkXmls(const Napi::CallbackInfo& info) {
+  Napi::Value rej;
+  if (!CheckOpen(info, rej)) return rej;
+  return (new NetworkXmlsWorker(info.Env(), conn_))->Start();
 }
 
 Napi::Value Connection::GetAllDomainStats(const Napi::CallbackInfo& info) {

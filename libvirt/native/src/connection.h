@@ -19,6 +19,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
  private:
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value ListDomains(const Napi::CallbackInfo& info);
+  Napi::Value NetworkXmls(const Napi::CallbackInfo& info);
   Napi::Value GetAllDomainStats(const Napi::CallbackInfo& info);
   Napi::Value GetDomainInfo(const Napi::CallbackInfo& info);
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info);
