@@ -13,8 +13,9 @@
  *     then the same cycles the way the store read before (a read-only Database opened after each
  *     write, in the writer's process), on the same graph in the same run.
  *
- * Each host: a nics document (one address), libvirt-domains (its guests, 1–2 disks, one NIC with
- * an address), lldp (eth0 on its segment's top-of-rack switch), tcp-services (sshd and an app listening; the app a client of databases on three
+ * Each host: a nics document (its address, and virbr0's 192.168.122.1 in libvirt's default NAT
+ * network), libvirt-domains (its guests, 1–2 disks, one NIC with an address; that NAT network and
+ * the bridged one), lldp (eth0 on its segment's top-of-rack switch), tcp-services (sshd and an app listening; the app a client of databases on three
  * other hosts' guests, and one outside address), guest-flows (5 api guests using a database guest
  * of another host, 5 web guests using an api of a third: chains of three), and its place in the
  * rings (segments of 50).
@@ -77,8 +78,13 @@ function documents(h: number): { discovertype: string; data: object }[] {
     { discovertype: "nics", data: { interfaces: [
       { name: "eth0", ifindex: 2, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "physical", master: "br0", speedMbps: 10000, addresses: [] },
       { name: "br0", ifindex: 3, mac: `02:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:00:01`, mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: hostIp(h), prefixLength: 16 }] },
+      // libvirt's default NAT network, the same on every host: its address is keyed per host
+      { name: "virbr0", ifindex: 4, mac: `52:54:00:${hex((h >> 8) & 255, 2)}:${hex(h & 255, 2)}:ff`, mtu: 1500, state: "up", kind: "bridge", master: null, speedMbps: null, addresses: [{ family: "IPv4", address: "192.168.122.1", prefixLength: 24 }] },
     ] } },
-    { discovertype: "libvirt-domains", data: { uri: "qemu:///system", domains } },
+    { discovertype: "libvirt-domains", data: { uri: "qemu:///system", domains, networks: [
+      { name: "default", bridge: "virbr0", forward: "nat", hostLocal: true, addresses: [{ address: "192.168.122.1", prefixLength: 24 }] },
+      { name: "lan", bridge: "br0", forward: "bridge", hostLocal: false, addresses: [] },
+    ] } },
     { discovertype: "lldp", data: { available: true, neighbours: [{ interface: "eth0", chassisName: `tor-${segmentOf(h)}`, chassisId: `02:ff:00:00:${hex(Math.floor(h / PER_SEGMENT) >> 8, 2)}:${hex(Math.floor(h / PER_SEGMENT) & 255, 2)}`, portId: `Ethernet${h % PER_SEGMENT}`, portDescription: null, mgmtIp: null }] } },
     { discovertype: "tcp-services", data: {
       listeners: [{ ip: "0.0.0.0", port: 22, pid: 700, process: "sshd", cmdline: ["/usr/sbin/sshd", "-D"] }, { ip: "0.0.0.0", port: 8080, pid: 4000, process: "app", cmdline: ["/opt/app/bin/app"] }],

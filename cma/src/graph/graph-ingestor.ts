@@ -26,6 +26,8 @@ import { MembershipGraph, eventId, membershipEventWrites } from "./ingest/member
 import type { PendingWrite } from "./ingest/membership.js";
 import { OFFERS_WITHOUT_SERVED_BY, UNSETTLED_ADDRESSES, rederive, servedByBackfill } from "./ingest/derived.js";
 import { STATED, combine, phased } from "./ingest/phased.js";
+import { AddressScopes, HOST_LOCAL_NETWORKS } from "./ingest/address-scope.js";
+import type { IngestContext } from "./ingest/discovery-ingest.js";
 import type { Phased } from "./ingest/phased.js";
 
 export interface GraphIngestorOptions {
@@ -65,6 +67,10 @@ export class GraphIngestor {
   private failures = 0;
   private stopped = false;
   private readonly off: (() => void)[] = [];
+  /** which addresses are private to which host; loaded from the graph before the first write */
+  readonly scopes = new AddressScopes();
+  private scopesLoaded: Promise<void> = Promise.resolve();
+  private readonly ctx: IngestContext = { scopes: this.scopes, networksChanged: (host) => this.rekey(host) };
 
   constructor(
     private readonly store: GraphStore,
@@ -73,6 +79,11 @@ export class GraphIngestor {
     private readonly log: Logger,
   ) {
     if (sources.membership) this.hostsGraph = new MembershipGraph(sources.membership);
+  }
+
+  /** Resolves once what the first write needs from the graph (the hosts' networks) is read. */
+  get ready(): Promise<void> {
+    return this.scopesLoaded;
   }
 
   get pendingItems(): number {
@@ -93,10 +104,11 @@ export class GraphIngestor {
       this.markHosts(); // hosts restored from a snapshot, and the rings of a previous run to replace
     }
     this.backfillDerived();
+    this.scopesLoaded = this.loadScopes();
     if (inventory) {
       const on = (e: InventoryEvent): void => {
         const uuid = e.type === "domainRemoved" ? e.uuid : e.domain.uuid;
-        this.add({ key: `i|${e.host}|${uuid.toLowerCase()}`, build: () => inventoryWrites(e) });
+        this.add({ key: `i|${e.host}|${uuid.toLowerCase()}`, build: () => inventoryWrites(e, this.scopes) });
       };
       inventory.on("event", on);
       this.off.push(() => inventory.off("event", on));
@@ -156,6 +168,30 @@ export class GraphIngestor {
     );
   }
 
+  /** The host-local networks the graph holds, so that a restarted CMA keys addresses as before its restart. */
+  private async loadScopes(): Promise<void> {
+    try {
+      const r = await this.store.read(HOST_LOCAL_NETWORKS, {}, { timeoutMs: 600_000, maxRows: 10_000_000 });
+      const byHost = new Map<string, { name: string; hostLocal: true; subnets: { address: string; prefixLength: number }[] }[]>();
+      for (const row of r.rows) {
+        const host = String(row.host);
+        const subnets = String(row.subnets ?? "").split(",").filter(Boolean).map((x) => ({ address: x.slice(0, x.lastIndexOf("/")), prefixLength: Number(x.slice(x.lastIndexOf("/") + 1)) }));
+        byHost.set(host, [...(byHost.get(host) ?? []), { name: String(row.name), hostLocal: true, subnets }]);
+      }
+      for (const [host, nets] of byHost) this.scopes.set(host, nets);
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not read the hosts' networks from the graph: addresses are keyed globally until each host reports its networks");
+    }
+  }
+
+  /** A host's host-local networks changed: its documents that key addresses are ingested again with the new keys. */
+  private rekey(host: string): void {
+    for (const type of ["nics", "tcp-services", "guest-flows"]) {
+      const e = this.sources.discovery?.event(host, type);
+      if (e) this.addDocument(e);
+    }
+  }
+
   /** One discovery document (also what the discovery store's events call). */
   addDocument(e: DiscoveryEvent): void {
     const plugin = discoveryPlugins.get(e.document.discovertype);
@@ -168,7 +204,7 @@ export class GraphIngestor {
       build: () => plugin.build(e.host, e.document.data, e.at, (why) => {
         this.counters.badEntries++;
         this.log.debug({ host: e.host, discovertype: e.document.discovertype, why }, "discovery entry left out of the graph");
-      }),
+      }, this.ctx),
     });
   }
 
@@ -217,7 +253,9 @@ export class GraphIngestor {
   }
 
   private async writePending(): Promise<void> {
-    const items = [...this.pending.values()];
+    await this.scopesLoaded;
+    // hosts' networks first: the other documents' addresses are keyed by them (address-scope.ts)
+    const items = [...this.pending.values()].sort((a, b) => Number(b.key.endsWith("|libvirt-domains")) - Number(a.key.endsWith("|libvirt-domains")));
     this.pending.clear();
     let hosts: PendingWrite | undefined;
     if (this.hostsDirty) {

@@ -193,6 +193,20 @@ RETURN h.name AS host, h.segment AS segment, h.ringOrder AS ringOrder, watchers,
 ORDER BY segment, ringOrder, host`,
 };
 
+// IPAddr.conflict is kept by the ingestion (ingest/address-claims.ts): two machines' latest reports both hold the address.
+const addressConflicts: NamedQuery = {
+  name: "addressConflicts",
+  description:
+    "Addresses two machines hold at once (each one's latest report lists it and each is live), one row per holder: the address key (\"host/network|ip\" for one private to a host's NAT or isolated network), since when, the holder (guest or host) and its NIC. The root-cause queries cannot tell which holder a client reached: both are linked.",
+  params: {},
+  cypher: `MATCH (a:IPAddr) WHERE a.conflict = true
+WITH a MATCH (a)<-[x:HAS_IP]-(n:NIC)
+WITH a, x, n MATCH (o)-[:HAS_NIC]->(n)
+RETURN a.address AS address, a.ip AS ip, a.conflictAt AS since, coalesce(o.name, o.uuid) AS holder,
+  CASE WHEN o.uuid IS NULL THEN 'host' ELSE 'guest' END AS holderKind, n.key AS nic, x.seenAt AS seenAt
+ORDER BY address, holder`,
+};
+
 const guestActions: NamedQuery = {
   name: "guestActions",
   description:
@@ -207,5 +221,5 @@ ORDER BY seq DESC`,
 };
 
 export const namedQueries: Readonly<Record<string, NamedQuery>> = Object.freeze(
-  Object.fromEntries([deadHostImpact, blastRadiusHost, blastRadiusGuest, blastRadiusService, blastRadiusSwitch, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth, guestActions].map((q) => [q.name, q])),
+  Object.fromEntries([deadHostImpact, blastRadiusHost, blastRadiusGuest, blastRadiusService, blastRadiusSwitch, switchVersusHost, forgottenServers, servicesWithDownDependencies, ringHealth, addressConflicts, guestActions].map((q) => [q.name, q])),
 );

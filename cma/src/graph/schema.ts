@@ -5,7 +5,8 @@
  *   (Host)-[:WATCHES {ring}]->(Host)         who heartbeats whom (ring membership; Host.ringOrder is the order)
  *   (Host)-[:RUNS]->(Domain)                 guests; a domain that disappears keeps present=false
  *   (Domain)-[:HAS_DISK]->(Disk)
- *   (Host|Domain)-[:HAS_NIC]->(NIC)-[:HAS_IP]->(IPAddr)
+ *   (Host|Domain)-[:HAS_NIC]->(NIC)-[:HAS_IP {seenAt}]->(IPAddr)
+ *   (Host)-[:HAS_NETWORK]->(Network)         libvirt virtual networks; a NAT or isolated one scopes its addresses
  *   (NIC)-[:LINKED_TO {portId}]->(Switch)    from LLDP
  *   (NIC)-[:BRIDGED_TO]->(NIC)               a guest's NIC to the host bridge it is plugged into
  *   (Host|Domain)-[:RUNS_SERVICE]->(Service)-[:LISTENS_ON]->(IPAddr)   a guest's: from guest-flows
@@ -22,9 +23,10 @@
  *
  * Keys (every write is a MERGE on them, so ingesting twice changes nothing): Host.name (the host
  * identity the CMA admitted), Domain.uuid, NIC.key (a guest NIC's MAC; a host interface is
- * "host/ifname" because bridges and bonds share their ports' MACs), IPAddr.address,
- * Service.key ("ip:port", "[v6]:port"; listeners on a wildcard or loopback address are
- * "host|ip:port" because every host has them), Disk.key ("uuid/target"), Switch.id (chassis id,
+ * "host/ifname" because bridges and bonds share their ports' MACs), IPAddr.address (the address;
+ * "host/network|address" in a host's NAT or isolated network), Service.key ("ip:port", "[v6]:port";
+ * "host/network|ip:port" in such a network; listeners on a wildcard or loopback address are
+ * "host|ip:port" because every host has them), Network.key ("host/name"), Disk.key ("uuid/target"), Switch.id (chassis id,
  * else name), Segment.name, Event.id, Alert.key ("host|kind|subject"), RecoveryAction.seq (the audit
  * entry's seq).
  *
@@ -64,12 +66,17 @@ export const nodeTables = {
   Switch: { key: "id", properties: { id: S, name: S, chassisId: S, mgmtIp: S, updatedAt: I } },
   NIC: {
     key: "key",
-    properties: { key: S, owner: S, name: S, mac: S, kind: S, state: S, mtu: I, speedMbps: I, master: S, bridge: S, network: S, present: B, goneAt: I, updatedAt: I },
+    // addressesAt: the last report that stated the NIC's whole address list (a guest's in libvirt-domains, a host's in nics)
+    properties: { key: S, owner: S, name: S, mac: S, kind: S, state: S, mtu: I, speedMbps: I, master: S, bridge: S, network: S, addressesAt: I, present: B, goneAt: I, updatedAt: I },
   },
-  IPAddr: { key: "address", properties: { address: S, family: S, owned: B, stale: B, firstSeen: I, updatedAt: I } },
+  // a virtual network of a host (libvirt-domains): its key "host/name" is the scope of the addresses in a host-local one
+  Network: { key: "key", properties: { key: S, host: S, name: S, forward: S, bridge: S, hostLocal: B, subnets: S, present: B, goneAt: I, updatedAt: I } },
+  // address: the key (the address, or "host/network|address" in a host-local network: ingest/address-scope.ts);
+  // ip: the address alone; conflict: two machines' latest reports both hold it (ingest/address-claims.ts)
+  IPAddr: { key: "address", properties: { address: S, ip: S, scope: S, family: S, owned: B, stale: B, conflict: B, conflictAt: I, firstSeen: I, updatedAt: I } },
   Domain: { key: "uuid", properties: { uuid: S, name: S, state: S, vcpus: I, memoryKiB: I, present: B, goneAt: I, updatedAt: I } },
   Disk: { key: "key", properties: { key: S, target: S, source: S, device: S, type: S, format: S, present: B, goneAt: I, updatedAt: I } },
-  Service: { key: "key", properties: { key: S, ip: S, port: I, process: S, pid: I, cmdline: S, present: B, goneAt: I, updatedAt: I } },
+  Service: { key: "key", properties: { key: S, ip: S, port: I, scope: S, process: S, pid: I, cmdline: S, present: B, goneAt: I, updatedAt: I } },
   Event: { key: "id", properties: { id: S, type: S, at: I, detail: S } },
   Alert: { key: "key", properties: { key: S, host: S, kind: S, subject: S, subjectName: S, active: B, raisedAt: I, clearedAt: I, evidence: S, updatedAt: I } },
   RecoveryAction: {
@@ -86,7 +93,9 @@ export const relTables = {
   RUNS: { pairs: [["Host", "Domain"]], properties: { since: I } },
   HAS_DISK: { pairs: [["Domain", "Disk"]], properties: {} },
   HAS_NIC: { pairs: [["Host", "NIC"], ["Domain", "NIC"]], properties: {} },
-  HAS_IP: { pairs: [["NIC", "IPAddr"]], properties: { prefixLength: I } },
+  // seenAt: the last report that listed the address on the NIC (a guest's may omit it and keep it)
+  HAS_IP: { pairs: [["NIC", "IPAddr"]], properties: { prefixLength: I, seenAt: I } },
+  HAS_NETWORK: { pairs: [["Host", "Network"]], properties: {} },
   LINKED_TO: { pairs: [["NIC", "Switch"]], properties: { portId: S, portDescription: S } },
   BRIDGED_TO: { pairs: [["NIC", "NIC"]], properties: {} },
   RUNS_SERVICE: { pairs: [["Host", "Service"], ["Domain", "Service"]], properties: {} },

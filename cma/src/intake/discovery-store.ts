@@ -30,6 +30,11 @@ export class DiscoveryStore extends EventEmitter<{ event: [DiscoveryEvent] }> {
     return this.byHost.get(host)?.get(discovertype)?.document;
   }
 
+  /** The latest document of a type with who sent it and when (what the graph ingests). */
+  event(host: string, discovertype: string): DiscoveryEvent | undefined {
+    return this.byHost.get(host)?.get(discovertype);
+  }
+
   types(host: string): string[] {
     return [...(this.byHost.get(host)?.keys() ?? [])];
   }

@@ -51,6 +51,7 @@ describe("cma/graph/graph-ingestor", function () {
       for (let i = 0; i < 100; i++) feed.host(`hv${i}`, `10.9.${i}.1`, "alive");
       for (let i = 0; i < 100; i++) feed.doc(`hv${i}`, captured("libvirt-domains"), 1_763_700_000_000 + i);
       // the same 30 guests on 100 hosts: each document moves them; the last one written wins
+      await feed.ingestor.ready; // its start-up read done: the kill below hits the write
       const pid = store.workerPid!;
       const flushing = feed.flush();
       await waitUntil(() => store.inFlight > 0, 10_000, "the write sent", 1);

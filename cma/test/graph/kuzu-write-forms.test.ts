@@ -15,6 +15,7 @@ import kuzu from "kuzu";
 import { kuzuDdl } from "../../src/graph/schema.js";
 import { discoveryPlugins } from "../../src/graph/ingest/discovery-plugins.js";
 import { combine } from "../../src/graph/ingest/phased.js";
+import { AddressScopes } from "../../src/graph/ingest/address-scope.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/graph/fixtures/", import.meta.url));
 const captured = (n: string): Record<string, unknown> => (JSON.parse(readFileSync(`${FIXTURES}${n}.json`, "utf8")) as { data: Record<string, unknown> }).data;
@@ -70,6 +71,7 @@ describe("cma/graph: Kuzu write forms", function () {
       const base: Record<string, Record<string, unknown>> = Object.fromEntries(["libvirt-domains", "nics", "tcp-services", "lldp"].map((n) => [n, captured(n)]));
       const projected = await open(`p${seed0}`), plain = await open(`s${seed0}`);
       try {
+        const scopes = new AddressScopes();
         for (let round = 0; round < 5; round++) {
           const items = [];
           for (let k = 0; k < 25; k++) {
@@ -84,7 +86,7 @@ describe("cma/graph: Kuzu write forms", function () {
             }
             if (type === "tcp-services") (data.clients as unknown[]).push({ process: "app", pid: 4242, remoteIp: `10.1.${Math.floor(rand() * 4)}.${Math.floor(rand() * 30)}`, remotePort: 5432, count: 1 });
             if (type === "lldp") data.neighbours = (data.neighbours as unknown[]).filter(() => rand() < 0.7);
-            items.push(discoveryPlugins.get(type)!.build(host, data, 1000 + round, () => undefined));
+            items.push(discoveryPlugins.get(type)!.build(host, data, 1000 + round, () => undefined, { scopes, networksChanged: () => undefined }));
           }
           for (const s of combine(items, 500)) {
             await projected.q(s.cypher, s.params);

@@ -13,6 +13,7 @@ import { queriesConformance } from "./queries-conformance.js";
 import { derivedConformance } from "./derived-conformance.js";
 import { actionsConformance } from "./actions-conformance.js";
 import { guestFlowsConformance } from "./guest-flows-conformance.js";
+import { addressScopeConformance } from "./address-scope-conformance.js";
 
 export interface ConformanceOptions {
   /** a procedure call that would write if the read path allowed it */
@@ -207,5 +208,6 @@ export function conformanceSuite(name: string, makeStore: () => Promise<GraphSto
     derivedConformance(makeStore);
     actionsConformance(makeStore);
     guestFlowsConformance(makeStore);
+    addressScopeConformance(makeStore);
   });
 }

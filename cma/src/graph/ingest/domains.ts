@@ -7,15 +7,19 @@
  *
  * A guest's addresses come from the host's side (DHCP leases, the neighbour table: a guest that
  * has been quiet for a while is missing from it), so an address missing from one report is not
- * taken away; an address reported on a guest NIC is taken from any other guest NIC that held
- * it (the address was given to another guest).
+ * taken away; an address reported on a guest NIC is taken from a NIC that held it unless that
+ * holder still holds it now, which is a conflict (address-claims.ts). An address on a NIC in a
+ * NAT or isolated network is keyed per host and network (address-scope.ts).
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row, Statement } from "../write-batch.js";
 import { hostNicKey } from "./nics.js";
 import { ip, isHostLocal } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
-import { addressNodes, linked, withdrawOffers } from "./derived.js";
+import { addressNodes, linked } from "./derived.js";
+import { addressClaims } from "./address-claims.js";
+import { addressRow } from "./address-scope.js";
+import type { AddressScopes } from "./address-scope.js";
 import type { Phased } from "./phased.js";
 
 export interface GuestShape {
@@ -31,7 +35,7 @@ export interface GuestShape {
 
 export const domainNicKey = (uuid: string, mac: string | null, target: string | null, index: number): string => mac ?? `${uuid}/${target || `nic${index}`}`;
 
-export function guestWrites(host: string, guests: readonly GuestShape[], at: number, full: boolean): Phased {
+export function guestWrites(host: string, guests: readonly GuestShape[], at: number, full: boolean, scopes: AddressScopes): Phased {
   const domains: Row[] = [], disks: Row[] = [], nics: Row[] = [], addrs: Row[] = [], bridges: Row[] = [];
   const runs: Row[] = [], hasDisk: Row[] = [], hasNic: Row[] = [], bridged: Row[] = [], hostNics: Row[] = [], hasIp: Row[] = [];
   const devices: Row[] = [];
@@ -48,7 +52,8 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
     g.nics.forEach((n, i) => {
       const key = domainNicKey(g.uuid, n.mac, n.target, i);
       nicKeys.push(key);
-      nics.push({ key, owner: g.uuid, name: n.target, mac: n.mac, kind: n.type ?? null, bridge: n.bridge, network: n.network, present: true, goneAt: null, updatedAt: at });
+      // addresses undefined: the report does not say (an inventory event), so the NIC's are not stated
+      nics.push({ key, owner: g.uuid, name: n.target, mac: n.mac, kind: n.type ?? null, bridge: n.bridge, network: n.network, present: true, goneAt: null, updatedAt: at, ...(n.addresses ? { addressesAt: at } : {}) });
       hasNic.push({ from: g.uuid, to: key });
       if (n.bridge) {
         const b = hostNicKey(host, n.bridge);
@@ -59,13 +64,15 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       for (const a of n.addresses ?? []) {
         const address = ip(a.address);
         if (!address || isHostLocal(address)) continue;
-        addrs.push({ address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: at, updatedAt: at });
-        hasIp.push({ from: key, to: address, prefixLength: a.prefixLength });
+        const row = addressRow(address, scopes.scopeOf(host, address, n.network), at);
+        addrs.push(row);
+        hasIp.push({ from: key, to: row.address, prefixLength: a.prefixLength, seenAt: at, owner: g.uuid });
       }
     });
     devices.push({ uuid: g.uuid, disks: keySet(diskKeys), nics: keySet(nicKeys), at });
   }
-  const claims = hasIp.map((h) => ({ nic: h.from as string, address: h.to as string }));
+  const claims = hasIp.map((h) => ({ nic: h.from as string, owner: h.owner as string, address: h.to as string, at }));
+  for (const h of hasIp) delete h.owner;
   const mark = [
     ...(devices.length ? [
       {
@@ -102,7 +109,7 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
         params: { rows: bridged },
         unique: "from",
       }] : []),
-      ...claimedAddresses(claims),
+      ...addressClaims(claims),
     ],
     link: [
       ...mergeRels("RUNS", "Host", "Domain", runs, "to"),
@@ -115,26 +122,6 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
     mark,
     derive: linked(claims.map((c) => c.address)),
   });
-}
-
-/**
- * Unlink phase: each address now seen on a guest NIC is taken from any other guest NIC that held
- * it (the address was given to another guest), with the OFFERS that came from holding it.
- */
-export function claimedAddresses(claims: readonly { nic: string; address: string }[]): Statement[] {
-  if (!claims.length) return [];
-  return [
-    {
-      cypher: `UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, a, m MATCH (o:Domain)-[:HAS_NIC]->(m) ${withdrawOffers("o", "a")}`,
-      params: { rows: [...claims] },
-      dedupe: ["nic", "address"],
-    },
-    {
-      cypher: "UNWIND $rows AS r WITH r, r.address AS kv MATCH (a:IPAddr {address: kv}) WITH r, a MATCH (a)<-[x:HAS_IP]-(m:NIC) WHERE m.key <> r.nic WITH r, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WITH DISTINCT x DELETE x",
-      params: { rows: [...claims] },
-      dedupe: ["nic", "address"],
-    },
-  ];
 }
 
 /** A guest the host no longer has (inventory "domainRemoved"): marked, if this host still runs it. */

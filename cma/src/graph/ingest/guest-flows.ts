@@ -13,13 +13,17 @@
  *    never answered stay out of the graph: a port scan from a guest must not make thousands of
  *    services. (The script keeps an answered dependency for an hour, so one whose server died
  *    since stays, and is what servicesWithDownDependencies reports.)
+ *  - An address in one of the hypervisor's NAT or isolated networks is keyed per host and network
+ *    (address-scope.ts), a listener's and a connection's alike: a guest on a NAT network that
+ *    reaches 192.168.122.10 reaches its own host's, never another hypervisor's.
  *  - Services and dependencies of the listed guests that are no longer listed are marked
  *    present=false, never deleted. Guests not listed (stopped, migrated) are left as they are.
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row } from "../write-batch.js";
 import type { DiscoveryIngest } from "./discovery-ingest.js";
-import { claimedAddresses } from "./domains.js";
+import { addressClaims } from "./address-claims.js";
+import { addressRow, scoped } from "./address-scope.js";
 import { UUID_RE, bool, endpoint, int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, linked, offered } from "./derived.js";
@@ -29,12 +33,17 @@ const MAX_ENTRIES_PER_GUEST = 20_000;
 
 export const guestFlowsIngest: DiscoveryIngest = {
   discovertype: "guest-flows",
-  build(host, data, at, bad) {
+  build(host, data, at, bad, ctx) {
     const domains: Row[] = [], services = new Map<string, Row>(), targets = new Map<string, Row>(), addrs = new Map<string, Row>();
     const nics = new Map<string, Row>(), runs: Row[] = [], listensOn: Row[] = [], hasNic: Row[] = [], hasIp: Row[] = [], deps: Row[] = [];
     const guests: Row[] = [];
-    const addAddress = (address: string): void => {
-      if (!addrs.has(address)) addrs.set(address, { address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: at, updatedAt: at });
+    /** address:port seen from this hypervisor: the Service key, its address's IPAddr key and the scope */
+    const place = (address: string, port: number): { key: string; addressKey: string; scope: string | null } => {
+      const scope = ctx.scopes.scopeOf(host, address);
+      const row = addressRow(address, scope, at);
+      const addressKey = row.address as string;
+      if (!addrs.has(addressKey)) addrs.set(addressKey, row);
+      return { key: scoped(scope, endpoint(address, port)), addressKey, scope };
     };
 
     for (const g of listField(data, "guests", 10_000)) {
@@ -54,17 +63,16 @@ export const guestFlowsIngest: DiscoveryIngest = {
           bad(`listener of ${uuid} without a valid routable ip and port`);
           continue;
         }
-        const key = endpoint(address, port);
+        const { key, addressKey, scope } = place(address, port);
         listenerKeys.push(key);
-        services.set(key, { key, ip: address, port, present: true, goneAt: null, updatedAt: at });
+        services.set(key, { key, ip: address, port, scope, present: true, goneAt: null, updatedAt: at });
         runs.push({ from: uuid, to: key });
-        addAddress(address);
-        listensOn.push({ from: key, to: address });
+        listensOn.push({ from: key, to: addressKey });
         const nic = mac(l.mac);
         if (nic) {
           nics.set(nic, { key: nic, owner: uuid, mac: nic });
           hasNic.push({ from: uuid, to: nic });
-          hasIp.push({ from: nic, to: address });
+          hasIp.push({ from: nic, to: addressKey, seenAt: at, owner: uuid });
         }
       }
       const clients = Array.isArray(g.clients) ? g.clients.slice(0, MAX_ENTRIES_PER_GUEST) : [];
@@ -76,11 +84,10 @@ export const guestFlowsIngest: DiscoveryIngest = {
           continue;
         }
         if (bool(c.answered) !== true) continue; // never answered: not a dependency (see above)
-        const key = endpoint(address, port);
+        const { key, addressKey, scope } = place(address, port);
         if (!targets.has(key)) {
-          targets.set(key, { key, ip: address, port });
-          addAddress(address);
-          listensOn.push({ from: key, to: address });
+          targets.set(key, { key, ip: address, port, scope });
+          listensOn.push({ from: key, to: addressKey });
         }
         depKeys.push(key);
         deps.push({ from: uuid, to: key, clientHost: host, present: true, updatedAt: at });
@@ -88,7 +95,8 @@ export const guestFlowsIngest: DiscoveryIngest = {
       guests.push({ uuid, keys: keySet(listenerKeys), deps: keySet(depKeys), at });
     }
     for (const k of services.keys()) targets.delete(k);
-    const claims = hasIp.map((h) => ({ nic: h.from as string, address: h.to as string }));
+    const claims = hasIp.map((h) => ({ nic: h.from as string, owner: h.owner as string, address: h.to as string, at }));
+    for (const h of hasIp) delete h.owner;
 
     return phased({
       nodes: [
@@ -106,7 +114,7 @@ export const guestFlowsIngest: DiscoveryIngest = {
           params: { rows: runs },
           unique: "to",
         }] : []),
-        ...claimedAddresses(claims),
+        ...addressClaims(claims),
       ],
       link: [
         ...mergeRels("HAS_NIC", "Domain", "NIC", hasNic),

@@ -1,6 +1,15 @@
-/** discovertype "libvirt-domains": the host's full list of guests (see domains.ts). */
+/**
+ * discovertype "libvirt-domains": the host's full list of guests (see domains.ts) and its active
+ * virtual networks (Network "host/name"): a NAT or isolated one makes the addresses in it this
+ * host's own (address-scope.ts). A network no longer listed is marked present=false.
+ */
+import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { DiscoveryIngest } from "./discovery-ingest.js";
+import { documentNetworks, networkKey } from "./address-scope.js";
+import type { HostNetwork } from "./address-scope.js";
 import { guestWrites } from "./domains.js";
+import { combinePhased, keySet, listed, phased } from "./phased.js";
+import type { Phased } from "./phased.js";
 import type { GuestShape } from "./domains.js";
 import { UUID_RE, int, isObject, listField, mac, text } from "./input.js";
 import type { BadEntry } from "./input.js";
@@ -30,8 +39,27 @@ function guest(d: unknown, bad: BadEntry): GuestShape | undefined {
 
 export const libvirtDomainsIngest: DiscoveryIngest = {
   discovertype: "libvirt-domains",
-  build(host, data, at, bad) {
+  build(host, data, at, bad, ctx) {
     const guests = listField(data, "domains", 10_000).map((d) => guest(d, bad)).filter((g): g is GuestShape => g !== undefined);
-    return guestWrites(host, guests, at, true);
+    // before the guests: their addresses are keyed by these networks
+    const networks = documentNetworks(data, bad);
+    if (networks && ctx.scopes.set(host, networks)) ctx.networksChanged(host);
+    const guestsPart = guestWrites(host, guests, at, true, ctx.scopes);
+    return networks ? combinePhased([networkWrites(host, networks, at), guestsPart]) : guestsPart;
   },
 };
+
+function networkWrites(host: string, networks: readonly HostNetwork[], at: number): Phased {
+  const rows = networks.map((n) => ({
+    key: networkKey(host, n.name), host, name: n.name, forward: n.forward, bridge: n.bridge, hostLocal: n.hostLocal,
+    subnets: n.subnets.map((s) => `${s.address}/${s.prefixLength}`).join(","), present: true, goneAt: null, updatedAt: at,
+  }));
+  return phased({
+    nodes: [...mergeNodes("Host", [{ name: host }]), ...mergeNodes("Network", rows)],
+    link: mergeRels("HAS_NETWORK", "Host", "Network", rows.map((r) => ({ from: host, to: r.key }))),
+    mark: [{
+      cypher: `UNWIND $rows AS r WITH r, r.host AS kv MATCH (h:Host {name: kv})-[:HAS_NETWORK]->(n:Network) WHERE n.present = true AND NOT ${listed("keys", "n.key")} SET n.present = false, n.goneAt = r.at`,
+      params: { rows: [{ host, keys: keySet(rows.map((r) => r.key)), at }] },
+    }],
+  });
+}

@@ -1,7 +1,10 @@
 /**
  * discovertype "nics": the host's interfaces (NIC "host/ifname") and their addresses. Loopback
  * and link-local addresses are left out: every host has them, so they identify nothing. An
- * address that left an interface is unlinked; an interface that disappeared is marked.
+ * address in one of the host's NAT or isolated networks (its virbr0's 192.168.122.1) is keyed per
+ * host and network (address-scope.ts). An address another machine holds is a move or a conflict
+ * (address-claims.ts). An address that left an interface is unlinked; an interface that
+ * disappeared is marked.
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row } from "../write-batch.js";
@@ -9,12 +12,14 @@ import type { DiscoveryIngest } from "./discovery-ingest.js";
 import { int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, linked, stillOwned, withdrawOffers } from "./derived.js";
+import { addressClaims } from "./address-claims.js";
+import { addressRow } from "./address-scope.js";
 
 export const hostNicKey = (host: string, ifname: string): string => `${host}/${ifname}`;
 
 export const nicsIngest: DiscoveryIngest = {
   discovertype: "nics",
-  build(host, data, at, bad) {
+  build(host, data, at, bad, ctx) {
     const nics: Row[] = [], addrs: Row[] = [], hasNic: Row[] = [], hasIp: Row[] = [];
     const pairs: string[] = [];
     for (const n of listField(data, "interfaces", 4096)) {
@@ -24,7 +29,7 @@ export const nicsIngest: DiscoveryIngest = {
         continue;
       }
       const key = hostNicKey(host, name);
-      nics.push({ key, owner: host, name, mac: mac(n.mac), kind: text(n.kind, 32), state: text(n.state, 32), mtu: int(n.mtu, 0, 1 << 20), speedMbps: int(n.speedMbps), master: text(n.master, 64), present: true, goneAt: null, updatedAt: at });
+      nics.push({ key, owner: host, name, mac: mac(n.mac), kind: text(n.kind, 32), state: text(n.state, 32), mtu: int(n.mtu, 0, 1 << 20), speedMbps: int(n.speedMbps), master: text(n.master, 64), addressesAt: at, present: true, goneAt: null, updatedAt: at });
       hasNic.push({ from: host, to: key });
       for (const a of Array.isArray(n.addresses) ? n.addresses.slice(0, 256) : []) {
         const address = isObject(a) ? ip(a.address) : null;
@@ -33,9 +38,10 @@ export const nicsIngest: DiscoveryIngest = {
           continue;
         }
         if (isHostLocal(address)) continue;
-        addrs.push({ address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: at, updatedAt: at });
-        hasIp.push({ from: key, to: address, prefixLength: int(a.prefixLength, 0, 128) });
-        pairs.push(`${key} ${address}`);
+        const row = addressRow(address, ctx.scopes.scopeOf(host, address), at);
+        addrs.push(row);
+        hasIp.push({ from: key, to: row.address, prefixLength: int(a.prefixLength, 0, 128), seenAt: at });
+        pairs.push(`${key} ${row.address as string}`);
       }
     }
     const row = { host, nics: keySet(nics.map((n) => n.key as string)), pairs: keySet(pairs), at };
@@ -48,6 +54,7 @@ export const nicsIngest: DiscoveryIngest = {
         // owned unless only this host's NICs held it and none of them keeps it
         { cypher: `${leaving} ${stillOwned("a", `m.owner <> r.host OR ${listed("pairs", "m.key + ' ' + a.address")}`)}`, params: { rows: [row] } },
         { cypher: `${leaving} DELETE x`, params: { rows: [row] } },
+        ...addressClaims(hasIp.map((h) => ({ nic: h.from as string, owner: host, address: h.to as string, at }))),
       ],
       link: [...mergeRels("HAS_NIC", "Host", "NIC", hasNic), ...mergeRels("HAS_IP", "NIC", "IPAddr", hasIp)],
       mark: [{

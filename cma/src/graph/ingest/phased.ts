@@ -26,6 +26,13 @@ export function phased(p: Partial<Phased> = {}): Phased {
   return { nodes: p.nodes ?? [], unlink: p.unlink ?? [], link: p.link ?? [], mark: p.mark ?? [], derive: p.derive ?? [] };
 }
 
+/** One item's parts as one Phased, phase by phase in the parts' order. */
+export function combinePhased(parts: readonly Phased[]): Phased {
+  const out = phased();
+  for (const p of parts) for (const phase of PHASES) out[phase].push(...p[phase]);
+  return out;
+}
+
 const SEP = "\u00a6"; // ¦: in no key (host names, uuids, MACs, interface names, ip:port)
 
 /**

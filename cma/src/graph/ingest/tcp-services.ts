@@ -3,7 +3,9 @@
  * host's client connections as dependencies (DEPENDS_ON) from the listening service of the same
  * process, else from the host. A connection to another machine's ip:port depends on the Service
  * "ip:port" (created if nobody reported it: that is how forgotten servers show up); one to this
- * host's own loopback or wildcard listener depends on that listener. Services and dependencies
+ * host's own loopback or wildcard listener depends on that listener. An address in one of the
+ * host's NAT or isolated networks (its guests' 192.168.122.x) is this host's own: its services are
+ * keyed "host/network|ip:port" (address-scope.ts). Services and dependencies
  * that disappear are marked present=false, never deleted: a client whose server died loses its
  * connection, and that lost dependency is exactly what root-cause queries ask about.
  */
@@ -13,9 +15,11 @@ import type { DiscoveryIngest } from "./discovery-ingest.js";
 import { endpoint, int, ip, isHostLocal, isObject, isWildcard, listField, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, offered } from "./derived.js";
+import { addressRow } from "./address-scope.js";
+import type { AddressScopes } from "./address-scope.js";
 
-export function serviceKey(host: string, address: string, port: number): string {
-  return isHostLocal(address) ? `${host}|${endpoint(address, port)}` : endpoint(address, port);
+export function serviceKey(host: string, address: string, port: number, scopes: AddressScopes): string {
+  return isHostLocal(address) ? `${host}|${endpoint(address, port)}` : scopes.serviceKey(host, address, port);
 }
 
 function cmdline(v: unknown): string | null {
@@ -26,14 +30,19 @@ function cmdline(v: unknown): string | null {
 
 export const tcpServicesIngest: DiscoveryIngest = {
   discovertype: "tcp-services",
-  build(host, data, at, bad) {
+  build(host, data, at, bad, ctx) {
     const services = new Map<string, Row>();
     const addrs = new Map<string, Row>();
     const listensOn: Row[] = [], runs: Row[] = [], wildcardPorts = new Set<number>();
     const byPid = new Map<number, string>();
-    const addAddress = (address: string): void => {
-      if (!addrs.has(address)) addrs.set(address, { address, family: address.includes(":") ? "IPv6" : "IPv4", firstSeen: at, updatedAt: at });
+    /** the address's IPAddr key, its node added once */
+    const addAddress = (address: string): string => {
+      const row = addressRow(address, ctx.scopes.scopeOf(host, address), at);
+      const key = row.address as string;
+      if (!addrs.has(key)) addrs.set(key, row);
+      return key;
     };
+    const scopeOf = (address: string): string | null => (isHostLocal(address) ? null : ctx.scopes.scopeOf(host, address));
 
     for (const l of listField(data, "listeners", 20_000)) {
       const address = isObject(l) ? ip(l.ip) : null;
@@ -42,15 +51,12 @@ export const tcpServicesIngest: DiscoveryIngest = {
         bad("listener without a valid ip and port");
         continue;
       }
-      const key = serviceKey(host, address, port);
+      const key = serviceKey(host, address, port, ctx.scopes);
       const pid = int(l.pid, 1);
-      services.set(key, { key, ip: address, port, process: text(l.process, 64), pid, cmdline: cmdline(l.cmdline), present: true, goneAt: null, updatedAt: at });
+      services.set(key, { key, ip: address, port, scope: scopeOf(address), process: text(l.process, 64), pid, cmdline: cmdline(l.cmdline), present: true, goneAt: null, updatedAt: at });
       runs.push({ from: host, to: key });
       if (isWildcard(address)) wildcardPorts.add(port);
-      else if (!isHostLocal(address)) {
-        addAddress(address);
-        listensOn.push({ from: key, to: address });
-      }
+      else if (!isHostLocal(address)) listensOn.push({ from: key, to: addAddress(address) });
       if (pid !== null && !byPid.has(pid)) byPid.set(pid, key);
     }
     const listenerKeys = [...services.keys()];
@@ -64,17 +70,14 @@ export const tcpServicesIngest: DiscoveryIngest = {
         bad("client connection without a valid remote ip and port");
         continue;
       }
-      let target = serviceKey(host, address, port);
+      let target = serviceKey(host, address, port, ctx.scopes);
       if (isHostLocal(address) && !services.has(target)) {
-        const wild = [serviceKey(host, "0.0.0.0", port), serviceKey(host, "::", port)].find((k) => services.has(k));
+        const wild = [serviceKey(host, "0.0.0.0", port, ctx.scopes), serviceKey(host, "::", port, ctx.scopes)].find((k) => services.has(k));
         if (wild) target = wild;
       }
       if (!services.has(target) && !targets.has(target)) {
-        targets.set(target, { key: target, ip: address, port });
-        if (!isHostLocal(address)) {
-          addAddress(address);
-          listensOn.push({ from: target, to: address });
-        }
+        targets.set(target, { key: target, ip: address, port, scope: scopeOf(address) });
+        if (!isHostLocal(address)) listensOn.push({ from: target, to: addAddress(address) });
       }
       const pid = int(c.pid, 1);
       const from = (pid !== null && byPid.get(pid)) || host;
