@@ -4,21 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseDocument } from "@ringwatch/shared";
 import { guestFlowsOptions, type GuestFlowsData } from "../src/collectors/guest-flows.js";
 import { parseConntrackLine } from "../src/flows/conntrack.js";
 import { FlowBook } from "../src/flows/flow-book.js";
 import { kernelDrops, parseHandshakeLine } from "../src/flows/tcpdump-line.js";
 import { TestNamespace } from "./netns.js";
-import { FIXTURES, runCommand, type ScriptRun } from "./support.js";
+import { FIXTURES, runCommand, type ScriptRun, documentData } from "./support.js";
 
-function dataOf(r: ScriptRun): GuestFlowsData {
-  assert.equal(r.code, 0, r.stderr);
-  const p = parseDocument(r.stdout);
-  assert.ok(p.ok);
-  assert.equal(p.document.discovertype, "guest-flows");
-  return p.document.data as unknown as GuestFlowsData;
-}
+const dataOf = (r: ScriptRun): GuestFlowsData => documentData<GuestFlowsData>(r, "guest-flows");
 
 // Lines as tcpdump 4.99.3 printed them on this machine (-i any -nn -e -l).
 const SYN = "06:28:35.545193 vg1   P   ifindex 315 22:be:37:2b:70:89 ethertype IPv4 (0x0800), length 80: 10.77.0.11.47568 > 10.77.0.12.8080: Flags [S], seq 1171142302, win 64240, length 0";

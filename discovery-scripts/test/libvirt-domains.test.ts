@@ -2,23 +2,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDocument } from "@ringwatch/shared";
 import { addGuestAddresses, type DomainRecord, type LibvirtDomainsData } from "../src/collectors/libvirt-domains.js";
 import { AddressProblems } from "../src/guest-addresses/problems.js";
 import { TestNamespace } from "./netns.js";
-import { FIXTURES, runBin, type ScriptRun } from "./support.js";
+import { FIXTURES, runBin, type ScriptRun, documentData } from "./support.js";
 
 // The test driver's one domain ("test", running) has one NIC with this MAC.
 const TEST_MAC = "aa:bb:cc:dd:ee:ff";
 const TWO_GUESTS_URI = `test://${join(FIXTURES, "libvirt", "running-and-shutoff.xml")}`;
 
-function dataOf(r: ScriptRun): LibvirtDomainsData {
-  assert.equal(r.code, 0, r.stderr);
-  const p = parseDocument(r.stdout);
-  assert.ok(p.ok);
-  assert.equal(p.document.discovertype, "libvirt-domains");
-  return p.document.data as unknown as LibvirtDomainsData;
-}
+const dataOf = (r: ScriptRun): LibvirtDomainsData => documentData<LibvirtDomainsData>(r, "libvirt-domains");
 
 const nowSec = (): number => Math.floor(Date.now() / 1000);
 

@@ -1,12 +1,23 @@
 // Helpers for running the compiled scripts the way the nanoprobe does: as executables.
+import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import { parseDocument } from "@ringwatch/shared";
 
 export const BIN = fileURLToPath(new URL("../../bin/", import.meta.url));
 export const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.meta.url));
 
 export interface ScriptRun { code: number | null; stdout: string; stderr: string; ms: number }
+
+/** The data of the valid document of `discovertype` a run printed (the run must have succeeded). */
+export function documentData<T>(r: ScriptRun, discovertype: string): T {
+  assert.equal(r.code, 0, r.stderr);
+  const p = parseDocument(r.stdout);
+  assert.ok(p.ok);
+  assert.equal(p.document.discovertype, discovertype);
+  return p.document.data as unknown as T;
+}
 
 export function runBin(name: string, env: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
   return runCommand(`${BIN}${name}`, [], env);

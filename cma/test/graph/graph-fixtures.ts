@@ -15,6 +15,7 @@ import { InventoryStore } from "../../src/intake/inventory-store.js";
 import { Membership } from "../../src/membership/membership.js";
 import type { HostRecord, HostState } from "../../src/membership/membership.js";
 import { GraphIngestor } from "../../src/graph/graph-ingestor.js";
+import { namedQueries } from "../../src/graph/named-queries.js";
 import type { GraphStore } from "../../src/graph/graph-store.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/graph/fixtures/", import.meta.url));
@@ -100,6 +101,14 @@ export function freshStoreEachTest(makeStore: () => Promise<GraphStore>): StoreU
       await feed!.stop();
       return (feed = new Feed(store!, maxRows));
     },
+  };
+}
+
+/** A named query run through `rows`, each parameter at its default unless `params` gives it. */
+export function namedQueryRunner(rows: StoreUnderTest["rows"]): (name: string, params?: Record<string, unknown>) => Promise<Record<string, unknown>[]> {
+  return (name, params = {}) => {
+    const q = namedQueries[name];
+    return rows(q.cypher, { ...Object.fromEntries(Object.entries(q.params).map(([k, v]) => [k, v.default])), ...params });
   };
 }
 

@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { GraphStore } from "../../src/graph/graph-store.js";
-import { namedQueries } from "../../src/graph/named-queries.js";
-import { captured, freshStoreEachTest } from "./graph-fixtures.js";
+import { captured, freshStoreEachTest, namedQueryRunner } from "./graph-fixtures.js";
 
 type Row = Record<string, unknown>;
 type Flows = { uuid: string; name: string; listeners: Row[]; clients: Row[] };
@@ -35,10 +34,7 @@ export function guestFlowsConformance(makeStore: () => Promise<GraphStore>): voi
     this.timeout(180_000);
     const under = freshStoreEachTest(makeStore);
     const { rows } = under;
-    const run = async (name: string, params: Row = {}): Promise<Row[]> => {
-      const q = namedQueries[name];
-      return rows(q.cypher, { ...Object.fromEntries(Object.entries(q.params).map(([k, v]) => [k, v.default])), ...params });
-    };
+    const run = namedQueryRunner(rows);
 
     const setUp = async (): Promise<void> => {
       const { feed } = under;
