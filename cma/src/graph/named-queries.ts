@@ -113,45 +113,66 @@ ${dependencyRow("", "'service gone'")}`,
 
 // blastRadius: a chain of dependencies is client -DEPENDS_ON-> service -SERVED_BY-> machine
 // -DEPENDS_ON-> service ... (SERVED_BY is OFFERS reversed, derived at ingestion: ingest/derived.ts),
-// so it has the same two hops at every level. It is written out level by level, one UNION part per
-// root set and depth (1 to 3), one hop per MATCH from the root outwards, rather than as a
-// variable-length pattern: Kuzu 0.11 planned \`(x)-[:DEPENDS_ON|SERVED_BY*1..6]->(root)\` from the far
-// end (3.5 s at 300 hosts) unless the root was a primary-key lookup on a parameter, and it cannot
-// take a parameter as the bound. One query per kind of node (blastRadiusHost, ...Guest, ...Service,
-// ...Switch): in one query with a $kind, every kind's parts were planned and run (and Kuzu 0.11
-// drops a WHERE on a parameter alone: \`WHERE $kind = 'host'\` returned rows for any kind). $depth
-// goes through WITH for the same reason. DISTINCT: Kuzu gives a relationship once per (from, to)
-// table pair of its table when an end is unlabelled.
+// so it has the same two hops at every level. One query per kind of node, one UNION part per root
+// set (not per depth): the first hop by MATCH, the deeper ones by OPTIONAL MATCH, then one row per
+// depth reached (UNWIND of a list of maps, a depth past $depth or not reached dropped), DISTINCT.
+// What keeps it in proportion to the rows found rather than the tables, on Kuzu 0.11:
+//  - Kuzu extends by adjacency only from the node a plan starts by scanning (the root's key
+//    lookup); any later hop is a hash join against a scan of the bound table, and its semi-masks
+//    only skip whole 2048-row vectors. A variable-length pattern is different: a recursive extend
+//    started from exactly the rows found so far (a node-level semi-mask). Hence every hop is a
+//    one-step variable-length pattern, `*1..1`, each in its own clause (in one pattern, or with
+//    longer bounds, Kuzu planned them from the far end or materialised the whole path).
+//  - the gone-dependency test is `{present: true}` on the hop: Kuzu applies it inside the
+//    recursive extend; a WHERE on the relationship (relationships(p)) scans the path's
+//    relationship tables. NULL present now counts as gone (backfill it to true).
+//  - `WITH ... WHERE root.<key> = root.<key>` after each hop is always true; it is there because
+//    Kuzu estimates an equality on a primary key at one row, which keeps its cost model from
+//    multiplying a recursive hop's estimate by 100 per hop and then planning the next hop from
+//    the far end (a scan of the whole Service or node tables). The same goes for the guest
+//    lookup, written as one equality on uuid (an OR is estimated at a tenth of the table).
+//  - Kuzu drops a WHERE on a parameter alone; `r.depth <= $depth` names r, so it stays.
+//  - `found` tests properties (each node has its key), not `x IS NOT NULL`: Kuzu took 15 ms more
+//    to prepare that inside the list of maps.
+//  - a dense root set (a switch's guests: 1,500 sources) takes its first hop as a plain
+//    relationship: the recursive extend costs ~25 us per source.
 const RADIUS_DEPTH = 3;
-const live = (e: string): string => `(${e}.present IS NULL OR ${e}.present = true)`;
-/** Parts of one root set: `rootMatch` binds `root` (a machine) or `s1` (a service: `fromService`), with `maxDepth` carried. */
-function radiusParts(rootMatch: string, rootName: string, fromService = false): string[] {
-  const parts: string[] = [];
-  for (let depth = 1; depth <= RADIUS_DEPTH; depth++) {
-    const lines = [`WITH $depth AS maxDepth ${rootMatch}`];
-    let carried = fromService ? "maxDepth, s1" : "maxDepth, root";
-    const path: string[] = [];
-    for (let level = 1; level <= depth; level++) {
-      const from = level === 1 ? "root" : `x${level - 1}`;
-      if (!(fromService && level === 1)) {
-        lines.push(`MATCH (${from})<-[:SERVED_BY]-(s${level}:Service) WITH ${carried}, s${level}`);
-        carried += `, s${level}`;
-      }
-      lines.push(`MATCH (s${level})<-[e${level}:DEPENDS_ON]-(x${level}) WHERE ${live(`e${level}`)} AND maxDepth >= ${depth} WITH ${carried}, x${level}`);
-      carried += `, x${level}`;
-      path.unshift(`s${level}.key`, level === 1 ? rootName : `x${level - 1}.name`);
+const ROOT_KEY: Record<string, string> = { Host: "name", Domain: "uuid", Service: "key" };
+/** The part for one root set: `rootMatch` binds `root` (a Host, Domain or Service: `fromService`); rows dependent, dependentKind, root, depth, path. */
+function radiusParts(rootMatch: string, rootName: string, fromService = false, denseRoots = false): string[] {
+  const label = /\(root:(\w+)/.exec(rootMatch)?.[1] ?? "";
+  const key = ROOT_KEY[label];
+  if (!key) throw new Error(`radiusParts: no (root:Host|Domain|Service) in ${rootMatch}`);
+  const keep = ` WHERE root.${key} = root.${key}`;
+  const lines = [`${rootMatch} WITH root${keep}`];
+  const carried = ["root"];
+  const path: string[] = [];
+  const rows: string[] = [];
+  for (let level = 1; level <= RADIUS_DEPTH; level++) {
+    const match = level === 1 ? "MATCH" : "OPTIONAL MATCH";
+    const from = level === 1 ? "root" : `x${level - 1}`;
+    const s = fromService && level === 1 ? "root" : `s${level}`;
+    if (!(fromService && level === 1)) {
+      const hop = level === 1 && denseRoots ? "[:SERVED_BY]" : "[:SERVED_BY*1..1]";
+      carried.push(s);
+      lines.push(`${match} (${from})<-${hop}-(${s}:Service) WITH ${carried.join(", ")}${keep}`);
     }
-    if (fromService) path.pop(); // the path ends at the service
-    const x = `x${depth}`;
-    lines.push(`RETURN DISTINCT coalesce(${x}.name, ${x}.key) AS dependent,
-  CASE WHEN ${x}.uuid IS NOT NULL THEN 'guest' WHEN ${x}.key IS NOT NULL THEN 'service' ELSE 'host' END AS dependentKind,
-  ${fromService ? "s1.key" : rootName} AS root, ${depth} AS depth, [coalesce(${x}.name, ${x}.key), ${path.join(", ")}] AS path`);
-    parts.push(lines.join("\n"));
+    const x = `x${level}`;
+    carried.push(x);
+    lines.push(`${match} (${s})<-[:DEPENDS_ON*1..1 {present: true}]-(${x}) WITH ${carried.join(", ")}${keep}`);
+    path.unshift(`${s}.key`, level === 1 ? rootName : `x${level - 1}.name`);
+    const names = fromService ? path.slice(0, -1) : path; // from a service, the path ends at it
+    rows.push(`{depth: ${level}, found: coalesce(${x}.uuid, ${x}.key, ${x}.name) IS NOT NULL, dependent: coalesce(${x}.name, ${x}.key), ` +
+      `dependentKind: CASE WHEN ${x}.uuid IS NOT NULL THEN 'guest' WHEN ${x}.key IS NOT NULL THEN 'service' ELSE 'host' END, ` +
+      `path: [coalesce(${x}.name, ${x}.key), ${names.join(", ")}]}`);
   }
-  return parts;
+  lines.push(`UNWIND [${rows.join(",\n  ")}] AS r`);
+  lines.push(`WITH ${rootName} AS root, r WHERE r.found AND r.depth <= $depth`);
+  lines.push("RETURN DISTINCT r.dependent AS dependent, r.dependentKind AS dependentKind, root, r.depth AS depth, r.path AS path");
+  return [lines.join("\n")];
 }
 
-const switchHosts = "MATCH (sw:Switch)<-[:LINKED_TO]-(:NIC)<-[:HAS_NIC]-(h:Host) WHERE sw.id = $name OR sw.name = $name WITH DISTINCT maxDepth, h";
+const switchHosts = "MATCH (sw:Switch)<-[:LINKED_TO]-(:NIC)<-[:HAS_NIC]-(h:Host) WHERE sw.id = $name OR sw.name = $name WITH DISTINCT h";
 const radiusDoc = "One row per dependent and path: the dependent (a guest, host or client service), its kind, its depth (1: it uses the node's own service), the root it reaches and the path (names, dependent first). Dependencies marked gone are not followed; a host's services that depend through one of its listeners (tcp-services' per-process dependencies) end a chain there.";
 const depthParam: NamedQueryParam = { type: "int", doc: `dependency hops to follow, 1 to ${RADIUS_DEPTH}`, default: RADIUS_DEPTH };
 /** One of the blastRadius queries: a query per kind of node, so each runs only its own parts. */
@@ -162,18 +183,21 @@ const radius = (kind: string, what: string, name: NamedQueryParam, parts: string
   cypher: parts.join("\nUNION ALL\n"),
 });
 const blastRadiusHost = radius("Host", "a host (its running guests and itself: what its death takes with it)", { type: "string", doc: "the host's name" }, [
-  ...radiusParts("MATCH (h:Host {name: $name})-[:RUNS]->(root:Domain) WHERE root.present = true WITH maxDepth, root", "root.name"),
-  ...radiusParts("MATCH (root:Host {name: $name}) WITH maxDepth, root", "root.name"),
+  ...radiusParts("MATCH (h:Host {name: $name})-[:RUNS]->(root:Domain) WHERE root.present = true", "root.name"),
+  ...radiusParts("MATCH (root:Host {name: $name})", "root.name"),
 ]);
 const blastRadiusGuest = radius("Guest", "a guest", { type: "string", doc: "the guest's uuid (any case) or name" }, [
-  ...radiusParts("MATCH (root:Domain) WHERE root.uuid = toLower($name) OR root.name = $name WITH maxDepth, root", "root.name"),
+  // uuid = toLower($name) OR name = $name, as one equality (see above)
+  ...radiusParts("MATCH (root:Domain) WHERE root.uuid = CASE WHEN root.name = $name THEN root.uuid ELSE toLower($name) END", "root.name"),
 ]);
 const blastRadiusService = radius("Service", "a service", { type: "string", doc: "the service's key (ip:port, [v6]:port)" }, [
-  ...radiusParts("MATCH (s1:Service {key: $name}) WITH maxDepth, s1", "s1.key", true),
+  ...radiusParts("MATCH (root:Service {key: $name})", "root.key", true),
 ]);
 const blastRadiusSwitch = radius("Switch", "a switch (the hosts behind it, by LLDP, and their running guests)", { type: "string", doc: "the switch's chassis id or name" }, [
-  ...radiusParts(`${switchHosts} MATCH (h)-[:RUNS]->(root:Domain) WHERE root.present = true WITH maxDepth, root`, "root.name"),
-  ...radiusParts(switchHosts.replace(/\bh\b/g, "root"), "root.name"),
+  // RUNS one step variable-length from the hosts found, root.present after the WITH: as a plain hop
+  // with the filter inside the MATCH, Kuzu joined every Domain and RUNS
+  ...radiusParts(`${switchHosts} WHERE h.name = h.name MATCH (h)-[:RUNS*1..1]->(root:Domain) WITH root WHERE root.present = true`, "root.name", false, true),
+  ...radiusParts(switchHosts.replace(/\bh\b/g, "root"), "root.name", false, true),
 ]);
 
 const ringHealth: NamedQuery = {
