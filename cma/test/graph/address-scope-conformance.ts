@@ -173,6 +173,12 @@ export function addressScopeConformance(makeStore: () => Promise<GraphStore>): v
       await step("hvB", [y(["10.1.0.7", "10.1.0.8"])], T0 + 5000);
       assert.deepEqual(await holders("10.1.0.8"), ["y"]);
       assert.deepEqual(await run("addressConflicts"), []);
+      // x runs again with 10.1.0.9, then its host dies: y taking the address is a move
+      await step("hvA", [x(["10.1.0.9"])], T0 + 6000);
+      feed.host("hvA", "192.0.2.21", "dead");
+      await step("hvB", [y(["10.1.0.7", "10.1.0.8", "10.1.0.9"])], T0 + 7000);
+      assert.deepEqual(await holders("10.1.0.9"), ["y"]);
+      assert.deepEqual(await run("addressConflicts"), []);
     });
 
     it("a host's reports keyed before its networks were known are keyed again when they arrive; a restarted CMA keeps the scopes", async () => {

@@ -4,6 +4,9 @@ import { AddressScopes, documentNetworks } from "../../src/graph/ingest/address-
 describe("cma/graph/address-scope", () => {
   it("an address in a host's NAT or isolated network is that host's; a routed network's and any other address are global", () => {
     const scopes = new AddressScopes();
+    // nothing of hv1 keyed yet: its first networks change no key
+    assert.equal(scopes.set("hv1", [{ name: "default", hostLocal: true, subnets: [{ address: "192.168.122.1", prefixLength: 24 }] }]), false);
+    scopes.addressKey("hv1", "10.0.0.1");
     assert.equal(scopes.set("hv1", [
       { name: "default", hostLocal: true, subnets: [{ address: "192.168.122.1", prefixLength: 24 }] },
       { name: "lab6", hostLocal: true, subnets: [{ address: "fd00:9::1", prefixLength: 64 }] },
@@ -28,6 +31,9 @@ describe("cma/graph/address-scope", () => {
     assert.equal(scopes.addressKey("hv1", "fd00:9::20"), "fd00:9::20");
     assert.equal(scopes.set("hv1", []), true);
     assert.equal(scopes.addressKey("hv1", "192.168.122.10"), "192.168.122.10");
+    // changed and changed back before anything was keyed again: the keys are as they were
+    assert.equal(scopes.set("hv1", [{ name: "default", hostLocal: true, subnets: [{ address: "192.168.122.1", prefixLength: 24 }] }]), true);
+    assert.equal(scopes.set("hv1", []), false);
   });
 
   it("reads a document's networks: bad entries are reported and left out; no networks field means not stated", () => {

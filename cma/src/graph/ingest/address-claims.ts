@@ -37,8 +37,8 @@ const notListed = "(x.seenAt IS NULL OR m.addressesAt IS NULL OR x.seenAt < m.ad
 
 /** Holders (o, the NIC m, its HAS_IP x, the address a) that the claims take the address from. */
 const moved = [
-  `${byAddress} WITH r, a, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WHERE o.uuid = r.owner OR ${notListed} OR o.present = false OR o.state IS NULL OR o.state <> 'running'`,
-  `${byAddress} WITH r, a, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WITH r, a, m, x, o MATCH (h:Host)-[:RUNS]->(o) WHERE NOT ${alive("h")}`,
+  `${byAddress} WITH r, a, m, x MATCH (o:Domain)-[:HAS_NIC]->(m) WITH r, a, m, x, o OPTIONAL MATCH (h:Host)-[:RUNS]->(o) ` +
+    `WITH r, a, m, x, o, h WHERE o.uuid = r.owner OR ${notListed} OR o.present = false OR o.state IS NULL OR o.state <> 'running' OR (h IS NOT NULL AND NOT ${alive("h")})`,
   `${byAddress} AND m.owner <> r.owner WITH r, a, m, x MATCH (o:Host)-[:HAS_NIC]->(m) WHERE ${notListed} OR NOT ${alive("o")}`,
 ];
 

@@ -73,25 +73,34 @@ export function addressRow(address: string, scope: string | null, at: number): R
 export class AddressScopes {
   private readonly byHost = new Map<string, ScopedNetwork[]>();
   private readonly stated = new Map<string, string>();
+  /** per host, the networks (fingerprint) its addresses were last keyed under */
+  private readonly keyedUnder = new Map<string, string>();
 
-  /** A host's networks now; true when its host-local networks changed (what was keyed before may be keyed otherwise now). */
+  /**
+   * A host's networks now; true when its host-local networks changed since an address of the host
+   * was keyed (what was keyed then would be keyed otherwise now).
+   */
   set(host: string, networks: readonly Pick<HostNetwork, "name" | "hostLocal" | "subnets">[]): boolean {
     const local = networks.filter((n) => n.hostLocal).sort((a, b) => a.name.localeCompare(b.name));
     const fingerprint = JSON.stringify(local.map((n) => [n.name, n.subnets.map((s) => `${s.address}/${s.prefixLength}`)]));
     if ((this.stated.get(host) ?? "[]") === fingerprint) return false;
     this.stated.set(host, fingerprint);
+    const keyed = this.keyedUnder.get(host);
+    this.keyedUnder.delete(host);
     if (!local.length) this.byHost.delete(host);
     else this.byHost.set(host, local.map((n) => ({ scope: networkKey(host, n.name), name: n.name, subnets: subnetList(n.subnets) })));
-    return true;
+    return keyed !== undefined && keyed !== fingerprint;
   }
 
   forget(host: string): void {
     this.byHost.delete(host);
     this.stated.delete(host);
+    this.keyedUnder.delete(host);
   }
 
   /** The scope of `address` seen from `host` ("host/network"), or null: routed, global. */
   scopeOf(host: string, address: string, network?: string | null): string | null {
+    this.keyedUnder.set(host, this.stated.get(host) ?? "[]");
     const nets = this.byHost.get(host);
     if (!nets) return null;
     if (network) {
