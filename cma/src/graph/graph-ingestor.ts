@@ -26,7 +26,8 @@ import { MembershipGraph, eventId, membershipEventWrites } from "./ingest/member
 import type { PendingWrite } from "./ingest/membership.js";
 import { OFFERS_WITHOUT_SERVED_BY, UNSETTLED_ADDRESSES, rederive, servedByBackfill } from "./ingest/derived.js";
 import { STATED, combine, phased } from "./ingest/phased.js";
-import { AddressScopes, HOST_LOCAL_NETWORKS } from "./ingest/address-scope.js";
+import { AddressScopes, HOST_LOCAL_NETWORKS, parseSubnets } from "./ingest/address-scope.js";
+import type { HostNetwork } from "./ingest/address-scope.js";
 import type { IngestContext } from "./ingest/discovery-ingest.js";
 import type { Phased } from "./ingest/phased.js";
 
@@ -172,11 +173,10 @@ export class GraphIngestor {
   private async loadScopes(): Promise<void> {
     try {
       const r = await this.store.read(HOST_LOCAL_NETWORKS, {}, { timeoutMs: 600_000, maxRows: 10_000_000 });
-      const byHost = new Map<string, { name: string; hostLocal: true; subnets: { address: string; prefixLength: number }[] }[]>();
+      const byHost = new Map<string, Pick<HostNetwork, "name" | "hostLocal" | "subnets">[]>();
       for (const row of r.rows) {
         const host = String(row.host);
-        const subnets = String(row.subnets ?? "").split(",").filter(Boolean).map((x) => ({ address: x.slice(0, x.lastIndexOf("/")), prefixLength: Number(x.slice(x.lastIndexOf("/") + 1)) }));
-        byHost.set(host, [...(byHost.get(host) ?? []), { name: String(row.name), hostLocal: true, subnets }]);
+        byHost.set(host, [...(byHost.get(host) ?? []), { name: String(row.name), hostLocal: true, subnets: parseSubnets(String(row.subnets ?? "")) }]);
       }
       for (const [host, nets] of byHost) this.scopes.set(host, nets);
     } catch (e) {

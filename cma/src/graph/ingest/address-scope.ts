@@ -65,8 +65,19 @@ export const networkKey = (host: string, network: string): string => `${host}/${
 /** "scope|text" for a scoped address or endpoint, the text alone for a global one. */
 export const scoped = (scope: string | null, text: string): string => (scope ? `${scope}|${text}` : text);
 
+/** A Network's subnets as one property ("192.168.122.1/24,fd00::1/64": properties are scalars), and back. */
+export const formatSubnets = (subnets: readonly NetworkSubnet[]): string => subnets.map((s) => `${s.address}/${s.prefixLength}`).join(",");
+export function parseSubnets(text: string): NetworkSubnet[] {
+  return text.split(",").filter(Boolean).map((x) => {
+    const slash = x.lastIndexOf("/");
+    return { address: x.slice(0, slash), prefixLength: Number(x.slice(slash + 1)) };
+  });
+}
+
 /** An IPAddr row: the key, the address alone and its scope. */
-export function addressRow(address: string, scope: string | null, at: number): Row {
+export type AddressRow = Row & { address: string };
+
+function addressRow(address: string, scope: string | null, at: number): AddressRow {
   return { address: scoped(scope, address), ip: address, scope, family: isIP(address) === 6 ? "IPv6" : "IPv4", firstSeen: at, updatedAt: at };
 }
 
@@ -111,14 +122,15 @@ export class AddressScopes {
     return nets.find((n) => n.subnets.check(address, family))?.scope ?? null;
   }
 
-  /** The IPAddr key of `address` seen from `host` (on a NIC of `network`, if known). */
-  addressKey(host: string, address: string, network?: string | null): string {
-    return scoped(this.scopeOf(host, address, network), address);
+  /** The IPAddr row of `address` seen from `host` (on a NIC of `network`, if known), keyed in its scope. */
+  addressRow(host: string, address: string, at: number, network?: string | null): AddressRow {
+    return addressRow(address, this.scopeOf(host, address, network), at);
   }
 
-  /** The Service key of address:port seen from `host`. */
-  serviceKey(host: string, address: string, port: number): string {
-    return scoped(this.scopeOf(host, address), endpoint(address, port));
+  /** address:port seen from `host`: the Service key, its scope and its address's IPAddr row. */
+  endpoint(host: string, address: string, port: number, at: number): { key: string; scope: string | null; address: AddressRow } {
+    const scope = this.scopeOf(host, address);
+    return { key: scoped(scope, endpoint(address, port)), scope, address: addressRow(address, scope, at) };
   }
 }
 

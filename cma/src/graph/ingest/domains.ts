@@ -12,13 +12,13 @@
  * NAT or isolated network is keyed per host and network (address-scope.ts).
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
-import type { Row, Statement } from "../write-batch.js";
+import type { Row } from "../write-batch.js";
 import { hostNicKey } from "./nics.js";
 import { ip, isHostLocal } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, linked } from "./derived.js";
 import { addressClaims } from "./address-claims.js";
-import { addressRow } from "./address-scope.js";
+import type { AddressClaim } from "./address-claims.js";
 import type { AddressScopes } from "./address-scope.js";
 import type { Phased } from "./phased.js";
 
@@ -38,7 +38,7 @@ export const domainNicKey = (uuid: string, mac: string | null, target: string | 
 export function guestWrites(host: string, guests: readonly GuestShape[], at: number, full: boolean, scopes: AddressScopes): Phased {
   const domains: Row[] = [], disks: Row[] = [], nics: Row[] = [], addrs: Row[] = [], bridges: Row[] = [];
   const runs: Row[] = [], hasDisk: Row[] = [], hasNic: Row[] = [], bridged: Row[] = [], hostNics: Row[] = [], hasIp: Row[] = [];
-  const devices: Row[] = [];
+  const devices: Row[] = [], claims: AddressClaim[] = [];
   for (const g of guests) {
     domains.push({ uuid: g.uuid, name: g.name, state: g.state, vcpus: g.vcpus, memoryKiB: g.memoryKiB, present: true, goneAt: null, updatedAt: at });
     runs.push({ from: host, to: g.uuid });
@@ -64,15 +64,14 @@ export function guestWrites(host: string, guests: readonly GuestShape[], at: num
       for (const a of n.addresses ?? []) {
         const address = ip(a.address);
         if (!address || isHostLocal(address)) continue;
-        const row = addressRow(address, scopes.scopeOf(host, address, n.network), at);
+        const row = scopes.addressRow(host, address, at, n.network);
         addrs.push(row);
-        hasIp.push({ from: key, to: row.address, prefixLength: a.prefixLength, seenAt: at, owner: g.uuid });
+        hasIp.push({ from: key, to: row.address, prefixLength: a.prefixLength, seenAt: at });
+        claims.push({ nic: key, owner: g.uuid, address: row.address, at });
       }
     });
     devices.push({ uuid: g.uuid, disks: keySet(diskKeys), nics: keySet(nicKeys), at });
   }
-  const claims = hasIp.map((h) => ({ nic: h.from as string, owner: h.owner as string, address: h.to as string, at }));
-  for (const h of hasIp) delete h.owner;
   const mark = [
     ...(devices.length ? [
       {

@@ -23,8 +23,8 @@ import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { Row } from "../write-batch.js";
 import type { DiscoveryIngest } from "./discovery-ingest.js";
 import { addressClaims } from "./address-claims.js";
-import { addressRow, scoped } from "./address-scope.js";
-import { UUID_RE, bool, endpoint, int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js";
+import type { AddressClaim } from "./address-claims.js";
+import { UUID_RE, bool, int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, linked, offered } from "./derived.js";
 
@@ -36,14 +36,12 @@ export const guestFlowsIngest: DiscoveryIngest = {
   build(host, data, at, bad, ctx) {
     const domains: Row[] = [], services = new Map<string, Row>(), targets = new Map<string, Row>(), addrs = new Map<string, Row>();
     const nics = new Map<string, Row>(), runs: Row[] = [], listensOn: Row[] = [], hasNic: Row[] = [], hasIp: Row[] = [], deps: Row[] = [];
-    const guests: Row[] = [];
-    /** address:port seen from this hypervisor: the Service key, its address's IPAddr key and the scope */
+    const guests: Row[] = [], claims: AddressClaim[] = [];
+    /** address:port seen from this hypervisor: the Service key, the scope and its address's IPAddr key (the node added once) */
     const place = (address: string, port: number): { key: string; addressKey: string; scope: string | null } => {
-      const scope = ctx.scopes.scopeOf(host, address);
-      const row = addressRow(address, scope, at);
-      const addressKey = row.address as string;
-      if (!addrs.has(addressKey)) addrs.set(addressKey, row);
-      return { key: scoped(scope, endpoint(address, port)), addressKey, scope };
+      const p = ctx.scopes.endpoint(host, address, port, at);
+      if (!addrs.has(p.address.address)) addrs.set(p.address.address, p.address);
+      return { key: p.key, addressKey: p.address.address, scope: p.scope };
     };
 
     for (const g of listField(data, "guests", 10_000)) {
@@ -72,7 +70,8 @@ export const guestFlowsIngest: DiscoveryIngest = {
         if (nic) {
           nics.set(nic, { key: nic, owner: uuid, mac: nic });
           hasNic.push({ from: uuid, to: nic });
-          hasIp.push({ from: nic, to: addressKey, seenAt: at, owner: uuid });
+          hasIp.push({ from: nic, to: addressKey, seenAt: at });
+          claims.push({ nic, owner: uuid, address: addressKey, at });
         }
       }
       const clients = Array.isArray(g.clients) ? g.clients.slice(0, MAX_ENTRIES_PER_GUEST) : [];
@@ -95,8 +94,6 @@ export const guestFlowsIngest: DiscoveryIngest = {
       guests.push({ uuid, keys: keySet(listenerKeys), deps: keySet(depKeys), at });
     }
     for (const k of services.keys()) targets.delete(k);
-    const claims = hasIp.map((h) => ({ nic: h.from as string, owner: h.owner as string, address: h.to as string, at }));
-    for (const h of hasIp) delete h.owner;
 
     return phased({
       nodes: [

@@ -5,7 +5,7 @@
  */
 import { mergeNodes, mergeRels } from "../write-batch.js";
 import type { DiscoveryIngest } from "./discovery-ingest.js";
-import { documentNetworks, networkKey } from "./address-scope.js";
+import { documentNetworks, formatSubnets, networkKey } from "./address-scope.js";
 import type { HostNetwork } from "./address-scope.js";
 import { guestWrites } from "./domains.js";
 import { combinePhased, keySet, listed, phased } from "./phased.js";
@@ -52,7 +52,7 @@ export const libvirtDomainsIngest: DiscoveryIngest = {
 function networkWrites(host: string, networks: readonly HostNetwork[], at: number): Phased {
   const rows = networks.map((n) => ({
     key: networkKey(host, n.name), host, name: n.name, forward: n.forward, bridge: n.bridge, hostLocal: n.hostLocal,
-    subnets: n.subnets.map((s) => `${s.address}/${s.prefixLength}`).join(","), present: true, goneAt: null, updatedAt: at,
+    subnets: formatSubnets(n.subnets), present: true, goneAt: null, updatedAt: at,
   }));
   return phased({
     nodes: [...mergeNodes("Host", [{ name: host }]), ...mergeNodes("Network", rows)],

@@ -13,7 +13,6 @@ import { int, ip, isHostLocal, isObject, listField, mac, text } from "./input.js
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, linked, stillOwned, withdrawOffers } from "./derived.js";
 import { addressClaims } from "./address-claims.js";
-import { addressRow } from "./address-scope.js";
 
 export const hostNicKey = (host: string, ifname: string): string => `${host}/${ifname}`;
 
@@ -38,10 +37,10 @@ export const nicsIngest: DiscoveryIngest = {
           continue;
         }
         if (isHostLocal(address)) continue;
-        const row = addressRow(address, ctx.scopes.scopeOf(host, address), at);
+        const row = ctx.scopes.addressRow(host, address, at);
         addrs.push(row);
         hasIp.push({ from: key, to: row.address, prefixLength: int(a.prefixLength, 0, 128), seenAt: at });
-        pairs.push(`${key} ${row.address as string}`);
+        pairs.push(`${key} ${row.address}`);
       }
     }
     const row = { host, nics: keySet(nics.map((n) => n.key as string)), pairs: keySet(pairs), at };

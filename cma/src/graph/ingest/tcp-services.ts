@@ -15,12 +15,6 @@ import type { DiscoveryIngest } from "./discovery-ingest.js";
 import { endpoint, int, ip, isHostLocal, isObject, isWildcard, listField, text } from "./input.js";
 import { keySet, listed, phased } from "./phased.js";
 import { addressNodes, offered } from "./derived.js";
-import { addressRow } from "./address-scope.js";
-import type { AddressScopes } from "./address-scope.js";
-
-export function serviceKey(host: string, address: string, port: number, scopes: AddressScopes): string {
-  return isHostLocal(address) ? `${host}|${endpoint(address, port)}` : scopes.serviceKey(host, address, port);
-}
 
 function cmdline(v: unknown): string | null {
   if (!Array.isArray(v)) return null;
@@ -35,14 +29,16 @@ export const tcpServicesIngest: DiscoveryIngest = {
     const addrs = new Map<string, Row>();
     const listensOn: Row[] = [], runs: Row[] = [], wildcardPorts = new Set<number>();
     const byPid = new Map<number, string>();
-    /** the address's IPAddr key, its node added once */
-    const addAddress = (address: string): string => {
-      const row = addressRow(address, ctx.scopes.scopeOf(host, address), at);
-      const key = row.address as string;
-      if (!addrs.has(key)) addrs.set(key, row);
-      return key;
+    /**
+     * address:port seen from this host: a loopback or wildcard one is "host|ip:port" (every host has
+     * them) with no address node; another is keyed in its scope, its IPAddr node added once.
+     */
+    const place = (address: string, port: number): { key: string; scope: string | null; addressKey: string | null } => {
+      if (isHostLocal(address)) return { key: `${host}|${endpoint(address, port)}`, scope: null, addressKey: null };
+      const p = ctx.scopes.endpoint(host, address, port, at);
+      if (!addrs.has(p.address.address)) addrs.set(p.address.address, p.address);
+      return { key: p.key, scope: p.scope, addressKey: p.address.address };
     };
-    const scopeOf = (address: string): string | null => (isHostLocal(address) ? null : ctx.scopes.scopeOf(host, address));
 
     for (const l of listField(data, "listeners", 20_000)) {
       const address = isObject(l) ? ip(l.ip) : null;
@@ -51,12 +47,12 @@ export const tcpServicesIngest: DiscoveryIngest = {
         bad("listener without a valid ip and port");
         continue;
       }
-      const key = serviceKey(host, address, port, ctx.scopes);
+      const { key, scope, addressKey } = place(address, port);
       const pid = int(l.pid, 1);
-      services.set(key, { key, ip: address, port, scope: scopeOf(address), process: text(l.process, 64), pid, cmdline: cmdline(l.cmdline), present: true, goneAt: null, updatedAt: at });
+      services.set(key, { key, ip: address, port, scope, process: text(l.process, 64), pid, cmdline: cmdline(l.cmdline), present: true, goneAt: null, updatedAt: at });
       runs.push({ from: host, to: key });
       if (isWildcard(address)) wildcardPorts.add(port);
-      else if (!isHostLocal(address)) listensOn.push({ from: key, to: addAddress(address) });
+      else if (addressKey) listensOn.push({ from: key, to: addressKey });
       if (pid !== null && !byPid.has(pid)) byPid.set(pid, key);
     }
     const listenerKeys = [...services.keys()];
@@ -70,14 +66,15 @@ export const tcpServicesIngest: DiscoveryIngest = {
         bad("client connection without a valid remote ip and port");
         continue;
       }
-      let target = serviceKey(host, address, port, ctx.scopes);
+      const placed = place(address, port);
+      let target = placed.key;
       if (isHostLocal(address) && !services.has(target)) {
-        const wild = [serviceKey(host, "0.0.0.0", port, ctx.scopes), serviceKey(host, "::", port, ctx.scopes)].find((k) => services.has(k));
+        const wild = [place("0.0.0.0", port).key, place("::", port).key].find((k) => services.has(k));
         if (wild) target = wild;
       }
       if (!services.has(target) && !targets.has(target)) {
-        targets.set(target, { key: target, ip: address, port, scope: scopeOf(address) });
-        if (!isHostLocal(address)) listensOn.push({ from: target, to: addAddress(address) });
+        targets.set(target, { key: target, ip: address, port, scope: placed.scope });
+        if (placed.addressKey) listensOn.push({ from: target, to: placed.addressKey });
       }
       const pid = int(c.pid, 1);
       const from = (pid !== null && byPid.get(pid)) || host;
