@@ -33,7 +33,7 @@ const requestLimits = {
 
 function paramSchema(p: NamedQueryParam): Record<string, unknown> {
   const base = p.type === "int"
-    ? { type: "integer", minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }
+    ? { type: "integer", minimum: p.min ?? Number.MIN_SAFE_INTEGER, maximum: p.max ?? Number.MAX_SAFE_INTEGER }
     : { type: "string", maxLength: 4096 };
   return p.default === undefined ? { ...base, description: p.doc } : { ...base, description: p.doc, default: p.default };
 }

@@ -71,14 +71,19 @@ export function guestFlowsConformance(makeStore: () => Promise<GraphStore>): voi
       ]);
     });
 
-    it("the db's hypervisor dies: its impact names the guest that depended on it, and that guest's dependency is down", async () => {
+    it("the db's hypervisor dies: its impact names the guest that depended on it; that guest's dependency is down, and the chain on top of it", async () => {
       await setUp();
       under.feed.host("hvC", "192.0.2.13", "dead");
       await under.feed.flush();
       const impact = await run("deadHostImpact", { host: "hvC" });
       assert.deepEqual(impact, [{ host: "hvC", hostState: "dead", domain: "db", uuid: DB, service: `${DB_IP}:5432`, process: null, dependentHosts: ["hvB"], dependentServices: [], dependentGuests: ["api"] }]);
       const down = await run("servicesWithDownDependencies");
-      assert.deepEqual(down, [{ clientHost: "hvB", client: "api", process: null, dependency: `${DB_IP}:5432`, why: "guest db on host hvC dead" }]);
+      const why = "guest db on host hvC dead";
+      const direct = { clientHost: "hvB", client: "api", process: null, dependency: `${DB_IP}:5432`, why, depth: 1, chain: ["api", `${DB_IP}:5432`] };
+      const onTop = { clientHost: "hvA", client: "web", process: null, dependency: `${DB_IP}:5432`, why, depth: 2, chain: ["web", `${API_IP}:8080`, "api", `${DB_IP}:5432`] };
+      assert.deepEqual(down.sort((a, b) => Number(a.depth) - Number(b.depth)), [direct, onTop], "web's chain reaches the dead db through api");
+      assert.deepEqual(await run("servicesWithDownDependencies", { depth: 1 }), [direct]);
+      assert.deepEqual(await run("servicesWithDownDependencies", { host: "hvA" }), [onTop], "clients on hvA: web, through its chain");
     });
 
     const names = (path: unknown): string[] => (path as unknown[]).map(String);

@@ -115,9 +115,9 @@ export function queriesConformance(makeStore: () => Promise<GraphStore>): void {
     it("servicesWithDownDependencies: the clients of the dead host's guests", async () => {
       const rows = (await run("servicesWithDownDependencies")).sort((a, b) => `${String(a.clientHost)}${String(a.client)}`.localeCompare(`${String(b.clientHost)}${String(b.client)}`));
       assert.deepEqual(rows, [
-        { clientHost: "s2b", client: "s2b", process: "backup", dependency: "10.0.2.102:22", why: "guest rw-test02 on host s2a dead" },
-        { clientHost: "s2b", client: "s2b|0.0.0.0:8080", process: "app", dependency: "10.0.2.101:5432", why: "guest rw-test01 on host s2a dead" },
-        { clientHost: "s2c", client: "s2c", process: "psql", dependency: "10.0.2.101:5432", why: "guest rw-test01 on host s2a dead" },
+        { clientHost: "s2b", client: "s2b", process: "backup", dependency: "10.0.2.102:22", why: "guest rw-test02 on host s2a dead", depth: 1, chain: ["s2b", "10.0.2.102:22"] },
+        { clientHost: "s2b", client: "s2b|0.0.0.0:8080", process: "app", dependency: "10.0.2.101:5432", why: "guest rw-test01 on host s2a dead", depth: 1, chain: ["s2b|0.0.0.0:8080", "10.0.2.101:5432"] },
+        { clientHost: "s2c", client: "s2c", process: "psql", dependency: "10.0.2.101:5432", why: "guest rw-test01 on host s2a dead", depth: 1, chain: ["s2c", "10.0.2.101:5432"] },
       ]);
       assert.equal((await run("servicesWithDownDependencies", { host: "s2c" })).length, 1);
     });

@@ -88,6 +88,9 @@ describe("cma/http/graph-plugin (real Kuzu store)", function () {
     await bad({ method: "POST", url: "/api/queries/deadHostImpact", headers: json, payload: '{"params":{"host":5}}' }, 400, "bad-request", /body\/params\/host must be string/);
     await bad({ method: "POST", url: "/api/queries/deadHostImpact", headers: json, payload: '{"params":{"host":"hv1","extra":1}}' }, 400, "bad-request", /must NOT have additional properties/);
     await bad({ method: "POST", url: "/api/queries/deadHostImpact", headers: json, payload: '{"params":{},"maxRows":0}' }, 400, "bad-request", /body\/maxRows must be >= 1/);
+    // a depth outside what the query follows is refused, not silently capped or emptied
+    await bad("/api/queries/blastRadiusHost?name=hv1&depth=4", 400, "bad-request", /querystring\/depth must be <= 3/);
+    await bad({ method: "POST", url: "/api/queries/servicesWithDownDependencies", headers: json, payload: '{"params":{"depth":0}}' }, 400, "bad-request", /body\/params\/depth must be >= 1/);
     await bad("/api/queries/whoKilledKenny", 404, "unknown-query", /no named query "whoKilledKenny" \(known: addressConflicts, blastRadiusGuest, .*deadHostImpact, .*GET \/api\/queries lists them\)/);
     await bad({ method: "POST", url: "/api/queries/whoKilledKenny", headers: json, payload: "{}" }, 404, "unknown-query", /whoKilledKenny/);
   });
