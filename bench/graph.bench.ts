@@ -33,6 +33,19 @@ import { createLogger, seededRandom, silentLogger } from "@ringwatch/shared";
 import { DiscoveryStore, GraphIngestor, KuzuStore, Membership, namedQueries } from "@ringwatch/cma";
 import type { HostRecord, HostState } from "@ringwatch/cma";
 
+// The peer of servicesWithDownDependencies: the direct-only query it replaced (2026-12-07), measured
+// in the same run so the cost of following chains shows beside it.
+const DIRECT_ONLY = "servicesWithDownDependencies before: direct only";
+const directRow = (keep: string, why: string): string => `WITH ${keep ? `${keep}, ` : ""}dep, c, t WHERE ($host = '' OR dep.clientHost = $host)
+RETURN dep.clientHost AS clientHost, coalesce(c.key, c.name) AS client, dep.process AS process, t.key AS dependency, ${why} AS why`;
+const downState = (v: string): string => `(${v}.state = 'dead' OR ${v}.state = 'unreachable')`;
+const directOnlyCypher = [
+  `MATCH (o:Host)-[:OFFERS]->(t:Service)<-[dep:DEPENDS_ON]-(c)\nWHERE ${downState("o")}\n${directRow("o", "'host ' + o.name + ' ' + o.state")}`,
+  `MATCH (h:Host)-[:RUNS]->(o:Domain)-[:OFFERS]->(t:Service)<-[dep:DEPENDS_ON]-(c)\nWHERE ${downState("h")}\n${directRow("h, o", "'guest ' + o.name + ' on host ' + h.name + ' ' + h.state")}`,
+  `MATCH (o:Domain)-[:OFFERS]->(t:Service)<-[dep:DEPENDS_ON]-(c)\nWHERE o.present = false OR o.state <> 'running'\n${directRow("o", "CASE WHEN o.present = false THEN 'guest ' + o.name + ' gone' ELSE 'guest ' + o.name + ' ' + o.state END")}`,
+  `MATCH (c)-[dep:DEPENDS_ON]->(t:Service)\nWHERE t.present = false\n${directRow("", "'service gone'")}`,
+].join("\nUNION ALL\n");
+
 const { values: args } = parseArgs({
   options: {
     hosts: { type: "string", default: "1000" }, domains: { type: "string", default: "30" }, "big-hosts": { type: "string", default: "10000" },
@@ -182,7 +195,9 @@ try {
     ["deadHostImpact", { host: "" }],
     ["switchVersusHost", {}],
     ["forgottenServers", {}],
-    ["servicesWithDownDependencies", { host: "" }],
+    ["servicesWithDownDependencies", { host: "", depth: 3 }],
+    ["servicesWithDownDependencies", { host: "", depth: 1 }],
+    [DIRECT_ONLY, { host: "" }],
     ["ringHealth", { segment: "" }],
     ["blastRadiusHost", { name: hostName(dead[0]), depth: 3 }],
     ["blastRadiusGuest", { name: `${hostName(dead[0])}-vm10`, depth: 3 }],
@@ -207,7 +222,7 @@ try {
     }
   })();
   for (const [name, params] of cases) {
-    const q = namedQueries[name];
+    const q = name === DIRECT_ONLY ? { cypher: directOnlyCypher } : namedQueries[name];
     const times: number[] = [];
     let rows = 0;
     for (let r = 0; r < RUNS + 3; r++) {

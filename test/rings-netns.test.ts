@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitUntil } from "@ringwatch/shared/testing";
 import { NetnsTopology, uniquePrefix } from "./support/netns.js";
 import { CMA_CLI, NANOPROBE_CLI, RunningProcess, runToExit, testIdentityKeyFile } from "./support/processes.js";
 import type { LogLine } from "./support/processes.js";
@@ -64,8 +65,9 @@ describe("system: rings across network namespaces (separate processes, multicast
   it("nanoprobes with no CMA address join by multicast and form topology-aware rings", async () => {
     for (const n of names) await cma.waitFor((l) => l.msg === "membership event" && l.type === "hostJoined" && l.host === n, 20_000, `${n} joined`);
     for (const [, p] of nanoprobes) await p.waitFor((l) => l.msg === "registered with the CMA", 10_000, "registered");
-    await sleep(1000);
     // segment 10.199.0.0/24: hv1..hv3 in a ring; 10.199.1.0/24: hv4, hv5; representatives hv1 and hv4 watch each other
+    const rings: Record<string, string> = { hv1: "hv2,hv3,hv4", hv2: "hv1,hv3", hv4: "hv1,hv5", hv5: "hv4" };
+    await waitUntil(() => Object.entries(rings).every(([n, want]) => lastNeighbours(nanoprobes.get(n)!).sort().join() === want), 15_000, "the rings as planned").catch(() => undefined); // the asserts below say what differs
     assert.deepEqual(lastNeighbours(nanoprobes.get("hv2")!).sort(), ["hv1", "hv3"]);
     assert.deepEqual(lastNeighbours(nanoprobes.get("hv1")!).sort(), ["hv2", "hv3", "hv4"]);
     assert.deepEqual(lastNeighbours(nanoprobes.get("hv5")!).sort(), ["hv4"]);

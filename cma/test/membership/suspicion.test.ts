@@ -178,11 +178,14 @@ describe("cma/membership/suspicion", () => {
       // while the segment is out, it is probed now and then; reports about its hosts change nothing
       s.unit.onDeadReport(s.h("a2"), "b3");
       const judged = s.probed.length;
-      await sleep(110);
+      const since = Date.now();
+      await waitUntil(() => s.probed.length - judged >= 3, 5000, "rechecks of the silent segment");
+      const elapsed = Date.now() - since;
       assert.deepEqual(s.of("hostDead"), []);
-      // one probe per interval (20 ms), in turn, not the whole segment each time
+      // one probe per interval (20 ms), in turn, not the whole segment (5 hosts) each time: a late
+      // timer on a loaded machine makes fewer probes, never more
       const rechecks = s.probed.slice(judged);
-      assert.ok(rechecks.length >= 2 && rechecks.length <= 7, `one probe per interval, got ${rechecks.length} in 110 ms`);
+      assert.ok(rechecks.length <= Math.floor(elapsed / 20) + 2, `one probe per interval, got ${rechecks.length} in ${elapsed} ms`);
       assert.ok(new Set(rechecks).size >= 2, "the silent hosts are probed in turn");
       // the link comes back
       for (const n of ["a1", "a2", "a3", "a4", "a5"]) s.up.add(n);
