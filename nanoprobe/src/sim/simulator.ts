@@ -297,7 +297,7 @@ export class Simulator {
         // still being written
       }
     }
-    return `${busy()}; it wrote no diagnostic report within 2 s (its event loop is blocked)`;
+    return `${busy()}; it wrote no diagnostic report within 2 s (its event loop is blocked); ${procWhere(child.pid)}`;
   }
 
   /** The same action on hosts of every worker, by name. */
@@ -474,6 +474,23 @@ function emptyView(name: string): HostView {
 }
 
 /** utime + stime of a process (ms), in clock ticks of 100 Hz */
+/** Where a process that does not run is waiting, from /proc: each thread's state and kernel wait channel (e.g. "S futex_wait_queue", "T do_signal_stop"). */
+function procWhere(pid: number): string {
+  try {
+    const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const state = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]?.split(" ")[0] ?? "?";
+      const wchan = readFileSync(`/proc/${pid}/task/${tid}/wchan`, "utf8").trim() || "-";
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      return `${comm} ${state} ${wchan}`;
+    });
+    const counted = new Map<string, number>();
+    for (const t of threads) counted.set(t, (counted.get(t) ?? 0) + 1);
+    return `threads: ${[...counted].map(([t, n]) => (n > 1 ? `${n}× ${t}` : t)).join(", ")}`;
+  } catch {
+    return "threads: unreadable";
+  }
+}
+
 function procCpuMs(pid: number): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
