@@ -473,29 +473,31 @@ function emptyView(name: string): HostView {
   return { name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} };
 }
 
+/** The fields of a /proc stat file after "pid (comm) ": [0] the state, [11] utime, [12] stime. */
+const statFields = (path: string): string[] => readFileSync(path, "utf8").split(") ")[1].split(" ");
+
 /** utime + stime of a process (ms), in clock ticks of 100 Hz */
+function procCpuMs(pid: number): number {
+  try {
+    const f = statFields(`/proc/${pid}/stat`);
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return 0; // gone
+  }
+}
+
 /** Where a process that does not run is waiting, from /proc: each thread's state and kernel wait channel (e.g. "S futex_wait_queue", "T do_signal_stop"). */
 function procWhere(pid: number): string {
   try {
     const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
-      const state = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]?.split(" ")[0] ?? "?";
-      const wchan = readFileSync(`/proc/${pid}/task/${tid}/wchan`, "utf8").trim() || "-";
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      return `${comm} ${state} ${wchan}`;
+      const task = `/proc/${pid}/task/${tid}`;
+      const wchan = readFileSync(`${task}/wchan`, "utf8").trim() || "-";
+      return `${readFileSync(`${task}/comm`, "utf8").trim()} ${statFields(`${task}/stat`)[0]} ${wchan}`;
     });
     const counted = new Map<string, number>();
     for (const t of threads) counted.set(t, (counted.get(t) ?? 0) + 1);
     return `threads: ${[...counted].map(([t, n]) => (n > 1 ? `${n}× ${t}` : t)).join(", ")}`;
   } catch {
     return "threads: unreadable";
-  }
-}
-
-function procCpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return 0; // gone
   }
 }
