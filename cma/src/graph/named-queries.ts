@@ -85,9 +85,13 @@ RETURN a.address AS address, services, seenBy, unexpectedHeartbeats
 ORDER BY address`,
 };
 
+/** How many dependency hops servicesWithDownDependencies and blastRadius follow at most (a literal: neither store takes a parameter as a variable-length bound). */
+const DEPENDENCY_DEPTH = 3;
+const depthParam: NamedQueryParam = { type: "int", doc: `dependency hops to follow, 1 to ${DEPENDENCY_DEPTH}`, default: DEPENDENCY_DEPTH, min: 1, max: DEPENDENCY_DEPTH };
+
 // servicesWithDownDependencies: one part per reason something is down, each the direct dependencies
 // (depth 1: c -dep-> t, t down) and, by OPTIONAL MATCH, the chains on top of them up to
-// CHAIN_DEPTH (x -DEPENDS_ON-> s -SERVED_BY-> c -> t, as blastRadius follows them), then one row per
+// DEPENDENCY_DEPTH (x -DEPENDS_ON-> s -SERVED_BY-> c -> t, as blastRadius follows them), then one row per
 // depth reached (UNWIND of a list of maps) and DISTINCT. Unlike blastRadius the roots here are
 // thousands (every direct client of everything down), so on Kuzu 0.11:
 //  - the hops are plain relationships: a hash join against the relationship table costs ~10 ms at
@@ -95,8 +99,7 @@ ORDER BY address`,
 //    6,500 direct clients);
 //  - DISTINCT runs over scalars (the chain's names c1..c6) and the chain list is built after it:
 //    DISTINCT over a list or a map took 1.8 s for 10,000 rows, over the scalars 13 ms.
-const CHAIN_DEPTH = 3;
-const chainSlots = Array.from({ length: 2 * CHAIN_DEPTH }, (_, i) => `c${i + 1}`);
+const chainSlots = Array.from({ length: 2 * DEPENDENCY_DEPTH }, (_, i) => `c${i + 1}`);
 /** The part for one reason: `match` binds t (a service that is down), dep and c (its direct client); `why` says why t is down. */
 function downChainPart(match: string, why: string): string {
   const keep = " WHERE t.key = t.key"; // the primary-key equality that keeps Kuzu's estimates small (see blastRadius)
@@ -110,7 +113,7 @@ function downChainPart(match: string, why: string): string {
       slots.map((v, i) => `${chainSlots[i]}: ${v}`).join(", ") + "}";
   };
   const rows = [row(1, "c", "dep")];
-  for (let level = 2; level <= CHAIN_DEPTH; level++) {
+  for (let level = 2; level <= DEPENDENCY_DEPTH; level++) {
     const [from, s, x, d] = [level === 2 ? "c" : `x${level - 1}`, `s${level}`, `x${level}`, `d${level}`];
     carried.push(s);
     lines.push(`OPTIONAL MATCH (${from})<-[:SERVED_BY]-(${s}:Service) WITH ${carried.join(", ")}${keep}`);
@@ -123,8 +126,8 @@ function downChainPart(match: string, why: string): string {
   lines.push(`UNWIND [${rows.join(",\n  ")}] AS r`);
   lines.push("WITH t, why, r WHERE r.found AND r.depth <= $depth AND ($host = '' OR r.clientHost = $host)");
   lines.push(`WITH DISTINCT r.clientHost AS clientHost, r.client AS client, r.process AS process, t.key AS dependency, why, r.depth AS depth, ${chainSlots.map((c) => `r.${c} AS ${c}`).join(", ")}`);
-  const byDepth = Array.from({ length: CHAIN_DEPTH - 1 }, (_, i) => `WHEN ${i + 1} THEN ${chainOf(i + 1)}`).join(" ");
-  lines.push(`RETURN clientHost, client, process, dependency, why, depth, CASE depth ${byDepth} ELSE ${chainOf(CHAIN_DEPTH)} END AS chain`);
+  const byDepth = Array.from({ length: DEPENDENCY_DEPTH - 1 }, (_, i) => `WHEN ${i + 1} THEN ${chainOf(i + 1)}`).join(" ");
+  lines.push(`RETURN clientHost, client, process, dependency, why, depth, CASE depth ${byDepth} ELSE ${chainOf(DEPENDENCY_DEPTH)} END AS chain`);
   return lines.join("\n");
 }
 
@@ -134,7 +137,7 @@ const servicesWithDownDependencies: NamedQuery = {
     "Services, hosts and guests whose dependencies are down, directly or through a chain: depth 1 holds (or held) client connections to a service whose host is down, whose guest is on a host that is down, gone or not running, or whose listener is gone; depth 2 and 3 use a service of a machine at the depth before (connections seen by tcp-services and guest-flows; gone ones not followed). One row per client, dependency that is down, reason and chain (names, client first, ending at the dependency), in no particular order.",
   params: {
     host: { type: "string", doc: "only clients on this host; empty: all", default: "" },
-    depth: { type: "int", doc: `dependency hops to follow, 1 to ${CHAIN_DEPTH}`, default: CHAIN_DEPTH, min: 1, max: CHAIN_DEPTH },
+    depth: depthParam,
   },
   // a part per reason, each starting from what is down
   cypher: [
@@ -171,7 +174,6 @@ const servicesWithDownDependencies: NamedQuery = {
 //    to prepare that inside the list of maps.
 //  - a dense root set (a switch's guests: 1,500 sources) takes its first hop as a plain
 //    relationship: the recursive extend costs ~25 us per source.
-const RADIUS_DEPTH = 3;
 const ROOT_KEY: Record<string, string> = { Host: "name", Domain: "uuid", Service: "key" };
 /** The part for one root set: `rootMatch` binds `root` (a Host, Domain or Service: `fromService`); rows dependent, dependentKind, root, depth, path. */
 function radiusParts(rootMatch: string, rootName: string, fromService = false, denseRoots = false): string[] {
@@ -183,7 +185,7 @@ function radiusParts(rootMatch: string, rootName: string, fromService = false, d
   const carried = ["root"];
   const path: string[] = [];
   const rows: string[] = [];
-  for (let level = 1; level <= RADIUS_DEPTH; level++) {
+  for (let level = 1; level <= DEPENDENCY_DEPTH; level++) {
     const match = level === 1 ? "MATCH" : "OPTIONAL MATCH";
     const from = level === 1 ? "root" : `x${level - 1}`;
     const s = fromService && level === 1 ? "root" : `s${level}`;
@@ -209,7 +211,6 @@ function radiusParts(rootMatch: string, rootName: string, fromService = false, d
 
 const switchHosts = "MATCH (sw:Switch)<-[:LINKED_TO]-(:NIC)<-[:HAS_NIC]-(h:Host) WHERE sw.id = $name OR sw.name = $name WITH DISTINCT h";
 const radiusDoc = "One row per dependent and path: the dependent (a guest, host or client service), its kind, its depth (1: it uses the node's own service), the root it reaches and the path (names, dependent first). Dependencies marked gone are not followed; a host's services that depend through one of its listeners (tcp-services' per-process dependencies) end a chain there.";
-const depthParam: NamedQueryParam = { type: "int", doc: `dependency hops to follow, 1 to ${RADIUS_DEPTH}`, default: RADIUS_DEPTH, min: 1, max: RADIUS_DEPTH };
 /** One of the blastRadius queries: a query per kind of node, so each runs only its own parts. */
 const radius = (kind: string, what: string, name: NamedQueryParam, parts: string[]): NamedQuery => ({
   name: `blastRadius${kind}`,
