@@ -44,6 +44,9 @@ if ! dpkg-query -W -f='${Status}' lldpd 2>/dev/null | grep -q 'ok installed'; th
   if [[ -d /run/systemd/system ]]; then as_root systemctl disable lldpd.service >/dev/null 2>&1 || true; fi
 fi
 
+# etcd (Debian's etcd-server 3.4), for CMAs in high availability and their tests; installing starts nothing
+bash "$ROOT/scripts/etcd.sh" install
+
 # npm ci when the lockfile changed since the last install
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "npm ci"

@@ -10,6 +10,10 @@ bash scripts/install.sh
 zabbix_was_running=0
 bash scripts/zabbix.sh status >/dev/null 2>&1 && zabbix_was_running=1
 stop_zabbix() { ((zabbix_was_running)) || bash scripts/zabbix.sh stop >/dev/null 2>&1 || true; }
+# the same for the 3-member etcd of the high-availability tests (scripts/etcd.sh start, on demand)
+etcd_was_running=0
+bash scripts/etcd.sh status 2>/dev/null | grep -q running && etcd_was_running=1
+stop_etcd() { ((etcd_was_running)) || bash scripts/etcd.sh stop >/dev/null 2>&1 || true; }
 # A process the tests left running with our output (a pipe, under CI's tee) holds that pipe open,
 # and the run never ends. Every test cleans up after itself; this catches the one that did not,
 # names it and kills it (the daemons the tests share write to their own logs, not to us).
@@ -30,7 +34,7 @@ kill_leftovers() {
     done
   done
 }
-trap 'stop_zabbix; kill_leftovers' EXIT
+trap 'stop_zabbix; stop_etcd; kill_leftovers' EXIT
 log "running tests"
 set +e
 npx --no-install mocha "$@"

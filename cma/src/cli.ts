@@ -11,6 +11,30 @@ import { actionCommand } from "./action-command.js";
 import { queryCommand } from "./query-command.js";
 import { tokenCommand, userCommand } from "./access-command.js";
 import { writeTemplate } from "./zabbix/config/template-file.js";
+import { HaRunner } from "./ha/ha-runner.js";
+import type { HaDeps } from "./ha/ha-runner.js";
+import type { CmaConfig } from "./config.js";
+
+/** With etcdEndpoints: lead or stand by (ha/ha-runner.ts) until SIGTERM/SIGINT. */
+async function runHighlyAvailable(cfg: CmaConfig, deps: Omit<HaDeps, "onLeading">): Promise<void> {
+  const { log, commandKey } = deps;
+  let status: NodeJS.Timeout | undefined;
+  const ha = new HaRunner(cfg, {
+    ...deps,
+    onLeading: (cma, epoch) => {
+      const a = cma.endpoint.address();
+      log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null, commandKey: commandKeyFingerprint(commandKey), epoch }, "CMA started");
+      if (status) clearInterval(status);
+      status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(ha.cma ? ha.cma.status() : { ha: ha.status() }, "status"), cfg.statusIntervalMs) : undefined;
+    },
+  });
+  const done = ha.run();
+  const sig = await Promise.race([untilSignal(), done.then(() => undefined)]);
+  log.info({ signal: sig ?? null, ...(ha.cma ? ha.cma.status() : { ha: ha.status() }) }, "stopping");
+  ha.stop();
+  await done;
+  if (status) clearInterval(status);
+}
 
 const code = await runCli({
   program: "ringwatch-cma",
@@ -26,6 +50,7 @@ const code = await runCli({
         const keyring = Keyring.fromFile(cfg.cluster, cfg.clusterKeyFile);
         reloadKeysOnSighup(keyring, cfg.clusterKeyFile, log);
         const commandKey = loadCommandPrivateKey(cfg.commandKeyFile);
+        if (cfg.etcdEndpoints) return runHighlyAvailable(cfg, { keyring, commandKey, log });
         const cma = await Cma.start(cfg, { keyring, commandKey, log });
         const a = cma.endpoint.address();
         // the command key's fingerprint: what every nanoprobe's cmaPublicKeyFile must hold (they log theirs)

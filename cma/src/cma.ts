@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 import { join } from "node:path";
-import { ConfigError, Endpoint, PairKeys, decodeInbound, encodeEnvelope, hostKeysOf, signCommand } from "@ringwatch/shared";
+import { ConfigError, Endpoint, PairKeys, decodeInbound, encodeEnvelope, hostKeysOf } from "@ringwatch/shared";
 import type { InboundMessage, Keyring, Logger } from "@ringwatch/shared";
 import type { CmaConfig } from "./config.js";
 import { AlertStore } from "./intake/alert-store.js";
@@ -21,6 +21,7 @@ import { DiscoveryStore } from "./intake/discovery-store.js";
 import { StatsStore } from "./intake/stats-store.js";
 import { InventoryStore } from "./intake/inventory-store.js";
 import { RingService } from "./membership/ring-service.js";
+import type { Leadership } from "./membership/ring-service.js";
 import { DurableSender, durableSenderOptions } from "./zabbix/sender/durable-sender.js";
 import { HttpServer } from "./http/server.js";
 import type { ApiSources } from "./http/server.js";
@@ -97,6 +98,8 @@ export class Cma {
   readonly domainActions: DomainActions;
   /** the escalation ladders (actionPolicyFile); undefined without a policy */
   ladders: Ladders | undefined;
+  /** with CMAs in high availability: the election's and the state mirror's status (ha/ha-runner.ts) */
+  haStatus: (() => Record<string, unknown>) | undefined;
 
   private constructor(
     readonly endpoint: Endpoint,
@@ -133,7 +136,11 @@ export class Cma {
   /** admission by host key and the pins (<dataDir>/host-keys.json); set right after construction */
   admission!: HostAdmission;
 
-  static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger }): Promise<Cma> {
+  /**
+   * `leadership`: with CMAs in high availability (ha/), the epoch this CMA leads in and whether it
+   * still does; every command carries the epoch and none is signed once it no longer leads.
+   */
+  static async start(cfg: CmaConfig, deps: { keyring: Keyring; commandKey: KeyObject; log: Logger; leadership?: Leadership }): Promise<Cma> {
     const httpListen = parseListenAddress(cfg.httpListen); // a bad address fails before anything opens
     const policy = openLadderPolicy(cfg); // so does a bad ladder policy, or a damaged ladder state
     const hostKeys = openHostKeys(cfg); // and damaged pins, or a bad hostKeysFile
@@ -173,6 +180,7 @@ export class Cma {
       segmentPrefixLength: cfg.segmentPrefixLength, probeAttempts: cfg.probeAttempts, probeIntervalMs: cfg.probeIntervalMs,
       reannounceGraceMs: cfg.reannounceGraceMs, segmentRecheckMs: cfg.segmentRecheckMs, dataDir: cfg.dataDir || undefined,
       multicast: cfg.multicastGroup ? { address: cfg.multicastGroup, port: cfg.port } : undefined,
+      leadership: deps.leadership,
       // an admitted host's pinned keys are its pair keys: what the CMA sends it is sealed, and what it sends must be
       admit: (m, a) => {
         if (!admission.admit(m, a)) return false;
@@ -187,7 +195,8 @@ export class Cma {
       requestResend: (host, stream, fromSeq) => {
         const h = rings.membership.get(host);
         if (!h) return;
-        const command = signCommand(deps.commandKey, { target: host, statsResend: { stream, fromSeq } });
+        const command = rings.sign({ target: host, statsResend: { stream, fromSeq } });
+        if (!command) return;
         endpoint.send({ address: h.address, port: h.port }, encodeEnvelope({ command })).catch((e: Error) => deps.log.debug({ host, err: e.message }, "stats resend request not acknowledged"));
       },
     });
@@ -367,6 +376,7 @@ export class Cma {
       zabbixSender: this.zabbixSender?.status(), zabbix: this.zabbix?.status(),
       history: this.history ? { ...this.history.store.counters, alertEvents: this.history.alertEvents.counters, retention: this.history.retention.counters } : null,
       graph: this.graphIngestor ? { store: this.graph!.kind, pending: this.graphIngestor.pendingItems, ...this.graphIngestor.counters } : null,
+      ...(this.haStatus ? { ha: this.haStatus() } : {}),
     };
   }
 

@@ -59,3 +59,6 @@ export * from "./identity/enrolled-keys.js";
 export * from "./identity/admission-policy.js";
 export * from "./identity/host-admission.js";
 export * from "./zabbix/translators/cma-health.js";
+export * from "./ha/leader-election.js";
+export * from "./ha/state-mirror.js";
+export * from "./ha/ha-runner.js";

@@ -28,12 +28,12 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { KeyObject } from "node:crypto";
 import {
-  CommandRefused, CommandVerifier, ConfigError, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, makeEnrollmentProof, parseHostPort, previousKeyPath, readHostKeys,
+  CommandRefused, CommandVerifier, ConfigError, Endpoint, Keyring, PairKeys, checkPublicHostKeys, rawPublicKey, clusterOptions, decodeInbound, encodeEnvelope, keyFingerprint, loadOrCreateHostKeys, makeAnnounceProof, makeEnrollmentProof, previousKeyPath, readHostKeys,
 } from "@ringwatch/shared";
 import type {
   ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
 } from "@ringwatch/shared";
-import { analyticsThresholds, spread } from "./config.js";
+import { analyticsThresholds, parseCmaAddresses, spread } from "./config.js";
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
 import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
@@ -137,7 +137,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly stalls: LocalStallDetector;
   /** the CMA we are registered with, as joining sets it */
   private readonly registration: CmaRegistration;
-  private readonly announceTo: PeerAddress;
+  /** where announcements go: the configured CMA addresses (several with CMAs in high availability: only the leader answers), or the multicast group */
+  private readonly announceTo: readonly PeerAddress[];
   private tickTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
@@ -184,7 +185,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     readonly hostKeys: HostKeys,
   ) {
     super();
-    this.announceTo = cfg.cma ? parseHostPort(cfg.cma, "cma") : { address: cfg.multicastGroup, port: cfg.multicastPort };
+    this.announceTo = cfg.cma ? parseCmaAddresses(cfg.cma) : [{ address: cfg.multicastGroup, port: cfg.multicastPort }];
     this.watch = new NeighbourWatch({ heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs });
     this.stalls = new LocalStallDetector(Math.min(CHECK_INTERVAL_MS, cfg.heartbeatMs));
     this.registration = new CmaRegistration(endpoint, { lost: () => this.lostCma(), stopped: () => this.stopped });
@@ -268,15 +269,14 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           ...(this.enrollmentProof ? { enrollmentProof: this.enrollmentProof } : {}),
         },
       };
-      // a CMA that answered before is asked directly; the group (or configured address) otherwise
-      const to = this.cma ?? this.announceTo;
+      // a CMA that answered before is asked directly, and the group (or configured addresses) too: it
+      // may have moved, or another CMA may lead now.
       // unsealed: a CMA that restarted (a new exchange key) must be able to read it; the proof in it is signed
-      this.endpoint.sendDatagram(to, encodeEnvelope(env), { unsealed: true });
-      if (this.cma && (this.cma.address !== this.announceTo.address || this.cma.port !== this.announceTo.port)) {
-        this.endpoint.sendDatagram(this.announceTo, encodeEnvelope(env), { unsealed: true }); // it may have moved
-      }
+      const body = encodeEnvelope(env);
+      const to = this.cma ? [this.cma, ...this.announceTo.filter((a) => a.address !== this.cma!.address || a.port !== this.cma!.port)] : this.announceTo;
+      for (const a of to) this.endpoint.sendDatagram(a, body, { unsealed: true });
       this.counters.announcesSent++;
-      this.log.debug({ to: `${to.address}:${to.port}`, neighbours: this.watch.neighbours.length }, "announce");
+      this.log.debug({ to: to.map((a) => `${a.address}:${a.port}`), neighbours: this.watch.neighbours.length }, "announce");
     }
     const intervalMs = Math.min(this.cfg.joinIntervalMs * this.announceBackoff, Math.max(this.cfg.joinIntervalMs, this.cfg.joinBackoffMaxMs));
     this.announceBackoff = Math.min(this.announceBackoff * 2, 1 << 20);
@@ -294,7 +294,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const at = `${from.address}:${from.port}`;
     if (this.neighbourAt.get(sender) === at) return true;
     if (this.cma && this.cma.address === from.address && this.cma.port === from.port) return true;
-    if (this.announceTo.address === from.address && this.announceTo.port === from.port) return true;
+    if (this.announceTo.some((a) => a.address === from.address && a.port === from.port)) return true;
     return sealed && this.endpoint.pairKeys!.vouchedBySigner(sender);
   }
 

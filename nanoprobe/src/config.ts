@@ -2,13 +2,16 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { ConfigError, clusterOptions, loadConfig, withDoc } from "@ringwatch/shared";
-import type { CommandArgs, Logger, Schema } from "@ringwatch/shared";
+import { ConfigError, clusterOptions, loadConfig, parseHostPort, withDoc } from "@ringwatch/shared";
+import type { CommandArgs, Logger, PeerAddress, Schema } from "@ringwatch/shared";
 import { DEFAULT_THRESHOLDS } from "./analytics/thresholds.js";
 import type { AnalyticsThresholds } from "./analytics/thresholds.js";
 import { parseAgentConfig } from "./zabbix-agent-config.js";
 import type { SpreadOptions } from "./spread-schedule.js";
 import type { AgentConfig } from "./zabbix-agent-config.js";
+
+/** several CMAs stand by for one leader; a longer list is a mistake, and each announcement goes to every one */
+export const MAX_CMA_ADDRESSES = 8;
 
 const DEFAULT_AGENT_CONFIG = "/etc/zabbix/zabbix_agentd.conf";
 const AGENT2_CONFIG = "/etc/zabbix/zabbix_agent2.conf";
@@ -20,7 +23,7 @@ export const nanoprobeSchema = {
   identityKeyFile: { type: "path", default: "/var/lib/ringwatch/host-identity.key", doc: "This host's identity: an Ed25519 key (the CMA pins it) and the X25519 key it signs, created here on first start (mode 0600) or provisioned with 'ringwatch-nanoprobe keygen'. Keep it: a host that comes back with another key is refused until an admin re-keys it." },
   enrollmentTokenFile: { type: "path", allowEmpty: true, default: "", doc: "A one-time enrollment token an admin made for this host ('ringwatch-cma host-keys enroll NAME'), for a CMA whose hostKeyPolicy admits only enrolled hosts: read at start; announcements carry a proof of it bound to this host's name and identity key, never the token. Once admitted the host is pinned and the token is spent: the file can be deleted (a missing file is logged at warn, not an error; one that holds no token stops the start). Empty (default): none." },
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key, or keys (1 to 4 SPKI PEM blocks, concatenated: the current and the next during a rotation): commands and key blocks not signed by one of them are refused. Re-read on SIGHUP." },
-  cma: { type: "string", default: "", doc: "CMA address host:port. Empty (default): zero configuration, find the CMA by multicast." },
+  cma: { type: "string", default: "", doc: `CMA address host:port; with CMAs in high availability, each of them, comma-separated (at most ${MAX_CMA_ADDRESSES}): announcements go to all, and only the leader answers. Empty (default): zero configuration, find the CMA by multicast.` },
   multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address). Empty: no multicast, only with cma set."),
   // the CMA's port (its channel is also the group's port), seen from here: same type and default
   multicastPort: withDoc(clusterOptions.port, "UDP port of the multicast group (the CMA listens there)."),
@@ -128,8 +131,17 @@ export function applyAgentConfig(cfg: NanoprobeConfig, explicit: ReadonlySet<str
 export function loadNanoprobeConfig(args: CommandArgs, logFor: (cfg: NanoprobeConfig) => Logger): { config: NanoprobeConfig; log: Logger } {
   const explicit = new Set<string>();
   const cfg = loadConfig(nanoprobeSchema, { file: args.configFile, explicit });
+  if (cfg.cma) parseCmaAddresses(cfg.cma); // a bad address stops the start, naming it
   if (!cfg.cma && !cfg.multicastGroup) throw new ConfigError("multicastGroup is empty and cma is not set: nowhere to announce to (set cma to host:port, or a multicast group)");
   // the logger follows the process's own options (logFormat), and then tells what the agent config changed
   const log = logFor(cfg);
   return { config: applyAgentConfig(cfg, explicit, log).config, log };
+}
+
+/** The `cma` option: one or more host:port, comma-separated; throws a ConfigError naming the bad one. */
+export function parseCmaAddresses(v: string): PeerAddress[] {
+  const parts = v.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+  if (parts.length === 0) throw new ConfigError(`cma: expected host:port[,host:port...], got ${JSON.stringify(v)}`);
+  if (parts.length > MAX_CMA_ADDRESSES) throw new ConfigError(`cma: ${parts.length} addresses, at most ${MAX_CMA_ADDRESSES}`);
+  return parts.map((p) => parseHostPort(p, "cma"));
 }

@@ -16,7 +16,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { decodeInbound, encodeEnvelope, parseHostPort, signCommand } from "@ringwatch/shared";
-import type { Announce, Endpoint, Envelope, InboundMessage, Logger, Neighbour, PeerAddress, Report } from "@ringwatch/shared";
+import type { Announce, CommandDraft, Endpoint, Envelope, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand } from "@ringwatch/shared";
 import { Membership } from "./membership.js";
 import type { HostRecord, MembershipEvent, MembershipEventInput } from "./membership.js";
 import { LoneHostWatch } from "./lone-host-watch.js";
@@ -46,6 +46,15 @@ export interface RingServiceOptions {
   /** admission by host key (identity/host-admission.ts), asked before anything about the host changes;
    * undefined: every well-formed announcement is admitted (simulations) */
   admit?: (m: InboundMessage, a: Announce) => boolean;
+  /** with CMAs in high availability (ha/): the epoch every command carries, and whether this CMA
+   * still leads (asked before each command is signed); undefined: a CMA alone, epoch 0, always */
+  leadership?: Leadership;
+}
+
+/** what a leading CMA knows of its leadership (ha/leader-election.ts) */
+export interface Leadership {
+  epoch: number;
+  holds(): boolean;
 }
 
 export interface RingServiceCounters {
@@ -60,6 +69,8 @@ export interface RingServiceCounters {
   goodbyes: number;
   /** DEAD reports about a host still joining (no assignment acknowledged yet), held until its assignment is given up */
   deadReportsHeld: number;
+  /** commands not signed because this CMA no longer leads (high availability) */
+  commandsFenced: number;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -95,7 +106,7 @@ export class RingService {
   readonly control: HostControl;
   readonly counters: RingServiceCounters = {
     announcements: 0, refusedAnnouncements: 0, reports: 0, reportsFromUnknownHosts: 0, badMessages: 0, assignmentsSent: 0,
-    assignmentsUnacknowledged: 0, commandsRefusedByHosts: 0, goodbyes: 0, deadReportsHeld: 0,
+    assignmentsUnacknowledged: 0, commandsRefusedByHosts: 0, goodbyes: 0, deadReportsHeld: 0, commandsFenced: 0,
   };
   private readonly store: SnapshotStore | undefined;
   private readonly suspicion: Suspicion;
@@ -170,11 +181,9 @@ export class RingService {
     this.log.info({ hosts: snap.hosts.length, awaiting: waiting.length }, "restored membership from the snapshot: asking hosts to re-announce");
     const maxDelayMs = Math.min(10_000, Math.max(1000, waiting.length)); // ~1 answer per ms at most
     for (const h of waiting) this.sendCommand(h, { reannounce: { maxDelayMs } });
-    if (this.opts.multicast) {
-      const command = signCommand(this.commandKey, { target: "*", reannounce: { maxDelayMs } });
-      // fire-and-forget to the group: hosts we never heard of (snapshot lost) announce too
-      this.endpoint.sendDatagram(this.opts.multicast, encodeEnvelope({ command }));
-    }
+    const command = this.opts.multicast ? this.sign({ target: "*", reannounce: { maxDelayMs } }) : undefined;
+    // fire-and-forget to the group: hosts we never heard of (snapshot lost) announce too
+    if (command) this.endpoint.sendDatagram(this.opts.multicast!, encodeEnvelope({ command }));
     this.suspicion.scheduleUnconfirmedCheck();
   }
 
@@ -493,11 +502,29 @@ export class RingService {
 
   /** Signs a command for `to` with the CMA's key and sends it reliably; resolves when the host acknowledged it (also used by actions/). */
   sendCommand(to: { name: string; address: string; port: number }, action: Parameters<typeof signCommand>[1] extends infer D ? Omit<D & object, "target"> : never): Promise<void> {
-    const command = signCommand(this.commandKey, { ...(action as object), target: to.name });
+    const command = this.sign({ ...(action as object), target: to.name } as CommandDraft);
+    if (!command) {
+      const fenced = Promise.reject(new Error("not sent: this CMA no longer leads"));
+      fenced.catch(() => undefined); // callers that fire and forget must not crash the process
+      return fenced;
+    }
     this.endpoint.expect(to, to.name); // sealed for it even before it spoke at this address (a restarted CMA)
     const p = this.endpoint.send({ address: to.address, port: to.port }, encodeEnvelope({ command }));
     p.catch((e: Error) => this.log.debug({ host: to.name, err: e.message }, "command not acknowledged"));
     return p;
+  }
+
+  /**
+   * A command signed with the command key and this CMA's epoch; undefined (counted) once it no
+   * longer leads: a deposed leader signs nothing, whatever timer of its own asks.
+   */
+  sign(draft: CommandDraft): SignedCommand | undefined {
+    const l = this.opts.leadership;
+    if (l && !l.holds()) {
+      this.counters.commandsFenced++;
+      return undefined;
+    }
+    return signCommand(this.commandKey, l ? { ...draft, epoch: l.epoch } : draft);
   }
 
   private event(e: MembershipEventInput): void {

@@ -54,7 +54,7 @@ export class HostRunner {
   private async startHost(h: RunningHost): Promise<void> {
     const o = this.opts;
     const cfg = nanoprobeConfig({
-      identity: h.name, cluster: "sim", cma: `127.0.0.1:${o.port}`, bindAddress: h.address, port: o.port,
+      identity: h.name, cluster: "sim", cma: o.cma, bindAddress: h.address, port: o.port,
       joinIntervalMs: 1000, joinBackoffMaxMs: 8000, discoveryDir: "", heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
     });
     h.np = await Nanoprobe.start(cfg, {
@@ -128,12 +128,12 @@ export class HostRunner {
     for (const h of this.hosts.values()) {
       const np = h.np;
       if (!np) {
-        out.push({ name: h.name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} });
+        out.push({ name: h.name, running: false, registered: false, cma: null, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} });
         continue;
       }
       const c = np.counters;
       out.push({
-        name: h.name, running: true, registered: np.registered, neighbours: np.watch.neighbours.map((n) => n.name),
+        name: h.name, running: true, registered: np.registered, cma: np.cma ? `${np.cma.address}:${np.cma.port}` : null, neighbours: np.watch.neighbours.map((n) => n.name),
         heartbeatsSent: c.heartbeatsSent, heartbeatsReceived: c.heartbeatsReceived, announcesSent: c.announcesSent, reportsSent: c.reportsSent, alertsSent: c.alertsSent,
         stalls: np.stalls.counters.stalls, drops: nonZeroDrops(np.endpoint.counters),
       });

@@ -17,6 +17,8 @@ export interface WorkerHost {
 export interface RunnerOptions {
   keysDir: string;
   port: number;
+  /** the nanoprobes' cma option: the CMA address, or each CMA's (high availability) */
+  cma: string;
   heartbeatMs: number;
   warntimeMs: number;
   deadtimeMs: number;
@@ -31,6 +33,8 @@ export interface HostView {
   /** its nanoprobe is running (not killed or left) */
   running: boolean;
   registered: boolean;
+  /** the CMA it registered with last ("address:port"), null before the first */
+  cma: string | null;
   /** names of the neighbours it watches */
   neighbours: string[];
   heartbeatsSent: number;

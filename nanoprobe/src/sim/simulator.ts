@@ -51,6 +51,9 @@ export interface SimOptions {
   workerNice: number;
   /** how long a worker may take to answer (a start: plus WORKER_START_MS_PER_HOST per host) */
   workerAnswerMs: number;
+  /** one CMA process per address (outside the hosts' 127.0.S.H, S ≥ 1): several are CMAs in high
+   * availability, so cmaEnv must give them etcd (RINGWATCH_ETCD_ENDPOINTS); the hosts know them all */
+  cmaAddresses: string[];
 }
 
 /** a worker's share when `workers` is 0: ~2,500 hosts cost one loop ~0.3 core of heartbeats, leaving room for bursts */
@@ -68,8 +71,23 @@ const EXIT_GRACE_MS = 5000;
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
   loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0, workerNice: WORKER_NICE_DEFAULT,
-  workerAnswerMs: WORKER_ANSWER_MS,
+  workerAnswerMs: WORKER_ANSWER_MS, cmaAddresses: ["127.0.0.1"],
 };
+
+/** one CMA process the simulator runs */
+interface SimCma {
+  child: ChildProcess;
+  exit: Promise<void>;
+}
+
+/** a CMA that began leading: its index in cmaAddresses, when (its log's time) and its epoch (0 without etcd) */
+export interface LeaderStart {
+  cma: number;
+  at: number;
+  epoch: number;
+  /** when it asked the hosts of its snapshot to re-announce (its first commands), if it had any */
+  reannounceAt?: number;
+}
 
 export interface SimHost {
   name: string;
@@ -107,8 +125,12 @@ export class Simulator {
   readonly hosts: SimHost[] = [];
   readonly events: CmaEvent[] = [];
   readonly cmaStatus: Record<string, unknown>[] = [];
-  private cma: ChildProcess | undefined;
-  private cmaExit: Promise<void> = Promise.resolve();
+  /** the CMA processes, by index in cmaAddresses (undefined: not started, or stopped) */
+  private readonly cmas: (SimCma | undefined)[] = [];
+  /** every CMA start as leader, in order: the last one leads now (unless it was stopped since) */
+  readonly leaderStarts: LeaderStart[] = [];
+  /** every line each CMA logged, in order, as { cma, at, msg, ... } (high availability: standing by, elected, deposed) */
+  readonly cmaLines: ({ cma: number; at: number; msg: string } & Record<string, unknown>)[] = [];
   /** the longest event-loop lag each worker saw in its last view interval (ms) */
   readonly workerLagMs: number[] = [];
   private readonly rand: () => number;
@@ -168,21 +190,31 @@ export class Simulator {
 
   // ------------------------------------------------------------------ the CMA process
 
+  /** Start every CMA that is not running; resolves when one of them leads (alone: when it started). */
   async startCma(): Promise<void> {
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < this.opts.cmaAddresses.length; i++) if (!this.cmas[i] || this.cmas[i]!.child.exitCode !== null || this.cmas[i]!.child.signalCode !== null) ready.push(this.startCmaProcess(i));
+    await Promise.any(ready).catch((e: AggregateError) => Promise.reject(e.errors[0] as Error));
+  }
+
+  /** Start CMA i; resolves when it leads (a standby never does until elected: do not await it then). */
+  startCmaProcess(i: number): Promise<void> {
+    const dataDir = join(this.opts.workDir, i === 0 ? "cma-state" : `cma-state-${i}`);
     const env = {
       ...process.env,
       RINGWATCH_CLUSTER: "sim", RINGWATCH_CLUSTER_KEY_FILE: join(this.keysDir, "cluster.key"), RINGWATCH_COMMAND_KEY_FILE: join(this.keysDir, "cma-command.key"),
-      RINGWATCH_BIND_ADDRESS: "127.0.0.1", RINGWATCH_PORT: String(this.opts.port), RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: join(this.opts.workDir, "cma-state"),
+      RINGWATCH_BIND_ADDRESS: this.opts.cmaAddresses[i], RINGWATCH_PORT: String(this.opts.port), RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_DATA_DIR: dataDir,
       RINGWATCH_HEARTBEAT_MS: String(this.opts.heartbeatMs), RINGWATCH_WARNTIME_MS: String(this.opts.warntimeMs), RINGWATCH_DEADTIME_MS: String(this.opts.deadtimeMs),
       RINGWATCH_RINGS_PER_SEGMENT: String(this.opts.ringsPerSegment), RINGWATCH_STATUS_INTERVAL_MS: "1000",
       RINGWATCH_HTTP_LISTEN: "127.0.0.1:0", // any free port: never collides with a real CMA's API on 1984
       ...this.opts.cmaEnv,
     };
     const child = spawn(process.execPath, [...this.opts.cmaNodeArgs, this.opts.cmaCli, "run"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    this.cma = child;
-    this.cmaExit = new Promise((r) => child.on("exit", () => r()));
+    const exit = new Promise<void>((r) => child.on("exit", () => r()));
+    this.cmas[i] = { child, exit };
     let started!: () => void;
     const ready = new Promise<void>((r) => (started = r));
+    let reannounceAt: number | undefined;
     createInterface({ input: child.stdout! }).on("line", (line) => {
       let l: Record<string, unknown>;
       try {
@@ -190,25 +222,48 @@ export class Simulator {
       } catch {
         return;
       }
-      if (l.msg === "membership event") this.events.push(l as unknown as CmaEvent);
-      else if (l.msg === "status") this.cmaStatus.push(l);
-      else if (l.msg === "CMA started") started();
+      if (this.opts.cmaAddresses.length > 1 && l.msg !== "status") this.cmaLines.push({ ...l, cma: i, at: Date.parse(String(l.time)), msg: String(l.msg) });
+      if (l.msg === "membership event") this.events.push({ ...(l as unknown as CmaEvent), cma: i });
+      else if (l.msg === "status") this.cmaStatus.push({ ...l, cma: i });
+      else if (l.msg === "restored membership from the snapshot: asking hosts to re-announce") reannounceAt = Date.parse(String(l.time));
+      else if (l.msg === "CMA started") {
+        this.leaderStarts.push({ cma: i, at: Date.parse(String(l.time)), epoch: Number(l.epoch ?? 0), ...(reannounceAt ? { reannounceAt } : {}) });
+        reannounceAt = undefined;
+        started();
+      }
     });
     createInterface({ input: child.stderr! }).on("line", (t) => this.stderr.push(t));
-    const timeout = new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`CMA did not start: ${this.stderr.slice(-5).join(" | ")}`)), 15_000).unref());
-    await Promise.race([ready, timeout, this.cmaExit.then(() => Promise.reject(new Error(`CMA exited: ${this.stderr.slice(-5).join(" | ")}`)))]);
+    let timer: NodeJS.Timeout | undefined;
+    // a standby may wait for its election as long as the caller likes; alone, a CMA starts in seconds
+    const timeout = this.opts.cmaAddresses.length > 1 ? new Promise<never>(() => undefined)
+      : new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`CMA did not start: ${this.stderr.slice(-5).join(" | ")}`)), 15_000).unref()));
+    return Promise.race([ready, timeout, exit.then(() => Promise.reject(new Error(`CMA ${i} exited: ${this.stderr.slice(-5).join(" | ")}`)))]).finally(() => clearTimeout(timer));
   }
 
+  /** the CMA that leads now: the last to start leading, if it still runs */
+  get leaderIndex(): number | undefined {
+    const last = this.leaderStarts.at(-1);
+    const c = last ? this.cmas[last.cma] : undefined;
+    return c && c.child.exitCode === null && c.child.signalCode === null ? last!.cma : undefined;
+  }
+
+  /** the leading CMA's pid (the first CMA's when none leads) */
   get cmaPid(): number | undefined {
-    return this.cma?.pid;
+    return this.cmas[this.leaderIndex ?? 0]?.child.pid;
   }
 
-  /** Stop the CMA: SIGKILL (crash) or SIGTERM. */
-  async stopCma(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    if (!this.cma || this.cma.exitCode !== null) return;
-    this.cma.kill(signal);
-    await exited(this.cma, EXIT_GRACE_MS);
-    await this.cmaExit;
+  /** every CMA process's pid (undefined where it is not running) */
+  get cmaPids(): (number | undefined)[] {
+    return this.cmas.map((c) => (c && c.child.exitCode === null && c.child.signalCode === null ? c.child.pid : undefined));
+  }
+
+  /** Stop a CMA (default: the leader): SIGKILL (crash) or SIGTERM. */
+  async stopCma(signal: NodeJS.Signals = "SIGKILL", index = this.leaderIndex ?? 0): Promise<void> {
+    const c = this.cmas[index];
+    if (!c || c.child.exitCode !== null || c.child.signalCode !== null) return;
+    c.child.kill(signal);
+    await exited(c.child, EXIT_GRACE_MS);
+    await c.exit;
   }
 
   // ------------------------------------------------------------------ hosts (in the worker processes)
@@ -252,7 +307,7 @@ export class Simulator {
       });
       const mine = hosts.filter((h) => h.worker === w).map(({ name, address, segment }) => ({ name, address, segment }));
       starts.push(this.call(w, { type: "start", id: 0, hosts: mine, opts: {
-        keysDir: this.keysDir, port: o.port, heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch,
+        keysDir: this.keysDir, port: o.port, cma: o.cmaAddresses.map((a) => `${a}:${o.port}`).join(","), heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch,
       } }, o.workerAnswerMs + mine.length * WORKER_START_MS_PER_HOST));
     }
     await Promise.all(starts);
@@ -423,7 +478,8 @@ export class Simulator {
 
   /** CMA process CPU time so far (ms), from /proc. */
   cmaCpuMs(): number {
-    return this.cma?.pid ? procCpuMs(this.cma.pid) : NaN;
+    const pid = this.cmaPid;
+    return pid ? procCpuMs(pid) : NaN;
   }
 
   /** the worker processes' pids (a test stops one to see that a stuck worker is named and killed) */
@@ -451,7 +507,7 @@ export class Simulator {
       }
       await exited(child, EXIT_GRACE_MS);
     }));
-    await this.stopCma("SIGTERM");
+    await Promise.all(this.cmas.map((_, i) => this.stopCma("SIGTERM", i)));
     writeFileSync(join(this.opts.workDir, "events.json"), JSON.stringify(this.events));
   }
 }
@@ -470,7 +526,7 @@ async function exited(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 function emptyView(name: string): HostView {
-  return { name, running: false, registered: false, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} };
+  return { name, running: false, registered: false, cma: null, neighbours: [], heartbeatsSent: 0, heartbeatsReceived: 0, announcesSent: 0, reportsSent: 0, alertsSent: 0, stalls: 0, drops: {} };
 }
 
 /** The fields of a /proc stat file after "pid (comm) ": [0] the state, [11] utime, [12] stime. */

@@ -126,6 +126,8 @@ export interface Command {
   target: string;
   issuedAtMs: number;
   expiresAtMs: number;
+  /** the issuing CMA's leadership epoch (0: a CMA without etcd); older than the newest accepted: refused */
+  epoch?: number;
   setNeighbours?: SetNeighbours;
   reannounce?: Reannounce;
   statsResend?: StatsResend;

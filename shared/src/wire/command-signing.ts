@@ -4,6 +4,8 @@
  * The cluster key only proves "a member sent this"; the signature proves "the CMA ordered this", so a
  * compromised hypervisor cannot reassign rings or reboot its neighbours' guests.
  * A verified command must also name this host, be unexpired, and not have been seen before.
+ * With CMAs in high availability (etcd), each leader signs with its epoch: a command from an epoch
+ * older than the newest this host accepted comes from a deposed leader and is refused.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
@@ -110,7 +112,7 @@ export function signCommand(privateKey: KeyObject, draft: CommandDraft, now = Da
   return { body, signature: sign(null, body, privateKey) };
 }
 
-export type CommandRefusal = "malformed" | "badSignature" | "wrongTarget" | "expired" | "notYetValid" | "replayed";
+export type CommandRefusal = "malformed" | "badSignature" | "wrongTarget" | "expired" | "notYetValid" | "replayed" | "staleEpoch";
 
 export class CommandRefused extends Error {
   constructor(
@@ -129,8 +131,10 @@ export class CommandRefused extends Error {
  */
 export class CommandVerifier {
   private seen = new Map<string, number>(); // id -> expiresAtMs
-  readonly refused: Record<CommandRefusal, number> = { malformed: 0, badSignature: 0, wrongTarget: 0, expired: 0, notYetValid: 0, replayed: 0 };
+  readonly refused: Record<CommandRefusal, number> = { malformed: 0, badSignature: 0, wrongTarget: 0, expired: 0, notYetValid: 0, replayed: 0, staleEpoch: 0 };
   private keys: readonly KeyObject[] = [];
+  /** the newest leadership epoch of an accepted command (kept in memory: a restarted nanoprobe takes the first leader that commands it) */
+  newestEpoch = 0;
 
   constructor(
     publicKeys: KeyObject | readonly KeyObject[],
@@ -190,10 +194,13 @@ export class CommandVerifier {
     }
     if (now > cmd.expiresAtMs + this.maxClockSkewMs) throw new CommandRefused("expired", `expired at ${new Date(cmd.expiresAtMs).toISOString()}`);
     if (cmd.issuedAtMs > now + this.maxClockSkewMs) throw new CommandRefused("notYetValid", `issued in the future`);
+    const epoch = cmd.epoch ?? 0;
+    if (epoch < this.newestEpoch) throw new CommandRefused("staleEpoch", `from leadership epoch ${epoch}, older than ${this.newestEpoch}: a deposed CMA`);
     this.forgetExpired(now);
     if (this.seen.has(cmd.id)) throw new CommandRefused("replayed", `command ${cmd.id} already executed`);
     if (this.seen.size >= this.maxRemembered) this.seen.delete(this.seen.keys().next().value as string);
     this.seen.set(cmd.id, cmd.expiresAtMs);
+    this.newestEpoch = epoch;
     return cmd;
   }
 

@@ -50,7 +50,22 @@ describe("wire/command-signing", () => {
     assert.equal(refusal(() => v.verify(signCommand(priv, { ...draft, issuedAtMs: now - 200_000, expiresAtMs: now - 100_000 }))), "expired");
     assert.equal(refusal(() => v.verify(signCommand(priv, { ...draft, issuedAtMs: now + 100_000, expiresAtMs: now + 200_000 }))), "notYetValid");
     assert.equal(refusal(() => v.verify({ body: Buffer.alloc(3), signature: Buffer.alloc(10) })), "malformed");
-    assert.deepEqual(v.refused, { malformed: 1, badSignature: 2, wrongTarget: 1, expired: 1, notYetValid: 1, replayed: 0 });
+    assert.deepEqual(v.refused, { malformed: 1, badSignature: 2, wrongTarget: 1, expired: 1, notYetValid: 1, replayed: 0, staleEpoch: 0 });
+  });
+
+  it("refuses a command from a leadership epoch older than the newest it accepted; a newer epoch is followed", () => {
+    const v = new CommandVerifier(pub, "hv1");
+    assert.equal(v.verify(signCommand(priv, { ...draft, epoch: 7 })).epoch, 7, "the epoch travels in the signed body");
+    assert.equal(v.newestEpoch, 7);
+    assert.equal(refusal(() => v.verify(signCommand(priv, { ...draft, epoch: 6 }))), "staleEpoch");
+    assert.equal(refusal(() => v.verify(signCommand(priv, draft))), "staleEpoch", "no epoch (a CMA without etcd) counts as 0");
+    v.verify(signCommand(priv, { ...draft, epoch: 7 })); // the same leader goes on
+    v.verify(signCommand(priv, { ...draft, epoch: 12 })); // a new leader takes over
+    assert.equal(refusal(() => v.verify(signCommand(priv, { ...draft, epoch: 7 }))), "staleEpoch", "the deposed leader is refused");
+    assert.equal(v.newestEpoch, 12);
+    assert.equal(v.refused.staleEpoch, 3);
+    // a refused stale command does not lower the epoch, nor is it remembered as executed
+    assert.equal(v.newestEpoch, 12);
   });
 
   describe("rotation: the current and the next key", () => {

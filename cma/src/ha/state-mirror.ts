@@ -1,0 +1,226 @@
+/**
+ * The state a new leader needs, kept in etcd: the leader copies its state files there, and a CMA
+ * that wins an election copies them back into its data directory before it starts.
+ *
+ * Which files (MIRRORED_FILES): the membership snapshot (hosts, ring order, maintenance), host-key
+ * pins and enrollments, users and API tokens, the ladders' state, the stats stream positions, the
+ * Zabbix scripts' service token, and the audit log's last two days. Not mirrored: the Zabbix spool
+ * (values are asked for again from the stream positions), the metric history and the graph (each
+ * CMA keeps its own; a new leader's graph is rebuilt from re-announcements), console sessions.
+ *
+ * Budget: every `everyMs` the leader looks at the files (stat; content hashed only when the stat
+ * changed) and writes all that changed in ONE transaction, so etcd sees at most 1000/everyMs writes
+ * a second whatever the number of hosts. Values are gzipped; etcd refuses requests over 1.5 MiB by
+ * default, so a file over MAX_VALUE_BYTES compressed is not mirrored (counted, logged, alerted).
+ * Every write is fenced: the transaction succeeds only while the leader key's create revision is
+ * this leader's epoch, so a deposed leader can never overwrite its successor's state.
+ *
+ * Why files rather than a store per kind: each store already writes its file atomically on change,
+ * and mirroring the files keeps every store exactly as it runs without etcd.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { Etcd3 } from "etcd3";
+import type { Logger } from "@ringwatch/shared";
+
+const FIXED_FILES = ["membership.json", "host-keys.json", "host-enrollments.json", "access.json", "ladders.json", "stats-streams.json", "zabbix-scripts.token"];
+/** the audit log's recent tail: today's and yesterday's files (one file per UTC day) */
+const AUDIT_DAYS = 2;
+/** etcd's default request limit is 1.5 MiB; one compressed file stays under 1 MiB */
+export const MAX_VALUE_BYTES = 1 << 20;
+/** a transaction carries at most this much: bigger syncs are split (each part fenced alike) */
+const MAX_TXN_BYTES = 1 << 20;
+
+/** The files mirrored now (relative to the data directory). */
+export function mirroredFiles(now = Date.now()): string[] {
+  const days = Array.from({ length: AUDIT_DAYS }, (_, i) => new Date(now - i * 86_400_000).toISOString().slice(0, 10));
+  return [...FIXED_FILES, ...days.map((d) => `audit/audit-${d}.jsonl`)];
+}
+
+export interface StateMirrorCounters {
+  syncs: number;
+  /** etcd transactions written (the budget) */
+  writes: number;
+  filesWritten: number;
+  bytesWritten: number;
+  /** transactions refused because this CMA no longer leads */
+  fenced: number;
+  tooLarge: number;
+  errors: number;
+  /** values in etcd that did not decompress at a restore (skipped: that store starts empty, as from a damaged file) */
+  restoreErrors: number;
+}
+
+export class StateMirror {
+  readonly counters: StateMirrorCounters = { syncs: 0, writes: 0, filesWritten: 0, bytesWritten: 0, fenced: 0, tooLarge: 0, errors: 0, restoreErrors: 0 };
+  /** per file: the stat seen and the hash last written */
+  private readonly seen = new Map<string, { stat: string; hash: string }>();
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+  /** files too large to mirror now: a standing problem until they shrink */
+  readonly oversize = new Set<string>();
+  lastError = "";
+
+  constructor(
+    private readonly client: Etcd3,
+    /** <etcdPrefix>/<cluster>/state/ */
+    private readonly prefix: string,
+    private readonly dataDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Before starting as leader: etcd's copy replaces the local files. With nothing in etcd (the
+   * first leader, or a single CMA moving to high availability) the local files stay and are the
+   * first to be mirrored. Throws when etcd cannot be read: leading on stale state is not an option.
+   */
+  async restore(): Promise<{ files: number; bytes: number }> {
+    const all = await this.client.getAll().prefix(this.prefix).buffers();
+    const names = Object.keys(all);
+    if (names.length === 0) return { files: 0, bytes: 0 };
+    let bytes = 0;
+    const wanted = new Set(mirroredFiles());
+    for (const name of names) {
+      const rel = name.slice(this.prefix.length);
+      if (!isSafeRelative(rel)) {
+        this.log.warn({ key: name }, "unexpected key under the state prefix: ignored");
+        continue;
+      }
+      let text: Buffer;
+      try {
+        text = gunzipSync(all[name]);
+      } catch (e) {
+        this.counters.restoreErrors++;
+        this.log.error({ key: name, err: (e as Error).message }, "state in etcd does not decompress: not restored (the local copy is removed; the store starts as from a damaged file)");
+        rmSync(join(this.dataDir, rel), { force: true });
+        continue;
+      }
+      writeAtomically(join(this.dataDir, rel), text);
+      bytes += text.length;
+      this.seen.delete(rel); // written by us, not by the stores: looked at afresh
+    }
+    // a mirrored file etcd does not hold was removed by the last leader (no ladder policy any more, say)
+    for (const rel of wanted) if (!(this.prefix + rel in all) && !rel.startsWith("audit/")) rmSync(join(this.dataDir, rel), { force: true });
+    this.log.info({ files: names.length, bytes }, "state restored from etcd");
+    return { files: names.length, bytes };
+  }
+
+  /** Mirror changes every everyMs while leading in `epoch`, fenced on the leader key. */
+  start(fence: { leaderKey: string; epoch: number }, everyMs: number): void {
+    this.stop();
+    this.timer = setInterval(() => void this.sync(fence), everyMs);
+    void this.sync(fence);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One pass (the last one after the CMA stopped: its final writes go too); concurrent calls share it. */
+  sync(fence: { leaderKey: string; epoch: number }): Promise<void> {
+    this.syncing ??= this.syncOnce(fence).finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async syncOnce(fence: { leaderKey: string; epoch: number }): Promise<void> {
+    this.counters.syncs++;
+    const changes: { rel: string; stat: string; hash: string; value: Buffer | undefined }[] = [];
+    for (const rel of mirroredFiles()) {
+      const path = join(this.dataDir, rel);
+      let stat: string;
+      try {
+        const s = statSync(path);
+        stat = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        stat = "absent";
+      }
+      const before = this.seen.get(rel);
+      if (before?.stat === stat) continue;
+      if (stat === "absent") {
+        if (before && before.hash !== "absent") changes.push({ rel, stat, hash: "absent", value: undefined });
+        else this.seen.set(rel, { stat, hash: "absent" });
+        continue;
+      }
+      let text: Buffer;
+      try {
+        text = readFileSync(path);
+      } catch {
+        continue; // replaced between stat and read: the next pass sees it
+      }
+      const hash = createHash("sha256").update(text).digest("base64");
+      if (before?.hash === hash) {
+        this.seen.set(rel, { stat, hash });
+        continue;
+      }
+      const value = gzipSync(text);
+      if (value.length > MAX_VALUE_BYTES) {
+        this.counters.tooLarge++;
+        this.oversize.add(rel);
+        this.noteError(`${rel} is ${value.length} bytes compressed, over ${MAX_VALUE_BYTES}: not mirrored (a new leader would start from an older copy)`);
+        this.seen.set(rel, { stat, hash: before?.hash ?? "" });
+        continue;
+      }
+      this.oversize.delete(rel);
+      changes.push({ rel, stat, hash, value });
+    }
+    for (const part of splitBySize(changes)) {
+      try {
+        const ops = part.map((c) => (c.value ? this.client.put(this.prefix + c.rel).value(c.value) : this.client.delete().key(this.prefix + c.rel)));
+        const res = await this.client.if(fence.leaderKey, "Create", "==", fence.epoch).then(...ops).commit();
+        if (!res.succeeded) {
+          this.counters.fenced++;
+          this.noteError(`not written: epoch ${fence.epoch} no longer holds the leader key`);
+          return;
+        }
+        this.counters.writes++;
+        for (const c of part) {
+          this.seen.set(c.rel, { stat: c.stat, hash: c.hash });
+          this.counters.filesWritten++;
+          this.counters.bytesWritten += c.value?.length ?? 0;
+        }
+        if (this.oversize.size === 0) this.lastError = "";
+      } catch (e) {
+        this.counters.errors++;
+        this.noteError(`etcd write failed: ${(e as Error).message} (tried again next pass)`);
+        return;
+      }
+    }
+  }
+
+  private noteError(msg: string): void {
+    if (msg !== this.lastError) this.log.warn({ err: msg }, "state mirror");
+    this.lastError = msg;
+  }
+}
+
+function splitBySize<T extends { value: Buffer | undefined }>(changes: T[]): T[][] {
+  const parts: T[][] = [];
+  let part: T[] = [], size = 0;
+  for (const c of changes) {
+    const n = (c.value?.length ?? 0) + 200;
+    if (part.length > 0 && size + n > MAX_TXN_BYTES) {
+      parts.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(c);
+    size += n;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/** a key's file name: one of ours, never a way out of the data directory */
+function isSafeRelative(rel: string): boolean {
+  return /^(audit\/)?[A-Za-z0-9][A-Za-z0-9._-]*$/.test(rel) && !rel.includes("..");
+}
+
+function writeAtomically(path: string, data: Buffer): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.restore-tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
+}

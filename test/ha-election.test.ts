@@ -1,0 +1,173 @@
+/**
+ * Leader election and the state mirror on the real 3-member etcd (scripts/etcd.sh): who leads, the
+ * epoch that orders leaders, a frozen leader that knows it is deposed the moment it runs again, and
+ * state that only the current leader can write. In-process, with real etcd3 clients.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { Etcd3 } from "etcd3";
+import { LeaderElection, MAX_VALUE_BYTES, StateMirror } from "@ringwatch/cma";
+import { silentLogger } from "@ringwatch/shared";
+import { waitUntil } from "@ringwatch/shared/testing";
+import { ensureEtcd, freshPrefix } from "./support/etcd.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe("high availability: leader election and the state mirror on a real etcd", function () {
+  this.timeout(60_000);
+  let client: Etcd3;
+  const elections: LeaderElection[] = [];
+  const dirs: string[] = [];
+  before(async () => {
+    client = new Etcd3({ hosts: (await ensureEtcd()).split(","), dialTimeout: 2000 });
+  });
+  afterEach(async () => {
+    for (const e of elections.splice(0)) {
+      await e.resign();
+      e.stop();
+    }
+  });
+  after(() => {
+    client?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const election = (key: string, id: string, leaseSeconds = 2): LeaderElection => {
+    const e = new LeaderElection(client, { key, id, leaseSeconds, pollMs: 50 }, silentLogger());
+    elections.push(e);
+    return e;
+  };
+
+  it("one leads, the other stands by; on resignation the standby leads with a higher epoch", async () => {
+    const key = `${freshPrefix("election")}/leader`;
+    const a = election(key, "a"), b = election(key, "b");
+    const first = await a.campaign();
+    let bEpoch = 0;
+    void b.campaign().then((e) => (bEpoch = e), () => undefined);
+    await sleep(500);
+    assert.equal(bEpoch, 0, "the standby does not lead while the leader holds the key");
+    assert.ok(a.holds());
+    assert.equal(b.holds(), false);
+    const kv = (await client.get(key).exec()).kvs[0];
+    assert.equal(Number(kv.create_revision), first, "the epoch is the leader key's create revision");
+    assert.equal(kv.value.toString(), "a");
+    await a.resign();
+    assert.equal(a.holds(), false);
+    await waitUntil(() => bEpoch > 0, 5000, "the standby leads after the resignation");
+    assert.ok(bEpoch > first, `epochs only grow: ${bEpoch} after ${first}`);
+    assert.ok(b.holds());
+  });
+
+  it("a leader frozen past its lease knows it is deposed the moment it runs again; the standby leads meanwhile", async () => {
+    const key = `${freshPrefix("frozen")}/leader`;
+    const a = election(key, "a"), b = election(key, "b");
+    const first = await a.campaign();
+    let deposedWhy = "";
+    a.on("deposed", (why) => (deposedWhy = why));
+    // the standby runs in another process in real life: here its campaign is started after the
+    // freeze and finds the key gone (etcd expired the lease while this loop was blocked)
+    const until = Date.now() + 4000;
+    while (Date.now() < until) {
+      // a frozen process: no timer of its own runs, no renewal goes out
+    }
+    assert.equal(a.holds(), false, "the first question after the freeze is answered no");
+    assert.match(deposedWhy, /not renewed in time/);
+    assert.equal(a.epoch, 0);
+    const second = await b.campaign();
+    assert.ok(second > first);
+    await sleep(300);
+    assert.equal(a.holds(), false, "the deposed leader stays deposed");
+  });
+
+  it("a leader whose key was deleted by hand is deposed at its next renewal", async () => {
+    const key = `${freshPrefix("deleted")}/leader`;
+    const a = election(key, "a");
+    await a.campaign();
+    const deposed = new Promise<string>((r) => a.once("deposed", r));
+    await client.delete().key(key).exec();
+    assert.match(await deposed, /leader key is gone/);
+    assert.equal(a.holds(), false);
+  });
+
+  it("the state mirror: changed files in one fenced transaction, nothing when nothing changed, restored byte for byte elsewhere", async () => {
+    const prefix = freshPrefix("mirror");
+    const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
+    const a = election(key, "a");
+    const epoch = await a.campaign();
+    const dir = mkdtempSync(join(tmpdir(), "rw-mirror-a-"));
+    dirs.push(dir);
+    const today = new Date().toISOString().slice(0, 10);
+    mkdirSync(join(dir, "audit"));
+    writeFileSync(join(dir, "membership.json"), JSON.stringify({ version: 1, hosts: [{ name: "hv1" }] }));
+    writeFileSync(join(dir, "host-keys.json"), '{"pins":[]}');
+    writeFileSync(join(dir, `audit/audit-${today}.jsonl`), '{"seq":1}\n');
+    writeFileSync(join(dir, "unrelated.txt"), "not state"); // not one of the mirrored files
+    const mirror = new StateMirror(client, statePrefix, dir, silentLogger());
+    const fence = { leaderKey: key, epoch };
+    await mirror.sync(fence);
+    assert.equal(mirror.counters.writes, 1, "three files, one transaction");
+    assert.equal(mirror.counters.filesWritten, 3);
+    await mirror.sync(fence);
+    assert.equal(mirror.counters.writes, 1, "nothing changed: nothing written");
+    writeFileSync(join(dir, "host-keys.json"), '{"pins":[]}'); // rewritten with the same content
+    await mirror.sync(fence);
+    assert.equal(mirror.counters.writes, 1, "same content: nothing written");
+    writeFileSync(join(dir, "membership.json"), JSON.stringify({ version: 1, hosts: [{ name: "hv1" }, { name: "hv2" }] }));
+    await mirror.sync(fence);
+    assert.equal(mirror.counters.writes, 2);
+    assert.equal(mirror.counters.filesWritten, 4);
+
+    // another CMA restores it: the same bytes; a stale local file etcd does not hold is removed
+    const dirB = mkdtempSync(join(tmpdir(), "rw-mirror-b-"));
+    dirs.push(dirB);
+    writeFileSync(join(dirB, "ladders.json"), "stale");
+    const restored = await new StateMirror(client, statePrefix, dirB, silentLogger()).restore();
+    assert.equal(restored.files, 3);
+    for (const f of ["membership.json", "host-keys.json", `audit/audit-${today}.jsonl`]) assert.equal(readFileSync(join(dirB, f), "utf8"), readFileSync(join(dir, f), "utf8"), f);
+    assert.throws(() => readFileSync(join(dirB, "ladders.json")), /ENOENT/, "a mirrored file the leader did not have is not kept");
+    assert.throws(() => readFileSync(join(dirB, "unrelated.txt")), /ENOENT/);
+  });
+
+  it("the state mirror: a deposed leader writes nothing; a file too large is counted, not written; keys outside the data directory are ignored", async () => {
+    const prefix = freshPrefix("fence");
+    const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
+    const a = election(key, "a"), b = election(key, "b");
+    const epochA = await a.campaign();
+    const dir = mkdtempSync(join(tmpdir(), "rw-mirror-fence-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "membership.json"), '{"by":"a"}');
+    const mirror = new StateMirror(client, statePrefix, dir, silentLogger());
+    await mirror.sync({ leaderKey: key, epoch: epochA });
+    await a.resign();
+    await b.campaign();
+    writeFileSync(join(dir, "membership.json"), '{"by":"a, deposed"}');
+    await mirror.sync({ leaderKey: key, epoch: epochA });
+    assert.equal(mirror.counters.fenced, 1);
+    assert.equal((await client.get(`${statePrefix}membership.json`).buffer())!.length, gzipSync('{"by":"a"}').length, "etcd still holds what a wrote while leading");
+
+    // too large: random bytes do not compress
+    const { randomBytes } = await import("node:crypto");
+    writeFileSync(join(dir, "access.json"), randomBytes(MAX_VALUE_BYTES + 1024));
+    const epochB = b.epoch;
+    const mirrorB = new StateMirror(client, statePrefix, dir, silentLogger());
+    await mirrorB.sync({ leaderKey: key, epoch: epochB });
+    assert.equal(mirrorB.counters.tooLarge, 1);
+    assert.equal(await client.get(`${statePrefix}access.json`).buffer(), null);
+    assert.match(mirrorB.lastError, /access\.json is \d+ bytes compressed/);
+
+    // a key that would write outside the data directory, and a value that is not gzip
+    await client.put(`${statePrefix}../escape.json`).value(gzipSync("x"));
+    await client.put(`${statePrefix}host-keys.json`).value("not gzip");
+    const dirC = mkdtempSync(join(tmpdir(), "rw-mirror-c-"));
+    dirs.push(dirC);
+    writeFileSync(join(dirC, "host-keys.json"), "older local copy");
+    const mirrorC = new StateMirror(client, statePrefix, dirC, silentLogger());
+    await mirrorC.restore();
+    assert.throws(() => readFileSync(join(dirC, "../escape.json")), /ENOENT/);
+    assert.equal(mirrorC.counters.restoreErrors, 1);
+    assert.throws(() => readFileSync(join(dirC, "host-keys.json")), /ENOENT/, "neither the damaged value nor an older local copy is trusted");
+    assert.equal(readFileSync(join(dirC, "membership.json"), "utf8"), '{"by":"a, deposed"}', "the rest is restored (b, leading, mirrored that directory)");
+  });
+});
