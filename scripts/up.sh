@@ -4,7 +4,11 @@
 # HTTP API and web UI (http://127.0.0.1:1984/, user admin, password in var/demo/admin-password), its embedded graph (Kuzu, in var/demo/cma-state),
 # and a real Zabbix 6.0 it fills (http://127.0.0.1:8088/, Admin / zabbix; scripts/zabbix.sh).
 #
-#   scripts/up.sh [--for SECONDS] [--hosts N] [--debug] [--no-zabbix]
+#   scripts/up.sh [--for SECONDS] [--hosts N] [--debug] [--no-zabbix] [--ha]
+#
+# --ha: CMAs in high availability: a 3-member etcd on loopback (scripts/etcd.sh) and a second CMA
+# standing by on 127.0.0.250 (its console at http://127.0.0.250:1984/ once it leads); the nanoprobes
+# know both. Kill the leader (the log names it) and watch the other take over.
 #
 # Keys are created once in var/demo/keys. Logs are one line per event, prefixed with the process
 # name: readable (pino-pretty) when this script's output is a terminal, JSON (pino) when it goes to a
@@ -13,14 +17,15 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-DURATION=0 HOSTS=2 DEBUG=() ZABBIX=1
+DURATION=0 HOSTS=2 DEBUG=() ZABBIX=1 HA=0
 while (($#)); do
   case $1 in
     --for) DURATION=$2; shift 2 ;;
     --hosts) HOSTS=$2; shift 2 ;;
     --debug) DEBUG=(--debug); shift ;;
     --no-zabbix) ZABBIX=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --ha) HA=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
@@ -85,10 +90,25 @@ if ((ZABBIX)); then export RINGWATCH_ZABBIX_SCRIPTS_CMA_URL=http://127.0.0.1:198
 
 # loopback has no multicast: the nanoprobes are given the CMA's address (on a real network they find
 # it by multicast with no configuration at all)
+CMAS=127.0.0.1:1984
+if ((HA)); then
+  bash scripts/etcd.sh start >&2
+  eval "$(bash scripts/etcd.sh env)"
+  # the demo's own key prefix: etcd's copy of the state belongs to this var/demo
+  export RINGWATCH_ETCD_PREFIX=/ringwatch-demo RINGWATCH_ETCD_ENDPOINTS
+  CMAS=127.0.0.1:1984,127.0.0.250:1984
+fi
 RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127.0.0.1 RINGWATCH_MULTICAST_GROUP= \
 RINGWATCH_DATA_DIR=$DEMO/cma-state RINGWATCH_REANNOUNCE_GRACE_MS=15s \
   run cma node cma/dist/src/cli.js run "${DEBUG[@]}"
 sleep 0.5
+if ((HA)); then
+  # the standby: the same keys, its own data directory and addresses
+  RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127.0.0.250 RINGWATCH_MULTICAST_GROUP= \
+  RINGWATCH_DATA_DIR=$DEMO/cma-state-b RINGWATCH_REANNOUNCE_GRACE_MS=15s RINGWATCH_HTTP_LISTEN=127.0.0.250:1984 \
+  RINGWATCH_ZABBIX_SCRIPTS_CMA_URL=${RINGWATCH_ZABBIX_SCRIPTS_CMA_URL:+http://127.0.0.250:1984} \
+    run cma-b node cma/dist/src/cli.js run "${DEBUG[@]}"
+fi
 # each demo hypervisor is libvirt's test driver with 5 generated guests (a real one: LIBVIRT_URI=qemu:///system
 # makes hv1 read the real libvirtd instead)
 for ((i = 1; i <= HOSTS; i++)); do
@@ -103,10 +123,11 @@ for ((i = 1; i <= HOSTS; i++)); do
     printf '{ "defaults": { "intervalMs": 5000, "timeoutMs": 1000, "failures": 2 },\n  "checks": [ { "guest": "%s", "tcp": "127.0.0.1:9" } ] }\n' "$sick" > "$DEMO/guest-checks.json"
     [[ -z ${LIBVIRT_URI:-} ]] && checks=$DEMO/guest-checks.json
   fi
-  RINGWATCH_IDENTITY=hv$i RINGWATCH_IDENTITY_KEY_FILE=$DEMO/hv$i-identity.key RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=127.0.0.1:1984 \
+  RINGWATCH_IDENTITY=hv$i RINGWATCH_IDENTITY_KEY_FILE=$DEMO/hv$i-identity.key RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=$CMAS \
   RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub RINGWATCH_LIBVIRT_URI=$uri RINGWATCH_GUEST_CHECKS_FILE=$checks \
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done
+((HA)) && log "high availability: CMAs on 127.0.0.1 and 127.0.0.250 (the standby's console: http://127.0.0.250:1984/ once it leads), etcd $RINGWATCH_ETCD_ENDPOINTS; the leader logs 'elected leader'; kill -9 the pid in that line and the other leads within ~5 s"
 log "running: CMA + $HOSTS nanoprobes ($( ((DURATION)) && echo "for ${DURATION}s" || echo "Ctrl-C to stop"))"
 log "console: http://127.0.0.1:1984/console/   HTTP API: http://127.0.0.1:1984/api/   sign in as admin, password: $(cat "$DEMO/admin-password")  (in var/demo/admin-password, unless changed since)"
 log "from a shell: RINGWATCH_TOKEN=\$(cat var/demo/viewer.token) node cma/dist/src/cli.js query --list"

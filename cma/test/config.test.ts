@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { ConfigError, Keyring, clusterOptions, loadConfig, makeClusterKey, silentLogger } from "@ringwatch/shared";
 import type { OptionSpec } from "@ringwatch/shared";
 import { Cma } from "../src/cma.js";
-import { cmaSchema } from "../src/config.js";
+import { cmaConfig, cmaSchema } from "../src/config.js";
+import { HaRunner, etcdKeys, parseEtcdEndpoints } from "../src/ha/ha-runner.js";
 
 /** What a shared option must keep in every schema: all but its sentence. */
 const contract = ({ doc: _doc, ...rest }: OptionSpec): Omit<OptionSpec, "doc"> => rest;
@@ -51,5 +52,20 @@ describe("cma/config", () => {
     }
     assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_PROBE_ATTEMPTS: "" } }), (e: unknown) => e instanceof ConfigError && /RINGWATCH_PROBE_ATTEMPTS: probeAttempts: expected an integer, not empty/.test(e.message));
     assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_IDENTITY: "" } }), (e: unknown) => e instanceof ConfigError && /identity: expected a non-empty string/.test(e.message));
+  });
+});
+
+describe("cma/config: high availability on etcd", () => {
+  it("etcdEndpoints takes http(s) URLs, comma-separated; anything else, or no dataDir, stops the start naming it", () => {
+    assert.deepEqual(parseEtcdEndpoints("http://127.0.0.1:2379, https://etcd.example:2379"), ["http://127.0.0.1:2379", "https://etcd.example:2379"]);
+    assert.throws(() => parseEtcdEndpoints("127.0.0.1:2379"), (e: unknown) => e instanceof ConfigError && /etcdEndpoints: expected http:\/\/host:port URLs, comma-separated; got "127.0.0.1:2379"/.test(e.message));
+    assert.throws(() => parseEtcdEndpoints("http://a:1/path"), /etcdEndpoints: expected/);
+    assert.throws(() => parseEtcdEndpoints(" , "), /etcdEndpoints: empty/);
+    const log = silentLogger();
+    const keyring = new Keyring("t", makeClusterKey(randomBytes(32)));
+    const commandKey = generateKeyPairSync("ed25519").privateKey;
+    assert.throws(() => new HaRunner(cmaConfig({ etcdEndpoints: "http://127.0.0.1:2379", dataDir: "" }), { keyring, commandKey, log }), /etcdEndpoints needs dataDir/);
+    assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_HA_LEASE_SECONDS: "1" } }), /haLeaseSeconds/);
+    assert.deepEqual(etcdKeys({ etcdPrefix: "/ringwatch/", cluster: "prod" }), { leader: "/ringwatch/prod/leader", state: "/ringwatch/prod/state/" });
   });
 });

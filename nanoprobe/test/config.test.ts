@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, clusterOptions, loadConfig } from "@ringwatch/shared";
 import type { Alert, OptionSpec } from "@ringwatch/shared";
-import { Analytics, DEFAULT_THRESHOLDS, analyticsThresholds, nanoprobeSchema } from "../src/index.js";
+import { Analytics, DEFAULT_THRESHOLDS, MAX_CMA_ADDRESSES, analyticsThresholds, nanoprobeSchema, parseCmaAddresses } from "../src/index.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
@@ -95,5 +95,18 @@ describe("nanoprobe/config: empty environment values", () => {
     const r = spawnSync(process.execPath, [CLI, "run"], { encoding: "utf8", timeout: 20_000, env: { ...process.env, RINGWATCH_MULTICAST_GROUP: "", RINGWATCH_CMA: "" } });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /multicastGroup is empty and cma is not set: nowhere to announce to/);
+  });
+});
+
+describe("nanoprobe/config: cma, one CMA or several in high availability", () => {
+  it("takes host:port or a comma-separated list (at most 8); a bad entry stops the start naming it", () => {
+    assert.deepEqual(parseCmaAddresses("127.0.0.1:1984"), [{ address: "127.0.0.1", port: 1984 }]);
+    assert.deepEqual(parseCmaAddresses(" 10.0.0.1:1984, 10.0.0.2:1985 "), [{ address: "10.0.0.1", port: 1984 }, { address: "10.0.0.2", port: 1985 }]);
+    assert.throws(() => parseCmaAddresses("10.0.0.1:1984,10.0.0.2"), (e: unknown) => e instanceof ConfigError && /cma: expected host:port, got "10.0.0.2"/.test(e.message));
+    assert.throws(() => parseCmaAddresses(","), /cma: expected host:port\[,host:port\.\.\.\]/);
+    assert.throws(() => parseCmaAddresses(Array.from({ length: MAX_CMA_ADDRESSES + 1 }, (_, i) => `10.0.0.${i + 1}:1984`).join(",")), /9 addresses, at most 8/);
+    const r = spawnSync(process.execPath, [CLI, "run"], { encoding: "utf8", timeout: 20_000, env: { ...process.env, RINGWATCH_CMA: "127.0.0.1:1984,127.0.0.2:99999" } });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /cma: expected host:port, got "127.0.0.2:99999"/);
   });
 });
