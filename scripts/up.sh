@@ -97,6 +97,12 @@ if ((HA)); then
   # the demo's own key prefix: etcd's copy of the state belongs to this var/demo
   export RINGWATCH_ETCD_PREFIX=/ringwatch-demo RINGWATCH_ETCD_ENDPOINTS
   CMAS=127.0.0.1:1984,127.0.0.250:1984
+  # the first time: both CMAs start from the same state (the admin and the viewer token made above
+  # offline), and etcd forgets any earlier demo's, so whichever leads first uploads this one
+  if [[ ! -d $DEMO/cma-state-b ]]; then
+    ETCDCTL_API=3 etcdctl --endpoints "$RINGWATCH_ETCD_ENDPOINTS" del --prefix "$RINGWATCH_ETCD_PREFIX/" >/dev/null
+    mkdir -p "$DEMO/cma-state" && cp -a "$DEMO/cma-state" "$DEMO/cma-state-b"
+  fi
 fi
 RINGWATCH_COMMAND_KEY_FILE=$DEMO/keys/cma-command.key RINGWATCH_BIND_ADDRESS=127.0.0.1 RINGWATCH_MULTICAST_GROUP= \
 RINGWATCH_DATA_DIR=$DEMO/cma-state RINGWATCH_REANNOUNCE_GRACE_MS=15s \

@@ -119,12 +119,19 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.equal(mirror.counters.writes, 2);
     assert.equal(mirror.counters.filesWritten, 4);
 
+    // with Zabbix, the stream positions a new leader gets are those Zabbix confirmed, not those accepted
+    writeFileSync(join(dir, "stats-streams.json"), '{"version":1,"hosts":{"hv1":{"stream":7,"lastSeq":12}}}');
+    writeFileSync(join(dir, "stats-delivered.json"), '{"version":1,"hosts":{"hv1":{"stream":7,"lastSeq":9}}}');
+    await mirror.sync(fence);
+    assert.equal(mirror.counters.writes, 3);
+
     // another CMA restores it: the same bytes; a stale local file etcd does not hold is removed
     const dirB = mkdtempSync(join(tmpdir(), "rw-mirror-b-"));
     dirs.push(dirB);
     writeFileSync(join(dirB, "ladders.json"), "stale");
     const restored = await new StateMirror(client, statePrefix, dirB, silentLogger()).restore();
-    assert.equal(restored.files, 3);
+    assert.equal(restored.files, 4);
+    assert.equal(readFileSync(join(dirB, "stats-streams.json"), "utf8"), readFileSync(join(dir, "stats-delivered.json"), "utf8"), "the new leader starts from the delivered positions");
     for (const f of ["membership.json", "host-keys.json", `audit/audit-${today}.jsonl`]) assert.equal(readFileSync(join(dirB, f), "utf8"), readFileSync(join(dir, f), "utf8"), f);
     assert.throws(() => readFileSync(join(dirB, "ladders.json")), /ENOENT/, "a mirrored file the leader did not have is not kept");
     assert.throws(() => readFileSync(join(dirB, "unrelated.txt")), /ENOENT/);

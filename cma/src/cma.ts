@@ -189,8 +189,11 @@ export class Cma {
         return true;
       },
     }, deps.log, false);
+    let zabbixService: () => ZabbixService | undefined = () => undefined;
     const stats = new StatsStore(deps.log, {
       dataDir: cfg.dataDir || undefined,
+      // with Zabbix, the positions Zabbix confirmed are kept too: what a new leader starts from (ha/)
+      ...(cfg.zabbixServer ? { undeliveredSince: () => zabbixService()?.oldestUndeliveredAt() } : {}),
       // signed like every command: it makes a host send data again
       requestResend: (host, stream, fromSeq) => {
         const h = rings.membership.get(host);
@@ -219,6 +222,7 @@ export class Cma {
       ingestor.start();
     }
     const cma = new Cma(endpoint, rings, inventory, alerts, discovery, stats, deps.log, audit, graph, ingestor);
+    zabbixService = () => cma.zabbix;
     cma.access = access;
     cma.admission = admission;
     admission.on("mismatch", (e) => rings.record({ type: "hostKeyMismatch", host: e.host, address: e.from, presented: e.presented, pinned: e.pinned }));
@@ -397,6 +401,7 @@ export class Cma {
     for (const stop of this.stopWatching.splice(0)) stop();
     await this.zabbix?.stop(); // held values go to the sender's spool
     await this.zabbixSender?.stop();
+    this.stats.close();
     await this.endpoint.close();
     await this.graphIngestor?.stop();
     await this.graph?.close();

@@ -2,8 +2,9 @@
  * The state a new leader needs, kept in etcd: the leader copies its state files there, and a CMA
  * that wins an election copies them back into its data directory before it starts.
  *
- * Which files (MIRRORED_FILES): the membership snapshot (hosts, ring order, maintenance), host-key
- * pins and enrollments, users and API tokens, the ladders' state, the stats stream positions, the
+ * Which files (mirroredFiles): the membership snapshot (hosts, ring order, maintenance), host-key
+ * pins and enrollments, users and API tokens, the ladders' state, the stats stream positions (those
+ * Zabbix confirmed, when Zabbix is configured: SOURCE_OF), the
  * Zabbix scripts' service token, and the audit log's last two days. Not mirrored: the Zabbix spool
  * (values are asked for again from the stream positions), the metric history and the graph (each
  * CMA keeps its own; a new leader's graph is rebuilt from re-announcements), console sessions.
@@ -19,13 +20,19 @@
  * and mirroring the files keeps every store exactly as it runs without etcd.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { Etcd3 } from "etcd3";
 import type { Logger } from "@ringwatch/shared";
 
 const FIXED_FILES = ["membership.json", "host-keys.json", "host-enrollments.json", "access.json", "ladders.json", "stats-streams.json", "zabbix-scripts.token"];
+/**
+ * A key whose content comes from another file when that exists: the stats stream positions a new
+ * leader starts from are those Zabbix confirmed (intake/stats-delivered.ts), not those the old
+ * leader accepted, since its spool is lost with its machine. Restored under the key's own name.
+ */
+const SOURCE_OF: Record<string, string> = { "stats-streams.json": "stats-delivered.json" };
 /** the audit log's recent tail: today's and yesterday's files (one file per UTC day) */
 const AUDIT_DAYS = 2;
 /** etcd's default request limit is 1.5 MiB; one compressed file stays under 1 MiB */
@@ -129,11 +136,12 @@ export class StateMirror {
     this.counters.syncs++;
     const changes: { rel: string; stat: string; hash: string; value: Buffer | undefined }[] = [];
     for (const rel of mirroredFiles()) {
-      const path = join(this.dataDir, rel);
+      const source = SOURCE_OF[rel] ? join(this.dataDir, SOURCE_OF[rel]) : undefined;
+      const path = source && existsSync(source) ? source : join(this.dataDir, rel);
       let stat: string;
       try {
         const s = statSync(path);
-        stat = `${s.ino}:${s.size}:${s.mtimeMs}`;
+        stat = `${path}:${s.ino}:${s.size}:${s.mtimeMs}`;
       } catch {
         stat = "absent";
       }

@@ -14,6 +14,7 @@ import { EventEmitter } from "node:events";
 import { BatchCodecError, StatsBatchReceiver } from "@ringwatch/shared";
 import type { Logger, StatsBatch } from "@ringwatch/shared";
 import { StreamPositionStore } from "./stats-stream-positions.js";
+import { DeliveredPositions } from "./stats-delivered.js";
 
 export interface StatsEvent {
   host: string;
@@ -28,7 +29,15 @@ export interface StatsStoreOptions {
   dataDir?: string;
   /** ask a host to resend its stream from fromSeq on */
   requestResend?: (host: string, stream: number, fromSeq: number) => void;
+  /**
+   * With Zabbix: when the oldest value not yet confirmed by Zabbix entered the pipeline (undefined:
+   * none waits). Set (with dataDir), the positions Zabbix confirmed are kept too (stats-delivered.ts).
+   */
+  undeliveredSince?: () => number | undefined;
 }
+
+/** how often the delivered positions are brought forward and written */
+export const DELIVERED_SAVE_MS = 500;
 
 /** A refused batch is asked for again at most this often (the ones behind it are refused the same way). */
 export const RESEND_QUIET_MS = 10_000;
@@ -44,6 +53,9 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent]; refused: [St
   private readonly latestByHost = new Map<string, StatsBatch>();
   private readonly asked = new Map<string, { stream: number; fromSeq: number; at: number }>();
   private readonly positions: StreamPositionStore | undefined;
+  /** what Zabbix confirmed (with undeliveredSince and a dataDir) */
+  readonly delivered: DeliveredPositions | undefined;
+  private deliveredTimer: NodeJS.Timeout | undefined;
   readonly counters = { batches: 0, series: 0, bytes: 0, selfContained: 0, refused: 0, duplicates: 0, resendRequests: 0, awaitingResend: 0, skipped: 0, positionWriteErrors: 0 };
 
   constructor(
@@ -57,7 +69,30 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent]; refused: [St
       if (error) log.warn({ err: error }, "stats stream positions not loaded: duplicates after this restart are possible");
       for (const [host, p] of positions) this.receiver.restore(host, p);
       if (positions.size > 0) log.info({ hosts: positions.size }, "stats stream positions loaded");
+      if (opts.undeliveredSince) {
+        this.delivered = new DeliveredPositions(opts.dataDir, positions);
+        this.saveDelivered();
+        this.deliveredTimer = setInterval(() => this.saveDelivered(), DELIVERED_SAVE_MS).unref();
+      }
     }
+  }
+
+  private saveDelivered(): void {
+    if (!this.delivered) return;
+    this.delivered.advance(this.opts.undeliveredSince?.());
+    try {
+      this.delivered.save();
+    } catch (e) {
+      this.counters.positionWriteErrors++;
+      this.log.warn({ err: (e as Error).message, path: this.delivered.path }, "cannot save the delivered stats positions");
+    }
+  }
+
+  /** Stop bringing the delivered positions forward (after one last time). */
+  close(): void {
+    if (this.deliveredTimer) clearInterval(this.deliveredTimer);
+    this.deliveredTimer = undefined;
+    this.saveDelivered();
   }
 
   latest(host: string): StatsBatch | undefined {
@@ -105,6 +140,8 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent]; refused: [St
     // the bridge first, then the position on disk: a crash in between can make a duplicate, never a loss
     this.latestByHost.set(host, r.batch);
     this.emit("event", { host, stream: r.stream, seq: r.seq, batch: r.batch });
+    this.delivered?.accepted(host, r.stream, r.seq, Date.now()); // after the bridge took its values
+
     if (this.positions) {
       try {
         this.positions.set(host, { stream: r.stream, lastSeq: r.seq });

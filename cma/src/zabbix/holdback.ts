@@ -44,6 +44,13 @@ export class Holdback {
     return this.heldCount;
   }
 
+  /** When the oldest value held here arrived; undefined when nothing is held. */
+  oldestHeldAt(): number | undefined {
+    let t: number | undefined;
+    for (const h of this.held.values()) if (h.values.length > 0) t = t === undefined ? h.since : Math.min(t, h.since);
+    return t;
+  }
+
   /** The host exists in Zabbix and takes values from `at` on. */
   hostReady(host: string, at = this.now()): void {
     this.readyAt.set(target(host), at);

@@ -66,7 +66,7 @@ export class ZabbixService {
   readonly sync: ConfigSync | undefined;
   readonly bridge: ZabbixBridge;
 
-  constructor(cfg: ZabbixApiConfig, sources: BridgeSources, sink: ZabbixValueSink, log: Logger, scriptsToken?: () => string) {
+  constructor(cfg: ZabbixApiConfig, sources: BridgeSources, private readonly sink: ZabbixValueSink, log: Logger, scriptsToken?: () => string) {
     const zlog = log.child({ part: "zabbix" });
     this.api = cfg.zabbixApiUrl ? apiFromConfig(cfg, zlog) : undefined;
     this.sync = this.api && new ConfigSync(this.api, {
@@ -84,6 +84,13 @@ export class ZabbixService {
 
   start(): void {
     this.bridge.start();
+  }
+
+  /** When the oldest value not yet confirmed by Zabbix entered (the bridge's holdback or the sender); undefined: none waits. */
+  oldestUndeliveredAt(): number | undefined {
+    const held = this.bridge.holdback.oldestHeldAt();
+    const sent = this.sink.oldestPendingAt?.();
+    return held === undefined ? sent : sent === undefined ? held : Math.min(held, sent);
   }
 
   /** For the sender's onUnknown hook. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StatsBatchSender, compactSamples, metricKind, silentLogger } from "@ringwatch/shared";
@@ -88,5 +88,53 @@ describe("cma/intake/stats-store", () => {
     assert.equal(s2.apply("hv1", r3.bytes), true); // the duplicate still gave it the chain's state
     assert.deepEqual(asked, []);
     assert.equal(d.length, 3);
+  });
+});
+
+describe("cma/intake/stats-store: positions Zabbix confirmed (stats-delivered.json)", () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "rw-stats-delivered-")); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const delivered = (): Record<string, { stream: number; lastSeq: number }> => (JSON.parse(readFileSync(join(dir, "stats-delivered.json"), "utf8")) as { hosts: Record<string, { stream: number; lastSeq: number }> }).hosts;
+
+  it("a batch counts as delivered only once nothing accepted before it waits; accepted positions are kept apart", async () => {
+    let pendingSince: number | undefined;
+    const s = new StatsStore(silentLogger(), { dataDir: dir, undeliveredSince: () => pendingSince });
+    const tx = new StatsBatchSender();
+    // the bridge puts each batch's values on their way as the batch is taken: here, pending from then on
+    s.on("event", () => (pendingSince ??= Date.now()));
+    assert.equal(s.apply("hv1", next(tx, 0).bytes), true);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(s.apply("hv1", next(tx, 1).bytes), true);
+    s.close();
+    assert.deepEqual(delivered(), {}, "nothing confirmed yet");
+    assert.equal(s.delivered!.position("hv1"), undefined);
+    const accepted = JSON.parse(readFileSync(join(dir, "stats-streams.json"), "utf8")) as { hosts: Record<string, { lastSeq: number }> };
+    assert.equal(accepted.hosts.hv1.lastSeq, 2, "accepted: both");
+    // Zabbix confirmed everything: both delivered
+    pendingSince = undefined;
+    s.close();
+    assert.deepEqual(delivered(), { hv1: { stream: tx.stream, lastSeq: 2 } });
+  });
+
+  it("a batch accepted before the oldest pending value is delivered, one after it is not", async () => {
+    let pendingSince: number | undefined;
+    const s = new StatsStore(silentLogger(), { dataDir: dir, undeliveredSince: () => pendingSince });
+    const tx = new StatsBatchSender();
+    s.apply("hv1", next(tx, 0).bytes);
+    await new Promise((r) => setTimeout(r, 5));
+    pendingSince = Date.now(); // batch 2's values wait from here
+    await new Promise((r) => setTimeout(r, 5));
+    s.apply("hv1", next(tx, 1).bytes);
+    s.close();
+    assert.deepEqual(delivered(), { hv1: { stream: tx.stream, lastSeq: 1 } });
+  });
+
+  it("without undeliveredSince (no Zabbix) there is no such file", () => {
+    const s = new StatsStore(silentLogger(), { dataDir: dir });
+    s.apply("hv1", next(new StatsBatchSender(), 0).bytes);
+    s.close();
+    assert.equal(s.delivered, undefined);
+    assert.throws(() => readFileSync(join(dir, "stats-delivered.json")), /ENOENT/);
   });
 });

@@ -125,6 +125,8 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
   private readonly held: HeldValues;
   private readonly pairs: PairBook;
   private readonly holds = new Map<string, HoldState>();
+  /** when the oldest value of the batch being sent from the spool was appended */
+  private batchPendingSince: number | undefined;
   /** the bridge's hook: resync Zabbix's configuration for these pairs (see DurableSenderOptions) */
   onUnknown: ((pairs: ZabbixPair[]) => void) | undefined;
   private readonly o: Required<Omit<DurableSenderOptions, "onUnknown">>;
@@ -219,6 +221,14 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
     };
   }
 
+  /** When the oldest value accepted and not yet delivered (spooled, in flight, or held for an unknown pair) was accepted; undefined: none. */
+  oldestPendingAt(): number | undefined {
+    let t = this.spool.oldestPendingAt();
+    // a held pair's values were accepted before it was held
+    for (const h of this.holds.values()) t = t === undefined ? h.since : Math.min(t, h.since);
+    return t;
+  }
+
   /** values accepted and not yet delivered (spooled, in flight, or held for unknown pairs) */
   get backlog(): number {
     return this.spool.unreadRecords + this.spool.inflightRecords + this.held.values;
@@ -287,6 +297,8 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
   }
 
   private async sendFromSpool(): Promise<void> {
+    // values of this batch that get held were accepted no earlier than this (oldestPendingAt stays conservative)
+    this.batchPendingSince = this.spool.oldestPendingAt();
     const recs = this.spool.read(this.o.batchMax);
     // what is left was accepted before now: due at once
     if (this.spool.unreadRecords === 0) this.firstUnreadAt = undefined;
@@ -504,7 +516,7 @@ export class DurableSender extends EventEmitter<{ drop: [SenderDropEvent]; reach
       if (!h) this.counters.unknownPairs++;
       const attempts = (h?.attempts ?? 0) + 1;
       const delay = Math.min(this.o.unknownRetryMaxMs, this.o.unknownRetryMinMs * 2 ** (attempts - 1));
-      this.holds.set(p, { since: h?.since ?? now, attempts, nextProbeAt: now + delay });
+      this.holds.set(p, { since: h?.since ?? Math.min(now, this.batchPendingSince ?? now), attempts, nextProbeAt: now + delay });
     }
     const list = [...pairs].map(pairOfId);
     this.log.info({ pairs: list.slice(0, 10), pairCount: list.length }, "zabbix does not know these items (yet): values held, asking for a resync");

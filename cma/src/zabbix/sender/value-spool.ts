@@ -68,6 +68,8 @@ interface Segment {
 const SEGMENT_FILE = /^seg-(\d{12})\.log$/;
 const COMMITTED_FILE = "committed.json";
 const READ_CHUNK = 256 * 1024;
+/** append marks closer than this are merged (oldestPendingAt is then up to this much early: conservative) */
+const MARK_MS = 100;
 
 export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: [SpoolCorruptEvent] }> {
   readonly counters = { appended: 0, appendedBytes: 0, committed: 0, dropped: 0, droppedBytes: 0, corruptTails: 0, corruptBytes: 0, writeErrors: 0 };
@@ -83,6 +85,14 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
   private totalBytes = 0;
   private nextSeq = 1;
   private closed = false;
+  /**
+   * When the records still pending were appended, oldest first: the cumulative count appended up to
+   * each mark and its time (records found at open: time 0, older than anything this process took).
+   * Marks closer than MARK_MS are merged, keeping the earlier time, so an outage of hours keeps a
+   * few thousand marks, not one per append.
+   */
+  private readonly appendMarks: { upTo: number; at: number }[] = [];
+  private appendedTotal = 0;
 
   private constructor(
     readonly dir: string,
@@ -123,6 +133,17 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
     return this.segments.length;
   }
 
+  /**
+   * When the oldest record not yet confirmed (unread or in flight) was appended; undefined when
+   * every record appended is confirmed, dropped or skipped. Records are read, confirmed and dropped
+   * oldest first, so the pending ones are the last (unread + in flight) appended.
+   */
+  oldestPendingAt(): number | undefined {
+    const done = this.appendedTotal - (this.unread + this.inflight.length);
+    while (this.appendMarks.length > 0 && this.appendMarks[0]!.upTo <= done) this.appendMarks.shift();
+    return this.appendMarks[0]?.at;
+  }
+
   get committedPosition(): SpoolPosition {
     return { ...this.committed };
   }
@@ -155,6 +176,11 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
     seg.size += buf.length;
     seg.records += payloads.length;
     this.unread += payloads.length;
+    this.appendedTotal += payloads.length;
+    const now = Date.now();
+    const last = this.appendMarks.at(-1);
+    if (last && now - last.at < MARK_MS) last.upTo = this.appendedTotal;
+    else this.appendMarks.push({ upTo: this.appendedTotal, at: now });
     this.totalBytes += buf.length;
     this.counters.appended += payloads.length;
     this.counters.appendedBytes += buf.length;
@@ -376,6 +402,8 @@ export class ValueSpool extends EventEmitter<{ drop: [SpoolDropEvent]; corrupt: 
     }
     this.read_ = { ...this.committed };
     this.unread = this.segments.reduce((n, s) => n + s.records - s.readRecords, 0);
+    this.appendedTotal = this.unread;
+    if (this.unread > 0) this.appendMarks.push({ upTo: this.unread, at: 0 });
     // append to the last segment while it has room, else start one
     const last = this.segments[this.segments.length - 1];
     if (last && last.size < this.segmentBytes) this.activeFd = openSync(last.path, "a");

@@ -18,4 +18,6 @@ export interface ZabbixValue {
 /** Where values go. push() never blocks or throws: a value accepted here is never lost. */
 export interface ZabbixValueSink {
   push(values: readonly ZabbixValue[]): void;
+  /** when the oldest value pushed and not yet confirmed by Zabbix was pushed; undefined: none (the durable sender keeps this) */
+  oldestPendingAt?(): number | undefined;
 }

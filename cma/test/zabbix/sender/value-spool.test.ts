@@ -201,3 +201,31 @@ describe("cma/zabbix/sender/value-spool", () => {
     again.close();
   });
 });
+
+describe("cma/zabbix/sender/value-spool: when the oldest pending record was appended", () => {
+  it("is the append time of the oldest record not yet confirmed; undefined once all are; 0 for records found at open", async () => {
+    const dir = tmp();
+    const s = ValueSpool.open({ dir, maxBytes: 1 << 20 }, log);
+    assert.equal(s.oldestPendingAt(), undefined, "empty");
+    const t1 = Date.now();
+    s.append([rec(1), rec(2)]);
+    await new Promise((r) => setTimeout(r, 150)); // past the 100 ms in which marks merge
+    const t2 = Date.now();
+    s.append([rec(3)]);
+    const at1 = s.oldestPendingAt()!;
+    assert.ok(at1 >= t1 && at1 < t2, `first records appended at ${at1}`);
+    s.commit(s.read(1).length);
+    assert.equal(s.oldestPendingAt(), at1, "one of the first two still waits");
+    const inflight = s.read(1);
+    assert.equal(s.oldestPendingAt(), at1, "read but not confirmed is still pending");
+    s.commit(inflight.length);
+    const at3 = s.oldestPendingAt()!;
+    assert.ok(at3 >= t2, "now the third record's time");
+    s.append([rec(4)]);
+    s.close();
+    const reopened = ValueSpool.open({ dir, maxBytes: 1 << 20 }, log);
+    assert.equal(reopened.oldestPendingAt(), 0, "records of an earlier process: older than anything this one takes");
+    drain(reopened);
+    assert.equal(reopened.oldestPendingAt(), undefined);
+  });
+});
