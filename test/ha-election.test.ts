@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { Etcd3 } from "etcd3";
 import { LeaderElection, MAX_VALUE_BYTES, StateMirror } from "@ringwatch/cma";
 import { silentLogger } from "@ringwatch/shared";
@@ -124,6 +124,12 @@ describe("high availability: leader election and the state mirror on a real etcd
     writeFileSync(join(dir, "stats-delivered.json"), '{"version":1,"hosts":{"hv1":{"stream":7,"lastSeq":9}}}');
     await mirror.sync(fence);
     assert.equal(mirror.counters.writes, 3);
+    // flush: what was written before the call is in etcd when it resolves (the ladders wait for it)
+    writeFileSync(join(dir, "ladders.json"), '{"ladders":[{"inFlight":1}],"actions":[]}');
+    assert.equal(await mirror.flush(fence), true);
+    assert.equal(gunzipSync((await client.get(`${statePrefix}ladders.json`).buffer())!).toString(), '{"ladders":[{"inFlight":1}],"actions":[]}');
+    rmSync(join(dir, "ladders.json"));
+    await mirror.flush(fence);
 
     // another CMA restores it: the same bytes; a stale local file etcd does not hold is removed
     const dirB = mkdtempSync(join(tmpdir(), "rw-mirror-b-"));
@@ -150,7 +156,7 @@ describe("high availability: leader election and the state mirror on a real etcd
     await a.resign();
     await b.campaign();
     writeFileSync(join(dir, "membership.json"), '{"by":"a, deposed"}');
-    await mirror.sync({ leaderKey: key, epoch: epochA });
+    assert.equal(await mirror.flush({ leaderKey: key, epoch: epochA }), false, "a deposed leader's flush fails");
     assert.equal(mirror.counters.fenced, 1);
     assert.equal((await client.get(`${statePrefix}membership.json`).buffer())!.length, gzipSync('{"by":"a"}').length, "etcd still holds what a wrote while leading");
 

@@ -282,7 +282,7 @@ export class Cma {
       cma.history.retention.start();
     }
     if (policy && ladderStore) {
-      cma.ladders = new Ladders({ policy, store: ladderStore, events: ladderLevels, alerts: cma.alerts, membership: rings.membership, actions: cma.domainActions, audit: cma.audit, webhooks: new LadderWebhooks(policy.webhooks, deps.log.child({ component: "ladder" })), log: deps.log.child({ component: "ladder" }), tickMs: cfg.ladderTickMs,
+      cma.ladders = new Ladders({ policy, store: ladderStore, events: ladderLevels, alerts: cma.alerts, membership: rings.membership, actions: cma.domainActions, audit: cma.audit, webhooks: new LadderWebhooks(policy.webhooks, deps.log.child({ component: "ladder" })), log: deps.log.child({ component: "ladder" }), tickMs: cfg.ladderTickMs, persist: deps.leadership?.persist,
         tagsOf: (host, uuid) => cma.inventory.domains(host).find((d) => d.uuid.toLowerCase() === uuid)?.tags ?? [] });
     }
     rings.start();

@@ -45,6 +45,12 @@ export interface LadderDeps {
   tagsOf?: (host: string, uuid: string) => readonly string[];
   /** how often due steps are looked for (default 1 s) */
   tickMs?: number;
+  /**
+   * With CMAs in high availability: resolves true once the state just saved is in etcd. Steps
+   * marked in flight are carried out only then, so a leader taking over sees the mark and never
+   * repeats the step (it records it interrupted); false: not carried out, tried again next tick.
+   */
+  persist?: () => Promise<boolean>;
   now?: () => number;
 }
 
@@ -81,7 +87,7 @@ const stepOf = (name: string): LadderStep => (name.startsWith("wait ") ? { wait:
 export class Ladders {
   /** each level change (the Zabbix bridge listens; it may be made before the ladders are) */
   readonly events: EventEmitter<{ level: [LadderLevelEvent] }>;
-  readonly counters = { started: 0, stepsRun: 0, actionsDone: 0, refusals: 0, escalated: 0, endedHealthy: 0, interruptedSteps: 0, saveErrors: 0 };
+  readonly counters = { started: 0, stepsRun: 0, actionsDone: 0, refusals: 0, escalated: 0, endedHealthy: 0, interruptedSteps: 0, saveErrors: 0, persistFailures: 0 };
   private readonly state: LadderFile;
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt: number;
@@ -168,8 +174,9 @@ export class Ladders {
         if (l.status !== "running" || l.inFlight !== undefined || l.dueAt > this.now()) continue;
         if (this.advance(l)) marked.push(l);
       }
-      if (marked.length && !this.save()) {
+      if (marked.length && (!this.save() || (this.d.persist && !(await this.persisted())))) {
         for (const l of marked) l.inFlight = undefined; // not recorded: not done (tried again next tick)
+        this.dirty = true;
         return;
       }
       if (this.dirty) this.save();
@@ -325,6 +332,16 @@ export class Ladders {
     } catch (e) {
       this.d.log.error({ err: (e as Error).message, ladder: l.id, action }, "ladder: audit record failed");
     }
+  }
+
+  /** false (logged, counted) when the saved state did not reach etcd (high availability) */
+  private async persisted(): Promise<boolean> {
+    const ok = await this.d.persist!().catch(() => false);
+    if (!ok) {
+      this.counters.persistFailures++;
+      this.d.log.warn("ladder state not in etcd: its steps wait until it is (a leader taking over must see them)");
+    }
+    return ok;
   }
 
   /** false (logged, counted) when the state could not be written */

@@ -119,15 +119,15 @@ export class HaRunner {
       this.wake = resolve;
     });
     let cma: Cma;
+    const fence = { leaderKey: this.keys.leader, epoch };
     try {
-      cma = await Cma.start(this.cfg, { ...this.deps, leadership: { epoch, holds: () => this.election.holds() } });
+      cma = await Cma.start(this.cfg, { ...this.deps, leadership: { epoch, holds: () => this.election.holds(), persist: () => this.mirror.flush(fence) } });
     } catch (e) {
       await this.election.resign();
       throw e;
     }
     this.cma = cma;
     cma.haStatus = () => this.status();
-    const fence = { leaderKey: this.keys.leader, epoch };
     this.mirror.start(fence, this.cfg.haStateSyncMs);
     this.deps.onLeading?.(cma, epoch);
     await deposed;

@@ -65,7 +65,7 @@ export class StateMirror {
   /** per file: the stat seen and the hash last written */
   private readonly seen = new Map<string, { stat: string; hash: string }>();
   private timer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
+  private syncing: Promise<boolean> | undefined;
   /** files too large to mirror now: a standing problem until they shrink */
   readonly oversize = new Set<string>();
   lastError = "";
@@ -126,14 +126,27 @@ export class StateMirror {
     this.timer = undefined;
   }
 
-  /** One pass (the last one after the CMA stopped: its final writes go too); concurrent calls share it. */
-  sync(fence: { leaderKey: string; epoch: number }): Promise<void> {
+  /**
+   * One pass (the last one after the CMA stopped: its final writes go too); concurrent calls share
+   * it. True when everything found changed is in etcd.
+   */
+  sync(fence: { leaderKey: string; epoch: number }): Promise<boolean> {
     this.syncing ??= this.syncOnce(fence).finally(() => (this.syncing = undefined));
     return this.syncing;
   }
 
-  private async syncOnce(fence: { leaderKey: string; epoch: number }): Promise<void> {
+  /**
+   * A pass that starts after this call: what was written to the files before it is in etcd when it
+   * resolves true (the ladders wait for it before acting, so a new leader sees each step in flight).
+   */
+  async flush(fence: { leaderKey: string; epoch: number }): Promise<boolean> {
+    await this.syncing?.catch(() => undefined);
+    return this.sync(fence);
+  }
+
+  private async syncOnce(fence: { leaderKey: string; epoch: number }): Promise<boolean> {
     this.counters.syncs++;
+    let complete = true;
     const changes: { rel: string; stat: string; hash: string; value: Buffer | undefined }[] = [];
     for (const rel of mirroredFiles()) {
       const source = SOURCE_OF[rel] ? join(this.dataDir, SOURCE_OF[rel]) : undefined;
@@ -169,6 +182,7 @@ export class StateMirror {
         this.oversize.add(rel);
         this.noteError(`${rel} is ${value.length} bytes compressed, over ${MAX_VALUE_BYTES}: not mirrored (a new leader would start from an older copy)`);
         this.seen.set(rel, { stat, hash: before?.hash ?? "" });
+        complete = false;
         continue;
       }
       this.oversize.delete(rel);
@@ -181,7 +195,7 @@ export class StateMirror {
         if (!res.succeeded) {
           this.counters.fenced++;
           this.noteError(`not written: epoch ${fence.epoch} no longer holds the leader key`);
-          return;
+          return false;
         }
         this.counters.writes++;
         for (const c of part) {
@@ -193,9 +207,10 @@ export class StateMirror {
       } catch (e) {
         this.counters.errors++;
         this.noteError(`etcd write failed: ${(e as Error).message} (tried again next pass)`);
-        return;
+        return false;
       }
     }
+    return complete;
   }
 
   private noteError(msg: string): void {

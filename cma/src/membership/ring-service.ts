@@ -55,6 +55,8 @@ export interface RingServiceOptions {
 export interface Leadership {
   epoch: number;
   holds(): boolean;
+  /** resolves true once the state files written so far are in etcd (ha/state-mirror.ts flush) */
+  persist?(): Promise<boolean>;
 }
 
 export interface RingServiceCounters {

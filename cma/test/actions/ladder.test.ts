@@ -97,4 +97,44 @@ describe("cma/actions/ladder", () => {
     writeFileSync(join(dir, "ladders.json"), "{not json");
     assert.throws(() => new LadderStore(dir).load(), /ladder state .* is damaged/);
   });
+
+  it("with high availability, a step is carried out only once its in-flight mark is in etcd (persist); until then it waits, counted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rw-ladder-persist-"));
+    const l: LadderState = { id: "L2", uuid: UUID, name: "web1", host: "hv1", startedAt: 1, steps: ["notify", "reboot"], next: 1, dueAt: 0, status: "running", history: [{ step: 0, what: "notify", at: 1, outcome: "ok" }], evidence: "{}" };
+    writeFileSync(join(dir, "ladders.json"), JSON.stringify({ ladders: [l], actions: [] }));
+    const membership = new Membership(1);
+    membership.upsert(host("hv1", "10.0.1.1"));
+    const inventory = new InventoryStore(silentLogger());
+    inventory.apply("hv1", { full: true, removed: [], atMs: 0, domains: [{ uuid: UUID, name: "web1", state: "running", vcpus: 1, memoryKib: 1, disks: [], nics: [] }] });
+    const alerts = new AlertStore(silentLogger());
+    alerts.apply("hv1", { kind: "guestUnhealthy", subject: UUID, subjectName: "web1", active: true, evidenceJson: "{}", atMs: 1 });
+    const sent: string[] = [];
+    const actions: DomainActions = new DomainActions({ inventory, membership, log: silentLogger(), send: async (_to, d) => {
+      sent.push(d.domainAction.action);
+      setImmediate(() => actions.onResult({ id: "hv1", address: "10.0.1.1", port: 1984 }, { id: d.id, ok: true, error: "", domainState: "running" }));
+    } });
+    let inEtcd = false;
+    const seenByPersist: (number | undefined)[] = [];
+    const store = new LadderStore(dir);
+    const ladders = new Ladders({
+      policy: parseLadderPolicy({ mode: "act", default: ["notify"] }, "p"), store, alerts, membership, actions, audit: { record: () => undefined },
+      webhooks: new LadderWebhooks([], silentLogger()), log: silentLogger(), tickMs: 20,
+      persist: async () => {
+        seenByPersist.push(store.load().ladders[0].inFlight); // what a new leader would restore
+        return inEtcd;
+      },
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(sent, [], "not in etcd: not done");
+      assert.ok(ladders.counters.persistFailures >= 2, `${ladders.counters.persistFailures} waits counted`);
+      assert.equal(ladders.list()[0].inFlight, undefined, "not marked in flight meanwhile");
+      inEtcd = true;
+      for (let i = 0; i < 50 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(sent, ["reboot"]);
+      assert.ok(seenByPersist.every((m) => m === 1), "each persist saw the step marked in flight on disk first");
+    } finally {
+      await ladders.stop();
+    }
+  });
 });
