@@ -60,12 +60,15 @@ start_member() {
   # a member with data rejoins the cluster it was part of
   [[ -d $S/m$n.data/member ]] && state=existing
   # heartbeat and election timeouts for a LAN (etcd tuning guide: election timeout ~10× the round trip and
-  # above 5× the heartbeat): etcd then elects a new leader member in ~0.5–1 s, well within the CMA lease
+  # above 5× the heartbeat): etcd then elects a new leader member in ~0.5–1 s, well within the CMA lease.
+  # Auto compaction: the CMA rewrites its state keys all day; without it etcd keeps every revision
+  # until its 2 GB quota stops all writes
   setsid etcd --name "m$n" --data-dir "$S/m$n.data" \
     --listen-client-urls "$(client_url "$n")" --advertise-client-urls "$(client_url "$n")" \
     --listen-peer-urls "$(peer_url "$n")" --initial-advertise-peer-urls "$(peer_url "$n")" \
     --initial-cluster "$(cluster)" --initial-cluster-state "$state" --initial-cluster-token ringwatch-test \
     --heartbeat-interval 50 --election-timeout 500 --logger zap --log-level warn \
+    --auto-compaction-mode periodic --auto-compaction-retention 5m \
     > "$S/m$n.log" 2>&1 < /dev/null &
   echo $! > "$S/m$n.pid"
 }

@@ -17,6 +17,7 @@ import { CMA_CLI, NANOPROBE_CLI, runToExit, startProcess } from "./support/proce
 import type { LogLine, RunningProcess } from "./support/processes.js";
 import { api, cmaZabbixEnv, deleteTestZabbixObjects, ensureZabbix, startZabbixServer, stopZabbixServer, testZabbixNames } from "./support/zabbix.js";
 import { ensureEtcd, freshPrefix } from "./support/etcd.js";
+import { THROTTLED_MS } from "@ringwatch/cma";
 
 const REPORT_MS = 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +86,9 @@ describe("system: the leading CMA's machine lost while Zabbix is down: no value 
     serverStopped = true;
     const stoppedAt = Date.now();
     await first.until(async () => (acceptedBy(first, stoppedAt).length >= 4 ? true : undefined), 30_000, "four batches spooled while Zabbix is down");
-    await sleep(1500); // the state mirror's next pass (1 s) has run: etcd holds what the leader had
+    // long enough for the positions to be mirrored once more (at most every 10 s): had etcd kept the
+    // positions accepted rather than those Zabbix confirmed, it would now hold the spooled batches'
+    await sleep(Math.max(0, stoppedAt + THROTTLED_MS["stats-streams.json"] + 1500 - Date.now()));
     const lostSpooled = acceptedBy(first, stoppedAt).map((l) => l.seq as number);
 
     // the leader's machine is lost: process, data directory and spool
@@ -103,6 +106,7 @@ describe("system: the leading CMA's machine lost while Zabbix is down: no value 
     const lastSeq = Math.max(...acceptedBy(second).map((l) => l.seq as number));
     const want = made().filter((l) => (l.seq as number) >= fromSeq && (l.seq as number) <= lastSeq);
     assert.ok(want.length >= lostSpooled.length + 2, `${want.length} intervals to find`);
+    assert.ok(lostSpooled.length >= 10, `${lostSpooled.length} batches only in the lost spool`);
     const missing = (rows: { clock: string; ns: string }[]): number[] => {
       const t = rows.map((r) => Number(r.clock) * 1000 + Number(r.ns) / 1e6);
       return want.filter((b) => !t.some((x) => x >= (b.intervalStart as number) && x < (b.intervalStart as number) + REPORT_MS + 1)).map((b) => b.seq as number);

@@ -18,22 +18,24 @@ import type { CmaConfig } from "./config.js";
 /** With etcdEndpoints: lead or stand by (ha/ha-runner.ts) until SIGTERM/SIGINT. */
 async function runHighlyAvailable(cfg: CmaConfig, deps: Omit<HaDeps, "onLeading">): Promise<void> {
   const { log, commandKey } = deps;
-  let status: NodeJS.Timeout | undefined;
   const ha = new HaRunner(cfg, {
     ...deps,
     onLeading: (cma, epoch) => {
       const a = cma.endpoint.address();
       log.info({ address: `${a.address}:${a.port}`, multicast: cma.endpoint.joinedGroup ?? null, http: cma.http?.url ?? null, commandKey: commandKeyFingerprint(commandKey), epoch }, "CMA started");
-      if (status) clearInterval(status);
-      status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(ha.cma ? ha.cma.status() : { ha: ha.status() }, "status"), cfg.statusIntervalMs) : undefined;
     },
   });
-  const done = ha.run();
-  const sig = await Promise.race([untilSignal(), done.then(() => undefined)]);
-  log.info({ signal: sig ?? null, ...(ha.cma ? ha.cma.status() : { ha: ha.status() }) }, "stopping");
-  ha.stop();
-  await done;
-  if (status) clearInterval(status);
+  // a standby logs its election's status too: the only place it shows (it serves no API)
+  const status = cfg.statusIntervalMs > 0 ? setInterval(() => log.info(ha.cma ? ha.cma.status() : { ha: ha.status() }, "status"), cfg.statusIntervalMs) : undefined;
+  try {
+    const done = ha.run();
+    const sig = await Promise.race([untilSignal(), done.then(() => undefined)]);
+    log.info({ signal: sig ?? null, ...(ha.cma ? ha.cma.status() : { ha: ha.status() }) }, "stopping");
+    ha.stop();
+    await done;
+  } finally {
+    if (status) clearInterval(status);
+  }
 }
 
 const code = await runCli({

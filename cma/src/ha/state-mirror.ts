@@ -11,7 +11,8 @@
  *
  * Budget: every `everyMs` the leader looks at the files (stat; content hashed only when the stat
  * changed) and writes all that changed in ONE transaction, so etcd sees at most 1000/everyMs writes
- * a second whatever the number of hosts. Values are gzipped; etcd refuses requests over 1.5 MiB by
+ * a second whatever the number of hosts; the stats positions, which change all the time, at most
+ * every THROTTLED_MS. Values are gzipped; etcd refuses requests over 1.5 MiB by
  * default, so a file over MAX_VALUE_BYTES compressed is not mirrored (counted, logged, alerted).
  * Every write is fenced: the transaction succeeds only while the leader key's create revision is
  * this leader's epoch, so a deposed leader can never overwrite its successor's state.
@@ -33,6 +34,13 @@ const FIXED_FILES = ["membership.json", "host-keys.json", "host-enrollments.json
  * leader accepted, since its spool is lost with its machine. Restored under the key's own name.
  */
 const SOURCE_OF: Record<string, string> = { "stats-streams.json": "stats-delivered.json" };
+/**
+ * Files that change all the time are mirrored at most this often. The stats positions change with
+ * every batch Zabbix confirms: at 10,000 hosts the file is ~500 KB (~150 KB gzipped), and writing
+ * it every second would be most of etcd's traffic (and history to compact). An older copy costs
+ * only resends after a failover (Zabbix stores a resent value once), never a loss.
+ */
+export const THROTTLED_MS: Record<string, number> = { "stats-streams.json": 10_000 };
 /** the audit log's recent tail: today's and yesterday's files (one file per UTC day) */
 const AUDIT_DAYS = 2;
 /** etcd's default request limit is 1.5 MiB; one compressed file stays under 1 MiB */
@@ -64,6 +72,8 @@ export class StateMirror {
   readonly counters: StateMirrorCounters = { syncs: 0, writes: 0, filesWritten: 0, bytesWritten: 0, fenced: 0, tooLarge: 0, errors: 0, restoreErrors: 0 };
   /** per file: the stat seen and the hash last written */
   private readonly seen = new Map<string, { stat: string; hash: string }>();
+  /** when each throttled file was last written (THROTTLED_MS) */
+  private readonly writtenAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<boolean> | undefined;
   /** files too large to mirror now: a standing problem until they shrink */
@@ -148,7 +158,9 @@ export class StateMirror {
     this.counters.syncs++;
     let complete = true;
     const changes: { rel: string; stat: string; hash: string; value: Buffer | undefined }[] = [];
-    for (const rel of mirroredFiles()) {
+    const now = Date.now();
+    for (const rel of mirroredFiles(now)) {
+      if (THROTTLED_MS[rel] && now - (this.writtenAt.get(rel) ?? 0) < THROTTLED_MS[rel]) continue; // looked at again in a later pass
       const source = SOURCE_OF[rel] ? join(this.dataDir, SOURCE_OF[rel]) : undefined;
       const path = source && existsSync(source) ? source : join(this.dataDir, rel);
       let stat: string;
@@ -200,6 +212,7 @@ export class StateMirror {
         this.counters.writes++;
         for (const c of part) {
           this.seen.set(c.rel, { stat: c.stat, hash: c.hash });
+          if (THROTTLED_MS[c.rel]) this.writtenAt.set(c.rel, now);
           this.counters.filesWritten++;
           this.counters.bytesWritten += c.value?.length ?? 0;
         }

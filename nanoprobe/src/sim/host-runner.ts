@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { DROP_COUNTERS, Keyring, generateHostKeys, loadCommandPublicKeys, seededRandom, silentLogger } from "@ringwatch/shared";
-import type { EndpointCounters, EndpointImpairment, HostKeys } from "@ringwatch/shared";
+import type { CompactedSeries, EndpointCounters, EndpointImpairment, HostKeys, StatsBatch } from "@ringwatch/shared";
 import type { KeyObject } from "node:crypto";
 import { Nanoprobe } from "../agent.js";
 import { nanoprobeConfig } from "../config.js";
@@ -17,6 +17,8 @@ interface RunningHost extends WorkerHost {
   np?: Nanoprobe;
   /** its identity, made at its first start and kept across its restarts (as a real host's key file) */
   keys?: HostKeys;
+  /** when its next stats batch is due (opts.stats) */
+  statsDueAt?: number;
 }
 
 function nonZeroDrops(c: EndpointCounters): Record<string, number> {
@@ -37,8 +39,16 @@ export class HostRunner {
     this.cmaPublicKey = loadCommandPublicKeys(join(opts.keysDir, "cma-command.pub")); // once, not per host
   }
 
+  private statsTimer: NodeJS.Timeout | undefined;
+
   async start(hosts: WorkerHost[]): Promise<void> {
     for (const h of hosts) this.hosts.set(h.name, { ...h, fate: "running", delayMs: 0 });
+    const stats = this.opts.stats;
+    if (stats) {
+      // each host's batches spread over the interval, as real hosts' report intervals are
+      for (const h of this.hosts.values()) h.statsDueAt = Date.now() + this.rand() * stats.everyMs;
+      this.statsTimer = setInterval(() => this.reportStats(stats), 100);
+    }
     const list = [...this.hosts.values()];
     for (let i = 0; i < list.length; i += this.opts.startBatch) await Promise.all(list.slice(i, i + this.opts.startBatch).map((h) => this.startHost(h)));
   }
@@ -141,7 +151,24 @@ export class HostRunner {
     return out;
   }
 
+  /** Every host whose batch is due reports the template batch, its times moved to the interval just ended. */
+  private reportStats(stats: { everyMs: number; batch: StatsBatch<CompactedSeries> }): void {
+    const now = Date.now();
+    for (const h of this.hosts.values()) {
+      if (!h.np || h.fate !== "running" || h.statsDueAt === undefined || h.statsDueAt > now) continue;
+      h.statsDueAt += stats.everyMs;
+      const start = now - stats.everyMs;
+      const scale = stats.everyMs / stats.batch.intervalMs;
+      const at = (t: number): number => start + Math.round((t - stats.batch.intervalStart) * scale);
+      h.np.outbox.stats.add({
+        intervalStart: start, intervalMs: stats.everyMs,
+        series: stats.batch.series.map((s) => ({ ...s, data: { ...s.data, firstTime: at(s.data.firstTime), lastTime: at(s.data.lastTime) } })),
+      });
+    }
+  }
+
   async stop(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
     await Promise.all([...this.hosts.values()].map((h) => h.np?.kill()));
   }
 }

@@ -4,6 +4,8 @@
  * worker sends back what its hosts know (views) every VIEW_INTERVAL_MS.
  */
 
+import type { CompactedSeries, StatsBatch } from "@ringwatch/shared";
+
 export type HostFate = "running" | "killed" | "left" | "paused" | "partitioned" | "slowed";
 
 /** one simulated host as a worker starts it */
@@ -25,6 +27,8 @@ export interface RunnerOptions {
   loss: number;
   seed: number;
   startBatch: number;
+  /** each host reports this stats batch (times moved to now) every everyMs, as a hypervisor would its guests' (benchmarks of the CMA's ingest); absent: no stats */
+  stats?: { everyMs: number; batch: StatsBatch<CompactedSeries> };
 }
 
 /** what one host knows, as its worker last saw it */

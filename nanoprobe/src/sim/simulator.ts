@@ -19,6 +19,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { generateCommandKeys, seededRandom, writeNewKeyFile } from "@ringwatch/shared";
 import type { FromWorker, HostFate, HostView, ToWorker } from "./protocol.js";
+import type { CompactedSeries, StatsBatch } from "@ringwatch/shared";
 
 export type { HostFate, HostView } from "./protocol.js";
 
@@ -54,6 +55,8 @@ export interface SimOptions {
   /** one CMA process per address (outside the hosts' 127.0.S.H, S ≥ 1): several are CMAs in high
    * availability, so cmaEnv must give them etcd (RINGWATCH_ETCD_ENDPOINTS); the hosts know them all */
   cmaAddresses: string[];
+  /** each host reports this stats batch every everyMs (benchmarks of the CMA's ingest); undefined: no stats */
+  stats?: { everyMs: number; batch: StatsBatch<CompactedSeries> };
 }
 
 /** a worker's share when `workers` is 0: ~2,500 hosts cost one loop ~0.3 core of heartbeats, leaving room for bursts */
@@ -307,7 +310,7 @@ export class Simulator {
       });
       const mine = hosts.filter((h) => h.worker === w).map(({ name, address, segment }) => ({ name, address, segment }));
       starts.push(this.call(w, { type: "start", id: 0, hosts: mine, opts: {
-        keysDir: this.keysDir, port: o.port, cma: o.cmaAddresses.map((a) => `${a}:${o.port}`).join(","), heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch,
+        keysDir: this.keysDir, port: o.port, cma: o.cmaAddresses.map((a) => `${a}:${o.port}`).join(","), heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch, ...(o.stats ? { stats: o.stats } : {}),
       } }, o.workerAnswerMs + mine.length * WORKER_START_MS_PER_HOST));
     }
     await Promise.all(starts);
