@@ -12,6 +12,27 @@ import { host } from "../http/api-fixture.js";
 
 const UUID = "6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b";
 
+/**
+ * A guest web1 on hv1, reported unhealthy, with this ladder saved as a previous run left it; the
+ * actions sent are recorded and answered at once (done, running).
+ */
+function unhealthyGuestWith(l: LadderState): { dir: string; membership: Membership; alerts: AlertStore; actions: DomainActions; sent: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), "rw-ladder-unit-"));
+  writeFileSync(join(dir, "ladders.json"), JSON.stringify({ ladders: [l], actions: [] }));
+  const membership = new Membership(1);
+  membership.upsert(host("hv1", "10.0.1.1"));
+  const inventory = new InventoryStore(silentLogger());
+  inventory.apply("hv1", { full: true, removed: [], atMs: 0, domains: [{ uuid: UUID, name: "web1", state: "running", vcpus: 1, memoryKib: 1, disks: [], nics: [] }] });
+  const alerts = new AlertStore(silentLogger());
+  alerts.apply("hv1", { kind: "guestUnhealthy", subject: UUID, subjectName: "web1", active: true, evidenceJson: "{}", atMs: 1 });
+  const sent: string[] = [];
+  const actions: DomainActions = new DomainActions({ inventory, membership, log: silentLogger(), send: async (_to, d) => {
+    sent.push(d.domainAction.action);
+    setImmediate(() => actions.onResult({ id: "hv1", address: "10.0.1.1", port: 1984 }, { id: d.id, ok: true, error: "", domainState: "running" }));
+  } });
+  return { dir, membership, alerts, actions, sent };
+}
+
 describe("cma/actions/ladder", () => {
   it("a policy file is validated whole, naming what is wrong", () => {
     const bad: [unknown, RegExp][] = [
@@ -63,20 +84,7 @@ describe("cma/actions/ladder", () => {
   });
 
   it("a step in flight when the CMA stopped is marked interrupted and never repeated; the ladder goes on", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rw-ladder-unit-"));
-    const l: LadderState = { id: "L1", uuid: UUID, name: "web1", host: "hv1", startedAt: 1, steps: ["notify", "reboot", "reset"], next: 1, dueAt: 0, inFlight: 1, status: "running", history: [{ step: 0, what: "notify", at: 1, outcome: "ok" }], evidence: "{}" };
-    writeFileSync(join(dir, "ladders.json"), JSON.stringify({ ladders: [l], actions: [] }));
-    const membership = new Membership(1);
-    membership.upsert(host("hv1", "10.0.1.1"));
-    const inventory = new InventoryStore(silentLogger());
-    inventory.apply("hv1", { full: true, removed: [], atMs: 0, domains: [{ uuid: UUID, name: "web1", state: "running", vcpus: 1, memoryKib: 1, disks: [], nics: [] }] });
-    const alerts = new AlertStore(silentLogger());
-    alerts.apply("hv1", { kind: "guestUnhealthy", subject: UUID, subjectName: "web1", active: true, evidenceJson: "{}", atMs: 1 });
-    const sent: string[] = [];
-    const actions: DomainActions = new DomainActions({ inventory, membership, log: silentLogger(), send: async (_to, d) => {
-      sent.push(d.domainAction.action);
-      setImmediate(() => actions.onResult({ id: "hv1", address: "10.0.1.1", port: 1984 }, { id: d.id, ok: true, error: "", domainState: "running" }));
-    } });
+    const { dir, membership, alerts, actions, sent } = unhealthyGuestWith({ id: "L1", uuid: UUID, name: "web1", host: "hv1", startedAt: 1, steps: ["notify", "reboot", "reset"], next: 1, dueAt: 0, inFlight: 1, status: "running", history: [{ step: 0, what: "notify", at: 1, outcome: "ok" }], evidence: "{}" });
     const audit: { action: string; outcome: string }[] = [];
     const ladders = new Ladders({ policy: parseLadderPolicy({ default: ["notify"] }, "p"), store: new LadderStore(dir), alerts, membership, actions, audit: { record: (r) => audit.push(r) }, webhooks: new LadderWebhooks([], silentLogger()), log: silentLogger(), tickMs: 20 });
     const levels: string[] = [];
@@ -99,20 +107,7 @@ describe("cma/actions/ladder", () => {
   });
 
   it("with high availability, a step is carried out only once its in-flight mark is in etcd (persist); until then it waits, counted", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rw-ladder-persist-"));
-    const l: LadderState = { id: "L2", uuid: UUID, name: "web1", host: "hv1", startedAt: 1, steps: ["notify", "reboot"], next: 1, dueAt: 0, status: "running", history: [{ step: 0, what: "notify", at: 1, outcome: "ok" }], evidence: "{}" };
-    writeFileSync(join(dir, "ladders.json"), JSON.stringify({ ladders: [l], actions: [] }));
-    const membership = new Membership(1);
-    membership.upsert(host("hv1", "10.0.1.1"));
-    const inventory = new InventoryStore(silentLogger());
-    inventory.apply("hv1", { full: true, removed: [], atMs: 0, domains: [{ uuid: UUID, name: "web1", state: "running", vcpus: 1, memoryKib: 1, disks: [], nics: [] }] });
-    const alerts = new AlertStore(silentLogger());
-    alerts.apply("hv1", { kind: "guestUnhealthy", subject: UUID, subjectName: "web1", active: true, evidenceJson: "{}", atMs: 1 });
-    const sent: string[] = [];
-    const actions: DomainActions = new DomainActions({ inventory, membership, log: silentLogger(), send: async (_to, d) => {
-      sent.push(d.domainAction.action);
-      setImmediate(() => actions.onResult({ id: "hv1", address: "10.0.1.1", port: 1984 }, { id: d.id, ok: true, error: "", domainState: "running" }));
-    } });
+    const { dir, membership, alerts, actions, sent } = unhealthyGuestWith({ id: "L2", uuid: UUID, name: "web1", host: "hv1", startedAt: 1, steps: ["notify", "reboot"], next: 1, dueAt: 0, status: "running", history: [{ step: 0, what: "notify", at: 1, outcome: "ok" }], evidence: "{}" });
     let inEtcd = false;
     const seenByPersist: (number | undefined)[] = [];
     const store = new LadderStore(dir);
