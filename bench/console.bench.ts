@@ -20,7 +20,7 @@
  */
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -30,7 +30,7 @@ import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
 import { AccessStore, Cma, HistoryStore, HistoryRollupRetention, cmaConfig } from "@ringwatch/cma";
 import type { HistoryPoint, HostRecord } from "@ringwatch/cma";
-import { Keyring, makeClusterKey, seededRandom, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, seededRandom, silentLogger, newKeyPair } from "@ringwatch/shared";
 
 const { values: args } = parseArgs({ options: { serve: { type: "string" }, runs: { type: "string", default: "15" }, hours: { type: "string", default: "48" }, hold: { type: "string", default: "0" } } });
 const HOSTS = 100, GUESTS = 30, HOST = "hv0000", MIN = 60_000;
@@ -62,7 +62,7 @@ async function fillHistory(dataDir: string, hours: number): Promise<void> {
 /** the child: a CMA on dataDir, its membership and inventory filled as announcements would */
 async function serve(dataDir: string): Promise<void> {
   const cma = await Cma.start(cmaConfig({ cluster: "consolebench", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", dataDir, httpListen: "127.0.0.1:0" }), {
-    keyring: new Keyring("consolebench", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger(),
+    keyring: new Keyring("consolebench", makeClusterKey(randomBytes(32))), commandKey: newKeyPair("ed25519").privateKey, log: silentLogger(),
   });
   const now = Date.now();
   for (let i = 0; i < HOSTS; i++) {

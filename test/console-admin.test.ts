@@ -6,13 +6,13 @@
  * with a wrong password only where that is what it checks.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const ADMIN = { user: "adele", password: "admin password for the admin pages test" };
@@ -43,7 +43,7 @@ describe("console admin pages and account in a real browser (Chromium, playwrigh
     await access.addUser(VIEWER.user, "viewer", VIEWER.password);
     await access.addUser(PAULA.user, "operator", PAULA.password);
     cma = await Cma.start(cmaConfig({ cluster: "consoleadmintest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", dataDir, httpListen: "127.0.0.1:0", controlSocket: "off" }), {
-      keyring: new Keyring("consoleadmintest", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger(),
+      keyring: new Keyring("consoleadmintest", makeClusterKey(randomBytes(32))), commandKey: newKeyPair("ed25519").privateKey, log: silentLogger(),
     });
     url = cma.http!.url;
   });

@@ -5,13 +5,13 @@
  * shared encoder into cma.stats.apply, so every raw sample a chart stands for is known.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page, Request } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
-import { Keyring, StatsBatchSender, compactSamples, makeClusterKey, metricKind, silentLogger } from "@ringwatch/shared";
+import { Keyring, StatsBatchSender, compactSamples, makeClusterKey, metricKind, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const MIN = 60_000;
@@ -64,7 +64,7 @@ describe("console in a real browser (Chromium, playwright-core)", function () {
     await access.addUser(VIEWER.user, "viewer", VIEWER.password);
     await access.addUser(OPERATOR.user, "operator", OPERATOR.password);
     cma = await Cma.start(cmaConfig({ cluster: "consoletest", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", dataDir, httpListen: "127.0.0.1:0" }), {
-      keyring: new Keyring("consoletest", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger(),
+      keyring: new Keyring("consoletest", makeClusterKey(randomBytes(32))), commandKey: newKeyPair("ed25519").privateKey, log: silentLogger(),
     });
     url = cma.http!.url;
     const tx = new StatsBatchSender();

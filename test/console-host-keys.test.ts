@@ -7,13 +7,13 @@
  * at once (no approval) and the enrollment shown used; another one is cancelled in the page.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
-import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, generateHostKeys, makeAnnounceProof, makeClusterKey, makeEnrollmentProof, silentLogger } from "@ringwatch/shared";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, generateHostKeys, makeAnnounceProof, makeClusterKey, makeEnrollmentProof, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
 
 const ADMIN = { user: "hilda", password: "admin password for the host keys page test" };
@@ -34,7 +34,7 @@ describe("console host keys page in a real browser (Chromium, playwright-core)",
     const dataDir = mkdtempSync(join(tmpdir(), "rw-console-hostkeys-"));
     await AccessStore.open(dataDir).addUser(ADMIN.user, "admin", ADMIN.password);
     cma = await Cma.start(cmaConfig({ cluster: CLUSTER, bindAddress: "127.0.0.1", port: 0, multicastGroup: "", graphStore: "none", historyStore: "none", dataDir, httpListen: "127.0.0.1:0", controlSocket: "off", hostKeyPolicy: "approve" }), {
-      keyring, commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger(),
+      keyring, commandKey: newKeyPair("ed25519").privateKey, log: silentLogger(),
     });
     // a host with its own key, announcing every 200 ms as a nanoprobe does until it is answered
     const keys = generateHostKeys();

@@ -9,13 +9,13 @@
  * The page refreshes every 300 ms here (the console's test hook), so no wait is for a refresh.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import type { Fixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -44,7 +44,7 @@ async function signedIn(context: BrowserContext, url: string): Promise<Page> {
 describe("console: the escalation ladders page and the guest page's banner in a real browser (Chromium, playwright-core)", function () {
   this.timeout(60_000);
   const keyring = new Keyring("consoleladders", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
   let context: BrowserContext;
 
   beforeEach(async () => { context = await newContext(); });

@@ -7,14 +7,14 @@
  * the neighbours the nanoprobes were sent, and its API's switch-or-host verdict.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Page } from "playwright-core";
 import { AccessStore, Cma, cmaConfig, namedQueries } from "@ringwatch/cma";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitForValue, waitUntil } from "@ringwatch/shared/testing";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { newContext, screenshotPath, signInThroughForm } from "./support/browser.js";
@@ -41,7 +41,7 @@ const byGroup = (rows: VerdictRow[]): VerdictRow[] => [...rows].sort((a, b) => (
 describe("console: rings and queries pages in a real browser", function () {
   this.timeout(120_000);
   const keyring = new Keyring("topology", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
   const dataDir = mkdtempSync(join(tmpdir(), "rw-topology-"));
   let cma: Cma;
   let url: string;

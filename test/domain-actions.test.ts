@@ -7,11 +7,11 @@
  * viewer (403), an unknown guest (404), a guest whose hypervisor is in maintenance or dead (409).
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { AccessStore, Cma, cmaConfig } from "@ringwatch/cma";
 import { runActionCommand } from "@ringwatch/cma/dist/src/action-command.js";
@@ -24,7 +24,7 @@ import { testHostKeys } from "./support/host-keys.js";
 describe("system: actions on guests through the CMA's API and the hypervisor's nanoprobe", function () {
   this.timeout(60_000);
   const keyring = new Keyring("act", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
   const fx: Fixture[] = [];
   const nps: Nanoprobe[] = [];
   let cma: Cma, url: string, operator: string, viewer: string;

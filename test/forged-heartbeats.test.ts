@@ -4,11 +4,11 @@
  * alone, and sealed under keys of its own. In-process CMA and nanoprobes on real UDP sockets.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Endpoint, Keyring, PairKeys, encodeEnvelope, generateHostKeys, makeClusterKey, publicHalf, silentLogger } from "@ringwatch/shared";
+import { Endpoint, Keyring, PairKeys, encodeEnvelope, generateHostKeys, makeClusterKey, publicHalf, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { Cma, cmaConfig } from "@ringwatch/cma";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
@@ -17,7 +17,7 @@ import { testHostKeys } from "./support/host-keys.js";
 describe("system: forged heartbeats cannot keep a dead host alive", function () {
   this.timeout(60_000);
   const keyring = new Keyring("forge", makeClusterKey(randomBytes(32)));
-  const command = generateKeyPairSync("ed25519");
+  const command = newKeyPair("ed25519");
   let cma: Cma;
   const nps = new Map<string, Nanoprobe>();
   const intruders: Endpoint[] = [];

@@ -5,11 +5,11 @@
  * shows it, and the root-cause queries answer from what was ingested.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { Cma, KuzuStore, cmaConfig, namedQueries } from "@ringwatch/cma";
 import type { GraphStore } from "@ringwatch/cma";
@@ -31,7 +31,7 @@ async function poll(store: GraphStore, cypher: string, ok: (rows: Record<string,
 describe("system: the topology graph from a live cluster", function () {
   this.timeout(120_000);
   const keyring = new Keyring("graph", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
   const dataDir = mkdtempSync(join(tmpdir(), "rw-graph-"));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 

@@ -4,11 +4,11 @@
  * destroyed on the hypervisor is a change at the CMA at once; a host cannot report for another.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Endpoint, Keyring, encodeEnvelope, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Endpoint, Keyring, encodeEnvelope, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { InventoryEvent } from "@ringwatch/cma";
@@ -19,7 +19,7 @@ import { testHostKeys } from "./support/host-keys.js";
 describe("system: guest inventory from libvirt to the CMA", function () {
   this.timeout(30_000);
   const keyring = new Keyring("inv", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
 
   it("full inventory on registration, changes at once, nothing from strangers", async () => {
     const fx = writeFixture(30);

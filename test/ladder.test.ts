@@ -9,12 +9,12 @@
  * The test driver's guests have no OS: the test plays the guest's service, libvirt does the rest.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { Nanoprobe, nanoprobeConfig } from "@ringwatch/nanoprobe";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { LadderState } from "@ringwatch/cma";
@@ -31,7 +31,7 @@ const body = (req: IncomingMessage): Promise<string> => new Promise((r) => { let
 describe("system: the escalation ladder (guest health → notify → reboot → reset → escalate)", function () {
   this.timeout(90_000);
   const keyring = new Keyring("ladder", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
   let fx: Fixture, services: GuestServices, webhook: Server, hookPort: number;
   /** the guests' service status, per guest name (the check's path names the guest) */
   let status: Map<string, number>;

@@ -6,11 +6,11 @@
  * every batch is taken exactly once.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { Cma, cmaConfig } from "@ringwatch/cma";
 import type { StatsEvent } from "@ringwatch/cma";
@@ -21,7 +21,7 @@ import { testHostKeys } from "./support/host-keys.js";
 describe("system: the CMA asks a nanoprobe to resend its stats", function () {
   this.timeout(60_000);
   const keyring = new Keyring("resend", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
 
   it("a delta the CMA cannot decode is asked for again and arrives once, self-contained", async () => {
     const fx = writeFixture(8);

@@ -6,13 +6,13 @@
  * counts: history alone cannot show it, since Zabbix 6.0 stores a duplicate (itemid, clock, ns) once.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cma, DurableSender, cmaConfig } from "@ringwatch/cma";
 import type { DurableSenderOptions, SenderDropEvent, ZabbixPair, ZabbixValue } from "@ringwatch/cma";
-import { Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import {
   ValueType, addTrapperItems, api, reloadZabbixConfig, createTrapperHost, deleteHosts, ensureZabbix, historyCount, historyGet, uniqueHostName,
@@ -199,7 +199,7 @@ describe("Zabbix sender → real Zabbix 6.0", function () {
     // host left by the demo made this count 2 in CI).
     const cmaHost = uniqueHostName(`${PREFIX}-cma`);
     const cfg = cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, zabbixServer: `${zbx.serverHost}:${zbx.serverPort}`, zabbixCmaHost: cmaHost, senderBatchMs: 100, httpListen: "off" });
-    const cma = await Cma.start(cfg, { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
+    const cma = await Cma.start(cfg, { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: newKeyPair("ed25519").privateKey, log });
     try {
       const sender = cma.zabbixSender!;
       assert.ok(existsSync(join(dataDir, "zabbix-spool", "queue")));
@@ -208,7 +208,7 @@ describe("Zabbix sender → real Zabbix 6.0", function () {
     } finally {
       await cma.stop();
     }
-    const off = await Cma.start(cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, httpListen: "off" }), { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log });
+    const off = await Cma.start(cmaConfig({ cluster: "zs", bindAddress: "127.0.0.1", port: 0, multicastGroup: "", dataDir, httpListen: "off" }), { keyring: new Keyring("zs", makeClusterKey(randomBytes(32))), commandKey: newKeyPair("ed25519").privateKey, log });
     assert.equal(off.zabbixSender, undefined);
     assert.equal(off.status().zabbixSender, undefined);
     await off.stop();

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, Endpoint, Keyring, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { ConfigError, Endpoint, Keyring, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import { Cma, cmaConfig } from "../src/index.js";
 import type { CmaConfig } from "../src/index.js";
 import { namedQueries } from "../src/graph/named-queries.js";
@@ -17,7 +17,7 @@ import { GUEST, Host, MIN } from "./history/history-fixture.js";
 
 describe("cma/cma: the HTTP API's place in the CMA", function () {
   const keyring = new Keyring("cmatest", makeClusterKey(randomBytes(32)));
-  const commandKey = generateKeyPairSync("ed25519").privateKey;
+  const commandKey = newKeyPair("ed25519").privateKey;
   /** each started CMA's admin token, made offline in its data directory before it started */
   const tokens = new WeakMap<Cma, { authorization: string }>();
   const auth = (c: Cma): { authorization: string } => tokens.get(c)!;

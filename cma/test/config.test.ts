@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, Keyring, clusterOptions, loadConfig, makeClusterKey, silentLogger } from "@ringwatch/shared";
+import { ConfigError, Keyring, clusterOptions, loadConfig, makeClusterKey, silentLogger, newKeyPair } from "@ringwatch/shared";
 import type { OptionSpec } from "@ringwatch/shared";
 import { Cma } from "../src/cma.js";
 import { cmaConfig, cmaSchema } from "../src/config.js";
@@ -32,7 +32,7 @@ describe("cma/config", () => {
   it("RINGWATCH_MULTICAST_GROUP= (empty, as scripts/up.sh sets it) keeps the CMA off multicast; an empty number is an error", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "rw-cma-config-"));
     const env = { RINGWATCH_BIND_ADDRESS: "0.0.0.0", RINGWATCH_PORT: "0", RINGWATCH_HTTP_LISTEN: "", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_DATA_DIR: dataDir };
-    const deps = { keyring: new Keyring("ringwatch", makeClusterKey(randomBytes(32))), commandKey: generateKeyPairSync("ed25519").privateKey, log: silentLogger() };
+    const deps = { keyring: new Keyring("ringwatch", makeClusterKey(randomBytes(32))), commandKey: newKeyPair("ed25519").privateKey, log: silentLogger() };
     const joined = async (more: Record<string, string>): Promise<string | undefined> => {
       const cfg = loadConfig(cmaSchema, { env: { ...env, ...more } });
       const cma = await Cma.start(cfg, deps);
@@ -63,7 +63,7 @@ describe("cma/config: high availability on etcd", () => {
     assert.throws(() => parseEtcdEndpoints(" , "), /etcdEndpoints: empty/);
     const log = silentLogger();
     const keyring = new Keyring("t", makeClusterKey(randomBytes(32)));
-    const commandKey = generateKeyPairSync("ed25519").privateKey;
+    const commandKey = newKeyPair("ed25519").privateKey;
     assert.throws(() => new HaRunner(cmaConfig({ etcdEndpoints: "http://127.0.0.1:2379", dataDir: "" }), { keyring, commandKey, log }), /etcdEndpoints needs dataDir/);
     assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_HA_LEASE_SECONDS: "1" } }), /haLeaseSeconds/);
     assert.deepEqual(etcdKeys({ etcdPrefix: "/ringwatch/", cluster: "prod" }), { leader: "/ringwatch/prod/leader", state: "/ringwatch/prod/state/" });

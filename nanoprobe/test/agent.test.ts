@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
-  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, generateHostKeys,
+  Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, generateHostKeys, newKeyPair,
 } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { CommandResult, InboundMessage, Logger } from "@ringwatch/shared";
@@ -15,7 +15,7 @@ const waitFor = waitUntil;
 describe("nanoprobe: commands from the CMA", function () {
   this.timeout(20_000);
   const keyring = new Keyring("np-test", makeClusterKey(randomBytes(32)));
-  const cmaKeys = generateKeyPairSync("ed25519");
+  const cmaKeys = newKeyPair("ed25519");
   let cma: Endpoint;
   let np: Nanoprobe;
   const results: CommandResult[] = [];
@@ -39,7 +39,7 @@ describe("nanoprobe: commands from the CMA", function () {
   const send = (command: ReturnType<typeof signCommand>) => cma.send(np.endpoint.address(), encodeEnvelope({ command }));
 
   it("refuses a command signed by a key other than the CMA's, from a peer holding the cluster key", async () => {
-    const rogue = generateKeyPairSync("ed25519").privateKey;
+    const rogue = newKeyPair("ed25519").privateKey;
     await send(signCommand(rogue, { target: "hv1", setNeighbours: { neighbours, heartbeatMs: 1000 } }));
     await waitFor(() => results.length === 1, 5000, "result");
     assert.equal(results[0].ok, false);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, generateHostKeys } from "@ringwatch/shared";
+import { randomBytes } from "node:crypto";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, generateHostKeys, newKeyPair } from "@ringwatch/shared";
 import type { InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
 import { Nanoprobe, nanoprobeConfig } from "../src/index.js";
@@ -13,7 +13,7 @@ describe("nanoprobe: unanswered announcements back off", function () {
 
   it("announces less and less often while no CMA answers (up to joinBackoffMaxMs), and at the first pace again once one does", async () => {
     const keyring = new Keyring("np-backoff", makeClusterKey(randomBytes(32)));
-    const cmaKeys = generateKeyPairSync("ed25519");
+    const cmaKeys = newKeyPair("ed25519");
     const cma = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
     const heard: number[] = [];
     cma.on("message", (m: InboundMessage) => {

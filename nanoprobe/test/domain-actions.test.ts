@@ -5,8 +5,8 @@
  * hypervisor does not run.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, silentLogger, generateHostKeys } from "@ringwatch/shared";
+import { randomBytes } from "node:crypto";
+import { Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, signCommand, silentLogger, generateHostKeys, newKeyPair } from "@ringwatch/shared";
 import type { CommandResult, InboundMessage } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
@@ -16,7 +16,7 @@ import { Nanoprobe, nanoprobeConfig } from "../src/index.js";
 describe("nanoprobe: signed domain actions on libvirt (test driver)", function () {
   this.timeout(30_000);
   const keyring = new Keyring("np-act", makeClusterKey(randomBytes(32)));
-  const cmaKeys = generateKeyPairSync("ed25519");
+  const cmaKeys = newKeyPair("ed25519");
   let fx: Fixture, cma: Endpoint, np: Nanoprobe;
   const results: CommandResult[] = [];
   let running: string, other: string;
@@ -75,7 +75,7 @@ describe("nanoprobe: signed domain actions on libvirt (test driver)", function (
 
   it("refuses, doing nothing: a rogue signature, another host's command, an expired one, a domain not here, an unknown action", async () => {
     const refusedBefore = np.counters.commandsRefused;
-    const rogue = await act(signCommand(generateKeyPairSync("ed25519").privateKey, { target: "hv1", domainAction: { uuid: other, action: "destroy" } }));
+    const rogue = await act(signCommand(newKeyPair("ed25519").privateKey, { target: "hv1", domainAction: { uuid: other, action: "destroy" } }));
     assert.match(rogue.error, /badSignature/);
     const elsewhere = await act(signed(other, "destroy", { target: "hv2" }));
     assert.match(elsewhere.error, /wrongTarget/);

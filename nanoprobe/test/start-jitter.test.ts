@@ -6,12 +6,12 @@
  * run by (spread, not timing), and on a count: no discovery run began before its planned first run.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Keyring, makeClusterKey, silentLogger, generateHostKeys } from "@ringwatch/shared";
+import { Keyring, makeClusterKey, silentLogger, generateHostKeys, newKeyPair } from "@ringwatch/shared";
 import { writeFixture } from "@ringwatch/libvirt/test-driver-fixture";
 import { Nanoprobe, SpreadSchedule, nanoprobeConfig } from "../src/index.js";
 
@@ -33,7 +33,7 @@ describe("nanoprobe: start jitter across 50 hosts started together", function ()
   it("stats reports, full inventory resends and each discovery script are spread over their interval, first runs over the start window", async () => {
     const fx = writeFixture(2);
     const scriptsDir = mkdtempSync(join(tmpdir(), "rw-jitter-")); // empty: a run that begins fails at once (spawn), cheaply
-    const deps = { keyring: new Keyring("jitter", makeClusterKey(randomBytes(32))), cmaPublicKey: generateKeyPairSync("ed25519").publicKey, log: silentLogger() };
+    const deps = { keyring: new Keyring("jitter", makeClusterKey(randomBytes(32))), cmaPublicKey: newKeyPair("ed25519").publicKey, log: silentLogger() };
     const defaults = nanoprobeConfig({});
     assert.deepEqual([defaults.scheduleSpread, defaults.scheduleStartWindowMs, defaults.reportIntervalMs], [1, 30_000, 60_000], "the shipped defaults are what is tested");
     const t0 = performance.now();

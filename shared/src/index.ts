@@ -4,6 +4,7 @@ export * from "./wire/compress.js";
 export * from "./wire/fragment.js";
 export * from "./wire/command-signing.js";
 export * from "./identity/host-keys.js";
+export * from "./identity/key-pairs.js";
 export * from "./identity/announce-proof.js";
 export * from "./identity/enrollment-proof.js";
 export * from "./messages/codec.js";

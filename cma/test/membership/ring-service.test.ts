@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey } from "@ringwatch/shared";
+import { randomBytes } from "node:crypto";
+import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { Announce, Command, InboundMessage, Logger } from "@ringwatch/shared";
 import { pino } from "pino";
@@ -13,7 +13,7 @@ const announce = (name: string, port: number): Announce => ({ host: { name, mach
 describe("cma/membership/ring-service", function () {
   this.timeout(20_000);
   const keyring = new Keyring("rs-test", makeClusterKey(randomBytes(32)));
-  const keys = generateKeyPairSync("ed25519");
+  const keys = newKeyPair("ed25519");
   const opts = { heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10000, ringsPerSegment: 1 as const, segmentPrefixLength: 24, probeAttempts: 2, probeIntervalMs: 50, reannounceGraceMs: 60_000, segmentRecheckMs: 5000 };
 
   it("admits announced hosts with signed assignments and refuses bad input without effect", async () => {

@@ -7,10 +7,11 @@
  * File: both private keys as PKCS#8 PEM blocks, Ed25519 first, mode 0600. Created on first start
  * (or by `ringwatch-nanoprobe keygen`); never rewritten in place, so a host keeps its identity.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { newKeyPair } from "./key-pairs.js";
 
 export const RAW_PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -67,12 +68,12 @@ function fromPrivateKeys(identity: KeyObject, exchange: KeyObject): HostKeys {
 }
 
 /** Keys for an identity key held elsewhere (the CMA's command key), with a new exchange key unless one is given. */
-export function hostKeysOf(identity: KeyObject, exchange: KeyObject = generateKeyPairSync("x25519").privateKey): HostKeys {
+export function hostKeysOf(identity: KeyObject, exchange: KeyObject = newKeyPair("x25519").privateKey): HostKeys {
   return fromPrivateKeys(identity, exchange);
 }
 
 export function generateHostKeys(): HostKeys {
-  return fromPrivateKeys(generateKeyPairSync("ed25519").privateKey, generateKeyPairSync("x25519").privateKey);
+  return fromPrivateKeys(newKeyPair("ed25519").privateKey, newKeyPair("x25519").privateKey);
 }
 
 /**

@@ -7,13 +7,14 @@
  * With CMAs in high availability (etcd), each leader signs with its epoch: a command from an epoch
  * older than the newest this host accepted comes from a deposed leader and is refused.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomUUID, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { keyFingerprint, rawPublicKey } from "../identity/host-keys.js";
 import { decodeCommand, encodeCommand, MessageError } from "../messages/codec.js";
 import type { Command, SignedCommand } from "../messages/codec.js";
+import { newKeyPair } from "../identity/key-pairs.js";
 
 export const COMMAND_PRIVATE_KEY_FILE = "cma-command.key";
 export const COMMAND_PUBLIC_KEY_FILE = "cma-command.pub";
@@ -35,7 +36,7 @@ export function generateCommandKeys(dir: string, opts: { next?: boolean } = {}):
   const publicKeyPath = join(dir, opts.next ? NEXT_COMMAND_PUBLIC_KEY_FILE : COMMAND_PUBLIC_KEY_FILE);
   // neither half written when the other is there: no private key left without its public one
   for (const p of [privateKeyPath, publicKeyPath]) if (existsSync(p)) throw new Error(`EEXIST: ${p} already exists (never overwritten)`);
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const { privateKey, publicKey } = newKeyPair("ed25519");
   writeFileSync(privateKeyPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
   writeFileSync(publicKeyPath, publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644, flag: "wx" });
   return { privateKeyPath, publicKeyPath, fingerprint: commandKeyFingerprint(publicKey) };

@@ -4,9 +4,8 @@
  * host keys) who tries to speak as the host.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { FrameType, PairKeys, decodeFrame, encodeFrame, generateHostKeys, hostKeysOf, newSession, publicHalf, rawPublicKey } from "../../src/index.js";
+import { FrameType, PairKeys, decodeFrame, encodeFrame, generateHostKeys, hostKeysOf, newSession, publicHalf, rawPublicKey, newKeyPair } from "../../src/index.js";
 import type { Endpoint, InboundMessage } from "../../src/index.js";
 import { openEndpoint, recordWire, sleep, testKeyring, waitFor } from "../helpers.js";
 
@@ -16,7 +15,7 @@ const SECRET = "guest web-01 uuid 5e1f0000-0000-4000-8000-000000000001 cmdline /
 describe("channel: sealed frames (pair keys)", function () {
   this.timeout(30_000);
   const ring = testKeyring("sealed");
-  const commandKey = generateKeyPairSync("ed25519");
+  const commandKey = newKeyPair("ed25519");
   const cmaKeys = hostKeysOf(commandKey.privateKey);
   const hostKeys = generateHostKeys();
   let cma: Endpoint;
@@ -140,7 +139,7 @@ describe("channel: sealed frames (pair keys)", function () {
     hostSide.trustSigners([rawPublicKey(commandKey.publicKey)]);
     assert.ok(opens(hostSide, fromCma), "the block signed by the command key opens");
     assert.ok(opens(hostSide, fromCma), "and its copy (a retransmit, before any was accepted)");
-    hostSide.trustSigners([rawPublicKey(generateKeyPairSync("ed25519").publicKey)]); // the command key replaced
+    hostSide.trustSigners([rawPublicKey(newKeyPair("ed25519").publicKey)]); // the command key replaced
     assert.equal(opens(hostSide, fromCma), false, "a block of the dropped signer no longer opens, verified before or not");
 
     // the CMA side: hv1's block (a new exchange key, signed by its pinned identity) verified; hv1 re-keyed: the old block opens nothing
@@ -156,7 +155,7 @@ describe("channel: sealed frames (pair keys)", function () {
   });
 
   it("the CMA's command key rotated: with the next key trusted too the CMA stays known; once its key is taken out it is forgotten, and a CMA on the next key is taken in", async () => {
-    const next = generateKeyPairSync("ed25519");
+    const next = newKeyPair("ed25519");
     const pairs = host.pairKeys!;
     pairs.trustSigners([rawPublicKey(commandKey.publicKey), rawPublicKey(next.publicKey)]); // the next key appended
     assert.equal(pairs.knows("cma"), true, "adding a key forgets nothing");

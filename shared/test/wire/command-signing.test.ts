@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto"; // RSA only: a key of the wrong type
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  CommandRefused, CommandVerifier, MAX_COMMAND_PUBLIC_KEYS, commandKeyFingerprint, generateCommandKeys, loadCommandPrivateKey, loadCommandPublicKey, loadCommandPublicKeys, signCommand,
+  CommandRefused, CommandVerifier, MAX_COMMAND_PUBLIC_KEYS, commandKeyFingerprint, generateCommandKeys, loadCommandPrivateKey, loadCommandPublicKey, loadCommandPublicKeys, signCommand, newKeyPair,
 } from "../../src/index.js";
 
 function refusal(fn: () => unknown): string {
@@ -39,7 +39,7 @@ describe("wire/command-signing", () => {
 
   it("refuses commands signed by another key, tampered, for another host, expired or malformed", () => {
     const v = new CommandVerifier(pub, "hv1");
-    const other = generateKeyPairSync("ed25519").privateKey;
+    const other = newKeyPair("ed25519").privateKey;
     assert.equal(refusal(() => v.verify(signCommand(other, draft))), "badSignature");
     const sc = signCommand(priv, draft);
     const tampered = { body: Buffer.from(sc.body), signature: sc.signature };
@@ -111,7 +111,7 @@ describe("wire/command-signing", () => {
       };
       const pem = readFileSync(paths.publicKeyPath, "utf8");
       const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }) as string;
-      const many = Array.from({ length: MAX_COMMAND_PUBLIC_KEYS + 1 }, () => generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" })).join("");
+      const many = Array.from({ length: MAX_COMMAND_PUBLIC_KEYS + 1 }, () => newKeyPair("ed25519").publicKey.export({ type: "spki", format: "pem" })).join("");
       const cases: [string, string, RegExp][] = [
         ["empty.pub", "# nothing\n\n", /no PEM public key/],
         ["garbage.pub", `${pem}not a key\n`, /holds "not a key", not a PEM public key/],
