@@ -31,16 +31,10 @@ const template = minute.batch;
 const seriesPerBatch = template.series.length;
 const valuesPerBatch = template.series.reduce((n, s) => n + s.data.values.length, 0);
 
-interface Status { time?: string; stats?: { batches: number; series: number }; zabbixSender?: { accepted: number } }
+interface Status { time: string; stats: { batches: number; series: number }; zabbixSender: { accepted: number } }
 
 /** the CMA's counters from a status line logged after `after` */
-async function statusAfter(sim: Simulator, after: number): Promise<Required<Status>> {
-  for (const end = Date.now() + 15_000; Date.now() < end; await sleep(100)) {
-    const st = sim.cmaStatus.at(-1) as Status | undefined;
-    if (st?.time && Date.parse(st.time) > after && st.stats && st.zabbixSender) return st as Required<Status>;
-  }
-  throw new Error("no status line from the CMA");
-}
+const statusAfter = (sim: Simulator, after: number): Promise<Status> => sim.statusAfter<Status>(after);
 
 const rows: string[] = [];
 for (const everyS of everies) {

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Simulator } from "@ringwatch/nanoprobe";
+import { waitUntil } from "@ringwatch/shared/testing";
 import type * as EtcdSupport from "../test/dist/support/etcd.js";
 
 // the test support the suite uses to start etcd (compiled beside the tests, not a bench module)
@@ -29,16 +30,10 @@ const PORT = 19871;
 
 /** the state-mirror transactions of CMA `cma` as of a status line it logged after `after` */
 async function mirrorWritesAfter(sim: Simulator, cma: number, after: number): Promise<number> {
-  for (const end = Date.now() + 10_000; Date.now() < end; await sleep(100)) {
-    const st = [...sim.cmaStatus].reverse().find((s) => s.cma === cma) as { time?: string; ha?: { stateMirror?: { writes: number } } } | undefined;
-    if (st?.time && Date.parse(st.time) > after && st.ha?.stateMirror) return st.ha.stateMirror.writes;
-  }
-  throw new Error(`no status from CMA ${cma}`);
+  return (await sim.statusAfter<{ time?: string; ha: { stateMirror: { writes: number } } }>(after, cma)).ha.stateMirror.writes;
 }
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !cond(); await sleep(50)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
+const until = (cond: () => boolean, timeoutMs: number, what: string): Promise<void> => waitUntil(cond, timeoutMs, what, 50);
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 

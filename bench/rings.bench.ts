@@ -29,11 +29,7 @@ interface Counters {
 
 /** The CMA's counters as of a status line logged after `after` (it logs one every second). */
 async function countersAfter(sim: Simulator, after: number): Promise<Counters> {
-  for (;;) {
-    const st = sim.cmaStatus.at(-1) as { time?: string; channel?: Counters } | undefined;
-    if (st?.time && Date.parse(st.time) > after && st.channel) return st.channel;
-    await sleep(100);
-  }
+  return (await sim.statusAfter<{ time?: string; channel: Counters }>(after)).channel;
 }
 
 const rows: string[] = [];

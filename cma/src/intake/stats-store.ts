@@ -36,8 +36,12 @@ export interface StatsStoreOptions {
   undeliveredSince?: () => number | undefined;
 }
 
-/** how often the delivered positions are brought forward and written */
-export const DELIVERED_SAVE_MS = 500;
+/**
+ * How often the delivered positions are brought forward and written. The file is read only by the
+ * state mirror, at most every 10 s (ha/state-mirror.ts THROTTLED_MS): writing it (~500 KB at 10,000
+ * hosts) more often than that would be disk work nobody reads.
+ */
+export const DELIVERED_SAVE_MS = 5000;
 
 /** A refused batch is asked for again at most this often (the ones behind it are refused the same way). */
 export const RESEND_QUIET_MS = 10_000;
@@ -141,7 +145,6 @@ export class StatsStore extends EventEmitter<{ event: [StatsEvent]; refused: [St
     this.latestByHost.set(host, r.batch);
     this.emit("event", { host, stream: r.stream, seq: r.seq, batch: r.batch });
     this.delivered?.accepted(host, r.stream, r.seq, Date.now()); // after the bridge took its values
-
     if (this.positions) {
       try {
         this.positions.set(host, { stream: r.stream, lastSeq: r.seq });

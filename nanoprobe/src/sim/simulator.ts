@@ -495,6 +495,18 @@ export class Simulator {
     return this.workers.reduce((sum, w) => sum + (w.pid && w.exitCode === null ? procCpuMs(w.pid) : 0), 0);
   }
 
+  /**
+   * The first status line logged after `after` (ms since the epoch) by CMA `cma` (any CMA when
+   * undefined): the CMAs log one every second, so a benchmark reads its counters "as of now" this way.
+   */
+  async statusAfter<T extends { time?: string }>(after: number, cma?: number, timeoutMs = 15_000): Promise<T> {
+    for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      const st = [...this.cmaStatus].reverse().find((l) => cma === undefined || l.cma === cma) as T | undefined;
+      if (st?.time && Date.parse(st.time) > after) return st;
+    }
+    throw new Error(`no status line from ${cma === undefined ? "the CMA" : `CMA ${cma}`} within ${timeoutMs} ms`);
+  }
+
   /** The CMA's endpoint counters from its latest status line. */
   cmaCounters(): Record<string, number> {
     const last = this.cmaStatus.at(-1) as { channel?: Record<string, number> } | undefined;
