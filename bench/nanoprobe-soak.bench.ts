@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     // the default configuration but for where the CMA is (loopback has no multicast) and a status line per reading
     const np = new Child("nanoprobe", [...o.nodeOptions, NANOPROBE_CLI, "run"], {
       ...common, RINGWATCH_IDENTITY: "soak-hv1", RINGWATCH_BIND_ADDRESS: "127.0.0.2", RINGWATCH_CMA: `127.0.0.1:${port}`,
-      RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_IDENTITY_KEY_FILE: join(dir, "host-identity.key"), RINGWATCH_LIBVIRT_URI: o.uri, RINGWATCH_ZABBIX_AGENT_CONFIG: "",
+      RINGWATCH_CMA_PUBLIC_KEY_FILE: join(dir, "keys/cma-command.pub"), RINGWATCH_IDENTITY_KEY_FILE: join(dir, "host-identity.key"), RINGWATCH_CMA_ADDRESSES_FILE: join(dir, "cma-addresses.json"), RINGWATCH_LIBVIRT_URI: o.uri, RINGWATCH_ZABBIX_AGENT_CONFIG: "",
       RINGWATCH_STATUS_INTERVAL_MS: `${o.everyS * 1000}`,
     });
     children.push(np);

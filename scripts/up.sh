@@ -129,7 +129,7 @@ for ((i = 1; i <= HOSTS; i++)); do
     printf '{ "defaults": { "intervalMs": 5000, "timeoutMs": 1000, "failures": 2 },\n  "checks": [ { "guest": "%s", "tcp": "127.0.0.1:9" } ] }\n' "$sick" > "$DEMO/guest-checks.json"
     [[ -z ${LIBVIRT_URI:-} ]] && checks=$DEMO/guest-checks.json
   fi
-  RINGWATCH_IDENTITY=hv$i RINGWATCH_IDENTITY_KEY_FILE=$DEMO/hv$i-identity.key RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=$CMAS \
+  RINGWATCH_IDENTITY=hv$i RINGWATCH_IDENTITY_KEY_FILE=$DEMO/hv$i-identity.key RINGWATCH_CMA_ADDRESSES_FILE=$DEMO/hv$i-cma-addresses.json RINGWATCH_BIND_ADDRESS=127.0.0.$((i + 1)) RINGWATCH_CMA=$CMAS \
   RINGWATCH_CMA_PUBLIC_KEY_FILE=$DEMO/keys/cma-command.pub RINGWATCH_LIBVIRT_URI=$uri RINGWATCH_GUEST_CHECKS_FILE=$checks \
     run "hv$i" node nanoprobe/dist/src/cli.js run "${DEBUG[@]}"
 done

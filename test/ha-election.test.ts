@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Etcd3 } from "etcd3";
-import { LeaderElection, MAX_VALUE_BYTES, StateMirror } from "@ringwatch/cma";
+import { CmaMembers, LeaderElection, MAX_VALUE_BYTES, StateMirror, advertisedAddress } from "@ringwatch/cma";
 import { silentLogger } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import { ensureEtcd, freshPrefix } from "./support/etcd.js";
@@ -182,5 +182,30 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.equal(mirrorC.counters.restoreErrors, 1);
     assert.throws(() => readFileSync(join(dirC, "host-keys.json")), /ENOENT/, "neither the damaged value nor an older local copy is trusted");
     assert.equal(readFileSync(join(dirC, "membership.json"), "utf8"), '{"by":"a, deposed"}', "the rest is restored (b, leading, mirrored that directory)");
+  });
+
+  it("the CMAs' list: each registers its address under its own lease; the list is sorted, malformed entries counted and left out; a clean stop leaves it at once", async () => {
+    const prefix = `${freshPrefix("members")}/members/`;
+    const a = new CmaMembers(client, { prefix, id: "a", address: "127.0.0.2:1984" }, silentLogger());
+    const b = new CmaMembers(client, { prefix, id: "b", address: "127.0.0.1:1984" }, silentLogger());
+    const c = new CmaMembers(client, { prefix, id: "c", address: undefined }, silentLogger()); // bound to 0.0.0.0, no haAdvertiseAddress
+    try {
+      for (const m of [a, b, c]) m.start();
+      await waitUntil(() => a.counters.registrations === 1 && b.counters.registrations === 1, 5000, "both registered");
+      await client.put(`${prefix}hand-edit`).value("not an address");
+      assert.deepEqual(await a.list(), ["127.0.0.1:1984", "127.0.0.2:1984"]);
+      assert.equal(a.counters.badEntries, 1);
+      const lease = (await client.get(`${prefix}a`).exec()).kvs[0].lease;
+      assert.ok(Number(lease) > 0, "bound to a lease: a dead CMA leaves the list when it lapses");
+      await b.stop();
+      assert.deepEqual(await a.list(), ["127.0.0.2:1984"]);
+    } finally {
+      await a.stop();
+      await c.stop();
+    }
+    assert.equal(advertisedAddress({ haAdvertiseAddress: "", bindAddress: "0.0.0.0", port: 1984 }), undefined);
+    assert.equal(advertisedAddress({ haAdvertiseAddress: "", bindAddress: "10.0.0.5", port: 1984 }), "10.0.0.5:1984");
+    assert.equal(advertisedAddress({ haAdvertiseAddress: "cma-b.example:2000", bindAddress: "0.0.0.0", port: 1984 }), "cma-b.example:2000");
+    assert.throws(() => advertisedAddress({ haAdvertiseAddress: "cma-b.example", bindAddress: "0.0.0.0", port: 1984 }), /haAdvertiseAddress: expected host:port/);
   });
 });

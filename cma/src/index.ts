@@ -62,3 +62,4 @@ export * from "./zabbix/translators/cma-health.js";
 export * from "./ha/leader-election.js";
 export * from "./ha/state-mirror.js";
 export * from "./ha/ha-runner.js";
+export * from "./ha/cma-members.js";

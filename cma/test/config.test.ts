@@ -66,6 +66,7 @@ describe("cma/config: high availability on etcd", () => {
     const commandKey = newKeyPair("ed25519").privateKey;
     assert.throws(() => new HaRunner(cmaConfig({ etcdEndpoints: "http://127.0.0.1:2379", dataDir: "" }), { keyring, commandKey, log }), /etcdEndpoints needs dataDir/);
     assert.throws(() => loadConfig(cmaSchema, { env: { RINGWATCH_HA_LEASE_SECONDS: "1" } }), /haLeaseSeconds/);
-    assert.deepEqual(etcdKeys({ etcdPrefix: "/ringwatch/", cluster: "prod" }), { leader: "/ringwatch/prod/leader", state: "/ringwatch/prod/state/" });
+    assert.throws(() => new HaRunner(cmaConfig({ etcdEndpoints: "http://127.0.0.1:2379", dataDir: "/nonexistent", haAdvertiseAddress: "cma-b" }), { keyring, commandKey, log }), /haAdvertiseAddress: expected host:port, got "cma-b"/);
+    assert.deepEqual(etcdKeys({ etcdPrefix: "/ringwatch/", cluster: "prod" }), { leader: "/ringwatch/prod/leader", state: "/ringwatch/prod/state/", members: "/ringwatch/prod/members/" });
   });
 });

@@ -34,6 +34,7 @@ import type {
   ChannelOptions, HostKeys, Command, CommandRefusal, Envelope, EndpointImpairment, InboundMessage, Logger, Neighbour, PeerAddress, Report, SignedCommand, StatsBatchSender,
 } from "@ringwatch/shared";
 import { analyticsThresholds, parseCmaAddresses, spread } from "./config.js";
+import { KnownCmas } from "./known-cmas.js";
 import type { NanoprobeConfig } from "./config.js";
 import { NeighbourWatch } from "./ring/neighbour-watch.js";
 import { HypervisorMonitor } from "./hypervisor/hypervisor-monitor.js";
@@ -137,8 +138,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   readonly stalls: LocalStallDetector;
   /** the CMA we are registered with, as joining sets it */
   private readonly registration: CmaRegistration;
-  /** where announcements go: the configured CMA addresses (several with CMAs in high availability: only the leader answers), or the multicast group */
-  private readonly announceTo: readonly PeerAddress[];
+  /** where announcements go: the configured CMA addresses (several with CMAs in high availability: only the leader answers) or the multicast group, and the CMAs the leader listed */
+  readonly cmas: KnownCmas;
   private tickTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
@@ -183,9 +184,13 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     cmaPublicKeys: readonly KeyObject[],
     /** this host's identity: every announcement proves it holds it */
     readonly hostKeys: HostKeys,
+    deps: { hostKeysGiven: boolean },
   ) {
     super();
-    this.announceTo = cfg.cma ? parseCmaAddresses(cfg.cma) : [{ address: cfg.multicastGroup, port: cfg.multicastPort }];
+    // in memory only for a host whose keys were handed in (simulated hosts: thousands of them in one process share no state file)
+    const cmaFile = cfg.cmaAddressesFile && !deps.hostKeysGiven ? cfg.cmaAddressesFile : undefined;
+    this.cmas = new KnownCmas(cfg.cma ? parseCmaAddresses(cfg.cma) : [{ address: cfg.multicastGroup, port: cfg.multicastPort }], cmaFile, log);
+    this.cmas.load();
     this.watch = new NeighbourWatch({ heartbeatMs: cfg.heartbeatMs, warntimeMs: cfg.warntimeMs, deadtimeMs: cfg.deadtimeMs });
     this.stalls = new LocalStallDetector(Math.min(CHECK_INTERVAL_MS, cfg.heartbeatMs));
     this.registration = new CmaRegistration(endpoint, { lost: () => this.lostCma(), stopped: () => this.stopped });
@@ -219,7 +224,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       impairment: deps.impairment, reuseAddr: true,
       multicast: cfg.cma ? undefined : { group: cfg.multicastGroup, interfaceAddress: iface, ttl: cfg.multicastTtl },
     });
-    const np = new Nanoprobe(endpoint, cfg, deps.log, cmaPublicKeys, hostKeys);
+    const np = new Nanoprobe(endpoint, cfg, deps.log, cmaPublicKeys, hostKeys, { hostKeysGiven: deps.hostKeys !== undefined });
     endpoint.acceptPeer = (sender, from, sealed) => np.expects(sender, from, sealed);
     np.rotatingFrom = previous ? { keys: previous, file: deps.hostKeys ? undefined : previousKeyPath(cfg.identityKeyFile) } : undefined;
     if (cfg.enrollmentTokenFile && !enrollmentToken) deps.log.warn({ enrollmentTokenFile: cfg.enrollmentTokenFile }, "enrollment token file missing: announcing without a token");
@@ -269,11 +274,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
           ...(this.enrollmentProof ? { enrollmentProof: this.enrollmentProof } : {}),
         },
       };
-      // a CMA that answered before is asked directly, and the group (or configured addresses) too: it
-      // may have moved, or another CMA may lead now.
+      // a CMA that answered before is asked directly, and the group (or configured addresses) and the
+      // CMAs the leader listed too: it may have moved, or another CMA may lead now.
       // unsealed: a CMA that restarted (a new exchange key) must be able to read it; the proof in it is signed
       const body = encodeEnvelope(env);
-      const to = this.cma ? [this.cma, ...this.announceTo.filter((a) => a.address !== this.cma!.address || a.port !== this.cma!.port)] : this.announceTo;
+      const to = this.cmas.announceTargets(this.cma);
       for (const a of to) this.endpoint.sendDatagram(a, body, { unsealed: true });
       this.counters.announcesSent++;
       this.log.debug({ to: to.map((a) => `${a.address}:${a.port}`), neighbours: this.watch.neighbours.length }, "announce");
@@ -294,7 +299,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     const at = `${from.address}:${from.port}`;
     if (this.neighbourAt.get(sender) === at) return true;
     if (this.cma && this.cma.address === from.address && this.cma.port === from.port) return true;
-    if (this.announceTo.some((a) => a.address === from.address && a.port === from.port)) return true;
+    if (this.cmas.knows(from)) return true;
     return sealed && this.endpoint.pairKeys!.vouchedBySigner(sender);
   }
 
@@ -396,6 +401,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       if (cmd.setNeighbours) {
         this.cma = { address: m.from.address, port: m.from.port };
         this.applyNeighbours(cmd.setNeighbours.neighbours, cmd.setNeighbours);
+        this.cmas.learn(cmd.setNeighbours.cmas ?? []);
         this.announceBackoff = 1;
         if (!this.registered) {
           this.registered = true;
@@ -520,6 +526,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
     return {
       registered: this.registered,
       cma: this.cma ? `${this.cma.address}:${this.cma.port}` : null,
+      cmasListed: this.cmas.learnedList, // every CMA of the cluster, as the leader listed them (high availability)
+      cmaList: this.cmas.counters,
       neighbours: this.watch.status(performance.now()),
       stalls: this.stalls.counters,
       counters: this.counters,

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { ConfigError, clusterOptions, loadConfig, parseHostPort, withDoc } from "@ringwatch/shared";
+import { ConfigError, MAX_CMA_ADDRESSES, clusterOptions, loadConfig, parseCmaAddressList, withDoc } from "@ringwatch/shared";
 import type { CommandArgs, Logger, PeerAddress, Schema } from "@ringwatch/shared";
 import { DEFAULT_THRESHOLDS } from "./analytics/thresholds.js";
 import type { AnalyticsThresholds } from "./analytics/thresholds.js";
@@ -10,8 +10,7 @@ import { parseAgentConfig } from "./zabbix-agent-config.js";
 import type { SpreadOptions } from "./spread-schedule.js";
 import type { AgentConfig } from "./zabbix-agent-config.js";
 
-/** several CMAs stand by for one leader; a longer list is a mistake, and each announcement goes to every one */
-export const MAX_CMA_ADDRESSES = 8;
+export { MAX_CMA_ADDRESSES } from "@ringwatch/shared";
 
 const DEFAULT_AGENT_CONFIG = "/etc/zabbix/zabbix_agentd.conf";
 const AGENT2_CONFIG = "/etc/zabbix/zabbix_agent2.conf";
@@ -24,6 +23,7 @@ export const nanoprobeSchema = {
   enrollmentTokenFile: { type: "path", allowEmpty: true, default: "", doc: "A one-time enrollment token an admin made for this host ('ringwatch-cma host-keys enroll NAME'), for a CMA whose hostKeyPolicy admits only enrolled hosts: read at start; announcements carry a proof of it bound to this host's name and identity key, never the token. Once admitted the host is pinned and the token is spent: the file can be deleted (a missing file is logged at warn, not an error; one that holds no token stops the start). Empty (default): none." },
   cmaPublicKeyFile: { type: "path", default: "/etc/ringwatch/cma-command.pub", doc: "The CMA's Ed25519 public key, or keys (1 to 4 SPKI PEM blocks, concatenated: the current and the next during a rotation): commands and key blocks not signed by one of them are refused. Re-read on SIGHUP." },
   cma: { type: "string", default: "", doc: `CMA address host:port; with CMAs in high availability, each of them, comma-separated (at most ${MAX_CMA_ADDRESSES}): announcements go to all, and only the leader answers. Empty (default): zero configuration, find the CMA by multicast.` },
+  cmaAddressesFile: { type: "path", allowEmpty: true, default: "/var/lib/ringwatch/cma-addresses.json", doc: "Where the list of every CMA the leader sends (CMAs in high availability) is kept, so a host restarted while its configured CMA is down still finds the leader. Empty: kept in memory only." },
   multicastGroup: withDoc(clusterOptions.multicastGroup, "Multicast group announcements go to (Assimilation's IANA-reserved address). Empty: no multicast, only with cma set."),
   // the CMA's port (its channel is also the group's port), seen from here: same type and default
   multicastPort: withDoc(clusterOptions.port, "UDP port of the multicast group (the CMA listens there)."),
@@ -142,6 +142,5 @@ export function loadNanoprobeConfig(args: CommandArgs, logFor: (cfg: NanoprobeCo
 export function parseCmaAddresses(v: string): PeerAddress[] {
   const parts = v.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
   if (parts.length === 0) throw new ConfigError(`cma: expected host:port[,host:port...], got ${JSON.stringify(v)}`);
-  if (parts.length > MAX_CMA_ADDRESSES) throw new ConfigError(`cma: ${parts.length} addresses, at most ${MAX_CMA_ADDRESSES}`);
-  return parts.map((p) => parseHostPort(p, "cma"));
+  return parseCmaAddressList(parts, "cma");
 }

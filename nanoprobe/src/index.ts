@@ -1,5 +1,6 @@
 // @ringwatch/nanoprobe public API.
 export * from "./agent.js";
+export * from "./known-cmas.js";
 export * from "./config.js";
 export * from "./sim/simulator.js";
 export * from "./analytics/analytics.js";

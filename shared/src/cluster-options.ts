@@ -6,7 +6,9 @@
  * where the option means something slightly different to it (the CMA tells nanoprobes the timing, a
  * nanoprobe uses it until told), never its name, default or bounds.
  */
+import { ConfigError } from "./config.js";
 import type { OptionSpec, Schema } from "./config.js";
+import { parseHostPort } from "./cli.js";
 
 export const clusterOptions = {
   cluster: { type: "string", default: "ringwatch", doc: "Cluster name; frames from another cluster are dropped and counted." },
@@ -26,4 +28,17 @@ export const clusterOptions = {
 /** A shared option with the sentence one process shows for it; name, type, default and bounds unchanged. */
 export function withDoc<S extends OptionSpec>(spec: S, doc: string): S {
   return { ...spec, doc };
+}
+
+/** CMAs of one cluster a host knows at most: one leader and its standbys (a longer list is a mistake, and each announcement goes to every one) */
+export const MAX_CMA_ADDRESSES = 8;
+
+/**
+ * A list of CMA addresses ("host:port" each, at most MAX_CMA_ADDRESSES): the nanoprobe's `cma`
+ * option, the CMAs registered in etcd, the list a leader signs into assignments. Throws a
+ * ConfigError naming the bad entry.
+ */
+export function parseCmaAddressList(items: readonly string[], what: string): { address: string; port: number }[] {
+  if (items.length > MAX_CMA_ADDRESSES) throw new ConfigError(`${what}: ${items.length} addresses, at most ${MAX_CMA_ADDRESSES}`);
+  return items.map((p) => parseHostPort(p, what));
 }

@@ -84,7 +84,12 @@ export class RunningProcess {
 export function testIdentityKeyFile(name: string): string {
   return join(tmpdir(), `ringwatch-test-keys-${process.pid}`, `${name.replace(/[^A-Za-z0-9._-]/g, "_")}.key`);
 }
-const testIdentityKey = (script: string, name: string): Record<string, string> => (script === NANOPROBE_CLI ? { RINGWATCH_IDENTITY_KEY_FILE: testIdentityKeyFile(name) } : {});
+/** ...and the list of CMAs its leader sent (high availability) beside it, never /var/lib either */
+export function testCmaAddressesFile(name: string): string {
+  return testIdentityKeyFile(name).replace(/\.key$/, ".cma-addresses.json");
+}
+const testIdentityKey = (script: string, name: string): Record<string, string> =>
+  (script === NANOPROBE_CLI ? { RINGWATCH_IDENTITY_KEY_FILE: testIdentityKeyFile(name), RINGWATCH_CMA_ADDRESSES_FILE: testCmaAddressesFile(name) } : {});
 
 export function startProcess(name: string, script: string, args: string[], env: Record<string, string>): RunningProcess {
   // a test CMA serves HTTP on a free port unless told otherwise: never the default 1984 another run may hold

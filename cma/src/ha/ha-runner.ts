@@ -16,6 +16,10 @@ import type { CmaConfig } from "../config.js";
 import { Cma } from "../cma.js";
 import { LeaderElection } from "./leader-election.js";
 import { StateMirror } from "./state-mirror.js";
+import { CmaMembers, advertisedAddress } from "./cma-members.js";
+
+/** the leader reads the CMAs' list this often: a standby started or lost reaches the hosts' lists within this and one round of assignments */
+export const CMA_LIST_POLL_MS = 2000;
 
 export interface HaDeps {
   keyring: Keyring;
@@ -41,14 +45,16 @@ export function etcdClient(hosts: string[]): Etcd3 {
 }
 
 /** the keys of one ringwatch cluster in etcd */
-export function etcdKeys(cfg: Pick<CmaConfig, "etcdPrefix" | "cluster">): { leader: string; state: string } {
+export function etcdKeys(cfg: Pick<CmaConfig, "etcdPrefix" | "cluster">): { leader: string; state: string; members: string } {
   const base = `${cfg.etcdPrefix.replace(/\/+$/, "")}/${cfg.cluster}`;
-  return { leader: `${base}/leader`, state: `${base}/state/` };
+  return { leader: `${base}/leader`, state: `${base}/state/`, members: `${base}/members/` };
 }
 
 export class HaRunner {
   readonly election: LeaderElection;
   readonly mirror: StateMirror;
+  /** every CMA of the cluster, this one registered among them */
+  readonly members: CmaMembers;
   /** the CMA while this process leads */
   cma: Cma | undefined;
   private stopping = false;
@@ -56,7 +62,7 @@ export class HaRunner {
   private readonly client: Etcd3;
   /** one client per etcd member: renewals go through all of them at once */
   private readonly renewers: Etcd3[];
-  private readonly keys: { leader: string; state: string };
+  private readonly keys: { leader: string; state: string; members: string };
 
   constructor(
     private readonly cfg: CmaConfig,
@@ -64,17 +70,21 @@ export class HaRunner {
   ) {
     if (!cfg.dataDir) throw new ConfigError("etcdEndpoints needs dataDir: the state restored from etcd is written there before the CMA starts");
     const hosts = parseEtcdEndpoints(cfg.etcdEndpoints);
+    const advertised = advertisedAddress(cfg); // a bad haAdvertiseAddress stops the start, naming it
     this.client = etcdClient(hosts);
     this.renewers = hosts.map((h) => etcdClient([h]));
     this.keys = etcdKeys(cfg);
     const log = deps.log.child({ component: "ha" });
-    this.election = new LeaderElection(this.client, { key: this.keys.leader, id: `${cfg.identity}@${hostname()}:${process.pid}`, leaseSeconds: cfg.haLeaseSeconds, renewers: this.renewers }, log);
+    const id = `${cfg.identity}@${hostname()}:${process.pid}`;
+    this.election = new LeaderElection(this.client, { key: this.keys.leader, id, leaseSeconds: cfg.haLeaseSeconds, renewers: this.renewers }, log);
+    this.members = new CmaMembers(this.client, { prefix: this.keys.members, id, address: advertised }, log);
     this.mirror = new StateMirror(this.client, this.keys.state, cfg.dataDir, log);
   }
 
   status(): Record<string, unknown> {
     return {
-      epoch: this.election.epoch, leading: this.election.leading, election: this.election.counters, stateMirror: this.mirror.counters,
+      epoch: this.election.epoch, leading: this.election.leading, election: this.election.counters, stateMirror: this.mirror.counters, members: this.members.counters,
+      ...(this.cma ? { cmasListed: this.cma.rings.cmaList } : {}),
       ...(this.election.lastError ? { etcdError: this.election.lastError } : {}), ...(this.mirror.lastError ? { stateMirrorError: this.mirror.lastError } : {}),
     };
   }
@@ -82,6 +92,7 @@ export class HaRunner {
   /** Lead or stand by until stop(); a CMA that cannot start (its configuration) ends it with the error. */
   async run(): Promise<void> {
     const log = this.deps.log;
+    this.members.start();
     try {
       while (!this.stopping) {
         log.info({ etcd: this.cfg.etcdEndpoints, key: this.keys.leader }, "standing by for the leadership");
@@ -96,6 +107,7 @@ export class HaRunner {
       }
     } finally {
       this.election.stop();
+      await this.members.stop();
       this.client.close();
       for (const c of this.renewers) c.close();
     }
@@ -120,8 +132,10 @@ export class HaRunner {
     });
     let cma: Cma;
     const fence = { leaderKey: this.keys.leader, epoch };
+    // the hosts are told every CMA with their first assignments: read before the CMA starts
+    const cmaAddresses = await this.cmaList([]);
     try {
-      cma = await Cma.start(this.cfg, { ...this.deps, leadership: { epoch, holds: () => this.election.holds(), persist: () => this.mirror.flush(fence) } });
+      cma = await Cma.start(this.cfg, { ...this.deps, leadership: { epoch, holds: () => this.election.holds(), persist: () => this.mirror.flush(fence), cmaAddresses } });
     } catch (e) {
       await this.election.resign();
       throw e;
@@ -129,8 +143,10 @@ export class HaRunner {
     this.cma = cma;
     cma.haStatus = () => this.status();
     this.mirror.start(fence, this.cfg.haStateSyncMs);
+    const listTimer = setInterval(() => void this.cmaList(cma.rings.cmaList).then((l) => cma.rings.setCmaAddresses(l)), CMA_LIST_POLL_MS);
     this.deps.onLeading?.(cma, epoch);
     await deposed;
+    clearInterval(listTimer);
     this.mirror.stop();
     this.cma = undefined;
     await cma.stop();
@@ -138,6 +154,16 @@ export class HaRunner {
     if (this.election.leading) {
       await this.mirror.sync(fence);
       await this.election.resign();
+    }
+  }
+
+  /** the CMAs registered in etcd; etcd unreachable: `otherwise` (the list the hosts have stays as it is) */
+  private async cmaList(otherwise: readonly string[]): Promise<string[]> {
+    try {
+      return await this.members.list();
+    } catch (e) {
+      this.deps.log.debug({ err: (e as Error).message }, "could not read the CMAs' list from etcd");
+      return [...otherwise];
     }
   }
 

@@ -57,6 +57,8 @@ export interface Leadership {
   holds(): boolean;
   /** resolves true once the state files written so far are in etcd (ha/state-mirror.ts flush) */
   persist?(): Promise<boolean>;
+  /** every CMA of the cluster as etcd lists them ("host:port"), told to each host with its assignment (ha/cma-members.ts) */
+  cmaAddresses?: string[];
 }
 
 export interface RingServiceCounters {
@@ -126,6 +128,8 @@ export class RingService {
   largestAssignmentSlice = 0;
   private saveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** every CMA of the cluster (high availability), sent with each assignment; empty: a CMA alone sends none */
+  private cmaAddresses: string[];
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -136,6 +140,7 @@ export class RingService {
     listen = true,
   ) {
     this.membership = new Membership(opts.ringsPerSegment);
+    this.cmaAddresses = opts.leadership?.cmaAddresses ?? [];
     // a tag of each host's exchange key: a rotated key is a changed assignment for its neighbours
     const pairKeys = endpoint.pairKeys;
     if (pairKeys) this.membership.keyTagOf = (name) => pairKeys.keyTag(name);
@@ -479,7 +484,8 @@ export class RingService {
     this.counters.assignmentsSent++;
     // each neighbour with its keys, so the two seal their heartbeats pairwise
     const withKeys = neighbours.map((n) => ({ ...n, keys: this.endpoint.pairKeys?.wireKeysOf(n.name) }));
-    this.sendCommand(h, { setNeighbours: { neighbours: withKeys, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs } }).then(
+    const setNeighbours = { neighbours: withKeys, heartbeatMs: this.opts.heartbeatMs, warntimeMs: this.opts.warntimeMs, deadtimeMs: this.opts.deadtimeMs, cmas: this.cmaAddresses };
+    this.sendCommand(h, { setNeighbours }).then(
       () => {
         if (h.assignedKey === key) h.assignmentInFlight = false;
         h.joining = false;
@@ -500,6 +506,27 @@ export class RingService {
       },
     );
     this.log.debug({ host: h.name, neighbours: neighbours.map((n) => n.name) }, "neighbours assigned");
+  }
+
+  /**
+   * The CMAs of the cluster changed (a standby came or went): every host in the rings is sent its
+   * assignment again with the new list, in slices like a replan's. Rare: CMAs come and go by hand.
+   */
+  setCmaAddresses(list: readonly string[]): void {
+    const next = [...new Set(list)].sort();
+    if (next.join(",") === this.cmaAddresses.join(",")) return;
+    this.log.info({ cmas: next, was: this.cmaAddresses }, "the cluster's CMAs changed: every host is told the new list with its assignment");
+    this.cmaAddresses = next;
+    for (const h of this.membership.hosts()) {
+      const neighbours = this.membership.neighboursOf(h.name);
+      // the same neighbours (same key: nothing else changes, the graph's edges included), the new list
+      if (neighbours && h.assignedKey !== NOT_ASSIGNED) this.assign(h, neighbours);
+    }
+  }
+
+  /** the CMAs sent with each assignment */
+  get cmaList(): readonly string[] {
+    return this.cmaAddresses;
   }
 
   /** Signs a command for `to` with the CMA's key and sends it reliably; resolves when the host acknowledged it (also used by actions/). */

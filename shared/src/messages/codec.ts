@@ -44,6 +44,8 @@ export interface SetNeighbours {
   heartbeatMs: number;
   warntimeMs?: number;
   deadtimeMs?: number;
+  /** with CMAs in high availability: every CMA as "host:port" (decoded: empty when none) */
+  cmas?: string[];
 }
 export interface Reannounce {
   maxDelayMs: number;
