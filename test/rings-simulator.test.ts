@@ -68,6 +68,26 @@ describe("system: rings with the simulator", function () {
     console.log(`      join ${joinMs} ms; detection p50 ${s.detectionMs.p50} ms, p99 ${s.detectionMs.p99} ms (deadtime 10 s)`);
   });
 
+  it("heartbeats off, addresses past 127.0.250.x: 510 hosts join with no heartbeat sent; kills are found from the watchers' injected reports, no false deaths", async () => {
+    sim = await Simulator.start({ hosts: 510, perSegment: 2, port: 19857, cmaCli: CMA_CLI, workDir: workDir(), seed: 8, heartbeats: false, heartbeatMs: 300, warntimeMs: 1000, deadtimeMs: 2000 });
+    await sim.waitForRings(60_000);
+    assert.equal(sim.eventsOf("hostJoined").length, 510);
+    const far = sim.segmentHosts(255)[1];
+    assert.equal(far.address, "127.1.5.2");
+    assert.equal(sim.eventsOf("hostJoined").find((e) => e.host === far.name)?.segment, "127.1.5.0/24", "the CMA's segment is the simulator's");
+    assert.equal(sim.segmentName(255), "127.1.5.0/24");
+    // not the representatives (h001): a representative's death also silences a representative-ring link
+    const victims = [...sim.pickRunning(3, (h) => h.segment <= 250 || h.name.endsWith("h001")), ...sim.pickRunning(3, (h) => h.segment > 250 || h.name.endsWith("h001"))];
+    await sim.kill(victims);
+    await until(() => sim!.summary().missed.length === 0, 30_000, `missed: ${sim!.summary().missed.join(",")}`);
+    await sleep(2000);
+    const s = sim.summary();
+    assert.deepEqual(s.falseDeaths, []);
+    assert.deepEqual(new Set(s.declaredDead), new Set(victims.map((h) => h.name)));
+    assert.ok(s.detectionMs.p50 >= 2000, `reported at deadtime, not before: ${s.detectionMs.p50} ms`);
+    assert.equal(sim.hosts.reduce((n, h) => n + h.view.heartbeatsSent, 0), 0, "no heartbeat sent");
+  });
+
   it("a whole segment silenced is one segment event, not a death per host", async () => {
     sim = await Simulator.start({ hosts: 200, perSegment: 40, port: 19852, cmaCli: CMA_CLI, workDir: workDir(), seed: 7 });
     await sim.waitForRings(60_000);

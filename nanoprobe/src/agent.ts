@@ -83,6 +83,12 @@ export interface NanoprobeDeps {
   log: Logger;
   channel?: Partial<ChannelOptions>;
   impairment?: EndpointImpairment;
+  /**
+   * false: no heartbeats sent, no neighbour judged, no stall check: the simulator's hosts at
+   * 100,000, whose ring traffic would never reach the CMA (the simulator injects their neighbours'
+   * DEAD reports instead). Default true; a real nanoprobe always heartbeats.
+   */
+  heartbeats?: boolean;
 }
 
 export interface NanoprobeEvents {
@@ -148,6 +154,8 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
   private announceBackoff = 1;
   private stopped = false;
   private paused = false;
+  /** heartbeats and neighbour checks run (NanoprobeDeps.heartbeats) */
+  private heartbeatsOn = true;
   private readonly unexpected = new UnexpectedHeartbeats();
   private readonly machineId = machineId();
   /** a pending rotation: the previous identity key (and its file) countersigns announcements until the CMA admits the new key */
@@ -248,8 +256,11 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       np.discovery.start();
     }
     np.scheduleAnnounce(Math.random() * cfg.joinIntervalMs);
-    np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
-    np.checkTimer = setInterval(() => np.check(), np.stalls.periodMs);
+    np.heartbeatsOn = deps.heartbeats !== false;
+    if (np.heartbeatsOn) {
+      np.tickTimer = setInterval(() => np.tick(), cfg.heartbeatMs);
+      np.checkTimer = setInterval(() => np.check(), np.stalls.periodMs);
+    }
     return np;
   }
 
@@ -475,7 +486,7 @@ export class Nanoprobe extends EventEmitter<NanoprobeEvents> {
       warntimeMs: timing.warntimeMs && timing.warntimeMs >= MIN_WARNTIME_MS ? timing.warntimeMs : t.warntimeMs,
       deadtimeMs: timing.deadtimeMs && timing.deadtimeMs >= MIN_DEADTIME_MS ? timing.deadtimeMs : t.deadtimeMs,
     };
-    if (next.heartbeatMs !== t.heartbeatMs) {
+    if (next.heartbeatMs !== t.heartbeatMs && this.heartbeatsOn) {
       if (this.tickTimer) clearInterval(this.tickTimer);
       this.tickTimer = setInterval(() => this.tick(), next.heartbeatMs);
     }

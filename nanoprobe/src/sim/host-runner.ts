@@ -9,7 +9,7 @@ import type { CompactedSeries, EndpointCounters, EndpointImpairment, HostKeys, S
 import type { KeyObject } from "node:crypto";
 import { Nanoprobe } from "../agent.js";
 import { nanoprobeConfig } from "../config.js";
-import type { HostFate, HostView, RunnerOptions, WorkerHost } from "./protocol.js";
+import type { HostFate, HostView, InjectedReport, RunnerOptions, WorkerHost } from "./protocol.js";
 
 interface RunningHost extends WorkerHost {
   fate: HostFate;
@@ -69,7 +69,7 @@ export class HostRunner {
     });
     h.np = await Nanoprobe.start(cfg, {
       keyring: this.keyring, cmaPublicKey: this.cmaPublicKey, log: silentLogger(), hostKeys: (h.keys ??= generateHostKeys()),
-      channel: { socketBufferBytes: 256 * 1024 }, impairment: this.impairmentFor(h),
+      channel: { socketBufferBytes: 256 * 1024 }, impairment: this.impairmentFor(h), heartbeats: o.heartbeats,
     });
   }
 
@@ -122,6 +122,15 @@ export class HostRunner {
       h.fate = "slowed";
       h.delayMs = delayMs;
       if (h.np) h.np.endpoint.impairment = this.impairmentFor(h);
+    }
+  }
+
+  /** Each reporter tells the CMA its neighbour is dead, as it would after deadtime without heartbeats (a reporter not running says nothing). */
+  report(reports: InjectedReport[]): void {
+    for (const r of reports) {
+      const h = this.hosts.get(r.reporter);
+      if (!h?.np || h.fate !== "running") continue;
+      h.np.outbox.report({ kind: "DEAD", subject: r.subject, subjectAddress: r.subjectAddress, silentMs: r.silentMs });
     }
   }
 

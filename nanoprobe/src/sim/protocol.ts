@@ -29,6 +29,18 @@ export interface RunnerOptions {
   startBatch: number;
   /** each host reports this stats batch (times moved to now) every everyMs, as a hypervisor would its guests' (benchmarks of the CMA's ingest); absent: no stats */
   stats?: { everyMs: number; batch: StatsBatch<CompactedSeries> };
+  /** false: the hosts send no heartbeats and judge no neighbour (deaths come as injected reports) */
+  heartbeats: boolean;
+  /** how often the worker sends its hosts' views */
+  viewIntervalMs: number;
+}
+
+/** a DEAD report a host sends as if it had found its neighbour silent (heartbeats off) */
+export interface InjectedReport {
+  reporter: string;
+  subject: string;
+  subjectAddress: string;
+  silentMs: number;
 }
 
 /** what one host knows, as its worker last saw it */
@@ -51,13 +63,16 @@ export interface HostView {
   drops: Record<string, number>;
 }
 
-/** Views are pushed this often: fresh enough for tests that poll, cheap at 2,500 hosts per worker. */
+/** Views are pushed this often: fresh enough for tests that poll, cheap at 2,500 hosts per worker... */
 export const VIEW_INTERVAL_MS = 250;
+/** ...and no more often than every this many ms per host in a worker (25,000 hosts: every 2.5 s), so that sending them stays a small share of a worker's loop */
+export const VIEW_MS_PER_HOST = 0.1;
 
 export type ToWorker =
   | { type: "start"; id: number; opts: RunnerOptions; hosts: WorkerHost[] }
   | { type: "kill" | "leave" | "restart" | "pause" | "resume" | "partition"; id: number; names: string[] }
   | { type: "slow"; id: number; names: string[]; delayMs: number }
+  | { type: "report"; id: number; reports: InjectedReport[] }
   | { type: "stop"; id: number };
 
 export type FromWorker =

@@ -5,7 +5,6 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { HostRunner } from "./host-runner.js";
-import { VIEW_INTERVAL_MS } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
 if (!process.send) {
@@ -27,7 +26,7 @@ async function act(m: ToWorker): Promise<void> {
     viewTimer = setInterval(() => {
       send({ type: "views", views: runner!.views(), lagMs: Math.round(lag.max / 1e6) });
       lag.reset();
-    }, VIEW_INTERVAL_MS);
+    }, m.opts.viewIntervalMs);
     return;
   }
   if (!runner) throw new Error(`${m.type} before start`);
@@ -39,6 +38,7 @@ async function act(m: ToWorker): Promise<void> {
     case "resume": return runner.resume(m.names);
     case "partition": return runner.partition(m.names);
     case "slow": return runner.slow(m.names, m.delayMs);
+    case "report": return runner.report(m.reports);
     case "stop":
       if (viewTimer) clearInterval(viewTimer);
       await runner.stop();

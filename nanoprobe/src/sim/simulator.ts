@@ -1,6 +1,6 @@
 /**
  * Ring simulator: N nanoprobes, each with its own UDP socket on a distinct loopback address
- * (127.0.S.H: segment S, host H), against a real CMA process. Hosts can be killed (no goodbye),
+ * (127.0.S.H: segment S, host H; past 250 segments 127.1.S.H and on), against a real CMA process. Hosts can be killed (no goodbye),
  * stopped cleanly (goodbye), paused (frozen), slowed, partitioned, restarted; whole segments
  * silenced. The CMA's conclusions are read from its event log and compared with what was done.
  * Real sockets, real kernel, real CMA: only the hypervisors are simulated.
@@ -9,6 +9,12 @@
  * directs them and reads the CMA: at 10,000 hosts one event loop is saturated, and a lagging loop
  * makes all of its hosts see a stall at the same moment (all announce again, all tell the CMA),
  * a storm real hosts never raise together. What each host knows comes back as `view`.
+ *
+ * With `heartbeats: false` (100,000 hosts on one machine) the hosts send no heartbeats and judge
+ * no neighbour: that traffic never reaches the CMA. A kill is then reported as the ring would
+ * report it: deadtimeMs after the kill, every running host that watched the victim sends the CMA
+ * a DEAD report. Only kills (and clean leaves) are told apart that way; a pause, a partition or a
+ * slowed host goes unnoticed by its neighbours.
  */
 import { fork, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -18,14 +24,15 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { generateCommandKeys, seededRandom, writeNewKeyFile } from "@ringwatch/shared";
-import type { FromWorker, HostFate, HostView, ToWorker } from "./protocol.js";
+import { VIEW_INTERVAL_MS, VIEW_MS_PER_HOST } from "./protocol.js";
+import type { FromWorker, HostFate, HostView, InjectedReport, ToWorker } from "./protocol.js";
 import type { CompactedSeries, StatsBatch } from "@ringwatch/shared";
 
 export type { HostFate, HostView } from "./protocol.js";
 
 export interface SimOptions {
   hosts: number;
-  /** hosts per segment (≤ 250): each segment is one 127.0.S.0/24 */
+  /** hosts per segment (≤ 250): each segment is one /24 (segmentName) */
   perSegment: number;
   /** path of the CMA's cli.js */
   cmaCli: string;
@@ -57,7 +64,12 @@ export interface SimOptions {
   cmaAddresses: string[];
   /** each host reports this stats batch every everyMs (benchmarks of the CMA's ingest); undefined: no stats */
   stats?: { everyMs: number; batch: StatsBatch<CompactedSeries> };
+  /** false: no heartbeats between simulated hosts; their DEAD reports about killed hosts are injected (above) */
+  heartbeats: boolean;
 }
+
+/** segments the addresses reach: 127.0.S to 127.255.S, S 1..250 */
+export const MAX_SEGMENTS = 250 * 256;
 
 /** a worker's share when `workers` is 0: ~2,500 hosts cost one loop ~0.3 core of heartbeats, leaving room for bursts */
 export const HOSTS_PER_WORKER = 2500;
@@ -74,7 +86,7 @@ const EXIT_GRACE_MS = 5000;
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
   loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0, workerNice: WORKER_NICE_DEFAULT,
-  workerAnswerMs: WORKER_ANSWER_MS, cmaAddresses: ["127.0.0.1"],
+  workerAnswerMs: WORKER_ANSWER_MS, cmaAddresses: ["127.0.0.1"], heartbeats: true,
 };
 
 /** one CMA process the simulator runs */
@@ -142,6 +154,8 @@ export class Simulator {
   private readonly workers: ChildProcess[] = [];
   private readonly pending = new Map<number, { worker: number; resolve: () => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  /** DEAD reports waiting for their deadtime (heartbeats off) */
+  private readonly injections = new Set<NodeJS.Timeout>();
 
   private constructor(readonly opts: SimOptions) {
     this.rand = seededRandom(opts.seed);
@@ -151,7 +165,7 @@ export class Simulator {
   static async start(o: Partial<SimOptions> & Pick<SimOptions, "cmaCli" | "workDir">): Promise<Simulator> {
     const opts: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...o };
     if (opts.perSegment < 1 || opts.perSegment > 250) throw new RangeError("perSegment must be 1..250");
-    if (Math.ceil(opts.hosts / opts.perSegment) > 250) throw new RangeError("at most 250 segments");
+    if (Math.ceil(opts.hosts / opts.perSegment) > MAX_SEGMENTS) throw new RangeError(`at most ${MAX_SEGMENTS} segments`);
     const sim = new Simulator(opts);
     sim.prepareKeys();
     await sim.startCma();
@@ -186,7 +200,7 @@ export class Simulator {
       const s = Math.floor(i / this.opts.perSegment) + 1;
       const h = (i % this.opts.perSegment) + 1;
       const name = `s${String(s).padStart(3, "0")}h${String(h).padStart(3, "0")}`;
-      this.hosts.push({ name, address: `127.0.${s}.${h}`, segment: s, fate: "running", since: Date.now(), worker: i % w, view: emptyView(name) });
+      this.hosts.push({ name, address: `${segmentPrefix(s)}.${h}`, segment: s, fate: "running", since: Date.now(), worker: i % w, view: emptyView(name) });
     }
     return this.hosts;
   }
@@ -309,7 +323,9 @@ export class Simulator {
         }
       });
       const mine = hosts.filter((h) => h.worker === w).map(({ name, address, segment }) => ({ name, address, segment }));
+      const viewIntervalMs = Math.max(VIEW_INTERVAL_MS, Math.round(mine.length * VIEW_MS_PER_HOST));
       starts.push(this.call(w, { type: "start", id: 0, hosts: mine, opts: {
+        heartbeats: o.heartbeats, viewIntervalMs,
         keysDir: this.keysDir, port: o.port, cma: o.cmaAddresses.map((a) => `${a}:${o.port}`).join(","), heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch, ...(o.stats ? { stats: o.stats } : {}),
       } }, o.workerAnswerMs + mine.length * WORKER_START_MS_PER_HOST));
     }
@@ -402,9 +418,40 @@ export class Simulator {
   }
 
   async kill(hosts: SimHost[]): Promise<void> {
+    // who watched them, as their views last said (heartbeats off: they report the deaths)
+    const watchers = this.opts.heartbeats ? [] : this.watchersOf(hosts);
     for (const h of hosts) this.setFate(h, "killed");
     await this.act(hosts, (names) => ({ type: "kill", id: 0, names }));
     for (const h of hosts) h.view = emptyView(h.name);
+    if (watchers.length > 0) this.injectReports(watchers);
+  }
+
+  /** every (running watcher, victim) pair: the DEAD reports the ring would send */
+  private watchersOf(victims: SimHost[]): InjectedReport[] {
+    const byName = new Map(victims.map((v) => [v.name, v]));
+    const out: InjectedReport[] = [];
+    for (const h of this.hosts) {
+      if (h.fate !== "running") continue;
+      for (const n of h.view.neighbours) {
+        const v = byName.get(n);
+        if (v) out.push({ reporter: h.name, subject: v.name, subjectAddress: `${v.address}:${this.opts.port}`, silentMs: this.opts.deadtimeMs });
+      }
+    }
+    return out;
+  }
+
+  /** deadtimeMs from now, each watcher reports its victim dead (unless the watcher is no longer running then) */
+  private injectReports(reports: InjectedReport[]): void {
+    const byName = new Map(this.hosts.map((h) => [h.name, h]));
+    const timer = setTimeout(() => {
+      this.injections.delete(timer);
+      const live = reports.filter((r) => byName.get(r.reporter)?.fate === "running");
+      void Promise.all(this.workers.map((_, w) => {
+        const mine = live.filter((r) => byName.get(r.reporter)!.worker === w);
+        return mine.length > 0 ? this.call(w, { type: "report", id: 0, reports: mine }) : Promise.resolve();
+      })).catch((e: Error) => this.stderr.push(`injected reports: ${e.message}`));
+    }, this.opts.deadtimeMs);
+    this.injections.add(timer);
   }
 
   async leave(hosts: SimHost[]): Promise<void> {
@@ -443,9 +490,9 @@ export class Simulator {
     return this.hosts.filter((h) => h.segment === segment);
   }
 
-  /** "127.0.S.0/24" as the CMA names it. */
+  /** "127.0.S.0/24" (past 250 segments "127.1.S.0/24" and on) as the CMA names it. */
   segmentName(segment: number): string {
-    return `127.0.${segment}.0/24`;
+    return `${segmentPrefix(segment)}.0/24`;
   }
 
   // ------------------------------------------------------------------ conclusions
@@ -514,6 +561,8 @@ export class Simulator {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.injections) clearTimeout(t);
+    this.injections.clear();
     await Promise.all(this.workers.map(async (child, w) => {
       if (child.connected) {
         const answered = await this.call(w, { type: "stop", id: 0 }, Math.min(EXIT_GRACE_MS, this.opts.workerAnswerMs), false).then(() => true, () => false);
@@ -538,6 +587,11 @@ async function exited(child: ChildProcess, graceMs: number): Promise<void> {
     await exit;
   }
   clearTimeout(timer);
+}
+
+/** the first three octets of segment s (1-based): 127.0.1 … 127.0.250, then 127.1.1 … */
+export function segmentPrefix(s: number): string {
+  return `127.${Math.floor((s - 1) / 250)}.${((s - 1) % 250) + 1}`;
 }
 
 function emptyView(name: string): HostView {
