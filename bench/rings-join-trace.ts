@@ -5,7 +5,7 @@
  * CMA's own counters (announcements, reports, assignments sent and pending, probes, graph backlog)
  * and membership events, one JSON line per second on stdout.
  *
- *   node bench/dist/rings-join-trace.js [--hosts 10000] [--seconds 60] [--workers 0] [--cma-prof DIR] [--worker-prof DIR] [--worker-nice 10] [--heartbeat-ms 1000]
+ *   node bench/dist/rings-join-trace.js [--hosts 10000] [--seconds 60] [--workers 0] [--cma-prof DIR] [--worker-prof DIR] [--worker-nice 10] [--heartbeat-ms 1000] [--heartbeats on|off] [--join-backoff-max-ms 8000]
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Simulator } from "@ringwatch/nanoprobe";
 
-const { values } = parseArgs({ options: { hosts: { type: "string", default: "10000" }, seconds: { type: "string", default: "60" }, workers: { type: "string", default: "0" }, "cma-prof": { type: "string" }, "worker-prof": { type: "string" }, "worker-nice": { type: "string", default: "10" }, "heartbeat-ms": { type: "string", default: "1000" } } });
+const { values } = parseArgs({ options: { hosts: { type: "string", default: "10000" }, seconds: { type: "string", default: "60" }, workers: { type: "string", default: "0" }, "cma-prof": { type: "string" }, "worker-prof": { type: "string" }, "worker-nice": { type: "string", default: "10" }, "heartbeat-ms": { type: "string", default: "1000" }, heartbeats: { type: "string", default: "on" }, "join-backoff-max-ms": { type: "string", default: "8000" } } });
 const n = Number(values.hosts);
 const cmaCli = fileURLToPath(new URL("../../cma/dist/src/cli.js", import.meta.url));
 const lag = monitorEventLoopDelay({ resolution: 20 });
@@ -24,7 +24,7 @@ const t0 = Date.now();
 const sim = await Simulator.start({
   hosts: n, perSegment: n >= 5000 ? 250 : 50, port: 19900 + (n % 97), cmaCli, workDir: mkdtempSync(join(tmpdir(), "rw-trace-")), startBatch: 250, workers: Number(values.workers),
   cmaNodeArgs: values["cma-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cma-prof"]}`] : [],
-  workerNice: Number(values["worker-nice"]),
+  workerNice: Number(values["worker-nice"]), heartbeats: values.heartbeats !== "off", joinBackoffMaxMs: Number(values["join-backoff-max-ms"]),
   // the nanoprobe's defaults (1 s, warn 5 s, dead 10 s) unless told: warn and dead stay 5 and 10 heartbeats
   heartbeatMs: Number(values["heartbeat-ms"]), warntimeMs: 5 * Number(values["heartbeat-ms"]), deadtimeMs: 10 * Number(values["heartbeat-ms"]),
   workerNodeArgs: values["worker-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["worker-prof"]}`] : [],

@@ -65,7 +65,7 @@ export class HostRunner {
     const o = this.opts;
     const cfg = nanoprobeConfig({
       identity: h.name, cluster: "sim", cma: o.cma, bindAddress: h.address, port: o.port,
-      joinIntervalMs: 1000, joinBackoffMaxMs: 8000, discoveryDir: "", heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
+      joinIntervalMs: 1000, joinBackoffMaxMs: o.joinBackoffMaxMs, discoveryDir: "", heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, statusIntervalMs: 0, goodbyeTimeoutMs: 2000,
     });
     h.np = await Nanoprobe.start(cfg, {
       keyring: this.keyring, cmaPublicKey: this.cmaPublicKey, log: silentLogger(), hostKeys: (h.keys ??= generateHostKeys()),

@@ -33,6 +33,8 @@ export interface RunnerOptions {
   heartbeats: boolean;
   /** how often the worker sends its hosts' views */
   viewIntervalMs: number;
+  /** the hosts' joinBackoffMaxMs (unanswered announcements repeat at most this far apart) */
+  joinBackoffMaxMs: number;
 }
 
 /** a DEAD report a host sends as if it had found its neighbour silent (heartbeats off) */

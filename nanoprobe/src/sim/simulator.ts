@@ -66,6 +66,8 @@ export interface SimOptions {
   stats?: { everyMs: number; batch: StatsBatch<CompactedSeries> };
   /** false: no heartbeats between simulated hosts; their DEAD reports about killed hosts are injected (above) */
   heartbeats: boolean;
+  /** the hosts' joinBackoffMaxMs: 8 s joins a test's few hundred hosts fast; the nanoprobe's default is 16 s */
+  joinBackoffMaxMs: number;
 }
 
 /** segments the addresses reach: 127.0.S to 127.255.S, S 1..250 */
@@ -78,15 +80,17 @@ export const MAX_AUTO_WORKERS = 4;
 export const WORKER_NICE_DEFAULT = 10;
 /** a worker that does not answer within this is stuck: its call fails, saying where it was */
 export const WORKER_ANSWER_MS = 30_000;
-/** a start may take this much longer per host it starts (sockets and keys are made one by one) */
-export const WORKER_START_MS_PER_HOST = 10;
+/** a start may take this much longer per host it starts (sockets and keys are made one by one, while
+ * the hosts started first already join: 100,000 hosts in 8 workers on 2 cores were all up after about
+ * 2 minutes, near the 155 s that 10 ms per host allowed) */
+export const WORKER_START_MS_PER_HOST = 50;
 /** how long a stopped process may take to exit before it is killed */
 const EXIT_GRACE_MS = 5000;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, "cmaCli" | "workDir"> = {
   hosts: 100, perSegment: 50, port: 19840, heartbeatMs: 1000, warntimeMs: 5000, deadtimeMs: 10_000, ringsPerSegment: 1,
   loss: 0, seed: 1, cmaEnv: {}, cmaNodeArgs: [], workerNodeArgs: [], startBatch: 100, workers: 0, workerNice: WORKER_NICE_DEFAULT,
-  workerAnswerMs: WORKER_ANSWER_MS, cmaAddresses: ["127.0.0.1"], heartbeats: true,
+  workerAnswerMs: WORKER_ANSWER_MS, cmaAddresses: ["127.0.0.1"], heartbeats: true, joinBackoffMaxMs: 8000,
 };
 
 /** one CMA process the simulator runs */
@@ -325,7 +329,7 @@ export class Simulator {
       const mine = hosts.filter((h) => h.worker === w).map(({ name, address, segment }) => ({ name, address, segment }));
       const viewIntervalMs = Math.max(VIEW_INTERVAL_MS, Math.round(mine.length * VIEW_MS_PER_HOST));
       starts.push(this.call(w, { type: "start", id: 0, hosts: mine, opts: {
-        heartbeats: o.heartbeats, viewIntervalMs,
+        heartbeats: o.heartbeats, viewIntervalMs, joinBackoffMaxMs: o.joinBackoffMaxMs,
         keysDir: this.keysDir, port: o.port, cma: o.cmaAddresses.map((a) => `${a}:${o.port}`).join(","), heartbeatMs: o.heartbeatMs, warntimeMs: o.warntimeMs, deadtimeMs: o.deadtimeMs, loss: o.loss, seed: o.seed + w, startBatch: o.startBatch, ...(o.stats ? { stats: o.stats } : {}),
       } }, o.workerAnswerMs + mine.length * WORKER_START_MS_PER_HOST));
     }
