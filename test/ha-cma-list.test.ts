@@ -33,7 +33,8 @@ describe("system: hosts learn every CMA from the leader, and a host coming back 
     const port = cluster.port;
     const etcd = { RINGWATCH_ETCD_ENDPOINTS: await ensureEtcd(), RINGWATCH_ETCD_PREFIX: freshPrefix("cma-list"), RINGWATCH_STATUS_INTERVAL_MS: "500" };
     const cma = (name: string, address: string): RunningProcess => {
-      const p = startProcess(name, CMA_CLI, ["run"], cluster.cmaEnv({ ...etcd, RINGWATCH_BIND_ADDRESS: address, RINGWATCH_DATA_DIR: join(dir, name), RINGWATCH_HTTP_LISTEN: "off", RINGWATCH_GRAPH_STORE: "none", RINGWATCH_HISTORY_STORE: "none" }));
+      // HTTP on the channel's port number (TCP beside UDP), at each CMA's own address
+      const p = startProcess(name, CMA_CLI, ["run"], cluster.cmaEnv({ ...etcd, RINGWATCH_BIND_ADDRESS: address, RINGWATCH_DATA_DIR: join(dir, name), RINGWATCH_HTTP_LISTEN: `${address}:${port}`, RINGWATCH_GRAPH_STORE: "none", RINGWATCH_HISTORY_STORE: "none" }));
       procs.push(p);
       return p;
     };
@@ -54,6 +55,21 @@ describe("system: hosts learn every CMA from the leader, and a host coming back 
     const listed = (l: LogLine): boolean => l.msg === "status" && JSON.stringify(l.cmasListed) === JSON.stringify(both);
     for (const [id, p] of nps) await p.waitFor(listed, 20_000, `${id} lists both CMAs`);
     for (const id of HOSTS) assert.deepEqual((JSON.parse(readFileSync(testCmaAddressesFile(id), "utf8")) as { cmas: string[] }).cmas, both, `${id} keeps the list in its file`);
+    // the standby's HTTP port: 503 on every route, naming the leader and the CMAs (a load balancer's health check)
+    await b.until(async () => {
+      const r = (await (await fetch(`http://${B}:${port}/api/health`)).json()) as { cmas: string[] };
+      return JSON.stringify(r.cmas) === JSON.stringify(both) ? true : undefined; // the CMAs' list is read every 2 s
+    }, 10_000, "the standby names both CMAs");
+    for (const path of ["/api/health", "/api/hosts", "/console/"]) {
+      const r = await fetch(`http://${B}:${port}${path}`);
+      assert.equal(r.status, 503, path);
+      const body = (await r.json()) as { status: string; leader: string; cmas: string[] };
+      assert.equal(body.status, "standby");
+      assert.match(body.leader, /^cma@.+:\d+$/, "the leader key's value: identity@host:pid");
+      assert.equal(body.leader.split(":").at(-1), String(a.child.pid), "the leader is A");
+      assert.deepEqual(body.cmas, both);
+    }
+    assert.equal((await fetch(`http://${A}:${port}/api/health`)).status, 200, "the leader serves its API");
 
     // hl1 shuts down for maintenance (a goodbye: A records it left, and mirrors that to etcd)
     const leftAt = a.lines.length;
@@ -63,6 +79,7 @@ describe("system: hosts learn every CMA from the leader, and a host coming back 
     // the leader's machine is lost; the others follow B, which restores hl1 as left and does not look for it
     a.child.kill("SIGKILL");
     await b.waitFor((l) => l.msg === "CMA started", 20_000, "B leads");
+    assert.equal((await fetch(`http://${B}:${port}/api/health`)).status, 200, "B serves its API once it leads");
     for (const id of ["hl2", "hl3"]) await nps.get(id)!.waitFor((l) => l.msg === "registered with the CMA" && l.cma === `${B}:${port}`, 20_000, `${id} follows B`);
     // hl1 starts again; it is configured with A only
     const hl1 = nanoprobe("hl1");

@@ -160,11 +160,12 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.equal(mirror.counters.fenced, 1);
     assert.equal((await client.get(`${statePrefix}membership.json`).buffer())!.length, gzipSync('{"by":"a"}').length, "etcd still holds what a wrote while leading");
 
-    // too large: random bytes do not compress
+    // too large (a limit of 64 KiB here; MAX_VALUE_BYTES as shipped): random bytes do not compress
     const { randomBytes } = await import("node:crypto");
-    writeFileSync(join(dir, "access.json"), randomBytes(MAX_VALUE_BYTES + 1024));
+    assert.ok(MAX_VALUE_BYTES >= 32 << 20, "as shipped, tens of MiB compressed are mirrored (chunked)");
+    writeFileSync(join(dir, "access.json"), randomBytes(65_536 + 1024));
     const epochB = b.epoch;
-    const mirrorB = new StateMirror(client, statePrefix, dir, silentLogger());
+    const mirrorB = new StateMirror(client, statePrefix, dir, silentLogger(), 16_384, 65_536);
     await mirrorB.sync({ leaderKey: key, epoch: epochB });
     assert.equal(mirrorB.counters.tooLarge, 1);
     assert.equal(await client.get(`${statePrefix}access.json`).buffer(), null);
@@ -207,5 +208,53 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.equal(advertisedAddress({ haAdvertiseAddress: "", bindAddress: "10.0.0.5", port: 1984 }), "10.0.0.5:1984");
     assert.equal(advertisedAddress({ haAdvertiseAddress: "cma-b.example:2000", bindAddress: "0.0.0.0", port: 1984 }), "cma-b.example:2000");
     assert.throws(() => advertisedAddress({ haAdvertiseAddress: "cma-b.example", bindAddress: "0.0.0.0", port: 1984 }), /haAdvertiseAddress: expected host:port/);
+  });
+
+  it("the state mirror: a file larger than a chunk goes in content-named chunks under a manifest; restored byte for byte; chunks no manifest lists are deleted, and a damaged one is refused", async () => {
+    const prefix = freshPrefix("chunks");
+    const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
+    const a = election(key, "a");
+    const fence = { leaderKey: key, epoch: await a.campaign() };
+    const dir = mkdtempSync(join(tmpdir(), "rw-chunks-a-"));
+    dirs.push(dir);
+    const { randomBytes } = await import("node:crypto");
+    const pins = randomBytes(5000).toString("base64"); // ~6.7 KB, ~5 KB gzipped: 5 chunks of 1 KiB
+    writeFileSync(join(dir, "host-keys.json"), pins);
+    const mirror = new StateMirror(client, statePrefix, dir, silentLogger(), 1024, 1 << 20);
+    assert.equal(await mirror.sync(fence), true);
+    const chunkKeys = async (): Promise<string[]> => Object.keys(await client.getAll().prefix(`${statePrefix}chunks/`).buffers()).sort();
+    const first = await chunkKeys();
+    assert.equal(first.length, 5, "five chunks");
+    assert.equal(mirror.counters.writes, 6, "one transaction per chunk, then the manifest");
+    const manifest = JSON.parse((await client.get(`${statePrefix}host-keys.json`).string())!) as { chunks: string[] };
+    assert.deepEqual(manifest.chunks.map((c) => `${statePrefix}chunks/${c}`).sort(), first);
+
+    const restoreInto = async (): Promise<{ dir: string; mirror: StateMirror }> => {
+      const d = mkdtempSync(join(tmpdir(), "rw-chunks-b-"));
+      dirs.push(d);
+      const m = new StateMirror(client, statePrefix, d, silentLogger(), 1024, 1 << 20);
+      await m.restore();
+      return { dir: d, mirror: m };
+    };
+    assert.equal(readFileSync(join((await restoreInto()).dir, "host-keys.json"), "utf8"), pins, "restored byte for byte");
+
+    // the file changes: new chunks, then the manifest; the old chunks go
+    const pins2 = randomBytes(5000).toString("base64");
+    writeFileSync(join(dir, "host-keys.json"), pins2);
+    await mirror.sync(fence);
+    const second = await chunkKeys();
+    assert.equal(second.length, 5);
+    assert.deepEqual(second.filter((k) => first.includes(k)), [], "no chunk of the old version is left");
+    // a leader that died between its chunks and its manifest leaves a chunk nobody lists: the next leader's first pass deletes it
+    await client.put(`${statePrefix}chunks/${"0".repeat(64)}`).value("stray");
+    const b = await restoreInto();
+    assert.equal(readFileSync(join(b.dir, "host-keys.json"), "utf8"), pins2);
+    await b.mirror.sync(fence);
+    assert.deepEqual(await chunkKeys(), second, "the stray chunk is gone, the listed ones kept");
+    // a damaged chunk: the file is not restored (as a value that does not decompress)
+    await client.put(second[0]).value("damaged");
+    const c = await restoreInto();
+    assert.equal(c.mirror.counters.restoreErrors, 1);
+    assert.throws(() => readFileSync(join(c.dir, "host-keys.json")), /ENOENT/);
   });
 });

@@ -373,7 +373,7 @@ export class Cma {
   status(): Record<string, unknown> {
     return {
       hosts: this.rings.membership.countByState(), counters: this.rings.counters, hostKeys: this.hostKeysStatus(), assignmentsPending: this.rings.assignmentsPending, badMessages: this.counters.badMessages, unsealedMessages: this.counters.unsealedMessages, unansweredChallenges: this.unansweredChallenges.unanswered,
-      inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, ladders: this.ladders ? { ...this.ladders.counters } : null, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, channel: this.endpoint.counters,
+      inventory: this.inventory.counters, alerts: this.alerts.counters, domainActions: { inFlight: this.domainActions.inFlight, ...this.domainActions.counters }, ladders: this.ladders ? { ...this.ladders.counters } : null, monitoringErrors: { active: this.monitoringErrors.active().length, ...this.monitoringErrors.counters }, discovery: this.discovery.counters, stats: this.stats.counters, probesSent: this.rings.prober.probesSent, probesQueuedMax: this.rings.prober.probesQueuedMax, channel: this.endpoint.counters,
       ...(this.http ? { http: this.http.counters, access: this.http.accessCounters } : {}),
       ...(this.control ? { control: this.control.counters } : {}),
       audit: { lastSeq: this.audit.lastSeq, ...this.audit.counters },

@@ -4,8 +4,9 @@
  * back while leading; deposed, stop at once and stand by again. A clean stop resigns, so a standby
  * takes over without waiting out the lease.
  *
- * A standby opens nothing but its etcd connection: no UDP socket (only the leader answers
- * announcements and the multicast group), no HTTP API, no Zabbix sender.
+ * A standby opens nothing but its etcd connection and its HTTP port: no UDP socket (only the
+ * leader answers announcements and the multicast group), no Zabbix sender; on the HTTP port every
+ * route answers 503 with who leads (standby-http.ts).
  */
 import { hostname } from "node:os";
 import { Etcd3 } from "etcd3";
@@ -17,6 +18,9 @@ import { Cma } from "../cma.js";
 import { LeaderElection } from "./leader-election.js";
 import { StateMirror } from "./state-mirror.js";
 import { CmaMembers, advertisedAddress } from "./cma-members.js";
+import { StandbyHttp } from "./standby-http.js";
+import { parseListenAddress } from "../http/listen-address.js";
+import { loadTls } from "../http/tls-files.js";
 
 /** the leader reads the CMAs' list this often: a standby started or lost reaches the hosts' lists within this and one round of assignments */
 export const CMA_LIST_POLL_MS = 2000;
@@ -55,6 +59,10 @@ export class HaRunner {
   readonly mirror: StateMirror;
   /** every CMA of the cluster, this one registered among them */
   readonly members: CmaMembers;
+  /** the HTTP port while standing by */
+  readonly standbyHttp: StandbyHttp;
+  /** the CMAs' list as last read (a standby's 503 names them) */
+  private knownCmas: string[] = [];
   /** the CMA while this process leads */
   cma: Cma | undefined;
   private stopping = false;
@@ -78,12 +86,15 @@ export class HaRunner {
     const id = `${cfg.identity}@${hostname()}:${process.pid}`;
     this.election = new LeaderElection(this.client, { key: this.keys.leader, id, leaseSeconds: cfg.haLeaseSeconds, renewers: this.renewers }, log);
     this.members = new CmaMembers(this.client, { prefix: this.keys.members, id, address: advertised }, log);
+    const listen = parseListenAddress(cfg.httpListen); // bad values stop the start here, as the CMA's own check would
+    this.standbyHttp = new StandbyHttp(listen, listen ? loadTls(cfg.httpsCert, cfg.httpsKey) : undefined, () => ({ leader: this.election.leaderSeen, cmas: this.knownCmas }), log);
     this.mirror = new StateMirror(this.client, this.keys.state, cfg.dataDir, log);
   }
 
   status(): Record<string, unknown> {
     return {
       epoch: this.election.epoch, leading: this.election.leading, election: this.election.counters, stateMirror: this.mirror.counters, members: this.members.counters,
+      ...(this.election.leading ? {} : { leader: this.election.leaderSeen, standbyHttpAnswered: this.standbyHttp.answered }),
       ...(this.cma ? { cmasListed: this.cma.rings.cmaList } : {}),
       ...(this.election.lastError ? { etcdError: this.election.lastError } : {}), ...(this.mirror.lastError ? { stateMirrorError: this.mirror.lastError } : {}),
     };
@@ -93,8 +104,13 @@ export class HaRunner {
   async run(): Promise<void> {
     const log = this.deps.log;
     this.members.start();
+    // a standby's 503 names the cluster's CMAs: read now and then (a read, no write)
+    const refreshList = (): void => void this.cmaList(this.knownCmas).then((l) => (this.knownCmas = l));
+    refreshList();
+    const listTimer = setInterval(refreshList, CMA_LIST_POLL_MS);
     try {
       while (!this.stopping) {
+        await this.standbyHttp.open();
         log.info({ etcd: this.cfg.etcdEndpoints, key: this.keys.leader }, "standing by for the leadership");
         let epoch: number;
         try {
@@ -102,10 +118,13 @@ export class HaRunner {
         } catch {
           break; // stopped
         }
+        await this.standbyHttp.close(); // the elected CMA opens its own server on the port
         if (!(await this.restoreState())) continue;
         await this.lead(epoch);
       }
     } finally {
+      clearInterval(listTimer);
+      await this.standbyHttp.close();
       this.election.stop();
       await this.members.stop();
       this.client.close();

@@ -58,6 +58,8 @@ export class LeaderElection extends EventEmitter<{ elected: [number]; deposed: [
   private stopped = false;
   /** the etcd error last seen, for the status */
   lastError = "";
+  /** who held the leader key when a standby last read it (its value: identity@host:pid); "" when nobody */
+  leaderSeen = "";
 
   constructor(
     private readonly client: Etcd3,
@@ -103,6 +105,7 @@ export class LeaderElection extends EventEmitter<{ elected: [number]; deposed: [
   /** One attempt: read the key; when nobody holds it, try to create it under a new lease. */
   private async tryOnce(): Promise<number> {
     const held = await this.client.get(this.opts.key).exec();
+    this.leaderSeen = held.kvs[0]?.value.toString() ?? "";
     if (held.kvs.length > 0) return 0;
     this.counters.campaigns++;
     const sentAt = performance.now();

@@ -12,8 +12,13 @@
  * Budget: every `everyMs` the leader looks at the files (stat; content hashed only when the stat
  * changed) and writes all that changed in ONE transaction, so etcd sees at most 1000/everyMs writes
  * a second whatever the number of hosts; the stats positions, which change all the time, at most
- * every THROTTLED_MS. Values are gzipped; etcd refuses requests over 1.5 MiB by
- * default, so a file over MAX_VALUE_BYTES compressed is not mirrored (counted, logged, alerted).
+ * every THROTTLED_MS. Values are gzipped. etcd refuses requests over 1.5 MiB by default, and the
+ * host-key pins of 10,000 hosts are 1.9 MB gzipped: a file over CHUNK_BYTES compressed is stored in
+ * chunks (CHUNKS_DIR), each in a fenced transaction of its own, named by its content's hash, and its
+ * key then holds a small manifest listing them, written last. A reader sees either the previous
+ * manifest with its chunks or the new one with all of its chunks; chunks no manifest lists any more
+ * are deleted after the manifest moved on (and a new leader sweeps those a dead one left behind).
+ * A file over MAX_VALUE_BYTES compressed is not mirrored at all (counted, logged, alerted).
  * Every write is fenced: the transaction succeeds only while the leader key's create revision is
  * this leader's epoch, so a deposed leader can never overwrite its successor's state.
  *
@@ -43,8 +48,12 @@ const SOURCE_OF: Record<string, string> = { "stats-streams.json": "stats-deliver
 export const THROTTLED_MS: Record<string, number> = { "stats-streams.json": 10_000 };
 /** the audit log's recent tail: today's and yesterday's files (one file per UTC day) */
 const AUDIT_DAYS = 2;
-/** etcd's default request limit is 1.5 MiB; one compressed file stays under 1 MiB */
-export const MAX_VALUE_BYTES = 1 << 20;
+/** a compressed file larger than this is stored in chunks of this size (etcd's default request limit is 1.5 MiB) */
+export const CHUNK_BYTES = 768 * 1024;
+/** the largest compressed file mirrored at all (~300,000 hosts' pins) */
+export const MAX_VALUE_BYTES = 64 << 20;
+/** chunks live under <prefix>CHUNKS_DIR<sha256 hex>; a manifest is JSON, a whole file is gzip (0x1f 0x8b) */
+const CHUNKS_DIR = "chunks/";
 /** a transaction carries at most this much: bigger syncs are split (each part fenced alike) */
 const MAX_TXN_BYTES = 1 << 20;
 
@@ -78,6 +87,10 @@ export class StateMirror {
   private syncing: Promise<boolean> | undefined;
   /** files too large to mirror now: a standing problem until they shrink */
   readonly oversize = new Set<string>();
+  /** the chunks each chunked file's manifest in etcd lists (deleted once it lists others) */
+  private readonly chunksOf = new Map<string, string[]>();
+  /** chunks in etcd that no manifest lists (a leader died between its chunks and its manifest): deleted by the next pass */
+  private orphans: string[] = [];
   lastError = "";
 
   constructor(
@@ -86,6 +99,9 @@ export class StateMirror {
     private readonly prefix: string,
     private readonly dataDir: string,
     private readonly log: Logger,
+    /** the sizes (tests make them small) */
+    private readonly chunkBytes = CHUNK_BYTES,
+    private readonly maxValueBytes = MAX_VALUE_BYTES,
   ) {}
 
   /**
@@ -94,11 +110,19 @@ export class StateMirror {
    * first to be mirrored. Throws when etcd cannot be read: leading on stale state is not an option.
    */
   async restore(): Promise<{ files: number; bytes: number }> {
-    const all = await this.client.getAll().prefix(this.prefix).buffers();
-    const names = Object.keys(all);
+    // key by key: one response with every value would pass gRPC's 4 MiB message limit at ~10,000
+    // hosts (the election then failed at every restore); each value is at most a chunk. Nobody
+    // writes meanwhile: the leader before is fenced out by this one's epoch.
+    const all: Record<string, Buffer> = {};
+    for (const k of await this.client.getAll().prefix(this.prefix).keys()) {
+      const v = await this.client.get(k).buffer();
+      if (v) all[k] = v;
+    }
+    const names = Object.keys(all).filter((k) => !k.startsWith(this.prefix + CHUNKS_DIR));
     if (names.length === 0) return { files: 0, bytes: 0 };
     let bytes = 0;
     const wanted = new Set(mirroredFiles());
+    const listed = new Set<string>();
     for (const name of names) {
       const rel = name.slice(this.prefix.length);
       if (!isSafeRelative(rel)) {
@@ -107,7 +131,12 @@ export class StateMirror {
       }
       let text: Buffer;
       try {
-        text = gunzipSync(all[name]);
+        const chunks = manifestChunks(all[name]);
+        if (chunks) {
+          for (const c of chunks) listed.add(c);
+          this.chunksOf.set(rel, chunks);
+        }
+        text = gunzipSync(chunks ? joinChunks(chunks, (c) => all[this.prefix + CHUNKS_DIR + c]) : all[name]);
       } catch (e) {
         this.counters.restoreErrors++;
         this.log.error({ key: name, err: (e as Error).message }, "state in etcd does not decompress: not restored (the local copy is removed; the store starts as from a damaged file)");
@@ -120,6 +149,7 @@ export class StateMirror {
     }
     // a mirrored file etcd does not hold was removed by the last leader (no ladder policy any more, say)
     for (const rel of wanted) if (!(this.prefix + rel in all) && !rel.startsWith("audit/")) rmSync(join(this.dataDir, rel), { force: true });
+    this.orphans = Object.keys(all).filter((k) => k.startsWith(this.prefix + CHUNKS_DIR) && !listed.has(k.slice(this.prefix.length + CHUNKS_DIR.length)));
     this.log.info({ files: names.length, bytes }, "state restored from etcd");
     return { files: names.length, bytes };
   }
@@ -189,16 +219,31 @@ export class StateMirror {
         continue;
       }
       const value = gzipSync(text);
-      if (value.length > MAX_VALUE_BYTES) {
+      if (value.length > this.maxValueBytes) {
         this.counters.tooLarge++;
         this.oversize.add(rel);
-        this.noteError(`${rel} is ${value.length} bytes compressed, over ${MAX_VALUE_BYTES}: not mirrored (a new leader would start from an older copy)`);
+        this.noteError(`${rel} is ${value.length} bytes compressed, over ${this.maxValueBytes}: not mirrored (a new leader would start from an older copy)`);
         this.seen.set(rel, { stat, hash: before?.hash ?? "" });
         complete = false;
         continue;
       }
       this.oversize.delete(rel);
       changes.push({ rel, stat, hash, value });
+    }
+    // chunked files: their chunks first, each in a fenced transaction of its own; their manifests go with the rest
+    const manifests = new Map<string, string[]>();
+    for (const c of changes) {
+      if (!c.value || c.value.length <= this.chunkBytes) continue;
+      const chunks: string[] = [];
+      for (let at = 0; at < c.value.length; at += this.chunkBytes) {
+        const piece = c.value.subarray(at, at + this.chunkBytes);
+        const id = createHash("sha256").update(piece).digest("hex");
+        chunks.push(id);
+        if ((this.chunksOf.get(c.rel) ?? []).includes(id)) continue; // already there
+        if (!(await this.fencedWrite(fence, [this.client.put(this.prefix + CHUNKS_DIR + id).value(piece)], piece.length))) return false;
+      }
+      manifests.set(c.rel, chunks);
+      c.value = Buffer.from(JSON.stringify({ chunks, bytes: c.value.length }));
     }
     for (const part of splitBySize(changes)) {
       try {
@@ -223,13 +268,62 @@ export class StateMirror {
         return false;
       }
     }
+    // chunks no manifest lists any more: now that the manifests moved on, nobody reads them
+    const garbage = this.orphans.map((k) => k.slice(this.prefix.length + CHUNKS_DIR.length));
+    for (const c of changes) {
+      const next = manifests.get(c.rel) ?? [];
+      garbage.push(...(this.chunksOf.get(c.rel) ?? []).filter((id) => !next.includes(id)));
+      if (next.length > 0) this.chunksOf.set(c.rel, next);
+      else this.chunksOf.delete(c.rel);
+    }
+    for (let i = 0; i < garbage.length; i += 100) {
+      const ids = garbage.slice(i, i + 100);
+      if (!(await this.fencedWrite(fence, ids.map((id) => this.client.delete().key(this.prefix + CHUNKS_DIR + id)), 0))) return false;
+    }
+    this.orphans = [];
     return complete;
+  }
+
+  /** One fenced transaction; false (noted) when deposed or etcd failed. */
+  private async fencedWrite(fence: { leaderKey: string; epoch: number }, ops: Parameters<ReturnType<Etcd3["if"]>["then"]>, bytes: number): Promise<boolean> {
+    try {
+      const res = await this.client.if(fence.leaderKey, "Create", "==", fence.epoch).then(...ops).commit();
+      if (!res.succeeded) {
+        this.counters.fenced++;
+        this.noteError(`not written: epoch ${fence.epoch} no longer holds the leader key`);
+        return false;
+      }
+      this.counters.writes++;
+      this.counters.bytesWritten += bytes;
+      return true;
+    } catch (e) {
+      this.counters.errors++;
+      this.noteError(`etcd write failed: ${(e as Error).message} (tried again next pass)`);
+      return false;
+    }
   }
 
   private noteError(msg: string): void {
     if (msg !== this.lastError) this.log.warn({ err: msg }, "state mirror");
     this.lastError = msg;
   }
+}
+
+/** the chunk ids a manifest lists; undefined when the value is a whole file (gzip) */
+function manifestChunks(value: Buffer): string[] | undefined {
+  if (value[0] !== 0x7b) return undefined; // "{": gzip starts with 0x1f
+  const m = JSON.parse(value.toString()) as { chunks?: unknown };
+  if (!Array.isArray(m.chunks) || m.chunks.some((c) => typeof c !== "string" || !/^[0-9a-f]{64}$/.test(c))) throw new Error("malformed chunk manifest");
+  return m.chunks as string[];
+}
+
+/** a chunked file's compressed bytes; throws when a chunk is missing or is not what its name says */
+function joinChunks(chunks: string[], get: (id: string) => Buffer | undefined): Buffer {
+  return Buffer.concat(chunks.map((id) => {
+    const piece = get(id);
+    if (!piece || createHash("sha256").update(piece).digest("hex") !== id) throw new Error(`chunk ${id.slice(0, 12)} missing or damaged`);
+    return piece;
+  }));
 }
 
 function splitBySize<T extends { value: Buffer | undefined }>(changes: T[]): T[][] {

@@ -187,11 +187,31 @@ export class RingService {
     const waiting = this.membership.hosts().filter((h) => h.unconfirmed);
     this.log.info({ hosts: snap.hosts.length, awaiting: waiting.length }, "restored membership from the snapshot: asking hosts to re-announce");
     const maxDelayMs = Math.min(10_000, Math.max(1000, waiting.length)); // ~1 answer per ms at most
-    for (const h of waiting) this.sendCommand(h, { reannounce: { maxDelayMs } });
+    this.askInSlices(waiting, maxDelayMs);
     const command = this.opts.multicast ? this.sign({ target: "*", reannounce: { maxDelayMs } }) : undefined;
     // fire-and-forget to the group: hosts we never heard of (snapshot lost) announce too
     if (command) this.endpoint.sendDatagram(this.opts.multicast!, encodeEnvelope({ command }));
     this.suspicion.scheduleUnconfirmedCheck();
+  }
+
+  /**
+   * The restored hosts are asked to re-announce in slices, as assignments are sent: each command is
+   * sealed under that host's pair key (a key agreement the first time), ~0.2 ms apiece, and 10,000
+   * of them in one turn blocked the loop for seconds: a new leader in high availability then missed
+   * its lease renewal and was deposed at every election.
+   */
+  private askInSlices(hosts: HostRecord[], maxDelayMs: number): void {
+    let next = 0;
+    const slice = (): void => {
+      if (this.stopped) return;
+      const until = performance.now() + ASSIGNMENT_SLICE_MS;
+      for (let n = 0; next < hosts.length && n < ASSIGNMENTS_PER_TURN && (n === 0 || performance.now() < until); n++) {
+        const h = hosts[next++];
+        if (h.unconfirmed && this.membership.get(h.name) === h) void this.sendCommand(h, { reannounce: { maxDelayMs } });
+      }
+      if (next < hosts.length) setImmediate(slice);
+    };
+    slice();
   }
 
   /**
@@ -489,6 +509,9 @@ export class RingService {
       () => {
         if (h.assignedKey === key) h.assignmentInFlight = false;
         h.joining = false;
+        // acknowledged over its sealed channel: alive at this address, holding its key. A host a new
+        // leader assigned before it re-announced (it then has no reason to) is not probed after the grace
+        if (h.unconfirmed) h.unconfirmed = false;
         this.heldDeadReports.delete(h.name);
       },
       () => {
