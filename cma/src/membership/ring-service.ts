@@ -126,6 +126,8 @@ export class RingService {
   private readonly heldDeadReports = new Map<string, string>();
   /** the most assignments sent in one event-loop turn so far (bounded by ASSIGNMENTS_PER_TURN) */
   largestAssignmentSlice = 0;
+  /** the most re-announce requests sent in one turn after a restart (bounded the same way) */
+  largestReannounceSlice = 0;
   private saveTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** every CMA of the cluster (high availability), sent with each assignment; empty: a CMA alone sends none */
@@ -205,10 +207,12 @@ export class RingService {
     const slice = (): void => {
       if (this.stopped) return;
       const until = performance.now() + ASSIGNMENT_SLICE_MS;
-      for (let n = 0; next < hosts.length && n < ASSIGNMENTS_PER_TURN && (n === 0 || performance.now() < until); n++) {
+      let n = 0;
+      for (; next < hosts.length && n < (this.opts.assignmentsPerTurn ?? ASSIGNMENTS_PER_TURN) && (n === 0 || performance.now() < until); n++) {
         const h = hosts[next++];
         if (h.unconfirmed && this.membership.get(h.name) === h) void this.sendCommand(h, { reannounce: { maxDelayMs } });
       }
+      this.largestReannounceSlice = Math.max(this.largestReannounceSlice, n);
       if (next < hosts.length) setImmediate(slice);
     };
     slice();

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CommandVerifier, Endpoint, Keyring, decodeEnvelope, encodeEnvelope, makeClusterKey, newKeyPair } from "@ringwatch/shared";
 import { waitUntil } from "@ringwatch/shared/testing";
 import type { Announce, Command, InboundMessage, Logger } from "@ringwatch/shared";
@@ -158,6 +161,53 @@ describe("cma/membership/ring-service", function () {
     } finally {
       svc.stop();
       await Promise.all([...hosts, cmaEp].map((e) => e.close()));
+    }
+  });
+
+  it("after a restart: the re-announce requests go in bounded slices; a restored host that acknowledges a new assignment is confirmed without announcing", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rw-rs-restart-"));
+    const hosts = await Promise.all(Array.from({ length: 13 }, (_, i) => Endpoint.open({ identity: `rs${String(i).padStart(2, "0")}`, keyring, bindAddress: "127.0.0.1" })));
+    const reannounces = new Map<string, number>();
+    const assigned = new Set<string>();
+    for (const h of hosts) {
+      const verifier = new CommandVerifier(keys.publicKey, h.identity, 30_000, 1000, () => true);
+      h.on("message", (m: InboundMessage) => {
+        const env = decodeEnvelope(m.payload);
+        if (!env.command) return;
+        const c = verifier.verify(env.command);
+        if (c.reannounce) reannounces.set(h.identity, (reannounces.get(h.identity) ?? 0) + 1);
+        if (c.setNeighbours) assigned.add(h.identity);
+      });
+    }
+    const first = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
+    const before = new RingService(first, keys.privateKey, { ...opts, dataDir }, silent);
+    const twelve = hosts.slice(0, 12);
+    try {
+      for (const h of twelve) h.sendDatagram(first.address(), encodeEnvelope({ announce: announce(h.identity, h.address().port) }));
+      await waitFor(() => twelve.every((h) => before.membership.get(h.identity)?.joining === false), 5000, "twelve hosts in the rings");
+    } finally {
+      before.stop(); // writes the snapshot
+      await first.close();
+    }
+    const cmaEp = await Endpoint.open({ identity: "cma", keyring, bindAddress: "127.0.0.1" });
+    const svc = new RingService(cmaEp, keys.privateKey, { ...opts, dataDir, assignmentsPerTurn: 3 }, silent);
+    try {
+      assigned.clear();
+      svc.start();
+      await waitFor(() => reannounces.size === 12, 5000, "every restored host asked to re-announce");
+      assert.equal(svc.largestReannounceSlice, 3, "never more than 3 in one turn");
+      assert.ok(twelve.every((h) => svc.membership.get(h.identity)!.unconfirmed), "nobody re-announced (these hosts do not)");
+      // a 13th host joins: its ring neighbours get new assignments, acknowledge them, and are confirmed by that
+      hosts[12].sendDatagram(cmaEp.address(), encodeEnvelope({ announce: announce(hosts[12].identity, hosts[12].address().port) }));
+      await waitFor(() => svc.membership.get("rs12")?.joining === false && svc.assignmentsPending === 0, 5000, "the 13th host in the rings");
+      await waitFor(() => [...assigned].filter((n) => n !== "rs12").every((n) => svc.membership.get(n)!.unconfirmed === false), 5000, "acknowledged means confirmed");
+      const confirmed = twelve.filter((h) => !svc.membership.get(h.identity)!.unconfirmed).map((h) => h.identity).sort();
+      assert.deepEqual(confirmed, [...assigned].filter((n) => n !== "rs12").sort(), "exactly the restored hosts that acknowledged an assignment");
+      assert.ok(confirmed.length >= 2 && confirmed.length < 12, `the new host's neighbours: ${confirmed.join(",")}`);
+    } finally {
+      svc.stop();
+      await Promise.all([...hosts, cmaEp].map((e) => e.close()));
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
