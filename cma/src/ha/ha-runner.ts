@@ -22,7 +22,7 @@ import { StandbyHttp } from "./standby-http.js";
 import { parseListenAddress } from "../http/listen-address.js";
 import { loadTls } from "../http/tls-files.js";
 
-/** the leader reads the CMAs' list this often: a standby started or lost reaches the hosts' lists within this and one round of assignments */
+/** the CMAs' list is read this often (a standby names them; the leader tells the hosts): a standby started or lost reaches the hosts' lists within this and one round of assignments */
 export const CMA_LIST_POLL_MS = 2000;
 
 export interface HaDeps {
@@ -61,7 +61,7 @@ export class HaRunner {
   readonly members: CmaMembers;
   /** the HTTP port while standing by */
   readonly standbyHttp: StandbyHttp;
-  /** the CMAs' list as last read (a standby's 503 names them) */
+  /** the CMAs' list as last read (a standby's 503 names them; a leader hands it to its CMA) */
   private knownCmas: string[] = [];
   /** the CMA while this process leads */
   cma: Cma | undefined;
@@ -104,8 +104,12 @@ export class HaRunner {
   async run(): Promise<void> {
     const log = this.deps.log;
     this.members.start();
-    // a standby's 503 names the cluster's CMAs: read now and then (a read, no write)
-    const refreshList = (): void => void this.cmaList(this.knownCmas).then((l) => (this.knownCmas = l));
+    // one reader of the CMAs' list, leading or not (a read, no write): a standby's 503 names them,
+    // a leader's CMA sends them to the hosts when they change
+    const refreshList = (): void => void this.cmaList(this.knownCmas).then((l) => {
+      this.knownCmas = l;
+      this.cma?.rings.setCmaAddresses(l);
+    });
     refreshList();
     const listTimer = setInterval(refreshList, CMA_LIST_POLL_MS);
     try {
@@ -151,8 +155,8 @@ export class HaRunner {
     });
     let cma: Cma;
     const fence = { leaderKey: this.keys.leader, epoch };
-    // the hosts are told every CMA with their first assignments: read before the CMA starts
-    const cmaAddresses = await this.cmaList([]);
+    // the hosts are told every CMA with their first assignments: read afresh before the CMA starts
+    const cmaAddresses = (this.knownCmas = await this.cmaList(this.knownCmas));
     try {
       cma = await Cma.start(this.cfg, { ...this.deps, leadership: { epoch, holds: () => this.election.holds(), persist: () => this.mirror.flush(fence), cmaAddresses } });
     } catch (e) {
@@ -162,10 +166,8 @@ export class HaRunner {
     this.cma = cma;
     cma.haStatus = () => this.status();
     this.mirror.start(fence, this.cfg.haStateSyncMs);
-    const listTimer = setInterval(() => void this.cmaList(cma.rings.cmaList).then((l) => cma.rings.setCmaAddresses(l)), CMA_LIST_POLL_MS);
     this.deps.onLeading?.(cma, epoch);
     await deposed;
-    clearInterval(listTimer);
     this.mirror.stop();
     this.cma = undefined;
     await cma.stop();
