@@ -11,6 +11,7 @@ export interface EndpointCounters {
   messagesSent: number;
   retransmits: number;
   fastRetransmits: number;
+  retransmitsPaced: number; // a link's retransmit timer fired with the endpoint's budget spent: it waited for a token
   acksSent: number;
   giveUps: number;
   peerRestarts: number;
@@ -86,6 +87,7 @@ export function newCounters(): EndpointCounters {
     messagesSent: 0,
     retransmits: 0,
     fastRetransmits: 0,
+    retransmitsPaced: 0,
     acksSent: 0,
     giveUps: 0,
     peerRestarts: 0,

@@ -12,6 +12,7 @@ import { Reassembler } from "../wire/fragment.js";
 import { COOKIE_BYTES, FrameError, FrameType, decodeFrame, encodeFrame, sessionEquals, sessionToString, MAX_IDENTITY_BYTES } from "../wire/frame.js";
 import type { Frame, SessionId } from "../wire/frame.js";
 import { CookieJar } from "./challenge.js";
+import { RetransmitBudget } from "./retransmit-budget.js";
 import type { Keyring } from "../wire/keyring.js";
 import { silentLogger } from "../log.js";
 import { newCounters, totalDrops } from "./counters.js";
@@ -133,6 +134,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         maxPartialBytes: this.opts.maxPartialDatagramBytes,
         timeoutMs: this.opts.partialDatagramTimeoutMs,
       }),
+      retransmitBudget: new RetransmitBudget(this.opts.retransmitsPerSecond),
       rxBufferedBytes: 0,
       transmit: (buf, to) => this.transmit(buf, to),
       deliver: (m) => {
@@ -254,6 +256,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.closed = true;
     for (const l of this.links.values()) l.close();
     this.links.clear();
+    this.ctx.retransmitBudget.stop();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 

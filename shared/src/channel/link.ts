@@ -37,6 +37,7 @@ import type { EndpointCounters } from "./counters.js";
 import type { PairKeys } from "./pair-keys.js";
 import type { ChannelOptions } from "./options.js";
 import { ReplayWindow } from "./replay-window.js";
+import type { BudgetWaiter, RetransmitBudget } from "./retransmit-budget.js";
 import { RttEstimator } from "./rtt-estimator.js";
 
 export interface PeerAddress {
@@ -91,6 +92,8 @@ export interface LinkContext {
   readonly counters: EndpointCounters;
   readonly log: Logger;
   readonly reassembler: Reassembler;
+  /** paces retransmissions on timeout over all links (retransmit-budget.ts) */
+  readonly retransmitBudget: RetransmitBudget;
   /** receive-buffer bytes held by all links together */
   rxBufferedBytes: number;
   transmit(buf: Buffer, to: PeerAddress): void;
@@ -133,7 +136,7 @@ const CHALLENGE_ANSWER_MS = 200;
 /** the last datagram is sent again on a challenge only if it is this recent (an announcement, a heartbeat) */
 const RESEND_DATAGRAM_WITHIN_MS = 2000;
 
-export class Link {
+export class Link implements BudgetWaiter {
   readonly key: string;
   remoteId = "";
   /** who we expect at this address before it has spoken (a neighbour, the CMA): frames to it are sealed for that name */
@@ -163,6 +166,8 @@ export class Link {
   /** consecutive RTO expiries without ack progress: the timeout doubles with each (reset by progress) */
   private backoff = 0;
   private retransmitTimer: NodeJS.Timeout | undefined;
+  /** a retransmit is due and waits for the endpoint's budget, which calls retransmitGranted */
+  private awaitingBudget = false;
   readonly rtt: RttEstimator;
 
   // ---- receive side
@@ -461,7 +466,7 @@ export class Link {
    * late — except when the backoff drops, which forces a re-arm. Saves a window scan per ack.
    */
   private armRetransmit(force = false): void {
-    if (this.closed) return;
+    if (this.closed || this.awaitingBudget) return;
     if (this.retransmitTimer && !force) {
       if (this.inflight.length === 0 && this.synced) {
         clearTimeout(this.retransmitTimer);
@@ -488,7 +493,7 @@ export class Link {
     this.retransmitTimer.unref?.();
   }
 
-  private onRetransmitTimer(): void {
+  private onRetransmitTimer(granted = false): void {
     this.retransmitTimer = undefined;
     if (this.closed) return;
     const t = now();
@@ -497,11 +502,17 @@ export class Link {
       this.giveUp();
       return;
     }
+    const budget = this.ctx.retransmitBudget;
     if (!this.synced) {
+      const resetDue = pending && t - this.resetSentAt >= this.rtt.backedOff(this.resetRetries);
+      if (resetDue && !granted && !budget.mayRetransmit()) return this.waitForBudget();
+      const before = this.resetRetries;
       this.sendReset(false);
+      budget.spend(this.resetRetries - before);
       return;
     }
     const timeout = this.rtt.backedOff(this.backoff);
+    if (!granted && !budget.mayRetransmit() && this.inflight.some((fr) => !fr.sacked && t - fr.sentAt >= timeout)) return this.waitForBudget();
     let sent = 0;
     for (const fr of this.inflight) {
       if (!fr.sacked && t - fr.sentAt >= timeout) {
@@ -511,11 +522,24 @@ export class Link {
         this.transmitData(fr);
       }
     }
+    budget.spend(sent);
     if (sent > 0) {
       this.backoff++;
       this.ctx.log.debug({ peer: this.key, frames: sent, from: this.sndUna, nextTimeoutMs: Math.round(this.rtt.backedOff(this.backoff)) }, "retransmit on timeout");
     }
     this.armRetransmit();
+  }
+
+  private waitForBudget(): void {
+    this.awaitingBudget = true;
+    this.ctx.counters.retransmitsPaced++;
+    this.ctx.retransmitBudget.wait(this);
+  }
+
+  /** The endpoint's budget has a token for us: retransmit what is due (an ack may have made it nothing). */
+  retransmitGranted(): void {
+    this.awaitingBudget = false;
+    this.onRetransmitTimer(true);
   }
 
   /** Reject everything pending and start a fresh stream position for whatever is sent next. */
@@ -802,6 +826,7 @@ export class Link {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.retransmitBudget.forget(this);
     this.abandonSend(new ChannelClosedError());
     this.resetReceive();
   }

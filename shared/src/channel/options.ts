@@ -42,6 +42,10 @@ export interface ChannelOptions {
   controlReplyIntervalMs: number;
   /** Kernel socket buffers: room for bursts while the event loop is busy. */
   socketBufferBytes: number;
+  /** Frames retransmitted on timeout per second, all peers together (retransmit-budget.ts); 0 = unpaced.
+   * A CMA handles ~4,000 datagrams a second; when its socket overflows every link times out at once,
+   * and unpaced retransmits (each drawing an ack) took all of that in a 30,000-host join. */
+  retransmitsPerSecond: number;
   /** Challenges (challenge.ts) sent at most per second, all addresses together: a CMA restarted under
    * 10,000 hosts answers each once within a few seconds; a flood of replays gets no more than this. */
   challengesPerSecond: number;
@@ -67,6 +71,7 @@ export const DEFAULT_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   controlReplyIntervalMs: 20,
   socketBufferBytes: 4 * 1024 * 1024,
   challengesPerSecond: 5000,
+  retransmitsPerSecond: 1000,
 });
 
 export function resolveChannelOptions(partial: Partial<ChannelOptions> = {}): ChannelOptions {
