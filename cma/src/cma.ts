@@ -118,6 +118,7 @@ export class Cma {
     endpoint.on("message", (m) => this.dispatch(m));
     this.unansweredChallenges = new UnansweredChallenges(log);
     endpoint.on("challenged", (c) => this.unansweredChallenges.challenged(c.sender, c.from));
+    endpoint.on("proven", (c) => this.unansweredChallenges.proven(c.sender, c.from));
     this.monitoringErrors = new MonitoringErrors(log);
     this.domainActions = new DomainActions({ inventory, membership: rings.membership, send: (to, draft) => rings.sendCommand(to, draft), log: log.child({ component: "actions" }) });
     this.stopWatching.push(watchAlerts(this.monitoringErrors, alerts), watchStats(this.monitoringErrors, stats, rings.membership), watchRemovals(this.monitoringErrors, rings.membership));

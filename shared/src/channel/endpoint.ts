@@ -75,6 +75,8 @@ export interface EndpointEvents {
   peerRestart: [{ peer: PeerInfo; previous: SessionId }];
   /** a frame of a sender session not proven at its address was dropped and challenged (challenge.ts) */
   challenged: [{ sender: string; from: PeerAddress }];
+  /** a sender session echoed a valid cookie: it is proven at that address from now on */
+  proven: [{ sender: string; from: PeerAddress }];
 }
 
 export function newSession(): SessionId {
@@ -383,6 +385,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         }
         if (this.speakers.size >= 2 * this.opts.maxPeers) this.speakers.delete(this.speakers.keys().next().value as string);
         this.speakers.set(speaker, key);
+        if (this.cookies && this.listenerCount("proven") > 0) this.emit("proven", { sender: frame.sender, from: { address: rinfo.address, port: rinfo.port } });
       }
       if (frame.sealed) pairKeys!.accepted(frame);
       const link = this.link({ address: rinfo.address, port: rinfo.port });

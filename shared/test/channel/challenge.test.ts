@@ -37,6 +37,8 @@ describe("channel: challenges (no state before proof)", function () {
 
   it("a new session is challenged once, echoes the cookie, and its datagram and stream get through", async () => {
     const wire = recordWire(host);
+    const proven: string[] = [];
+    cma.on("proven", (p) => proven.push(`${p.sender}@${p.from.address}`));
     host.sendDatagram(cma.address(), Buffer.from("announce"));
     await waitFor(() => atCma.length === 1, 5000, "the announcement, sent again with the cookie");
     assert.equal(atCma[0].payload.toString(), "announce");
@@ -50,6 +52,7 @@ describe("channel: challenges (no state before proof)", function () {
     await host.send(cma.address(), Buffer.from("stream"));
     await waitFor(() => atCma.length === 2, 5000, "the stream message");
     assert.equal(cma.counters.challenged, 1, "a proven session is not challenged again");
+    assert.deepEqual(proven, ["hv1@127.0.0.1"], "proven once, when the cookie came back");
   });
 
   it("a replay of the host's frames from another address gets no state, no delivery, nothing but bounded challenges", async () => {
