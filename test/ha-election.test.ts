@@ -4,7 +4,6 @@
  * state that only the current leader can write. In-process, with real etcd3 clients.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,18 +38,6 @@ describe("high availability: leader election and the state mirror on a real etcd
     const e = new LeaderElection(client, { key, id, leaseSeconds, pollMs: 50 }, silentLogger());
     elections.push(e);
     return e;
-  };
-  /** a data directory of the test's own, removed at the end */
-  const tempDir = (stem: string): string => {
-    const d = mkdtempSync(join(tmpdir(), stem));
-    dirs.push(d);
-    return d;
-  };
-  /** a leader elected under a fresh key prefix: where its state goes, and the fence its writes carry */
-  const elected = async (what: string): Promise<{ statePrefix: string; fence: { leaderKey: string; epoch: number } }> => {
-    const prefix = freshPrefix(what);
-    const leaderKey = `${prefix}/leader`;
-    return { statePrefix: `${prefix}/state/`, fence: { leaderKey, epoch: await election(leaderKey, "a").campaign() } };
   };
 
   it("one leads, the other stands by; on resignation the standby leads with a higher epoch", async () => {
@@ -109,7 +96,8 @@ describe("high availability: leader election and the state mirror on a real etcd
     const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
     const a = election(key, "a");
     const epoch = await a.campaign();
-    const dir = tempDir("rw-mirror-a-");
+    const dir = mkdtempSync(join(tmpdir(), "rw-mirror-a-"));
+    dirs.push(dir);
     const today = new Date().toISOString().slice(0, 10);
     mkdirSync(join(dir, "audit"));
     writeFileSync(join(dir, "membership.json"), JSON.stringify({ version: 1, hosts: [{ name: "hv1" }] }));
@@ -144,7 +132,8 @@ describe("high availability: leader election and the state mirror on a real etcd
     await mirror.flush(fence);
 
     // another CMA restores it: the same bytes; a stale local file etcd does not hold is removed
-    const dirB = tempDir("rw-mirror-b-");
+    const dirB = mkdtempSync(join(tmpdir(), "rw-mirror-b-"));
+    dirs.push(dirB);
     writeFileSync(join(dirB, "ladders.json"), "stale");
     const restored = await new StateMirror(client, statePrefix, dirB, silentLogger()).restore();
     assert.equal(restored.files, 4);
@@ -159,7 +148,8 @@ describe("high availability: leader election and the state mirror on a real etcd
     const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
     const a = election(key, "a"), b = election(key, "b");
     const epochA = await a.campaign();
-    const dir = tempDir("rw-mirror-fence-");
+    const dir = mkdtempSync(join(tmpdir(), "rw-mirror-fence-"));
+    dirs.push(dir);
     writeFileSync(join(dir, "membership.json"), '{"by":"a"}');
     const mirror = new StateMirror(client, statePrefix, dir, silentLogger());
     await mirror.sync({ leaderKey: key, epoch: epochA });
@@ -171,6 +161,7 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.equal((await client.get(`${statePrefix}membership.json`).buffer())!.length, gzipSync('{"by":"a"}').length, "etcd still holds what a wrote while leading");
 
     // too large (a limit of 64 KiB here; MAX_VALUE_BYTES as shipped): random bytes do not compress
+    const { randomBytes } = await import("node:crypto");
     assert.ok(MAX_VALUE_BYTES >= 32 << 20, "as shipped, tens of MiB compressed are mirrored (chunked)");
     writeFileSync(join(dir, "access.json"), randomBytes(65_536 + 1024));
     const epochB = b.epoch;
@@ -183,7 +174,8 @@ describe("high availability: leader election and the state mirror on a real etcd
     // a key that would write outside the data directory, and a value that is not gzip
     await client.put(`${statePrefix}../escape.json`).value(gzipSync("x"));
     await client.put(`${statePrefix}host-keys.json`).value("not gzip");
-    const dirC = tempDir("rw-mirror-c-");
+    const dirC = mkdtempSync(join(tmpdir(), "rw-mirror-c-"));
+    dirs.push(dirC);
     writeFileSync(join(dirC, "host-keys.json"), "older local copy");
     const mirrorC = new StateMirror(client, statePrefix, dirC, silentLogger());
     await mirrorC.restore();
@@ -219,8 +211,13 @@ describe("high availability: leader election and the state mirror on a real etcd
   });
 
   it("the state mirror as shipped: 6 MiB of state, past gRPC's 4 MiB per response, is mirrored in chunks and restored byte for byte", async () => {
-    const { statePrefix, fence } = await elected("big");
-    const dir = tempDir("rw-big-a-");
+    const prefix = freshPrefix("big");
+    const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
+    const a = election(key, "a");
+    const fence = { leaderKey: key, epoch: await a.campaign() };
+    const dir = mkdtempSync(join(tmpdir(), "rw-big-a-"));
+    dirs.push(dir);
+    const { randomBytes } = await import("node:crypto");
     // incompressible: ~6 MiB gzipped, like the pins and membership of ~25,000 hosts
     const pins = randomBytes(6 << 20).toString("base64");
     writeFileSync(join(dir, "host-keys.json"), pins);
@@ -228,7 +225,8 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.equal(await mirror.sync(fence), true);
     assert.equal(mirror.counters.tooLarge, 0);
     assert.equal(mirror.counters.errors, 0);
-    const dirB = tempDir("rw-big-b-");
+    const dirB = mkdtempSync(join(tmpdir(), "rw-big-b-"));
+    dirs.push(dirB);
     const restored = await new StateMirror(client, statePrefix, dirB, silentLogger()).restore();
     assert.equal(restored.files, 1);
     assert.ok(restored.bytes > 4 << 20, `${restored.bytes} bytes restored`);
@@ -236,8 +234,13 @@ describe("high availability: leader election and the state mirror on a real etcd
   });
 
   it("the state mirror: a file larger than a chunk goes in content-named chunks under a manifest; restored byte for byte; chunks no manifest lists are deleted, and a damaged one is refused", async () => {
-    const { statePrefix, fence } = await elected("chunks");
-    const dir = tempDir("rw-chunks-a-");
+    const prefix = freshPrefix("chunks");
+    const key = `${prefix}/leader`, statePrefix = `${prefix}/state/`;
+    const a = election(key, "a");
+    const fence = { leaderKey: key, epoch: await a.campaign() };
+    const dir = mkdtempSync(join(tmpdir(), "rw-chunks-a-"));
+    dirs.push(dir);
+    const { randomBytes } = await import("node:crypto");
     const pins = randomBytes(5000).toString("base64"); // ~6.7 KB, ~5 KB gzipped: 5 chunks of 1 KiB
     writeFileSync(join(dir, "host-keys.json"), pins);
     const mirror = new StateMirror(client, statePrefix, dir, silentLogger(), 1024, 1 << 20);
@@ -250,7 +253,8 @@ describe("high availability: leader election and the state mirror on a real etcd
     assert.deepEqual(manifest.chunks.map((c) => `${statePrefix}chunks/${c}`).sort(), first);
 
     const restoreInto = async (): Promise<{ dir: string; mirror: StateMirror }> => {
-      const d = tempDir("rw-chunks-b-");
+      const d = mkdtempSync(join(tmpdir(), "rw-chunks-b-"));
+      dirs.push(d);
       const m = new StateMirror(client, statePrefix, d, silentLogger(), 1024, 1 << 20);
       await m.restore();
       return { dir: d, mirror: m };

@@ -14,18 +14,18 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { SessionId } from "../wire/frame.js";
 import { COOKIE_BYTES } from "../wire/frame.js";
-import { TokenBucket } from "./token-bucket.js";
 
 /** a cookie holds for the minute it was made in and the next one */
 const COOKIE_PERIOD_MS = 60_000;
 
 export class CookieJar {
   private readonly secret = randomBytes(32);
-  private readonly bucket: TokenBucket;
+  private tokens: number;
+  private refilledAt = performance.now();
 
   /** ratePerSecond: challenges sent at most (a burst of one second's worth) */
-  constructor(ratePerSecond: number) {
-    this.bucket = new TokenBucket(ratePerSecond);
+  constructor(private readonly ratePerSecond: number) {
+    this.tokens = ratePerSecond;
   }
 
   cookieFor(address: string, port: number, sender: string, session: SessionId, nowMs = Date.now()): Buffer {
@@ -39,7 +39,12 @@ export class CookieJar {
 
   /** May one more challenge go out now? (a token bucket: bounded, whatever arrives) */
   takeToken(): boolean {
-    return this.bucket.take();
+    const now = performance.now();
+    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.refilledAt) / 1000) * this.ratePerSecond);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
   }
 
   private mac(address: string, port: number, sender: string, session: SessionId, period: number): Buffer {

@@ -316,7 +316,7 @@ export class Link implements BudgetWaiter {
 
   private sendReset(force: boolean): void {
     const t = now();
-    if (!force && t < this.resetDueAt) {
+    if (!force && t - this.resetSentAt < this.rtt.backedOff(this.resetRetries)) {
       this.armRetransmit();
       return;
     }
@@ -476,7 +476,7 @@ export class Link implements BudgetWaiter {
     }
     let due = Infinity;
     if (!this.synced && (this.inflight.length > 0 || this.queue.length > this.queueHead)) {
-      due = this.resetDueAt;
+      due = this.resetSentAt + this.rtt.backedOff(this.resetRetries);
     } else {
       const timeout = this.rtt.backedOff(this.backoff);
       for (const fr of this.inflight) {
@@ -504,32 +504,30 @@ export class Link implements BudgetWaiter {
     }
     const budget = this.ctx.retransmitBudget;
     if (!this.synced) {
-      if (pending && t >= this.resetDueAt && !granted && !budget.mayRetransmit()) return this.waitForBudget();
+      const resetDue = pending && t - this.resetSentAt >= this.rtt.backedOff(this.resetRetries);
+      if (resetDue && !granted && !budget.mayRetransmit()) return this.waitForBudget();
       const before = this.resetRetries;
       this.sendReset(false);
       budget.spend(this.resetRetries - before);
       return;
     }
     const timeout = this.rtt.backedOff(this.backoff);
-    const due = this.inflight.filter((fr) => !fr.sacked && t - fr.sentAt >= timeout);
-    if (due.length > 0 && !granted && !budget.mayRetransmit()) return this.waitForBudget();
-    for (const fr of due) {
-      fr.retries++;
-      this.ctx.counters.retransmits++;
-      this.transmitData(fr);
+    if (!granted && !budget.mayRetransmit() && this.inflight.some((fr) => !fr.sacked && t - fr.sentAt >= timeout)) return this.waitForBudget();
+    let sent = 0;
+    for (const fr of this.inflight) {
+      if (!fr.sacked && t - fr.sentAt >= timeout) {
+        fr.retries++;
+        sent++;
+        this.ctx.counters.retransmits++;
+        this.transmitData(fr);
+      }
     }
-    const sent = due.length;
     budget.spend(sent);
     if (sent > 0) {
       this.backoff++;
       this.ctx.log.debug({ peer: this.key, frames: sent, from: this.sndUna, nextTimeoutMs: Math.round(this.rtt.backedOff(this.backoff)) }, "retransmit on timeout");
     }
     this.armRetransmit();
-  }
-
-  /** when the RESET in flight is due again (its own backoff) */
-  private get resetDueAt(): number {
-    return this.resetSentAt + this.rtt.backedOff(this.resetRetries);
   }
 
   private waitForBudget(): void {

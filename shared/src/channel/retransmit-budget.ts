@@ -12,8 +12,6 @@
  * show) and answers to challenges are not paced: they follow evidence, not a timer.
  */
 
-import { TokenBucket } from "./token-bucket.js";
-
 /** What the budget calls back: a link whose retransmit timer fired while no token was left. */
 export interface BudgetWaiter {
   /** run the retransmit now (it spends what it sends) */
@@ -24,30 +22,39 @@ export interface BudgetWaiter {
 const DRAIN_INTERVAL_MS = 10;
 
 export class RetransmitBudget {
-  private readonly bucket: TokenBucket;
+  private tokens: number;
+  private refilledAt = performance.now();
   private readonly waiting = new Set<BudgetWaiter>(); // insertion order: FIFO
   private timer: NodeJS.Timeout | undefined;
+  /** links that had to wait for a token (counted once per wait) */
+  deferred = 0;
 
   /** ratePerSecond: retransmitted frames per second, in bursts of up to one second's worth; 0 = unpaced */
   constructor(private readonly ratePerSecond: number) {
-    this.bucket = new TokenBucket(ratePerSecond);
+    this.tokens = ratePerSecond;
+  }
+
+  get queued(): number {
+    return this.waiting.size;
   }
 
   /** May a link retransmit now? False once the bucket is empty or others are already waiting. */
   mayRetransmit(): boolean {
     if (this.ratePerSecond === 0) return true;
-    return this.waiting.size === 0 && this.bucket.level() >= 1;
+    this.refill();
+    return this.tokens >= 1 && this.waiting.size === 0;
   }
 
   /** Frames sent: taken from the bucket (it may go below zero: a link sends all its due frames at once). */
   spend(frames: number): void {
-    if (this.ratePerSecond > 0) this.bucket.spend(frames);
+    if (this.ratePerSecond > 0) this.tokens -= frames;
   }
 
   /** Call the link back when a token accrues (once, however often it asks). */
   wait(w: BudgetWaiter): void {
     if (this.waiting.has(w)) return;
     this.waiting.add(w);
+    this.deferred++;
     if (!this.timer) {
       this.timer = setInterval(() => this.drain(), DRAIN_INTERVAL_MS);
       this.timer.unref?.();
@@ -66,8 +73,9 @@ export class RetransmitBudget {
   }
 
   private drain(): void {
+    this.refill();
     for (const w of this.waiting) {
-      if (this.bucket.level() < 1) break;
+      if (this.tokens < 1) break;
       this.waiting.delete(w);
       w.retransmitGranted();
     }
@@ -75,5 +83,11 @@ export class RetransmitBudget {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+  }
+
+  private refill(): void {
+    const t = performance.now();
+    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((t - this.refilledAt) * this.ratePerSecond) / 1000);
+    this.refilledAt = t;
   }
 }
